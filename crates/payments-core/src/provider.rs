@@ -1,0 +1,164 @@
+//! The `PaymentProvider` trait every adapter implements, and the types it speaks.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::money::{MinorUnits, Money, MoneyError};
+use crate::webhook::{WebhookError, WebhookEvent, WebhookRequest};
+
+/// A deterministic idempotency key for one operation on one of our payments: the same payment
+/// and operation always give the same key, so a retried call can never charge twice.
+/// (`attempt` lets a deliberately new attempt, e.g. after an expired checkout, get a new key.)
+pub fn idempotency_key(payment_ref: &str, operation: &str, attempt: u32) -> String {
+    format!("pay:{payment_ref}:{operation}:{attempt}")
+}
+
+/// What the server asks an adapter to start.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckoutRequest {
+    /// Our payment id (public, random); adapters put it in the provider's metadata.
+    pub payment_ref: String,
+    pub amount: Money,
+    pub username: String,
+    pub receipt_id: i64,
+    /// Shown on the provider's page.
+    pub description: String,
+    pub success_url: String,
+    pub cancel_url: String,
+    /// See [`idempotency_key`].
+    pub idempotency_key: String,
+}
+
+/// A started checkout at the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckoutSession {
+    /// The provider's id (`cs_...`, `chrg_...`, an order id).
+    pub external_id: String,
+    /// Absolute URL the payer's browser is sent to.
+    pub redirect_url: String,
+    pub idempotency_key: String,
+}
+
+/// The normalized status of a payment at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Pending,
+    RequiresCapture,
+    Succeeded,
+    Failed,
+    Expired,
+    Canceled,
+    Refunded,
+}
+
+/// What the provider says about a payment right now (from `fetch_payment` or `capture`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentSnapshot {
+    pub external_id: String,
+    pub status: PaymentStatus,
+    pub amount: Option<Money>,
+    pub payment_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundRequest {
+    pub external_payment_id: String,
+    /// `None` refunds everything.
+    pub amount: Option<Money>,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundOutcome {
+    pub refund_id: String,
+    pub amount: Option<MinorUnits>,
+    /// The provider's own refund status string.
+    pub status: String,
+}
+
+/// Which optional operations an adapter implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Capabilities {
+    pub capture: bool,
+    pub refund: bool,
+    pub fetch_payment: bool,
+}
+
+/// Failures of outbound provider calls.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{provider} does not support {operation}")]
+    NotSupported {
+        provider: &'static str,
+        operation: &'static str,
+    },
+    #[error("{0}")]
+    Amount(#[from] MoneyError),
+    /// Refused before any call (below the provider's minimum, not representable, ...).
+    #[error("amount refused: {0}")]
+    AmountRefused(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The provider answered with an error; `code` and `message` are the provider's own.
+    #[error("{provider} error (HTTP {status}{}): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+    Api {
+        provider: &'static str,
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// Network failure, timeout, or 5xx after the retries were used up.
+    #[error("{provider} unreachable: {message}")]
+    Unavailable { provider: &'static str, message: String },
+    #[error("unexpected response from {provider}: {message}")]
+    UnexpectedResponse { provider: &'static str, message: String },
+}
+
+/// An external payment provider.
+///
+/// Object-safe: the server holds a `Box<dyn PaymentProvider>` chosen at start-up.
+#[async_trait]
+pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
+    /// The name used in configuration, the database and the audit log (`stripe`).
+    fn name(&self) -> &'static str;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Starts a hosted checkout for exactly `request.amount`.
+    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError>;
+
+    /// Verifies and normalizes a webhook. Must never panic on any input.
+    async fn parse_webhook(&self, request: &WebhookRequest) -> Result<WebhookEvent, WebhookError>;
+
+    /// Captures an approved payment (idempotent for the same key).
+    async fn capture(
+        &self,
+        external_id: &str,
+        idempotency_key: &str,
+    ) -> Result<PaymentSnapshot, ProviderError> {
+        let _ = (external_id, idempotency_key);
+        Err(ProviderError::NotSupported {
+            provider: self.name(),
+            operation: "capture",
+        })
+    }
+
+    /// Refunds all or part of a payment.
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
+        let _ = request;
+        Err(ProviderError::NotSupported {
+            provider: self.name(),
+            operation: "refund",
+        })
+    }
+
+    /// The payment's current status at the provider.
+    async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
+        let _ = external_id;
+        Err(ProviderError::NotSupported {
+            provider: self.name(),
+            operation: "fetch_payment",
+        })
+    }
+}

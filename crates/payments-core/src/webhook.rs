@@ -1,0 +1,174 @@
+//! Framework-neutral webhook requests and the normalized events adapters turn them into.
+
+use serde::Serialize;
+
+use crate::money::{MinorUnits, Money};
+use crate::signature::SignatureError;
+
+/// An incoming webhook exactly as it arrived: headers, the raw body bytes (signatures are over
+/// these, never over re-serialized JSON) and the time it was received (unix seconds).
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub received_at: i64,
+}
+
+impl WebhookRequest {
+    pub fn new(headers: Vec<(String, String)>, body: Vec<u8>, received_at: i64) -> Self {
+        WebhookRequest {
+            headers,
+            body,
+            received_at,
+        }
+    }
+
+    /// The first value of a header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A header that must be present.
+    pub fn require_header(&self, name: &'static str) -> Result<&str, WebhookError> {
+        self.header(name)
+            .ok_or(WebhookError::Signature(SignatureError::MissingHeader(name)))
+    }
+
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The body parsed as JSON, or `MalformedPayload`.
+    pub fn json(&self) -> Result<serde_json::Value, WebhookError> {
+        serde_json::from_slice(&self.body).map_err(|e| WebhookError::MalformedPayload(e.to_string()))
+    }
+}
+
+/// What the webhook means, the same for every provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    PaymentSucceeded,
+    PaymentFailed,
+    PaymentPending,
+    CheckoutExpired,
+    /// Approved by the payer; the merchant must capture before money moves (PayPal).
+    CaptureRequired,
+    /// Refunded; `amount` is the refunded amount when the provider says it.
+    Refunded {
+        amount: Option<MinorUnits>,
+    },
+    Disputed,
+    /// Acknowledged but not acted on; carries the provider's own type.
+    Other {
+        raw_type: String,
+    },
+}
+
+impl EventKind {
+    /// Short label for logs, the audit log and the events table.
+    pub fn label(&self) -> &str {
+        match self {
+            EventKind::PaymentSucceeded => "payment_succeeded",
+            EventKind::PaymentFailed => "payment_failed",
+            EventKind::PaymentPending => "payment_pending",
+            EventKind::CheckoutExpired => "checkout_expired",
+            EventKind::CaptureRequired => "capture_required",
+            EventKind::Refunded { .. } => "refunded",
+            EventKind::Disputed => "disputed",
+            EventKind::Other { raw_type } => raw_type,
+        }
+    }
+
+    /// Maps the generic success types used by simple providers and the seed
+    /// (`payment.succeeded`, `charge.succeeded`, `checkout.session.completed`).
+    pub fn from_generic_type(raw_type: &str) -> EventKind {
+        match raw_type {
+            "payment.succeeded" | "charge.succeeded" | "checkout.session.completed" => {
+                EventKind::PaymentSucceeded
+            }
+            "payment.failed" | "charge.failed" => EventKind::PaymentFailed,
+            "payment.pending" => EventKind::PaymentPending,
+            "checkout.session.expired" | "payment.canceled" => EventKind::CheckoutExpired,
+            other => EventKind::Other {
+                raw_type: other.to_string(),
+            },
+        }
+    }
+}
+
+/// How the adapter established that the event is genuine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum SignatureVerdict {
+    /// Verified; `method` says how (e.g. `hmac-sha256`, `api-refetch`, `paypal-verify-api`).
+    Verified { method: String },
+    /// The signature was checked and is wrong (kept for the audit log).
+    Invalid { reason: String },
+    /// The provider sent nothing to verify; such an event is never acted on.
+    NotSigned,
+}
+
+impl SignatureVerdict {
+    pub fn verified(method: &str) -> Self {
+        SignatureVerdict::Verified {
+            method: method.to_string(),
+        }
+    }
+
+    pub fn is_verified(&self) -> bool {
+        matches!(self, SignatureVerdict::Verified { .. })
+    }
+}
+
+/// A provider's webhook, normalized.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookEvent {
+    /// The adapter's name (`stripe`, `omise`, ...).
+    pub provider: String,
+    /// The provider's event id (`evt_...`, `evnt_...`, `WH-...`): the idempotency key of the event.
+    pub event_id: String,
+    /// The provider's own type string (`checkout.session.completed`).
+    pub raw_type: String,
+    pub kind: EventKind,
+    /// The provider's id of the payment this is about (checkout session, charge, order).
+    pub external_payment_id: Option<String>,
+    /// Our own payment id when the provider echoes it back (metadata, custom_id).
+    pub payment_ref: Option<String>,
+    /// Amount and currency as the (verified) provider says, in ISO minor units.
+    pub amount: Option<Money>,
+    pub raw: serde_json::Value,
+    pub signature: SignatureVerdict,
+}
+
+/// Why a webhook was refused. Signature failures and malformed payloads are the sender's fault
+/// (answer 4xx); `Upstream` means we could not verify right now (answer 5xx so it is retried).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("signature: {0}")]
+    Signature(#[from] SignatureError),
+    #[error("malformed payload: {0}")]
+    MalformedPayload(String),
+    #[error("the provider does not know payment {0:?}")]
+    UnknownPayment(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("could not verify with the provider right now: {0}")]
+    Upstream(String),
+}
+
+impl WebhookError {
+    /// A stable short code for logs and audit entries.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebhookError::Signature(e) => e.code(),
+            WebhookError::MalformedPayload(_) => "malformed_payload",
+            WebhookError::UnknownPayment(_) => "unknown_payment",
+            WebhookError::Refused(_) => "refused",
+            WebhookError::Upstream(_) => "upstream_unavailable",
+        }
+    }
+}
