@@ -1,1 +1,308 @@
-pub fn x() {}
+#![doc = include_str!("../README.md")]
+
+pub mod connection;
+pub mod error;
+mod ids;
+pub mod models;
+pub mod outcomes;
+pub mod schema;
+
+#[cfg(feature = "sqlite")]
+#[path = "backends/sqlite.rs"]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+#[path = "backends/pg.rs"]
+mod pg;
+
+pub use connection::{parse_url, redact, DbPool, PoolOptions, Target, DEFAULT_DATABASE_URL};
+pub use error::{RowProblem, StoreError};
+pub use models::*;
+pub use outcomes::*;
+
+use payments_core::Money;
+
+/// Runs `$body` with `ops` bound to the backend's operations and `$c` to a pooled connection,
+/// inside one write transaction (`BEGIN IMMEDIATE` on SQLite, so writers queue on the busy
+/// timeout instead of failing on a lock upgrade).
+macro_rules! write_tx {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store.pool {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(pool) => {
+                #[allow(unused_imports)]
+                use crate::sqlite::ops;
+                let mut conn = pool.get()?;
+                conn.immediate_transaction(|$c| $body)
+            }
+            #[cfg(feature = "postgres")]
+            DbPool::Pg(pool) => {
+                #[allow(unused_imports)]
+                use crate::pg::ops;
+                let mut conn = pool.get()?;
+                diesel::Connection::transaction(&mut *conn, |$c| $body)
+            }
+        }
+    };
+}
+
+/// Like `write_tx!` for reads (no transaction).
+macro_rules! read {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store.pool {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(pool) => {
+                #[allow(unused_imports)]
+                use crate::sqlite::ops;
+                let mut conn = pool.get()?;
+                let $c = &mut *conn;
+                $body
+            }
+            #[cfg(feature = "postgres")]
+            DbPool::Pg(pool) => {
+                #[allow(unused_imports)]
+                use crate::pg::ops;
+                let mut conn = pool.get()?;
+                let $c = &mut *conn;
+                $body
+            }
+        }
+    };
+}
+
+/// The application's database: every method is one transaction (or one read).
+#[derive(Debug)]
+pub struct Store {
+    pool: DbPool,
+}
+
+impl Store {
+    /// Opens the database named by `url` (see [`parse_url`]) and applies pending migrations.
+    pub fn open(url: &str, options: &PoolOptions) -> Result<Store, StoreError> {
+        Ok(Store {
+            pool: connection::open(url, options)?,
+        })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            DbPool::Pg(_) => "postgres",
+        }
+    }
+
+    /// A round trip to the database.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        use diesel::RunQueryDsl;
+        read!(self, |c| diesel::sql_query("SELECT 1")
+            .execute(c)
+            .map(|_| ())
+            .map_err(StoreError::from))
+    }
+
+    // ---- users
+
+    pub fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<UserRow, StoreError> {
+        write_tx!(self, |c| {
+            let user = ops::users::create(c, username, password_hash, role)?;
+            ops::audit::append(
+                c,
+                &NewAudit::new(
+                    "system",
+                    "user.create",
+                    format!("user {username}"),
+                    serde_json::json!({"role": role.as_str()}),
+                ),
+            )?;
+            Ok(user)
+        })
+    }
+
+    pub fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        read!(self, |c| ops::users::by_username(c, username))
+    }
+
+    pub fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+        read!(self, |c| ops::users::by_id(c, id))
+    }
+
+    pub fn count_users(&self) -> Result<i64, StoreError> {
+        read!(self, |c| ops::users::count(c))
+    }
+
+    // ---- usage and receipts
+
+    /// All rows or none.
+    pub fn import_usage(&self, rows: &[NewUsage], actor: &str) -> Result<usize, StoreError> {
+        write_tx!(self, |c| {
+            let n = ops::usage::import(c, rows)?;
+            ops::audit::append(
+                c,
+                &NewAudit::new(
+                    actor,
+                    "usage.import",
+                    format!("{n} records"),
+                    serde_json::json!({"records": n}),
+                ),
+            )?;
+            Ok(n)
+        })
+    }
+
+    pub fn usage_for_user(&self, user_id: i64) -> Result<Vec<UsageRow>, StoreError> {
+        read!(self, |c| ops::usage::for_user(c, user_id))
+    }
+
+    pub fn usage_for_receipt(&self, receipt_id: i64) -> Result<Vec<UsageRow>, StoreError> {
+        read!(self, |c| ops::usage::for_receipt(c, receipt_id))
+    }
+
+    pub fn create_receipt_from_usage(
+        &self,
+        user_id: i64,
+        record_ids: &[i64],
+        actor: &str,
+    ) -> Result<ReceiptRow, StoreError> {
+        write_tx!(self, |c| {
+            let receipt = ops::receipts::create_from_usage(c, user_id, record_ids)?;
+            ops::audit::append(
+                c,
+                &NewAudit::new(
+                    actor,
+                    "receipt.create",
+                    format!("receipt {}", receipt.id),
+                    serde_json::json!({"records": record_ids.len(), "total": receipt.total()?.to_string()}),
+                )
+                .receipt(receipt.id),
+            )?;
+            Ok(receipt)
+        })
+    }
+
+    pub fn receipt(&self, id: i64) -> Result<Option<ReceiptRow>, StoreError> {
+        read!(self, |c| ops::receipts::by_id(c, id))
+    }
+
+    pub fn receipts_for_user(&self, user_id: i64) -> Result<Vec<ReceiptRow>, StoreError> {
+        read!(self, |c| ops::receipts::for_user(c, user_id))
+    }
+
+    pub fn all_receipts(&self, limit: i64, offset: i64) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
+        read!(self, |c| ops::receipts::all(c, limit, offset))
+    }
+
+    // ---- payments
+
+    /// Opens (or reuses) the payment intent of an unpaid receipt.
+    pub fn create_payment_for_receipt(
+        &self,
+        receipt_id: i64,
+        provider: &str,
+    ) -> Result<IntentOutcome, StoreError> {
+        write_tx!(self, |c| ops::payments::create_for_receipt(
+            c, receipt_id, provider
+        ))
+    }
+
+    /// Stores the provider's checkout and audits `payment.intent`.
+    pub fn attach_provider_checkout(
+        &self,
+        payment_id: i64,
+        external_id: &str,
+        checkout_url: &str,
+        actor: &str,
+    ) -> Result<PaymentRow, StoreError> {
+        write_tx!(self, |c| ops::payments::attach_checkout(
+            c,
+            payment_id,
+            external_id,
+            checkout_url,
+            actor
+        ))
+    }
+
+    pub fn payment_by_public_id(&self, public_id: &str) -> Result<Option<PaymentRow>, StoreError> {
+        read!(self, |c| ops::payments::by_public_id(c, public_id))
+    }
+
+    pub fn payments_for_receipt(&self, receipt_id: i64) -> Result<Vec<PaymentRow>, StoreError> {
+        read!(self, |c| ops::payments::for_receipt(c, receipt_id))
+    }
+
+    /// Records a verified webhook event (idempotently) and acts on it in one transaction: if
+    /// anything fails, nothing is recorded and a redelivery is processed from scratch.
+    pub fn handle_verified_event(&self, event: &VerifiedEvent) -> Result<EventOutcome, StoreError> {
+        write_tx!(self, |c| ops::payments::apply_event(c, event))
+    }
+
+    /// Only records the event (inserted / reprocess / duplicate), for callers that act later.
+    pub fn record_webhook_event(&self, event: &VerifiedEvent) -> Result<RecordOutcome, StoreError> {
+        write_tx!(self, |c| ops::events::record(c, event))
+    }
+
+    /// Flips payment and receipt to paid when `amount` matches exactly, in one transaction.
+    /// `source` says what proved the payment (a webhook, a capture) for the audit log.
+    pub fn finalize_success_if_amount_matches(
+        &self,
+        public_id: &str,
+        amount: Option<Money>,
+        actor: &str,
+        source: &str,
+    ) -> Result<FinalizeOutcome, StoreError> {
+        write_tx!(self, |c| {
+            let payment = ops::payments::by_public_id(c, public_id)?;
+            ops::payments::finalize_success(c, payment, amount, actor, source)
+        })
+    }
+
+    /// Finishes a `CaptureRequired` event after the provider's capture: finalizes from the
+    /// captured amount and marks the event processed, in one transaction.
+    pub fn complete_capture(
+        &self,
+        event_row_id: Option<i64>,
+        public_id: &str,
+        captured: Option<Money>,
+        actor: &str,
+        source: &str,
+    ) -> Result<FinalizeOutcome, StoreError> {
+        write_tx!(self, |c| {
+            let payment = ops::payments::by_public_id(c, public_id)?;
+            let payment_id = payment.as_ref().map(|p| p.id);
+            let outcome = ops::payments::finalize_success(c, payment, captured, actor, source)?;
+            if let Some(row) = event_row_id {
+                ops::events::set_outcome(c, row, payment_id, outcome.label(), true)?;
+            }
+            Ok(outcome)
+        })
+    }
+
+    /// Marks an open payment failed/expired/canceled (e.g. the payer cancelled, a capture was
+    /// declined). A succeeded payment is never changed.
+    pub fn close_payment(
+        &self,
+        public_id: &str,
+        state: PaymentState,
+        actor: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        write_tx!(self, |c| ops::payments::close(c, public_id, state, actor, reason))
+    }
+
+    // ---- audit
+
+    pub fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError> {
+        write_tx!(self, |c| ops::audit::append(c, entry))
+    }
+
+    pub fn audit_log(&self, query: &AuditQuery) -> Result<(Vec<AuditRow>, i64), StoreError> {
+        read!(self, |c| ops::audit::list(c, query))
+    }
+}

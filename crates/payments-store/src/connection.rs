@@ -1,0 +1,196 @@
+//! Choosing the backend from `DATABASE_URL`, building the r2d2 pool, running the embedded
+//! migrations.
+
+use std::time::Duration;
+
+use diesel::r2d2::{ConnectionManager, Pool};
+
+use crate::StoreError;
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("payments-store needs at least one of the features `sqlite` and `postgres`");
+
+/// The default: an embedded SQLite file below the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/app.db";
+
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A file path.
+    Sqlite(String),
+    Postgres(String),
+}
+
+/// `sqlite://relative/path`, `sqlite:///absolute/path`, `postgres://...`, `postgresql://...`.
+pub fn parse_url(url: &str) -> Result<Target, StoreError> {
+    let url = url.trim();
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        if path.is_empty() || path.starts_with(":memory:") {
+            return Err(StoreError::BadUrl(
+                "an SQLite URL needs a file path, e.g. sqlite://data/app.db".into(),
+            ));
+        }
+        return Ok(Target::Sqlite(path.to_string()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Target::Postgres(url.to_string()));
+    }
+    let scheme = url.split_once(':').map_or(url, |(s, _)| s);
+    Err(StoreError::BadUrl(format!(
+        "unsupported scheme {scheme:?}; use sqlite://path/to/file.db or postgres://user:pass@host/db"
+    )))
+}
+
+/// Hides the password of a URL for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// One pool per backend compiled in.
+pub enum DbPool {
+    #[cfg(feature = "sqlite")]
+    Sqlite(Pool<ConnectionManager<diesel::SqliteConnection>>),
+    #[cfg(feature = "postgres")]
+    Pg(Pool<ConnectionManager<diesel::PgConnection>>),
+}
+
+impl std::fmt::Debug for DbPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(p) => write!(f, "DbPool::Sqlite({:?})", p.state()),
+            #[cfg(feature = "postgres")]
+            DbPool::Pg(p) => write!(f, "DbPool::Pg({:?})", p.state()),
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite_setup {
+    use diesel::connection::SimpleConnection;
+    use diesel::r2d2::CustomizeConnection;
+    use diesel::SqliteConnection;
+
+    /// WAL for concurrent readers, a busy timeout instead of immediate "database is locked",
+    /// and enforced foreign keys, on every pooled connection.
+    #[derive(Debug)]
+    pub struct Pragmas;
+
+    impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+        fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+            conn.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)
+        }
+    }
+
+    pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
+        diesel_migrations::embed_migrations!("../../migrations/sqlite");
+}
+
+#[cfg(feature = "postgres")]
+mod pg_setup {
+    pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
+        diesel_migrations::embed_migrations!("../../migrations/postgres");
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_size: 10,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opens the pool for `url` and applies pending migrations.
+pub fn open(url: &str, options: &PoolOptions) -> Result<DbPool, StoreError> {
+    match parse_url(url)? {
+        Target::Sqlite(path) => open_sqlite(&path, options),
+        Target::Postgres(url) => open_pg(&url, options),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn open_sqlite(path: &str, options: &PoolOptions) -> Result<DbPool, StoreError> {
+    use diesel_migrations::MigrationHarness;
+
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create folder {}: {e}", parent.display()))
+            })?;
+        }
+    }
+    let pool = Pool::builder()
+        .max_size(options.max_size)
+        .connection_timeout(options.connection_timeout)
+        .connection_customizer(Box::new(sqlite_setup::Pragmas))
+        .build(ConnectionManager::<diesel::SqliteConnection>::new(path))
+        .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database {path}: {e}")))?;
+    let mut conn = pool.get()?;
+    conn.run_pending_migrations(sqlite_setup::MIGRATIONS)
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(DbPool::Sqlite(pool))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn open_sqlite(_: &str, _: &PoolOptions) -> Result<DbPool, StoreError> {
+    Err(StoreError::BackendNotCompiled {
+        backend: "SQLite",
+        feature: "sqlite",
+    })
+}
+
+#[cfg(feature = "postgres")]
+fn open_pg(url: &str, options: &PoolOptions) -> Result<DbPool, StoreError> {
+    use diesel::RunQueryDsl;
+    use diesel_migrations::MigrationHarness;
+
+    let pool = Pool::builder()
+        .max_size(options.max_size)
+        .connection_timeout(options.connection_timeout)
+        .build(ConnectionManager::<diesel::PgConnection>::new(url))
+        .map_err(|e| {
+            StoreError::Unavailable(format!("cannot connect to PostgreSQL at {}: {e}", redact(url)))
+        })?;
+    let mut conn = pool.get()?;
+    // Several instances may start at once against one database: migrate one at a time.
+    diesel::sql_query("SELECT pg_advisory_lock(727274)").execute(&mut conn)?;
+    let migrated = conn
+        .run_pending_migrations(pg_setup::MIGRATIONS)
+        .map(|_| ())
+        .map_err(|e| StoreError::Migration(e.to_string()));
+    diesel::sql_query("SELECT pg_advisory_unlock(727274)").execute(&mut conn)?;
+    migrated?;
+    Ok(DbPool::Pg(pool))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_pg(_: &str, _: &PoolOptions) -> Result<DbPool, StoreError> {
+    Err(StoreError::BackendNotCompiled {
+        backend: "PostgreSQL",
+        feature: "postgres",
+    })
+}

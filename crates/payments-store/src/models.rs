@@ -1,0 +1,248 @@
+//! Rows as the application sees them.
+
+use diesel::prelude::*;
+use payments_core::{Currency, Money};
+use serde::Serialize;
+
+use crate::schema::*;
+use crate::StoreError;
+
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Result<Self, StoreError> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(StoreError::Corrupt(format!("unknown {} {other:?}", stringify!($name)))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(Role { User => "user", Admin => "admin" });
+text_enum!(
+    /// A receipt's state.
+    ReceiptStatus { Unpaid => "unpaid", Paid => "paid", Refunded => "refunded", Void => "void" }
+);
+text_enum!(
+    /// A payment attempt's state.
+    PaymentState {
+        Created => "created",
+        Pending => "pending",
+        RequiresCapture => "requires_capture",
+        Succeeded => "succeeded",
+        Failed => "failed",
+        Expired => "expired",
+        Canceled => "canceled",
+        Refunded => "refunded",
+    }
+);
+
+impl PaymentState {
+    /// Still waiting for the payer or the provider.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            PaymentState::Created | PaymentState::Pending | PaymentState::RequiresCapture
+        )
+    }
+
+    pub const OPEN: [&'static str; 3] = ["created", "pending", "requires_capture"];
+}
+
+fn money(amount: i64, currency: &str) -> Result<Money, StoreError> {
+    Currency::from_code(currency)
+        .map(|c| Money::new(amount, c))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Result<Role, StoreError> {
+        Role::parse(&self.role)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = receipts)]
+pub struct ReceiptRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub currency: String,
+    pub total_minor: i64,
+    pub status: String,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+}
+
+impl ReceiptRow {
+    pub fn total(&self) -> Result<Money, StoreError> {
+        money(self.total_minor, &self.currency)
+    }
+
+    pub fn status(&self) -> Result<ReceiptStatus, StoreError> {
+        ReceiptStatus::parse(&self.status)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = usage_records)]
+pub struct UsageRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub job_id: String,
+    pub description: String,
+    pub cpu_core_seconds: i64,
+    pub gpu_seconds: i64,
+    pub ended_at: i64,
+    pub cost_minor: i64,
+    pub currency: String,
+    pub receipt_id: Option<i64>,
+    pub created_at: i64,
+}
+
+impl UsageRow {
+    pub fn cost(&self) -> Result<Money, StoreError> {
+        money(self.cost_minor, &self.currency)
+    }
+}
+
+/// A usage record to import.
+#[derive(Debug, Clone)]
+pub struct NewUsage {
+    pub username: String,
+    pub job_id: String,
+    pub description: String,
+    pub cpu_core_seconds: i64,
+    pub gpu_seconds: i64,
+    pub ended_at: i64,
+    pub cost: Money,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = payments)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub public_id: String,
+    pub receipt_id: i64,
+    pub provider: String,
+    pub external_id: Option<String>,
+    pub idempotency_key: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub checkout_url: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl PaymentRow {
+    pub fn amount(&self) -> Result<Money, StoreError> {
+        money(self.amount_minor, &self.currency)
+    }
+
+    pub fn state(&self) -> Result<PaymentState, StoreError> {
+        PaymentState::parse(&self.status)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = payment_events)]
+pub struct EventRow {
+    pub id: i64,
+    pub provider: String,
+    pub external_event_id: String,
+    pub payment_id: Option<i64>,
+    pub event_type: String,
+    pub kind: String,
+    pub signature: String,
+    pub raw_payload: String,
+    pub outcome: Option<String>,
+    pub received_at: i64,
+    pub processed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub created_at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub receipt_id: Option<i64>,
+    pub payment_id: Option<i64>,
+    pub detail: String,
+}
+
+/// An audit entry to append.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAudit {
+    pub created_at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub receipt_id: Option<i64>,
+    pub payment_id: Option<i64>,
+    pub detail: String,
+}
+
+impl NewAudit {
+    pub fn new(actor: &str, action: &str, subject: impl Into<String>, detail: serde_json::Value) -> Self {
+        NewAudit {
+            created_at: payments_core::unix_now(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            subject: subject.into(),
+            receipt_id: None,
+            payment_id: None,
+            detail: detail.to_string(),
+        }
+    }
+
+    pub fn receipt(mut self, id: i64) -> Self {
+        self.receipt_id = Some(id);
+        self
+    }
+
+    pub fn payment(mut self, id: i64) -> Self {
+        self.payment_id = Some(id);
+        self
+    }
+}
+
+/// Filter and page for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub receipt_id: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}

@@ -1,0 +1,57 @@
+use diesel::prelude::*;
+use payments_core::unix_now;
+
+use super::Conn;
+use crate::outcomes::{RecordOutcome, VerifiedEvent};
+use crate::schema::payment_events;
+use crate::StoreError;
+
+/// Inserts a verified event once per (provider, event id).
+pub fn record(c: &mut Conn, ev: &VerifiedEvent) -> Result<RecordOutcome, StoreError> {
+    let inserted = diesel::insert_into(payment_events::table)
+        .values((
+            payment_events::provider.eq(&ev.provider),
+            payment_events::external_event_id.eq(&ev.event_id),
+            payment_events::event_type.eq(&ev.raw_type),
+            payment_events::kind.eq(ev.kind.label()),
+            payment_events::signature.eq(format!("verified ({})", ev.verified_by)),
+            payment_events::raw_payload.eq(&ev.raw_payload),
+            payment_events::received_at.eq(ev.received_at),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c)?;
+    let (id, processed_at, outcome) = payment_events::table
+        .filter(payment_events::provider.eq(&ev.provider))
+        .filter(payment_events::external_event_id.eq(&ev.event_id))
+        .select((
+            payment_events::id,
+            payment_events::processed_at,
+            payment_events::outcome,
+        ))
+        .first::<(i64, Option<i64>, Option<String>)>(c)?;
+    Ok(match (inserted, processed_at) {
+        (1, _) => RecordOutcome::Inserted(id),
+        (_, None) => RecordOutcome::Reprocess(id),
+        (_, Some(_)) => RecordOutcome::Duplicate {
+            outcome: outcome.unwrap_or_default(),
+        },
+    })
+}
+
+/// Stores what processing did; `processed` false keeps the event open for a redelivery.
+pub fn set_outcome(
+    c: &mut Conn,
+    event_row_id: i64,
+    payment_id: Option<i64>,
+    outcome: &str,
+    processed: bool,
+) -> Result<(), StoreError> {
+    diesel::update(payment_events::table.find(event_row_id))
+        .set((
+            payment_events::payment_id.eq(payment_id),
+            payment_events::outcome.eq(outcome),
+            payment_events::processed_at.eq(processed.then(unix_now)),
+        ))
+        .execute(c)?;
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The operations, written once against a concrete connection type (`super::Conn`) and compiled
+//! once per backend (this file is included as `sqlite::ops` and `pg::ops`). Every function here
+//! runs inside the transaction its caller in `Store` opened.
+
+pub(crate) use super::Conn;
+
+pub mod audit;
+pub mod events;
+pub mod payments;
+pub mod receipts;
+pub mod usage;
+pub mod users;

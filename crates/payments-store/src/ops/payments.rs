@@ -1,0 +1,497 @@
+use diesel::prelude::*;
+use payments_core::{idempotency_key, unix_now, EventKind, Money};
+use serde_json::json;
+
+use super::{audit, events, Conn};
+use crate::models::{NewAudit, PaymentRow, PaymentState, ReceiptStatus};
+use crate::outcomes::{EventOutcome, FinalizeOutcome, IntentOutcome, RecordOutcome, VerifiedEvent};
+use crate::schema::{payments, receipts};
+use crate::{ids, StoreError};
+
+/// Opens a payment intent for an unpaid receipt, or reuses the open one.
+pub fn create_for_receipt(
+    c: &mut Conn,
+    receipt_id: i64,
+    provider: &str,
+) -> Result<IntentOutcome, StoreError> {
+    let receipt = super::receipts::by_id(c, receipt_id)?
+        .ok_or_else(|| StoreError::NotFound(format!("receipt {receipt_id}")))?;
+    if receipt.status()? != ReceiptStatus::Unpaid {
+        return Err(StoreError::ReceiptNotPayable {
+            id: receipt_id,
+            status: receipt.status,
+        });
+    }
+    if receipt.total_minor <= 0 {
+        return Err(StoreError::Invalid(format!(
+            "receipt {receipt_id} has nothing to pay"
+        )));
+    }
+    let open: Option<PaymentRow> = payments::table
+        .filter(payments::receipt_id.eq(receipt_id))
+        .filter(payments::status.eq_any(PaymentState::OPEN))
+        .select(PaymentRow::as_select())
+        .first(c)
+        .optional()?;
+    if let Some(p) = open {
+        if p.provider == provider && p.amount_minor == receipt.total_minor && p.currency == receipt.currency {
+            return Ok(IntentOutcome::Reused(p));
+        }
+        // Another provider (the operator switched) or another amount: retire the old intent.
+        set_state(c, p.id, PaymentState::Canceled)?;
+    }
+    let public_id = ids::payment_public_id()?;
+    let now = unix_now();
+    let row = diesel::insert_into(payments::table)
+        .values((
+            payments::public_id.eq(&public_id),
+            payments::receipt_id.eq(receipt_id),
+            payments::provider.eq(provider),
+            payments::idempotency_key.eq(idempotency_key(&public_id, "checkout", 0)),
+            payments::amount_minor.eq(receipt.total_minor),
+            payments::currency.eq(&receipt.currency),
+            payments::status.eq(PaymentState::Created.as_str()),
+            payments::created_at.eq(now),
+            payments::updated_at.eq(now),
+        ))
+        .returning(PaymentRow::as_returning())
+        .get_result(c)?;
+    Ok(IntentOutcome::Created(row))
+}
+
+/// Stores the provider's ids for an open intent and audits `payment.intent`.
+pub fn attach_checkout(
+    c: &mut Conn,
+    payment_id: i64,
+    external_id: &str,
+    checkout_url: &str,
+    actor: &str,
+) -> Result<PaymentRow, StoreError> {
+    let updated = diesel::update(
+        payments::table
+            .find(payment_id)
+            .filter(payments::status.eq_any(PaymentState::OPEN)),
+    )
+    .set((
+        payments::external_id.eq(external_id),
+        payments::checkout_url.eq(checkout_url),
+        payments::status.eq(PaymentState::Pending.as_str()),
+        payments::updated_at.eq(unix_now()),
+    ))
+    .returning(PaymentRow::as_returning())
+    .get_result(c)
+    .optional()
+    .map_err(|e| {
+        if StoreError::unique_violation(&e) {
+            StoreError::Conflict(format!("checkout {external_id} belongs to another payment"))
+        } else {
+            e.into()
+        }
+    })?
+    .ok_or_else(|| StoreError::Conflict(format!("payment {payment_id} is no longer open")))?;
+    audit::append(
+        c,
+        &NewAudit::new(
+            actor,
+            "payment.intent",
+            format!("payment {}", updated.public_id),
+            json!({
+                "provider": updated.provider,
+                "external_id": external_id,
+                "amount": updated.amount()?.to_string(),
+                "amount_minor": updated.amount_minor,
+                "currency": updated.currency,
+                "idempotency_key": updated.idempotency_key,
+            }),
+        )
+        .receipt(updated.receipt_id)
+        .payment(updated.id),
+    )?;
+    Ok(updated)
+}
+
+pub fn by_public_id(c: &mut Conn, public_id: &str) -> Result<Option<PaymentRow>, StoreError> {
+    Ok(payments::table
+        .filter(payments::public_id.eq(public_id))
+        .select(PaymentRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn for_receipt(c: &mut Conn, receipt_id: i64) -> Result<Vec<PaymentRow>, StoreError> {
+    Ok(payments::table
+        .filter(payments::receipt_id.eq(receipt_id))
+        .order(payments::id.desc())
+        .select(PaymentRow::as_select())
+        .load(c)?)
+}
+
+/// The payment an event is about: by the provider's id, else by our id echoed in metadata.
+pub fn lookup(
+    c: &mut Conn,
+    provider: &str,
+    external_id: Option<&str>,
+    payment_ref: Option<&str>,
+) -> Result<Option<PaymentRow>, StoreError> {
+    if let Some(ext) = external_id {
+        let found = payments::table
+            .filter(payments::provider.eq(provider))
+            .filter(payments::external_id.eq(ext))
+            .select(PaymentRow::as_select())
+            .first(c)
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    match payment_ref {
+        Some(r) => Ok(by_public_id(c, r)?.filter(|p| p.provider == provider)),
+        None => Ok(None),
+    }
+}
+
+fn set_state(c: &mut Conn, payment_id: i64, state: PaymentState) -> Result<usize, StoreError> {
+    Ok(diesel::update(payments::table.find(payment_id))
+        .set((
+            payments::status.eq(state.as_str()),
+            payments::updated_at.eq(unix_now()),
+        ))
+        .execute(c)?)
+}
+
+/// Flips the payment and its receipt to paid when the amount and currency match exactly; audits
+/// every attempt that is not a no-op repeat.
+pub fn finalize_success(
+    c: &mut Conn,
+    payment: Option<PaymentRow>,
+    amount: Option<Money>,
+    actor: &str,
+    source: &str,
+) -> Result<FinalizeOutcome, StoreError> {
+    let Some(payment) = payment else {
+        audit::append(
+            c,
+            &NewAudit::new(
+                actor,
+                "payment.finalize",
+                "unknown payment",
+                json!({"result": "unknown_payment", "source": source}),
+            ),
+        )?;
+        return Ok(FinalizeOutcome::UnknownPayment);
+    };
+    if payment.state()? == PaymentState::Succeeded {
+        return Ok(FinalizeOutcome::AlreadyFinalized {
+            payment_id: payment.id,
+        });
+    }
+    let expected = payment.amount()?;
+    let subject = format!("payment {}", payment.public_id);
+    if amount != Some(expected) {
+        let outcome = FinalizeOutcome::Mismatch {
+            payment_id: payment.id,
+            expected,
+            got: amount,
+        };
+        audit::append(
+            c,
+            &NewAudit::new(
+                actor,
+                "payment.finalize",
+                subject,
+                json!({
+                    "result": "mismatch",
+                    "source": source,
+                    "expected": expected.to_string(),
+                    "got": amount.map_or("nothing".to_string(), |m| m.to_string()),
+                }),
+            )
+            .receipt(payment.receipt_id)
+            .payment(payment.id),
+        )?;
+        return Ok(outcome);
+    }
+    /// Why the savepoint below was rolled back.
+    enum Undo {
+        AlreadyFinalized,
+        ReceiptNotPayable(String),
+        Db(StoreError),
+    }
+    impl From<diesel::result::Error> for Undo {
+        fn from(e: diesel::result::Error) -> Self {
+            Undo::Db(e.into())
+        }
+    }
+    let now = unix_now();
+    // In a savepoint: flip the payment (the conditional update takes the row lock and decides the
+    // race: of concurrent finalizers exactly one flips it), then the receipt; if the receipt is
+    // no longer unpaid, undo the payment's flip too.
+    let flipped = diesel::Connection::transaction(c, |c| {
+        let flipped = diesel::update(
+            payments::table
+                .find(payment.id)
+                .filter(payments::status.ne(PaymentState::Succeeded.as_str())),
+        )
+        .set((
+            payments::status.eq(PaymentState::Succeeded.as_str()),
+            payments::updated_at.eq(now),
+        ))
+        .execute(c)
+        .map_err(|e| {
+            if StoreError::unique_violation(&e) {
+                // Another payment of this receipt already succeeded (one success per receipt).
+                Undo::ReceiptNotPayable(ReceiptStatus::Paid.as_str().into())
+            } else {
+                e.into()
+            }
+        })?;
+        if flipped == 0 {
+            return Err(Undo::AlreadyFinalized);
+        }
+        let receipt_flipped = diesel::update(
+            receipts::table
+                .find(payment.receipt_id)
+                .filter(receipts::status.eq(ReceiptStatus::Unpaid.as_str())),
+        )
+        .set((
+            receipts::status.eq(ReceiptStatus::Paid.as_str()),
+            receipts::paid_at.eq(now),
+        ))
+        .execute(c)?;
+        if receipt_flipped != 1 {
+            let status = receipts::table
+                .find(payment.receipt_id)
+                .select(receipts::status)
+                .first::<String>(c)
+                .optional()?
+                .unwrap_or_else(|| "missing".into());
+            return Err(Undo::ReceiptNotPayable(status));
+        }
+        Ok(())
+    });
+    match flipped {
+        Ok(()) => {}
+        Err(Undo::AlreadyFinalized) => {
+            return Ok(FinalizeOutcome::AlreadyFinalized {
+                payment_id: payment.id,
+            })
+        }
+        Err(Undo::Db(e)) => return Err(e),
+        Err(Undo::ReceiptNotPayable(receipt_status)) => {
+            // Money arrived for a receipt paid by another payment or voided: nothing changed;
+            // an operator must refund it.
+            audit::append(
+                c,
+                &NewAudit::new(
+                    actor,
+                    "payment.finalize",
+                    subject,
+                    json!({"result": "receipt_not_payable", "source": source, "receipt_status": receipt_status}),
+                )
+                .receipt(payment.receipt_id)
+                .payment(payment.id),
+            )?;
+            return Ok(FinalizeOutcome::ReceiptNotPayable {
+                payment_id: payment.id,
+                receipt_status,
+            });
+        }
+    }
+    audit::append(
+        c,
+        &NewAudit::new(
+            actor,
+            "payment.finalize",
+            subject,
+            json!({"result": "finalized", "source": source, "amount": expected.to_string()}),
+        )
+        .receipt(payment.receipt_id)
+        .payment(payment.id),
+    )?;
+    Ok(FinalizeOutcome::Finalized {
+        payment_id: payment.id,
+        receipt_id: payment.receipt_id,
+    })
+}
+
+fn webhook_audit(ev: &VerifiedEvent, payment: Option<&PaymentRow>, outcome: &str) -> NewAudit {
+    let mut entry = NewAudit::new(
+        &format!("provider:{}", ev.provider),
+        "payment.webhook",
+        format!("event {}", ev.event_id),
+        json!({
+            "provider": ev.provider,
+            "event_id": ev.event_id,
+            "type": ev.raw_type,
+            "kind": ev.kind.label(),
+            "signature": format!("✅ verified ({})", ev.verified_by),
+            "external_payment_id": ev.external_payment_id,
+            "amount": ev.amount.map(|m| m.to_string()),
+            "outcome": outcome,
+        }),
+    );
+    if let Some(p) = payment {
+        entry = entry.receipt(p.receipt_id).payment(p.id);
+    }
+    entry
+}
+
+/// Records a verified event and acts on it, all in the caller's transaction.
+pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, StoreError> {
+    let event_row = match events::record(c, ev)? {
+        RecordOutcome::Duplicate { outcome } => {
+            let payment = lookup(
+                c,
+                &ev.provider,
+                ev.external_payment_id.as_deref(),
+                ev.payment_ref.as_deref(),
+            )?;
+            audit::append(
+                c,
+                &webhook_audit(ev, payment.as_ref(), &format!("duplicate of {outcome}")),
+            )?;
+            return Ok(EventOutcome::Duplicate { previous: outcome });
+        }
+        RecordOutcome::Inserted(id) | RecordOutcome::Reprocess(id) => id,
+    };
+    let payment = lookup(
+        c,
+        &ev.provider,
+        ev.external_payment_id.as_deref(),
+        ev.payment_ref.as_deref(),
+    )?;
+    let actor = format!("provider:{}", ev.provider);
+    let (outcome, processed) = match (&ev.kind, &payment) {
+        (EventKind::Other { raw_type }, _) => (
+            EventOutcome::Ignored {
+                reason: format!("{raw_type} is not acted on"),
+            },
+            true,
+        ),
+        (_, None) => (EventOutcome::UnknownPayment, false),
+        (EventKind::PaymentSucceeded, Some(p)) => (
+            EventOutcome::Finalize(finalize_success(
+                c,
+                Some(p.clone()),
+                ev.amount,
+                &actor,
+                &format!("webhook {}", ev.event_id),
+            )?),
+            true,
+        ),
+        (EventKind::CaptureRequired, Some(p)) => {
+            if p.state()? == PaymentState::Succeeded {
+                (
+                    EventOutcome::Finalize(FinalizeOutcome::AlreadyFinalized { payment_id: p.id }),
+                    true,
+                )
+            } else if ev.amount != Some(p.amount()?) {
+                // Never capture an amount we did not ask for.
+                (
+                    EventOutcome::Finalize(finalize_success(
+                        c,
+                        Some(p.clone()),
+                        ev.amount,
+                        &actor,
+                        &format!("webhook {}", ev.event_id),
+                    )?),
+                    true,
+                )
+            } else {
+                if p.state()?.is_open() {
+                    set_state(c, p.id, PaymentState::RequiresCapture)?;
+                }
+                (
+                    EventOutcome::CaptureRequired {
+                        event_row_id: event_row,
+                        payment_id: p.id,
+                        external_id: p.external_id.clone().unwrap_or_default(),
+                    },
+                    false,
+                )
+            }
+        }
+        (kind, Some(p)) => {
+            let new_state = match kind {
+                EventKind::PaymentFailed => Some(PaymentState::Failed),
+                EventKind::CheckoutExpired => Some(PaymentState::Expired),
+                EventKind::PaymentPending => None,
+                EventKind::Refunded { amount } => {
+                    let full = amount.is_none_or(|a| a.get() >= p.amount_minor);
+                    full.then_some(PaymentState::Refunded)
+                }
+                _ => None,
+            };
+            match new_state {
+                // Failure and expiry only close an open intent; they never undo a success.
+                Some(s @ (PaymentState::Failed | PaymentState::Expired)) if p.state()?.is_open() => {
+                    set_state(c, p.id, s)?;
+                    (
+                        EventOutcome::StateChanged {
+                            payment_id: p.id,
+                            state: s.to_string(),
+                        },
+                        true,
+                    )
+                }
+                Some(PaymentState::Refunded) if p.state()? == PaymentState::Succeeded => {
+                    set_state(c, p.id, PaymentState::Refunded)?;
+                    diesel::update(receipts::table.find(p.receipt_id))
+                        .set(receipts::status.eq(ReceiptStatus::Refunded.as_str()))
+                        .execute(c)?;
+                    (
+                        EventOutcome::StateChanged {
+                            payment_id: p.id,
+                            state: "refunded".into(),
+                        },
+                        true,
+                    )
+                }
+                _ => (
+                    EventOutcome::Ignored {
+                        reason: format!("{} while the payment is {}", kind.label(), p.status),
+                    },
+                    true,
+                ),
+            }
+        }
+    };
+    events::set_outcome(
+        c,
+        event_row,
+        payment.as_ref().map(|p| p.id),
+        &outcome.label(),
+        processed,
+    )?;
+    audit::append(c, &webhook_audit(ev, payment.as_ref(), &outcome.label()))?;
+    Ok(outcome)
+}
+
+/// Closes an open payment (failed, expired, canceled) and audits it; false when it was not open.
+pub fn close(
+    c: &mut Conn,
+    public_id: &str,
+    state: PaymentState,
+    actor: &str,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let Some(p) = by_public_id(c, public_id)? else {
+        return Err(StoreError::NotFound(format!("payment {public_id}")));
+    };
+    if !p.state()?.is_open() || state.is_open() || state == PaymentState::Succeeded {
+        return Ok(false);
+    }
+    set_state(c, p.id, state)?;
+    audit::append(
+        c,
+        &NewAudit::new(
+            actor,
+            "payment.close",
+            format!("payment {public_id}"),
+            json!({"state": state.as_str(), "reason": reason}),
+        )
+        .receipt(p.receipt_id)
+        .payment(p.id),
+    )?;
+    Ok(true)
+}

@@ -1,0 +1,129 @@
+//! What the transactional operations report back.
+
+use payments_core::{EventKind, Money};
+use serde::Serialize;
+
+use crate::models::PaymentRow;
+
+/// `create_payment_for_receipt`.
+#[derive(Debug, Clone)]
+pub enum IntentOutcome {
+    Created(PaymentRow),
+    /// An open intent for the same receipt, provider and amount already existed.
+    Reused(PaymentRow),
+}
+
+impl IntentOutcome {
+    pub fn payment(&self) -> &PaymentRow {
+        match self {
+            IntentOutcome::Created(p) | IntentOutcome::Reused(p) => p,
+        }
+    }
+}
+
+/// `record_webhook_event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// First delivery; the row id.
+    Inserted(i64),
+    /// Seen before but never processed to the end (e.g. the capture call failed): process again.
+    Reprocess(i64),
+    /// Already processed; the stored outcome.
+    Duplicate { outcome: String },
+}
+
+/// `finalize_success_if_amount_matches`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum FinalizeOutcome {
+    /// The payment and its receipt are now paid.
+    Finalized {
+        payment_id: i64,
+        receipt_id: i64,
+    },
+    AlreadyFinalized {
+        payment_id: i64,
+    },
+    /// Nothing was changed.
+    Mismatch {
+        payment_id: i64,
+        expected: Money,
+        got: Option<Money>,
+    },
+    UnknownPayment,
+    /// The receipt was paid by another payment, or voided; this money needs a refund.
+    ReceiptNotPayable {
+        payment_id: i64,
+        receipt_status: String,
+    },
+}
+
+impl FinalizeOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            FinalizeOutcome::Finalized { .. } => "finalized",
+            FinalizeOutcome::AlreadyFinalized { .. } => "already_finalized",
+            FinalizeOutcome::Mismatch { .. } => "mismatch",
+            FinalizeOutcome::UnknownPayment => "unknown_payment",
+            FinalizeOutcome::ReceiptNotPayable { .. } => "receipt_not_payable",
+        }
+    }
+}
+
+/// A webhook event whose authenticity the adapter established.
+#[derive(Debug, Clone)]
+pub struct VerifiedEvent {
+    pub provider: String,
+    pub event_id: String,
+    pub raw_type: String,
+    pub kind: EventKind,
+    pub external_payment_id: Option<String>,
+    pub payment_ref: Option<String>,
+    pub amount: Option<Money>,
+    /// How it was verified, for the audit log (`hmac-sha256`, `api-refetch`, ...).
+    pub verified_by: String,
+    pub raw_payload: String,
+    pub received_at: i64,
+}
+
+/// `handle_verified_event`: what happened to one verified webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum EventOutcome {
+    Finalize(FinalizeOutcome),
+    /// Processed before; `previous` is what happened then.
+    Duplicate {
+        previous: String,
+    },
+    /// The payer approved; the caller must capture, then call `complete_capture`.
+    CaptureRequired {
+        event_row_id: i64,
+        payment_id: i64,
+        external_id: String,
+    },
+    /// The payment's state changed (failed, expired, refunded, pending).
+    StateChanged {
+        payment_id: i64,
+        state: String,
+    },
+    /// Acknowledged without effect.
+    Ignored {
+        reason: String,
+    },
+    /// No payment of ours matches; recorded unprocessed so a redelivery is tried again.
+    UnknownPayment,
+}
+
+impl EventOutcome {
+    /// The text stored in `payment_events.outcome`.
+    pub fn label(&self) -> String {
+        match self {
+            EventOutcome::Finalize(f) => f.label().to_string(),
+            EventOutcome::Duplicate { previous } => format!("duplicate of {previous}"),
+            EventOutcome::CaptureRequired { .. } => "capture_required".into(),
+            EventOutcome::StateChanged { state, .. } => format!("state_{state}"),
+            EventOutcome::Ignored { reason } => format!("ignored: {reason}"),
+            EventOutcome::UnknownPayment => "unknown_payment".into(),
+        }
+    }
+}

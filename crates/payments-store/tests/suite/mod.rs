@@ -1,0 +1,669 @@
+use payments_core::{Currency, EventKind, Money};
+use payments_store::*;
+
+fn thb(amount: i64) -> Money {
+    Money::new(amount, Currency::from_code("THB").unwrap())
+}
+
+fn usage(username: &str, job: &str, cost: i64) -> NewUsage {
+    NewUsage {
+        username: username.into(),
+        job_id: job.into(),
+        description: format!("job {job}"),
+        cpu_core_seconds: 3600,
+        gpu_seconds: 0,
+        ended_at: 1_700_000_000,
+        cost: thb(cost),
+    }
+}
+
+/// A user with an unpaid receipt of THB 1,234.50 and an attached checkout.
+fn receipt_with_checkout(store: &Store, ext: &str) -> (ReceiptRow, PaymentRow) {
+    store.create_user("alice", "hash", Role::User).unwrap();
+    let alice = store.user_by_username("alice").unwrap().unwrap();
+    store
+        .import_usage(
+            &[usage("alice", "j1", 100_000), usage("alice", "j2", 23_450)],
+            "test",
+        )
+        .unwrap();
+    let ids: Vec<i64> = store
+        .usage_for_user(alice.id)
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    let receipt = store.create_receipt_from_usage(alice.id, &ids, "test").unwrap();
+    let intent = store.create_payment_for_receipt(receipt.id, "dummy").unwrap();
+    let payment = store
+        .attach_provider_checkout(intent.payment().id, ext, "http://127.0.0.1/pay", "user:alice")
+        .unwrap();
+    (receipt, payment)
+}
+
+fn event(id: &str, kind: EventKind, ext: &str, amount: Option<Money>) -> VerifiedEvent {
+    VerifiedEvent {
+        provider: "dummy".into(),
+        event_id: id.into(),
+        raw_type: kind.label().to_string(),
+        kind,
+        external_payment_id: Some(ext.into()),
+        payment_ref: None,
+        amount,
+        verified_by: "hmac-sha256".into(),
+        raw_payload: "{}".into(),
+        received_at: 1,
+    }
+}
+
+fn audit_count(store: &Store, action: &str) -> i64 {
+    store
+        .audit_log(&AuditQuery {
+            action: Some(action.into()),
+            limit: 1000,
+            ..AuditQuery::default()
+        })
+        .unwrap()
+        .1
+}
+
+fn users_are_unique(store: &Store) {
+    store.create_user("bob", "h", Role::Admin).unwrap();
+    let err = store.create_user("bob", "h", Role::User).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("bob")),
+        "{err}"
+    );
+    assert_eq!(store.count_users().unwrap(), 1);
+    assert_eq!(
+        store.user_by_username("bob").unwrap().unwrap().role().unwrap(),
+        Role::Admin
+    );
+    store.ping().unwrap();
+}
+
+fn import_is_all_or_nothing(store: &Store) {
+    store.create_user("alice", "h", Role::User).unwrap();
+    let bad = [
+        usage("alice", "j1", 1),
+        usage("mallory", "j2", 1),
+        usage("alice", "j1", 1),
+    ];
+    match store.import_usage(&bad, "test").unwrap_err() {
+        StoreError::Rejected(problems) => {
+            let idx: Vec<usize> = problems.iter().map(|p| p.index).collect();
+            assert_eq!(idx, vec![1, 2], "{problems:?}");
+            assert!(problems[0].message.contains("mallory"));
+        }
+        other => panic!("{other}"),
+    }
+    let alice = store.user_by_username("alice").unwrap().unwrap();
+    assert!(
+        store.usage_for_user(alice.id).unwrap().is_empty(),
+        "nothing imported"
+    );
+    assert_eq!(store.import_usage(&[usage("alice", "j1", 5)], "test").unwrap(), 1);
+    assert!(matches!(
+        store.import_usage(&[usage("alice", "j1", 5)], "test"),
+        Err(StoreError::Rejected(_))
+    ));
+    assert_eq!(store.usage_for_user(alice.id).unwrap().len(), 1);
+}
+
+fn receipts_bill_each_record_once(store: &Store) {
+    store.create_user("alice", "h", Role::User).unwrap();
+    store.create_user("eve", "h", Role::User).unwrap();
+    store
+        .import_usage(
+            &[
+                usage("alice", "a1", 150),
+                usage("alice", "a2", 250),
+                usage("eve", "e1", 7),
+            ],
+            "t",
+        )
+        .unwrap();
+    let alice = store.user_by_username("alice").unwrap().unwrap();
+    let eve = store.user_by_username("eve").unwrap().unwrap();
+    let a: Vec<i64> = store
+        .usage_for_user(alice.id)
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    let e: Vec<i64> = store
+        .usage_for_user(eve.id)
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert!(matches!(
+        store.create_receipt_from_usage(alice.id, &e, "t"),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.create_receipt_from_usage(alice.id, &[], "t"),
+        Err(StoreError::Invalid(_))
+    ));
+    let r = store.create_receipt_from_usage(alice.id, &a, "t").unwrap();
+    assert_eq!(r.total().unwrap(), thb(400));
+    assert_eq!(r.status().unwrap(), ReceiptStatus::Unpaid);
+    assert_eq!(store.usage_for_receipt(r.id).unwrap().len(), 2);
+    assert!(matches!(
+        store.create_receipt_from_usage(alice.id, &a, "t"),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.receipts_for_user(alice.id).unwrap().len(), 1);
+    assert_eq!(store.all_receipts(10, 0).unwrap()[0].1, "alice");
+}
+
+fn intents_are_reused_and_paid_receipts_refused(store: &Store) {
+    let (receipt, payment) = receipt_with_checkout(store, "dummy_x");
+    assert_eq!(payment.state().unwrap(), PaymentState::Pending);
+    assert!(payment.public_id.starts_with("pay_") && payment.public_id.len() == 28);
+    assert_eq!(
+        payment.idempotency_key,
+        format!("pay:{}:checkout:0", payment.public_id)
+    );
+    match store.create_payment_for_receipt(receipt.id, "dummy").unwrap() {
+        IntentOutcome::Reused(p) => assert_eq!(p.id, payment.id),
+        other => panic!("expected reuse, got {other:?}"),
+    }
+    // Another provider retires the old intent.
+    let other = store.create_payment_for_receipt(receipt.id, "stripe").unwrap();
+    assert!(matches!(other, IntentOutcome::Created(ref p) if p.id != payment.id));
+    assert_eq!(
+        store
+            .payment_by_public_id(&payment.public_id)
+            .unwrap()
+            .unwrap()
+            .state()
+            .unwrap(),
+        PaymentState::Canceled
+    );
+    let p = other.payment().clone();
+    let outcome = store
+        .finalize_success_if_amount_matches(&p.public_id, Some(thb(123_450)), "t", "test")
+        .unwrap();
+    assert!(
+        matches!(outcome, FinalizeOutcome::Finalized { .. }),
+        "{outcome:?}"
+    );
+    // Money for the retired intent arrives late: nothing changes, an operator must refund it.
+    let late = store
+        .finalize_success_if_amount_matches(&payment.public_id, Some(thb(123_450)), "t", "test")
+        .unwrap();
+    assert_eq!(
+        late,
+        FinalizeOutcome::ReceiptNotPayable {
+            payment_id: payment.id,
+            receipt_status: "paid".into()
+        }
+    );
+    assert_eq!(
+        store
+            .payment_by_public_id(&payment.public_id)
+            .unwrap()
+            .unwrap()
+            .state()
+            .unwrap(),
+        PaymentState::Canceled
+    );
+    let err = store.create_payment_for_receipt(receipt.id, "dummy").unwrap_err();
+    assert!(
+        matches!(err, StoreError::ReceiptNotPayable { ref status, .. } if status == "paid"),
+        "{err}"
+    );
+    assert_eq!(audit_count(store, "payment.intent"), 1);
+}
+
+fn finalize_requires_exact_amount_and_currency(store: &Store) {
+    let (receipt, payment) = receipt_with_checkout(store, "dummy_y");
+    let id = &payment.public_id;
+    for wrong in [
+        Some(thb(123_449)),
+        Some(thb(123_451)),
+        Some(Money::new(123_450, Currency::from_code("USD").unwrap())),
+        None,
+    ] {
+        let outcome = store
+            .finalize_success_if_amount_matches(id, wrong, "t", "test")
+            .unwrap();
+        assert!(
+            matches!(outcome, FinalizeOutcome::Mismatch { got, .. } if got == wrong),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(
+        store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+        ReceiptStatus::Unpaid
+    );
+    assert_eq!(
+        store.payment_by_public_id(id).unwrap().unwrap().state().unwrap(),
+        PaymentState::Pending
+    );
+    assert_eq!(
+        audit_count(store, "payment.finalize"),
+        4,
+        "every refused attempt is audited"
+    );
+    let ok = store
+        .finalize_success_if_amount_matches(id, Some(thb(123_450)), "t", "test")
+        .unwrap();
+    assert_eq!(
+        ok,
+        FinalizeOutcome::Finalized {
+            payment_id: payment.id,
+            receipt_id: receipt.id
+        }
+    );
+    let r = store.receipt(receipt.id).unwrap().unwrap();
+    assert_eq!(r.status().unwrap(), ReceiptStatus::Paid);
+    assert!(r.paid_at.is_some());
+    assert_eq!(
+        store
+            .finalize_success_if_amount_matches(id, Some(thb(123_450)), "t", "test")
+            .unwrap(),
+        FinalizeOutcome::AlreadyFinalized {
+            payment_id: payment.id
+        }
+    );
+    assert_eq!(
+        store
+            .finalize_success_if_amount_matches("pay_nope", Some(thb(1)), "t", "test")
+            .unwrap(),
+        FinalizeOutcome::UnknownPayment
+    );
+    assert_eq!(audit_count(store, "payment.finalize"), 6);
+}
+
+fn webhook_events_are_idempotent(store: &Store) {
+    let (receipt, _) = receipt_with_checkout(store, "dummy_z");
+    let ev = event(
+        "evt_1",
+        EventKind::PaymentSucceeded,
+        "dummy_z",
+        Some(thb(123_450)),
+    );
+    let first = store.handle_verified_event(&ev).unwrap();
+    assert!(
+        matches!(first, EventOutcome::Finalize(FinalizeOutcome::Finalized { .. })),
+        "{first:?}"
+    );
+    let again = store.handle_verified_event(&ev).unwrap();
+    assert_eq!(
+        again,
+        EventOutcome::Duplicate {
+            previous: "finalized".into()
+        }
+    );
+    // Another event id for the same payment is not a duplicate but finds it already paid.
+    let other = store
+        .handle_verified_event(&event(
+            "evt_2",
+            EventKind::PaymentSucceeded,
+            "dummy_z",
+            Some(thb(123_450)),
+        ))
+        .unwrap();
+    assert!(
+        matches!(
+            other,
+            EventOutcome::Finalize(FinalizeOutcome::AlreadyFinalized { .. })
+        ),
+        "{other:?}"
+    );
+    // A late failure never undoes the success.
+    let late = store
+        .handle_verified_event(&event("evt_3", EventKind::PaymentFailed, "dummy_z", None))
+        .unwrap();
+    assert!(matches!(late, EventOutcome::Ignored { .. }), "{late:?}");
+    assert_eq!(
+        store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+        ReceiptStatus::Paid
+    );
+    assert_eq!(audit_count(store, "payment.webhook"), 4);
+    assert_eq!(audit_count(store, "payment.finalize"), 1);
+}
+
+fn mismatched_event_changes_nothing_and_stays_refused(store: &Store) {
+    let (receipt, payment) = receipt_with_checkout(store, "dummy_m");
+    let ev = event("evt_m", EventKind::PaymentSucceeded, "dummy_m", Some(thb(1)));
+    let outcome = store.handle_verified_event(&ev).unwrap();
+    assert!(
+        matches!(outcome, EventOutcome::Finalize(FinalizeOutcome::Mismatch { .. })),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        store.handle_verified_event(&ev).unwrap(),
+        EventOutcome::Duplicate {
+            previous: "mismatch".into()
+        }
+    );
+    assert_eq!(
+        store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+        ReceiptStatus::Unpaid
+    );
+    assert_eq!(
+        store
+            .payment_by_public_id(&payment.public_id)
+            .unwrap()
+            .unwrap()
+            .state()
+            .unwrap(),
+        PaymentState::Pending
+    );
+    // The genuine event (its own id) still finalizes.
+    let genuine = event(
+        "evt_genuine",
+        EventKind::PaymentSucceeded,
+        "dummy_m",
+        Some(thb(123_450)),
+    );
+    assert!(matches!(
+        store.handle_verified_event(&genuine).unwrap(),
+        EventOutcome::Finalize(FinalizeOutcome::Finalized { .. })
+    ));
+}
+
+fn unprocessed_events_are_processed_again(store: &Store) {
+    // Unknown payment: recorded but left open, so a redelivery is tried again.
+    let early = event(
+        "evt_early",
+        EventKind::PaymentSucceeded,
+        "dummy_late",
+        Some(thb(123_450)),
+    );
+    assert_eq!(
+        store.handle_verified_event(&early).unwrap(),
+        EventOutcome::UnknownPayment
+    );
+    assert_eq!(
+        store.record_webhook_event(&early).unwrap(),
+        RecordOutcome::Reprocess(1)
+    );
+    let (receipt, _) = receipt_with_checkout(store, "dummy_late");
+    assert!(matches!(
+        store.handle_verified_event(&early).unwrap(),
+        EventOutcome::Finalize(FinalizeOutcome::Finalized { .. })
+    ));
+    assert_eq!(
+        store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+        ReceiptStatus::Paid
+    );
+}
+
+fn capture_required_then_completed(store: &Store) {
+    let (receipt, payment) = receipt_with_checkout(store, "order_1");
+    let approved = event("WH-1", EventKind::CaptureRequired, "order_1", Some(thb(123_450)));
+    let EventOutcome::CaptureRequired {
+        event_row_id,
+        external_id,
+        ..
+    } = store.handle_verified_event(&approved).unwrap()
+    else {
+        panic!("expected capture required");
+    };
+    assert_eq!(external_id, "order_1");
+    assert_eq!(
+        store
+            .payment_by_public_id(&payment.public_id)
+            .unwrap()
+            .unwrap()
+            .state()
+            .unwrap(),
+        PaymentState::RequiresCapture
+    );
+    // The capture call failed: the redelivery asks for the capture again.
+    assert!(matches!(
+        store.handle_verified_event(&approved).unwrap(),
+        EventOutcome::CaptureRequired { .. }
+    ));
+    let done = store
+        .complete_capture(
+            Some(event_row_id),
+            &payment.public_id,
+            Some(thb(123_450)),
+            "t",
+            "capture",
+        )
+        .unwrap();
+    assert!(matches!(done, FinalizeOutcome::Finalized { .. }));
+    assert_eq!(
+        store.handle_verified_event(&approved).unwrap(),
+        EventOutcome::Duplicate {
+            previous: "finalized".into()
+        }
+    );
+    assert_eq!(
+        store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+        ReceiptStatus::Paid
+    );
+    // An approval for another amount is never captured.
+    let (_, p2) = {
+        store.create_user("carol", "h", Role::User).unwrap();
+        let carol = store.user_by_username("carol").unwrap().unwrap();
+        store.import_usage(&[usage("carol", "c1", 5000)], "t").unwrap();
+        let ids: Vec<i64> = store
+            .usage_for_user(carol.id)
+            .unwrap()
+            .iter()
+            .map(|u| u.id)
+            .collect();
+        let r = store.create_receipt_from_usage(carol.id, &ids, "t").unwrap();
+        let i = store.create_payment_for_receipt(r.id, "dummy").unwrap();
+        (
+            r,
+            store
+                .attach_provider_checkout(i.payment().id, "order_2", "http://x/", "t")
+                .unwrap(),
+        )
+    };
+    let wrong = event("WH-2", EventKind::CaptureRequired, "order_2", Some(thb(4999)));
+    assert!(matches!(
+        store.handle_verified_event(&wrong).unwrap(),
+        EventOutcome::Finalize(FinalizeOutcome::Mismatch { .. })
+    ));
+    assert_eq!(
+        store
+            .payment_by_public_id(&p2.public_id)
+            .unwrap()
+            .unwrap()
+            .state()
+            .unwrap(),
+        PaymentState::Pending
+    );
+}
+
+fn refunds_and_expiry_change_state(store: &Store) {
+    let (receipt, payment) = receipt_with_checkout(store, "dummy_r");
+    let exp = store
+        .handle_verified_event(&event("e1", EventKind::PaymentPending, "dummy_r", None))
+        .unwrap();
+    assert!(matches!(exp, EventOutcome::Ignored { .. }));
+    store
+        .handle_verified_event(&event(
+            "e2",
+            EventKind::PaymentSucceeded,
+            "dummy_r",
+            Some(thb(123_450)),
+        ))
+        .unwrap();
+    let partial = store
+        .handle_verified_event(&event(
+            "e3",
+            EventKind::Refunded {
+                amount: Some(payments_core::MinorUnits(100)),
+            },
+            "dummy_r",
+            None,
+        ))
+        .unwrap();
+    assert!(matches!(partial, EventOutcome::Ignored { .. }), "{partial:?}");
+    let full = store
+        .handle_verified_event(&event(
+            "e4",
+            EventKind::Refunded { amount: None },
+            "dummy_r",
+            None,
+        ))
+        .unwrap();
+    assert!(
+        matches!(full, EventOutcome::StateChanged { ref state, .. } if state == "refunded"),
+        "{full:?}"
+    );
+    assert_eq!(
+        store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+        ReceiptStatus::Refunded
+    );
+    assert_eq!(
+        store
+            .payment_by_public_id(&payment.public_id)
+            .unwrap()
+            .unwrap()
+            .state()
+            .unwrap(),
+        PaymentState::Refunded
+    );
+}
+
+fn closing_an_intent_lets_a_new_one_start(store: &Store) {
+    let (receipt, payment) = receipt_with_checkout(store, "dummy_c");
+    assert!(store
+        .close_payment(
+            &payment.public_id,
+            PaymentState::Canceled,
+            "user:alice",
+            "cancelled"
+        )
+        .unwrap());
+    assert!(!store
+        .close_payment(&payment.public_id, PaymentState::Failed, "t", "again")
+        .unwrap());
+    let next = store.create_payment_for_receipt(receipt.id, "dummy").unwrap();
+    assert!(matches!(next, IntentOutcome::Created(ref p) if p.id != payment.id));
+}
+
+fn audit_log_pages_and_filters(store: &Store) {
+    let (receipt, _) = receipt_with_checkout(store, "dummy_a");
+    for i in 0..25 {
+        store
+            .append_audit(
+                &NewAudit::new("t", "test.entry", format!("n{i}"), serde_json::json!({})).receipt(receipt.id),
+            )
+            .unwrap();
+    }
+    let (page, total) = store
+        .audit_log(&AuditQuery {
+            action: Some("test.entry".into()),
+            receipt_id: None,
+            limit: 10,
+            offset: 10,
+        })
+        .unwrap();
+    assert_eq!(total, 25);
+    assert_eq!(page.len(), 10);
+    assert_eq!(page[0].subject, "n14", "newest first");
+    let (by_receipt, n) = store
+        .audit_log(&AuditQuery {
+            action: None,
+            receipt_id: Some(receipt.id),
+            limit: 100,
+            offset: 0,
+        })
+        .unwrap();
+    assert_eq!(n, 27, "25 entries + receipt.create + payment.intent");
+    assert!(by_receipt.iter().all(|e| e.receipt_id == Some(receipt.id)));
+}
+
+fn fifty_concurrent_finalizers_one_winner(store: &Store) {
+    let (receipt, payment) = receipt_with_checkout(store, "dummy_race");
+    let outcomes: Vec<FinalizeOutcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let id = payment.public_id.clone();
+                s.spawn(move || {
+                    store
+                        .finalize_success_if_amount_matches(
+                            &id,
+                            Some(thb(123_450)),
+                            &format!("thread{i}"),
+                            "race",
+                        )
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let finalized = outcomes
+        .iter()
+        .filter(|o| matches!(o, FinalizeOutcome::Finalized { .. }))
+        .count();
+    let already = outcomes
+        .iter()
+        .filter(|o| matches!(o, FinalizeOutcome::AlreadyFinalized { .. }))
+        .count();
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "concurrency ({}): {finalized} finalized, {already} already finalized\n",
+            store.backend()
+        )
+        .as_bytes(),
+    );
+    assert_eq!((finalized, already), (1, 49));
+    assert_eq!(audit_count(store, "payment.finalize"), 1);
+    assert_eq!(
+        store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+        ReceiptStatus::Paid
+    );
+}
+
+crate::store_tests!(
+    users_are_unique,
+    import_is_all_or_nothing,
+    receipts_bill_each_record_once,
+    intents_are_reused_and_paid_receipts_refused,
+    finalize_requires_exact_amount_and_currency,
+    webhook_events_are_idempotent,
+    mismatched_event_changes_nothing_and_stays_refused,
+    unprocessed_events_are_processed_again,
+    capture_required_then_completed,
+    refunds_and_expiry_change_state,
+    closing_an_intent_lets_a_new_one_start,
+    audit_log_pages_and_filters,
+    fifty_concurrent_finalizers_one_winner,
+);
+
+#[test]
+fn database_urls_pick_the_backend() {
+    assert_eq!(
+        parse_url("sqlite://data/app.db").unwrap(),
+        Target::Sqlite("data/app.db".into())
+    );
+    assert_eq!(
+        parse_url("sqlite:///var/lib/x.db").unwrap(),
+        Target::Sqlite("/var/lib/x.db".into())
+    );
+    assert!(matches!(
+        parse_url("postgres://u:p@h/db").unwrap(),
+        Target::Postgres(_)
+    ));
+    assert!(matches!(
+        parse_url("postgresql://h/db").unwrap(),
+        Target::Postgres(_)
+    ));
+    let err = parse_url("mysql://h/db").unwrap_err().to_string();
+    assert!(err.contains("mysql") && err.contains("sqlite://"), "{err}");
+    assert!(parse_url("sqlite://").is_err());
+    assert_eq!(
+        redact("postgres://me:secret@db:5432/x"),
+        "postgres://me:***@db:5432/x"
+    );
+    #[cfg(not(feature = "postgres"))]
+    {
+        let err = Store::open("postgres://u:p@127.0.0.1/db", &PoolOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("--features postgres"), "{err}");
+    }
+}
