@@ -6,6 +6,8 @@ mod ids;
 pub mod models;
 pub mod outcomes;
 pub mod schema;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 #[cfg(feature = "sqlite")]
 #[path = "backends/sqlite.rs"]
@@ -231,6 +233,36 @@ impl Store {
 
     pub fn payment_by_public_id(&self, public_id: &str) -> Result<Option<PaymentRow>, StoreError> {
         read!(self, |c| ops::payments::by_public_id(c, public_id))
+    }
+
+    /// The payment a provider's id belongs to.
+    pub fn payment_by_external_id(
+        &self,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<Option<PaymentRow>, StoreError> {
+        read!(self, |c| ops::payments::lookup(
+            c,
+            provider,
+            Some(external_id),
+            None
+        ))
+    }
+
+    /// Stores the outcome of an event processed outside `handle_verified_event` (after a
+    /// capture); `None` does nothing.
+    pub fn set_event_outcome(
+        &self,
+        event_row_id: Option<i64>,
+        outcome: &str,
+        processed: bool,
+    ) -> Result<(), StoreError> {
+        let Some(row) = event_row_id else {
+            return Ok(());
+        };
+        write_tx!(self, |c| ops::events::set_outcome_only(
+            c, row, outcome, processed
+        ))
     }
 
     pub fn payments_for_receipt(&self, receipt_id: i64) -> Result<Vec<PaymentRow>, StoreError> {

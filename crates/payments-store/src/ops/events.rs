@@ -55,3 +55,19 @@ pub fn set_outcome(
         .execute(c)?;
     Ok(())
 }
+
+/// Like [`set_outcome`] without touching the payment link.
+pub fn set_outcome_only(
+    c: &mut Conn,
+    event_row_id: i64,
+    outcome: &str,
+    processed: bool,
+) -> Result<(), StoreError> {
+    diesel::update(payment_events::table.find(event_row_id))
+        .set((
+            payment_events::outcome.eq(outcome),
+            payment_events::processed_at.eq(processed.then(unix_now)),
+        ))
+        .execute(c)?;
+    Ok(())
+}

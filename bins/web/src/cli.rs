@@ -1,0 +1,184 @@
+//! The command line: `web serve` (default), `web migrate`, `web user add`, `web usage import`.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use payments_store::{PoolOptions, Role, Store};
+
+use crate::app::{self, StartError};
+use crate::auth::hash_password;
+use crate::bootstrap;
+use crate::config::{Config, Env};
+use crate::usage_import;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "web",
+    about = "HPC usage portal with pluggable payment providers",
+    version
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage usage records.
+    Usage {
+        #[command(subcommand)]
+        command: UsageCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is prompted for, or read from standard input.
+    Add {
+        username: String,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Import usage records from CSV (header: username,job_id,description,cpu_core_seconds,gpu_seconds,ended_at).
+    Import { file: PathBuf },
+}
+
+/// Runs the command; the error is printed by `main` and the process exits 1.
+pub fn run(cli: Cli) -> Result<(), StartError> {
+    let config = Config::from_source(&Env)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => {
+            let store = Store::open(&config.database_url, &PoolOptions::default())?;
+            println!(
+                "database {} is up to date ({})",
+                payments_store::redact(&config.database_url),
+                store.backend()
+            );
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    admin,
+                    password_stdin,
+                },
+        } => {
+            let store = Store::open(&config.database_url, &PoolOptions::default())?;
+            let password = read_password(password_stdin)
+                .map_err(|e| StartError::App(crate::error::AppError::BadRequest(e)))?;
+            let role = if admin { Role::Admin } else { Role::User };
+            store.create_user(username.trim(), &hash_password(&password)?, role)?;
+            println!("created {} {}", role, username.trim());
+            Ok(())
+        }
+        Command::Usage {
+            command: UsageCommand::Import { file },
+        } => {
+            let store = Store::open(&config.database_url, &PoolOptions::default())?;
+            let input = std::fs::File::open(&file).map_err(|e| {
+                StartError::App(crate::error::AppError::BadRequest(format!(
+                    "cannot open {}: {e}",
+                    file.display()
+                )))
+            })?;
+            match usage_import::import(&store, input, &config.rates(), "cli") {
+                Ok(n) => {
+                    println!("imported {n} usage records from {}", file.display());
+                    Ok(())
+                }
+                Err(e) => Err(StartError::App(crate::error::AppError::BadRequest(format!(
+                    "nothing was imported from {}:\n{e}",
+                    file.display()
+                )))),
+            }
+        }
+    }
+}
+
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    let password = if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the passwords differ".into());
+        }
+        first
+    };
+    if password.chars().count() < 8 {
+        return Err("the password needs at least 8 characters".into());
+    }
+    Ok(password)
+}
+
+#[actix_web::main]
+async fn serve(config: Config) -> Result<(), StartError> {
+    let _log_guard = crate::logging::to_file(&config.log_dir);
+    let state = app::build_state(config, &Env)?;
+    let cfg = state.config.clone();
+    if cfg.provider == "dummy" {
+        let store = state.store.clone();
+        let rates = cfg.rates();
+        if let Some(demo) = actix_web::web::block(move || bootstrap::seed_if_empty(&store, &rates))
+            .await
+            .map_err(crate::error::AppError::from)??
+        {
+            println!("First run: created demo accounts (shown only now):");
+            println!("  user  {}  password {}", demo.user.0, demo.user.1);
+            println!("  admin {}  password {}", demo.admin.0, demo.admin.1);
+        }
+    }
+    let listener = TcpListener::bind(cfg.bind_addr).map_err(|source| StartError::Bind {
+        addr: cfg.bind_addr.to_string(),
+        source,
+    })?;
+    tracing::info!(
+        provider = state.provider_name(),
+        database = state.store.backend(),
+        "listening on {}",
+        cfg.bind_addr
+    );
+    println!(
+        "Open {}/login  (provider: {}, database: {})",
+        cfg.site_base_url,
+        state.provider_name(),
+        state.store.backend()
+    );
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    app::server(state, listener, workers)
+        .map_err(|source| StartError::Bind {
+            addr: cfg.bind_addr.to_string(),
+            source,
+        })?
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: cfg.bind_addr.to_string(),
+            source,
+        })
+}

@@ -1,0 +1,20 @@
+use clap::Parser;
+
+fn main() {
+    // A missing .env is fine; a malformed one is reported.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("error: .env: {e}");
+            std::process::exit(1);
+        }
+    }
+    let cli = payments_web::cli::Cli::parse();
+    let serving = matches!(cli.command, None | Some(payments_web::cli::Command::Serve));
+    if !serving {
+        payments_web::logging::console();
+    }
+    if let Err(e) = payments_web::cli::run(cli) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

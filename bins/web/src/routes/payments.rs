@@ -1,0 +1,117 @@
+//! "Pay now", the thanks page and its status poll.
+
+use actix_session::Session;
+use actix_web::{web, HttpResponse};
+use payments_store::{PaymentRow, ReceiptStatus};
+use serde::{Deserialize, Serialize};
+
+use super::{html, page_context, see_other};
+use crate::auth::{CsrfForm, CurrentUser};
+use crate::error::AppError;
+use crate::flow;
+use crate::state::AppState;
+
+/// `POST /payments/receipts/{id}/start`: owner or admin only; 303 to the provider's checkout.
+pub async fn start(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    _form: CsrfForm,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let receipt = state
+        .db(move |s| s.receipt(id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    user.may_access(receipt.user_id)?;
+    if receipt.status()? != ReceiptStatus::Unpaid {
+        return Err(AppError::Conflict(format!("receipt {id} is {}", receipt.status)));
+    }
+    let owner_id = receipt.user_id;
+    let owner = state
+        .db(move |s| s.user_by_id(owner_id))
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    let url = flow::start_payment(&state, receipt, owner, user.actor()).await?;
+    Ok(see_other(&url))
+}
+
+/// A payment the user may see.
+async fn visible_payment(
+    state: &AppState,
+    user: &CurrentUser,
+    public_id: String,
+) -> Result<(PaymentRow, ReceiptStatus), AppError> {
+    let found = state
+        .db(move |s| {
+            let Some(p) = s.payment_by_public_id(&public_id)? else {
+                return Ok(None);
+            };
+            let receipt = s.receipt(p.receipt_id)?;
+            Ok(receipt.map(|r| (p, r)))
+        })
+        .await?;
+    let (payment, receipt) = found.ok_or(AppError::NotFound)?;
+    user.may_access(receipt.user_id)?;
+    Ok((payment, receipt.status()?))
+}
+
+#[derive(Deserialize)]
+pub struct ThanksQuery {
+    payment: Option<String>,
+}
+
+/// The success page: "processing…" until the webhook finalized, then "paid".
+pub async fn thanks(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    q: web::Query<ThanksQuery>,
+) -> Result<HttpResponse, AppError> {
+    let public_id = q
+        .payment
+        .clone()
+        .ok_or_else(|| AppError::BadRequest("the payment parameter is missing".into()))?;
+    let (mut payment, mut receipt_status) = visible_payment(&state, &user, public_id.clone()).await?;
+    if receipt_status == ReceiptStatus::Unpaid {
+        flow::reconcile_on_return(&state, &payment).await;
+        (payment, receipt_status) = visible_payment(&state, &user, public_id).await?;
+    }
+    #[derive(Serialize)]
+    struct View {
+        public_id: String,
+        receipt_id: i64,
+        amount: String,
+    }
+    let mut ctx = page_context(&state, &session, Some(&user))?;
+    ctx.insert(
+        "payment",
+        &View {
+            public_id: payment.public_id.clone(),
+            receipt_id: payment.receipt_id,
+            amount: payment.amount()?.to_string(),
+        },
+    );
+    ctx.insert("paid", &(receipt_status == ReceiptStatus::Paid));
+    ctx.insert("webhook_url", &state.config.url("/payments/webhook"));
+    Ok(html(state.templates.render("thanks.html", &ctx)?))
+}
+
+/// `GET /payments/{id}/status`: JSON for the thanks page's poll.
+pub async fn status(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (payment, receipt_status) = visible_payment(&state, &user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "payment": payment.public_id,
+            "payment_status": payment.status,
+            "receipt_id": payment.receipt_id,
+            "receipt_status": receipt_status.as_str(),
+            "amount": payment.amount()?.to_string(),
+        })))
+}

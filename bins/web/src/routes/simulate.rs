@@ -1,0 +1,117 @@
+//! The dummy provider's checkout page (only compiled with the `dummy` feature, only routed
+//! while the dummy provider is active).
+
+use actix_session::Session;
+use actix_web::{web, HttpResponse};
+use payments_core::unix_now;
+use payments_store::PaymentState;
+use serde::{Deserialize, Serialize};
+
+use super::{html, page_context, see_other};
+use crate::auth::{random_token, CsrfForm, CurrentUser};
+use crate::error::AppError;
+use crate::flow::process_webhook;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct SimQuery {
+    payment: String,
+}
+
+fn dummy(state: &AppState) -> Result<std::sync::Arc<payments_dummy::DummyProvider>, AppError> {
+    state.active.dummy.clone().ok_or(AppError::NotFound)
+}
+
+async fn open_payment(
+    state: &AppState,
+    user: &CurrentUser,
+    public_id: String,
+) -> Result<payments_store::PaymentRow, AppError> {
+    let found = state
+        .db(move |s| {
+            let Some(p) = s.payment_by_public_id(&public_id)? else {
+                return Ok(None);
+            };
+            Ok(s.receipt(p.receipt_id)?.map(|r| (p, r.user_id)))
+        })
+        .await?;
+    let (payment, owner) = found.ok_or(AppError::NotFound)?;
+    user.may_access(owner)?;
+    if payment.provider != "dummy" {
+        return Err(AppError::NotFound);
+    }
+    Ok(payment)
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    q: web::Query<SimQuery>,
+) -> Result<HttpResponse, AppError> {
+    dummy(&state)?;
+    let payment = open_payment(&state, &user, q.payment.clone()).await?;
+    #[derive(Serialize)]
+    struct View {
+        public_id: String,
+        receipt_id: i64,
+        amount: String,
+    }
+    let mut ctx = page_context(&state, &session, Some(&user))?;
+    ctx.insert(
+        "payment",
+        &View {
+            public_id: payment.public_id.clone(),
+            receipt_id: payment.receipt_id,
+            amount: payment.amount()?.to_string(),
+        },
+    );
+    Ok(html(state.templates.render("simulate.html", &ctx)?))
+}
+
+/// Succeed or fail: the dummy provider signs a webhook and it goes through the same handler a
+/// real provider hits. Cancel: the payer went back; the intent is closed.
+pub async fn choose(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: CsrfForm,
+) -> Result<HttpResponse, AppError> {
+    let provider = dummy(&state)?;
+    let payment = open_payment(&state, &user, form.require("payment")?.to_string()).await?;
+    let event_type = match form.require("outcome")? {
+        "succeed" => "payment.succeeded",
+        "fail" => "payment.failed",
+        "cancel" => {
+            let (pid, actor) = (payment.public_id.clone(), user.actor());
+            state
+                .db(move |s| {
+                    s.close_payment(
+                        &pid,
+                        PaymentState::Canceled,
+                        &actor,
+                        "cancelled on the checkout page",
+                    )
+                })
+                .await?;
+            return Ok(see_other(&state.config.url(&state.config.cancel_path)));
+        }
+        other => return Err(AppError::BadRequest(format!("unknown outcome {other:?}"))),
+    };
+    let event_id = format!("evt_{}", random_token(12)?);
+    let request = provider.signed_webhook(
+        &event_id,
+        event_type,
+        &payment.public_id,
+        payment.amount()?,
+        unix_now(),
+    )?;
+    let reply = process_webhook(&state, request).await;
+    tracing::info!(payment = %payment.public_id, status = reply.status.as_u16(), result = %reply.result, "simulated webhook delivered");
+    if event_type == "payment.failed" {
+        return Ok(see_other(&format!("/receipts/{}", payment.receipt_id)));
+    }
+    Ok(see_other(&format!(
+        "{}?payment={}",
+        state.config.success_path, payment.public_id
+    )))
+}

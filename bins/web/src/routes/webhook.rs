@@ -1,0 +1,21 @@
+//! `POST /payments/webhook`: the exact raw body and headers go to the active adapter.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use payments_core::{unix_now, WebhookRequest};
+
+use crate::flow::{process_webhook, WebhookReply};
+use crate::state::AppState;
+
+pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+        .collect();
+    let request = WebhookRequest::new(headers, body.to_vec(), unix_now());
+    respond(process_webhook(&state, request).await)
+}
+
+pub fn respond(reply: WebhookReply) -> HttpResponse {
+    HttpResponse::build(reply.status).json(reply)
+}

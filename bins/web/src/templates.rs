@@ -1,0 +1,61 @@
+//! Tera templates, embedded in the binary so it runs from any directory.
+
+use tera::{Context, Tera};
+
+use crate::error::AppError;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../../templates/base.html")),
+    ("login.html", include_str!("../../../templates/login.html")),
+    ("me.html", include_str!("../../../templates/me.html")),
+    ("receipt.html", include_str!("../../../templates/receipt.html")),
+    (
+        "admin_receipts.html",
+        include_str!("../../../templates/admin_receipts.html"),
+    ),
+    (
+        "admin_audit.html",
+        include_str!("../../../templates/admin_audit.html"),
+    ),
+    ("thanks.html", include_str!("../../../templates/thanks.html")),
+    ("simulate.html", include_str!("../../../templates/simulate.html")),
+];
+
+pub const CSS: &str = include_str!("../../../templates/app.css");
+
+#[derive(Debug)]
+pub struct Templates(Tera);
+
+impl Templates {
+    pub fn load() -> Result<Templates, tera::Error> {
+        let mut tera = Tera::default();
+        tera.add_raw_templates(TEMPLATES.iter().copied())?;
+        tera.autoescape_on(vec![".html"]);
+        Ok(Templates(tera))
+    }
+
+    pub fn render(&self, name: &str, ctx: &Context) -> Result<String, AppError> {
+        Ok(self.0.render(name, ctx)?)
+    }
+}
+
+/// `2026-11-26 15:40 UTC` from unix seconds.
+pub fn format_time(unix: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// `3h 05m 10s` from seconds.
+pub fn format_duration(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);
+    if h > 0 {
+        format!("{h}h {m:02}m {s:02}s")
+    } else if m > 0 {
+        format!("{m}m {s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}

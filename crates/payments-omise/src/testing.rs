@@ -1,0 +1,764 @@
+//! A stateful mock of the Omise API on 127.0.0.1 (feature `test-support`), for this crate's
+//! tests and the web server's end-to-end tests.
+//!
+//! ```ignore
+//! use payments_omise::testing::MockOmise;
+//! use payments_core::PaymentProvider;
+//!
+//! let omise = MockOmise::start().await;            // real HTTP on 127.0.0.1
+//! let provider = omise.provider();                 // or OmiseProvider::new(omise.config())
+//! let session = provider.create_checkout(&request).await?;   // POST /charges at the mock
+//! omise.set_charge_status(&session.external_id, "successful"); // the payer paid
+//! let webhook = omise.signed_charge_complete(&session.external_id, payments_core::unix_now());
+//! // deliver `webhook` (headers + body) to the server's webhook route; it re-fetches the charge.
+//! omise.record_requests("e2e").await.unwrap();     // writes every request the mock received
+//! ```
+//!
+//! What it serves (Basic auth with [`TEST_SECRET_KEY`] required, else 401 like Omise):
+//! `POST /charges` (form or JSON; a pending charge `chrg_test_...` with `authorize_uri`,
+//! `return_uri`, metadata echoed, upper-case currency; Omise's minimums enforced),
+//! `GET /charges/{id}` (the current stored state; 404 `not_found`),
+//! `POST /charges/{id}/refunds`, `GET /charges/{id}/refunds/{id}`, `GET /events/{id}`,
+//! the hosted page behind `authorize_uri` (`GET /payments/{id}/authorize`, no key; add
+//! `?result=successful` or `?result=failed` to settle the charge like a payer and be redirected
+//! to `return_uri`), and injected failures or delays ([`MockOmise::fail_next`], [`MockOmise::delay_next`]).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use base64::Engine as _;
+use payments_core::oracle::{record_request, RecordedRequest};
+use payments_core::{RetryPolicy, WebhookRequest};
+use serde_json::{json, Map, Value};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::config::{OmiseConfig, API_VERSION};
+use crate::webhook::OmiseSignature;
+use crate::{OmiseProvider, PROVIDER};
+
+/// The secret key the mock accepts.
+pub const TEST_SECRET_KEY: &str = "skey_test_5mockomisesecretkey";
+/// The webhook secret the mock signs with (base64, as the dashboard shows it).
+pub const TEST_WEBHOOK_SECRET: &str = "b21pc2UtbW9jay13ZWJob29rLXNlY3JldC0x";
+/// An older secret, for rotation tests.
+pub const TEST_OLD_WEBHOOK_SECRET: &str = "b21pc2UtbW9jay13ZWJob29rLXNlY3JldC0w";
+/// A secret the adapter is never configured with.
+pub const WRONG_WEBHOOK_SECRET: &str = "bm90LXRoZS1vbWlzZS1zZWNyZXQ=";
+
+/// Omise-style signature headers (`Omise-Signature`, `Omise-Signature-Timestamp`) for `body`
+/// at `timestamp` with a base64 `secret`.
+pub fn sign_headers(secret_base64: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
+    let sig = match OmiseSignature::from_base64_secrets(&[secret_base64], 300) {
+        Ok(s) => s,
+        Err(e) => panic!("test secret {secret_base64:?} is not base64: {e}"),
+    };
+    match sig.headers(timestamp, body) {
+        Ok(h) => h,
+        Err(e) => panic!("signing failed: {e}"),
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Injected {
+    method: String,
+    path_prefix: String,
+    remaining: usize,
+    status: Option<u16>,
+    delay: Option<Duration>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    base_uri: String,
+    seed: u64,
+    counter: u64,
+    charges: BTreeMap<String, Value>,
+    /// Charge ids in creation order.
+    charge_order: Vec<String>,
+    /// (charge id, refund id) → refund.
+    refunds: BTreeMap<(String, String), Value>,
+    events: BTreeMap<String, Value>,
+    injected: Vec<Injected>,
+}
+
+impl State {
+    fn new_id(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        // splitmix64 over seed + counter, written in base 36 like Omise's ids.
+        let mut z = self
+            .seed
+            .wrapping_add(self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut out = String::new();
+        for _ in 0..13 {
+            out.push(char::from(digits[(z % 36) as usize]));
+            z /= 36;
+        }
+        format!("{prefix}_test_{}{out}", self.counter)
+    }
+}
+
+/// Omise's error body.
+pub fn error_body(code: &str, message: &str) -> Value {
+    json!({
+        "object": "error",
+        "location": format!("https://www.omise.co/api-errors#{}", code.replace('_', "-")),
+        "code": code,
+        "message": message,
+    })
+}
+
+fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(error_body(code, message))
+}
+
+/// Unix seconds as `YYYY-MM-DDThh:mm:ssZ` (integer civil-date conversion).
+pub fn iso8601(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Parses a form body with Omise's bracketed keys (`metadata[payment_id]`) or a JSON body into
+/// a JSON object.
+fn parse_body(request: &Request) -> Map<String, Value> {
+    let is_json = request
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+    }
+    let mut out = Map::new();
+    for (k, v) in url::form_urlencoded::parse(&request.body) {
+        match k.split_once('[') {
+            Some((outer, rest)) => {
+                let inner = rest.trim_end_matches(']').to_string();
+                let entry = out
+                    .entry(outer.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(m) = entry {
+                    m.insert(inner, Value::String(v.into_owned()));
+                }
+            }
+            None => {
+                out.insert(k.into_owned(), Value::String(v.into_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn int_field(body: &Map<String, Value>, key: &str) -> Option<i64> {
+    match body.get(key)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn str_field(body: &Map<String, Value>, key: &str) -> Option<String> {
+    match body.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+struct Router {
+    state: Arc<Mutex<State>>,
+    expected_auth: String,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Respond for Router {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(page) = hosted_page(&self.state, request) {
+            return page;
+        }
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if auth != self.expected_auth {
+            return error(401, "authentication_failure", "authentication failed");
+        }
+        let method = request.method.as_str().to_string();
+        let path = request.url.path().to_string();
+        let mut state = lock(&self.state);
+
+        let mut delay = None;
+        if let Some(inj) = state
+            .injected
+            .iter_mut()
+            .find(|i| i.remaining > 0 && i.method == method && path.starts_with(&i.path_prefix))
+        {
+            inj.remaining -= 1;
+            if let Some(status) = inj.status {
+                let code = if status >= 500 {
+                    "internal_error"
+                } else {
+                    "injected_error"
+                };
+                return error(status, code, "injected failure");
+            }
+            delay = inj.delay;
+        }
+        let response = route(&mut state, &method, &path, request);
+        match delay {
+            Some(d) => response.set_delay(d),
+            None => response,
+        }
+    }
+}
+
+/// The Omise-hosted page behind `authorize_uri` (no API key: the payer's browser opens it).
+/// `GET /payments/{id}/authorize` shows the charge; `?result=successful` (or `failed`) settles
+/// it like the payer would and redirects to the charge's `return_uri`, as Omise does.
+fn hosted_page(state: &Mutex<State>, request: &Request) -> Option<ResponseTemplate> {
+    let path = request.url.path();
+    let id = path.strip_prefix("/payments/")?.strip_suffix("/authorize")?;
+    if request.method.as_str() != "GET" {
+        return None;
+    }
+    let mut state = lock(state);
+    let Some(charge) = state.charges.get_mut(id) else {
+        return Some(ResponseTemplate::new(404).set_body_string("unknown charge"));
+    };
+    let result = request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "result")
+        .map(|(_, v)| v.into_owned());
+    match result.as_deref() {
+        Some(status @ ("successful" | "failed")) if charge["status"] == "pending" => {
+            set_status(charge, status);
+            let to = charge["return_uri"].as_str().unwrap_or("/").to_string();
+            Some(ResponseTemplate::new(302).insert_header("Location", to.as_str()))
+        }
+        Some(_) => Some(ResponseTemplate::new(409).set_body_string("this charge is no longer pending")),
+        None => {
+            let html = format!(
+                "<!doctype html><title>Mock Omise</title><h1>Pay {} {}</h1>\
+                 <a href=\"?result=successful\">Pay</a> <a href=\"?result=failed\">Fail</a>",
+                charge["amount"], charge["currency"]
+            );
+            Some(ResponseTemplate::new(200).set_body_raw(html, "text/html"))
+        }
+    }
+}
+
+/// Sets a charge's status and the fields Omise changes with it.
+fn set_status(c: &mut Value, status: &str) {
+    c["status"] = json!(status);
+    let paid = status == "successful";
+    c["paid"] = json!(paid);
+    c["authorized"] = json!(paid || status == "reversed");
+    c["expired"] = json!(status == "expired");
+    c["reversed"] = json!(status == "reversed");
+    if paid {
+        c["paid_at"] = json!(iso8601(payments_core::unix_now()));
+    }
+    if status == "failed" {
+        c["failure_code"] = json!("payment_rejected");
+        c["failure_message"] = json!("the payment was rejected by the wallet");
+    } else {
+        c["failure_code"] = Value::Null;
+        c["failure_message"] = Value::Null;
+    }
+}
+
+fn route(state: &mut State, method: &str, path: &str, request: &Request) -> ResponseTemplate {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        ("POST", ["charges"]) => create_charge(state, &parse_body(request)),
+        ("GET", ["charges", id]) => match state.charges.get(*id) {
+            Some(c) => ResponseTemplate::new(200).set_body_json(c),
+            None => error(404, "not_found", &format!("charge {id} was not found")),
+        },
+        ("POST", ["charges", id, "refunds"]) => create_refund(state, id, &parse_body(request)),
+        ("GET", ["charges", id, "refunds", rid]) => {
+            match state.refunds.get(&(id.to_string(), rid.to_string())) {
+                Some(r) => ResponseTemplate::new(200).set_body_json(r),
+                None => error(404, "not_found", &format!("refund {rid} was not found")),
+            }
+        }
+        ("GET", ["events", id]) => match state.events.get(*id) {
+            Some(e) => ResponseTemplate::new(200).set_body_json(e),
+            None => error(404, "not_found", &format!("event {id} was not found")),
+        },
+        _ => error(
+            404,
+            "not_found",
+            &format!("{method} {path} is not a known endpoint"),
+        ),
+    }
+}
+
+fn create_charge(state: &mut State, body: &Map<String, Value>) -> ResponseTemplate {
+    let Some(amount) = int_field(body, "amount") else {
+        return error(400, "invalid_charge", "amount is required and must be an integer");
+    };
+    let Some(currency) = str_field(body, "currency").map(|c| c.to_ascii_uppercase()) else {
+        return error(400, "invalid_charge", "currency is required");
+    };
+    let minimum = match currency.as_str() {
+        "THB" => Some(2_000),
+        "JPY" | "SGD" | "MYR" => Some(100),
+        _ => None,
+    };
+    if let Some(min) = minimum {
+        if amount < min {
+            return error(400, "invalid_charge", &format!("amount must be at least {min}"));
+        }
+    }
+    if currency == "THB" && amount > 15_000_000 {
+        return error(400, "invalid_charge", "amount must be less than 15000000");
+    }
+    let source_type = match body.get("source") {
+        Some(Value::Object(m)) => m.get("type").and_then(Value::as_str).map(str::to_string),
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let Some(source_type) = source_type else {
+        return error(400, "invalid_charge", "source or card is required");
+    };
+    let Some(return_uri) = str_field(body, "return_uri") else {
+        return error(
+            400,
+            "invalid_charge",
+            "return_uri is required for redirect sources",
+        );
+    };
+    let metadata = match body.get("metadata") {
+        Some(Value::Object(m)) => Value::Object(m.clone()),
+        _ => json!({}),
+    };
+    let id = state.new_id("chrg");
+    let source_id = state.new_id("src");
+    let now = payments_core::unix_now();
+    let charge = json!({
+        "object": "charge",
+        "id": id,
+        "location": format!("/charges/{id}"),
+        "livemode": false,
+        "amount": amount,
+        "net": amount,
+        "fee": 0,
+        "currency": currency,
+        "description": body.get("description").cloned().unwrap_or(Value::Null),
+        "metadata": metadata,
+        "status": "pending",
+        "capture": true,
+        "authorized": false,
+        "paid": false,
+        "reversed": false,
+        "expired": false,
+        "voided": false,
+        "refunded_amount": 0,
+        "refunds": {"object": "list", "data": [], "limit": 20, "offset": 0, "total": 0,
+            "location": format!("/charges/{id}/refunds")},
+        "failure_code": null,
+        "failure_message": null,
+        "return_uri": return_uri,
+        "authorize_uri": format!("{}/payments/{id}/authorize", state.base_uri),
+        "source": {"object": "source", "id": source_id, "type": source_type, "flow": "redirect",
+            "amount": amount, "currency": currency},
+        "created_at": iso8601(now),
+        "expires_at": iso8601(now + 7 * 86_400),
+    });
+    state.charge_order.push(id.clone());
+    state.charges.insert(id, charge.clone());
+    ResponseTemplate::new(200).set_body_json(charge)
+}
+
+fn create_refund(state: &mut State, charge_id: &str, body: &Map<String, Value>) -> ResponseTemplate {
+    let Some(charge) = state.charges.get(charge_id).cloned() else {
+        return error(404, "not_found", &format!("charge {charge_id} was not found"));
+    };
+    let Some(amount) = int_field(body, "amount").filter(|a| *a > 0) else {
+        return error(400, "invalid_amount", "amount is required and must be positive");
+    };
+    if charge["status"] != "successful" {
+        return error(
+            400,
+            "failed_refund",
+            "charge is not successful and cannot be refunded",
+        );
+    }
+    let total = charge["amount"].as_i64().unwrap_or(0);
+    let refunded = charge["refunded_amount"].as_i64().unwrap_or(0);
+    if amount > total - refunded {
+        return error(
+            400,
+            "invalid_amount",
+            "amount exceeds the amount that can be refunded",
+        );
+    }
+    let id = state.new_id("rfnd");
+    let metadata = match body.get("metadata") {
+        Some(Value::Object(m)) => Value::Object(m.clone()),
+        _ => json!({}),
+    };
+    let refund = json!({
+        "object": "refund",
+        "id": id,
+        "location": format!("/charges/{charge_id}/refunds/{id}"),
+        "livemode": false,
+        "amount": amount,
+        "currency": charge["currency"],
+        "charge": charge_id,
+        "status": "closed",
+        "voided": false,
+        "metadata": metadata,
+        "created_at": iso8601(payments_core::unix_now()),
+    });
+    if let Some(c) = state.charges.get_mut(charge_id) {
+        c["refunded_amount"] = json!(refunded + amount);
+        if let Some(list) = c["refunds"]["data"].as_array_mut() {
+            list.push(refund.clone());
+        }
+        let n = c["refunds"]["data"].as_array().map_or(0, Vec::len);
+        c["refunds"]["total"] = json!(n);
+    }
+    state.refunds.insert((charge_id.to_string(), id), refund.clone());
+    ResponseTemplate::new(200).set_body_json(refund)
+}
+
+/// A running mock Omise API.
+pub struct MockOmise {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for MockOmise {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockOmise").field("uri", &self.uri()).finish()
+    }
+}
+
+impl MockOmise {
+    /// Starts the mock on 127.0.0.1 (a random port).
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()).rotate_left(32);
+        let state = Arc::new(Mutex::new(State {
+            base_uri: server.uri(),
+            seed,
+            ..State::default()
+        }));
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{TEST_SECRET_KEY}:"));
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Router {
+                state: Arc::clone(&state),
+                expected_auth: format!("Basic {credentials}"),
+            })
+            .mount(&server)
+            .await;
+        MockOmise { server, state }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// A configuration pointing at the mock: test secret key, [`TEST_WEBHOOK_SECRET`], and fast
+    /// retries (3 attempts, 10 ms backoff, 2 s per attempt).
+    pub fn config(&self) -> OmiseConfig {
+        let mut config = OmiseConfig::new(TEST_SECRET_KEY);
+        config.api_base = self.uri();
+        config.webhook_secrets = vec![TEST_WEBHOOK_SECRET.to_string()];
+        config.retry = RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            timeout: Duration::from_secs(2),
+        };
+        config.connect_timeout = Duration::from_secs(1);
+        config
+    }
+
+    /// Like [`MockOmise::config`] with no webhook secret: events are verified by re-fetch only.
+    pub fn config_without_webhook_secret(&self) -> OmiseConfig {
+        let mut config = self.config();
+        config.webhook_secrets.clear();
+        config
+    }
+
+    /// The environment a server would read to use the mock (`OMISE_SECRET_KEY`,
+    /// `OMISE_API_BASE`, `OMISE_WEBHOOK_SECRET`).
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        vec![
+            ("OMISE_SECRET_KEY".into(), TEST_SECRET_KEY.into()),
+            ("OMISE_API_BASE".into(), self.uri()),
+            ("OMISE_WEBHOOK_SECRET".into(), TEST_WEBHOOK_SECRET.into()),
+        ]
+    }
+
+    /// An adapter configured with [`MockOmise::config`].
+    pub fn provider(&self) -> OmiseProvider {
+        match OmiseProvider::new(self.config()) {
+            Ok(p) => p,
+            Err(e) => panic!("mock config is invalid: {e}"),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Stores a charge directly (as if created earlier) and returns its id. `payment_ref` goes
+    /// into `metadata.payment_id`.
+    pub fn insert_charge(
+        &self,
+        amount: i64,
+        currency: &str,
+        status: &str,
+        payment_ref: Option<&str>,
+    ) -> String {
+        let mut state = self.state();
+        let metadata = match payment_ref {
+            Some(p) => json!({"payment_id": p, "receipt_id": "1"}),
+            None => json!({}),
+        };
+        // Direct insertion skips the API's limits so tests can store any amount.
+        let id = state.new_id("chrg");
+        let now = payments_core::unix_now();
+        let charge = json!({
+            "object": "charge", "id": id, "location": format!("/charges/{id}"), "livemode": false,
+            "amount": amount, "currency": currency.to_ascii_uppercase(), "description": null,
+            "metadata": metadata,
+            "status": "pending", "capture": true, "authorized": false, "paid": false,
+            "reversed": false, "expired": false, "voided": false, "refunded_amount": 0,
+            "refunds": {"object": "list", "data": [], "total": 0},
+            "failure_code": null, "failure_message": null,
+            "return_uri": "http://127.0.0.1/return",
+            "authorize_uri": format!("{}/payments/{id}/authorize", state.base_uri),
+            "source": {"object": "source", "type": crate::DEFAULT_SOURCE_TYPE, "flow": "redirect"},
+            "created_at": iso8601(now),
+        });
+        state.charge_order.push(id.clone());
+        state.charges.insert(id.clone(), charge);
+        drop(state);
+        self.set_charge_status(&id, status);
+        id
+    }
+
+    /// The stored charge, as `GET /charges/{id}` would return it.
+    pub fn charge(&self, id: &str) -> Option<Value> {
+        self.state().charges.get(id).cloned()
+    }
+
+    /// Every stored charge id.
+    pub fn charge_ids(&self) -> Vec<String> {
+        self.state().charges.keys().cloned().collect()
+    }
+
+    /// The charges whose `metadata.payment_id` is `payment_ref`.
+    pub fn charges_for_payment(&self, payment_ref: &str) -> Vec<Value> {
+        self.state()
+            .charges
+            .values()
+            .filter(|c| c["metadata"]["payment_id"] == payment_ref)
+            .cloned()
+            .collect()
+    }
+
+    /// The id of the newest charge whose `metadata.payment_id` is `payment_ref`.
+    pub fn charge_id_for_payment(&self, payment_ref: &str) -> Option<String> {
+        let state = self.state();
+        state
+            .charge_order
+            .iter()
+            .rev()
+            .find(|id| {
+                state
+                    .charges
+                    .get(*id)
+                    .is_some_and(|c| c["metadata"]["payment_id"] == payment_ref)
+            })
+            .cloned()
+    }
+
+    /// Changes what Omise reports for a charge: `successful`, `failed`, `pending`, `expired`
+    /// or `reversed` (with the fields Omise sets alongside). Panics on an unknown charge.
+    pub fn set_charge_status(&self, id: &str, status: &str) {
+        self.update_charge(id, |c| set_status(c, status));
+    }
+
+    /// Changes the amount Omise reports for a charge (in Omise units).
+    pub fn set_charge_amount(&self, id: &str, amount: i64) {
+        self.update_charge(id, |c| c["amount"] = json!(amount));
+    }
+
+    /// Arbitrary change to a stored charge. Panics on an unknown charge.
+    pub fn update_charge(&self, id: &str, change: impl FnOnce(&mut Value)) {
+        let mut state = self.state();
+        match state.charges.get_mut(id) {
+            Some(c) => change(c),
+            None => panic!("the mock has no charge {id}"),
+        }
+    }
+
+    /// Removes a charge (so that Omise "does not know" it any more).
+    pub fn forget_charge(&self, id: &str) {
+        self.state().charges.remove(id);
+    }
+
+    /// The next `times` requests with this method whose path starts with `path_prefix` get
+    /// HTTP `status` with Omise's error JSON (`internal_error` for 5xx).
+    pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, times: usize) {
+        self.state().injected.push(Injected {
+            method: method.to_ascii_uppercase(),
+            path_prefix: path_prefix.to_string(),
+            remaining: times,
+            status: Some(status),
+            delay: None,
+        });
+    }
+
+    /// The next `times` matching requests are processed normally but answered after `delay`
+    /// (to make the client time out after the request reached "Omise").
+    pub fn delay_next(&self, method: &str, path_prefix: &str, delay: Duration, times: usize) {
+        self.state().injected.push(Injected {
+            method: method.to_ascii_uppercase(),
+            path_prefix: path_prefix.to_string(),
+            remaining: times,
+            status: None,
+            delay: Some(delay),
+        });
+    }
+
+    /// An event `{object: "event", id: "evnt_test_...", key, data, ...}` around `data`, stored
+    /// for `GET /events/{id}`; returns (event id, exact body bytes).
+    pub fn event(&self, key: &str, data: Value) -> (String, Vec<u8>) {
+        let mut state = self.state();
+        let id = state.new_id("evnt");
+        let event = json!({
+            "object": "event",
+            "id": id,
+            "livemode": false,
+            "location": format!("/events/{id}"),
+            "webhook_deliveries": [],
+            "key": key,
+            "created_at": iso8601(payments_core::unix_now()),
+            "data": data,
+        });
+        let body = match serde_json::to_vec(&event) {
+            Ok(b) => b,
+            Err(e) => panic!("event serialization: {e}"),
+        };
+        state.events.insert(id.clone(), event);
+        (id, body)
+    }
+
+    /// A `key` event whose data is the charge as currently stored.
+    pub fn charge_event(&self, key: &str, charge_id: &str) -> (String, Vec<u8>) {
+        let Some(charge) = self.charge(charge_id) else {
+            panic!("the mock has no charge {charge_id}");
+        };
+        self.event(key, charge)
+    }
+
+    /// A `refund.create` event for a stored refund.
+    pub fn refund_event(&self, charge_id: &str, refund_id: &str) -> (String, Vec<u8>) {
+        let refund = self
+            .state()
+            .refunds
+            .get(&(charge_id.to_string(), refund_id.to_string()))
+            .cloned();
+        let Some(refund) = refund else {
+            panic!("the mock has no refund {refund_id} of {charge_id}");
+        };
+        self.event("refund.create", refund)
+    }
+
+    /// Headers signing `body` at `timestamp` with [`TEST_WEBHOOK_SECRET`], the way Omise does.
+    pub fn sign(&self, body: &[u8], timestamp: i64) -> Vec<(String, String)> {
+        sign_headers(TEST_WEBHOOK_SECRET, timestamp, body)
+    }
+
+    /// A signed `charge.complete` webhook for a stored charge, received at `now`.
+    pub fn signed_charge_complete(&self, charge_id: &str, now: i64) -> WebhookRequest {
+        let (_, body) = self.charge_event("charge.complete", charge_id);
+        WebhookRequest::new(self.sign(&body, now), body, now)
+    }
+
+    /// Every request the mock received, in order.
+    pub async fn received_requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+
+    /// How many requests with `method` and exactly `path` the mock received.
+    pub async fn count(&self, method: &str, path: &str) -> usize {
+        self.received_requests()
+            .await
+            .iter()
+            .filter(|r| r.method.as_str().eq_ignore_ascii_case(method) && r.url.path() == path)
+            .count()
+    }
+
+    /// Writes every request received so far through `payments_core::oracle::record_request`
+    /// (provider `omise`, exact method, path, query, headers and body); returns how many.
+    pub async fn record_requests(&self, label: &str) -> std::io::Result<usize> {
+        let requests = self.received_requests().await;
+        for r in &requests {
+            let headers = r
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            record_request(
+                PROVIDER,
+                label,
+                &RecordedRequest {
+                    method: r.method.as_str(),
+                    path: r.url.path(),
+                    query: r.url.query().unwrap_or(""),
+                    headers,
+                    body: &r.body,
+                },
+            )?;
+        }
+        Ok(requests.len())
+    }
+
+    /// The pinned API version the adapter must send.
+    pub fn expected_version(&self) -> &'static str {
+        API_VERSION
+    }
+}

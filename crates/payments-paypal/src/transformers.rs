@@ -1,0 +1,501 @@
+//! PayPal wire types, status mapping and amount conversion.
+
+use payments_core::{Currency, ExponentOverrides, Money, PaymentStatus, ProviderError};
+use serde::{Deserialize, Serialize};
+
+use crate::PROVIDER;
+
+/// Where PayPal departs from ISO 4217: these currencies take no decimals ("decimal amounts
+/// cause an error"). JPY has none in ISO either; it is listed for clarity.
+pub const PAYPAL_EXPONENTS: ExponentOverrides = ExponentOverrides::new(&[("HUF", 0), ("JPY", 0), ("TWD", 0)]);
+
+/// PayPal's `money` object: ISO code and a decimal string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmountWire {
+    pub currency_code: String,
+    pub value: String,
+}
+
+impl AmountWire {
+    /// `money` as PayPal writes it (`THB 1,234.50` → `"1234.50"`, `HUF 12.00` → `"12"`).
+    /// Refuses non-positive amounts, amounts PayPal cannot represent (`HUF 12.50`) and more
+    /// than 15 integer digits.
+    pub fn from_money(money: Money) -> Result<AmountWire, ProviderError> {
+        if !money.amount.is_positive() {
+            return Err(ProviderError::AmountRefused(format!(
+                "{money} is not a positive amount"
+            )));
+        }
+        let exponent = PAYPAL_EXPONENTS.exponent(money.currency);
+        let value = money.decimal_string_with_exponent(exponent).map_err(|_| {
+            ProviderError::AmountRefused(format!(
+                "PayPal takes {} with {exponent} decimals; {money} cannot be expressed that way",
+                money.currency
+            ))
+        })?;
+        let integer_digits = value.split('.').next().map_or(0, str::len);
+        if integer_digits > 15 {
+            return Err(ProviderError::AmountRefused(format!(
+                "{money} exceeds PayPal's 15 integer digits"
+            )));
+        }
+        Ok(AmountWire {
+            currency_code: money.currency.code().to_string(),
+            value,
+        })
+    }
+
+    /// Back into ISO minor units, exactly; refuses more decimals than PayPal uses for the
+    /// currency, negative values and unknown currencies.
+    pub fn to_money(&self) -> Result<Money, String> {
+        let currency = Currency::from_code(&self.currency_code).map_err(|e| e.to_string())?;
+        if self.value.starts_with(['-', '+']) {
+            return Err(format!("amount {:?} is not a plain positive decimal", self.value));
+        }
+        let money = Money::parse(&self.value, currency).map_err(|e| e.to_string())?;
+        let exponent = PAYPAL_EXPONENTS.exponent(currency);
+        let decimals = self.value.split_once('.').map_or(0, |(_, f)| f.len());
+        if decimals > usize::from(exponent) {
+            return Err(format!(
+                "amount {:?} has more than PayPal's {exponent} decimals for {currency}",
+                self.value
+            ));
+        }
+        Ok(money)
+    }
+}
+
+// ---------------------------------------------------------------- create order (request)
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderRequest {
+    pub intent: &'static str,
+    pub purchase_units: Vec<PurchaseUnitRequest>,
+    pub payment_source: PaymentSourceRequest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PurchaseUnitRequest {
+    pub reference_id: String,
+    /// Our payment id; PayPal echoes it on the order, the capture and in webhooks.
+    pub custom_id: String,
+    /// Unique per payment (PayPal refuses a duplicate invoice id): receipt id + payment id.
+    pub invoice_id: String,
+    pub description: String,
+    pub amount: AmountWire,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentSourceRequest {
+    pub paypal: PayPalWalletRequest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PayPalWalletRequest {
+    pub experience_context: ExperienceContext,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExperienceContext {
+    pub return_url: String,
+    pub cancel_url: String,
+    pub user_action: &'static str,
+    pub shipping_preference: &'static str,
+}
+
+/// Cuts `s` to at most `max` characters (PayPal counts characters, limits are 127).
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// The invoice id for one of our payments: `receipt-<id>-<payment id>`, at most 127 characters.
+pub fn invoice_id(receipt_id: i64, payment_ref: &str) -> String {
+    truncate_chars(&format!("receipt-{receipt_id}-{payment_ref}"), 127)
+}
+
+// ---------------------------------------------------------------- orders (response)
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Link {
+    pub href: String,
+    pub rel: String,
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+/// The parts of an order we read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Order {
+    pub id: String,
+    pub status: OrderStatus,
+    #[serde(default)]
+    pub links: Vec<Link>,
+    #[serde(default)]
+    pub purchase_units: Vec<PurchaseUnit>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PurchaseUnit {
+    #[serde(default)]
+    pub custom_id: Option<String>,
+    #[serde(default)]
+    pub invoice_id: Option<String>,
+    #[serde(default)]
+    pub amount: Option<AmountWire>,
+    #[serde(default)]
+    pub payments: Option<PaymentCollection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PaymentCollection {
+    #[serde(default)]
+    pub captures: Vec<Capture>,
+}
+
+/// A capture, as nested in an order and as the resource of `PAYMENT.CAPTURE.*` webhooks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Capture {
+    pub id: String,
+    pub status: CaptureStatus,
+    #[serde(default)]
+    pub amount: Option<AmountWire>,
+    #[serde(default)]
+    pub custom_id: Option<String>,
+    #[serde(default)]
+    pub supplementary_data: Option<SupplementaryData>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SupplementaryData {
+    #[serde(default)]
+    pub related_ids: Option<RelatedIds>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RelatedIds {
+    #[serde(default)]
+    pub order_id: Option<String>,
+}
+
+/// Order status (`CREATED | SAVED | APPROVED | VOIDED | COMPLETED | PAYER_ACTION_REQUIRED`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum OrderStatus {
+    Created,
+    Saved,
+    Approved,
+    Voided,
+    Completed,
+    PayerActionRequired,
+    Other(String),
+}
+
+impl From<String> for OrderStatus {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "CREATED" => OrderStatus::Created,
+            "SAVED" => OrderStatus::Saved,
+            "APPROVED" => OrderStatus::Approved,
+            "VOIDED" => OrderStatus::Voided,
+            "COMPLETED" => OrderStatus::Completed,
+            "PAYER_ACTION_REQUIRED" => OrderStatus::PayerActionRequired,
+            _ => OrderStatus::Other(s),
+        }
+    }
+}
+
+/// The order's own status, before looking at captures. A `COMPLETED` order says nothing about
+/// the money: [`Order::payment_status`] reads the capture.
+impl From<&OrderStatus> for PaymentStatus {
+    fn from(s: &OrderStatus) -> Self {
+        match s {
+            OrderStatus::Created | OrderStatus::Saved | OrderStatus::PayerActionRequired => {
+                PaymentStatus::Pending
+            }
+            OrderStatus::Approved => PaymentStatus::RequiresCapture,
+            OrderStatus::Voided => PaymentStatus::Canceled,
+            // Unknown or completed-without-capture: not proof of payment.
+            OrderStatus::Completed | OrderStatus::Other(_) => PaymentStatus::Pending,
+        }
+    }
+}
+
+/// Capture status (`COMPLETED | DECLINED | PENDING | PARTIALLY_REFUNDED | REFUNDED | FAILED`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum CaptureStatus {
+    Completed,
+    Declined,
+    Pending,
+    PartiallyRefunded,
+    Refunded,
+    Failed,
+    Other(String),
+}
+
+impl From<String> for CaptureStatus {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "COMPLETED" => CaptureStatus::Completed,
+            "DECLINED" => CaptureStatus::Declined,
+            "PENDING" => CaptureStatus::Pending,
+            "PARTIALLY_REFUNDED" => CaptureStatus::PartiallyRefunded,
+            "REFUNDED" => CaptureStatus::Refunded,
+            "FAILED" => CaptureStatus::Failed,
+            _ => CaptureStatus::Other(s),
+        }
+    }
+}
+
+impl From<&CaptureStatus> for PaymentStatus {
+    fn from(s: &CaptureStatus) -> Self {
+        match s {
+            // Partially refunded: the payment was received; refunds are tracked separately.
+            CaptureStatus::Completed | CaptureStatus::PartiallyRefunded => PaymentStatus::Succeeded,
+            CaptureStatus::Declined | CaptureStatus::Failed => PaymentStatus::Failed,
+            CaptureStatus::Refunded => PaymentStatus::Refunded,
+            CaptureStatus::Pending | CaptureStatus::Other(_) => PaymentStatus::Pending,
+        }
+    }
+}
+
+impl Order {
+    /// The link the payer is sent to: `payer-action`, else `approve`.
+    pub fn payer_link(&self) -> Option<&str> {
+        ["payer-action", "approve"].iter().find_map(|rel| {
+            self.links
+                .iter()
+                .find(|l| l.rel.eq_ignore_ascii_case(rel))
+                .map(|l| l.href.as_str())
+        })
+    }
+
+    /// The capture that decides the payment: one that moved money (completed or refunded)
+    /// wins over a pending one, which wins over the last declined/failed attempt.
+    pub fn decisive_capture(&self) -> Option<&Capture> {
+        let captures = || {
+            self.purchase_units
+                .iter()
+                .filter_map(|pu| pu.payments.as_ref())
+                .flat_map(|p| p.captures.iter())
+        };
+        let rank = |c: &Capture| match PaymentStatus::from(&c.status) {
+            PaymentStatus::Succeeded | PaymentStatus::Refunded => 0,
+            PaymentStatus::Pending => 1,
+            _ => 2,
+        };
+        (0..=2).find_map(|r| captures().rfind(|c| rank(c) == r))
+    }
+
+    /// The payment status: from the capture when there is one, else from the order.
+    pub fn payment_status(&self) -> PaymentStatus {
+        match self.decisive_capture() {
+            Some(c) => PaymentStatus::from(&c.status),
+            None => PaymentStatus::from(&self.status),
+        }
+    }
+
+    /// The captured amount when captured, else the purchase unit's amount.
+    pub fn amount(&self) -> Result<Option<Money>, String> {
+        let wire = self
+            .decisive_capture()
+            .and_then(|c| c.amount.as_ref())
+            .or_else(|| self.purchase_units.first().and_then(|pu| pu.amount.as_ref()));
+        wire.map(AmountWire::to_money).transpose()
+    }
+
+    /// Our payment id (`custom_id`), from the purchase unit or the capture.
+    pub fn custom_id(&self) -> Option<String> {
+        self.purchase_units
+            .iter()
+            .find_map(|pu| pu.custom_id.clone())
+            .or_else(|| self.decisive_capture().and_then(|c| c.custom_id.clone()))
+    }
+
+    pub fn snapshot(&self) -> Result<payments_core::PaymentSnapshot, ProviderError> {
+        let amount = self
+            .amount()
+            .map_err(|message| ProviderError::UnexpectedResponse {
+                provider: PROVIDER,
+                message: format!("order {}: {message}", self.id),
+            })?;
+        Ok(payments_core::PaymentSnapshot {
+            external_id: self.id.clone(),
+            status: self.payment_status(),
+            amount,
+            payment_ref: self.custom_id(),
+        })
+    }
+}
+
+// ---------------------------------------------------------------- refunds
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RefundRequestWire {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<AmountWire>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundWire {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub amount: Option<AmountWire>,
+}
+
+// ---------------------------------------------------------------- token, errors
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[serde(default)]
+    pub token_type: Option<String>,
+    /// Seconds.
+    pub expires_in: u64,
+}
+
+/// One entry of PayPal's error `details`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct PayPalErrorDetail {
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub issue: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// PayPal's error JSON: `{name, message, debug_id, details[]}` (REST APIs) or
+/// `{error, error_description}` (the OAuth2 endpoint and some 401s).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct PayPalError {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub debug_id: Option<String>,
+    #[serde(default)]
+    pub details: Vec<PayPalErrorDetail>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+}
+
+impl PayPalError {
+    /// The most specific code: the first detail's `issue` (`ORDER_NOT_APPROVED`), else `name`
+    /// (`UNPROCESSABLE_ENTITY`), else the OAuth2 `error`.
+    pub fn code(&self) -> Option<String> {
+        self.details
+            .iter()
+            .find_map(|d| d.issue.clone())
+            .or_else(|| self.name.clone())
+            .or_else(|| self.error.clone())
+    }
+
+    /// Whether any detail carries `issue`.
+    pub fn has_issue(&self, issue: &str) -> bool {
+        self.details.iter().any(|d| d.issue.as_deref() == Some(issue))
+    }
+
+    /// `NAME: message [ISSUE: description (field); ...] (debug_id X)`.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        if let Some(name) = self.name.as_deref().or(self.error.as_deref()) {
+            out.push_str(name);
+            out.push_str(": ");
+        }
+        out.push_str(
+            self.message
+                .as_deref()
+                .or(self.error_description.as_deref())
+                .unwrap_or("(no message)"),
+        );
+        let details: Vec<String> = self
+            .details
+            .iter()
+            .map(|d| {
+                let mut s = d.issue.clone().unwrap_or_default();
+                if let Some(desc) = &d.description {
+                    s.push_str(": ");
+                    s.push_str(desc);
+                }
+                if let Some(field) = &d.field {
+                    s.push_str(&format!(" ({field})"));
+                }
+                s
+            })
+            .collect();
+        if !details.is_empty() {
+            out.push_str(&format!(" [{}]", details.join("; ")));
+        }
+        if let Some(id) = &self.debug_id {
+            out.push_str(&format!(" (debug_id {id})"));
+        }
+        out
+    }
+
+    /// Parses an error body; a body that is not PayPal's JSON is kept as the message.
+    pub fn parse(body: &[u8]) -> PayPalError {
+        serde_json::from_slice::<PayPalError>(body).unwrap_or_else(|_| PayPalError {
+            message: Some(truncate_chars(&String::from_utf8_lossy(body), 300)),
+            ..PayPalError::default()
+        })
+    }
+
+    /// As the core's typed error.
+    pub fn into_provider_error(self, status: u16) -> ProviderError {
+        ProviderError::Api {
+            provider: PROVIDER,
+            status,
+            code: self.code(),
+            message: self.describe(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(amount: i64, code: &str) -> Money {
+        Money::new(amount, Currency::from_code(code).unwrap())
+    }
+
+    #[test]
+    fn amounts_use_paypal_decimals() {
+        assert_eq!(
+            AmountWire::from_money(m(123_450, "THB")).unwrap().value,
+            "1234.50"
+        );
+        assert_eq!(AmountWire::from_money(m(1200, "HUF")).unwrap().value, "12");
+        assert_eq!(AmountWire::from_money(m(1200, "TWD")).unwrap().value, "12");
+        assert_eq!(AmountWire::from_money(m(1235, "JPY")).unwrap().value, "1235");
+        assert_eq!(AmountWire::from_money(m(5, "USD")).unwrap().value, "0.05");
+        for bad in [m(1250, "HUF"), m(1, "TWD"), m(0, "THB"), m(-100, "THB")] {
+            assert!(
+                matches!(AmountWire::from_money(bad), Err(ProviderError::AmountRefused(_))),
+                "{bad} must be refused"
+            );
+        }
+        let back = |v: &str, c: &str| {
+            AmountWire {
+                currency_code: c.into(),
+                value: v.into(),
+            }
+            .to_money()
+        };
+        assert_eq!(back("1234.50", "THB"), Ok(m(123_450, "THB")));
+        assert_eq!(back("12", "HUF"), Ok(m(1200, "HUF")));
+        assert!(back("12.50", "HUF").is_err());
+        assert!(back("-1.00", "THB").is_err());
+        assert!(back("1.001", "THB").is_err());
+        assert!(back("1", "XXX").is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! Webhook verification through PayPal's `POST /v1/notifications/verify-webhook-signature`, and
+//! the mapping of PayPal events to [`EventKind`]s.
+//!
+//! The raw body is forwarded to PayPal **verbatim** as `webhook_event` (spliced into the request
+//! JSON, never re-serialized): PayPal checks the signature over the CRC32 of the event bytes, so
+//! a re-serialized event (other key order, escaping or whitespace) would fail verification.
+
+use payments_core::signature::SignatureError;
+use payments_core::{EventKind, Money, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest};
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use crate::client::{Call, CallError, PayPalClient};
+use crate::transformers::{AmountWire, Capture, Order};
+use crate::PROVIDER;
+
+pub const HEADER_TRANSMISSION_ID: &str = "PAYPAL-TRANSMISSION-ID";
+pub const HEADER_TRANSMISSION_TIME: &str = "PAYPAL-TRANSMISSION-TIME";
+/// The signature header (base64 RSA signature at PayPal).
+pub const HEADER_TRANSMISSION_SIG: &str = "PAYPAL-TRANSMISSION-SIG";
+pub const HEADER_CERT_URL: &str = "PAYPAL-CERT-URL";
+pub const HEADER_AUTH_ALGO: &str = "PAYPAL-AUTH-ALGO";
+
+/// The verdict method recorded for events PayPal's verification API accepted.
+pub const VERIFY_METHOD: &str = "paypal-verify-api";
+
+/// The message PayPal signs: `transmission_id|transmission_time|webhook_id|crc32(raw body)`,
+/// the CRC32 (IEEE) as an unsigned decimal.
+pub fn transmission_message(
+    transmission_id: &str,
+    transmission_time: &str,
+    webhook_id: &str,
+    raw_body: &[u8],
+) -> String {
+    transmission_message_with_crc(
+        transmission_id,
+        transmission_time,
+        webhook_id,
+        crc32fast::hash(raw_body),
+    )
+}
+
+/// [`transmission_message`] with a CRC computed elsewhere.
+pub fn transmission_message_with_crc(
+    transmission_id: &str,
+    transmission_time: &str,
+    webhook_id: &str,
+    crc32: u32,
+) -> String {
+    format!("{transmission_id}|{transmission_time}|{webhook_id}|{crc32}")
+}
+
+/// The transmission headers of one delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transmission {
+    pub auth_algo: String,
+    pub cert_url: String,
+    pub transmission_id: String,
+    pub transmission_sig: String,
+    pub transmission_time: String,
+}
+
+impl Transmission {
+    /// All five headers, or `MissingHeader` naming the first one absent.
+    pub fn from_request(request: &WebhookRequest) -> Result<Self, WebhookError> {
+        let get = |name: &'static str| -> Result<String, WebhookError> {
+            let v = request.require_header(name)?.trim();
+            if v.is_empty() {
+                return Err(WebhookError::Signature(SignatureError::MissingHeader(name)));
+            }
+            Ok(v.to_string())
+        };
+        Ok(Transmission {
+            transmission_sig: get(HEADER_TRANSMISSION_SIG)?,
+            transmission_id: get(HEADER_TRANSMISSION_ID)?,
+            transmission_time: get(HEADER_TRANSMISSION_TIME)?,
+            cert_url: get(HEADER_CERT_URL)?,
+            auth_algo: get(HEADER_AUTH_ALGO)?,
+        })
+    }
+}
+
+/// The envelope every PayPal event has.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventEnvelope {
+    pub id: String,
+    pub event_type: String,
+    #[serde(default)]
+    pub resource_type: Option<String>,
+    pub resource: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Parses the raw body as a PayPal event (before anything is sent to PayPal).
+pub fn parse_envelope(body: &[u8]) -> Result<(serde_json::Value, EventEnvelope), WebhookError> {
+    let raw: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| WebhookError::MalformedPayload(format!("not JSON: {e}")))?;
+    let envelope: EventEnvelope = serde_json::from_value(raw.clone())
+        .map_err(|e| WebhookError::MalformedPayload(format!("not a PayPal event: {e}")))?;
+    if envelope.id.trim().is_empty() || envelope.event_type.trim().is_empty() {
+        return Err(WebhookError::MalformedPayload(
+            "event id or event_type is empty".into(),
+        ));
+    }
+    Ok((raw, envelope))
+}
+
+/// The verify request body: the transmission fields and `webhook_id` serialized normally, the
+/// raw event spliced in unchanged as `webhook_event` (the last member).
+pub fn verify_request_body(transmission: &Transmission, webhook_id: &str, raw_body: &[u8]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        auth_algo: &'a str,
+        cert_url: &'a str,
+        transmission_id: &'a str,
+        transmission_sig: &'a str,
+        transmission_time: &'a str,
+        webhook_id: &'a str,
+    }
+    let head = Head {
+        auth_algo: &transmission.auth_algo,
+        cert_url: &transmission.cert_url,
+        transmission_id: &transmission.transmission_id,
+        transmission_sig: &transmission.transmission_sig,
+        transmission_time: &transmission.transmission_time,
+        webhook_id,
+    };
+    // Serializing a struct of strings cannot fail.
+    let mut out = serde_json::to_vec(&head).unwrap_or_else(|_| b"{}".to_vec());
+    out.pop(); // the closing brace
+    out.extend_from_slice(b",\"webhook_event\":");
+    out.extend_from_slice(raw_body);
+    out.push(b'}');
+    out
+}
+
+#[derive(Debug, Deserialize)]
+struct VerifyResponse {
+    verification_status: String,
+}
+
+/// Asks PayPal whether the delivery is genuine. `Ok(())` only for `SUCCESS`.
+pub async fn verify_online(
+    client: &PayPalClient,
+    transmission: &Transmission,
+    raw_body: &[u8],
+) -> Result<(), WebhookError> {
+    let body = verify_request_body(transmission, &client.config().webhook_id, raw_body);
+    // Deterministic per exact request, so a retry is recognised, and a different body never
+    // shares a request id with an earlier verification.
+    let request_id = format!("verify-{}", hex::encode(sha2::Sha256::digest(&body)));
+    let call = Call::post("/v1/notifications/verify-webhook-signature", body, request_id);
+    let answer = match client.execute(&call).await {
+        Ok(b) => b,
+        Err(CallError::Api { status, error }) if matches!(status, 400 | 422) => {
+            // PayPal refused the transmission fields themselves: not verifiable, so not genuine.
+            tracing::warn!(status, error = %error.describe(), "paypal: verify-webhook-signature refused the request");
+            return Err(WebhookError::Signature(SignatureError::Mismatch));
+        }
+        Err(CallError::Api { status, error }) => {
+            return Err(WebhookError::Upstream(format!(
+                "verify-webhook-signature: HTTP {status}: {}",
+                error.describe()
+            )))
+        }
+        Err(CallError::Unavailable(m)) => return Err(WebhookError::Upstream(m)),
+        Err(CallError::Token(e)) => return Err(WebhookError::Upstream(e.to_string())),
+    };
+    let verdict: VerifyResponse = serde_json::from_slice(&answer)
+        .map_err(|e| WebhookError::Upstream(format!("verify-webhook-signature answered: {e}")))?;
+    if verdict.verification_status == "SUCCESS" {
+        Ok(())
+    } else {
+        tracing::warn!(status = %verdict.verification_status, "paypal: webhook signature refused");
+        Err(WebhookError::Signature(SignatureError::Mismatch))
+    }
+}
+
+fn malformed(event_type: &str, what: impl std::fmt::Display) -> WebhookError {
+    WebhookError::MalformedPayload(format!("{event_type}: {what}"))
+}
+
+fn money(event_type: &str, wire: Option<&AmountWire>) -> Result<Option<Money>, WebhookError> {
+    wire.map(AmountWire::to_money)
+        .transpose()
+        .map_err(|e| malformed(event_type, e))
+}
+
+/// Maps a verified event. Known resource types must parse; unknown event types become
+/// `EventKind::Other` (acknowledged, not acted on).
+pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<WebhookEvent, WebhookError> {
+    let event_type = envelope.event_type.clone();
+    let resource = serde_json::Value::Object(envelope.resource);
+    let mut event = WebhookEvent {
+        provider: PROVIDER.to_string(),
+        event_id: envelope.id,
+        raw_type: event_type.clone(),
+        kind: EventKind::Other {
+            raw_type: event_type.clone(),
+        },
+        external_payment_id: None,
+        payment_ref: None,
+        amount: None,
+        raw,
+        signature: SignatureVerdict::verified(VERIFY_METHOD),
+    };
+    match event_type.as_str() {
+        "CHECKOUT.ORDER.APPROVED" | "CHECKOUT.ORDER.VOIDED" => {
+            let order: Order = serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
+            let unit = order.purchase_units.first();
+            event.kind = if event_type == "CHECKOUT.ORDER.APPROVED" {
+                EventKind::CaptureRequired
+            } else {
+                EventKind::CheckoutExpired
+            };
+            event.amount = money(&event_type, unit.and_then(|u| u.amount.as_ref()))?;
+            event.payment_ref = unit.and_then(|u| u.custom_id.clone());
+            event.external_payment_id = Some(order.id);
+        }
+        "PAYMENT.CAPTURE.COMPLETED"
+        | "PAYMENT.CAPTURE.PENDING"
+        | "PAYMENT.CAPTURE.DENIED"
+        | "PAYMENT.CAPTURE.DECLINED" => {
+            let capture: Capture = serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
+            event.kind = match event_type.as_str() {
+                "PAYMENT.CAPTURE.COMPLETED" => EventKind::PaymentSucceeded,
+                "PAYMENT.CAPTURE.PENDING" => EventKind::PaymentPending,
+                _ => EventKind::PaymentFailed,
+            };
+            event.amount = money(&event_type, capture.amount.as_ref())?;
+            event.payment_ref = capture.custom_id.clone();
+            event.external_payment_id = capture
+                .supplementary_data
+                .and_then(|s| s.related_ids)
+                .and_then(|r| r.order_id);
+        }
+        "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => {
+            // The resource is the refund (its amount is the refunded amount).
+            #[derive(Deserialize)]
+            struct RefundResource {
+                #[serde(default)]
+                amount: Option<AmountWire>,
+                #[serde(default)]
+                custom_id: Option<String>,
+                #[serde(default)]
+                supplementary_data: Option<crate::transformers::SupplementaryData>,
+            }
+            let refund: RefundResource =
+                serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
+            let amount = money(&event_type, refund.amount.as_ref())?;
+            event.kind = EventKind::Refunded {
+                amount: amount.map(|m| m.amount),
+            };
+            event.amount = amount;
+            event.payment_ref = refund.custom_id;
+            event.external_payment_id = refund
+                .supplementary_data
+                .and_then(|s| s.related_ids)
+                .and_then(|r| r.order_id);
+        }
+        "CUSTOMER.DISPUTE.CREATED" => event.kind = EventKind::Disputed,
+        _ => {}
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_body_splices_the_raw_event() {
+        let t = Transmission {
+            auth_algo: "SHA256withRSA".into(),
+            cert_url: "https://api.paypal.com/cert".into(),
+            transmission_id: "id-1".into(),
+            transmission_sig: "c2ln".into(),
+            transmission_time: "2024-01-01T00:00:00Z".into(),
+        };
+        let raw = b"{ \"b\":1,\"a\":\"\\u00e9\" } ";
+        let body = verify_request_body(&t, "WH1", raw);
+        let text = String::from_utf8(body.clone()).unwrap();
+        assert!(
+            text.ends_with(",\"webhook_event\":{ \"b\":1,\"a\":\"\\u00e9\" } }"),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["webhook_id"], "WH1");
+        assert_eq!(v["webhook_event"]["a"], "é");
+    }
+}

@@ -1,0 +1,90 @@
+//! Per-test databases for this crate's tests and the server's (feature `test-support`).
+
+use std::io::Write as _;
+
+/// Says on the real stderr (not captured by the test harness) that a test was skipped.
+pub fn say_skipped(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED postgres::{test}: {why}");
+}
+
+/// A database created for one test and dropped (connections and all) when this is dropped.
+#[derive(Debug)]
+pub struct TempPostgres {
+    pub url: String,
+    #[cfg(feature = "postgres")]
+    base: String,
+    #[cfg(feature = "postgres")]
+    name: String,
+}
+
+/// A fresh database on the server named by `TEST_DATABASE_URL`, or `None` after saying loudly
+/// that the test is skipped. With `REQUIRE_POSTGRES=1` (as CI sets) a skip is a failure.
+pub fn postgres(test: &str) -> Option<TempPostgres> {
+    let required = std::env::var("REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    let Some(base) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        assert!(!required, "REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set");
+        say_skipped(test, "TEST_DATABASE_URL is not set");
+        return None;
+    };
+    #[cfg(feature = "postgres")]
+    {
+        Some(TempPostgres::create(&base, test))
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = base;
+        assert!(
+            !required,
+            "REQUIRE_POSTGRES=1 but built without the `postgres` feature"
+        );
+        say_skipped(test, "built without the `postgres` feature (use --all-features)");
+        None
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl TempPostgres {
+    fn admin(base: &str) -> diesel::PgConnection {
+        use diesel::Connection;
+        diesel::PgConnection::establish(base)
+            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL {}: cannot connect: {e}", crate::redact(base)))
+    }
+
+    /// `base` with its database name replaced by `db`.
+    fn with_db(base: &str, db: &str) -> String {
+        let (head, tail) = base.rsplit_once('/').unwrap_or((base, ""));
+        match tail.split_once('?') {
+            Some((_, q)) => format!("{head}/{db}?{q}"),
+            None => format!("{head}/{db}"),
+        }
+    }
+
+    pub fn create(base: &str, test: &str) -> TempPostgres {
+        use diesel::RunQueryDsl;
+        let mut bytes = [0u8; 4];
+        getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("random: {e}"));
+        let label: String = test
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(30)
+            .collect();
+        let name = format!("pt_{label}_{}", hex::encode(bytes)).to_lowercase();
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut Self::admin(base))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        TempPostgres {
+            url: Self::with_db(base, &name),
+            base: base.to_string(),
+            name,
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        use diesel::RunQueryDsl;
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .execute(&mut Self::admin(&self.base));
+    }
+}

@@ -1,0 +1,810 @@
+//! A mock Stripe on 127.0.0.1 and webhook signing helpers (feature `test-support`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use payments_core::{conformance::sample_checkout_request, PaymentProvider};
+//! use payments_stripe::testing::MockStripe;
+//!
+//! let stripe = MockStripe::start().await;
+//! let provider = stripe.provider(); // or stripe.config() / stripe.env_vars()
+//! let request = sample_checkout_request("pay_1");
+//! let session = provider.create_checkout(&request).await?; // answered by the mock
+//! // A paid checkout.session.completed, signed with the mock's webhook secret; the mock's own
+//! // GET for the session now reports it complete and paid as well.
+//! let hook = stripe.signed_checkout_completed(&session.external_id, "pay_1", request.amount, 1_700_000_000);
+//! // POST hook.body with hook.headers() to the server's webhook endpoint ...
+//! stripe.record_requests("my-test").await?; // for ../shared/oracles/check-requests
+//! # Ok(()) }
+//! ```
+//!
+//! The mock behaves like Stripe where the adapter can tell: bearer authentication with the
+//! configured key, form bodies with bracketed keys, `Idempotency-Key` replay (same key and
+//! parameters: the first answer again; same key, other parameters: `idempotency_error`), Stripe's
+//! error JSON, sessions that start `open`/`unpaid` without a PaymentIntent, and refunds limited to
+//! what is left to refund. Failures (5xx, delays, any error JSON) are injected with
+//! [`MockStripe::inject`], which takes precedence over the default behaviour.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use payments_core::oracle::{record_request, RecordedRequest};
+use payments_core::signature::StripeStyleScheme;
+use payments_core::{Money, RetryPolicy, WebhookRequest};
+use serde_json::{json, Value};
+use wiremock::matchers::{any, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::config::StripeConfig;
+use crate::transformers::STRIPE_EXPONENTS;
+use crate::{StripeProvider, NAME, SIGNATURE_HEADER};
+
+/// The secret key the mock accepts.
+pub const TEST_SECRET_KEY: &str = "sk_test_51MockStripeKeyForLocalTestsOnly";
+/// The webhook signing secret the mock's helpers sign with.
+pub const TEST_WEBHOOK_SECRET: &str = "whsec_mock_stripe_test_secret_0123456789";
+
+/// Path prefix of the mock's hosted checkout pages (`{uri}/c/pay/{session id}`).
+pub const CHECKOUT_PAGE_PREFIX: &str = "/c/pay/";
+
+/// A webhook body and its `Stripe-Signature`.
+#[derive(Debug, Clone)]
+pub struct SignedWebhook {
+    pub body: Vec<u8>,
+    /// The `Stripe-Signature` header value.
+    pub signature: String,
+    pub timestamp: i64,
+}
+
+impl SignedWebhook {
+    /// `Stripe-Signature` and `Content-Type`, as Stripe sends them.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        vec![
+            (SIGNATURE_HEADER.to_string(), self.signature.clone()),
+            (
+                "Content-Type".to_string(),
+                "application/json; charset=utf-8".to_string(),
+            ),
+        ]
+    }
+
+    /// As the adapter's `parse_webhook` takes it, received at `received_at`.
+    pub fn request(&self, received_at: i64) -> WebhookRequest {
+        WebhookRequest::new(self.headers(), self.body.clone(), received_at)
+    }
+}
+
+/// `t={timestamp},v1={hex HMAC-SHA256 of "{t}.{body}"}` with `secret`, exactly as Stripe signs.
+pub fn sign_webhook(secret: &str, body: &[u8], timestamp: i64) -> String {
+    let scheme = StripeStyleScheme::new(SIGNATURE_HEADER, &[secret.to_string()], 300);
+    match scheme.header_value(timestamp, body) {
+        Ok(v) => v,
+        Err(e) => panic!("signing with a non-empty secret cannot fail: {e}"),
+    }
+}
+
+/// An event envelope (`{"id", "object": "event", "type", "data": {"object"}, ...}`) as bytes.
+pub fn event_body(event_id: &str, event_type: &str, object: Value, created: i64, livemode: bool) -> Vec<u8> {
+    let event = json!({
+        "id": event_id,
+        "object": "event",
+        "api_version": crate::STRIPE_VERSION,
+        "created": created,
+        "data": { "object": object },
+        "livemode": livemode,
+        "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null },
+        "type": event_type,
+    });
+    event.to_string().into_bytes()
+}
+
+/// `money` in Stripe's units (ISK × 100, MGA ÷ 100); panics on an amount Stripe cannot express.
+pub fn stripe_units(money: Money) -> i64 {
+    match STRIPE_EXPONENTS.to_provider(money) {
+        Ok(v) => v,
+        Err(e) => panic!("{money} cannot be expressed in Stripe's units: {e}"),
+    }
+}
+
+/// A completed, paid Checkout Session object for `payment_ref`.
+pub fn paid_session_object(session_id: &str, payment_ref: &str, amount: Money, created: i64) -> Value {
+    let units = stripe_units(amount);
+    json!({
+        "id": session_id,
+        "object": "checkout.session",
+        "amount_subtotal": units,
+        "amount_total": units,
+        "client_reference_id": payment_ref,
+        "created": created,
+        "currency": amount.currency.code_lowercase(),
+        "customer_details": { "email": "payer@example.com" },
+        "expires_at": created + 86_400,
+        "livemode": false,
+        "metadata": { "payment_id": payment_ref },
+        "mode": "payment",
+        "payment_intent": format!("pi_{}", id_suffix("test")),
+        "payment_method_types": ["card"],
+        "payment_status": "paid",
+        "status": "complete",
+        "url": null,
+    })
+}
+
+/// The body of a `checkout.session.completed` event (paid) for `session_id` and `payment_ref`
+/// of `amount`, created at `timestamp`.
+pub fn checkout_completed_body(
+    session_id: &str,
+    payment_ref: &str,
+    amount: Money,
+    timestamp: i64,
+) -> Vec<u8> {
+    event_body(
+        &format!("evt_{}", id_suffix("test")),
+        "checkout.session.completed",
+        paid_session_object(session_id, payment_ref, amount, timestamp),
+        timestamp,
+        false,
+    )
+}
+
+/// A signed `checkout.session.completed` (paid) event, signed with `secret` at `timestamp`.
+pub fn signed_checkout_completed(
+    secret: &str,
+    session_id: &str,
+    payment_ref: &str,
+    amount: Money,
+    timestamp: i64,
+) -> SignedWebhook {
+    let body = checkout_completed_body(session_id, payment_ref, amount, timestamp);
+    SignedWebhook {
+        signature: sign_webhook(secret, &body, timestamp),
+        body,
+        timestamp,
+    }
+}
+
+/// A fresh id suffix such as `test_a1B2c3...` (random enough for tests).
+fn id_suffix(mode: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut out = format!("{mode}_a1");
+    for round in 0..3u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(n);
+        h.write_u64(round);
+        let mut x = h.finish();
+        for _ in 0..10 {
+            out.push(char::from(ALPHABET[(x % 62) as usize]));
+            x /= 62;
+        }
+    }
+    out
+}
+
+fn now() -> i64 {
+    payments_core::unix_now()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The mock server
+
+#[derive(Debug, Default)]
+struct State {
+    base: String,
+    secret_key: String,
+    sessions: BTreeMap<String, Value>,
+    /// Session ids in creation order.
+    created: Vec<String>,
+    /// What is left to refund, by PaymentIntent id, with the session it belongs to.
+    payments: HashMap<String, (String, i64)>,
+    /// (path, key) -> (body, status, response)
+    idempotency: HashMap<(String, String), (Vec<u8>, u16, Value)>,
+}
+
+fn error(
+    status: u16,
+    error_type: &str,
+    code: Option<&str>,
+    message: &str,
+    param: Option<&str>,
+) -> (u16, Value) {
+    let mut e = json!({ "type": error_type, "message": message });
+    if let Some(c) = code {
+        e["code"] = json!(c);
+        e["doc_url"] = json!(format!(
+            "https://stripe.com/docs/error-codes/{}",
+            c.replace('_', "-")
+        ));
+    }
+    if let Some(p) = param {
+        e["param"] = json!(p);
+    }
+    (status, json!({ "error": e }))
+}
+
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// `prefix[name]=value` pairs as a map (`metadata[payment_id]` -> `payment_id`).
+fn sub_map(form: &[(String, String)], prefix: &str) -> BTreeMap<String, String> {
+    form.iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('['))
+                .and_then(|r| r.strip_suffix(']'))
+                .filter(|r| !r.contains('['))
+                .map(|name| (name.to_string(), v.clone()))
+        })
+        .collect()
+}
+
+impl State {
+    fn create_session(&mut self, form: &[(String, String)]) -> (u16, Value) {
+        let Some(success_url) = field(form, "success_url") else {
+            return error(
+                400,
+                "invalid_request_error",
+                Some("parameter_missing"),
+                "Missing required param: success_url.",
+                Some("success_url"),
+            );
+        };
+        let currency = field(form, "line_items[0][price_data][currency]");
+        let unit_amount = field(form, "line_items[0][price_data][unit_amount]").map(str::parse::<i64>);
+        let quantity = field(form, "line_items[0][quantity]")
+            .unwrap_or("1")
+            .parse::<i64>();
+        let (Some(currency), Some(Ok(unit_amount)), Ok(quantity)) = (currency, unit_amount, quantity) else {
+            return error(
+                400,
+                "invalid_request_error",
+                Some("parameter_missing"),
+                "You must specify either `price` or `price_data` with `currency` and `unit_amount` in `line_items[0]`.",
+                Some("line_items[0]"),
+            );
+        };
+        if field(form, "line_items[0][price_data][product_data][name]").is_none_or(str::is_empty) {
+            return error(
+                400,
+                "invalid_request_error",
+                Some("parameter_missing"),
+                "Missing required param: line_items[0][price_data][product_data][name].",
+                Some("line_items[0][price_data][product_data][name]"),
+            );
+        }
+        let created = now();
+        let id = format!("cs_{}", id_suffix("test"));
+        let total = unit_amount.saturating_mul(quantity);
+        let session = json!({
+            "id": id,
+            "object": "checkout.session",
+            "after_expiration": null,
+            "allow_promotion_codes": null,
+            "amount_subtotal": total,
+            "amount_total": total,
+            "automatic_tax": { "enabled": false, "status": null },
+            "billing_address_collection": null,
+            "cancel_url": field(form, "cancel_url"),
+            "client_reference_id": field(form, "client_reference_id"),
+            "consent": null,
+            "consent_collection": null,
+            "created": created,
+            "currency": currency.to_ascii_lowercase(),
+            "custom_fields": [],
+            "custom_text": { "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
+            "customer": null,
+            "customer_creation": "if_required",
+            "customer_details": null,
+            "customer_email": null,
+            "expires_at": created + 86_400,
+            "invoice": null,
+            "livemode": false,
+            "locale": null,
+        });
+        let more = json!({
+            "metadata": sub_map(form, "metadata"),
+            "mode": field(form, "mode").unwrap_or("payment"),
+            "payment_intent": null,
+            "payment_link": null,
+            "payment_method_collection": "if_required",
+            "payment_method_options": {},
+            "payment_method_types": ["card"],
+            "payment_status": "unpaid",
+            "phone_number_collection": { "enabled": false },
+            "recovered_from": null,
+            "setup_intent": null,
+            "shipping_address_collection": null,
+            "shipping_cost": null,
+            "shipping_details": null,
+            "shipping_options": [],
+            "status": "open",
+            "submit_type": null,
+            "subscription": null,
+            "success_url": success_url,
+            "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
+            "url": format!("{}{CHECKOUT_PAGE_PREFIX}{id}#fidkdWxOYHwnPyd1blpxYHZxWjA0", self.base),
+        });
+        let mut session = session;
+        if let (Some(a), Value::Object(b)) = (session.as_object_mut(), more) {
+            a.extend(b);
+        }
+        self.created.push(id.clone());
+        self.sessions.insert(id, session.clone());
+        (200, session)
+    }
+
+    fn get_session(&self, id: &str) -> (u16, Value) {
+        match self.sessions.get(id) {
+            Some(s) => (200, s.clone()),
+            None => error(
+                404,
+                "invalid_request_error",
+                Some("resource_missing"),
+                &format!("No such checkout.session: '{id}'"),
+                Some("session"),
+            ),
+        }
+    }
+
+    fn refund(&mut self, form: &[(String, String)]) -> (u16, Value) {
+        let Some(pi) = field(form, "payment_intent").or_else(|| field(form, "charge")) else {
+            return error(
+                400,
+                "invalid_request_error",
+                Some("parameter_missing"),
+                "One of the following params should be provided for this request: payment_intent or charge.",
+                None,
+            );
+        };
+        let Some((session_id, left)) = self.payments.get(pi).cloned() else {
+            return error(
+                404,
+                "invalid_request_error",
+                Some("resource_missing"),
+                &format!("No such payment_intent: '{pi}'"),
+                Some("payment_intent"),
+            );
+        };
+        let currency = self.sessions[&session_id]["currency"]
+            .as_str()
+            .unwrap_or("usd")
+            .to_string();
+        if left == 0 {
+            return error(
+                400,
+                "invalid_request_error",
+                Some("charge_already_refunded"),
+                &format!("Charge ch_{} has already been refunded.", &pi[3..]),
+                None,
+            );
+        }
+        let amount = match field(form, "amount").map(str::parse::<i64>) {
+            None => left,
+            Some(Ok(a)) if a > 0 && a <= left => a,
+            Some(Ok(a)) if a > left => {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    Some("amount_too_large"),
+                    &format!(
+                        "Refund amount ({a} {currency}) is greater than unrefunded amount on charge ({left} {currency})"
+                    ),
+                    Some("amount"),
+                )
+            }
+            Some(_) => {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    Some("parameter_invalid_integer"),
+                    "Invalid positive integer",
+                    Some("amount"),
+                )
+            }
+        };
+        self.payments.insert(pi.to_string(), (session_id, left - amount));
+        (
+            200,
+            json!({
+                "id": format!("re_{}", id_suffix("test")),
+                "object": "refund",
+                "amount": amount,
+                "balance_transaction": format!("txn_{}", id_suffix("test")),
+                "charge": format!("ch_{}", &pi[3..]),
+                "created": now(),
+                "currency": currency,
+                "metadata": sub_map(form, "metadata"),
+                "payment_intent": pi,
+                "reason": field(form, "reason"),
+                "receipt_number": null,
+                "source_transfer_reversal": null,
+                "status": "succeeded",
+                "transfer_reversal": null,
+            }),
+        )
+    }
+
+    fn respond(&mut self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().to_string();
+        let method = request.method.as_str().to_ascii_uppercase();
+        if method == "GET" && path.starts_with(CHECKOUT_PAGE_PREFIX) {
+            let id = &path[CHECKOUT_PAGE_PREFIX.len()..];
+            return ResponseTemplate::new(200).set_body_raw(
+                format!("<!doctype html><title>Mock Stripe Checkout</title><p>Checkout session {id}</p>"),
+                "text/html; charset=utf-8",
+            );
+        }
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if auth != format!("Bearer {}", self.secret_key) {
+            let (status, body) = error(
+                401,
+                "invalid_request_error",
+                None,
+                "Invalid API Key provided: sk_test_****",
+                None,
+            );
+            return json_response(status, &body, false);
+        }
+        let key = request
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if method == "POST" {
+            if let Some(key) = &key {
+                if let Some((body, status, response)) = self.idempotency.get(&(path.clone(), key.clone())) {
+                    if *body == request.body {
+                        return json_response(*status, response, true);
+                    }
+                    let (status, body) = error(
+                        400,
+                        "idempotency_error",
+                        None,
+                        &format!(
+                            "Keys for idempotent requests can only be used with the same parameters they were \
+                             first used with. Try using a key other than '{key}' if you meant to execute a \
+                             different request."
+                        ),
+                        None,
+                    );
+                    return json_response(status, &body, false);
+                }
+            }
+        }
+        let form = parse_form(&request.body);
+        let (status, body) = match (method.as_str(), path.as_str()) {
+            ("POST", "/v1/checkout/sessions") => self.create_session(&form),
+            ("GET", p) if p.starts_with("/v1/checkout/sessions/") => {
+                let id = &p["/v1/checkout/sessions/".len()..];
+                self.get_session(id)
+            }
+            ("POST", "/v1/refunds") => self.refund(&form),
+            _ => error(
+                404,
+                "invalid_request_error",
+                None,
+                &format!("Unrecognized request URL ({method}: {path})."),
+                None,
+            ),
+        };
+        // Stripe stores the result of a POST under its key (except for 5xx and 429).
+        if method == "POST" && status < 500 && status != 429 {
+            if let Some(key) = key {
+                self.idempotency
+                    .insert((path, key), (request.body.clone(), status, body.clone()));
+            }
+        }
+        json_response(status, &body, false)
+    }
+}
+
+fn json_response(status: u16, body: &Value, replayed: bool) -> ResponseTemplate {
+    let mut r = ResponseTemplate::new(status)
+        .insert_header("Request-Id", format!("req_{}", id_suffix("mock")).as_str())
+        .insert_header("Stripe-Version", crate::STRIPE_VERSION)
+        .set_body_raw(body.to_string(), "application/json");
+    if replayed {
+        r = r.insert_header("Idempotent-Replayed", "true");
+    }
+    r
+}
+
+struct Responder(Arc<Mutex<State>>);
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        lock(&self.0).respond(request)
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A Stripe error body, for [`MockStripe::inject`]: `{"error": {"type", "code", "message"}}`.
+pub fn error_response(status: u16, error_type: &str, code: Option<&str>, message: &str) -> ResponseTemplate {
+    let (status, body) = error(status, error_type, code, message, None);
+    json_response(status, &body, false)
+}
+
+/// The mock Stripe server. Dropping it stops the server.
+pub struct MockStripe {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+    secret_key: String,
+    webhook_secret: String,
+}
+
+impl std::fmt::Debug for MockStripe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockStripe")
+            .field("uri", &self.server.uri())
+            .finish()
+    }
+}
+
+impl MockStripe {
+    /// Starts a mock on 127.0.0.1 that accepts [`TEST_SECRET_KEY`].
+    pub async fn start() -> MockStripe {
+        Self::start_with_keys(TEST_SECRET_KEY, TEST_WEBHOOK_SECRET).await
+    }
+
+    /// Starts a mock that accepts `secret_key`; the helpers sign with `webhook_secret`.
+    pub async fn start_with_keys(secret_key: &str, webhook_secret: &str) -> MockStripe {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            base: server.uri(),
+            secret_key: secret_key.to_string(),
+            ..State::default()
+        }));
+        Mock::given(any())
+            .respond_with(Responder(state.clone()))
+            .with_priority(u8::MAX)
+            .named("mock stripe")
+            .mount(&server)
+            .await;
+        MockStripe {
+            server,
+            state,
+            secret_key: secret_key.to_string(),
+            webhook_secret: webhook_secret.to_string(),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`: the value for `STRIPE_API_BASE`.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The underlying wiremock server (to mount more mocks or inspect requests).
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
+    }
+
+    pub fn webhook_secret(&self) -> &str {
+        &self.webhook_secret
+    }
+
+    /// The variables for [`StripeConfig::from_lookup`] (or a server's environment) that point at
+    /// this mock.
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("STRIPE_SECRET_KEY", self.secret_key.clone()),
+            ("STRIPE_WEBHOOK_SECRET", self.webhook_secret.clone()),
+            ("STRIPE_API_BASE", self.uri()),
+            ("STRIPE_WEBHOOK_TOLERANCE_SECS", "300".to_string()),
+        ]
+    }
+
+    /// A ready configuration pointing at this mock, with quick retries (3 attempts, 10-40 ms
+    /// backoff, 2 s per attempt).
+    pub fn config(&self) -> StripeConfig {
+        let config = StripeConfig::new(&self.secret_key, &self.webhook_secret)
+            .and_then(|c| c.with_api_base(&self.uri()));
+        match config {
+            Ok(c) => c.with_retry(RetryPolicy {
+                max_attempts: 3,
+                initial_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(40),
+                timeout: Duration::from_secs(2),
+            }),
+            Err(e) => panic!("mock configuration: {e}"),
+        }
+    }
+
+    /// An adapter configured with [`MockStripe::config`].
+    pub fn provider(&self) -> StripeProvider {
+        match StripeProvider::new(self.config()) {
+            Ok(p) => p,
+            Err(e) => panic!("mock provider: {e}"),
+        }
+    }
+
+    /// Answers the next `times` requests matching `method` and `path` with `response` (e.g. a
+    /// 500, an error body from [`error_response`], or a delayed 200 to cause a timeout), before
+    /// the default behaviour resumes.
+    pub async fn inject(
+        &self,
+        http_method: &str,
+        request_path: &str,
+        response: ResponseTemplate,
+        times: u64,
+    ) {
+        Mock::given(method(http_method))
+            .and(path(request_path))
+            .respond_with(response)
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The session as Stripe would return it now.
+    pub fn session(&self, session_id: &str) -> Option<Value> {
+        lock(&self.state).sessions.get(session_id).cloned()
+    }
+
+    /// Ids of all sessions created, in creation order.
+    pub fn session_ids(&self) -> Vec<String> {
+        lock(&self.state).created.clone()
+    }
+
+    /// The id of the session created last.
+    pub fn last_session_id(&self) -> Option<String> {
+        lock(&self.state).created.last().cloned()
+    }
+
+    /// The latest session created for our payment id (`metadata[payment_id]`).
+    pub fn session_for_payment(&self, payment_ref: &str) -> Option<Value> {
+        let state = lock(&self.state);
+        state
+            .created
+            .iter()
+            .rev()
+            .filter_map(|id| state.sessions.get(id))
+            .find(|s| s["metadata"]["payment_id"] == payment_ref)
+            .cloned()
+    }
+
+    /// Sets what Stripe reports for a session (`status`: open | complete | expired;
+    /// `payment_status`: paid | unpaid | no_payment_required). A paid session gets a PaymentIntent
+    /// (which refunds then refer to). Returns the session, or `None` if it does not exist.
+    pub fn set_session_status(&self, session_id: &str, status: &str, payment_status: &str) -> Option<Value> {
+        let mut state = lock(&self.state);
+        let session = state.sessions.get_mut(session_id)?;
+        session["status"] = json!(status);
+        session["payment_status"] = json!(payment_status);
+        if status != "open" {
+            session["url"] = Value::Null;
+        }
+        let mut new_payment = None;
+        if payment_status == "paid" && session["payment_intent"].is_null() {
+            let pi = format!("pi_{}", id_suffix("test"));
+            session["payment_intent"] = json!(pi);
+            let total = session["amount_total"].as_i64().unwrap_or(0);
+            new_payment = Some((pi, total));
+        }
+        let snapshot = session.clone();
+        if let Some((pi, total)) = new_payment {
+            state.payments.insert(pi, (session_id.to_string(), total));
+        }
+        Some(snapshot)
+    }
+
+    /// The payer paid: `complete` + `paid`.
+    pub fn complete_session(&self, session_id: &str) -> Option<Value> {
+        self.set_session_status(session_id, "complete", "paid")
+    }
+
+    /// The session expired unpaid.
+    pub fn expire_session(&self, session_id: &str) -> Option<Value> {
+        self.set_session_status(session_id, "expired", "unpaid")
+    }
+
+    /// Signs `body` at `timestamp` with the mock's webhook secret.
+    pub fn sign(&self, body: &[u8], timestamp: i64) -> String {
+        sign_webhook(&self.webhook_secret, body, timestamp)
+    }
+
+    /// `event_type` about `object`, signed at `timestamp`.
+    pub fn signed_event(&self, event_type: &str, object: Value, timestamp: i64) -> SignedWebhook {
+        let body = event_body(
+            &format!("evt_{}", id_suffix("test")),
+            event_type,
+            object,
+            timestamp,
+            false,
+        );
+        SignedWebhook {
+            signature: self.sign(&body, timestamp),
+            body,
+            timestamp,
+        }
+    }
+
+    /// A signed `checkout.session.completed` (paid) event for `session_id`, `payment_ref` and
+    /// `amount` at `timestamp`; a session this mock created is completed as well (so a later
+    /// `GET` agrees) and its stored fields are used.
+    pub fn signed_checkout_completed(
+        &self,
+        session_id: &str,
+        payment_ref: &str,
+        amount: Money,
+        timestamp: i64,
+    ) -> SignedWebhook {
+        let object = match self.complete_session(session_id) {
+            Some(mut stored) => {
+                stored["amount_total"] = json!(stripe_units(amount));
+                stored["currency"] = json!(amount.currency.code_lowercase());
+                stored["client_reference_id"] = json!(payment_ref);
+                stored["metadata"]["payment_id"] = json!(payment_ref);
+                stored
+            }
+            None => paid_session_object(session_id, payment_ref, amount, timestamp),
+        };
+        self.signed_event("checkout.session.completed", object, timestamp)
+    }
+
+    /// Every request the mock received (including checkout page views).
+    pub async fn received_requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+
+    /// The API requests (`/v1/...`) the mock received, in order.
+    pub async fn api_requests(&self) -> Vec<Request> {
+        self.received_requests()
+            .await
+            .into_iter()
+            .filter(|r| r.url.path().starts_with("/v1/"))
+            .collect()
+    }
+
+    /// Writes every API request the mock received, exactly as received, through
+    /// [`payments_core::oracle::record_request`] (provider `stripe`, files named after `label`).
+    /// Returns how many were written.
+    pub async fn record_requests(&self, label: &str) -> std::io::Result<usize> {
+        let requests = self.api_requests().await;
+        for r in &requests {
+            let headers = r
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            record_request(
+                NAME,
+                label,
+                &RecordedRequest {
+                    method: r.method.as_str(),
+                    path: r.url.path(),
+                    query: r.url.query().unwrap_or(""),
+                    headers,
+                    body: &r.body,
+                },
+            )?;
+        }
+        Ok(requests.len())
+    }
+}

@@ -1,0 +1,16 @@
+//! The server's integration tests: a real server on a loopback port, a fresh SQLite file (and a
+//! fresh PostgreSQL database when `TEST_DATABASE_URL` is set), driven over HTTP with a cookie
+//! jar; provider adapters run against their mock servers on 127.0.0.1.
+
+mod support;
+
+mod dummy_flow;
+mod security;
+mod startup;
+
+#[cfg(feature = "omise")]
+mod omise;
+#[cfg(feature = "paypal")]
+mod paypal;
+#[cfg(feature = "stripe")]
+mod stripe;

@@ -1,0 +1,118 @@
+//! Start-up: configuration errors, health.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::support::TestServer;
+
+fn run_web(env: &[(&str, &str)]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_web"));
+    cmd.current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.arg("migrate").output().expect("run web");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_unknown_provider_stops_start_up_with_a_clear_message() {
+    let (code, stderr) = run_web(&[("PAYMENT_PROVIDER", "foo")]);
+    let dir = tempfile::tempdir().unwrap();
+    let serve = Command::new(env!("CARGO_BIN_EXE_web"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PAYMENT_PROVIDER", "foo")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .output()
+        .expect("run web");
+    let serve_err = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(1), "{serve_err}");
+    assert!(serve_err.contains("Unknown PAYMENT_PROVIDER: foo"), "{serve_err}");
+    assert!(
+        serve_err.contains("dummy"),
+        "lists the compiled providers: {serve_err}"
+    );
+    // Every command validates the whole configuration first.
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("Unknown PAYMENT_PROVIDER: foo"), "{stderr}");
+}
+
+#[test]
+fn bad_configuration_names_the_variable() {
+    for (var, value, expect) in [
+        ("PAYMENT_CURRENCY", "XYZ", "PAYMENT_CURRENCY"),
+        ("SITE_BASE_URL", "example.org", "SITE_BASE_URL"),
+        ("BIND_ADDR", "nowhere", "BIND_ADDR"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL"),
+        ("SESSION_SECRET", "short", "SESSION_SECRET"),
+        ("RATE_GPU_HOUR", "12.5", "RATE_GPU_HOUR"),
+        ("PAYMENT_SUCCESS_PATH", "thanks", "PAYMENT_SUCCESS_PATH"),
+    ] {
+        let (code, stderr) = run_web(&[(var, value)]);
+        assert_eq!(code, 1, "{var}={value}: {stderr}");
+        assert!(stderr.contains(expect), "{var}={value}: {stderr}");
+    }
+    let (code, stderr) = run_web(&[("PAYMENT_PROVIDER", "stripe")]);
+    assert_eq!(code, 1);
+    if cfg!(feature = "stripe") {
+        assert!(stderr.contains("SESSION_SECRET is required"), "{stderr}");
+    } else {
+        assert!(stderr.contains("--features stripe"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_provider_that_is_not_compiled_in_names_its_feature() {
+    let env: std::collections::HashMap<String, String> = [
+        ("PAYMENT_PROVIDER", "paypal"),
+        ("SESSION_SECRET", "x".repeat(40).as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = payments_web::config::Config::from_source(&env);
+    if cfg!(feature = "paypal") {
+        // Compiled in: it complains about PayPal's own variables instead.
+        let err = payments_web::registry::build(&config.unwrap(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PAYPAL_"), "{err}");
+    } else {
+        let err = config.unwrap_err().to_string();
+        assert!(err.contains("--features paypal"), "{err}");
+    }
+}
+
+#[actix_web::test]
+async fn healthz_reports_database_and_provider() {
+    let server = TestServer::start().await;
+    let resp = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["database"]["reachable"], true);
+    assert_eq!(body["database"]["backend"], "sqlite");
+    assert_eq!(body["provider"], "dummy");
+}
+
+#[actix_web::test]
+async fn first_run_seeds_demo_accounts_once() {
+    let server = TestServer::start().await;
+    let rates = server.state.config.rates();
+    let demo = payments_web::bootstrap::seed_if_empty(server.store(), &rates)
+        .unwrap()
+        .expect("seeded");
+    assert_eq!(demo.user.0, "demo");
+    assert!(payments_web::bootstrap::seed_if_empty(server.store(), &rates)
+        .unwrap()
+        .is_none());
+    let demo_user = server.store().user_by_username("demo").unwrap().unwrap();
+    assert_eq!(server.store().usage_for_user(demo_user.id).unwrap().len(), 3);
+}

@@ -1,0 +1,276 @@
+//! A real server on a loopback port with a fresh database, and a browser-like client.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+use payments_core::Money;
+use payments_store::testing::TempPostgres;
+use payments_store::{AuditQuery, AuditRow, ReceiptStatus, Role, Store};
+use payments_web::app;
+use payments_web::auth::hash_password;
+use payments_web::config::Config;
+use payments_web::state::AppState;
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Which database a test server uses.
+pub enum Db {
+    Sqlite,
+    Postgres(TempPostgres),
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    handle: ServerHandle,
+    _dir: tempfile::TempDir,
+    _db: Db,
+}
+
+impl TestServer {
+    /// A dummy-provider server on SQLite.
+    pub async fn start() -> TestServer {
+        Self::start_with(Db::Sqlite, &[]).await
+    }
+
+    /// `vars` override the defaults (PAYMENT_PROVIDER=dummy, ...).
+    pub async fn start_with(db: Db, vars: &[(&str, String)]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let database_url = match &db {
+            Db::Sqlite => format!("sqlite://{}", dir.path().join("app.db").display()),
+            Db::Postgres(pg) => pg.url.clone(),
+        };
+        let mut env: HashMap<String, String> = [
+            ("PAYMENT_PROVIDER", "dummy".to_string()),
+            ("SITE_BASE_URL", base.clone()),
+            ("DATABASE_URL", database_url),
+            ("PAYMENT_WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
+            (
+                "SESSION_SECRET",
+                "a-session-secret-of-at-least-32-characters".to_string(),
+            ),
+            ("LOG_DIR", dir.path().join("log").display().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (k, v) in vars {
+            env.insert(k.to_string(), v.clone());
+        }
+        let config = Config::from_source(&env).expect("config");
+        let state = app::build_state(config, &env).expect("state");
+        let server = app::server(state.clone(), listener, 1).expect("server");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        TestServer {
+            base,
+            state,
+            handle,
+            _dir: dir,
+            _db: db,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn add_user(&self, name: &str, role: Role) {
+        self.store()
+            .create_user(name, &hash_password(PASSWORD).expect("hash"), role)
+            .expect("create user");
+    }
+
+    /// Imports usage worth `cpu_hours` CPU core-hours at the default rate (THB 1.00 each).
+    pub fn add_usage(&self, user: &str, job: &str, cpu_hours: i64) {
+        let csv = format!(
+            "{}\n{user},{job},test job,{},0,2026-11-01T12:00:00Z\n",
+            payments_web::usage_import::HEADER,
+            cpu_hours * 3600
+        );
+        payments_web::usage_import::import(self.store(), csv.as_bytes(), &self.state.config.rates(), "test")
+            .expect("import");
+    }
+
+    pub fn audit(&self, action: &str, receipt: Option<i64>) -> Vec<AuditRow> {
+        self.store()
+            .audit_log(&AuditQuery {
+                action: Some(action.into()),
+                receipt_id: receipt,
+                limit: 1000,
+                offset: 0,
+            })
+            .expect("audit")
+            .0
+    }
+
+    pub fn receipt_status(&self, id: i64) -> ReceiptStatus {
+        self.store()
+            .receipt(id)
+            .expect("db")
+            .expect("receipt")
+            .status()
+            .expect("status")
+    }
+
+    /// The newest payment of a receipt: (public id, amount).
+    pub fn payment_of(&self, receipt: i64) -> (String, Money) {
+        let p = self.store().payments_for_receipt(receipt).expect("db").remove(0);
+        (p.public_id.clone(), p.amount().expect("amount"))
+    }
+
+    /// Posts a webhook as a provider would.
+    pub async fn post_webhook(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (StatusCode, serde_json::Value) {
+        let client = reqwest::Client::new();
+        let mut req = client.post(self.url("/payments/webhook")).body(body.to_vec());
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let resp = req.send().await.expect("webhook request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A browser: cookies, no automatic redirects (tests look at each 303).
+pub struct Browser {
+    pub client: reqwest::Client,
+    base: String,
+}
+
+pub fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..start + 64].to_string()
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no Location on {}", resp.status()))
+        .to_string()
+}
+
+impl Browser {
+    pub fn new(server: &TestServer) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            base: server.base.clone(),
+        }
+    }
+
+    fn abs(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.abs(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        let resp = self.get(path).await;
+        assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+        resp.text().await.expect("body")
+    }
+
+    /// A fresh CSRF token from a page of the site.
+    pub async fn csrf(&self) -> String {
+        csrf_from(&self.get_text("/login").await)
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.abs(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// POST with the session's CSRF token added.
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_form(path, &all).await
+    }
+
+    pub async fn login(server: &TestServer, user: &str) -> Browser {
+        let b = Browser::new(server);
+        let resp = b
+            .submit("/login", &[("username", user), ("password", PASSWORD)])
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login as {user}");
+        assert_eq!(location(&resp), "/me");
+        b
+    }
+
+    /// Selects all unbilled records on /me and creates a receipt; returns its id.
+    pub async fn create_receipt(&self) -> i64 {
+        let me = self.get_text("/me").await;
+        let ids: Vec<String> = me
+            .match_indices("name=\"record\" value=\"")
+            .map(|(i, m)| {
+                me[i + m.len()..]
+                    .split('"')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert!(!ids.is_empty(), "no unbilled records on /me");
+        let mut fields: Vec<(&str, &str)> = ids.iter().map(|id| ("record", id.as_str())).collect();
+        let token = csrf_from(&me);
+        fields.push(("csrf_token", &token));
+        let resp = self.post_form("/receipts", &fields).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "create receipt");
+        location(&resp)
+            .trim_start_matches("/receipts/")
+            .parse()
+            .expect("receipt id")
+    }
+
+    /// "Pay now": returns where the browser is sent.
+    pub async fn pay_now(&self, receipt: i64) -> String {
+        let resp = self
+            .submit(&format!("/payments/receipts/{receipt}/start"), &[])
+            .await;
+        if resp.status() != StatusCode::SEE_OTHER {
+            panic!(
+                "Pay now answered {}: {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            );
+        }
+        location(&resp)
+    }
+}
