@@ -83,16 +83,16 @@ mod sqlite_setup {
     use diesel::r2d2::CustomizeConnection;
     use diesel::SqliteConnection;
 
-    /// WAL for concurrent readers, a busy timeout instead of immediate "database is locked",
-    /// and enforced foreign keys, on every pooled connection.
+    /// A busy timeout instead of an immediate "database is locked", and enforced foreign keys,
+    /// on every pooled connection. (WAL is set once, before the pool opens: it is a property of
+    /// the file, and switching concurrently from several connections fails.)
     #[derive(Debug)]
     pub struct Pragmas;
 
     impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
         fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
             conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 15000; \
-                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                "PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
             )
             .map_err(diesel::r2d2::Error::QueryError)
         }
@@ -143,15 +143,22 @@ fn open_sqlite(path: &str, options: &PoolOptions) -> Result<DbPool, StoreError> 
             })?;
         }
     }
+    {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut first = diesel::SqliteConnection::establish(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database {path}: {e}")))?;
+        first.batch_execute("PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL;")?;
+        first
+            .run_pending_migrations(sqlite_setup::MIGRATIONS)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+    }
     let pool = Pool::builder()
         .max_size(options.max_size)
         .connection_timeout(options.connection_timeout)
         .connection_customizer(Box::new(sqlite_setup::Pragmas))
         .build(ConnectionManager::<diesel::SqliteConnection>::new(path))
         .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database {path}: {e}")))?;
-    let mut conn = pool.get()?;
-    conn.run_pending_migrations(sqlite_setup::MIGRATIONS)
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
     Ok(DbPool::Sqlite(pool))
 }
 
