@@ -116,3 +116,91 @@ async fn first_run_seeds_demo_accounts_once() {
     let demo_user = server.store().user_by_username("demo").unwrap().unwrap();
     assert_eq!(server.store().usage_for_user(demo_user.id).unwrap().len(), 3);
 }
+
+fn web_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_web"))
+        .current_dir(dir)
+        .env_clear()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run web");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_adds_users_and_imports_usage_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = web_in(
+        dir.path(),
+        &["user", "add", "alice", "--password-stdin"],
+        "a-long-password\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("created user alice"), "{out}");
+    let (code, _, err) = web_in(
+        dir.path(),
+        &["user", "add", "alice", "--password-stdin"],
+        "a-long-password\n",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = web_in(
+        dir.path(),
+        &["user", "add", "bob", "--admin", "--password-stdin"],
+        "short\n",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("at least 8 characters"), "{err}");
+
+    let header = payments_web::usage_import::HEADER;
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!("{header}\nalice,j1,ok,3600,0,2026-11-01T00:00:00Z\nalice,j2,x,1.5,0,2026-11-01T00:00:00Z\nnobody,j3,x,1,0,1700000000\n"),
+    )
+    .unwrap();
+    let (code, _, err) = web_in(dir.path(), &["usage", "import", bad.to_str().unwrap()], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("nothing was imported") && err.contains("line 3:"),
+        "{err}"
+    );
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        format!("{header}\nalice,j1,ok,3600,0,2026-11-01T00:00:00Z\nnobody,j3,x,1,0,1700000000\n"),
+    )
+    .unwrap();
+    let (code, _, err) = web_in(dir.path(), &["usage", "import", good.to_str().unwrap()], "");
+    assert_eq!(code, 1, "an unknown user is reported by line");
+    assert!(err.contains("line 3: unknown user \"nobody\""), "{err}");
+    std::fs::write(
+        &good,
+        format!("{header}\nalice,j1,ok,3600,1800,2026-11-01T00:00:00Z\n"),
+    )
+    .unwrap();
+    let (code, out, err) = web_in(dir.path(), &["usage", "import", good.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported 1 usage records"), "{out}");
+
+    let url = format!("sqlite://{}/data/app.db", dir.path().display());
+    let store = payments_store::Store::open(&url, &Default::default()).unwrap();
+    let alice = store.user_by_username("alice").unwrap().unwrap();
+    let usage = store.usage_for_user(alice.id).unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(
+        usage[0].cost().unwrap().to_string(),
+        "THB 26.00",
+        "1 core-hour + half a GPU-hour"
+    );
+}

@@ -225,7 +225,25 @@ struct AuditView {
     action: String,
     subject: String,
     receipt_id: Option<i64>,
-    detail: String,
+    detail: Vec<(String, String)>,
+}
+
+/// The detail JSON as `key: value` lines (strings unquoted), for reading rather than parsing.
+fn detail_lines(detail: &str) -> Vec<(String, String)> {
+    match serde_json::from_str::<serde_json::Value>(detail) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect(),
+        _ => vec![("detail".into(), detail.to_string())],
+    }
 }
 
 pub async fn admin_audit(
@@ -271,7 +289,7 @@ pub async fn admin_audit(
             action: e.action.clone(),
             subject: e.subject.clone(),
             receipt_id: e.receipt_id,
-            detail: e.detail.clone(),
+            detail: detail_lines(&e.detail),
         })
         .collect();
     let mut ctx = page_context(&state, &session, Some(&user))?;

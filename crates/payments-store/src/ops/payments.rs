@@ -385,6 +385,14 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                     EventOutcome::Finalize(FinalizeOutcome::AlreadyFinalized { payment_id: p.id }),
                     true,
                 )
+            } else if !p.state()?.is_open() {
+                // Never capture money for an intent that was closed (cancelled, failed, replaced).
+                (
+                    EventOutcome::Ignored {
+                        reason: format!("approval for a payment that is {}", p.status),
+                    },
+                    true,
+                )
             } else if ev.amount != Some(p.amount()?) {
                 // Never capture an amount we did not ask for.
                 (
@@ -398,9 +406,7 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                     true,
                 )
             } else {
-                if p.state()?.is_open() {
-                    set_state(c, p.id, PaymentState::RequiresCapture)?;
-                }
+                set_state(c, p.id, PaymentState::RequiresCapture)?;
                 (
                     EventOutcome::CaptureRequired {
                         event_row_id: event_row,

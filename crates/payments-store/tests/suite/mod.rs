@@ -459,7 +459,24 @@ fn capture_required_then_completed(store: &Store) {
                 .unwrap(),
         )
     };
-    let wrong = event("WH-2", EventKind::CaptureRequired, "order_2", Some(thb(4999)));
+    // An approval for a closed intent is never captured.
+    store
+        .close_payment(&p2.public_id, PaymentState::Canceled, "t", "replaced")
+        .unwrap();
+    let closed = store
+        .handle_verified_event(&event(
+            "WH-3",
+            EventKind::CaptureRequired,
+            "order_2",
+            Some(thb(5000)),
+        ))
+        .unwrap();
+    assert!(matches!(closed, EventOutcome::Ignored { .. }), "{closed:?}");
+    let i = store.create_payment_for_receipt(p2.receipt_id, "dummy").unwrap();
+    let p2 = store
+        .attach_provider_checkout(i.payment().id, "order_3", "http://x/", "t")
+        .unwrap();
+    let wrong = event("WH-2", EventKind::CaptureRequired, "order_3", Some(thb(4999)));
     assert!(matches!(
         store.handle_verified_event(&wrong).unwrap(),
         EventOutcome::Finalize(FinalizeOutcome::Mismatch { .. })
