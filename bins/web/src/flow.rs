@@ -3,8 +3,7 @@
 
 use actix_web::http::StatusCode;
 use payments_core::{
-    idempotency_key, CheckoutRequest, EventKind, PaymentStatus, SignatureVerdict, WebhookError,
-    WebhookRequest,
+    idempotency_key, CheckoutRequest, PaymentStatus, SignatureVerdict, WebhookError, WebhookRequest,
 };
 use payments_store::{
     EventOutcome, FinalizeOutcome, IntentOutcome, NewAudit, PaymentRow, PaymentState, ReceiptRow, StoreError,
@@ -277,7 +276,6 @@ async fn capture_and_finalize(
 }
 
 async fn lookup_by_external(state: &AppState, external_id: &str) -> Option<PaymentRow> {
-    // Only the store knows the mapping; the thanks page and the capture step both use it.
     let ext = external_id.to_string();
     let name = state.provider_name();
     state
@@ -392,9 +390,4 @@ pub async fn reconcile_on_return(state: &AppState, payment: &PaymentRow) {
             tracing::warn!(payment = %payment.public_id, error = %e, "could not fetch the payment on return")
         }
     }
-}
-
-/// Finalizes nothing by itself: kept for the event kinds that need no store action.
-pub fn is_success(kind: &EventKind) -> bool {
-    matches!(kind, EventKind::PaymentSucceeded)
 }

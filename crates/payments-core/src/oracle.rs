@@ -68,3 +68,40 @@ pub fn record_request(
     )?;
     Ok(path)
 }
+
+/// Records every request a wiremock mock server received (exact method, path, query, headers and
+/// body) for which `keep` is true; returns how many were written.
+#[cfg(feature = "wiremock")]
+pub fn record_wiremock(
+    provider: &str,
+    label: &str,
+    requests: &[wiremock::Request],
+    keep: impl Fn(&wiremock::Request) -> bool,
+) -> std::io::Result<usize> {
+    let mut written = 0;
+    for r in requests.iter().filter(|r| keep(r)) {
+        let headers = r
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        record_request(
+            provider,
+            label,
+            &RecordedRequest {
+                method: r.method.as_str(),
+                path: r.url.path(),
+                query: r.url.query().unwrap_or(""),
+                headers,
+                body: &r.body,
+            },
+        )?;
+        written += 1;
+    }
+    Ok(written)
+}

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use base64::Engine as _;
-use payments_core::oracle::{record_request, RecordedRequest};
+use payments_core::oracle::record_wiremock;
 use payments_core::{RetryPolicy, WebhookRequest};
 use serde_json::{json, Map, Value};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -730,31 +730,7 @@ impl MockOmise {
     /// Writes every request received so far through `payments_core::oracle::record_request`
     /// (provider `omise`, exact method, path, query, headers and body); returns how many.
     pub async fn record_requests(&self, label: &str) -> std::io::Result<usize> {
-        let requests = self.received_requests().await;
-        for r in &requests {
-            let headers = r
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            record_request(
-                PROVIDER,
-                label,
-                &RecordedRequest {
-                    method: r.method.as_str(),
-                    path: r.url.path(),
-                    query: r.url.query().unwrap_or(""),
-                    headers,
-                    body: &r.body,
-                },
-            )?;
-        }
-        Ok(requests.len())
+        record_wiremock(PROVIDER, label, &self.received_requests().await, |_| true)
     }
 
     /// The pinned API version the adapter must send.

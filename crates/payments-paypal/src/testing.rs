@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use base64::Engine as _;
-use payments_core::oracle::{record_request, RecordedRequest};
+use payments_core::oracle::record_wiremock;
 use payments_core::signature::{hmac_sha256, verify_hmac_sha256};
 use payments_core::{Money, RetryPolicy, WebhookRequest};
 use serde_json::{json, Value};
@@ -512,34 +512,13 @@ impl MockPayPal {
     /// body) through `payments_core::oracle::record_request` under provider `paypal`; skips the
     /// browser's `/checkoutnow` visits. Returns how many were written.
     pub async fn record_requests(&self, label: &str) -> usize {
-        let mut written = 0;
-        for req in self.received().await {
-            if req.url.path() == "/checkoutnow" {
-                continue;
-            }
-            let headers = req
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let rec = RecordedRequest {
-                method: req.method.as_str(),
-                path: req.url.path(),
-                query: req.url.query().unwrap_or(""),
-                headers,
-                body: &req.body,
-            };
-            if let Err(e) = record_request(crate::PROVIDER, label, &rec) {
-                panic!("cannot record request for the oracle: {e}");
-            }
-            written += 1;
+        let requests = self.received().await;
+        match record_wiremock(crate::PROVIDER, label, &requests, |r| {
+            r.url.path() != "/checkoutnow"
+        }) {
+            Ok(n) => n,
+            Err(e) => panic!("cannot record request for the oracle: {e}"),
         }
-        written
     }
 }
 

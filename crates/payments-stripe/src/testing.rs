@@ -29,7 +29,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use payments_core::oracle::{record_request, RecordedRequest};
+use payments_core::oracle::record_wiremock;
 use payments_core::signature::StripeStyleScheme;
 use payments_core::{Money, RetryPolicy, WebhookRequest};
 use serde_json::{json, Value};
@@ -781,30 +781,6 @@ impl MockStripe {
     /// [`payments_core::oracle::record_request`] (provider `stripe`, files named after `label`).
     /// Returns how many were written.
     pub async fn record_requests(&self, label: &str) -> std::io::Result<usize> {
-        let requests = self.api_requests().await;
-        for r in &requests {
-            let headers = r
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            record_request(
-                NAME,
-                label,
-                &RecordedRequest {
-                    method: r.method.as_str(),
-                    path: r.url.path(),
-                    query: r.url.query().unwrap_or(""),
-                    headers,
-                    body: &r.body,
-                },
-            )?;
-        }
-        Ok(requests.len())
+        record_wiremock(NAME, label, &self.api_requests().await, |_| true)
     }
 }

@@ -77,6 +77,24 @@ pub fn page_context(
     Ok(ctx)
 }
 
+/// What the thanks and simulate pages show of a payment.
+#[derive(serde::Serialize)]
+pub struct PaymentSummary {
+    public_id: String,
+    receipt_id: i64,
+    amount: String,
+}
+
+impl PaymentSummary {
+    pub fn of(p: &payments_store::PaymentRow) -> Result<Self, AppError> {
+        Ok(PaymentSummary {
+            public_id: p.public_id.clone(),
+            receipt_id: p.receipt_id,
+            amount: p.amount()?.to_string(),
+        })
+    }
+}
+
 pub fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -3,9 +3,9 @@
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use payments_store::{PaymentRow, ReceiptStatus};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{html, page_context, see_other};
+use super::{html, page_context, see_other, PaymentSummary};
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::flow;
@@ -78,21 +78,8 @@ pub async fn thanks(
         flow::reconcile_on_return(&state, &payment).await;
         (payment, receipt_status) = visible_payment(&state, &user, public_id).await?;
     }
-    #[derive(Serialize)]
-    struct View {
-        public_id: String,
-        receipt_id: i64,
-        amount: String,
-    }
     let mut ctx = page_context(&state, &session, Some(&user))?;
-    ctx.insert(
-        "payment",
-        &View {
-            public_id: payment.public_id.clone(),
-            receipt_id: payment.receipt_id,
-            amount: payment.amount()?.to_string(),
-        },
-    );
+    ctx.insert("payment", &PaymentSummary::of(&payment)?);
     ctx.insert("paid", &(receipt_status == ReceiptStatus::Paid));
     ctx.insert("webhook_url", &state.config.url("/payments/webhook"));
     Ok(html(state.templates.render("thanks.html", &ctx)?))

@@ -5,9 +5,9 @@ use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use payments_core::unix_now;
 use payments_store::PaymentState;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{html, page_context, see_other};
+use super::{html, page_context, see_other, PaymentSummary};
 use crate::auth::{random_token, CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::flow::process_webhook;
@@ -51,21 +51,8 @@ pub async fn page(
 ) -> Result<HttpResponse, AppError> {
     dummy(&state)?;
     let payment = open_payment(&state, &user, q.payment.clone()).await?;
-    #[derive(Serialize)]
-    struct View {
-        public_id: String,
-        receipt_id: i64,
-        amount: String,
-    }
     let mut ctx = page_context(&state, &session, Some(&user))?;
-    ctx.insert(
-        "payment",
-        &View {
-            public_id: payment.public_id.clone(),
-            receipt_id: payment.receipt_id,
-            amount: payment.amount()?.to_string(),
-        },
-    );
+    ctx.insert("payment", &PaymentSummary::of(&payment)?);
     Ok(html(state.templates.render("simulate.html", &ctx)?))
 }
 
