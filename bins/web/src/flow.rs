@@ -170,17 +170,9 @@ pub async fn process_webhook(state: &AppState, request: WebhookRequest) -> Webho
     match outcome {
         EventOutcome::CaptureRequired {
             event_row_id,
-            payment_id: _,
-            external_id,
-        } => {
-            capture_and_finalize(
-                state,
-                Some(event_row_id),
-                &external_id,
-                event.payment_ref.as_deref(),
-            )
-            .await
-        }
+            public_id,
+            ..
+        } => capture_and_finalize(state, event_row_id, public_id).await,
         other => reply_for(&other),
     }
 }
@@ -230,38 +222,14 @@ fn reply_for(outcome: &EventOutcome) -> WebhookReply {
 }
 
 /// Captures an approved payment at the provider and finalizes from what the capture returned.
-async fn capture_and_finalize(
-    state: &AppState,
-    event_row_id: Option<i64>,
-    external_id: &str,
-    payment_ref: Option<&str>,
-) -> WebhookReply {
-    let provider = state.active.provider.clone();
-    let ext = external_id.to_string();
-    let payment = {
-        let ext = ext.clone();
-        let pref = payment_ref.map(str::to_string);
-        let name = provider.name();
-        state
-            .db(move |s| {
-                let by_ref = match &pref {
-                    Some(r) => s.payment_by_public_id(r)?,
-                    None => None,
-                };
-                Ok(by_ref.filter(|p| p.external_id.as_deref() == Some(ext.as_str()) && p.provider == name))
-            })
-            .await
-    };
-    let payment: PaymentRow = match payment {
+async fn capture_and_finalize(state: &AppState, event_row_id: i64, public_id: String) -> WebhookReply {
+    let payment = match state.db(move |s| s.payment_by_public_id(&public_id)).await {
         Ok(Some(p)) => p,
-        Ok(None) => match lookup_by_external(state, &ext).await {
-            Some(p) => p,
-            None => return reply_for(&EventOutcome::UnknownPayment),
-        },
+        Ok(None) => return reply_for(&EventOutcome::UnknownPayment),
         Err(AppError::Store(e)) => return store_failure(&e),
         Err(e) => return WebhookReply::new(StatusCode::INTERNAL_SERVER_ERROR, "error", e.to_string()),
     };
-    match capture_payment(state, &payment, event_row_id).await {
+    match capture_payment(state, &payment, Some(event_row_id)).await {
         Ok(outcome) => reply_for(&EventOutcome::Finalize(outcome)),
         Err(CaptureFailure::Declined(msg)) => WebhookReply::new(StatusCode::OK, "capture_declined", msg),
         Err(CaptureFailure::Pending) => WebhookReply::new(
@@ -273,16 +241,6 @@ async fn capture_and_finalize(
             WebhookReply::new(StatusCode::SERVICE_UNAVAILABLE, "retry_later", msg)
         }
     }
-}
-
-async fn lookup_by_external(state: &AppState, external_id: &str) -> Option<PaymentRow> {
-    let ext = external_id.to_string();
-    let name = state.provider_name();
-    state
-        .db(move |s| s.payment_by_external_id(name, &ext))
-        .await
-        .ok()
-        .flatten()
 }
 
 #[derive(Debug)]

@@ -235,20 +235,6 @@ impl Store {
         read!(self, |c| ops::payments::by_public_id(c, public_id))
     }
 
-    /// The payment a provider's id belongs to.
-    pub fn payment_by_external_id(
-        &self,
-        provider: &str,
-        external_id: &str,
-    ) -> Result<Option<PaymentRow>, StoreError> {
-        read!(self, |c| ops::payments::lookup(
-            c,
-            provider,
-            Some(external_id),
-            None
-        ))
-    }
-
     /// Stores the outcome of an event processed outside `handle_verified_event` (after a
     /// capture); `None` does nothing.
     pub fn set_event_outcome(

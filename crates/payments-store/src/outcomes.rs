@@ -99,6 +99,7 @@ pub enum EventOutcome {
     CaptureRequired {
         event_row_id: i64,
         payment_id: i64,
+        public_id: String,
         external_id: String,
     },
     /// The payment's state changed (failed, expired, refunded, pending).

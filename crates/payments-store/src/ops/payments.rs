@@ -411,6 +411,7 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                     EventOutcome::CaptureRequired {
                         event_row_id: event_row,
                         payment_id: p.id,
+                        public_id: p.public_id.clone(),
                         external_id: p.external_id.clone().unwrap_or_default(),
                     },
                     false,
