@@ -119,3 +119,24 @@ async fn oversized_webhooks_are_refused() {
     let (status, _) = server.post_webhook(&[], &body).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[actix_web::test]
+async fn an_https_site_gets_secure_cookies() {
+    let server = TestServer::start_with(
+        crate::support::Db::Sqlite,
+        &[("SITE_BASE_URL", "https://portal.example.org".to_string())],
+    )
+    .await;
+    let resp = Browser::new(&server).get("/login").await;
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .expect("session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+}
