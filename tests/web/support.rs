@@ -77,6 +77,14 @@ impl TestServer {
         }
     }
 
+    /// The PostgreSQL database behind this server, if it has one.
+    pub fn postgres(&self) -> Option<&TempPostgres> {
+        match &self._db {
+            Db::Postgres(pg) => Some(pg),
+            Db::Sqlite => None,
+        }
+    }
+
     pub fn store(&self) -> &Store {
         &self.state.store
     }

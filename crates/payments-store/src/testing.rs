@@ -81,9 +81,34 @@ impl TempPostgres {
 }
 
 #[cfg(feature = "postgres")]
+impl TempPostgres {
+    /// Takes the database away (no new connections; existing ones terminated) or gives it back:
+    /// an outage as a server sees it.
+    pub fn set_available(&self, available: bool) {
+        use diesel::RunQueryDsl;
+        let mut admin = Self::admin(&self.base);
+        diesel::sql_query(format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS {available}",
+            self.name
+        ))
+        .execute(&mut admin)
+        .unwrap_or_else(|e| panic!("ALTER DATABASE: {e}"));
+        if !available {
+            diesel::sql_query(format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                self.name
+            ))
+            .execute(&mut admin)
+            .unwrap_or_else(|e| panic!("pg_terminate_backend: {e}"));
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
 impl Drop for TempPostgres {
     fn drop(&mut self) {
         use diesel::RunQueryDsl;
+        self.set_available(true);
         let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
             .execute(&mut Self::admin(&self.base));
     }
