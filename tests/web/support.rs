@@ -78,6 +78,7 @@ impl TestServer {
     }
 
     /// The PostgreSQL database behind this server, if it has one.
+    #[cfg(feature = "postgres")]
     pub fn postgres(&self) -> Option<&TempPostgres> {
         match &self._db {
             Db::Postgres(pg) => Some(pg),
