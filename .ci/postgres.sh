@@ -30,4 +30,5 @@ fi
 if [ "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = 'payments_test'")" != "1" ]; then
   psql_admin "CREATE DATABASE payments_test OWNER payments" >&2
 fi
-echo "postgres://payments:payments@127.0.0.1:$port/payments_test"
+# Loopback only: no TLS needed.
+echo "postgres://payments:payments@127.0.0.1:$port/payments_test?sslmode=disable"

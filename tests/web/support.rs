@@ -27,6 +27,7 @@ pub struct TestServer {
     pub base: String,
     pub state: AppState,
     handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
     _db: Db,
 }
@@ -65,13 +66,23 @@ impl TestServer {
         }
         let config = Config::from_source(&env).expect("config");
         let state = app::build_state(config, &env).expect("state");
-        let server = app::server(state.clone(), listener, 1).expect("server");
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        // The server runs on a thread and runtime of its own, so that dropping the TestServer can
+        // stop it and wait until its workers have let go of the store.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let server_state = state.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = app::server(server_state, listener, 1).expect("server");
+                tx.send(server.handle()).expect("handle");
+                let _ = server.await;
+            });
+        });
+        let handle = rx.recv().expect("server started");
         TestServer {
             base,
             state,
             handle,
+            thread: Some(thread),
             _dir: dir,
             _db: db,
         }
@@ -156,8 +167,14 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    /// Stops the server and waits for its thread, so the connection pool is gone before the
+    /// database is dropped and before the process exits (libpq threads still connecting while
+    /// the process exits can crash the test binary).
     fn drop(&mut self) {
         drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
