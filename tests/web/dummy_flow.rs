@@ -85,6 +85,10 @@ async fn pay_a_receipt_on_sqlite() {
 }
 
 #[actix_web::test]
+#[cfg_attr(
+    postgres_tests_ignored,
+    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+)]
 async fn pay_a_receipt_on_postgres() {
     let Some(pg) = payments_store::testing::postgres("web_pay_a_receipt") else {
         return;
@@ -303,6 +307,10 @@ async fn admins_see_all_receipts_and_the_audit_log() {
 /// written, and the retry after the outage pays the receipt.
 #[cfg(feature = "postgres")]
 #[actix_web::test]
+#[cfg_attr(
+    postgres_tests_ignored,
+    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+)]
 async fn a_database_outage_is_503_and_the_retry_succeeds() {
     let Some(pg) = payments_store::testing::postgres("web_outage") else {
         return;

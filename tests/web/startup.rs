@@ -204,3 +204,86 @@ fn the_cli_adds_users_and_imports_usage_all_or_nothing() {
         "1 core-hour + half a GPU-hour"
     );
 }
+
+/// The real binary, started on `BIND_ADDR`, until it prints its `Open …` line: returns every
+/// line it printed up to then, and the child (killed on drop by the caller).
+fn serve_until_open(env: &[(&str, &str)]) -> (Vec<String>, std::process::Child, tempfile::TempDir) {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_web"));
+    cmd.current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run web");
+    let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut lines = Vec::new();
+    for line in stdout.lines() {
+        let line = line.expect("utf-8 stdout");
+        let done = line.starts_with("Open ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    (lines, child, dir)
+}
+
+#[tokio::test]
+async fn without_site_base_url_the_server_prints_the_address_it_really_listens_on() {
+    let (lines, mut child, _dir) = serve_until_open(&[("BIND_ADDR", "127.0.0.1:0")]);
+    let open = lines.last().expect("an Open line");
+    let url = open
+        .strip_prefix("Open ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    let port: u16 = url
+        .trim_end_matches("/login")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {url}"));
+    assert_ne!(port, 0, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == &format!("Listening on 127.0.0.1:{port}")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("SITE_BASE_URL is not set")),
+        "{lines:?}"
+    );
+    // The printed address is the one that answers.
+    let health = reqwest::get(url.replace("/login", "/healthz")).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        health.expect("healthz at the printed address").status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_site_base_url_that_differs_from_bind_addr_is_named_as_the_one_used() {
+    let (lines, mut child, _dir) = serve_until_open(&[
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("SITE_BASE_URL", "https://pay.example.org"),
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(|l| l.contains("differ")
+            && l.contains("https://pay.example.org")
+            && l.contains("sent to SITE_BASE_URL")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("Open https://pay.example.org/login  (provider: dummy, database: sqlite)")
+    );
+}

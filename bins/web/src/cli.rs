@@ -138,8 +138,19 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
 }
 
 #[actix_web::main]
-async fn serve(config: Config) -> Result<(), StartError> {
+async fn serve(mut config: Config) -> Result<(), StartError> {
     let _log_guard = crate::logging::to_file(&config.log_dir);
+    let listener = TcpListener::bind(config.bind_addr).map_err(|source| StartError::Bind {
+        addr: config.bind_addr.to_string(),
+        source,
+    })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.bind_addr.to_string(),
+        source,
+    })?;
+    if !config.site_base_url_explicit {
+        config.site_base_url = crate::listen::site_for(bound);
+    }
     let state = app::build_state(config, &Env)?;
     let cfg = state.config.clone();
     if cfg.provider == "dummy" {
@@ -154,16 +165,15 @@ async fn serve(config: Config) -> Result<(), StartError> {
             println!("  admin {}  password {}", demo.admin.0, demo.admin.1);
         }
     }
-    let listener = TcpListener::bind(cfg.bind_addr).map_err(|source| StartError::Bind {
-        addr: cfg.bind_addr.to_string(),
-        source,
-    })?;
     tracing::info!(
         provider = state.provider_name(),
         database = state.store.backend(),
-        "listening on {}",
-        cfg.bind_addr
+        site = cfg.site_base_url,
+        "listening on {bound}"
     );
+    for line in crate::listen::announce(bound, &cfg.site_base_url, cfg.site_base_url_explicit) {
+        println!("{line}");
+    }
     println!(
         "Open {}/login  (provider: {}, database: {})",
         cfg.site_base_url,

@@ -69,7 +69,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "SITE_BASE_URL",
-        "public base URL of this server (default http://127.0.0.1:8000)",
+        "public base URL browsers and providers are sent to (default: the address the server listens on)",
     ),
     (
         "PAYMENT_SUCCESS_PATH",
@@ -107,7 +107,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
 pub struct Config {
     pub provider: String,
     pub currency: Currency,
+    /// Where browsers and providers are sent. Without `SITE_BASE_URL` this is derived from the
+    /// address the server really listens on (see `listen::site_for`).
     pub site_base_url: String,
+    /// Whether `SITE_BASE_URL` was set (otherwise `site_base_url` follows the listener).
+    pub site_base_url_explicit: bool,
     pub success_path: String,
     pub cancel_path: String,
     /// Never logged.
@@ -183,6 +187,7 @@ impl Config {
             value: currency_text,
             expected: e.to_string(),
         })?;
+        let site_base_url_explicit = src.get("SITE_BASE_URL").is_some_and(|s| !s.trim().is_empty());
         let site_base_url = get_or(src, "SITE_BASE_URL", "http://127.0.0.1:8000")
             .trim_end_matches('/')
             .to_string();
@@ -228,6 +233,7 @@ impl Config {
             provider,
             currency,
             site_base_url,
+            site_base_url_explicit,
             success_path: path_var(src, "PAYMENT_SUCCESS_PATH", "/payments/thanks")?,
             cancel_path: path_var(src, "PAYMENT_CANCEL_PATH", "/me")?,
             webhook_secret: src.get("PAYMENT_WEBHOOK_SECRET").filter(|s| !s.trim().is_empty()),

@@ -10,6 +10,8 @@ pub mod webhook;
 pub mod conformance;
 #[cfg(feature = "conformance")]
 pub mod oracle;
+#[cfg(feature = "conformance")]
+pub mod vectors;
 
 pub use money::{Currency, ExponentOverrides, MinorUnits, Money, MoneyError};
 pub use provider::{

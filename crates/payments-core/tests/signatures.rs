@@ -1,6 +1,4 @@
-//! The published signature vectors in ../shared/vectors, plus tolerance and rotation.
-
-use std::path::PathBuf;
+//! The published signature vectors (`crates/payments-core/vectors`), plus tolerance and rotation.
 
 use base64::Engine as _;
 use payments_core::signature::{
@@ -9,13 +7,7 @@ use payments_core::signature::{
 use serde_json::Value;
 
 fn vectors(name: &str) -> Value {
-    let dir = std::env::var_os("PAYMENTS_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let path = dir.join("vectors").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} (set PAYMENTS_SHARED_DIR): {e}", path.display()));
-    serde_json::from_str(&text).expect("vector file is JSON")
+    payments_core::vectors::load(name.trim_end_matches(".json"))
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {

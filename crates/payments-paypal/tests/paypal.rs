@@ -866,9 +866,7 @@ async fn the_mock_payer_page_approves_and_returns() {
 
 #[test]
 fn message_construction_matches_the_shared_vector() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/paypal.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = payments_core::vectors::load("paypal");
     let s = |k: &str| v[k].as_str().unwrap().to_string();
     let crc = u32::try_from(v["crc32_of_body"].as_u64().unwrap()).unwrap();
     assert_eq!(

@@ -3,7 +3,6 @@
 //! mapping. Every request the mock receives is recorded for `../shared/oracles/check-requests`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use payments_core::conformance::{self, ExpectedEvent, Fixture, Key};
@@ -55,18 +54,9 @@ fn posts<'a>(requests: &'a [Request], p: &str) -> Vec<&'a Request> {
 // ---------------------------------------------------------------------------------------------
 // Published vectors
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("PAYMENTS_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
-
 #[tokio::test]
 async fn published_vectors_pass_through_the_adapter() {
-    let path = shared_dir().join("vectors/stripe.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} (set PAYMENTS_SHARED_DIR): {e}", path.display()));
-    let vectors: Value = serde_json::from_str(&text).unwrap();
+    let vectors = payments_core::vectors::load("stripe");
     let cases = vectors["cases"].as_array().expect("cases");
     assert!(cases.len() >= 5);
     let (mut valid, mut invalid) = (0, 0);

@@ -1,7 +1,5 @@
 //! Helpers shared by the test modules.
 
-use std::path::PathBuf;
-
 use payments_core::conformance::sample_checkout_request;
 use payments_core::{CheckoutRequest, Currency, Money};
 use payments_omise::testing::MockOmise;
@@ -32,15 +30,9 @@ pub async fn record(mock: &MockOmise, label: &str) -> usize {
         .unwrap_or_else(|e| panic!("recording requests for {label}: {e}"))
 }
 
-/// The shared signature vectors (`PAYMENTS_SHARED_DIR` overrides `../shared`).
+/// The published signature vectors embedded in payments-core.
 pub fn vectors(name: &str) -> serde_json::Value {
-    let dir = std::env::var_os("PAYMENTS_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let path = dir.join("vectors").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {} (set PAYMENTS_SHARED_DIR): {e}", path.display()));
-    serde_json::from_str(&text).expect("vector file is JSON")
+    payments_core::vectors::load(name.trim_end_matches(".json"))
 }
 
 /// A header value from a recorded request, case-insensitively.

@@ -52,7 +52,9 @@ macro_rules! store_tests {
             $(#[test] fn $name() { super::$name(&$crate::support::sqlite()); })+
         }
         mod postgres {
-            $(#[test] fn $name() {
+            $(#[test]
+            #[cfg_attr(postgres_tests_ignored, ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)")]
+            fn $name() {
                 if let Some(db) = $crate::support::postgres(stringify!($name)) { super::$name(&db); }
             })+
         }
