@@ -61,6 +61,33 @@ pub enum UsageCommand {
     Import { file: PathBuf },
 }
 
+impl Cli {
+    /// Parses the command line; `--help` lists the server's variables and those of every
+    /// adapter compiled into this binary (from the registry).
+    pub fn parse_with_variables() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().after_long_help(variables_help()).get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// The environment variables, for `web --help`.
+pub fn variables_help() -> String {
+    let mut text = String::from("Environment (also read from ./.env):\n");
+    for (name, meaning) in crate::config::VARIABLES {
+        text.push_str(&format!("  {name:<30} {meaning}\n"));
+    }
+    for (provider, name, meaning) in crate::registry::variables() {
+        text.push_str(&format!("  {name:<30} [{provider}] {meaning}\n"));
+    }
+    text.push_str(&format!(
+        "\nProviders compiled in: {} (known: {})",
+        crate::registry::compiled().join(", "),
+        crate::registry::KNOWN.join(", ")
+    ));
+    text
+}
+
 /// Runs the command; the error is printed by `main` and the process exits 1.
 pub fn run(cli: Cli) -> Result<(), StartError> {
     let config = Config::from_source(&Env)?;

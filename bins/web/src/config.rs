@@ -56,12 +56,12 @@ impl Source for HashMap<String, String> {
     }
 }
 
-/// Every variable the server itself reads (adapters document their own), for `.env.example`
-/// and `web --help`.
+/// Every variable the server itself reads, for `web --help` (adapters list their own through
+/// `payments_core::Adapter::VARIABLES`, see `registry::variables`).
 pub const VARIABLES: &[(&str, &str)] = &[
     (
         "PAYMENT_PROVIDER",
-        "payment provider: dummy (default), stripe, omise, paypal (as compiled in)",
+        "payment provider (default dummy): one of those compiled in, listed below",
     ),
     (
         "PAYMENT_CURRENCY",
@@ -78,10 +78,6 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "PAYMENT_CANCEL_PATH",
         "where the provider sends the payer after cancelling (default /me)",
-    ),
-    (
-        "PAYMENT_WEBHOOK_SECRET",
-        "webhook signing secret of the dummy provider (generated per run when unset)",
     ),
     (
         "DATABASE_URL",

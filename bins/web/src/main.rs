@@ -1,5 +1,3 @@
-use clap::Parser;
-
 fn main() {
     // A missing .env is fine; a malformed one is reported.
     if let Err(e) = dotenvy::dotenv() {
@@ -8,7 +6,7 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let cli = payments_web::cli::Cli::parse();
+    let cli = payments_web::cli::Cli::parse_with_variables();
     let serving = matches!(cli.command, None | Some(payments_web::cli::Command::Serve));
     if !serving {
         payments_web::logging::console();

@@ -1,44 +1,89 @@
-//! The compile-time provider registry: one `#[cfg]` arm per adapter feature. Adding an adapter
-//! is one dependency line and one feature line in Cargo.toml, and one arm here.
+//! The compile-time provider registry. Every adapter is one line of the [`adapters!`] list
+//! below (plus its cargo feature and dependency lines in Cargo.toml): the known names, the
+//! compiled list, the constructor, the `--help` text and the error messages all come from it.
 
+use std::any::Any;
 use std::sync::Arc;
 
-use payments_core::PaymentProvider;
+use payments_core::{Adapter, PaymentProvider};
 
 use crate::config::{Config, ConfigError, Source};
 
-/// Every provider this project knows, with the cargo feature that compiles it in.
-pub const KNOWN: &[(&str, &str)] = &[
-    ("dummy", "dummy"),
-    ("stripe", "stripe"),
-    ("omise", "omise"),
-    ("paypal", "paypal"),
-];
+/// Declares the registry from `"feature" => AdapterType` lines. Each line is compiled only with
+/// its feature, and is checked at compile time to name the adapter's own `Adapter::NAME`.
+macro_rules! adapters {
+    ($($feature:literal => $adapter:ty),+ $(,)?) => {
+        /// Every provider this project knows (its cargo feature has the same name).
+        pub const KNOWN: &[&str] = &[$($feature),+];
 
-/// The providers compiled into this binary.
-pub fn compiled() -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if cfg!(feature = "dummy") {
-        v.push("dummy");
-    }
-    if cfg!(feature = "stripe") {
-        v.push("stripe");
-    }
-    if cfg!(feature = "omise") {
-        v.push("omise");
-    }
-    if cfg!(feature = "paypal") {
-        v.push("paypal");
-    }
-    v
+        /// The providers compiled into this binary.
+        pub fn compiled() -> Vec<&'static str> {
+            let mut names = Vec::new();
+            $(if cfg!(feature = $feature) {
+                names.push($feature);
+            })+
+            names
+        }
+
+        /// `(provider, variable, meaning)` for every variable of the compiled adapters.
+        pub fn variables() -> Vec<(&'static str, &'static str, &'static str)> {
+            #[allow(unused_mut)]
+            let mut vars = Vec::new();
+            $(#[cfg(feature = $feature)]
+            for (name, meaning) in <$adapter as Adapter>::VARIABLES {
+                vars.push(($feature, *name, *meaning));
+            })+
+            vars
+        }
+
+        /// Builds the compiled adapter called `name`, or `None` when there is none.
+        fn construct(
+            name: &str,
+            lookup: &dyn Fn(&str) -> Option<String>,
+        ) -> Option<Result<ActiveProvider, payments_core::ProviderError>> {
+            $(#[cfg(feature = $feature)]
+            if name == $feature {
+                const _: () = assert!(
+                    payments_core::adapter::same_name(<$adapter as Adapter>::NAME, $feature),
+                    concat!("the registry line \"", $feature, "\" names an adapter with another Adapter::NAME"),
+                );
+                return Some(<$adapter as Adapter>::from_lookup(lookup).map(ActiveProvider::new));
+            })+
+            let _ = (name, lookup);
+            None
+        }
+    };
 }
 
-/// The active provider, plus the dummy adapter itself when it is the one (for its simulate page).
+adapters! {
+    "dummy" => payments_dummy::DummyProvider,
+    "stripe" => payments_stripe::StripeProvider,
+    "omise" => payments_omise::OmiseProvider,
+    "paypal" => payments_paypal::PayPalProvider,
+}
+
+/// The active provider, as the trait object the flows use and as itself (for adapter-specific
+/// pages such as the dummy provider's simulate page).
 #[derive(Clone)]
 pub struct ActiveProvider {
     pub provider: Arc<dyn PaymentProvider>,
-    #[cfg(feature = "dummy")]
-    pub dummy: Option<Arc<payments_dummy::DummyProvider>>,
+    concrete: Arc<dyn Any + Send + Sync>,
+}
+
+impl ActiveProvider {
+    /// Wraps a built adapter.
+    pub fn new<A: Adapter>(adapter: A) -> ActiveProvider {
+        let adapter = Arc::new(adapter);
+        ActiveProvider {
+            provider: adapter.clone(),
+            concrete: adapter,
+        }
+    }
+
+    /// The active adapter as its own type, when it is an `A`.
+    pub fn adapter<A: Adapter>(&self) -> Option<Arc<A>> {
+        self.concrete.clone().downcast::<A>().ok()
+    }
 }
 
 impl std::fmt::Debug for ActiveProvider {
@@ -47,70 +92,22 @@ impl std::fmt::Debug for ActiveProvider {
     }
 }
 
-fn provider_error(e: payments_core::ProviderError) -> ConfigError {
-    ConfigError::Provider(e.to_string())
-}
-
-/// Builds the provider named by `PAYMENT_PROVIDER`, reading its own variables from `src`.
+/// Builds the provider named by `PAYMENT_PROVIDER`, reading its own variables from `src`. The
+/// adapter sees the server's public base URL as `SITE_BASE_URL` and the dummy provider's
+/// per-run secret as `PAYMENT_WEBHOOK_SECRET`.
 pub fn build(config: &Config, src: &dyn Source) -> Result<ActiveProvider, ConfigError> {
-    // Used by the arms of the adapters that read their own variables (not by dummy's).
-    #[cfg_attr(
-        not(any(feature = "stripe", feature = "omise", feature = "paypal")),
-        allow(unused_variables)
-    )]
-    let lookup = |name: &str| src.get(name);
-    #[cfg_attr(
-        not(any(feature = "stripe", feature = "omise", feature = "paypal")),
-        allow(unused_variables)
-    )]
-    let wrap = |provider: Arc<dyn PaymentProvider>| ActiveProvider {
-        provider,
-        #[cfg(feature = "dummy")]
-        dummy: None,
+    let lookup = |name: &str| match name {
+        "SITE_BASE_URL" => Some(config.site_base_url.clone()),
+        "PAYMENT_WEBHOOK_SECRET" => config.webhook_secret.clone(),
+        _ => src.get(name),
     };
-    match config.provider.as_str() {
-        #[cfg(feature = "dummy")]
-        "dummy" => {
-            let secret = config.webhook_secret.clone().ok_or(ConfigError::Missing {
-                name: "PAYMENT_WEBHOOK_SECRET",
-                expected: "the dummy provider's signing secret (the server generates one per run when unset)",
-            })?;
-            let dummy = Arc::new(
-                payments_dummy::DummyProvider::new(&secret, &config.site_base_url).map_err(provider_error)?,
-            );
-            Ok(ActiveProvider {
-                provider: dummy.clone(),
-                dummy: Some(dummy),
-            })
-        }
-        #[cfg(feature = "stripe")]
-        "stripe" => {
-            let cfg = payments_stripe::StripeConfig::from_lookup(&lookup).map_err(provider_error)?;
-            Ok(wrap(Arc::new(
-                payments_stripe::StripeProvider::new(cfg).map_err(provider_error)?,
-            )))
-        }
-        #[cfg(feature = "omise")]
-        "omise" => {
-            let cfg = payments_omise::OmiseConfig::from_lookup(&lookup).map_err(provider_error)?;
-            Ok(wrap(Arc::new(
-                payments_omise::OmiseProvider::new(cfg).map_err(provider_error)?,
-            )))
-        }
-        #[cfg(feature = "paypal")]
-        "paypal" => {
-            let cfg = payments_paypal::PayPalConfig::from_lookup(&lookup).map_err(provider_error)?;
-            Ok(wrap(Arc::new(
-                payments_paypal::PayPalProvider::new(cfg).map_err(provider_error)?,
-            )))
-        }
-        other => {
-            check_name(other)?;
-            Err(ConfigError::UnknownProvider {
-                name: other.to_string(),
-                compiled: compiled().join(", "),
-            })
-        }
+    check_name(&config.provider)?;
+    match construct(&config.provider, &lookup) {
+        Some(built) => built.map_err(|e| ConfigError::Provider(e.to_string())),
+        None => Err(ConfigError::UnknownProvider {
+            name: config.provider.clone(),
+            compiled: compiled().join(", "),
+        }),
     }
 }
 
@@ -121,8 +118,8 @@ pub fn check_name(name: &str) -> Result<(), ConfigError> {
         return Ok(());
     }
     let list = compiled.join(", ");
-    match KNOWN.iter().find(|(known, _)| *known == name) {
-        Some((_, feature)) => Err(ConfigError::ProviderNotCompiled {
+    match KNOWN.iter().find(|known| **known == name) {
+        Some(feature) => Err(ConfigError::ProviderNotCompiled {
             name: name.to_string(),
             feature,
             compiled: list,
@@ -131,5 +128,26 @@ pub fn check_name(name: &str) -> Result<(), ConfigError> {
             name: name.to_string(),
             compiled: list,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_compiled_adapter_is_known_and_lists_its_variables() {
+        for name in super::compiled() {
+            assert!(super::KNOWN.contains(&name));
+        }
+        let vars = super::variables();
+        if cfg!(feature = "stripe") {
+            assert!(vars
+                .iter()
+                .any(|(p, v, _)| *p == "stripe" && *v == "STRIPE_SECRET_KEY"));
+        }
+        if cfg!(feature = "dummy") {
+            assert!(vars
+                .iter()
+                .any(|(p, v, _)| *p == "dummy" && *v == "PAYMENT_WEBHOOK_SECRET"));
+        }
     }
 }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod adapter;
 pub mod money;
 pub mod provider;
 pub mod retry;
@@ -13,6 +14,7 @@ pub mod oracle;
 #[cfg(feature = "conformance")]
 pub mod vectors;
 
+pub use adapter::Adapter;
 pub use money::{Currency, ExponentOverrides, MinorUnits, Money, MoneyError};
 pub use provider::{
     idempotency_key, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,

@@ -156,3 +156,18 @@ impl PaymentProvider for DummyProvider {
         })
     }
 }
+
+impl payments_core::Adapter for DummyProvider {
+    const NAME: &'static str = "dummy";
+    const VARIABLES: &'static [(&'static str, &'static str)] = &[(
+        "PAYMENT_WEBHOOK_SECRET",
+        "secret the dummy provider signs its webhooks with (the server generates one per run when unset)",
+    )];
+
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
+        let secret = lookup("PAYMENT_WEBHOOK_SECRET").unwrap_or_default();
+        let site = lookup("SITE_BASE_URL")
+            .ok_or_else(|| ProviderError::Config("the dummy provider needs SITE_BASE_URL".into()))?;
+        DummyProvider::new(&secret, &site)
+    }
+}

@@ -229,3 +229,12 @@ impl PaymentProvider for OmiseProvider {
         })
     }
 }
+
+impl payments_core::Adapter for OmiseProvider {
+    const NAME: &'static str = "omise";
+    const VARIABLES: &'static [(&'static str, &'static str)] = config::ENV_VARS;
+
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
+        OmiseProvider::new(OmiseConfig::from_lookup(lookup)?)
+    }
+}

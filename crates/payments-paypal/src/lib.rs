@@ -245,3 +245,12 @@ impl PaymentProvider for PayPalProvider {
         self.get_order(external_id).await?.snapshot()
     }
 }
+
+impl payments_core::Adapter for PayPalProvider {
+    const NAME: &'static str = "paypal";
+    const VARIABLES: &'static [(&'static str, &'static str)] = config::ENV_VARS;
+
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
+        PayPalProvider::new(PayPalConfig::from_lookup(lookup)?)
+    }
+}

@@ -217,3 +217,12 @@ impl PaymentProvider for StripeProvider {
         })
     }
 }
+
+impl payments_core::Adapter for StripeProvider {
+    const NAME: &'static str = "stripe";
+    const VARIABLES: &'static [(&'static str, &'static str)] = config::ENV_VARS;
+
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
+        StripeProvider::new(StripeConfig::from_lookup(lookup)?)
+    }
+}

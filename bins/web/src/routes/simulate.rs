@@ -19,7 +19,10 @@ pub struct SimQuery {
 }
 
 fn dummy(state: &AppState) -> Result<std::sync::Arc<payments_dummy::DummyProvider>, AppError> {
-    state.active.dummy.clone().ok_or(AppError::NotFound)
+    state
+        .active
+        .adapter::<payments_dummy::DummyProvider>()
+        .ok_or(AppError::NotFound)
 }
 
 async fn open_payment(
