@@ -1,0 +1,176 @@
+//! `new-adapter NAME`: writes a compiling adapter crate from `templates/adapter/`, its provider
+//! doc, and the three registration lines. Everything is checked before anything is written.
+
+use std::path::{Path, PathBuf};
+
+use crate::names::Names;
+use crate::registration;
+
+/// `(path relative to the workspace root, template)`; paths are rendered like the contents.
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "crates/payments-{{name}}/Cargo.toml",
+        include_str!("../templates/adapter/Cargo.toml.tmpl"),
+    ),
+    (
+        "crates/payments-{{name}}/README.md",
+        include_str!("../templates/adapter/README.md.tmpl"),
+    ),
+    (
+        "crates/payments-{{name}}/src/lib.rs",
+        include_str!("../templates/adapter/lib.rs.tmpl"),
+    ),
+    (
+        "crates/payments-{{name}}/src/config.rs",
+        include_str!("../templates/adapter/config.rs.tmpl"),
+    ),
+    (
+        "crates/payments-{{name}}/src/transformers.rs",
+        include_str!("../templates/adapter/transformers.rs.tmpl"),
+    ),
+    (
+        "crates/payments-{{name}}/src/webhook.rs",
+        include_str!("../templates/adapter/webhook.rs.tmpl"),
+    ),
+    (
+        "crates/payments-{{name}}/src/testing.rs",
+        include_str!("../templates/adapter/testing.rs.tmpl"),
+    ),
+    (
+        "crates/payments-{{name}}/tests/{{name}}.rs",
+        include_str!("../templates/adapter/tests.rs.tmpl"),
+    ),
+    (
+        "docs/providers/{{name}}.md",
+        include_str!("../templates/adapter/provider.md.tmpl"),
+    ),
+];
+
+const ROOT_MANIFEST: &str = "Cargo.toml";
+const SERVER_MANIFEST: &str = "bins/web/Cargo.toml";
+const REGISTRY: &str = "bins/web/src/registry.rs";
+
+/// What `new-adapter` wrote.
+#[derive(Debug)]
+pub struct Generated {
+    pub created: Vec<PathBuf>,
+    pub changed: Vec<PathBuf>,
+}
+
+fn read(root: &Path, rel: &str) -> Result<String, String> {
+    std::fs::read_to_string(root.join(rel)).map_err(|e| format!("{}: {e}", root.join(rel).display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Generates the adapter `name` in the workspace at `root`.
+pub fn run(root: &Path, name: &str) -> Result<Generated, String> {
+    let names = Names::new(name)?;
+    let crate_dir = root.join(format!("crates/payments-{name}"));
+    if crate_dir.exists() {
+        return Err(format!(
+            "{} exists already: nothing was written",
+            crate_dir.display()
+        ));
+    }
+    let registry = read(root, REGISTRY)?;
+    if registration::registered(&registry, name) {
+        return Err(format!(
+            "{REGISTRY} lists \"{name}\" already: nothing was written"
+        ));
+    }
+    // Every new text first; only then any write.
+    let provider_type = format!("{}Provider", names.camel);
+    let edits = [
+        (
+            ROOT_MANIFEST,
+            registration::workspace_dependency(&read(root, ROOT_MANIFEST)?, name),
+        ),
+        (
+            SERVER_MANIFEST,
+            registration::server_feature(&read(root, SERVER_MANIFEST)?, name),
+        ),
+        (
+            REGISTRY,
+            registration::registry_line(&registry, name, &provider_type),
+        ),
+    ];
+    let mut changes = Vec::new();
+    for (rel, edit) in edits {
+        changes.push((rel, edit.map_err(|e| format!("{e}: nothing was written"))?));
+    }
+    let files: Vec<(PathBuf, String)> = TEMPLATES
+        .iter()
+        .map(|(path, text)| (root.join(names.render(path)), names.render(text)))
+        .collect();
+    if let Some((path, _)) = files.iter().find(|(path, _)| path.exists()) {
+        return Err(format!("{} exists already: nothing was written", path.display()));
+    }
+    let mut generated = Generated {
+        created: Vec::new(),
+        changed: Vec::new(),
+    };
+    for (path, text) in files {
+        write(&path, &text)?;
+        generated.created.push(path);
+    }
+    for (rel, text) in changes {
+        write(&root.join(rel), &text)?;
+        generated.changed.push(root.join(rel));
+    }
+    Ok(generated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace root holding only the three registration files, as the real ones begin.
+    fn scratch_root() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for rel in [ROOT_MANIFEST, SERVER_MANIFEST, REGISTRY] {
+            let text = std::fs::read_to_string(real.join(rel)).unwrap();
+            write(&dir.path().join(rel), &text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn writes_the_crate_the_doc_and_the_three_lines() {
+        let root = scratch_root();
+        let out = run(root.path(), "acme").unwrap();
+        assert_eq!(out.created.len(), TEMPLATES.len());
+        assert_eq!(out.changed.len(), 3);
+        for path in &out.created {
+            let text = std::fs::read_to_string(path).unwrap();
+            assert!(!text.contains("{{"), "{} keeps a placeholder", path.display());
+        }
+        let registry = std::fs::read_to_string(root.path().join(REGISTRY)).unwrap();
+        assert!(registry.contains("\"acme\" => payments_acme::AcmeProvider,"));
+        let web = std::fs::read_to_string(root.path().join(SERVER_MANIFEST)).unwrap();
+        assert!(web.contains("acme = [\"dep:payments-acme\"]"));
+        let lib = std::fs::read_to_string(root.path().join("crates/payments-acme/src/lib.rs")).unwrap();
+        assert!(lib.contains("impl payments_core::Adapter for AcmeProvider"));
+    }
+
+    #[test]
+    fn a_second_run_or_a_taken_name_writes_nothing() {
+        let root = scratch_root();
+        run(root.path(), "acme").unwrap();
+        let before = std::fs::read_to_string(root.path().join(REGISTRY)).unwrap();
+        assert!(run(root.path(), "acme").unwrap_err().contains("exists already"));
+        assert!(run(root.path(), "stripe")
+            .unwrap_err()
+            .contains("lists \"stripe\" already"));
+        assert_eq!(
+            std::fs::read_to_string(root.path().join(REGISTRY)).unwrap(),
+            before
+        );
+    }
+}
