@@ -113,3 +113,18 @@ impl Drop for TempPostgres {
             .execute(&mut Self::admin(&self.base));
     }
 }
+
+impl crate::Store {
+    /// Runs raw SQL on a pooled connection (tests inject triggers with it to make one write
+    /// fail).
+    pub fn execute_sql_for_tests(&self, sql: &str) -> Result<(), crate::StoreError> {
+        use diesel::connection::SimpleConnection;
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            crate::DbPool::Sqlite(pool) => pool.get()?.batch_execute(sql)?,
+            #[cfg(feature = "postgres")]
+            crate::DbPool::Pg(pool) => pool.get()?.batch_execute(sql)?,
+        }
+        Ok(())
+    }
+}
