@@ -5,6 +5,7 @@
 mod support;
 
 mod dummy_flow;
+mod ingest;
 mod security;
 mod startup;
 
