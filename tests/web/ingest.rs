@@ -126,3 +126,91 @@ async fn concurrent_deliveries_are_all_answered_and_paid_on_postgres() {
     concurrent_deliveries_are_all_answered_and_paid(TestServer::start_with(Db::Postgres(pg), &[]).await)
         .await;
 }
+
+/// Polls `done` (at most 10 s): waiting for the server to reach a state, not timing it.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[actix_web::test]
+async fn a_full_queue_is_503_with_retry_after_and_the_redelivery_is_paid() {
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        &[
+            ("WEBHOOK_QUEUE_LIMIT", "1".to_string()),
+            ("WEBHOOK_QUEUE_WAIT_MS", "1".to_string()),
+        ],
+    )
+    .await;
+    let dummy = DummyProvider::new(WEBHOOK_SECRET, "http://127.0.0.1").unwrap();
+    let checkouts = open_checkouts(&server, 3);
+    let hooks: Vec<_> = checkouts
+        .iter()
+        .enumerate()
+        .map(|(i, (_, payment, amount))| {
+            dummy
+                .signed_webhook(
+                    &format!("evt_q{i}"),
+                    "payment.succeeded",
+                    payment,
+                    *amount,
+                    unix_now(),
+                )
+                .unwrap()
+        })
+        .collect();
+    let deliver = |i: usize| {
+        let hook = hooks[i].clone();
+        let url = server.url("/payments/webhook");
+        actix_web::rt::spawn(async move {
+            let mut req = reqwest::Client::new().post(url).body(hook.body.clone());
+            for (k, v) in hook.headers() {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let resp = req.send().await.expect("webhook request");
+            let status = resp.status();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap_or_default().to_string());
+            let body: serde_json::Value = resp.json().await.expect("json");
+            (
+                status,
+                body["result"].as_str().unwrap_or_default().to_string(),
+                retry_after,
+            )
+        })
+    };
+
+    // The database is busy (its write lock held): the writer takes the first event and waits,
+    // the second fills the queue of one, the third finds no room.
+    let lock = server.store().hold_write_lock_for_tests().unwrap();
+    let ingest = server.state.ingest.clone();
+    let first = deliver(0);
+    wait_until("the writer took the first event", || ingest.stats().events() == 1).await;
+    let second = deliver(1);
+    wait_until("the second event is queued", || ingest.queued() == 1).await;
+    let (status, result, retry_after) = deliver(2).await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{result}");
+    assert_eq!(result, "retry_later");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+
+    drop(lock);
+    for delivery in [first, second] {
+        let (status, result, _) = delivery.await.unwrap();
+        assert_eq!((status, result.as_str()), (StatusCode::OK, "finalized"));
+    }
+    assert_eq!(server.receipt_status(checkouts[2].0), ReceiptStatus::Unpaid);
+    // The provider delivers the refused one again.
+    let (status, result, _) = deliver(2).await.unwrap();
+    assert_eq!((status, result.as_str()), (StatusCode::OK, "finalized"));
+    for (receipt, _, _) in &checkouts {
+        assert_eq!(server.receipt_status(*receipt), ReceiptStatus::Paid);
+    }
+}

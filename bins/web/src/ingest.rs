@@ -69,6 +69,13 @@ impl Ingest {
         &self.stats
     }
 
+    /// Events in the queue that the writer has not taken yet.
+    pub fn queued(&self) -> usize {
+        self.sender
+            .as_ref()
+            .map_or(0, |s| s.max_capacity() - s.capacity())
+    }
+
     /// Seconds a refused sender is told to wait (`Retry-After`).
     pub fn retry_after_secs(&self) -> u64 {
         self.wait.as_secs().max(1)
