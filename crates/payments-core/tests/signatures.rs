@@ -1,5 +1,5 @@
-//! The published signature vectors (`crates/payments-core/vectors`), tolerance, rotation, and
-//! the declarative schemes.
+//! The published signature vectors (`crates/payments-core/vectors`), tolerance, rotation, the
+//! declarative schemes, and (module `http_kit`) the provider HTTP kit against a local mock.
 
 use base64::Engine as _;
 use payments_core::signature::{
@@ -326,3 +326,6 @@ fn verify_by_refetch_checks_nothing_and_says_so() {
     };
     assert_eq!(none.event_id(&req), None);
 }
+
+#[path = "http/kit.rs"]
+mod http_kit;
