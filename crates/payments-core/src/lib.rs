@@ -9,6 +9,8 @@ pub mod webhook;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "mock")]
+pub mod mock;
 #[cfg(feature = "conformance")]
 pub mod oracle;
 #[cfg(feature = "conformance")]
