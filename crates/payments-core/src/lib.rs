@@ -13,6 +13,8 @@ pub mod webhook;
 pub mod conformance;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "mock")]
+pub mod mock;
 #[cfg(feature = "conformance")]
 pub mod oracle;
 #[cfg(feature = "conformance")]
