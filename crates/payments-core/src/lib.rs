@@ -8,6 +8,7 @@ pub mod provider;
 pub mod retry;
 pub mod signature;
 pub mod webhook;
+pub mod wire;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
