@@ -49,6 +49,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 const ROOT_MANIFEST: &str = "Cargo.toml";
 const SERVER_MANIFEST: &str = "bins/web/Cargo.toml";
 const REGISTRY: &str = "bins/web/src/registry.rs";
+const E2E: &str = "tests/web/adapters.rs";
 
 /// What `new-adapter` wrote.
 #[derive(Debug)]
@@ -104,6 +105,10 @@ pub fn run(root: &Path, name: &str) -> Result<Generated, String> {
             REGISTRY,
             registration::registry_line(&registry, name, &provider_type),
         ),
+        (
+            E2E,
+            registration::e2e_line(&read(root, E2E)?, name, &format!("{}Fixture", names.camel)),
+        ),
     ];
     let mut changes = Vec::new();
     for (rel, edit) in edits {
@@ -146,7 +151,7 @@ mod tests {
     fn scratch_root() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for rel in [ROOT_MANIFEST, SERVER_MANIFEST, REGISTRY] {
+        for rel in [ROOT_MANIFEST, SERVER_MANIFEST, REGISTRY, E2E] {
             let text = std::fs::read_to_string(real.join(rel)).unwrap();
             write(&dir.path().join(rel), &text).unwrap();
         }
@@ -158,7 +163,7 @@ mod tests {
         let root = scratch_root();
         let out = run(root.path(), "acme").unwrap();
         assert_eq!(out.created.len(), TEMPLATES.len());
-        assert_eq!(out.changed.len(), 3);
+        assert_eq!(out.changed.len(), 4);
         for path in &out.created {
             let text = std::fs::read_to_string(path).unwrap();
             assert!(!text.contains("{{"), "{} keeps a placeholder", path.display());

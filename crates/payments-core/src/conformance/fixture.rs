@@ -253,6 +253,13 @@ pub trait AdapterFixture: Send + Sync {
         false
     }
 
+    /// The variables that make the server use this adapter against the fixture's mock
+    /// (`STRIPE_API_BASE=<mock>`, keys, webhook secrets; not `PAYMENT_PROVIDER`). The server's
+    /// end-to-end payment test (tests/web/adapters.rs) runs for every fixture that gives them.
+    fn server_vars(&self) -> Option<Vec<(&'static str, String)>> {
+        None
+    }
+
     /// The clock signatures are made with (unix seconds).
     fn now(&self) -> i64 {
         crate::unix_now()
