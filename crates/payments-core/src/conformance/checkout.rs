@@ -53,11 +53,16 @@ pub async fn amount_on_wire(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) 
     // What reached the provider is judged first, whatever the adapter then made of the answer.
     let created = cx.f.provider().create_checkout(&req).await;
     let creates = creates_for(cx, &req.payment_ref).await?;
-    ensure!(
-        !creates.is_empty(),
-        "no checkout-create request carrying our payment id {} reached the provider mock",
-        req.payment_ref
-    );
+    if creates.is_empty() {
+        let why = match &created {
+            Ok(_) => String::new(),
+            Err(e) => format!(" (create_checkout failed: {e})"),
+        };
+        return Err(fail(format!(
+            "no checkout-create request carrying our payment id {} reached the provider mock{why}",
+            req.payment_ref
+        )));
+    }
     for r in &creates {
         let ok = match cx.f.amount_sent(r) {
             Some(sent) => sent.trim().trim_matches('"') == c.wire,
