@@ -55,7 +55,12 @@ const REGISTRY: &str = "bins/web/src/registry.rs";
 pub struct Generated {
     pub created: Vec<PathBuf>,
     pub changed: Vec<PathBuf>,
+    /// A provider doc written before the crate (protocol research often comes first) is kept.
+    pub kept: Vec<PathBuf>,
 }
+
+/// The one generated file that may exist already: the provider's protocol notes.
+const PROVIDER_DOC: &str = "docs/providers/{{name}}.md";
 
 fn read(root: &Path, rel: &str) -> Result<String, String> {
     std::fs::read_to_string(root.join(rel)).map_err(|e| format!("{}: {e}", root.join(rel).display()))
@@ -104,16 +109,23 @@ pub fn run(root: &Path, name: &str) -> Result<Generated, String> {
     for (rel, edit) in edits {
         changes.push((rel, edit.map_err(|e| format!("{e}: nothing was written"))?));
     }
-    let files: Vec<(PathBuf, String)> = TEMPLATES
-        .iter()
-        .map(|(path, text)| (root.join(names.render(path)), names.render(text)))
-        .collect();
+    let mut kept = Vec::new();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    for (path, text) in TEMPLATES {
+        let target = root.join(names.render(path));
+        if *path == PROVIDER_DOC && target.exists() {
+            kept.push(target);
+        } else {
+            files.push((target, names.render(text)));
+        }
+    }
     if let Some((path, _)) = files.iter().find(|(path, _)| path.exists()) {
         return Err(format!("{} exists already: nothing was written", path.display()));
     }
     let mut generated = Generated {
         created: Vec::new(),
         changed: Vec::new(),
+        kept,
     };
     for (path, text) in files {
         write(&path, &text)?;
@@ -157,6 +169,20 @@ mod tests {
         assert!(web.contains("acme = [\"dep:payments-acme\"]"));
         let lib = std::fs::read_to_string(root.path().join("crates/payments-acme/src/lib.rs")).unwrap();
         assert!(lib.contains("impl payments_core::Adapter for AcmeProvider"));
+    }
+
+    #[test]
+    fn a_provider_doc_written_first_is_kept() {
+        let root = scratch_root();
+        let doc = root.path().join("docs/providers/acme.md");
+        write(&doc, "# Acme: facts found first\n").unwrap();
+        let out = run(root.path(), "acme").unwrap();
+        assert_eq!(out.kept, vec![doc.clone()]);
+        assert_eq!(out.created.len(), TEMPLATES.len() - 1);
+        assert_eq!(
+            std::fs::read_to_string(&doc).unwrap(),
+            "# Acme: facts found first\n"
+        );
     }
 
     #[test]
