@@ -98,8 +98,19 @@ pub async fn other_amount_refused(cx: &Cx<'_>) -> Check {
     Ok(())
 }
 
-/// The same request twice: the same provider id, one checkout at the provider.
+/// The same request twice: the same provider id.
 pub async fn same_request_twice(cx: &Cx<'_>) -> Check {
+    twice(cx).await.map(|_| ())
+}
+
+/// The same request twice leaves one checkout at the provider.
+pub async fn one_checkout_at_provider(cx: &Cx<'_>) -> Check {
+    let payment_ref = twice(cx).await?;
+    one_checkout(cx, &payment_ref).await
+}
+
+/// Sends one request twice; the provider ids must agree. Returns our payment id.
+async fn twice(cx: &Cx<'_>) -> Result<String, super::Verdict> {
     let (_, amount) = cx.primary()?;
     let (req, first) = cx.checkout("twice", amount).await?;
     let second =
@@ -113,7 +124,7 @@ pub async fn same_request_twice(cx: &Cx<'_>) -> Check {
         first.external_id,
         second.external_id
     );
-    one_checkout(cx, &req.payment_ref).await
+    Ok(req.payment_ref)
 }
 
 async fn one_checkout(cx: &Cx<'_>, payment_ref: &str) -> Check {

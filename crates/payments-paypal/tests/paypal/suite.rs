@@ -170,7 +170,7 @@ const PAYPAL_SKIPS: &[&str] = &[
     "amounts.three_decimal.wire",
     "amounts.three_decimal.event",
     "amounts.other_amount_refused",
-    "idempotency.same_request_twice",
+    "idempotency.one_checkout_at_provider",
     "idempotency.lost_answer",
     "events.disputed",
     "fetch.succeeded",
