@@ -86,7 +86,7 @@ pub async fn amount_on_wire(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) 
 /// A checkout the provider created for another amount than asked is refused.
 pub async fn other_amount_refused(cx: &Cx<'_>) -> Check {
     let (_, amount) = cx.primary()?;
-    if !cx.f.answer_next_checkout_with_other_amount().await {
+    if !cx.f.answer_next_checkout_with_other_amount(amount).await {
         return Err(skip("the fixture cannot make the mock create another amount"));
     }
     let req = checkout_request(&cx.new_ref("other"), amount);
