@@ -35,8 +35,8 @@ pub const CLASSES: [Class; 3] = [
     Class {
         name: "three_decimal",
         candidates: &[("KWD", 3), ("BHD", 3), ("JOD", 3), ("OMR", 3), ("TND", 3)],
-        // 12.345
-        minor: 12_345,
+        // 12.340: Stripe (and its partners) take three-decimal amounts only with a last digit of 0.
+        minor: 12_340,
     },
 ];
 
@@ -140,9 +140,11 @@ mod tests {
         let zero = choose(&CLASSES[1], &all, &[("JPY", 2)], WireAmount::MinorUnits).unwrap();
         assert_eq!((zero.minor, zero.wire.as_str()), (4321, "432100"));
         let three = choose(&CLASSES[2], &all, &[], WireAmount::Decimal).unwrap();
-        assert_eq!(three.wire, "12.345");
+        assert_eq!(three.wire, "12.340");
         let three = choose(&CLASSES[2], &all, &[("KWD", 2)], WireAmount::Decimal).unwrap();
         assert_eq!((three.minor, three.wire.as_str()), (12_340, "12.34"));
+        let three = choose(&CLASSES[2], &all, &[("KWD", 1)], WireAmount::MinorUnits).unwrap();
+        assert_eq!((three.minor, three.wire.as_str()), (12_300, "123"));
         assert!(choose(&CLASSES[2], &["USD"], &[], WireAmount::Decimal).is_none());
     }
 

@@ -53,11 +53,16 @@ pub async fn amount_on_wire(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) 
     // What reached the provider is judged first, whatever the adapter then made of the answer.
     let created = cx.f.provider().create_checkout(&req).await;
     let creates = creates_for(cx, &req.payment_ref).await?;
-    ensure!(
-        !creates.is_empty(),
-        "no checkout-create request carrying our payment id {} reached the provider mock",
-        req.payment_ref
-    );
+    if creates.is_empty() {
+        let why = match &created {
+            Ok(_) => String::new(),
+            Err(e) => format!(" (create_checkout failed: {e})"),
+        };
+        return Err(fail(format!(
+            "no checkout-create request carrying our payment id {} reached the provider mock{why}",
+            req.payment_ref
+        )));
+    }
     for r in &creates {
         let ok = match cx.f.amount_sent(r) {
             Some(sent) => sent.trim().trim_matches('"') == c.wire,
@@ -81,7 +86,7 @@ pub async fn amount_on_wire(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) 
 /// A checkout the provider created for another amount than asked is refused.
 pub async fn other_amount_refused(cx: &Cx<'_>) -> Check {
     let (_, amount) = cx.primary()?;
-    if !cx.f.answer_next_checkout_with_other_amount().await {
+    if !cx.f.answer_next_checkout_with_other_amount(amount).await {
         return Err(skip("the fixture cannot make the mock create another amount"));
     }
     let req = checkout_request(&cx.new_ref("other"), amount);
@@ -93,8 +98,19 @@ pub async fn other_amount_refused(cx: &Cx<'_>) -> Check {
     Ok(())
 }
 
-/// The same request twice: the same provider id, one checkout at the provider.
+/// The same request twice: the same provider id.
 pub async fn same_request_twice(cx: &Cx<'_>) -> Check {
+    twice(cx).await.map(|_| ())
+}
+
+/// The same request twice leaves one checkout at the provider.
+pub async fn one_checkout_at_provider(cx: &Cx<'_>) -> Check {
+    let payment_ref = twice(cx).await?;
+    one_checkout(cx, &payment_ref).await
+}
+
+/// Sends one request twice; the provider ids must agree. Returns our payment id.
+async fn twice(cx: &Cx<'_>) -> Result<String, super::Verdict> {
     let (_, amount) = cx.primary()?;
     let (req, first) = cx.checkout("twice", amount).await?;
     let second =
@@ -108,7 +124,7 @@ pub async fn same_request_twice(cx: &Cx<'_>) -> Check {
         first.external_id,
         second.external_id
     );
-    one_checkout(cx, &req.payment_ref).await
+    Ok(req.payment_ref)
 }
 
 async fn one_checkout(cx: &Cx<'_>, payment_ref: &str) -> Check {

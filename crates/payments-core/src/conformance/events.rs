@@ -35,8 +35,15 @@ fn same_payment(
         ev.signature
     );
     ensure!(!ev.event_id.trim().is_empty(), "{what}: the event id is empty");
+    // A refund event may state the payment's amount or the refunded one (its `EventKind`
+    // carries the cumulative refund, checked by the caller); every other event the payment's.
+    let refunded = match &ev.kind {
+        EventKind::Refunded { amount: Some(a) } => Some(Money::new(a.get(), req.amount.currency)),
+        _ => None,
+    };
     ensure!(
-        ev.amount == Some(req.amount),
+        ev.amount == Some(req.amount)
+            || (kind == Kind::Refunded && ev.amount.is_some() && ev.amount == refunded),
         "{what}: amount {:?}, the payment is {}",
         ev.amount.map(|m| m.to_string()),
         req.amount

@@ -197,9 +197,11 @@ pub trait AdapterFixture: Send + Sync {
         false
     }
 
-    /// Arms the mock so that the next checkout-create creates (and answers with) an amount
-    /// other than the one asked for; the adapter must refuse that checkout. `false`: cannot.
-    async fn answer_next_checkout_with_other_amount(&self) -> bool {
+    /// Arms the mock so that the next checkout-create, which asks for `asked`, creates (and
+    /// answers with) another amount, the answer otherwise valid; the adapter must refuse that
+    /// checkout. `false`: cannot.
+    async fn answer_next_checkout_with_other_amount(&self, asked: Money) -> bool {
+        let _ = asked;
         false
     }
 

@@ -302,6 +302,12 @@ pub async fn run(f: &dyn AdapterFixture) -> Report {
         checkout::same_request_twice(&cx),
     )
     .await;
+    check(
+        r,
+        "idempotency.one_checkout_at_provider".into(),
+        checkout::one_checkout_at_provider(&cx),
+    )
+    .await;
     check(r, "idempotency.lost_answer".into(), checkout::lost_answer(&cx)).await;
     for kind in Kind::ALL {
         check(r, format!("events.{}", kind.label()), events::kind(&cx, kind)).await;

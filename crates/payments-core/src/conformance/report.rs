@@ -112,3 +112,50 @@ impl fmt::Display for Report {
         write!(f, "{}", self.summary())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(outcomes: &[(&str, Outcome)]) -> Report {
+        Report {
+            provider: "acme".into(),
+            results: outcomes
+                .iter()
+                .map(|(n, o)| CheckResult {
+                    name: (*n).into(),
+                    outcome: o.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn counts_and_summary() {
+        let r = report(&[
+            ("a", Outcome::Passed),
+            ("b", Outcome::Failed("wrong".into())),
+            ("c", Outcome::Skipped("no hook".into())),
+        ]);
+        assert_eq!((r.passed(), r.failed(), r.skipped()), (1, 1, 1));
+        assert_eq!(
+            r.summary(),
+            "conformance of acme: 3 checks ran; 1 passed, 1 failed and 1 skipped"
+        );
+        let text = r.to_string();
+        assert!(
+            text.contains("  FAIL  b: wrong\n") && text.contains("  skip  c: no hook\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn assert_passed_wants_no_failure_and_exactly_the_expected_skips() {
+        let ok = report(&[("a", Outcome::Passed), ("c", Outcome::Skipped("x".into()))]);
+        ok.assert_passed(&["c"]);
+        assert!(std::panic::catch_unwind(|| ok.assert_passed(&[])).is_err());
+        assert!(std::panic::catch_unwind(|| ok.assert_passed(&["c", "d"])).is_err());
+        let failed = report(&[("b", Outcome::Failed("wrong".into()))]);
+        assert!(std::panic::catch_unwind(|| failed.assert_passed(&[])).is_err());
+    }
+}

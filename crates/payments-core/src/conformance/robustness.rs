@@ -75,7 +75,11 @@ fn mutations(body: &[u8]) -> Vec<(String, Vec<u8>)> {
             }
             let text = d.to_string();
             for r in REPLACEMENTS {
-                out.push((format!("{path} = {r}"), text.replace(&quoted, r).into_bytes()));
+                let mutated = text.replace(&quoted, r).into_bytes();
+                // Putting `null` where `null` was changes nothing.
+                if mutated != body {
+                    out.push((format!("{path} = {r}"), mutated));
+                }
             }
         }
     }

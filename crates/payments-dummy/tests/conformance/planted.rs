@@ -1,5 +1,5 @@
 //! The suite's strength, proven: the reference adapter passes it with nothing skipped, and
-//! each of twelve bugs planted into it (one at a time) makes it fail, in the check named here.
+//! each of thirteen bugs planted into it (one at a time) makes it fail, in the check named here.
 //! `cargo test -p payments-dummy --test conformance planted -- --nocapture` prints the table.
 
 use payments_core::conformance::{self, Outcome};
@@ -22,6 +22,7 @@ fn expected_catcher(bug: Bug) -> &'static str {
         Bug::AnySignatureAccepted => "signature.wrong_secret",
         Bug::SignatureOverTrimmedBody => "signature.whitespace",
         Bug::WebhookAmountHalved => "amounts.two_decimal.event",
+        Bug::PanicsOnWrongType => "robustness.mutated_bodies",
     }
 }
 

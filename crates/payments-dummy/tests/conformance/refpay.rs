@@ -49,10 +49,11 @@ pub enum Bug {
     AnySignatureAccepted,
     SignatureOverTrimmedBody,
     WebhookAmountHalved,
+    PanicsOnWrongType,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 12] = [
+    pub const ALL: [Bug; 13] = [
         Bug::CheckoutSendsHundredth,
         Bug::WrongDecimalsBothSides,
         Bug::AmountFromWrongObject,
@@ -65,6 +66,7 @@ impl Bug {
         Bug::AnySignatureAccepted,
         Bug::SignatureOverTrimmedBody,
         Bug::WebhookAmountHalved,
+        Bug::PanicsOnWrongType,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -81,6 +83,7 @@ impl Bug {
             Bug::AnySignatureAccepted => "any signature accepted",
             Bug::SignatureOverTrimmedBody => "signature over a trimmed body",
             Bug::WebhookAmountHalved => "webhook amount halved",
+            Bug::PanicsOnWrongType => "parse_webhook panics on a wrongly typed amount",
         }
     }
 }
@@ -276,6 +279,9 @@ impl PaymentProvider for Refpay {
             .ok_or_else(|| malformed("no type"))?
             .to_string();
         let checkout = &raw["data"]["checkout"];
+        if self.has(Bug::PanicsOnWrongType) {
+            let _ = checkout["amount"].as_i64().expect("the amount is an integer");
+        }
         let amount_source = if self.has(Bug::AmountFromWrongObject) {
             &raw["data"]["fee"]
         } else {

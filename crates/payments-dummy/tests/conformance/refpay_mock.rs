@@ -234,7 +234,7 @@ impl AdapterFixture for RefpayFixture {
         true
     }
 
-    async fn answer_next_checkout_with_other_amount(&self) -> bool {
+    async fn answer_next_checkout_with_other_amount(&self, _asked: Money) -> bool {
         lock(&self.state).other_amount_next = true;
         true
     }
