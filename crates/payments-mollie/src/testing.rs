@@ -231,7 +231,7 @@ impl MockMollie {
 
 mod fixture {
     use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Received, Secret, WireAmount};
-    use payments_core::{async_trait, CheckoutSession, PaymentProvider, PaymentStatus};
+    use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus};
 
     use super::{MockMollie, API_KEY};
     use crate::{MollieConfig, MollieProvider};
@@ -312,12 +312,9 @@ mod fixture {
             true
         }
 
-        async fn answer_next_checkout_with_other_amount(&self) -> bool {
-            let mut state = self.mock.mock.state();
-            state.next_amount = Some(payments_core::Money::new(
-                1,
-                payments_core::Currency::from_code("EUR").unwrap(),
-            ));
+        async fn answer_next_checkout_with_other_amount(&self, asked: Money) -> bool {
+            let other = Money::new(asked.amount.0 / 100 + 1, asked.currency);
+            self.mock.answer_next_create_with(other);
             true
         }
 
