@@ -4,6 +4,7 @@
 
 mod support;
 
+mod adapters;
 mod dummy_flow;
 mod ingest;
 mod security;
