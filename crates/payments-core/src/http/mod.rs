@@ -69,6 +69,40 @@ pub fn api_error(
     }
 }
 
+/// A provider's error JSON described by JSON pointers (RFC 6901): the first non-blank `code` and
+/// `message` win, `field` (the parameter at fault) is appended as `(param: ...)` unless the
+/// message names it, and `retry_header` is the provider's own `true`/`false` retry advice.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonErrors {
+    pub provider: &'static str,
+    pub code: &'static [&'static str],
+    pub message: &'static [&'static str],
+    pub field: Option<&'static str>,
+    pub retry_header: Option<&'static str>,
+}
+
+impl ApiErrors for JsonErrors {
+    fn api_error(&self, status: u16, body: &[u8]) -> ProviderError {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let text = |p: &str| {
+            v.pointer(p)
+                .and_then(|x| x.as_str())
+                .filter(|s| !s.trim().is_empty())
+        };
+        let first = |ps: &[&str]| ps.iter().find_map(|p| text(p)).map(str::to_string);
+        let message = first(self.message).map(|m| match self.field.and_then(text) {
+            Some(f) if !m.contains(f) => format!("{m} (param: {f})"),
+            _ => m,
+        });
+        api_error(self.provider, status, first(self.code), message, body)
+    }
+
+    fn should_retry(&self, _status: u16, headers: &HeaderMap) -> Option<bool> {
+        let value = headers.get(self.retry_header?)?.to_str().ok()?;
+        Some(value.trim().eq_ignore_ascii_case("true"))
+    }
+}
+
 /// Finds the object an earlier attempt may have created, by our reference, before a re-send.
 #[crate::async_trait]
 pub trait Lookup: Send + Sync {
@@ -233,15 +267,9 @@ impl Client {
         retry: RetryPolicy,
         errors: impl ApiErrors,
     ) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(retry.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("payments-core-http/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
             provider,
-            http,
+            http: http_client(retry.timeout.min(Duration::from_secs(10)))?,
             base: base.trim_end_matches('/').to_string(),
             auth,
             tokens: Arc::new(TokenCache::default()),
@@ -249,6 +277,12 @@ impl Client {
             retry,
             errors: Arc::new(errors),
         })
+    }
+
+    /// Another connect timeout (the default is the policy's timeout, at most 10 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Result<Self, ProviderError> {
+        self.http = http_client(timeout)?;
+        Ok(self)
     }
 
     /// A header sent on every request (`Stripe-Version`, `Omise-Version`).
@@ -399,6 +433,15 @@ impl Client {
         }
         Err(Failure::Final(error))
     }
+}
+
+fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, ProviderError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("payments-core-http/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
 /// A transport failure: retryable; it may have arrived unless the connection never opened.
