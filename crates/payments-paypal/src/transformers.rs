@@ -1,6 +1,6 @@
 //! PayPal wire types, status mapping and amount conversion.
 
-use payments_core::{Currency, ExponentOverrides, Money, PaymentStatus, ProviderError};
+use payments_core::{AmountRules, ExponentOverrides, Money, PaymentStatus, ProviderError};
 use serde::{Deserialize, Serialize};
 
 use crate::PROVIDER;
@@ -8,6 +8,9 @@ use crate::PROVIDER;
 /// Where PayPal departs from ISO 4217: these currencies take no decimals ("decimal amounts
 /// cause an error"). JPY has none in ISO either; it is listed for clarity.
 pub const PAYPAL_EXPONENTS: ExponentOverrides = ExponentOverrides::new(&[("HUF", 0), ("JPY", 0), ("TWD", 0)]);
+
+/// PayPal's amount rules: its decimals, at most 15 integer digits.
+pub const AMOUNTS: AmountRules = AmountRules::new("PayPal", PAYPAL_EXPONENTS);
 
 /// PayPal's `money` object: ISO code and a decimal string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,20 +24,8 @@ impl AmountWire {
     /// Refuses non-positive amounts, amounts PayPal cannot represent (`HUF 12.50`) and more
     /// than 15 integer digits.
     pub fn from_money(money: Money) -> Result<AmountWire, ProviderError> {
-        if !money.amount.is_positive() {
-            return Err(ProviderError::AmountRefused(format!(
-                "{money} is not a positive amount"
-            )));
-        }
-        let exponent = PAYPAL_EXPONENTS.exponent(money.currency);
-        let value = money.decimal_string_with_exponent(exponent).map_err(|_| {
-            ProviderError::AmountRefused(format!(
-                "PayPal takes {} with {exponent} decimals; {money} cannot be expressed that way",
-                money.currency
-            ))
-        })?;
-        let integer_digits = value.split('.').next().map_or(0, str::len);
-        if integer_digits > 15 {
+        let value = AMOUNTS.decimal(money)?;
+        if value.split('.').next().map_or(0, str::len) > 15 {
             return Err(ProviderError::AmountRefused(format!(
                 "{money} exceeds PayPal's 15 integer digits"
             )));
@@ -48,59 +39,8 @@ impl AmountWire {
     /// Back into ISO minor units, exactly; refuses more decimals than PayPal uses for the
     /// currency, negative values and unknown currencies.
     pub fn to_money(&self) -> Result<Money, String> {
-        let currency = Currency::from_code(&self.currency_code).map_err(|e| e.to_string())?;
-        if self.value.starts_with(['-', '+']) {
-            return Err(format!("amount {:?} is not a plain positive decimal", self.value));
-        }
-        let money = Money::parse(&self.value, currency).map_err(|e| e.to_string())?;
-        let exponent = PAYPAL_EXPONENTS.exponent(currency);
-        let decimals = self.value.split_once('.').map_or(0, |(_, f)| f.len());
-        if decimals > usize::from(exponent) {
-            return Err(format!(
-                "amount {:?} has more than PayPal's {exponent} decimals for {currency}",
-                self.value
-            ));
-        }
-        Ok(money)
+        AMOUNTS.parse_decimal(&self.value, &self.currency_code)
     }
-}
-
-// ---------------------------------------------------------------- create order (request)
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OrderRequest {
-    pub intent: &'static str,
-    pub purchase_units: Vec<PurchaseUnitRequest>,
-    pub payment_source: PaymentSourceRequest,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PurchaseUnitRequest {
-    pub reference_id: String,
-    /// Our payment id; PayPal echoes it on the order, the capture and in webhooks.
-    pub custom_id: String,
-    /// Unique per payment (PayPal refuses a duplicate invoice id): receipt id + payment id.
-    pub invoice_id: String,
-    pub description: String,
-    pub amount: AmountWire,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PaymentSourceRequest {
-    pub paypal: PayPalWalletRequest,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PayPalWalletRequest {
-    pub experience_context: ExperienceContext,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ExperienceContext {
-    pub return_url: String,
-    pub cancel_url: String,
-    pub user_action: &'static str,
-    pub shipping_preference: &'static str,
 }
 
 /// Cuts `s` to at most `max` characters (PayPal counts characters, limits are 127).
@@ -119,7 +59,6 @@ pub fn invoice_id(receipt_id: i64, payment_ref: &str) -> String {
 pub struct Link {
     pub href: String,
     pub rel: String,
-    #[serde(default)]
     pub method: Option<String>,
 }
 
@@ -136,13 +75,9 @@ pub struct Order {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PurchaseUnit {
-    #[serde(default)]
     pub custom_id: Option<String>,
-    #[serde(default)]
     pub invoice_id: Option<String>,
-    #[serde(default)]
     pub amount: Option<AmountWire>,
-    #[serde(default)]
     pub payments: Option<PaymentCollection>,
 }
 
@@ -157,23 +92,18 @@ pub struct PaymentCollection {
 pub struct Capture {
     pub id: String,
     pub status: CaptureStatus,
-    #[serde(default)]
     pub amount: Option<AmountWire>,
-    #[serde(default)]
     pub custom_id: Option<String>,
-    #[serde(default)]
     pub supplementary_data: Option<SupplementaryData>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SupplementaryData {
-    #[serde(default)]
     pub related_ids: Option<RelatedIds>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RelatedIds {
-    #[serde(default)]
     pub order_id: Option<String>,
 }
 
@@ -330,43 +260,22 @@ impl Order {
 
 // ---------------------------------------------------------------- refunds
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RefundRequestWire {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount: Option<AmountWire>,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct RefundWire {
     pub id: String,
     pub status: String,
-    #[serde(default)]
     pub amount: Option<AmountWire>,
 }
 
 // ---------------------------------------------------------------- token, errors
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    #[serde(default)]
-    pub token_type: Option<String>,
-    /// Seconds.
-    pub expires_in: u64,
-}
-
 /// One entry of PayPal's error `details`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct PayPalErrorDetail {
-    #[serde(default)]
     pub field: Option<String>,
-    #[serde(default)]
     pub value: Option<String>,
-    #[serde(default)]
     pub location: Option<String>,
-    #[serde(default)]
     pub issue: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
 }
 
@@ -374,17 +283,12 @@ pub struct PayPalErrorDetail {
 /// `{error, error_description}` (the OAuth2 endpoint and some 401s).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct PayPalError {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
-    #[serde(default)]
     pub debug_id: Option<String>,
     #[serde(default)]
     pub details: Vec<PayPalErrorDetail>,
-    #[serde(default)]
     pub error: Option<String>,
-    #[serde(default)]
     pub error_description: Option<String>,
 }
 
@@ -463,6 +367,7 @@ impl PayPalError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use payments_core::Currency;
 
     fn m(amount: i64, code: &str) -> Money {
         Money::new(amount, Currency::from_code(code).unwrap())

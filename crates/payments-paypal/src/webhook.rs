@@ -10,9 +10,10 @@ use payments_core::{EventKind, Money, SignatureVerdict, WebhookError, WebhookEve
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::client::{Call, CallError, PayPalClient};
 use crate::transformers::{AmountWire, Capture, Order};
 use crate::PROVIDER;
+use payments_core::http::{Client, Idempotency, Request};
+use payments_core::ProviderError;
 
 pub const HEADER_TRANSMISSION_ID: &str = "PAYPAL-TRANSMISSION-ID";
 pub const HEADER_TRANSMISSION_TIME: &str = "PAYPAL-TRANSMISSION-TIME";
@@ -138,35 +139,34 @@ struct VerifyResponse {
     verification_status: String,
 }
 
-/// Asks PayPal whether the delivery is genuine. `Ok(())` only for `SUCCESS`.
+/// Asks PayPal whether the delivery is genuine (`POST /v1/notifications/verify-webhook-signature`,
+/// safe to repeat). `Ok(())` only for `SUCCESS`; a refused request (400, 422) is not genuine.
 pub async fn verify_online(
-    client: &PayPalClient,
+    client: &Client,
+    webhook_id: &str,
     transmission: &Transmission,
     raw_body: &[u8],
 ) -> Result<(), WebhookError> {
-    let body = verify_request_body(transmission, &client.config().webhook_id, raw_body);
+    let body = verify_request_body(transmission, webhook_id, raw_body);
     // Deterministic per exact request, so a retry is recognised, and a different body never
     // shares a request id with an earlier verification.
     let request_id = format!("verify-{}", hex::encode(sha2::Sha256::digest(&body)));
-    let call = Call::post("/v1/notifications/verify-webhook-signature", body, request_id);
-    let answer = match client.execute(&call).await {
-        Ok(b) => b,
-        Err(CallError::Api { status, error }) if matches!(status, 400 | 422) => {
-            // PayPal refused the transmission fields themselves: not verifiable, so not genuine.
-            tracing::warn!(status, error = %error.describe(), "paypal: verify-webhook-signature refused the request");
+    let request = Request::post("/v1/notifications/verify-webhook-signature")
+        .raw_json(body)
+        .header("PayPal-Request-Id", request_id)
+        .header("Prefer", "return=representation")
+        .idempotency(Idempotency::Safe);
+    let verdict = match client.json::<VerifyResponse>(&request).await {
+        Err(ProviderError::Api {
+            status: 400 | 422,
+            message,
+            ..
+        }) => {
+            tracing::warn!(error = %message, "paypal: verify-webhook-signature refused the request");
             return Err(WebhookError::Signature(SignatureError::Mismatch));
         }
-        Err(CallError::Api { status, error }) => {
-            return Err(WebhookError::Upstream(format!(
-                "verify-webhook-signature: HTTP {status}: {}",
-                error.describe()
-            )))
-        }
-        Err(CallError::Unavailable(m)) => return Err(WebhookError::Upstream(m)),
-        Err(CallError::Token(e)) => return Err(WebhookError::Upstream(e.to_string())),
+        other => other.map_err(|e| WebhookError::Upstream(format!("verify-webhook-signature: {e}")))?,
     };
-    let verdict: VerifyResponse = serde_json::from_slice(&answer)
-        .map_err(|e| WebhookError::Upstream(format!("verify-webhook-signature answered: {e}")))?;
     if verdict.verification_status == "SUCCESS" {
         Ok(())
     } else {
@@ -237,11 +237,8 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
             // The resource is the refund (its amount is the refunded amount).
             #[derive(Deserialize)]
             struct RefundResource {
-                #[serde(default)]
                 amount: Option<AmountWire>,
-                #[serde(default)]
                 custom_id: Option<String>,
-                #[serde(default)]
                 supplementary_data: Option<crate::transformers::SupplementaryData>,
             }
             let refund: RefundResource =
