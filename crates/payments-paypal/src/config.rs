@@ -48,48 +48,35 @@ pub struct PayPalConfig {
 
 impl PayPalConfig {
     /// A config with the default retry policy; validates like [`PayPalConfig::from_lookup`].
-    pub fn new(
-        api_base: &str,
-        client_id: &str,
-        client_secret: &str,
-        webhook_id: &str,
-    ) -> Result<Self, ProviderError> {
-        let lookup = |name: &str| -> Option<String> {
-            match name {
-                "PAYPAL_API_BASE" => Some(api_base.to_string()),
-                "PAYPAL_CLIENT_ID" => Some(client_id.to_string()),
-                "PAYPAL_CLIENT_SECRET" => Some(client_secret.to_string()),
-                "PAYPAL_WEBHOOK_ID" => Some(webhook_id.to_string()),
-                _ => None,
-            }
-        };
-        Self::from_lookup(&lookup)
+    pub fn new(base: &str, id: &str, secret: &str, webhook: &str) -> Result<Self, ProviderError> {
+        let vars = [
+            ("API_BASE", base),
+            ("CLIENT_ID", id),
+            ("CLIENT_SECRET", secret),
+            ("WEBHOOK_ID", webhook),
+        ];
+        Self::from_lookup(&|k| {
+            vars.iter()
+                .find(|(n, _)| k.strip_prefix("PAYPAL_") == Some(n))
+                .map(|v| v.1.into())
+        })
     }
 
     /// Reads the `PAYPAL_*` variables through `lookup` (e.g. `|k| std::env::var(k).ok()`).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
         let vars = Vars(lookup);
-        let base = vars
-            .get("PAYPAL_API_BASE")
-            .unwrap_or_else(|| SANDBOX_API_BASE.into());
-        let api_base = base_url(
-            "PAYPAL_API_BASE",
-            &base,
-            false,
-            &format!("{SANDBOX_API_BASE} or {LIVE_API_BASE}"),
-        )?;
+        let (sandbox, live) = (SANDBOX_API_BASE, LIVE_API_BASE);
+        let base = vars.get("PAYPAL_API_BASE").unwrap_or_else(|| sandbox.into());
+        let api_base = base_url("PAYPAL_API_BASE", &base, false, &format!("{sandbox} or {live}"))?;
         let client_id = vars.require("PAYPAL_CLIENT_ID", "the client id of your PayPal REST app")?;
-        let client_secret =
-            Secret::new(vars.require("PAYPAL_CLIENT_SECRET", "the secret of your PayPal REST app")?);
-        let webhook_id = vars.require(
-            "PAYPAL_WEBHOOK_ID",
-            "the id PayPal shows for the webhook you registered",
-        )?;
+        let secret = vars.require("PAYPAL_CLIENT_SECRET", "the secret of your PayPal REST app")?;
+        let webhook_id = vars.require("PAYPAL_WEBHOOK_ID", "the id PayPal shows for your webhook")?;
         if webhook_id.len() > 50 || !webhook_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             let expected = "PayPal's webhook id, up to 50 letters and digits such as 4JH86294D6297924G";
             return Err(invalid("PAYPAL_WEBHOOK_ID", expected, &format!("{webhook_id:?}")));
         }
         let (retry, token_refresh_margin) = (RetryPolicy::default(), Duration::from_secs(60));
+        let client_secret = Secret::new(secret);
         Ok(PayPalConfig {
             api_base,
             client_id,
@@ -142,11 +129,7 @@ mod tests {
         }
         let e = PayPalConfig::new(LIVE_API_BASE, "c", "s", "WH-1").unwrap_err();
         assert!(e.to_string().contains("PAYPAL_WEBHOOK_ID"), "{e}");
-        assert_eq!(
-            PayPalConfig::new("http://127.0.0.1:9/", "c", "s", "WH1")
-                .unwrap()
-                .api_base,
-            "http://127.0.0.1:9"
-        );
+        let local = PayPalConfig::new("http://127.0.0.1:9/", "c", "s", "WH1").unwrap();
+        assert_eq!(local.api_base, "http://127.0.0.1:9");
     }
 }

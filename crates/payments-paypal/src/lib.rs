@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-pub mod client;
 pub mod config;
 pub mod transformers;
 pub mod webhook;
@@ -8,7 +7,7 @@ pub mod webhook;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-use payments_core::http::{Client, Idempotency, Request};
+use payments_core::http::{bounded_key, Auth, Client, Idempotency, Request};
 use payments_core::{
     async_trait, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,
     ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest,
@@ -19,11 +18,31 @@ pub use config::{PayPalConfig, ENV_VARS};
 pub use transformers::{PayPalError, PAYPAL_EXPONENTS};
 pub use webhook::{transmission_message, HEADER_TRANSMISSION_SIG};
 
-use client::request_id;
 use transformers::{invoice_id, truncate_chars, AmountWire, Order, RefundWire};
 
 /// The provider's name in configuration, the database and the audit log.
 pub const PROVIDER: &str = "paypal";
+
+/// PayPal keeps `PayPal-Request-Id` values up to 108 characters.
+pub const MAX_REQUEST_ID: usize = 108;
+
+/// A `PayPal-Request-Id` for `key` (see [`bounded_key`]).
+pub fn request_id(key: &str) -> String {
+    bounded_key(key, MAX_REQUEST_ID)
+}
+
+/// The client for `config`.
+pub fn client(config: &PayPalConfig) -> Result<Client, ProviderError> {
+    let auth = Auth::OAuthClientCredentials {
+        token_path: "/v1/oauth2/token".into(),
+        client_id: config.client_id.clone(),
+        client_secret: config.client_secret.expose().to_string(),
+        refresh_margin: config.token_refresh_margin,
+    };
+    // PayPal's error JSON (REST `name`/`message`/`details`, or OAuth `error`).
+    let errors = |status, body: &[u8]| PayPalError::parse(body).into_provider_error(status);
+    Client::new(PROVIDER, &config.api_base, auth, config.retry, errors)
+}
 
 /// The PayPal adapter. Cheap to clone; clones share the token cache.
 #[derive(Debug, Clone)]
@@ -45,7 +64,7 @@ impl PayPalProvider {
 
     pub fn new(config: PayPalConfig) -> Result<Self, ProviderError> {
         Ok(PayPalProvider {
-            client: client::client(&config)?,
+            client: client(&config)?,
             config,
         })
     }
@@ -86,16 +105,17 @@ impl PayPalProvider {
     }
 }
 
+fn unexpected(message: impl Into<String>) -> ProviderError {
+    ProviderError::unexpected(PROVIDER, message)
+}
+
 /// PayPal ids are letters, digits and dashes; anything else would change the URL.
 fn path_segment(id: &str) -> Result<&str, ProviderError> {
     let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
     if !id.is_empty() && id.len() <= 64 && id.bytes().all(valid) {
         Ok(id)
     } else {
-        Err(ProviderError::unexpected(
-            PROVIDER,
-            format!("{id:?} is not a PayPal id"),
-        ))
+        Err(unexpected(format!("{id:?} is not a PayPal id")))
     }
 }
 
@@ -139,15 +159,13 @@ impl PaymentProvider for PayPalProvider {
             .client
             .json(&post("/v2/checkout/orders".into(), &order, &key)?)
             .await?;
-        let redirect_url = created
-            .payer_link()
-            .ok_or_else(|| {
-                ProviderError::unexpected(
-                    PROVIDER,
-                    format!("order {} has no payer-action or approve link", created.id),
-                )
-            })?
-            .to_string();
+        let no_link = || {
+            unexpected(format!(
+                "order {} has no payer-action or approve link",
+                created.id
+            ))
+        };
+        let redirect_url = created.payer_link().ok_or_else(no_link)?.to_string();
         tracing::info!(order = %created.id, payment = %request.payment_ref, "paypal: order created");
         Ok(CheckoutSession {
             external_id: created.id,
@@ -160,26 +178,17 @@ impl PaymentProvider for PayPalProvider {
         let transmission = webhook::Transmission::from_request(request)?;
         // Parse first: a malformed body is refused without asking PayPal.
         let (raw, envelope) = webhook::parse_envelope(&request.body)?;
-        webhook::verify_online(
-            &self.client,
-            &self.config.webhook_id,
-            &transmission,
-            &request.body,
-        )
-        .await?;
+        let webhook_id = &self.config.webhook_id;
+        webhook::verify_online(&self.client, webhook_id, &transmission, &request.body).await?;
         webhook::map_event(raw, envelope)
     }
 
     /// `POST /v2/checkout/orders/{id}/capture`. The status comes from the capture itself (a
     /// `COMPLETED` order can hold a `DECLINED` capture). An order captured earlier under another
     /// request id is read back instead of failing.
-    async fn capture(
-        &self,
-        external_id: &str,
-        idempotency_key: &str,
-    ) -> Result<PaymentSnapshot, ProviderError> {
+    async fn capture(&self, external_id: &str, key: &str) -> Result<PaymentSnapshot, ProviderError> {
         let path = format!("{}/capture", Self::order_path(external_id)?);
-        let key = request_id(idempotency_key);
+        let key = request_id(key);
         match self.client.json::<Order>(&post(path, &json!({}), &key)?).await {
             // Not the full representation: read the order.
             Ok(order) if order.decisive_capture().is_none() => self.get_order(external_id).await?.snapshot(),
@@ -208,19 +217,13 @@ impl PaymentProvider for PayPalProvider {
         let path = format!("/v2/payments/captures/{}/refund", path_segment(&capture_id)?);
         let key = request_id(&request.idempotency_key);
         let refund: RefundWire = self.client.json(&post(path, &body, &key)?).await?;
-        let amount = refund
-            .amount
-            .as_ref()
-            .map(AmountWire::to_money)
-            .transpose()
-            .map_err(|message| {
-                ProviderError::unexpected(PROVIDER, format!("refund {}: {message}", refund.id))
-            })?
-            .map(|m| m.amount);
+        let amount = refund.amount.as_ref().map(AmountWire::to_money).transpose();
+        let amount = amount.map_err(|e| unexpected(format!("refund {}: {e}", refund.id)))?;
+        let (refund_id, status, amount) = (refund.id, refund.status, amount.map(|m| m.amount));
         Ok(RefundOutcome {
-            refund_id: refund.id,
+            refund_id,
             amount,
-            status: refund.status,
+            status,
         })
     }
 

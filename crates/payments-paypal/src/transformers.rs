@@ -55,18 +55,17 @@ pub fn invoice_id(receipt_id: i64, payment_ref: &str) -> String {
 
 // ---------------------------------------------------------------- orders (response)
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Link {
     pub href: String,
     pub rel: String,
-    pub method: Option<String>,
 }
 
 /// The parts of an order we read.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Order {
     pub id: String,
-    pub status: OrderStatus,
+    pub status: String,
     #[serde(default)]
     pub links: Vec<Link>,
     #[serde(default)]
@@ -91,7 +90,7 @@ pub struct PaymentCollection {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Capture {
     pub id: String,
-    pub status: CaptureStatus,
+    pub status: String,
     pub amount: Option<AmountWire>,
     pub custom_id: Option<String>,
     pub supplementary_data: Option<SupplementaryData>,
@@ -107,85 +106,25 @@ pub struct RelatedIds {
     pub order_id: Option<String>,
 }
 
-/// Order status (`CREATED | SAVED | APPROVED | VOIDED | COMPLETED | PAYER_ACTION_REQUIRED`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "String")]
-pub enum OrderStatus {
-    Created,
-    Saved,
-    Approved,
-    Voided,
-    Completed,
-    PayerActionRequired,
-    Other(String),
-}
-
-impl From<String> for OrderStatus {
-    fn from(s: String) -> Self {
-        match s.as_str() {
-            "CREATED" => OrderStatus::Created,
-            "SAVED" => OrderStatus::Saved,
-            "APPROVED" => OrderStatus::Approved,
-            "VOIDED" => OrderStatus::Voided,
-            "COMPLETED" => OrderStatus::Completed,
-            "PAYER_ACTION_REQUIRED" => OrderStatus::PayerActionRequired,
-            _ => OrderStatus::Other(s),
-        }
+/// An order's own status (`CREATED | SAVED | APPROVED | VOIDED | COMPLETED |
+/// PAYER_ACTION_REQUIRED`), before looking at captures: a `COMPLETED` order says nothing about
+/// the money ([`Order::payment_status`] reads the capture), and an unknown one is pending.
+pub fn order_status(status: &str) -> PaymentStatus {
+    match status {
+        "APPROVED" => PaymentStatus::RequiresCapture,
+        "VOIDED" => PaymentStatus::Canceled,
+        _ => PaymentStatus::Pending,
     }
 }
 
-/// The order's own status, before looking at captures. A `COMPLETED` order says nothing about
-/// the money: [`Order::payment_status`] reads the capture.
-impl From<&OrderStatus> for PaymentStatus {
-    fn from(s: &OrderStatus) -> Self {
-        match s {
-            OrderStatus::Created | OrderStatus::Saved | OrderStatus::PayerActionRequired => {
-                PaymentStatus::Pending
-            }
-            OrderStatus::Approved => PaymentStatus::RequiresCapture,
-            OrderStatus::Voided => PaymentStatus::Canceled,
-            // Unknown or completed-without-capture: not proof of payment.
-            OrderStatus::Completed | OrderStatus::Other(_) => PaymentStatus::Pending,
-        }
-    }
-}
-
-/// Capture status (`COMPLETED | DECLINED | PENDING | PARTIALLY_REFUNDED | REFUNDED | FAILED`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "String")]
-pub enum CaptureStatus {
-    Completed,
-    Declined,
-    Pending,
-    PartiallyRefunded,
-    Refunded,
-    Failed,
-    Other(String),
-}
-
-impl From<String> for CaptureStatus {
-    fn from(s: String) -> Self {
-        match s.as_str() {
-            "COMPLETED" => CaptureStatus::Completed,
-            "DECLINED" => CaptureStatus::Declined,
-            "PENDING" => CaptureStatus::Pending,
-            "PARTIALLY_REFUNDED" => CaptureStatus::PartiallyRefunded,
-            "REFUNDED" => CaptureStatus::Refunded,
-            "FAILED" => CaptureStatus::Failed,
-            _ => CaptureStatus::Other(s),
-        }
-    }
-}
-
-impl From<&CaptureStatus> for PaymentStatus {
-    fn from(s: &CaptureStatus) -> Self {
-        match s {
-            // Partially refunded: the payment was received; refunds are tracked separately.
-            CaptureStatus::Completed | CaptureStatus::PartiallyRefunded => PaymentStatus::Succeeded,
-            CaptureStatus::Declined | CaptureStatus::Failed => PaymentStatus::Failed,
-            CaptureStatus::Refunded => PaymentStatus::Refunded,
-            CaptureStatus::Pending | CaptureStatus::Other(_) => PaymentStatus::Pending,
-        }
+/// A capture's status (`COMPLETED | DECLINED | PENDING | PARTIALLY_REFUNDED | REFUNDED |
+/// FAILED`); partially refunded is still a received payment (refunds are tracked separately).
+pub fn capture_status(status: &str) -> PaymentStatus {
+    match status {
+        "COMPLETED" | "PARTIALLY_REFUNDED" => PaymentStatus::Succeeded,
+        "DECLINED" | "FAILED" => PaymentStatus::Failed,
+        "REFUNDED" => PaymentStatus::Refunded,
+        _ => PaymentStatus::Pending,
     }
 }
 
@@ -209,7 +148,7 @@ impl Order {
                 .filter_map(|pu| pu.payments.as_ref())
                 .flat_map(|p| p.captures.iter())
         };
-        let rank = |c: &Capture| match PaymentStatus::from(&c.status) {
+        let rank = |c: &Capture| match capture_status(&c.status) {
             PaymentStatus::Succeeded | PaymentStatus::Refunded => 0,
             PaymentStatus::Pending => 1,
             _ => 2,
@@ -220,8 +159,8 @@ impl Order {
     /// The payment status: from the capture when there is one, else from the order.
     pub fn payment_status(&self) -> PaymentStatus {
         match self.decisive_capture() {
-            Some(c) => PaymentStatus::from(&c.status),
-            None => PaymentStatus::from(&self.status),
+            Some(c) => capture_status(&c.status),
+            None => order_status(&self.status),
         }
     }
 
@@ -245,10 +184,7 @@ impl Order {
     pub fn snapshot(&self) -> Result<payments_core::PaymentSnapshot, ProviderError> {
         let amount = self
             .amount()
-            .map_err(|message| ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!("order {}: {message}", self.id),
-            })?;
+            .map_err(|e| ProviderError::unexpected(PROVIDER, format!("order {}: {e}", self.id)))?;
         Ok(payments_core::PaymentSnapshot {
             external_id: self.id.clone(),
             status: self.payment_status(),
@@ -267,7 +203,7 @@ pub struct RefundWire {
     pub amount: Option<AmountWire>,
 }
 
-// ---------------------------------------------------------------- token, errors
+// ---------------------------------------------------------------- errors
 
 /// One entry of PayPal's error `details`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -303,46 +239,27 @@ impl PayPalError {
             .or_else(|| self.error.clone())
     }
 
-    /// Whether any detail carries `issue`.
-    pub fn has_issue(&self, issue: &str) -> bool {
-        self.details.iter().any(|d| d.issue.as_deref() == Some(issue))
-    }
-
     /// `NAME: message [ISSUE: description (field); ...] (debug_id X)`.
     pub fn describe(&self) -> String {
-        let mut out = String::new();
-        if let Some(name) = self.name.as_deref().or(self.error.as_deref()) {
-            out.push_str(name);
-            out.push_str(": ");
-        }
-        out.push_str(
-            self.message
-                .as_deref()
-                .or(self.error_description.as_deref())
-                .unwrap_or("(no message)"),
-        );
-        let details: Vec<String> = self
-            .details
-            .iter()
-            .map(|d| {
-                let mut s = d.issue.clone().unwrap_or_default();
-                if let Some(desc) = &d.description {
-                    s.push_str(": ");
-                    s.push_str(desc);
-                }
-                if let Some(field) = &d.field {
-                    s.push_str(&format!(" ({field})"));
-                }
-                s
-            })
-            .collect();
-        if !details.is_empty() {
-            out.push_str(&format!(" [{}]", details.join("; ")));
-        }
-        if let Some(id) = &self.debug_id {
-            out.push_str(&format!(" (debug_id {id})"));
-        }
-        out
+        let name = self
+            .name
+            .as_ref()
+            .or(self.error.as_ref())
+            .map(|n| format!("{n}: "));
+        let message = self.message.as_ref().or(self.error_description.as_ref());
+        let detail = |d: &PayPalErrorDetail| {
+            let description = d.description.as_ref().map(|x| format!(": {x}"));
+            let field = d.field.as_ref().map(|f| format!(" ({f})"));
+            [d.issue.clone(), description, field]
+                .into_iter()
+                .flatten()
+                .collect::<String>()
+        };
+        let details: Vec<String> = self.details.iter().map(detail).collect();
+        let details = (!details.is_empty()).then(|| format!(" [{}]", details.join("; ")));
+        let debug_id = self.debug_id.as_ref().map(|id| format!(" (debug_id {id})"));
+        let message = Some(message.map_or("(no message)", |m| m.as_str()).to_string());
+        [name, message, details, debug_id].into_iter().flatten().collect()
     }
 
     /// Parses an error body; a body that is not PayPal's JSON is kept as the message.
@@ -375,18 +292,20 @@ mod tests {
 
     #[test]
     fn amounts_use_paypal_decimals() {
+        let value = |a, c| AmountWire::from_money(m(a, c)).map(|w| w.value);
+        assert_eq!(value(123_450, "THB").unwrap(), "1234.50");
         assert_eq!(
-            AmountWire::from_money(m(123_450, "THB")).unwrap().value,
-            "1234.50"
+            (value(1200, "HUF").unwrap(), value(1200, "TWD").unwrap()),
+            ("12".into(), "12".into())
         );
-        assert_eq!(AmountWire::from_money(m(1200, "HUF")).unwrap().value, "12");
-        assert_eq!(AmountWire::from_money(m(1200, "TWD")).unwrap().value, "12");
-        assert_eq!(AmountWire::from_money(m(1235, "JPY")).unwrap().value, "1235");
-        assert_eq!(AmountWire::from_money(m(5, "USD")).unwrap().value, "0.05");
-        for bad in [m(1250, "HUF"), m(1, "TWD"), m(0, "THB"), m(-100, "THB")] {
+        assert_eq!(
+            (value(1235, "JPY").unwrap(), value(5, "USD").unwrap()),
+            ("1235".into(), "0.05".into())
+        );
+        for (a, c) in [(1250, "HUF"), (1, "TWD"), (0, "THB"), (-100, "THB")] {
             assert!(
-                matches!(AmountWire::from_money(bad), Err(ProviderError::AmountRefused(_))),
-                "{bad} must be refused"
+                matches!(value(a, c), Err(ProviderError::AmountRefused(_))),
+                "{a} {c} must be refused"
             );
         }
         let back = |v: &str, c: &str| {
@@ -398,9 +317,8 @@ mod tests {
         };
         assert_eq!(back("1234.50", "THB"), Ok(m(123_450, "THB")));
         assert_eq!(back("12", "HUF"), Ok(m(1200, "HUF")));
-        assert!(back("12.50", "HUF").is_err());
-        assert!(back("-1.00", "THB").is_err());
-        assert!(back("1.001", "THB").is_err());
-        assert!(back("1", "XXX").is_err());
+        for (v, c) in [("12.50", "HUF"), ("-1.00", "THB"), ("1.001", "THB"), ("1", "XXX")] {
+            assert!(back(v, c).is_err(), "{v} {c}");
+        }
     }
 }

@@ -44,6 +44,25 @@ pub trait ApiErrors: Send + Sync + 'static {
     }
 }
 
+/// A plain function or closure `(status, body) -> ProviderError` maps errors too.
+impl<F: Fn(u16, &[u8]) -> ProviderError + Send + Sync + 'static> ApiErrors for F {
+    fn api_error(&self, status: u16, body: &[u8]) -> ProviderError {
+        self(status, body)
+    }
+}
+
+/// An idempotency key of at most `max` printable ASCII characters: `key` itself when it fits,
+/// else `sha256-<hex digest of key>` (still deterministic, so every retry and replay of the same
+/// operation sends the same value).
+pub fn bounded_key(key: &str, max: usize) -> String {
+    use sha2::Digest as _;
+    if !key.is_empty() && key.len() <= max && key.bytes().all(|b| b.is_ascii_graphic()) {
+        key.to_string()
+    } else {
+        format!("sha256-{}", hex::encode(sha2::Sha256::digest(key.as_bytes())))
+    }
+}
+
 /// The [`ProviderError::Api`] for `status` with the provider's `code` and `message` (a readable
 /// fallback when the message is missing).
 pub fn api_error(
@@ -486,5 +505,16 @@ mod tests {
             "metadata[payment_id]=a+b%26c%3Dd&success_url=http%3A%2F%2Fh%2F%3Fx%3D%7BCHECKOUT_SESSION_ID%7D"
         );
         assert_eq!(super::segment("cs_1/../x y"), "cs_1%2F..%2Fx%20y");
+    }
+
+    #[test]
+    fn bounded_keys_are_deterministic_and_bounded() {
+        use super::bounded_key;
+        assert_eq!(bounded_key("pay:abc:capture:0", 108), "pay:abc:capture:0");
+        let long = "x".repeat(200);
+        assert_eq!(bounded_key(&long, 108), bounded_key(&long, 108));
+        assert!(bounded_key(&long, 108).len() <= 108);
+        assert_ne!(bounded_key(&long, 108), bounded_key(&"y".repeat(200), 108));
+        assert_ne!(bounded_key("a b", 108), "a b", "not printable ASCII");
     }
 }
