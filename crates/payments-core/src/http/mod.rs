@@ -508,6 +508,41 @@ mod tests {
     }
 
     #[test]
+    fn json_errors_follow_their_pointers() {
+        use super::{ApiErrors, JsonErrors};
+        use crate::provider::ProviderError::Api;
+        const E: JsonErrors = JsonErrors {
+            provider: "acme",
+            code: &["/error/code", "/error/type"],
+            message: &["/error/message", "/detail"],
+            field: Some("/error/param"),
+            retry_header: Some("Acme-Should-Retry"),
+        };
+        let e = E.api_error(
+            400,
+            br#"{"error":{"type":"invalid","message":"too small","param":"amount"}}"#,
+        );
+        assert!(
+            matches!(e, Api { status: 400, code: Some(ref c), ref message, .. } if c == "invalid" && message == "too small (param: amount)"),
+            "{e:?}"
+        );
+        let e = E.api_error(404, br#"{"detail":"no such payment"}"#);
+        assert!(
+            matches!(e, Api { code: None, ref message, .. } if message == "no such payment"),
+            "{e:?}"
+        );
+        let e = E.api_error(502, b"");
+        assert!(
+            matches!(e, Api { ref message, .. } if message.contains("empty body")),
+            "{e:?}"
+        );
+        let mut headers = super::HeaderMap::new();
+        assert_eq!(E.should_retry(409, &headers), None);
+        headers.insert("Acme-Should-Retry", "false".parse().unwrap());
+        assert_eq!(E.should_retry(503, &headers), Some(false));
+    }
+
+    #[test]
     fn bounded_keys_are_deterministic_and_bounded() {
         use super::bounded_key;
         assert_eq!(bounded_key("pay:abc:capture:0", 108), "pay:abc:capture:0");
