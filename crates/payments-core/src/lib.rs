@@ -8,11 +8,14 @@ pub mod provider;
 pub mod retry;
 pub mod signature;
 pub mod webhook;
+pub mod wire;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "mock")]
+pub mod mock;
 #[cfg(feature = "conformance")]
 pub mod oracle;
 #[cfg(feature = "conformance")]
