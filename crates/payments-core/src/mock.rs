@@ -56,7 +56,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Respond};
 
@@ -311,10 +311,80 @@ impl MockRequest<'_> {
         serde_json::from_slice(&self.request.body).ok()
     }
 
+    /// The body as a JSON object whatever its encoding: the JSON object of a JSON body (by
+    /// `Content-Type`), else the form fields with bracketed keys nested as providers mean them
+    /// (`metadata[id]=7&a[b][c]=x` → `{"metadata": {"id": "7"}, "a": {"b": {"c": "x"}}}`, values
+    /// as strings). Empty when the body is neither.
+    pub fn body_object(&self) -> Map<String, Value> {
+        let is_json = self
+            .header("content-type")
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return match self.json() {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+        }
+        let mut out = Map::new();
+        for (key, value) in self.form() {
+            let (head, rest) = key.split_once('[').unwrap_or((key.as_str(), ""));
+            let path = rest.trim_end_matches(']').split("][").filter(|p| !p.is_empty());
+            let mut map = &mut out;
+            let mut name = head.to_string();
+            for part in path {
+                let slot = map.entry(name).or_insert_with(|| Value::Object(Map::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                map = match slot {
+                    Value::Object(m) => m,
+                    _ => unreachable!("made an object above"),
+                };
+                name = part.to_string();
+            }
+            map.insert(name, Value::String(value));
+        }
+        out
+    }
+
     /// `http://127.0.0.1:<port>`: the mock's own base address (for links in answers).
     pub fn base_uri(&self) -> &str {
         self.base
     }
+}
+
+/// A fresh id: `prefix` then `len` lower-case letters and digits (at least the base-36 count of
+/// ids made so far). Never the same twice in a process; the rest is random, so ids of separate
+/// runs differ as a provider's would.
+pub fn unique_id(prefix: &str, len: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut count = Vec::new();
+    loop {
+        count.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = String::from(prefix);
+    let mut round = 0u64;
+    while out.len() - prefix.len() + count.len() < len {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(round);
+        let mut x = h.finish();
+        for _ in 0..12 {
+            out.push(char::from(DIGITS[(x % 36) as usize]));
+            x /= 36;
+        }
+        round += 1;
+    }
+    out.truncate(prefix.len() + len.saturating_sub(count.len()));
+    out.extend(count.iter().rev().map(|&b| char::from(b)));
+    out
 }
 
 /// A form body as pairs, in order.

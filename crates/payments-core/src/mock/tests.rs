@@ -437,3 +437,56 @@ fn a_reply_becomes_the_response_it_describes() {
         [("Location".to_string(), "/back".to_string())]
     );
 }
+
+#[test]
+fn unique_ids_have_the_asked_shape_and_never_repeat() {
+    let ids: Vec<String> = (0..500).map(|_| super::unique_id("chrg_test_", 16)).collect();
+    for id in &ids {
+        let tail = id.strip_prefix("chrg_test_").expect("prefix");
+        assert_eq!(tail.len(), 16, "{id}");
+        assert!(
+            tail.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "{id}"
+        );
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+}
+
+#[tokio::test]
+async fn bodies_read_as_objects_from_json_and_bracketed_forms() {
+    let mock = ProviderMock::builder("mock-kit-test", Vec::<Value>::new())
+        .public_route(Method::POST, "/echo", |seen: &mut Vec<Value>, req| {
+            seen.push(Value::Object(req.body_object()));
+            Reply::new(204)
+        })
+        .start()
+        .await;
+    let send = |content_type: &'static str, body: &'static str| {
+        client(Duration::from_secs(10))
+            .post(format!("{}/echo", mock.uri()))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let form = "amount=100&metadata[payment_id]=p1&line_items[0][price_data][currency]=thb&a=1&a[b]=2";
+    send("application/x-www-form-urlencoded", form)
+        .await
+        .expect("form");
+    send(
+        "application/json; charset=utf-8",
+        r#"{"amount": 100, "metadata": {"payment_id": "p1"}}"#,
+    )
+    .await
+    .expect("json");
+    send("application/json", "[1, 2]").await.expect("array");
+    assert_eq!(
+        *mock.state(),
+        [
+            json!({"amount": "100", "metadata": {"payment_id": "p1"},
+                   "line_items": {"0": {"price_data": {"currency": "thb"}}}, "a": {"b": "2"}}),
+            json!({"amount": 100, "metadata": {"payment_id": "p1"}}),
+            json!({}),
+        ]
+    );
+}
