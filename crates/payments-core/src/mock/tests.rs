@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{match_pattern, Auth, Fault, Idempotency, Method, MockRequest, ProviderMock, Reply};
+use super::{match_pattern, Auth, Fault, Idempotency, Method, MockRequest, OAuth, ProviderMock, Reply};
 
 #[derive(Debug, Default)]
 struct Shop {
@@ -489,4 +489,55 @@ async fn bodies_read_as_objects_from_json_and_bracketed_forms() {
             json!({}),
         ]
     );
+}
+
+#[tokio::test]
+async fn an_oauth_endpoint_issues_the_only_tokens_the_api_accepts() {
+    let oauth = OAuth::client_credentials("/v1/oauth2/token", "id", "secret")
+        .expires_in(600)
+        .extra(json!({"scope": "payments"}));
+    let mock = ProviderMock::builder("mock-kit-test", Shop::default())
+        .oauth(oauth, Reply::json(401, &json!({"error": "invalid_token"})))
+        .route(Method::POST, "/v1/orders", create)
+        .start()
+        .await;
+    let token = |id: &'static str, secret: &'static str, grant: &'static str| {
+        client(Duration::from_secs(10))
+            .post(format!("{}/v1/oauth2/token", mock.uri()))
+            .basic_auth(id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(grant)
+            .send()
+    };
+    let wrong = token("id", "nope", "grant_type=client_credentials")
+        .await
+        .expect("token");
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert_eq!(
+        wrong.json::<Value>().await.expect("JSON")["error"],
+        "invalid_client"
+    );
+    let grant = token("id", "secret", "grant_type=password").await.expect("token");
+    assert_eq!(grant.status().as_u16(), 400);
+    let ok: Value = token("id", "secret", "grant_type=client_credentials")
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        (&ok["token_type"], &ok["expires_in"], &ok["scope"]),
+        (&json!("Bearer"), &json!(600), &json!("payments"))
+    );
+    let bearer = format!("Bearer {}", ok["access_token"].as_str().expect("token"));
+    assert_eq!(mock.token_requests(), 3);
+
+    assert_eq!(post(&mock, Some("Bearer made-up"), 1).await.expect("POST").0, 401);
+    assert_eq!(post(&mock, Some(&bearer), 1).await.expect("POST").0, 201);
+    mock.reject_all_tokens(true);
+    assert_eq!(post(&mock, Some(&bearer), 1).await.expect("POST").0, 401);
+    mock.reject_all_tokens(false);
+    mock.revoke_tokens();
+    assert_eq!(post(&mock, Some(&bearer), 1).await.expect("POST").0, 401);
+    assert_eq!(mock.state().orders.len(), 1);
 }
