@@ -32,12 +32,11 @@
 //! byte for byte, and a body changed in any way (even a trailing space) gives `FAILURE`, as does
 //! a signature made with another key or for another webhook id.
 
-use std::collections::HashMap;
 use std::sync::MutexGuard;
 use std::time::Duration;
 
 pub use payments_core::mock::Fault;
-use payments_core::mock::{Auth, Idempotency, Method, MockRequest, ProviderMock, Reply, Request};
+use payments_core::mock::{Idempotency, Method, MockRequest, OAuth, ProviderMock, Reply, Request};
 use payments_core::signature::{hmac_sha256, verify_hmac_sha256};
 use payments_core::{Money, RetryPolicy, WebhookRequest};
 use serde_json::{json, Value};
@@ -171,10 +170,6 @@ pub struct MockCapture {
 #[derive(Debug)]
 struct State {
     uri: String,
-    tokens: HashMap<String, ()>,
-    token_requests: usize,
-    token_expires_in: u64,
-    reject_all_tokens: bool,
     counter: u64,
     orders: Vec<MockOrder>,
     default_capture_outcome: String,
@@ -212,10 +207,6 @@ impl MockPayPal {
     pub async fn start() -> MockPayPal {
         let state = State {
             uri: String::new(),
-            tokens: HashMap::new(),
-            token_requests: 0,
-            token_expires_in: 32_400,
-            reject_all_tokens: false,
             counter: 0,
             orders: Vec::new(),
             default_capture_outcome: "COMPLETED".into(),
@@ -234,14 +225,15 @@ impl MockPayPal {
                 status: if r.status == 201 { 200 } else { r.status },
                 ..r
             });
+        let oauth = OAuth::client_credentials("/v1/oauth2/token", TEST_CLIENT_ID, TEST_CLIENT_SECRET)
+            .expires_in(32_400)
+            .extra(json!({
+                "scope": "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/applications/webhooks",
+                "app_id": "APP-80W284485P519543T",
+                "nonce": "2024-05-01T10:00:00Zmock",
+            }));
         let mock = ProviderMock::builder(crate::PROVIDER, state)
-            .auth_with(
-                |st: &State, req: &Request| {
-                    let bearer = header(req, "authorization").and_then(|h| h.strip_prefix("Bearer "));
-                    !st.reject_all_tokens && bearer.is_some_and(|t| st.tokens.contains_key(t))
-                },
-                invalid_token,
-            )
+            .oauth(oauth, invalid_token)
             .fault_reply(|status| {
                 error_json(
                     status,
@@ -251,7 +243,6 @@ impl MockPayPal {
                 )
             })
             .idempotency(replays)
-            .public_route(Method::POST, "/v1/oauth2/token", token)
             .page(Method::GET, "/checkoutnow", checkout_page)
             .route(Method::POST, "/v2/checkout/orders", |st, req| {
                 answer(json_body(req).and_then(|body| create_order(st, &body)))
@@ -337,22 +328,22 @@ impl MockPayPal {
 
     /// Number of token requests received so far.
     pub fn token_requests(&self) -> usize {
-        self.state().token_requests
+        self.mock.token_requests()
     }
 
     /// `expires_in` of tokens issued from now on (default 32400 s, like PayPal).
     pub fn set_token_expires_in(&self, seconds: u64) {
-        self.state().token_expires_in = seconds;
+        self.mock.set_token_expires_in(seconds);
     }
 
     /// Invalidates every token issued so far (the next API call gets a 401).
     pub fn revoke_tokens(&self) {
-        self.state().tokens.clear();
+        self.mock.revoke_tokens();
     }
 
     /// While on, every API call gets a 401, even with a fresh token.
     pub fn reject_all_tokens(&self, on: bool) {
-        self.state().reject_all_tokens = on;
+        self.mock.reject_all_tokens(on);
     }
 
     /// The next `n` authorized API calls (not token requests) get `status` with PayPal's error JSON.
@@ -595,10 +586,6 @@ fn order_json(o: &MockOrder, uri: &str) -> Value {
     })
 }
 
-fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers.get(name).and_then(|v| v.to_str().ok())
-}
-
 /// A handler's result as the answer.
 fn answer(result: Result<(u16, Value), Reply>) -> Reply {
     match result {
@@ -640,36 +627,6 @@ fn unprocessable(issue: &str, description: &str) -> Reply {
         "UNPROCESSABLE_ENTITY",
         "The requested action could not be performed, semantically incorrect, or failed business validation.",
         Some((issue, description)),
-    )
-}
-
-fn token(st: &mut State, req: &MockRequest<'_>) -> Reply {
-    st.token_requests += 1;
-    if !Auth::basic(TEST_CLIENT_ID, TEST_CLIENT_SECRET).accepts(req) {
-        return Reply::json(
-            401,
-            &json!({"error": "invalid_client", "error_description": "Client Authentication failed"}),
-        );
-    }
-    if String::from_utf8_lossy(&req.body).trim() != "grant_type=client_credentials" {
-        return Reply::json(
-            400,
-            &json!({"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"}),
-        );
-    }
-    let n = st.token_requests;
-    let token = format!("A21AAmockToken{n:06}");
-    st.tokens.insert(token.clone(), ());
-    Reply::json(
-        200,
-        &json!({
-            "scope": "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/applications/webhooks",
-            "access_token": token,
-            "token_type": "Bearer",
-            "app_id": "APP-80W284485P519543T",
-            "expires_in": st.token_expires_in,
-            "nonce": format!("2024-05-01T10:00:00Zmock{n}"),
-        }),
     )
 }
 
