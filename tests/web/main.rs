@@ -4,7 +4,9 @@
 
 mod support;
 
+mod adapters;
 mod dummy_flow;
+mod ingest;
 mod security;
 mod startup;
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod flow;
+pub mod ingest;
 pub mod listen;
 pub mod logging;
 pub mod registry;

@@ -1,14 +1,19 @@
 #![doc = include_str!("../README.md")]
 
 pub mod adapter;
+pub mod amounts;
+pub mod config;
 pub mod money;
 pub mod provider;
 pub mod retry;
 pub mod signature;
 pub mod webhook;
+pub mod wire;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "mock")]
 pub mod mock;
 #[cfg(feature = "conformance")]
@@ -17,6 +22,7 @@ pub mod oracle;
 pub mod vectors;
 
 pub use adapter::Adapter;
+pub use amounts::AmountRules;
 pub use money::{Currency, ExponentOverrides, MinorUnits, Money, MoneyError};
 pub use provider::{
     idempotency_key, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,

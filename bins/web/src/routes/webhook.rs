@@ -17,5 +17,9 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
 }
 
 pub fn respond(reply: WebhookReply) -> HttpResponse {
-    HttpResponse::build(reply.status).json(reply)
+    let mut response = HttpResponse::build(reply.status);
+    if let Some(secs) = reply.retry_after {
+        response.insert_header(("Retry-After", secs.to_string()));
+    }
+    response.json(reply)
 }
