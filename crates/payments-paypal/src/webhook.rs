@@ -55,13 +55,59 @@ impl Transmission {
                 .map(str::to_string)
                 .ok_or(WebhookError::Signature(SignatureError::MissingHeader(name)))
         };
-        Ok(Transmission {
+        let transmission = Transmission {
             transmission_sig: get(HEADER_TRANSMISSION_SIG)?,
             transmission_id: get(HEADER_TRANSMISSION_ID)?,
             transmission_time: get(HEADER_TRANSMISSION_TIME)?,
             cert_url: get(HEADER_CERT_URL)?,
             auth_algo: get(HEADER_AUTH_ALGO)?,
-        })
+        };
+        transmission.check()?;
+        Ok(transmission)
+    }
+
+    /// The limits of PayPal's verify-webhook-signature request (its API description): a header
+    /// outside them is refused here, never sent on to PayPal.
+    fn check(&self) -> Result<(), WebhookError> {
+        // `^(?!\d+$)\w+\S+`: a word character first, no whitespace, not only digits.
+        let token = |v: &str| {
+            v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && v.chars().count() >= 2
+                && !v.chars().any(char::is_whitespace)
+                && !v.chars().all(|c| c.is_ascii_digit())
+        };
+        let limits: [(&'static str, &str, usize, bool); 5] = [
+            (
+                HEADER_TRANSMISSION_ID,
+                &self.transmission_id,
+                50,
+                token(&self.transmission_id),
+            ),
+            (
+                HEADER_TRANSMISSION_SIG,
+                &self.transmission_sig,
+                500,
+                token(&self.transmission_sig),
+            ),
+            (HEADER_TRANSMISSION_TIME, &self.transmission_time, 100, true),
+            (HEADER_CERT_URL, &self.cert_url, 500, true),
+            (
+                HEADER_AUTH_ALGO,
+                &self.auth_algo,
+                100,
+                self.auth_algo.chars().all(|c| c.is_ascii_alphanumeric()),
+            ),
+        ];
+        for (header, value, max, shape_ok) in limits {
+            if value.chars().count() > max || !shape_ok {
+                let reason = format!("not a PayPal value (at most {max} characters of the documented form)");
+                return Err(WebhookError::Signature(SignatureError::MalformedHeader {
+                    header,
+                    reason,
+                }));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -82,6 +128,20 @@ pub fn parse_envelope(body: &[u8]) -> Result<(serde_json::Value, EventEnvelope),
         serde_json::from_value(raw.clone()).map_err(|e| malformed(format!("not a PayPal event: {e}")))?;
     if envelope.id.trim().is_empty() || envelope.event_type.trim().is_empty() {
         return Err(malformed("event id or event_type is empty".into()));
+    }
+    // PayPal's Event schema: `create_time` a string, `event_version` like `1.0`.
+    if raw.get("create_time").is_some_and(|t| !t.is_string()) {
+        return Err(malformed("create_time is not a string".into()));
+    }
+    let version_ok = |v: &str| {
+        let (major, minor) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+        let minor: Vec<char> = minor.chars().collect();
+        !major.is_empty() && minor.len() >= 2 && minor[1..].iter().all(char::is_ascii_digit)
+    };
+    match raw.get("event_version") {
+        None => {}
+        Some(serde_json::Value::String(v)) if version_ok(v) => {}
+        Some(_) => return Err(malformed("event_version is not of the form 1.0".into())),
     }
     Ok((raw, envelope))
 }
