@@ -5,6 +5,7 @@
 mod support;
 
 mod dummy_flow;
+mod hardening;
 mod security;
 mod startup;
 

@@ -13,7 +13,7 @@ use payments_store::{Role, UserRow};
 use crate::error::AppError;
 use crate::state::AppState;
 
-const USER_KEY: &str = "uid";
+use crate::sessions::USER_KEY;
 const CSRF_KEY: &str = "csrf";
 
 pub fn hash_password(password: &str) -> Result<String, AppError> {

@@ -30,7 +30,10 @@ pub fn to_file(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard
         return None;
     }
     let (writer, guard) = tracing_appender::non_blocking(tracing_appender::rolling::never(dir, "app.log"));
-    let file_layer = fmt::layer().with_ansi(false).with_writer(writer);
+    let file_layer = fmt::layer()
+        .with_ansi(false)
+        .fmt_fields(FileFields::default())
+        .with_writer(writer);
     tracing::subscriber::set_global_default(
         tracing_subscriber::registry()
             .with(filter())
@@ -39,4 +42,19 @@ pub fn to_file(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard
     )
     .ok()?;
     Some(guard)
+}
+
+/// The file's own span-field formatter: fmt layers that share a field formatter type share the
+/// formatted span fields too, and the console's are coloured (ANSI escapes in `app.log`).
+#[derive(Default)]
+struct FileFields(fmt::format::DefaultFields);
+
+impl<'writer> fmt::FormatFields<'writer> for FileFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: fmt::format::Writer<'writer>,
+        fields: R,
+    ) -> std::fmt::Result {
+        self.0.format_fields(writer, fields)
+    }
 }

@@ -15,6 +15,10 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub active: ActiveProvider,
     pub templates: Arc<Templates>,
+    /// Refused webhooks, audited per kind and minute (see `refusals`).
+    pub refusals: Arc<crate::refusals::Refusals>,
+    /// Login rate limits and the password-hashing slots (see `login_guard`).
+    pub login_guard: Arc<crate::login_guard::LoginGuard>,
 }
 
 impl AppState {

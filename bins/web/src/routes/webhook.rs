@@ -17,5 +17,11 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
 }
 
 pub fn respond(reply: WebhookReply) -> HttpResponse {
-    HttpResponse::build(reply.status).json(reply)
+    // Refusals are audited and logged per kind and minute (see `refusals`), not per request.
+    let quiet = reply.result == "refused";
+    let mut resp = HttpResponse::build(reply.status).json(reply);
+    if quiet {
+        resp.extensions_mut().insert(crate::access_log::Quiet);
+    }
+    resp
 }
