@@ -673,3 +673,65 @@ async fn a_copied_session_cookie_dies_with_logout_password_change_and_admin_acti
     let forged = format!("portal_session={}", jar.get("portal_session").unwrap().value());
     assert_eq!(me_with(&server, &forged).await, StatusCode::SEE_OTHER);
 }
+
+#[actix_web::test]
+async fn metrics_need_the_token_and_count_webhooks_and_logins() {
+    let token = "metrics-token-0123456789abcdefXYZ";
+    let server = crate::support::TestServer::start_with(
+        crate::support::Db::Sqlite,
+        &[("METRICS_TOKEN", token.to_string())],
+    )
+    .await;
+    server.add_user("alice", payments_store::Role::User);
+    Browser::login(&server, "alice").await;
+    let (status, _) = server.post_webhook(&[], b"{}").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let client = reqwest::Client::new();
+    let anonymous = client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::NOT_FOUND);
+    let wrong = client
+        .get(server.url("/metrics"))
+        .bearer_auth("metrics-token-0123456789abcdefXYz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    let resp = client
+        .get(server.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers().get("x-request-id").is_some(),
+        "every response has a request id"
+    );
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("payments_webhooks_total{provider=\"dummy\",result=\"refused\",status=\"400\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("payments_webhook_verification_failures_total{provider=\"dummy\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("payments_webhook_duration_seconds_count 1"),
+        "{text}"
+    );
+    assert!(text.contains("payments_logins_total{outcome=\"ok\"} 1"), "{text}");
+    assert!(
+        text.contains("payments_db_pool_connections{state=\"open\"}"),
+        "{text}"
+    );
+    // Without the variable there is no such page.
+    let plain = crate::support::TestServer::start().await;
+    let resp = client
+        .get(plain.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}

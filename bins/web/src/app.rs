@@ -86,6 +86,7 @@ pub fn assemble(
         templates: Arc::new(Templates::load()?),
         refusals: Arc::default(),
         login_guard: Arc::default(),
+        metrics: Arc::default(),
     })
 }
 

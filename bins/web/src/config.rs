@@ -144,6 +144,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "seconds a request body may take to arrive (default 10; headers: 5)",
     ),
     (
+        "METRICS_TOKEN",
+        "enables GET /metrics (Prometheus) for `Authorization: Bearer <token>`; 24+ random characters",
+    ),
+    (
         "MAX_CONNECTIONS",
         "open connections per worker thread (default 256); more wait in the listen queue",
     ),
@@ -173,6 +177,8 @@ pub struct Config {
     pub body_timeout: std::time::Duration,
     /// Open connections per worker thread.
     pub max_connections: usize,
+    /// Never logged; `/metrics` answers only with it (`Authorization: Bearer ...`).
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -381,6 +387,15 @@ impl Config {
             }),
             None => {}
         }
+        let metrics_token = src.get("METRICS_TOKEN").filter(|s| !s.trim().is_empty());
+        if let Some(t) = &metrics_token {
+            let checked = check_secret(t, 24, 8, 72).map_err(|expected| ConfigError::Invalid {
+                name: "METRICS_TOKEN",
+                value: "(hidden)".into(),
+                expected,
+            });
+            grab(checked, &mut problems);
+        }
         let webhook_secret = src.get("PAYMENT_WEBHOOK_SECRET").filter(|s| !s.trim().is_empty());
         if let Some(s) = &webhook_secret {
             grab(check_webhook_secret("PAYMENT_WEBHOOK_SECRET", s), &mut problems);
@@ -449,6 +464,7 @@ impl Config {
                 rate_gpu_hour,
                 body_timeout: std::time::Duration::from_secs(body_timeout),
                 max_connections: usize::try_from(max_connections).unwrap_or(256),
+                metrics_token,
             }),
             _ if problems.len() == 1 => Err(problems.remove(0)),
             _ => Err(ConfigError::Many(problems)),

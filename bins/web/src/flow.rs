@@ -109,6 +109,7 @@ async fn audit_refused(state: &AppState, request: &WebhookRequest, reason: &str,
     use crate::refusals::Refusal;
     let provider = state.provider_name();
     let reason = crate::logsafe::bounded(reason);
+    state.metrics.refused(provider, code);
     let (refusal, previous) = state.refusals.note(provider, code, request.received_at);
     let mut entries: Vec<NewAudit> = previous.iter().map(refusal_summary).collect();
     if refusal == Refusal::First {

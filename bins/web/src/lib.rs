@@ -13,6 +13,7 @@ pub mod listen;
 pub mod logging;
 pub mod login_guard;
 pub mod logsafe;
+pub mod metrics;
 pub mod refusals;
 pub mod registry;
 pub mod routes;

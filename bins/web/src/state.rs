@@ -19,6 +19,8 @@ pub struct AppState {
     pub refusals: Arc<crate::refusals::Refusals>,
     /// Login rate limits and the password-hashing slots (see `login_guard`).
     pub login_guard: Arc<crate::login_guard::LoginGuard>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

@@ -119,6 +119,17 @@ impl Store {
         Ok(())
     }
 
+    /// The pool's open and idle connections.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(pool) => pool.state(),
+            #[cfg(feature = "postgres")]
+            DbPool::Pg(pool) => pool.state(),
+        };
+        (state.connections, state.idle_connections)
+    }
+
     // ---- users
 
     pub fn create_user(

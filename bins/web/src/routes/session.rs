@@ -27,8 +27,12 @@ pub async fn login(
         .peer_addr()
         .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
     let guard = state.login_guard.clone();
-    guard.admit(addr, &username).map_err(too_many)?;
-    let _slot = guard.hashing_slot().await.map_err(too_many)?;
+    let limited = |r| {
+        state.metrics.login("rate_limited");
+        too_many(r)
+    };
+    guard.admit(addr, &username).map_err(limited)?;
+    let _slot = guard.hashing_slot().await.map_err(limited)?;
     let name = username.clone();
     // A name no account can have is not looked up (it still costs a decoy hash below).
     let user = if crate::account::check_username(&username).is_ok() {
@@ -40,8 +44,14 @@ pub async fn login(
     let ok = web::block(move || verify_password(&password, hash.as_deref())).await?;
     if ok && user.is_some() {
         guard.succeeded(&username);
+        state.metrics.login("ok");
     } else {
         guard.failed(&username);
+        state.metrics.login(if user.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_user"
+        });
     }
     match user {
         Some(user) if ok => {
