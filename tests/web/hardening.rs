@@ -735,3 +735,106 @@ async fn metrics_need_the_token_and_count_webhooks_and_logins() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The issue's flood: 4 rounds of 256 concurrent wrong-password logins against the real binary,
+/// with webhooks sent alongside. Prints the server's peak memory and the webhooks' latencies;
+/// memory is asserted (under 200 MiB), latency only reported.
+#[tokio::test]
+async fn a_login_flood_keeps_memory_bounded_and_webhooks_answered() {
+    let (base, _, child, _dir) = real_server(&[]);
+    let pid = child.id();
+    let rss_before = rss_kib(pid);
+    let b = Browser::at(&base);
+    let token = b.csrf().await;
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rss_before));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let webhooks = {
+        let url = format!("{base}/payments/webhook");
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut took = Vec::new();
+            for i in 0..100 {
+                let started = std::time::Instant::now();
+                let resp = client
+                    .post(&url)
+                    .header(payments_dummy::SIGNATURE_HEADER, "t=1,v1=00")
+                    .body(format!("{{\"id\":\"evt_{i}\"}}"))
+                    .send()
+                    .await
+                    .expect("webhook");
+                assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+                took.push(started.elapsed().as_micros());
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            took
+        })
+    };
+    let mut statuses = std::collections::BTreeMap::new();
+    let started = std::time::Instant::now();
+    for round in 0..4 {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..256 {
+            let client = b.client.clone();
+            let url = format!("{base}/login");
+            let token = token.clone();
+            tasks.spawn(async move {
+                let user = format!("user{}", (round * 256 + i) % 50);
+                let pw = format!("wrong-password-{i}");
+                let resp = client
+                    .post(url)
+                    .form(&[
+                        ("username", user.as_str()),
+                        ("password", pw.as_str()),
+                        ("csrf_token", token.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .expect("login");
+                resp.status().as_u16()
+            });
+        }
+        while let Some(status) = tasks.join_next().await {
+            *statuses.entry(status.unwrap()).or_insert(0) += 1;
+        }
+    }
+    let flood_ms = started.elapsed().as_millis();
+    let mut took = webhooks.await.unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.await.unwrap();
+    stop(child);
+    took.sort_unstable();
+    let p = |q: usize| took[(took.len() * q / 100).min(took.len() - 1)] / 1000;
+    let peak_kib = peak.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "login flood, 4 x 256 concurrent: {statuses:?} in {flood_ms} ms; server RSS {} MiB before, peak {} MiB; \
+         webhooks alongside: p50 {} ms, p99 {} ms, max {} ms",
+        rss_before / 1024,
+        peak_kib / 1024,
+        p(50),
+        p(99),
+        took.last().copied().unwrap_or(0) / 1000
+    );
+    assert!(peak_kib < 200 * 1024, "peak RSS {peak_kib} KiB");
+    assert!(statuses.get(&429).copied().unwrap_or(0) >= 1000, "{statuses:?}");
+}

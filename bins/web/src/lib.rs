@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod flow;
+pub mod hashing;
 pub mod listen;
 pub mod logging;
 pub mod login_guard;

@@ -43,6 +43,8 @@ pub struct LoginGuard {
     failures: Mutex<HashMap<Key, (u32, Instant)>>,
     hashing: Semaphore,
     clock: DefaultClock,
+    /// Where password checks run (as many threads as hashing slots).
+    pub pool: crate::hashing::HashPool,
 }
 
 impl std::fmt::Debug for LoginGuard {
@@ -82,6 +84,7 @@ impl LoginGuard {
             failures: Mutex::default(),
             hashing: Semaphore::new(hashes),
             clock: DefaultClock::default(),
+            pool: crate::hashing::HashPool::new(hashes),
         }
     }
 

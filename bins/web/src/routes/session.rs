@@ -41,7 +41,11 @@ pub async fn login(
         None
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = web::block(move || verify_password(&password, hash.as_deref())).await?;
+    let ok = guard
+        .pool
+        .run(move || verify_password(&password, hash.as_deref()))
+        .await
+        .ok_or_else(|| AppError::internal("the password-hashing threads are gone"))?;
     if ok && user.is_some() {
         guard.succeeded(&username);
         state.metrics.login("ok");
