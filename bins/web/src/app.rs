@@ -90,6 +90,34 @@ pub fn assemble(
     })
 }
 
+/// `MAX_CONNECTIONS` per worker, lowered so that all workers together stay 100 below the
+/// process's open-file limit (read from `/proc/self/limits` where there is one): past that
+/// limit accepting fails and nobody, `/healthz` included, gets in.
+pub fn connection_cap(configured: usize, workers: usize) -> usize {
+    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|n| n.parse::<usize>().ok())
+        });
+    match soft_limit {
+        Some(limit) => {
+            let budget = limit.saturating_sub(100) / workers.max(1);
+            let cap = configured.min(budget.max(16));
+            if cap < configured {
+                tracing::warn!(
+                    "MAX_CONNECTIONS lowered from {configured} to {cap} per worker: the open-file limit is {limit} \
+                     for {workers} workers (raise it with `ulimit -n` or LimitNOFILE=)"
+                );
+            }
+            cap
+        }
+        None => configured,
+    }
+}
+
 /// Every response's policy: scripts, styles, images and fetches from this site only, no inline
 /// script or style, no plugins, no framing; forms post here, or to an https provider checkout
 /// after a redirect.
@@ -102,7 +130,7 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
     let key = Key::derive_from(secret.as_bytes());
     let secure = state.config.secure_cookies();
     let thanks_path = state.config.success_path.clone();
-    let max_connections = state.config.max_connections;
+    let max_connections = connection_cap(state.config.max_connections, workers);
     let sessions = crate::sessions::DbSessionStore::new(state.store.clone());
     let data = web::Data::new(state);
     // Counted webhook refusals are audited once their minute is over.
