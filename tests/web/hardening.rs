@@ -842,3 +842,28 @@ async fn a_login_flood_keeps_memory_bounded_and_webhooks_answered() {
     assert!(peak_kib < 200 * 1024, "peak RSS {peak_kib} KiB");
     assert!(statuses.get(&429).copied().unwrap_or(0) >= 1000, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_with_the_request_id() {
+    let (base, _, child, dir) = real_server(&[("LOG_FORMAT", "json")]);
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "probe-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "probe-42");
+    stop(child);
+    let log = std::fs::read_to_string(dir.path().join("log/app.log")).expect("app.log");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|v| v["span"]["id"] == "probe-42"
+            && v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("/healthz"))),
+        "{log}"
+    );
+}

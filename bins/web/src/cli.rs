@@ -264,7 +264,7 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
         return Err(StartError::Problems(problems));
     };
     let store = Store::open(&config.database_url, &PoolOptions::default())?;
-    let _log_guard = crate::logging::to_file(&config.log_dir);
+    let _log_guard = crate::logging::to_file(&config.log_dir, config.json_logs);
     for note in notes {
         tracing::warn!("{note}");
     }

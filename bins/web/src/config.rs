@@ -131,6 +131,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "at least 32 characters; signs and encrypts the session cookie",
     ),
     ("LOG_DIR", "folder of app.log (default log)"),
+    ("LOG_FORMAT", "text (default) or json: one JSON object a log line"),
     (
         "RATE_CPU_CORE_HOUR",
         "price of one CPU core-hour in minor units (default 100)",
@@ -177,6 +178,8 @@ pub struct Config {
     pub body_timeout: std::time::Duration,
     /// Open connections per worker thread.
     pub max_connections: usize,
+    /// `LOG_FORMAT=json`: one JSON object a log line.
+    pub json_logs: bool,
     /// Never logged; `/metrics` answers only with it (`Authorization: Bearer ...`).
     pub metrics_token: Option<String>,
 }
@@ -387,6 +390,15 @@ impl Config {
             }),
             None => {}
         }
+        let log_format = get_or(src, "LOG_FORMAT", "text").to_ascii_lowercase();
+        let json_logs = log_format == "json";
+        if !matches!(log_format.as_str(), "text" | "json") {
+            problems.push(ConfigError::Invalid {
+                name: "LOG_FORMAT",
+                value: crate::logsafe::bounded(&log_format),
+                expected: "text or json".into(),
+            });
+        }
         let metrics_token = src.get("METRICS_TOKEN").filter(|s| !s.trim().is_empty());
         if let Some(t) = &metrics_token {
             let checked = check_secret(t, 24, 8, 72).map_err(|expected| ConfigError::Invalid {
@@ -465,6 +477,7 @@ impl Config {
                 body_timeout: std::time::Duration::from_secs(body_timeout),
                 max_connections: usize::try_from(max_connections).unwrap_or(256),
                 metrics_token,
+                json_logs,
             }),
             _ if problems.len() == 1 => Err(problems.remove(0)),
             _ => Err(ConfigError::Many(problems)),
