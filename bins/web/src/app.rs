@@ -133,14 +133,18 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
     let max_connections = connection_cap(state.config.max_connections, workers);
     let sessions = crate::sessions::DbSessionStore::new(state.store.clone());
     let data = web::Data::new(state);
-    // Counted webhook refusals are audited once their minute is over.
+    // Every 10 s: counted webhook refusals are audited once their minute is over, the login
+    // limiters forget idle keys; every minute, ended sessions are deleted.
     let flusher = data.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(10));
-        loop {
+        for round in 0u64.. {
             tick.tick().await;
             crate::flow::flush_refusals(&flusher).await;
             flusher.login_guard.tidy();
+            if round % 6 != 0 {
+                continue;
+            }
             let now = payments_core::unix_now();
             let idle = i64::try_from(crate::sessions::IDLE.as_secs()).unwrap_or(1800);
             if let Err(e) = flusher
