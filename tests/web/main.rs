@@ -4,8 +4,10 @@
 
 mod support;
 
+mod adapters;
 mod dummy_flow;
 mod hardening;
+mod ingest;
 mod security;
 mod startup;
 

@@ -55,6 +55,9 @@ fn bad_configuration_names_the_variable() {
         ("SESSION_SECRET", "short", "SESSION_SECRET"),
         ("RATE_GPU_HOUR", "12.5", "RATE_GPU_HOUR"),
         ("PAYMENT_SUCCESS_PATH", "thanks", "PAYMENT_SUCCESS_PATH"),
+        ("DB_DURABILITY", "fast", "DB_DURABILITY"),
+        ("WEBHOOK_QUEUE_LIMIT", "0", "WEBHOOK_QUEUE_LIMIT"),
+        ("WEBHOOK_QUEUE_WAIT_MS", "soon", "WEBHOOK_QUEUE_WAIT_MS"),
     ] {
         let (code, stderr) = run_web(&[(var, value)]);
         assert_eq!(code, 1, "{var}={value}: {stderr}");
@@ -99,6 +102,7 @@ async fn healthz_reports_database_and_provider() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["database"]["reachable"], true);
     assert_eq!(body["database"]["backend"], "sqlite");
+    assert_eq!(body["database"]["durability"], "durable");
     assert_eq!(body["provider"], "dummy");
 }
 

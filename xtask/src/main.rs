@@ -18,6 +18,12 @@ fn main() -> ExitCode {
                 for path in &out.created {
                     println!("created  {}", path.strip_prefix(&root).unwrap_or(path).display());
                 }
+                for path in &out.kept {
+                    println!(
+                        "kept     {} (written before; not overwritten)",
+                        path.strip_prefix(&root).unwrap_or(path).display()
+                    );
+                }
                 for path in &out.changed {
                     println!("changed  {}", path.strip_prefix(&root).unwrap_or(path).display());
                 }

@@ -49,13 +49,19 @@ const TEMPLATES: &[(&str, &str)] = &[
 const ROOT_MANIFEST: &str = "Cargo.toml";
 const SERVER_MANIFEST: &str = "bins/web/Cargo.toml";
 const REGISTRY: &str = "bins/web/src/registry.rs";
+const E2E: &str = "tests/web/adapters.rs";
 
 /// What `new-adapter` wrote.
 #[derive(Debug)]
 pub struct Generated {
     pub created: Vec<PathBuf>,
     pub changed: Vec<PathBuf>,
+    /// A provider doc written before the crate (protocol research often comes first) is kept.
+    pub kept: Vec<PathBuf>,
 }
+
+/// The one generated file that may exist already: the provider's protocol notes.
+const PROVIDER_DOC: &str = "docs/providers/{{name}}.md";
 
 fn read(root: &Path, rel: &str) -> Result<String, String> {
     std::fs::read_to_string(root.join(rel)).map_err(|e| format!("{}: {e}", root.join(rel).display()))
@@ -99,21 +105,32 @@ pub fn run(root: &Path, name: &str) -> Result<Generated, String> {
             REGISTRY,
             registration::registry_line(&registry, name, &provider_type),
         ),
+        (
+            E2E,
+            registration::e2e_line(&read(root, E2E)?, name, &format!("{}Fixture", names.camel)),
+        ),
     ];
     let mut changes = Vec::new();
     for (rel, edit) in edits {
         changes.push((rel, edit.map_err(|e| format!("{e}: nothing was written"))?));
     }
-    let files: Vec<(PathBuf, String)> = TEMPLATES
-        .iter()
-        .map(|(path, text)| (root.join(names.render(path)), names.render(text)))
-        .collect();
+    let mut kept = Vec::new();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    for (path, text) in TEMPLATES {
+        let target = root.join(names.render(path));
+        if *path == PROVIDER_DOC && target.exists() {
+            kept.push(target);
+        } else {
+            files.push((target, names.render(text)));
+        }
+    }
     if let Some((path, _)) = files.iter().find(|(path, _)| path.exists()) {
         return Err(format!("{} exists already: nothing was written", path.display()));
     }
     let mut generated = Generated {
         created: Vec::new(),
         changed: Vec::new(),
+        kept,
     };
     for (path, text) in files {
         write(&path, &text)?;
@@ -134,7 +151,7 @@ mod tests {
     fn scratch_root() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for rel in [ROOT_MANIFEST, SERVER_MANIFEST, REGISTRY] {
+        for rel in [ROOT_MANIFEST, SERVER_MANIFEST, REGISTRY, E2E] {
             let text = std::fs::read_to_string(real.join(rel)).unwrap();
             write(&dir.path().join(rel), &text).unwrap();
         }
@@ -146,7 +163,7 @@ mod tests {
         let root = scratch_root();
         let out = run(root.path(), "acme").unwrap();
         assert_eq!(out.created.len(), TEMPLATES.len());
-        assert_eq!(out.changed.len(), 3);
+        assert_eq!(out.changed.len(), 4);
         for path in &out.created {
             let text = std::fs::read_to_string(path).unwrap();
             assert!(!text.contains("{{"), "{} keeps a placeholder", path.display());
@@ -157,6 +174,20 @@ mod tests {
         assert!(web.contains("acme = [\"dep:payments-acme\"]"));
         let lib = std::fs::read_to_string(root.path().join("crates/payments-acme/src/lib.rs")).unwrap();
         assert!(lib.contains("impl payments_core::Adapter for AcmeProvider"));
+    }
+
+    #[test]
+    fn a_provider_doc_written_first_is_kept() {
+        let root = scratch_root();
+        let doc = root.path().join("docs/providers/acme.md");
+        write(&doc, "# Acme: facts found first\n").unwrap();
+        let out = run(root.path(), "acme").unwrap();
+        assert_eq!(out.kept, vec![doc.clone()]);
+        assert_eq!(out.created.len(), TEMPLATES.len() - 1);
+        assert_eq!(
+            std::fs::read_to_string(&doc).unwrap(),
+            "# Acme: facts found first\n"
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The three registration lines outside an adapter's crate, inserted next to their siblings.
+//! The registration lines outside an adapter's crate, inserted next to their siblings: the
+//! workspace dependency, the server's feature (with its optional dependency and its
+//! `test-support` dev-dependency), the registry line, and the end-to-end test line.
 
 use std::fmt;
 
@@ -60,7 +62,8 @@ pub fn workspace_dependency(text: &str, name: &str) -> Result<String, ShapeError
     )
 }
 
-/// `bins/web/Cargo.toml`: the feature line, and the optional dependency it enables.
+/// `bins/web/Cargo.toml`: the feature line, the optional dependency it enables, and the
+/// `test-support` dev-dependency the server's end-to-end test uses.
 pub fn server_feature(text: &str, name: &str) -> Result<String, ShapeError> {
     let text = insert_after_last(
         text,
@@ -69,12 +72,30 @@ pub fn server_feature(text: &str, name: &str) -> Result<String, ShapeError> {
         "bins/web/Cargo.toml",
         "adapter feature line (`x = [\"dep:payments-x\"]`)",
     )?;
-    insert_after_last(
+    let text = insert_after_last(
         &text,
         &format!("payments-{name} = {{ workspace = true, optional = true }}"),
         |l| l.starts_with("payments-") && l.ends_with("{ workspace = true, optional = true }"),
         "bins/web/Cargo.toml",
         "optional adapter dependency line",
+    )?;
+    insert_after_last(
+        &text,
+        &format!("payments-{name} = {{ workspace = true, features = [\"test-support\"] }}"),
+        |l| l.starts_with("payments-") && l.ends_with("features = [\"test-support\"] }"),
+        "bins/web/Cargo.toml",
+        "adapter `test-support` dev-dependency line",
+    )
+}
+
+/// `tests/web/adapters.rs`: the adapter's `e2e!` line, after the last one.
+pub fn e2e_line(text: &str, name: &str, fixture_type: &str) -> Result<String, ShapeError> {
+    insert_after_last(
+        text,
+        &format!("e2e! {{ \"{name}\", {name}_pays_a_receipt, payments_{name}::testing::{fixture_type} }}"),
+        |l| l.starts_with("e2e! { \""),
+        "tests/web/adapters.rs",
+        "`e2e! { ... }` line",
     )
 }
 
@@ -104,7 +125,8 @@ mod tests {
     use super::*;
 
     const ROOT: &str = "[workspace.dependencies]\npayments-core = { path = \"crates/payments-core\" }\npayments-store = { path = \"crates/payments-store\", default-features = false }\npayments-stripe = { path = \"crates/payments-stripe\" }\n\nactix-web = \"4\"\n";
-    const WEB: &str = "[features]\ndefault = [\"sqlite\", \"dummy\"]\ndummy = [\"dep:payments-dummy\"]\nstripe = [\"dep:payments-stripe\"]\n\n[dependencies]\npayments-core.workspace = true\npayments-dummy = { workspace = true, optional = true }\npayments-stripe = { workspace = true, optional = true }\n\nactix-web.workspace = true\n";
+    const WEB: &str = "[features]\ndefault = [\"sqlite\", \"dummy\"]\ndummy = [\"dep:payments-dummy\"]\nstripe = [\"dep:payments-stripe\"]\n\n[dependencies]\npayments-core.workspace = true\npayments-dummy = { workspace = true, optional = true }\npayments-stripe = { workspace = true, optional = true }\n\nactix-web.workspace = true\n\n[dev-dependencies]\npayments-stripe = { workspace = true, features = [\"test-support\"] }\ntempfile.workspace = true\n";
+    const E2E: &str = "macro_rules! e2e {}\n\ne2e! { \"mollie\", mollie_pays_a_receipt, payments_mollie::testing::MollieFixture }\n";
     const REGISTRY: &str = "use x;\n\nadapters! {\n    \"dummy\" => payments_dummy::DummyProvider,\n    \"stripe\" => payments_stripe::StripeProvider,\n}\n\npub fn build() {}\n";
 
     #[test]
@@ -121,6 +143,13 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("payments-stripe = { workspace = true, optional = true }\npayments-acme = { workspace = true, optional = true }\n"), "{out}");
+        assert!(out.contains("features = [\"test-support\"] }\npayments-acme = { workspace = true, features = [\"test-support\"] }\ntempfile"), "{out}");
+    }
+
+    #[test]
+    fn the_e2e_line_joins_the_list() {
+        let out = e2e_line(E2E, "acme", "AcmeFixture").unwrap();
+        assert!(out.ends_with("MollieFixture }\ne2e! { \"acme\", acme_pays_a_receipt, payments_acme::testing::AcmeFixture }\n"), "{out}");
     }
 
     #[test]

@@ -8,15 +8,21 @@ use actix_session::SessionMiddleware;
 use actix_web::cookie::{time::Duration as CookieDuration, Key, SameSite};
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
-use payments_store::{PoolOptions, Store};
+use payments_store::{Durability, PoolOptions, Store};
 
 use crate::config::{Config, ConfigError, Source};
 use crate::error::AppError;
+use crate::ingest::Ingest;
 use crate::registry;
 use crate::routes;
 use crate::state::AppState;
 use crate::templates::Templates;
 use crate::usage_import::RateCard;
+
+/// What the server says at start-up when `DB_DURABILITY=relaxed`.
+pub const RELAXED_WARNING: &str = "DB_DURABILITY=relaxed: commits are not synced to stable storage before \
+     webhooks are answered; a power cut or OS crash can LOSE PAYMENTS ALREADY ACKNOWLEDGED to the provider, \
+     which will not send them again. Use it only for benchmarks and scratch databases.";
 
 /// Everything start-up can fail on, each with a message naming the cause.
 #[derive(Debug, thiserror::Error)]
@@ -69,19 +75,38 @@ pub fn build_state(mut config: Config, src: &dyn Source) -> Result<AppState, Sta
         tracing::warn!("{note}");
     }
     let active = registry::build(&config, src)?;
-    let store = Store::open(&config.database_url, &PoolOptions::default())?;
+    let store = Store::open(&config.database_url, &pool_options(&config))?;
     assemble(config, active, store)
 }
 
-/// The state from parts that were each validated.
+/// The options the database is opened with (`DB_DURABILITY`), saying so when relaxed.
+pub fn pool_options(config: &Config) -> PoolOptions {
+    if config.durability == Durability::Relaxed {
+        tracing::warn!("{RELAXED_WARNING}");
+    }
+    PoolOptions {
+        durability: config.durability,
+        ..PoolOptions::default()
+    }
+}
+
+/// The state from parts that were each validated; starts the webhook writer thread.
 pub fn assemble(
     config: Config,
     active: registry::ActiveProvider,
     store: Store,
 ) -> Result<AppState, StartError> {
+    let store = Arc::new(store);
+    let ingest = Ingest::start(
+        store.clone(),
+        config.webhook_queue_limit,
+        config.webhook_queue_wait,
+    )
+    .map_err(|e| AppError::Internal(format!("cannot start the webhook writer thread: {e}")))?;
     Ok(AppState {
         config: Arc::new(config),
-        store: Arc::new(store),
+        store,
+        ingest: Arc::new(ingest),
         active,
         templates: Arc::new(Templates::load()?),
         refusals: Arc::default(),

@@ -263,10 +263,17 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     else {
         return Err(StartError::Problems(problems));
     };
-    let store = Store::open(&config.database_url, &PoolOptions::default())?;
+    let options = PoolOptions {
+        durability: config.durability,
+        ..PoolOptions::default()
+    };
+    let store = Store::open(&config.database_url, &options)?;
     let _log_guard = crate::logging::to_file(&config.log_dir, config.json_logs);
     for note in notes {
         tracing::warn!("{note}");
+    }
+    if config.durability == payments_store::Durability::Relaxed {
+        tracing::warn!("{}", app::RELAXED_WARNING);
     }
     let state = app::assemble(config, active, store)?;
     let cfg = state.config.clone();

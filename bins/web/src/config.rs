@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use payments_core::Currency;
+use payments_store::Durability;
 
 /// A configuration problem, naming the variable and what is expected.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +126,19 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "DATABASE_URL",
         "sqlite://data/app.db (default) or postgres://user:pass@host/db",
     ),
+    (
+        "DB_DURABILITY",
+        "durable (default): answer a webhook only after its commit is on stable storage; \
+         relaxed: faster, but a power cut or OS crash can LOSE PAYMENTS ALREADY ACKNOWLEDGED to the provider",
+    ),
+    (
+        "WEBHOOK_QUEUE_LIMIT",
+        "verified webhook events waiting for the database writer, at most (default 1024)",
+    ),
+    (
+        "WEBHOOK_QUEUE_WAIT_MS",
+        "how long a webhook waits for room in a full queue before it gets 503 + Retry-After (default 2000)",
+    ),
     ("BIND_ADDR", "address to listen on (default 127.0.0.1:8000)"),
     (
         "SESSION_SECRET",
@@ -168,6 +182,12 @@ pub struct Config {
     /// Never logged.
     pub webhook_secret: Option<String>,
     pub database_url: String,
+    /// `DB_DURABILITY`; `Durable` unless the operator relaxed it.
+    pub durability: Durability,
+    /// `WEBHOOK_QUEUE_LIMIT`: verified events waiting for the writer, at most.
+    pub webhook_queue_limit: usize,
+    /// `WEBHOOK_QUEUE_WAIT_MS`: how long a webhook waits for room in a full queue.
+    pub webhook_queue_wait: std::time::Duration,
     pub bind_addr: SocketAddr,
     /// Never logged; `None` means "generate one for this run" (dummy provider only).
     pub session_secret: Option<String>,
@@ -191,6 +211,7 @@ impl std::fmt::Debug for Config {
             .field("currency", &self.currency)
             .field("site_base_url", &self.site_base_url)
             .field("database_url", &payments_store::redact(&self.database_url))
+            .field("durability", &self.durability)
             .field("bind_addr", &self.bind_addr)
             .finish_non_exhaustive()
     }
@@ -343,6 +364,25 @@ fn minor_units(src: &dyn Source, name: &'static str, default: i64) -> Result<i64
     }
 }
 
+fn positive(src: &dyn Source, name: &'static str, default: u64, max: u64) -> Result<u64, ConfigError> {
+    match src
+        .get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                value: crate::logsafe::bounded(&v),
+                expected: format!("a whole number from 1 to {max} (default {default})"),
+            }),
+    }
+}
+
 impl Config {
     /// Reads and validates everything the server needs (not the adapter's own variables: the
     /// registry validates those when it builds the provider).
@@ -374,6 +414,22 @@ impl Config {
         });
         let database_url = get_or(src, "DATABASE_URL", payments_store::DEFAULT_DATABASE_URL);
         grab(check_database_url(&database_url), &mut problems);
+        let durability_text = get_or(src, "DB_DURABILITY", "durable");
+        let durability = Durability::parse(&durability_text).ok_or_else(|| ConfigError::Invalid {
+            name: "DB_DURABILITY",
+            value: crate::logsafe::bounded(&durability_text),
+            expected: "durable (the default) or relaxed (can lose acknowledged payments on a power cut)"
+                .into(),
+        });
+        let durability = grab(durability, &mut problems);
+        let webhook_queue_limit = grab(
+            positive(src, "WEBHOOK_QUEUE_LIMIT", 1024, 1_000_000),
+            &mut problems,
+        );
+        let webhook_queue_wait_ms = grab(
+            positive(src, "WEBHOOK_QUEUE_WAIT_MS", 2000, 600_000),
+            &mut problems,
+        );
         let session_secret = src.get("SESSION_SECRET").filter(|s| !s.is_empty());
         match &session_secret {
             Some(s) => {
@@ -469,6 +525,11 @@ impl Config {
                 cancel_path,
                 webhook_secret,
                 database_url,
+                // Checked above: only absent when a problem was noted, and then this is not reached.
+                durability: durability.unwrap_or(Durability::Durable),
+                webhook_queue_limit: usize::try_from(webhook_queue_limit.unwrap_or(1024))
+                    .unwrap_or(usize::MAX),
+                webhook_queue_wait: std::time::Duration::from_millis(webhook_queue_wait_ms.unwrap_or(2000)),
                 bind_addr,
                 session_secret,
                 log_dir: PathBuf::from(get_or(src, "LOG_DIR", "log")),

@@ -5,6 +5,8 @@ use actix_web::{HttpResponse, ResponseError};
 use payments_core::{ProviderError, WebhookError};
 use payments_store::StoreError;
 
+use crate::ingest::IngestError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
@@ -137,6 +139,15 @@ pub fn webhook_store_status(e: &StoreError) -> StatusCode {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+/// The HTTP status of a verified webhook the store gave no outcome for: a full queue, a stopped
+/// writer or a transient database failure is 503 (the provider delivers again later).
+pub fn webhook_ingest_status(e: &IngestError) -> StatusCode {
+    match e {
+        IngestError::QueueFull { .. } | IngestError::WriterStopped => StatusCode::SERVICE_UNAVAILABLE,
+        IngestError::Store(e) => webhook_store_status(e),
     }
 }
 

@@ -12,7 +12,8 @@ use payments_store::{
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::{webhook_error_status, webhook_store_status, AppError};
+use crate::error::{webhook_error_status, webhook_ingest_status, webhook_store_status, AppError};
+use crate::ingest::IngestError;
 use crate::state::AppState;
 
 /// Where "Pay now" sends the browser.
@@ -81,6 +82,9 @@ pub struct WebhookReply {
     pub status: StatusCode,
     pub result: String,
     pub message: String,
+    /// Sent as `Retry-After` (seconds) with a 503.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl WebhookReply {
@@ -89,6 +93,7 @@ impl WebhookReply {
             status,
             result: result.to_string(),
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -203,10 +208,17 @@ pub async fn process_webhook(state: &AppState, request: WebhookRequest) -> Webho
         raw_payload: String::from_utf8_lossy(&request.body).into_owned(),
         received_at: request.received_at,
     };
-    let outcome = match state.db(move |s| s.handle_verified_event(&verified)).await {
+    // Written by the one writer, in a batch with whatever else arrived meanwhile; the outcome
+    // comes back only after that batch was committed.
+    let outcome = match state.ingest.submit(verified).await {
         Ok(o) => o,
-        Err(AppError::Store(e)) => return store_failure(&e),
-        Err(e) => return WebhookReply::new(StatusCode::INTERNAL_SERVER_ERROR, "error", e.to_string()),
+        Err(IngestError::Store(e)) => return store_failure(&e),
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook not written; the provider will retry");
+            let mut reply = WebhookReply::new(webhook_ingest_status(&e), "retry_later", e.to_string());
+            reply.retry_after = Some(state.ingest.retry_after_secs());
+            return reply;
+        }
     };
     match outcome {
         EventOutcome::CaptureRequired {
@@ -220,11 +232,12 @@ pub async fn process_webhook(state: &AppState, request: WebhookRequest) -> Webho
 
 fn store_failure(e: &StoreError) -> WebhookReply {
     tracing::error!(error = %e, "webhook could not be stored; the provider will retry");
-    WebhookReply::new(
-        webhook_store_status(e),
-        "retry_later",
-        "the database is unavailable; retry later",
-    )
+    let status = webhook_store_status(e);
+    let mut reply = WebhookReply::new(status, "retry_later", "the database is unavailable; retry later");
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        reply.retry_after = Some(1);
+    }
+    reply
 }
 
 fn reply_for(outcome: &EventOutcome) -> WebhookReply {

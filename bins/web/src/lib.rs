@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod flow;
 pub mod hashing;
+pub mod ingest;
 pub mod listen;
 pub mod logging;
 pub mod login_guard;

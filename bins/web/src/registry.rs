@@ -60,6 +60,7 @@ adapters! {
     "stripe" => payments_stripe::StripeProvider,
     "omise" => payments_omise::OmiseProvider,
     "paypal" => payments_paypal::PayPalProvider,
+    "mollie" => payments_mollie::MollieProvider,
 }
 
 /// The active provider, as the trait object the flows use and as itself (for adapter-specific

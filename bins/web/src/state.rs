@@ -6,6 +6,7 @@ use payments_store::{Store, StoreError};
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::ingest::Ingest;
 use crate::registry::ActiveProvider;
 use crate::templates::Templates;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub active: ActiveProvider,
     pub templates: Arc<Templates>,
+    /// The queue to the one writer of verified webhook events (group commit).
+    pub ingest: Arc<Ingest>,
     /// Refused webhooks, audited per kind and minute (see `refusals`).
     pub refusals: Arc<crate::refusals::Refusals>,
     /// Login rate limits and the password-hashing slots (see `login_guard`).

@@ -1,20 +1,28 @@
 #![doc = include_str!("../README.md")]
 
 pub mod adapter;
+pub mod amounts;
+pub mod config;
 pub mod money;
 pub mod provider;
 pub mod retry;
 pub mod signature;
 pub mod webhook;
+pub mod wire;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "mock")]
+pub mod mock;
 #[cfg(feature = "conformance")]
 pub mod oracle;
 #[cfg(feature = "conformance")]
 pub mod vectors;
 
 pub use adapter::Adapter;
+pub use amounts::AmountRules;
 pub use money::{Currency, ExponentOverrides, MinorUnits, Money, MoneyError};
 pub use provider::{
     idempotency_key, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,

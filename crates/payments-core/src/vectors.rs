@@ -11,13 +11,14 @@ const FILES: &[(&str, &str)] = &[
     ("stripe", include_str!("../vectors/stripe.json")),
     ("omise", include_str!("../vectors/omise.json")),
     ("paypal", include_str!("../vectors/paypal.json")),
+    ("github", include_str!("../vectors/github.json")),
     (
         "standard-webhooks",
         include_str!("../vectors/standard-webhooks.json"),
     ),
 ];
 
-/// The vector file `name` (`stripe`, `omise`, `paypal`, `standard-webhooks`) as JSON.
+/// The vector file `name` (`stripe`, `omise`, `paypal`, `github`, `standard-webhooks`) as JSON.
 ///
 /// # Panics
 /// On an unknown name or a file that is not JSON: both are mistakes in a test.

@@ -1,9 +1,12 @@
-//! The published signature vectors (`crates/payments-core/vectors`), plus tolerance and rotation.
+//! The published signature vectors (`crates/payments-core/vectors`), tolerance, rotation, the
+//! declarative schemes, and (module `http_kit`) the provider HTTP kit against a local mock.
 
 use base64::Engine as _;
 use payments_core::signature::{
-    Encoding, SignatureError, StandardWebhooks, StripeStyleScheme, TimestampedHmac,
+    BodyHmac, Encoding, Scheme, SignatureError, StandardWebhooks, StripeStyleScheme, Timestamped,
+    TimestampedHmac, Verified,
 };
+use payments_core::WebhookRequest;
 use serde_json::Value;
 
 fn vectors(name: &str) -> Value {
@@ -157,3 +160,172 @@ fn malformed_headers_are_named() {
         Err(SignatureError::NoSecret)
     );
 }
+
+fn request(headers: &[(&str, &str)], body: &[u8], now: i64) -> WebhookRequest {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    WebhookRequest::new(headers, body.to_vec(), now)
+}
+
+#[test]
+fn github_published_vector_body_hmac_hex_with_prefix() {
+    let v = vectors("github.json");
+    for case in v["cases"].as_array().expect("cases") {
+        let body = s(case, "payload").as_bytes();
+        let gh = BodyHmac::new(
+            "X-Hub-Signature-256",
+            "sha256=",
+            Encoding::Hex,
+            &[s(case, "secret")],
+        )
+        .expect("secret")
+        .with_event_id_header("X-GitHub-Delivery");
+        assert_eq!(gh.sign(body).expect("sign"), s(case, "header_value"));
+        assert!(gh.verify(s(case, "header_value"), body).is_ok());
+        let scheme = Scheme::BodyHmac(gh);
+        let req = request(
+            &[
+                (s(case, "header"), s(case, "header_value")),
+                ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+            ],
+            body,
+            0,
+        );
+        assert_eq!(scheme.verify(&req), Ok(Verified::Signed { timestamp: None }));
+        assert_eq!(
+            scheme.event_id(&req).as_deref(),
+            Some("72d3162e-cc78-11e3-81ab-4c9367dc0958")
+        );
+        // Tampered body, missing prefix, missing header.
+        assert_eq!(
+            scheme.verify(&request(
+                &[(s(case, "header"), s(case, "header_value"))],
+                b"Hello, World?",
+                0
+            )),
+            Err(SignatureError::Mismatch)
+        );
+        assert!(matches!(
+            scheme.verify(&request(
+                &[(s(case, "header"), s(case, "signature_hex"))],
+                body,
+                0
+            )),
+            Err(SignatureError::MalformedHeader { .. })
+        ));
+        assert_eq!(
+            scheme.verify(&request(&[], body, 0)),
+            Err(SignatureError::MissingHeader("X-Hub-Signature-256"))
+        );
+    }
+}
+
+#[test]
+fn body_hmac_base64_rotates_secrets() {
+    let body = br#"{"id":1}"#;
+    let old = BodyHmac::new("X-Shopify-Hmac-Sha256", "", Encoding::Base64, &["old"]).expect("secret");
+    let new = BodyHmac::new("X-Shopify-Hmac-Sha256", "", Encoding::Base64, &["new"]).expect("secret");
+    let both = BodyHmac::new("X-Shopify-Hmac-Sha256", "", Encoding::Base64, &["new", "old"]).expect("secret");
+    let signed_old = old.sign(body).expect("sign");
+    assert!(signed_old.ends_with('='), "base64: {signed_old}");
+    assert!(both.verify(&signed_old, body).is_ok());
+    assert!(both.verify(&new.sign(body).expect("sign"), body).is_ok());
+    assert_eq!(new.verify(&signed_old, body), Err(SignatureError::Mismatch));
+    assert!(!format!("{both:?}").contains("old"), "Debug shows no secret");
+    assert!(
+        BodyHmac::new("X", "", Encoding::Hex, &[" "]).is_err(),
+        "blank secret"
+    );
+}
+
+#[test]
+fn timestamped_scheme_with_a_timestamp_header_matches_the_omise_vector() {
+    let v = vectors("omise.json");
+    for case in v["cases"].as_array().expect("cases") {
+        let t = case["timestamp"].as_i64().expect("timestamp");
+        let body = s(case, "payload").as_bytes();
+        let omise = Timestamped::with_timestamp_header(
+            "Omise-Signature",
+            "Omise-Signature-Timestamp",
+            &[s(case, "secret_base64")],
+            300,
+        )
+        .expect("secret");
+        assert_eq!(omise.sign(t, body).expect("sign"), s(case, "signature_hex"));
+        let headers = omise.sign_headers(t, body).expect("sign");
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let scheme = Scheme::Timestamped(omise);
+        assert_eq!(
+            scheme.verify(&request(&pairs, body, t + 10)),
+            Ok(Verified::Signed { timestamp: Some(t) })
+        );
+        assert!(matches!(
+            scheme.verify(&request(&pairs, body, t + 301)),
+            Err(SignatureError::OutsideTolerance { .. })
+        ));
+        assert_eq!(
+            scheme.verify(&request(&pairs[..1], body, t)),
+            Err(SignatureError::MissingHeader("Omise-Signature-Timestamp"))
+        );
+    }
+}
+
+#[test]
+fn timestamped_payload_format_is_configurable() {
+    let mut colon = scheme(&["k"]);
+    colon.payload = "{t}:{body}";
+    let header = colon.header_value(100, b"x").expect("sign");
+    let expected = hex::encode(payments_core::signature::hmac_sha256(b"k", &[b"100:x"]));
+    assert_eq!(header, format!("t=100,v1={expected}"));
+    assert_eq!(colon.verify(&header, b"x", 100), Ok(100));
+    // The default Stripe payload does not accept it.
+    assert_eq!(
+        scheme(&["k"]).verify(&header, b"x", 100),
+        Err(SignatureError::Mismatch)
+    );
+}
+
+#[test]
+fn standard_webhooks_as_a_scheme_value_reads_its_headers() {
+    let v = vectors("standard-webhooks.json");
+    let case = &v["cases"][0];
+    let sw = StandardWebhooks::new(&[s(case, "secret").to_string()]).expect("secret");
+    let t = case["timestamp"].as_i64().expect("timestamp");
+    let body = s(case, "payload").as_bytes();
+    let headers = sw.sign_headers(s(case, "id"), t, body).expect("sign");
+    assert_eq!(headers[2].1, s(case, "signature"));
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let scheme = Scheme::StandardWebhooks(sw);
+    assert_eq!(
+        scheme.verify(&request(&pairs, body, t)),
+        Ok(Verified::Signed { timestamp: Some(t) })
+    );
+    assert_eq!(
+        scheme.event_id(&request(&pairs, body, t)).as_deref(),
+        Some(s(case, "id"))
+    );
+    assert_eq!(
+        scheme.verify(&request(&pairs[1..], body, t)),
+        Err(SignatureError::MissingHeader("webhook-id"))
+    );
+}
+
+#[test]
+fn verify_by_refetch_checks_nothing_and_says_so() {
+    let scheme = Scheme::VerifyByRefetch {
+        event_id_header: Some("X-Event-Id"),
+    };
+    let req = request(&[("x-event-id", "ev_1")], b"id=tr_1", 0);
+    assert_eq!(scheme.verify(&req), Ok(Verified::MustRefetch));
+    assert_eq!(scheme.event_id(&req).as_deref(), Some("ev_1"));
+    assert_eq!(scheme.method(), "api-refetch");
+    let none = Scheme::VerifyByRefetch {
+        event_id_header: None,
+    };
+    assert_eq!(none.event_id(&req), None);
+}
+
+#[path = "http/kit.rs"]
+mod http_kit;

@@ -21,17 +21,17 @@
 //! `POST /charges/{id}/refunds`, `GET /charges/{id}/refunds/{id}`, `GET /events/{id}`,
 //! the hosted page behind `authorize_uri` (`GET /payments/{id}/authorize`, no key; add
 //! `?result=successful` or `?result=failed` to settle the charge like a payer and be redirected
-//! to `return_uri`), and injected failures or delays ([`MockOmise::fail_next`], [`MockOmise::delay_next`]).
+//! to `return_uri`), and injected failures or delays ([`MockOmise::fail_next`],
+//! [`MockOmise::delay_next`]). Routing, the key check, the failures and the recording are
+//! `payments_core::mock`'s.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
-use base64::Engine as _;
-use payments_core::oracle::record_wiremock;
+use payments_core::mock::{Auth, Fault, Method, MockRequest, ProviderMock, Reply, Request};
 use payments_core::{RetryPolicy, WebhookRequest};
 use serde_json::{json, Map, Value};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::config::{OmiseConfig, API_VERSION};
 use crate::webhook::OmiseSignature;
@@ -59,15 +59,6 @@ pub fn sign_headers(secret_base64: &str, timestamp: i64, body: &[u8]) -> Vec<(St
     }
 }
 
-#[derive(Debug, Clone)]
-struct Injected {
-    method: String,
-    path_prefix: String,
-    remaining: usize,
-    status: Option<u16>,
-    delay: Option<Duration>,
-}
-
 #[derive(Debug, Default)]
 struct State {
     base_uri: String,
@@ -79,7 +70,6 @@ struct State {
     /// (charge id, refund id) → refund.
     refunds: BTreeMap<(String, String), Value>,
     events: BTreeMap<String, Value>,
-    injected: Vec<Injected>,
 }
 
 impl State {
@@ -112,8 +102,8 @@ pub fn error_body(code: &str, message: &str) -> Value {
     })
 }
 
-fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(error_body(code, message))
+fn error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::json(status, &error_body(code, message))
 }
 
 /// Unix seconds as RFC 3339 UTC (the core's helper).
@@ -170,89 +160,26 @@ fn str_field(body: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-struct Router {
-    state: Arc<Mutex<State>>,
-    expected_auth: String,
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Respond for Router {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        if let Some(page) = hosted_page(&self.state, request) {
-            return page;
-        }
-        let auth = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if auth != self.expected_auth {
-            return error(401, "authentication_failure", "authentication failed");
-        }
-        let method = request.method.as_str().to_string();
-        let path = request.url.path().to_string();
-        let mut state = lock(&self.state);
-
-        let mut delay = None;
-        if let Some(inj) = state
-            .injected
-            .iter_mut()
-            .find(|i| i.remaining > 0 && i.method == method && path.starts_with(&i.path_prefix))
-        {
-            inj.remaining -= 1;
-            if let Some(status) = inj.status {
-                let code = if status >= 500 {
-                    "internal_error"
-                } else {
-                    "injected_error"
-                };
-                return error(status, code, "injected failure");
-            }
-            delay = inj.delay;
-        }
-        let response = route(&mut state, &method, &path, request);
-        match delay {
-            Some(d) => response.set_delay(d),
-            None => response,
-        }
-    }
-}
-
 /// The Omise-hosted page behind `authorize_uri` (no API key: the payer's browser opens it).
 /// `GET /payments/{id}/authorize` shows the charge; `?result=successful` (or `failed`) settles
 /// it like the payer would and redirects to the charge's `return_uri`, as Omise does.
-fn hosted_page(state: &Mutex<State>, request: &Request) -> Option<ResponseTemplate> {
-    let path = request.url.path();
-    let id = path.strip_prefix("/payments/")?.strip_suffix("/authorize")?;
-    if request.method.as_str() != "GET" {
-        return None;
-    }
-    let mut state = lock(state);
-    let Some(charge) = state.charges.get_mut(id) else {
-        return Some(ResponseTemplate::new(404).set_body_string("unknown charge"));
+fn hosted_page(state: &mut State, request: &MockRequest<'_>) -> Reply {
+    let Some(charge) = state.charges.get_mut(request.param("id")) else {
+        return Reply::text(404, "text/plain", "unknown charge");
     };
-    let result = request
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "result")
-        .map(|(_, v)| v.into_owned());
-    match result.as_deref() {
+    match request.query("result").as_deref() {
         Some(status @ ("successful" | "failed")) if charge["status"] == "pending" => {
             set_status(charge, status);
-            let to = charge["return_uri"].as_str().unwrap_or("/").to_string();
-            Some(ResponseTemplate::new(302).insert_header("Location", to.as_str()))
+            Reply::redirect(charge["return_uri"].as_str().unwrap_or("/"))
         }
-        Some(_) => Some(ResponseTemplate::new(409).set_body_string("this charge is no longer pending")),
+        Some(_) => Reply::text(409, "text/plain", "this charge is no longer pending"),
         None => {
             let html = format!(
                 "<!doctype html><title>Mock Omise</title><h1>Pay {} {}</h1>\
                  <a href=\"?result=successful\">Pay</a> <a href=\"?result=failed\">Fail</a>",
                 charge["amount"], charge["currency"]
             );
-            Some(ResponseTemplate::new(200).set_body_raw(html, "text/html"))
+            Reply::text(200, "text/html", html)
         }
     }
 }
@@ -277,34 +204,7 @@ fn set_status(c: &mut Value, status: &str) {
     }
 }
 
-fn route(state: &mut State, method: &str, path: &str, request: &Request) -> ResponseTemplate {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method, segments.as_slice()) {
-        ("POST", ["charges"]) => create_charge(state, &parse_body(request)),
-        ("GET", ["charges", id]) => match state.charges.get(*id) {
-            Some(c) => ResponseTemplate::new(200).set_body_json(c),
-            None => error(404, "not_found", &format!("charge {id} was not found")),
-        },
-        ("POST", ["charges", id, "refunds"]) => create_refund(state, id, &parse_body(request)),
-        ("GET", ["charges", id, "refunds", rid]) => {
-            match state.refunds.get(&(id.to_string(), rid.to_string())) {
-                Some(r) => ResponseTemplate::new(200).set_body_json(r),
-                None => error(404, "not_found", &format!("refund {rid} was not found")),
-            }
-        }
-        ("GET", ["events", id]) => match state.events.get(*id) {
-            Some(e) => ResponseTemplate::new(200).set_body_json(e),
-            None => error(404, "not_found", &format!("event {id} was not found")),
-        },
-        _ => error(
-            404,
-            "not_found",
-            &format!("{method} {path} is not a known endpoint"),
-        ),
-    }
-}
-
-fn create_charge(state: &mut State, body: &Map<String, Value>) -> ResponseTemplate {
+fn create_charge(state: &mut State, body: &Map<String, Value>) -> Reply {
     let Some(amount) = int_field(body, "amount") else {
         return error(400, "invalid_charge", "amount is required and must be an integer");
     };
@@ -378,10 +278,10 @@ fn create_charge(state: &mut State, body: &Map<String, Value>) -> ResponseTempla
     });
     state.charge_order.push(id.clone());
     state.charges.insert(id, charge.clone());
-    ResponseTemplate::new(200).set_body_json(charge)
+    Reply::json(200, &charge)
 }
 
-fn create_refund(state: &mut State, charge_id: &str, body: &Map<String, Value>) -> ResponseTemplate {
+fn create_refund(state: &mut State, charge_id: &str, body: &Map<String, Value>) -> Reply {
     let Some(charge) = state.charges.get(charge_id).cloned() else {
         return error(404, "not_found", &format!("charge {charge_id} was not found"));
     };
@@ -431,13 +331,12 @@ fn create_refund(state: &mut State, charge_id: &str, body: &Map<String, Value>) 
         c["refunds"]["total"] = json!(n);
     }
     state.refunds.insert((charge_id.to_string(), id), refund.clone());
-    ResponseTemplate::new(200).set_body_json(refund)
+    Reply::json(200, &refund)
 }
 
 /// A running mock Omise API.
 pub struct MockOmise {
-    server: MockServer,
-    state: Arc<Mutex<State>>,
+    mock: ProviderMock<State>,
 }
 
 impl std::fmt::Debug for MockOmise {
@@ -449,30 +348,63 @@ impl std::fmt::Debug for MockOmise {
 impl MockOmise {
     /// Starts the mock on 127.0.0.1 (a random port).
     pub async fn start() -> Self {
-        let server = MockServer::start().await;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id()).rotate_left(32);
-        let state = Arc::new(Mutex::new(State {
-            base_uri: server.uri(),
-            seed,
-            ..State::default()
-        }));
-        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{TEST_SECRET_KEY}:"));
-        Mock::given(wiremock::matchers::any())
-            .respond_with(Router {
-                state: Arc::clone(&state),
-                expected_auth: format!("Basic {credentials}"),
-            })
-            .mount(&server)
-            .await;
-        MockOmise { server, state }
+        let stored = |found: Option<&Value>, what: &str, id: &str| match found {
+            Some(v) => Reply::json(200, v),
+            None => error(404, "not_found", &format!("{what} {id} was not found")),
+        };
+        let mock = ProviderMock::builder(
+            PROVIDER,
+            State {
+                seed,
+                ..State::default()
+            },
+        )
+        .auth(
+            Auth::basic(TEST_SECRET_KEY, ""),
+            error(401, "authentication_failure", "authentication failed"),
+        )
+        .fault_reply(|status| {
+            let code = if status >= 500 {
+                "internal_error"
+            } else {
+                "injected_error"
+            };
+            error(status, code, "injected failure")
+        })
+        .page(Method::GET, "/payments/{id}/authorize", hosted_page)
+        .route(Method::POST, "/charges", |state, r| {
+            create_charge(state, &parse_body(r))
+        })
+        .route(Method::GET, "/charges/{id}", move |state, r| {
+            stored(state.charges.get(r.param("id")), "charge", r.param("id"))
+        })
+        .route(Method::POST, "/charges/{id}/refunds", |state, r| {
+            create_refund(state, r.param("id"), &parse_body(r))
+        })
+        .route(Method::GET, "/charges/{id}/refunds/{rid}", move |state, r| {
+            let key = (r.param("id").to_string(), r.param("rid").to_string());
+            stored(state.refunds.get(&key), "refund", r.param("rid"))
+        })
+        .route(Method::GET, "/events/{id}", move |state, r| {
+            stored(state.events.get(r.param("id")), "event", r.param("id"))
+        })
+        .not_found(|_, r| {
+            let what = format!("{} {} is not a known endpoint", r.method, r.url.path());
+            error(404, "not_found", &what)
+        })
+        .start()
+        .await;
+        mock.state().base_uri = mock.uri();
+        MockOmise { mock }
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.mock.uri()
     }
 
     /// A configuration pointing at the mock: test secret key, [`TEST_WEBHOOK_SECRET`], and fast
@@ -517,7 +449,7 @@ impl MockOmise {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+        self.mock.state()
     }
 
     /// Stores a charge directly (as if created earlier) and returns its id. `payment_ref` goes
@@ -621,25 +553,22 @@ impl MockOmise {
     /// The next `times` requests with this method whose path starts with `path_prefix` get
     /// HTTP `status` with Omise's error JSON (`internal_error` for 5xx).
     pub fn fail_next(&self, method: &str, path_prefix: &str, status: u16, times: usize) {
-        self.state().injected.push(Injected {
-            method: method.to_ascii_uppercase(),
-            path_prefix: path_prefix.to_string(),
-            remaining: times,
-            status: Some(status),
-            delay: None,
-        });
+        self.inject(method, path_prefix, Fault::Status(status), times);
     }
 
     /// The next `times` matching requests are processed normally but answered after `delay`
     /// (to make the client time out after the request reached "Omise").
     pub fn delay_next(&self, method: &str, path_prefix: &str, delay: Duration, times: usize) {
-        self.state().injected.push(Injected {
-            method: method.to_ascii_uppercase(),
-            path_prefix: path_prefix.to_string(),
-            remaining: times,
-            status: None,
-            delay: Some(delay),
-        });
+        self.inject(method, path_prefix, Fault::LateAnswer(delay), times);
+    }
+
+    /// The next `times` requests with this method whose path starts with `path_prefix` meet
+    /// `fault` (e.g. [`Fault::LostAnswer`]: Omise acts, the answer is lost).
+    pub fn inject(&self, method: &str, path_prefix: &str, fault: Fault, times: usize) {
+        match method.to_ascii_uppercase().parse::<Method>() {
+            Ok(m) => self.mock.inject(m, &format!("{path_prefix}*"), fault, times),
+            Err(e) => panic!("{method:?} is not an HTTP method: {e}"),
+        }
     }
 
     /// An event `{object: "event", id: "evnt_test_...", key, data, ...}` around `data`, stored
@@ -697,9 +626,9 @@ impl MockOmise {
         WebhookRequest::new(self.sign(&body, now), body, now)
     }
 
-    /// Every request the mock received, in order.
+    /// Every request the mock received, in order (the payer's page views too).
     pub async fn received_requests(&self) -> Vec<Request> {
-        self.server.received_requests().await.unwrap_or_default()
+        self.mock.received().await
     }
 
     /// How many requests with `method` and exactly `path` the mock received.
@@ -711,10 +640,11 @@ impl MockOmise {
             .count()
     }
 
-    /// Writes every request received so far through `payments_core::oracle::record_request`
-    /// (provider `omise`, exact method, path, query, headers and body); returns how many.
+    /// Writes every API request received so far (not the payer's page views) through
+    /// `payments_core::oracle::record_request` (provider `omise`, exact method, path, query,
+    /// headers and body); returns how many.
     pub async fn record_requests(&self, label: &str) -> std::io::Result<usize> {
-        record_wiremock(PROVIDER, label, &self.received_requests().await, |_| true)
+        self.mock.record(label).await
     }
 
     /// The pinned API version the adapter must send.

@@ -11,5 +11,7 @@ mod config;
 mod conformance;
 #[path = "omise/outbound.rs"]
 mod outbound;
+#[path = "omise/suite.rs"]
+mod suite;
 #[path = "omise/webhooks.rs"]
 mod webhooks;

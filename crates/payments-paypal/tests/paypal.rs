@@ -885,3 +885,6 @@ fn message_construction_matches_the_shared_vector() {
     );
     assert_eq!(transmission_message("id", "t", "W", b""), "id|t|W|0");
 }
+
+#[path = "paypal/suite.rs"]
+mod suite;

@@ -111,17 +111,26 @@ mod sqlite_setup {
     use diesel::r2d2::CustomizeConnection;
     use diesel::SqliteConnection;
 
-    /// A busy timeout instead of an immediate "database is locked", and enforced foreign keys,
-    /// on every pooled connection. (WAL is set once, before the pool opens: it is a property of
-    /// the file, and switching concurrently from several connections fails.)
+    use super::Durability;
+
+    /// A busy timeout instead of an immediate "database is locked", enforced foreign keys, and
+    /// the durability level on every pooled connection. (WAL is set once, before the pool opens:
+    /// it is a property of the file, and switching concurrently from several connections fails.)
+    ///
+    /// `synchronous = FULL` in WAL mode syncs the WAL at every commit, so a commit that returned
+    /// survives a power cut; `NORMAL` syncs only at checkpoints and may lose the last commits.
     #[derive(Debug)]
-    pub struct Pragmas;
+    pub struct Pragmas(pub Durability);
 
     impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
         fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-            conn.batch_execute(
-                "PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            )
+            let synchronous = match self.0 {
+                Durability::Durable => "FULL",
+                Durability::Relaxed => "NORMAL",
+            };
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+            ))
             .map_err(diesel::r2d2::Error::QueryError)
         }
     }
@@ -132,8 +141,69 @@ mod sqlite_setup {
 
 #[cfg(feature = "postgres")]
 mod pg_setup {
+    use diesel::connection::SimpleConnection;
+    use diesel::r2d2::CustomizeConnection;
+    use diesel::PgConnection;
+
+    use super::Durability;
+
+    /// `synchronous_commit` on every pooled connection: `on` waits for the WAL flush before a
+    /// commit returns (whatever the server's default is); `off` may lose the last commits.
+    #[derive(Debug)]
+    pub struct Settings(pub Durability);
+
+    impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for Settings {
+        fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+            let value = match self.0 {
+                Durability::Durable => "on",
+                Durability::Relaxed => "off",
+            };
+            conn.batch_execute(&format!("SET synchronous_commit = {value};"))
+                .map_err(diesel::r2d2::Error::QueryError)
+        }
+    }
+
     pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
         diesel_migrations::embed_migrations!("../../migrations/postgres");
+}
+
+/// Whether a commit waits until it is on stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// The default: a commit returns only after it is on stable storage (SQLite
+    /// `synchronous = FULL`, PostgreSQL `synchronous_commit = on`), so nothing acknowledged is
+    /// lost on a power cut or OS crash.
+    #[default]
+    Durable,
+    /// Faster commits that **can lose acknowledged payments on a power cut or OS crash** (SQLite
+    /// `synchronous = NORMAL`, PostgreSQL `synchronous_commit = off`): the provider got its 200
+    /// and will not send the event again. For benchmarks and scratch databases only.
+    Relaxed,
+}
+
+impl Durability {
+    /// `durable` or `relaxed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::Durable => "durable",
+            Durability::Relaxed => "relaxed",
+        }
+    }
+
+    /// Parses `durable` / `relaxed` (case-insensitive).
+    pub fn parse(text: &str) -> Option<Durability> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "durable" => Some(Durability::Durable),
+            "relaxed" => Some(Durability::Relaxed),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Pool settings.
@@ -141,6 +211,7 @@ mod pg_setup {
 pub struct PoolOptions {
     pub max_size: u32,
     pub connection_timeout: Duration,
+    pub durability: Durability,
 }
 
 impl Default for PoolOptions {
@@ -148,6 +219,7 @@ impl Default for PoolOptions {
         PoolOptions {
             max_size: 10,
             connection_timeout: Duration::from_secs(5),
+            durability: Durability::Durable,
         }
     }
 }
@@ -184,7 +256,7 @@ fn open_sqlite(path: &str, options: &PoolOptions) -> Result<DbPool, StoreError> 
     let pool = Pool::builder()
         .max_size(options.max_size)
         .connection_timeout(options.connection_timeout)
-        .connection_customizer(Box::new(sqlite_setup::Pragmas))
+        .connection_customizer(Box::new(sqlite_setup::Pragmas(options.durability)))
         .build(ConnectionManager::<diesel::SqliteConnection>::new(path))
         .map_err(|e| StoreError::Unavailable(format!("cannot open SQLite database {path}: {e}")))?;
     Ok(DbPool::Sqlite(pool))
@@ -206,6 +278,7 @@ fn open_pg(url: &str, options: &PoolOptions) -> Result<DbPool, StoreError> {
     let pool = Pool::builder()
         .max_size(options.max_size)
         .connection_timeout(options.connection_timeout)
+        .connection_customizer(Box::new(pg_setup::Settings(options.durability)))
         .build(ConnectionManager::<diesel::PgConnection>::new(url))
         .map_err(|e| {
             StoreError::Unavailable(format!("cannot connect to PostgreSQL at {}: {e}", redact(url)))

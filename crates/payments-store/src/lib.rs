@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod batch;
 pub mod connection;
 pub mod error;
 mod ids;
@@ -17,7 +18,7 @@ mod sqlite;
 #[path = "backends/pg.rs"]
 mod pg;
 
-pub use connection::{parse_url, redact, DbPool, PoolOptions, Target, DEFAULT_DATABASE_URL};
+pub use connection::{parse_url, redact, DbPool, Durability, PoolOptions, Target, DEFAULT_DATABASE_URL};
 pub use error::{RowProblem, StoreError};
 pub use models::*;
 pub use outcomes::*;
@@ -76,6 +77,21 @@ macro_rules! read {
 #[derive(Debug)]
 pub struct Store {
     pool: DbPool,
+    durability: Durability,
+}
+
+#[cfg(feature = "sqlite")]
+#[derive(diesel::QueryableByName)]
+struct SqliteSynchronous {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    synchronous: i32,
+}
+
+#[cfg(feature = "postgres")]
+#[derive(diesel::QueryableByName)]
+struct PgSynchronousCommit {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    synchronous_commit: String,
 }
 
 impl Store {
@@ -83,7 +99,54 @@ impl Store {
     pub fn open(url: &str, options: &PoolOptions) -> Result<Store, StoreError> {
         Ok(Store {
             pool: connection::open(url, options)?,
+            durability: options.durability,
         })
+    }
+
+    /// What the pool was opened with.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// The commit-durability setting as `connections` pooled connections, checked out at the
+    /// same time (so they are distinct connections), each report it: SQLite's `PRAGMA
+    /// synchronous` (`off`, `normal`, `full`, `extra`) or PostgreSQL's `synchronous_commit`.
+    pub fn durability_in_force(&self, connections: usize) -> Result<Vec<String>, StoreError> {
+        use diesel::RunQueryDsl;
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(pool) => {
+                let mut held = (0..connections.max(1))
+                    .map(|_| pool.get())
+                    .collect::<Result<Vec<_>, _>>()?;
+                held.iter_mut()
+                    .map(|conn| {
+                        let row: SqliteSynchronous =
+                            diesel::sql_query("PRAGMA synchronous").get_result(&mut **conn)?;
+                        Ok(match row.synchronous {
+                            0 => "off".to_string(),
+                            1 => "normal".to_string(),
+                            2 => "full".to_string(),
+                            3 => "extra".to_string(),
+                            n => n.to_string(),
+                        })
+                    })
+                    .collect()
+            }
+            #[cfg(feature = "postgres")]
+            DbPool::Pg(pool) => {
+                let mut held = (0..connections.max(1))
+                    .map(|_| pool.get())
+                    .collect::<Result<Vec<_>, _>>()?;
+                held.iter_mut()
+                    .map(|conn| {
+                        let row: PgSynchronousCommit =
+                            diesel::sql_query("SHOW synchronous_commit").get_result(&mut **conn)?;
+                        Ok(row.synchronous_commit)
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -353,9 +416,34 @@ impl Store {
     }
 
     /// Records a verified webhook event (idempotently) and acts on it in one transaction: if
-    /// anything fails, nothing is recorded and a redelivery is processed from scratch.
+    /// anything fails, nothing is recorded and a redelivery is processed from scratch. (The same
+    /// code path as a batch of one in [`Store::handle_verified_events`].)
     pub fn handle_verified_event(&self, event: &VerifiedEvent) -> Result<EventOutcome, StoreError> {
-        write_tx!(self, |c| ops::payments::apply_event(c, event))
+        let mut outcomes = self.handle_verified_events(std::slice::from_ref(event))?;
+        outcomes
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Corrupt("a batch of one event gave no outcome".into())))
+    }
+
+    /// Group commit: records and acts on every event in ONE transaction (one commit, one sync),
+    /// each event inside its own savepoint, so that an event that fails (a database error)
+    /// changes nothing while the others are kept. Returns each event's own outcome, in order.
+    /// The outer error means the transaction itself failed (could not begin or commit): then
+    /// nothing of the batch was written.
+    pub fn handle_verified_events(
+        &self,
+        events: &[VerifiedEvent],
+    ) -> Result<Vec<Result<EventOutcome, StoreError>>, StoreError> {
+        write_tx!(self, |c| {
+            Ok(events
+                .iter()
+                .map(|ev| {
+                    diesel::Connection::transaction::<_, StoreError, _>(c, |c| {
+                        ops::payments::apply_event(c, ev)
+                    })
+                })
+                .collect())
+        })
     }
 
     /// Only records the event (inserted / reprocess / duplicate), for callers that act later.

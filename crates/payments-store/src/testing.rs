@@ -113,3 +113,58 @@ impl Drop for TempPostgres {
             .execute(&mut Self::admin(&self.base));
     }
 }
+
+impl crate::Store {
+    /// Runs raw SQL on a pooled connection (tests inject triggers with it to make one write
+    /// fail).
+    pub fn execute_sql_for_tests(&self, sql: &str) -> Result<(), crate::StoreError> {
+        use diesel::connection::SimpleConnection;
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            crate::DbPool::Sqlite(pool) => pool.get()?.batch_execute(sql)?,
+            #[cfg(feature = "postgres")]
+            crate::DbPool::Pg(pool) => pool.get()?.batch_execute(sql)?,
+        }
+        Ok(())
+    }
+}
+
+/// SQLite's write lock, held by a test until this is dropped (see
+/// [`crate::Store::hold_write_lock_for_tests`]).
+#[cfg(feature = "sqlite")]
+pub struct HeldWriteLock(
+    diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::SqliteConnection>>,
+);
+
+#[cfg(feature = "sqlite")]
+impl std::fmt::Debug for HeldWriteLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeldWriteLock")
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Drop for HeldWriteLock {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        let _ = self.0.batch_execute("ROLLBACK");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl crate::Store {
+    /// Takes SQLite's write lock (`BEGIN IMMEDIATE` on a pooled connection) until the guard is
+    /// dropped: every writer waits meanwhile, as behind a slow disk. `None` on PostgreSQL.
+    pub fn hold_write_lock_for_tests(&self) -> Result<Option<HeldWriteLock>, crate::StoreError> {
+        use diesel::connection::SimpleConnection;
+        match &self.pool {
+            crate::DbPool::Sqlite(pool) => {
+                let mut conn = pool.get()?;
+                conn.batch_execute("BEGIN IMMEDIATE")?;
+                Ok(Some(HeldWriteLock(conn)))
+            }
+            #[cfg(feature = "postgres")]
+            crate::DbPool::Pg(_) => Ok(None),
+        }
+    }
+}

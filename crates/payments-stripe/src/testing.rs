@@ -21,20 +21,22 @@
 //! configured key, form bodies with bracketed keys, `Idempotency-Key` replay (same key and
 //! parameters: the first answer again; same key, other parameters: `idempotency_error`), Stripe's
 //! error JSON, sessions that start `open`/`unpaid` without a PaymentIntent, and refunds limited to
-//! what is left to refund. Failures (5xx, delays, any error JSON) are injected with
-//! [`MockStripe::inject`], which takes precedence over the default behaviour.
+//! what is left to refund. Routing, the key check, injected failures and recording are
+//! `payments_core::mock`'s: [`MockStripe::inject`] answers the next requests with any response
+//! (a 5xx, a delayed answer, an error JSON from [`error_response`]), [`MockStripe::inject_fault`]
+//! with one of the kit's faults (e.g. [`Fault::LostAnswer`]: the session is created, the answer
+//! lost).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
-use payments_core::oracle::record_wiremock;
+pub use payments_core::mock::Fault;
+use payments_core::mock::{Auth, Idempotency, Method, ProviderMock, Reply, Request, ResponseTemplate};
 use payments_core::signature::StripeStyleScheme;
 use payments_core::{Money, RetryPolicy, WebhookRequest};
 use serde_json::{json, Value};
-use wiremock::matchers::{any, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::config::StripeConfig;
 use crate::transformers::STRIPE_EXPONENTS;
@@ -193,15 +195,11 @@ fn now() -> i64 {
 
 #[derive(Debug, Default)]
 struct State {
-    base: String,
-    secret_key: String,
     sessions: BTreeMap<String, Value>,
     /// Session ids in creation order.
     created: Vec<String>,
     /// What is left to refund, by PaymentIntent id, with the session it belongs to.
     payments: HashMap<String, (String, i64)>,
-    /// (path, key) -> (body, status, response)
-    idempotency: HashMap<(String, String), (Vec<u8>, u16, Value)>,
 }
 
 fn error(
@@ -225,12 +223,6 @@ fn error(
     (status, json!({ "error": e }))
 }
 
-fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
 fn field<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
@@ -249,7 +241,7 @@ fn sub_map(form: &[(String, String)], prefix: &str) -> BTreeMap<String, String> 
 }
 
 impl State {
-    fn create_session(&mut self, form: &[(String, String)]) -> (u16, Value) {
+    fn create_session(&mut self, form: &[(String, String)], base: &str) -> (u16, Value) {
         let Some(success_url) = field(form, "success_url") else {
             return error(
                 400,
@@ -332,7 +324,7 @@ impl State {
             "subscription": null,
             "success_url": success_url,
             "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
-            "url": format!("{}{CHECKOUT_PAGE_PREFIX}{id}#fidkdWxOYHwnPyd1blpxYHZxWjA0", self.base),
+            "url": format!("{}{CHECKOUT_PAGE_PREFIX}{id}#fidkdWxOYHwnPyd1blpxYHZxWjA0", base),
         });
         let mut session = session;
         if let (Some(a), Value::Object(b)) = (session.as_object_mut(), more) {
@@ -433,127 +425,35 @@ impl State {
             }),
         )
     }
-
-    fn respond(&mut self, request: &Request) -> ResponseTemplate {
-        let path = request.url.path().to_string();
-        let method = request.method.as_str().to_ascii_uppercase();
-        if method == "GET" && path.starts_with(CHECKOUT_PAGE_PREFIX) {
-            let id = &path[CHECKOUT_PAGE_PREFIX.len()..];
-            return ResponseTemplate::new(200).set_body_raw(
-                format!("<!doctype html><title>Mock Stripe Checkout</title><p>Checkout session {id}</p>"),
-                "text/html; charset=utf-8",
-            );
-        }
-        let auth = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if auth != format!("Bearer {}", self.secret_key) {
-            let (status, body) = error(
-                401,
-                "invalid_request_error",
-                None,
-                "Invalid API Key provided: sk_test_****",
-                None,
-            );
-            return json_response(status, &body, false);
-        }
-        let key = request
-            .headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        if method == "POST" {
-            if let Some(key) = &key {
-                if let Some((body, status, response)) = self.idempotency.get(&(path.clone(), key.clone())) {
-                    if *body == request.body {
-                        return json_response(*status, response, true);
-                    }
-                    let (status, body) = error(
-                        400,
-                        "idempotency_error",
-                        None,
-                        &format!(
-                            "Keys for idempotent requests can only be used with the same parameters they were \
-                             first used with. Try using a key other than '{key}' if you meant to execute a \
-                             different request."
-                        ),
-                        None,
-                    );
-                    return json_response(status, &body, false);
-                }
-            }
-        }
-        let form = parse_form(&request.body);
-        let (status, body) = match (method.as_str(), path.as_str()) {
-            ("POST", "/v1/checkout/sessions") => self.create_session(&form),
-            ("GET", p) if p.starts_with("/v1/checkout/sessions/") => {
-                let id = &p["/v1/checkout/sessions/".len()..];
-                self.get_session(id)
-            }
-            ("POST", "/v1/refunds") => self.refund(&form),
-            _ => error(
-                404,
-                "invalid_request_error",
-                None,
-                &format!("Unrecognized request URL ({method}: {path})."),
-                None,
-            ),
-        };
-        // Stripe stores the result of a POST under its key (except for 5xx and 429).
-        if method == "POST" && status < 500 && status != 429 {
-            if let Some(key) = key {
-                self.idempotency
-                    .insert((path, key), (request.body.clone(), status, body.clone()));
-            }
-        }
-        json_response(status, &body, false)
-    }
 }
 
-fn json_response(status: u16, body: &Value, replayed: bool) -> ResponseTemplate {
-    let mut r = ResponseTemplate::new(status)
-        .insert_header("Request-Id", format!("req_{}", id_suffix("mock")).as_str())
-        .insert_header("Stripe-Version", crate::STRIPE_VERSION)
-        .set_body_raw(body.to_string(), "application/json");
-    if replayed {
-        r = r.insert_header("Idempotent-Replayed", "true");
-    }
-    r
-}
-
-struct Responder(Arc<Mutex<State>>);
-
-impl Respond for Responder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        lock(&self.0).respond(request)
-    }
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Stripe's answer headers around `body`.
+fn reply(status: u16, body: &Value) -> Reply {
+    Reply::json(status, body)
+        .header("Request-Id", &format!("req_{}", id_suffix("mock")))
+        .header("Stripe-Version", crate::STRIPE_VERSION)
 }
 
 /// A Stripe error body, for [`MockStripe::inject`]: `{"error": {"type", "code", "message"}}`.
 pub fn error_response(status: u16, error_type: &str, code: Option<&str>, message: &str) -> ResponseTemplate {
+    error_reply(status, error_type, code, message).into()
+}
+
+fn error_reply(status: u16, error_type: &str, code: Option<&str>, message: &str) -> Reply {
     let (status, body) = error(status, error_type, code, message, None);
-    json_response(status, &body, false)
+    reply(status, &body)
 }
 
 /// The mock Stripe server. Dropping it stops the server.
 pub struct MockStripe {
-    server: MockServer,
-    state: Arc<Mutex<State>>,
+    mock: ProviderMock<State>,
     secret_key: String,
     webhook_secret: String,
 }
 
 impl std::fmt::Debug for MockStripe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockStripe")
-            .field("uri", &self.server.uri())
-            .finish()
+        f.debug_struct("MockStripe").field("uri", &self.uri()).finish()
     }
 }
 
@@ -565,21 +465,70 @@ impl MockStripe {
 
     /// Starts a mock that accepts `secret_key`; the helpers sign with `webhook_secret`.
     pub async fn start_with_keys(secret_key: &str, webhook_secret: &str) -> MockStripe {
-        let server = MockServer::start().await;
-        let state = Arc::new(Mutex::new(State {
-            base: server.uri(),
-            secret_key: secret_key.to_string(),
-            ..State::default()
-        }));
-        Mock::given(any())
-            .respond_with(Responder(state.clone()))
-            .with_priority(u8::MAX)
-            .named("mock stripe")
-            .mount(&server)
+        let unauthorized = error_reply(
+            401,
+            "invalid_request_error",
+            None,
+            "Invalid API Key provided: sk_test_****",
+        );
+        // Stripe keeps the answer to a POST under its key (except 5xx and 429) and refuses the
+        // key with other parameters.
+        let idempotency = Idempotency::header("Idempotency-Key")
+            .conflict(|key| {
+                error_reply(
+                    400,
+                    "idempotency_error",
+                    None,
+                    &format!(
+                        "Keys for idempotent requests can only be used with the same parameters they were \
+                         first used with. Try using a key other than '{key}' if you meant to execute a \
+                         different request."
+                    ),
+                )
+            })
+            .on_replay(|r| r.header("Idempotent-Replayed", "true"));
+        let mock = ProviderMock::builder(NAME, State::default())
+            .auth(Auth::bearer(secret_key), unauthorized)
+            .fault_reply(|status| error_reply(status, "api_error", None, "An unknown error occurred"))
+            .idempotency(idempotency)
+            .page(
+                Method::GET,
+                &format!("{CHECKOUT_PAGE_PREFIX}{{id}}"),
+                |_, request| {
+                    let page = format!(
+                        "<!doctype html><title>Mock Stripe Checkout</title><p>Checkout session {}</p>",
+                        request.param("id")
+                    );
+                    Reply::text(200, "text/html; charset=utf-8", page)
+                },
+            )
+            .route(Method::POST, "/v1/checkout/sessions", |state, request| {
+                let (status, body) = state.create_session(&request.form(), request.base_uri());
+                reply(status, &body)
+            })
+            .route(Method::GET, "/v1/checkout/sessions/{id}", |state, request| {
+                let (status, body) = state.get_session(request.param("id"));
+                reply(status, &body)
+            })
+            .route(Method::POST, "/v1/refunds", |state, request| {
+                let (status, body) = state.refund(&request.form());
+                reply(status, &body)
+            })
+            .not_found(|_, request| {
+                let path = request.url.path();
+                let (status, body) = error(
+                    404,
+                    "invalid_request_error",
+                    None,
+                    &format!("Unrecognized request URL ({}: {path}).", request.method),
+                    None,
+                );
+                reply(status, &body)
+            })
+            .start()
             .await;
         MockStripe {
-            server,
-            state,
+            mock,
             secret_key: secret_key.to_string(),
             webhook_secret: webhook_secret.to_string(),
         }
@@ -587,12 +536,12 @@ impl MockStripe {
 
     /// `http://127.0.0.1:<port>`: the value for `STRIPE_API_BASE`.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.mock.uri()
     }
 
     /// The underlying wiremock server (to mount more mocks or inspect requests).
-    pub fn server(&self) -> &MockServer {
-        &self.server
+    pub fn server(&self) -> &wiremock::MockServer {
+        self.mock.server()
     }
 
     pub fn secret_key(&self) -> &str {
@@ -648,33 +597,45 @@ impl MockStripe {
         response: ResponseTemplate,
         times: u64,
     ) {
-        Mock::given(method(http_method))
-            .and(path(request_path))
-            .respond_with(response)
-            .up_to_n_times(times)
-            .with_priority(1)
-            .mount(&self.server)
-            .await;
+        self.inject_fault(
+            http_method,
+            request_path,
+            Fault::Reply(response),
+            usize::try_from(times).unwrap_or(usize::MAX),
+        );
+    }
+
+    /// The next `times` requests matching `method` and `path` (`{name}` for any segment) meet
+    /// `fault`, e.g. [`Fault::LostAnswer`]: Stripe acts on the request but the answer is lost.
+    pub fn inject_fault(&self, http_method: &str, request_path: &str, fault: Fault, times: usize) {
+        match http_method.to_ascii_uppercase().parse::<Method>() {
+            Ok(m) => self.mock.inject(m, request_path, fault, times),
+            Err(e) => panic!("{http_method:?} is not an HTTP method: {e}"),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.mock.state()
     }
 
     /// The session as Stripe would return it now.
     pub fn session(&self, session_id: &str) -> Option<Value> {
-        lock(&self.state).sessions.get(session_id).cloned()
+        self.state().sessions.get(session_id).cloned()
     }
 
     /// Ids of all sessions created, in creation order.
     pub fn session_ids(&self) -> Vec<String> {
-        lock(&self.state).created.clone()
+        self.state().created.clone()
     }
 
     /// The id of the session created last.
     pub fn last_session_id(&self) -> Option<String> {
-        lock(&self.state).created.last().cloned()
+        self.state().created.last().cloned()
     }
 
     /// The latest session created for our payment id (`metadata[payment_id]`).
     pub fn session_for_payment(&self, payment_ref: &str) -> Option<Value> {
-        let state = lock(&self.state);
+        let state = self.state();
         state
             .created
             .iter()
@@ -688,7 +649,7 @@ impl MockStripe {
     /// `payment_status`: paid | unpaid | no_payment_required). A paid session gets a PaymentIntent
     /// (which refunds then refer to). Returns the session, or `None` if it does not exist.
     pub fn set_session_status(&self, session_id: &str, status: &str, payment_status: &str) -> Option<Value> {
-        let mut state = lock(&self.state);
+        let mut state = self.state();
         let session = state.sessions.get_mut(session_id)?;
         session["status"] = json!(status);
         session["payment_status"] = json!(payment_status);
@@ -765,22 +726,18 @@ impl MockStripe {
 
     /// Every request the mock received (including checkout page views).
     pub async fn received_requests(&self) -> Vec<Request> {
-        self.server.received_requests().await.unwrap_or_default()
+        self.mock.received().await
     }
 
-    /// The API requests (`/v1/...`) the mock received, in order.
+    /// The API requests (everything but checkout page views) the mock received, in order.
     pub async fn api_requests(&self) -> Vec<Request> {
-        self.received_requests()
-            .await
-            .into_iter()
-            .filter(|r| r.url.path().starts_with("/v1/"))
-            .collect()
+        self.mock.api_requests().await
     }
 
     /// Writes every API request the mock received, exactly as received, through
     /// [`payments_core::oracle::record_request`] (provider `stripe`, files named after `label`).
     /// Returns how many were written.
     pub async fn record_requests(&self, label: &str) -> std::io::Result<usize> {
-        record_wiremock(NAME, label, &self.api_requests().await, |_| true)
+        self.mock.record(label).await
     }
 }

@@ -1009,3 +1009,6 @@ async fn the_testing_helpers_drive_a_whole_payment() {
     );
     assert_eq!(record(&mock, "helpers").await.len(), 3);
 }
+
+#[path = "stripe/suite.rs"]
+mod suite;

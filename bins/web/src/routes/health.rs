@@ -17,7 +17,11 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     );
     let body = json!({
         "status": if reachable { "ok" } else { "unavailable" },
-        "database": {"backend": state.store.backend(), "reachable": reachable},
+        "database": {
+            "backend": state.store.backend(),
+            "reachable": reachable,
+            "durability": state.store.durability().as_str(),
+        },
         "provider": state.provider_name(),
     });
     if reachable {

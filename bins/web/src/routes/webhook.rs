@@ -27,7 +27,11 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
 pub fn respond(reply: WebhookReply) -> HttpResponse {
     // Refusals are audited and logged per kind and minute (see `refusals`), not per request.
     let quiet = reply.result == "refused";
-    let mut resp = HttpResponse::build(reply.status).json(reply);
+    let mut response = HttpResponse::build(reply.status);
+    if let Some(secs) = reply.retry_after {
+        response.insert_header(("Retry-After", secs.to_string()));
+    }
+    let mut resp = response.json(reply);
     if quiet {
         resp.extensions_mut().insert(crate::access_log::Quiet);
     }

@@ -637,7 +637,263 @@ fn fifty_concurrent_finalizers_one_winner(store: &Store) {
     );
 }
 
+fn commits_are_durable_on_every_pooled_connection(store: &Store) {
+    assert_eq!(store.durability(), Durability::Durable);
+    let expected = match store.backend() {
+        "sqlite" => "full",
+        _ => "on",
+    };
+    // Four connections held at once: four distinct pooled connections, each customized.
+    assert_eq!(store.durability_in_force(4).unwrap(), vec![expected; 4]);
+}
+
+/// Receipts of THB 1,000.00 for bob, each with a checkout whose provider id is `exts[i]`.
+fn receipts_with_checkouts(store: &Store, exts: &[&str]) -> Vec<(ReceiptRow, PaymentRow)> {
+    store.create_user("bob", "hash", Role::User).unwrap();
+    let bob = store.user_by_username("bob").unwrap().unwrap();
+    let rows: Vec<NewUsage> = exts
+        .iter()
+        .map(|ext| usage("bob", &format!("job-{ext}"), 100_000))
+        .collect();
+    store.import_usage(&rows, "test").unwrap();
+    store
+        .usage_for_user(bob.id)
+        .unwrap()
+        .iter()
+        .zip(exts)
+        .map(|(record, ext)| {
+            let receipt = store
+                .create_receipt_from_usage(bob.id, &[record.id], "test")
+                .unwrap();
+            let intent = store.create_payment_for_receipt(receipt.id, "dummy").unwrap();
+            let payment = store
+                .attach_provider_checkout(intent.payment().id, ext, "http://127.0.0.1/pay", "user:bob")
+                .unwrap();
+            (receipt, payment)
+        })
+        .collect()
+}
+
+fn audit_for(store: &Store, action: &str, receipt: i64) -> Vec<AuditRow> {
+    store
+        .audit_log(&AuditQuery {
+            action: Some(action.into()),
+            receipt_id: Some(receipt),
+            limit: 1000,
+            offset: 0,
+        })
+        .unwrap()
+        .0
+}
+
+/// Makes the webhook audit entry of `evt_boom` fail, after its event row, payment and receipt
+/// were already written in its savepoint.
+fn inject_failure_for_evt_boom(store: &Store) {
+    let sql = match store.backend() {
+        "sqlite" => {
+            "CREATE TRIGGER boom BEFORE INSERT ON audit_log WHEN NEW.subject = 'event evt_boom' \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+        }
+        _ => {
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.subject = 'event evt_boom' THEN RAISE EXCEPTION 'injected failure'; END IF; \
+               RETURN NEW; END $$; \
+             CREATE TRIGGER boom BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION boom();"
+        }
+    };
+    store.execute_sql_for_tests(sql).unwrap();
+}
+
+fn a_mixed_batch_gives_each_event_its_own_outcome(store: &Store) {
+    let rows = receipts_with_checkouts(store, &["b_ok", "b_dup", "b_mis", "b_boom"]);
+    let [(r_ok, _), (r_dup, _), (r_mis, p_mis), (r_boom, p_boom)] = &rows[..] else {
+        unreachable!()
+    };
+    let amount = Some(thb(100_000));
+    let earlier = event("evt_earlier", EventKind::PaymentSucceeded, "b_dup", amount);
+    assert!(matches!(
+        store.handle_verified_event(&earlier).unwrap(),
+        EventOutcome::Finalize(FinalizeOutcome::Finalized { .. })
+    ));
+    inject_failure_for_evt_boom(store);
+
+    let batch = vec![
+        event("evt_ok", EventKind::PaymentSucceeded, "b_ok", amount),
+        earlier.clone(),
+        event("evt_mis", EventKind::PaymentSucceeded, "b_mis", Some(thb(99_999))),
+        event("evt_unknown", EventKind::PaymentSucceeded, "nobody", amount),
+        event("evt_boom", EventKind::PaymentSucceeded, "b_boom", amount),
+        // The same delivery twice in one batch: the second sees the first.
+        event("evt_ok", EventKind::PaymentSucceeded, "b_ok", amount),
+    ];
+    let out = store.handle_verified_events(&batch).unwrap();
+    assert_eq!(out.len(), 6);
+    assert!(
+        matches!(&out[0], Ok(EventOutcome::Finalize(FinalizeOutcome::Finalized { receipt_id, .. })) if *receipt_id == r_ok.id),
+        "{:?}",
+        out[0]
+    );
+    assert_eq!(
+        out[1].as_ref().unwrap(),
+        &EventOutcome::Duplicate {
+            previous: "finalized".into()
+        }
+    );
+    assert!(
+        matches!(&out[2], Ok(EventOutcome::Finalize(FinalizeOutcome::Mismatch { payment_id, got, .. }))
+            if *payment_id == p_mis.id && *got == Some(thb(99_999))),
+        "{:?}",
+        out[2]
+    );
+    assert_eq!(out[3].as_ref().unwrap(), &EventOutcome::UnknownPayment);
+    let boom = out[4].as_ref().unwrap_err().to_string();
+    assert!(boom.contains("injected failure"), "{boom}");
+    assert_eq!(
+        out[5].as_ref().unwrap(),
+        &EventOutcome::Duplicate {
+            previous: "finalized".into()
+        }
+    );
+
+    // Rows: each event changed exactly what its own outcome says.
+    let status = |r: &ReceiptRow| store.receipt(r.id).unwrap().unwrap().status().unwrap();
+    assert_eq!(status(r_ok), ReceiptStatus::Paid);
+    assert_eq!(status(r_dup), ReceiptStatus::Paid);
+    assert_eq!(status(r_mis), ReceiptStatus::Unpaid);
+    assert_eq!(
+        status(r_boom),
+        ReceiptStatus::Unpaid,
+        "the failed event's savepoint was undone"
+    );
+    let state = |p: &PaymentRow| {
+        store
+            .payment_by_public_id(&p.public_id)
+            .unwrap()
+            .unwrap()
+            .state()
+            .unwrap()
+    };
+    assert_eq!(state(p_mis), PaymentState::Pending);
+    assert_eq!(state(p_boom), PaymentState::Pending);
+    // Events: the failed one was not recorded at all, the unknown one is open for a redelivery,
+    // the mismatch is closed.
+    assert!(matches!(
+        store
+            .record_webhook_event(&event(
+                "evt_unknown",
+                EventKind::PaymentSucceeded,
+                "nobody",
+                amount
+            ))
+            .unwrap(),
+        RecordOutcome::Reprocess(_)
+    ));
+    assert_eq!(
+        store.record_webhook_event(&batch[2]).unwrap(),
+        RecordOutcome::Duplicate {
+            outcome: "mismatch".into()
+        }
+    );
+    // Audit, in the same transaction as each event: two webhook entries (delivery and the
+    // duplicate) and one finalize for b_ok, the same for b_dup (earlier batch + this one), one
+    // of each for the mismatch, nothing for the failed event, one webhook entry (no receipt) for
+    // the unknown payment.
+    let counts = |r: &ReceiptRow| {
+        (
+            audit_for(store, "payment.webhook", r.id).len(),
+            audit_for(store, "payment.finalize", r.id).len(),
+        )
+    };
+    assert_eq!(counts(r_ok), (2, 1));
+    assert_eq!(counts(r_dup), (2, 1));
+    assert_eq!(counts(r_mis), (1, 1));
+    assert_eq!(counts(r_boom), (0, 0));
+    assert!(audit_for(store, "payment.finalize", r_mis.id)[0]
+        .detail
+        .contains("mismatch"));
+    assert_eq!(audit_count(store, "payment.webhook"), 2 + 2 + 1 + 1);
+
+    // Once the failure is gone, the provider's redelivery of evt_boom is processed from scratch.
+    store
+        .execute_sql_for_tests("DROP TRIGGER boom ON audit_log")
+        .or_else(|_| store.execute_sql_for_tests("DROP TRIGGER boom"))
+        .unwrap();
+    let again = store.handle_verified_events(&batch[4..5]).unwrap();
+    assert!(
+        matches!(
+            &again[0],
+            Ok(EventOutcome::Finalize(FinalizeOutcome::Finalized { .. }))
+        ),
+        "{again:?}"
+    );
+    assert_eq!(status(r_boom), ReceiptStatus::Paid);
+}
+
+/// Senders on several threads, one writer: everything queued is written, in batches, and each
+/// sender gets its own outcome.
+fn the_batch_writer_answers_every_sender(store: &Store) {
+    let exts: Vec<String> = (0..40).map(|i| format!("w_{i}")).collect();
+    let refs: Vec<&str> = exts.iter().map(String::as_str).collect();
+    let rows = receipts_with_checkouts(store, &refs);
+    let stats = payments_store::batch::WriterStats::default();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let outcomes: Vec<EventOutcome> = std::thread::scope(|s| {
+        let writer = s.spawn(|| payments_store::batch::run_writer(store, rx, 16, &stats));
+        let senders: Vec<_> = exts
+            .iter()
+            .enumerate()
+            .map(|(i, ext)| {
+                let tx = tx.clone();
+                // Every fourth delivery is a mismatch; the rest pay.
+                let amount = if i % 4 == 3 { thb(1) } else { thb(100_000) };
+                let ev = event(
+                    &format!("evt_w{i}"),
+                    EventKind::PaymentSucceeded,
+                    ext,
+                    Some(amount),
+                );
+                s.spawn(move || {
+                    let (pending, reply) = payments_store::batch::PendingEvent::new(ev);
+                    tx.blocking_send(pending).unwrap();
+                    reply.blocking_recv().unwrap().unwrap()
+                })
+            })
+            .collect();
+        drop(tx);
+        let outcomes = senders.into_iter().map(|h| h.join().unwrap()).collect();
+        writer.join().unwrap();
+        outcomes
+    });
+    for (i, ((receipt, _), outcome)) in rows.iter().zip(&outcomes).enumerate() {
+        let paid = store.receipt(receipt.id).unwrap().unwrap().status().unwrap() == ReceiptStatus::Paid;
+        if i % 4 == 3 {
+            assert!(
+                matches!(outcome, EventOutcome::Finalize(FinalizeOutcome::Mismatch { .. })),
+                "{outcome:?}"
+            );
+            assert!(!paid);
+        } else {
+            assert!(
+                matches!(outcome, EventOutcome::Finalize(FinalizeOutcome::Finalized { receipt_id, .. }) if *receipt_id == receipt.id),
+                "{outcome:?}"
+            );
+            assert!(paid);
+        }
+    }
+    assert_eq!(stats.events(), 40);
+    assert!(
+        stats.batches() >= 3 && stats.batches() <= 40,
+        "{} batches",
+        stats.batches()
+    );
+    assert!(stats.largest_batch() <= 16);
+    assert_eq!(stats.fallbacks(), 0);
+}
+
 crate::store_tests!(
+    a_mixed_batch_gives_each_event_its_own_outcome,
+    the_batch_writer_answers_every_sender,
+    commits_are_durable_on_every_pooled_connection,
     users_are_unique,
     import_is_all_or_nothing,
     receipts_bill_each_record_once,
@@ -652,6 +908,40 @@ crate::store_tests!(
     audit_log_pages_and_filters,
     fifty_concurrent_finalizers_one_winner,
 );
+
+#[test]
+fn relaxed_durability_is_in_force_only_when_asked_for() {
+    let relaxed = PoolOptions {
+        durability: Durability::Relaxed,
+        ..PoolOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("relaxed.db").display());
+    let store = Store::open(&url, &relaxed).unwrap();
+    assert_eq!(store.durability_in_force(3).unwrap(), vec!["normal"; 3]);
+    assert_eq!(Durability::parse(" Relaxed "), Some(Durability::Relaxed));
+    assert_eq!(Durability::parse("durable"), Some(Durability::Durable));
+    assert_eq!(Durability::parse("fast"), None);
+    assert_eq!(Durability::default(), Durability::Durable);
+}
+
+#[test]
+#[cfg_attr(
+    postgres_tests_ignored,
+    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+)]
+fn relaxed_durability_on_postgres_is_synchronous_commit_off() {
+    let Some(pg) = payments_store::testing::postgres("relaxed_durability") else {
+        return;
+    };
+    let relaxed = PoolOptions {
+        durability: Durability::Relaxed,
+        ..PoolOptions::default()
+    };
+    let store = Store::open(&pg.url, &relaxed).unwrap();
+    assert_eq!(store.durability_in_force(3).unwrap(), vec!["off"; 3]);
+    drop(store);
+}
 
 #[test]
 fn database_urls_pick_the_backend() {

@@ -1,15 +1,7 @@
-//! The conformance suite every adapter must pass (feature `conformance`).
-//!
-//! An adapter crate implements [`Fixture`] in its own tests (pointing the adapter at a local
-//! mock server where it needs one) and calls [`run_all`], or the checks one by one:
-//!
-//! ```ignore
-//! #[tokio::test]
-//! async fn conformance() {
-//!     let fixture = MyFixture::start().await;
-//!     payments_core::conformance::run_all(&fixture).await;
-//! }
-//! ```
+//! Suite v1 (kept so existing callers compile; new adapters use [`super::run`] with an
+//! [`super::AdapterFixture`]): one genuine success webhook and its signature checks. It trusts
+//! the fixture's expected amounts and never looks at what reached the provider, so it misses
+//! most amount, idempotency and mapping bugs.
 //!
 //! Every check panics with a message naming the broken rule, like `assert!`.
 

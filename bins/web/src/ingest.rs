@@ -1,0 +1,111 @@
+//! The bounded queue between the webhook handlers and the one database writer (group commit,
+//! see `payments_store::batch`).
+//!
+//! A handler verifies its webhook, then waits at most `WEBHOOK_QUEUE_WAIT_MS` for room in the
+//! queue (`WEBHOOK_QUEUE_LIMIT` events); if there is none it is answered 503 with `Retry-After`
+//! and the provider delivers again later. Once queued, it waits for its own outcome, which the
+//! writer sends only after the batch holding it was committed.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use payments_store::batch::{run_writer, PendingEvent, WriterStats, DEFAULT_MAX_BATCH};
+use payments_store::{EventOutcome, Store, StoreError, VerifiedEvent};
+use tokio::sync::mpsc;
+
+/// Why a verified event got no outcome from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the webhook queue is full ({limit} events waited for the database for more than {waited:?}); retry later")]
+    QueueFull { limit: usize, waited: Duration },
+    #[error("the webhook writer has stopped (the server is shutting down); retry later")]
+    WriterStopped,
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// The queue's sending side and the writer thread; the writer ends (after writing what is
+/// queued) when the last clone of the state holding this is dropped.
+pub struct Ingest {
+    sender: Option<mpsc::Sender<PendingEvent>>,
+    writer: Option<JoinHandle<()>>,
+    stats: Arc<WriterStats>,
+    limit: usize,
+    wait: Duration,
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("limit", &self.limit)
+            .field("wait", &self.wait)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ingest {
+    /// Starts the writer thread for `store` with a queue of `limit` events.
+    pub fn start(store: Arc<Store>, limit: usize, wait: Duration) -> std::io::Result<Ingest> {
+        let limit = limit.max(1);
+        let (sender, queue) = mpsc::channel(limit);
+        let stats = Arc::new(WriterStats::default());
+        let writer_stats = stats.clone();
+        let writer = std::thread::Builder::new()
+            .name("webhook-writer".into())
+            .spawn(move || run_writer(&store, queue, DEFAULT_MAX_BATCH, &writer_stats))?;
+        Ok(Ingest {
+            sender: Some(sender),
+            writer: Some(writer),
+            stats,
+            limit,
+            wait,
+        })
+    }
+
+    /// Batches written so far, events, the largest batch.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Events in the queue that the writer has not taken yet.
+    pub fn queued(&self) -> usize {
+        self.sender
+            .as_ref()
+            .map_or(0, |s| s.max_capacity() - s.capacity())
+    }
+
+    /// Seconds a refused sender is told to wait (`Retry-After`).
+    pub fn retry_after_secs(&self) -> u64 {
+        self.wait.as_secs().max(1)
+    }
+
+    /// Queues `event` (waiting at most the configured time for room) and waits for its outcome,
+    /// which arrives after the batch holding it was committed.
+    pub async fn submit(&self, event: VerifiedEvent) -> Result<EventOutcome, IngestError> {
+        let sender = self.sender.as_ref().ok_or(IngestError::WriterStopped)?;
+        let (pending, outcome) = PendingEvent::new(event);
+        match sender.send_timeout(pending, self.wait).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                return Err(IngestError::QueueFull {
+                    limit: self.limit,
+                    waited: self.wait,
+                })
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => return Err(IngestError::WriterStopped),
+        }
+        Ok(outcome.await.map_err(|_| IngestError::WriterStopped)??)
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued and end.
+        drop(self.sender.take());
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}

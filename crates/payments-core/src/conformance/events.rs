@@ -1,0 +1,113 @@
+//! Webhook events: every declared kind maps to the right `EventKind`, amount, currency, ids.
+
+use super::amounts::{Chosen, Class};
+use super::{ensure, money, refund_of, skip, Check, Cx, Kind};
+use crate::money::Money;
+use crate::provider::{CheckoutRequest, CheckoutSession};
+use crate::webhook::{EventKind, WebhookEvent};
+
+fn declared(cx: &Cx<'_>, kind: Kind) -> Check {
+    if cx.f.event_kinds().contains(&kind) {
+        Ok(())
+    } else {
+        Err(skip(format!("the fixture declares no {} event", kind.label())))
+    }
+}
+
+/// What the event must say, whatever its kind.
+fn same_payment(
+    cx: &Cx<'_>,
+    kind: Kind,
+    req: &CheckoutRequest,
+    session: &CheckoutSession,
+    ev: &WebhookEvent,
+) -> Check {
+    let what = kind.label();
+    let provider = cx.f.provider().name();
+    ensure!(
+        ev.provider == provider,
+        "{what}: provider {:?}, not {provider:?}",
+        ev.provider
+    );
+    ensure!(
+        ev.signature.is_verified(),
+        "{what}: a genuine event has verdict {:?}",
+        ev.signature
+    );
+    ensure!(!ev.event_id.trim().is_empty(), "{what}: the event id is empty");
+    // A refund event may state the payment's amount or the refunded one (its `EventKind`
+    // carries the cumulative refund, checked by the caller); every other event the payment's.
+    let refunded = match &ev.kind {
+        EventKind::Refunded { amount: Some(a) } => Some(Money::new(a.get(), req.amount.currency)),
+        _ => None,
+    };
+    ensure!(
+        ev.amount == Some(req.amount)
+            || (kind == Kind::Refunded && ev.amount.is_some() && ev.amount == refunded),
+        "{what}: amount {:?}, the payment is {}",
+        ev.amount.map(|m| m.to_string()),
+        req.amount
+    );
+    let external = cx.f.event_external_id(kind, session);
+    ensure!(
+        ev.external_payment_id.as_deref() == Some(external.as_str()),
+        "{what}: external payment id {:?}, expected {external:?}",
+        ev.external_payment_id
+    );
+    if cx.f.carries_payment_ref(kind) {
+        ensure!(
+            ev.payment_ref.as_deref() == Some(req.payment_ref.as_str()),
+            "{what}: our payment id came back as {:?}, expected {:?}",
+            ev.payment_ref,
+            req.payment_ref
+        );
+    }
+    Ok(())
+}
+
+/// A success event for the chosen amount of `class` carries exactly that amount.
+pub async fn amount_in_event(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) -> Check {
+    let c = chosen.ok_or_else(|| skip(format!("no {} currency supported", class.name)))?;
+    declared(cx, Kind::Succeeded)?;
+    let amount = money(&c)?;
+    let (req, session) = cx.checkout(class.name, amount).await?;
+    let ev = cx.event(Kind::Succeeded, &req, &session, None).await?;
+    ensure!(
+        ev.kind == EventKind::PaymentSucceeded,
+        "succeeded: mapped to {:?}",
+        ev.kind
+    );
+    same_payment(cx, Kind::Succeeded, &req, &session, &ev)
+}
+
+fn expected(kind: Kind, refunded: Option<Money>) -> EventKind {
+    match kind {
+        Kind::Succeeded => EventKind::PaymentSucceeded,
+        Kind::Failed => EventKind::PaymentFailed,
+        Kind::Pending => EventKind::PaymentPending,
+        Kind::Expired => EventKind::CheckoutExpired,
+        Kind::CaptureRequired => EventKind::CaptureRequired,
+        Kind::Refunded => EventKind::Refunded {
+            amount: refunded.map(|m| m.amount),
+        },
+        Kind::Disputed => EventKind::Disputed,
+    }
+}
+
+/// A genuine event of `kind` maps to its `EventKind` (a refund with the cumulative refunded
+/// amount), the payment's amount and currency, our payment id and the provider's id.
+pub async fn kind(cx: &Cx<'_>, kind: Kind) -> Check {
+    declared(cx, kind)?;
+    let (_, amount) = cx.primary()?;
+    let (req, session) = cx.checkout(kind.label(), amount).await?;
+    let refunded = (kind == Kind::Refunded).then(|| refund_of(amount)).flatten();
+    let ev = cx.event(kind, &req, &session, refunded).await?;
+    let want = expected(kind, refunded);
+    ensure!(
+        ev.kind == want,
+        "{}: mapped to {:?}, expected {want:?}",
+        kind.label(),
+        ev.kind
+    );
+    same_payment(cx, kind, &req, &session, &ev)
+}

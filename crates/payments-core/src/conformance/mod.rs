@@ -1,0 +1,356 @@
+//! The conformance suite every adapter must pass (feature `conformance`).
+//!
+//! An adapter crate implements [`AdapterFixture`] in its tests (the adapter pointed at its
+//! provider mock, plus a handful of small hooks written from the provider's docs) and runs
+//! [`run`], which returns a [`Report`]:
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn passes_the_conformance_suite() {
+//!     let fixture = MyFixture::start().await;
+//!     let report = payments_core::conformance::run(&fixture).await;
+//!     // Fails on any failed check, and when the skipped checks are not exactly these.
+//!     report.assert_passed(&["signature.stale"]);
+//! }
+//! ```
+//!
+//! The suite owns its known answers: it chooses the amounts (a two-, a zero- and a
+//! three-decimal currency among those the fixture supports), computes their wire forms itself,
+//! and checks them twice, in what the provider mock received and in the parsed events. It
+//! round-trips our payment id through every event kind the fixture declares, sends the same
+//! checkout twice and once more after a lost answer, round-trips `fetch_payment` and `capture`
+//! through every status the fixture declares, checks signatures (missing, wrong, tampered,
+//! whitespace, stale, rotated) and feeds a bounded, deterministic set of mutated bodies and
+//! headers that must never panic. A check whose hook the fixture does not provide is reported
+//! as skipped, with the reason; `cargo test -- --nocapture` shows the whole report.
+//!
+//! [`v1`] is the previous suite, kept so its callers compile.
+
+mod amounts;
+mod checkout;
+mod events;
+mod fixture;
+mod report;
+mod robustness;
+mod signatures;
+mod status;
+pub mod v1;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
+
+pub use fixture::{AdapterFixture, EventSpec, Kind, Received, Secret, WireAmount};
+pub use report::{CheckResult, Outcome, Report};
+pub use v1::{
+    checkout_has_id_and_absolute_url, garbage_never_panics, idempotency_key_is_deterministic,
+    malformed_body_is_rejected, missing_header_is_rejected, run_all, sample_checkout_request,
+    signed_webhook_verifies, stale_timestamp_is_rejected, tampered_body_is_rejected,
+    wrong_secret_is_rejected, ExpectedEvent, Fixture, Key,
+};
+
+use crate::money::{Currency, Money};
+use crate::provider::{idempotency_key, CheckoutRequest, CheckoutSession};
+use crate::webhook::{WebhookEvent, WebhookRequest};
+use amounts::Chosen;
+
+/// Why a check did not pass.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    Fail(String),
+    Skip(String),
+}
+
+pub(crate) type Check = Result<(), Verdict>;
+
+/// `return Err(Verdict::Fail(..))` unless `cond`.
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err($crate::conformance::Verdict::Fail(format!($($msg)+)));
+        }
+    };
+}
+pub(crate) use ensure;
+
+pub(crate) fn fail(msg: impl Into<String>) -> Verdict {
+    Verdict::Fail(msg.into())
+}
+
+pub(crate) fn skip(msg: impl Into<String>) -> Verdict {
+    Verdict::Skip(msg.into())
+}
+
+/// Runs `fut`, turning a panic into `Err(message)`.
+pub(crate) async fn catch<T>(fut: impl Future<Output = T>) -> Result<T, String> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-string panic".into());
+                Poll::Ready(Err(msg))
+            }
+        }
+    })
+    .await
+}
+
+/// What every check shares: the fixture and the amounts chosen for it.
+pub(crate) struct Cx<'a> {
+    pub f: &'a dyn AdapterFixture,
+    pub chosen: Vec<Chosen>,
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(1);
+
+fn seq() -> u64 {
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Cx<'_> {
+    /// A payment id no other check (or run in this process) uses.
+    pub fn new_ref(&self, tag: &str) -> String {
+        format!("pay_cfm_{tag}_{}_{}", std::process::id(), seq())
+    }
+
+    pub fn new_event_id(&self) -> String {
+        format!("evt_cfm_{}_{}", std::process::id(), seq())
+    }
+
+    /// The amount of the first class the fixture supports (two-decimal when it can).
+    pub fn primary(&self) -> Result<(&Chosen, Money), Verdict> {
+        let c = self
+            .chosen
+            .first()
+            .ok_or_else(|| skip("the fixture supports none of the suite's currencies"))?;
+        Ok((c, money(c)?))
+    }
+
+    /// Starts a checkout of `amount` for a fresh payment id.
+    pub async fn checkout(
+        &self,
+        tag: &str,
+        amount: Money,
+    ) -> Result<(CheckoutRequest, CheckoutSession), Verdict> {
+        let req = checkout_request(&self.new_ref(tag), amount);
+        let session = self
+            .f
+            .provider()
+            .create_checkout(&req)
+            .await
+            .map_err(|e| fail(format!("create_checkout of {amount} failed: {e}")))?;
+        Ok((req, session))
+    }
+
+    /// The fixture's genuine body for `kind` about `session`.
+    pub async fn body(
+        &self,
+        kind: Kind,
+        req: &CheckoutRequest,
+        session: &CheckoutSession,
+        refunded: Option<Money>,
+    ) -> Result<Vec<u8>, Verdict> {
+        let spec = EventSpec {
+            kind,
+            request: req,
+            session,
+            amount: req.amount,
+            refunded,
+            event_id: self.new_event_id(),
+            timestamp: self.f.now(),
+        };
+        self.f
+            .event_body(&spec)
+            .await
+            .ok_or_else(|| skip(format!("the fixture builds no {} event", kind.label())))
+    }
+
+    /// `body` signed now with the current secret (unsigned for re-fetch providers).
+    pub fn signed(&self, body: &[u8]) -> WebhookRequest {
+        let now = self.f.now();
+        let headers = self.f.sign(body, now, Secret::Current).unwrap_or_default();
+        WebhookRequest::new(headers, body.to_vec(), now)
+    }
+
+    /// A genuine, correctly signed event of `kind`, parsed by the adapter.
+    pub async fn event(
+        &self,
+        kind: Kind,
+        req: &CheckoutRequest,
+        session: &CheckoutSession,
+        refunded: Option<Money>,
+    ) -> Result<WebhookEvent, Verdict> {
+        let body = self.body(kind, req, session, refunded).await?;
+        self.f
+            .provider()
+            .parse_webhook(&self.signed(&body))
+            .await
+            .map_err(|e| {
+                fail(format!(
+                    "a genuine, correctly signed {} webhook was refused: {e}",
+                    kind.label()
+                ))
+            })
+    }
+
+    /// A genuine body of the first kind the fixture builds, about a fresh checkout.
+    pub async fn sample_body(&self) -> Result<Vec<u8>, Verdict> {
+        let (_, amount) = self.primary()?;
+        let (req, session) = self.checkout("sample", amount).await?;
+        let kinds = self.f.event_kinds();
+        let kind = kinds
+            .first()
+            .copied()
+            .ok_or_else(|| skip("the fixture declares no event kind"))?;
+        self.body(kind, &req, &session, refund_of(amount)).await
+    }
+}
+
+/// The cumulative refunded amount the suite uses: two fifths of `amount`, in its own units.
+pub(crate) fn refund_of(amount: Money) -> Option<Money> {
+    Some(Money::new(amount.amount.get() * 2 / 5, amount.currency))
+}
+
+/// The chosen amount as `Money`, checking that the core's currency table agrees with the
+/// suite's ISO 4217 decimals.
+pub(crate) fn money(c: &Chosen) -> Result<Money, Verdict> {
+    let currency = Currency::from_code(c.code).map_err(|e| fail(format!("{}: {e}", c.code)))?;
+    ensure!(
+        currency.exponent() == c.iso_decimals,
+        "payments-core says {} has {} decimals, ISO 4217 says {}",
+        c.code,
+        currency.exponent(),
+        c.iso_decimals
+    );
+    Ok(Money::new(c.minor, currency))
+}
+
+/// The checkout the suite asks for: `amount` for `payment_ref`.
+pub fn checkout_request(payment_ref: &str, amount: Money) -> CheckoutRequest {
+    CheckoutRequest {
+        payment_ref: payment_ref.to_string(),
+        amount,
+        username: "alice".into(),
+        receipt_id: 42,
+        description: "HPC usage receipt #42".into(),
+        success_url: format!("http://127.0.0.1:8000/payments/thanks?payment={payment_ref}"),
+        cancel_url: "http://127.0.0.1:8000/me".into(),
+        idempotency_key: idempotency_key(payment_ref, "checkout", 0),
+    }
+}
+
+async fn check(report: &mut Report, name: String, fut: impl Future<Output = Check>) {
+    let outcome = match catch(fut).await {
+        Ok(Ok(())) => Outcome::Passed,
+        Ok(Err(Verdict::Fail(why))) => Outcome::Failed(why),
+        Ok(Err(Verdict::Skip(why))) => {
+            eprintln!("conformance of {}: skipped {name}: {why}", report.provider);
+            Outcome::Skipped(why)
+        }
+        Err(panic) => Outcome::Failed(format!("panicked: {panic}")),
+    };
+    report.results.push(CheckResult { name, outcome });
+}
+
+/// Runs every check against `f` and returns what each found; see [`Report::assert_passed`].
+pub async fn run(f: &dyn AdapterFixture) -> Report {
+    let currencies = f.currencies();
+    let overrides = f.provider_decimals();
+    let chosen: Vec<Chosen> = amounts::CLASSES
+        .iter()
+        .filter_map(|c| amounts::choose(c, &currencies, &overrides, f.wire_amount()))
+        .collect();
+    let cx = Cx { f, chosen };
+    let r = &mut Report {
+        provider: f.provider().name().to_string(),
+        results: Vec::new(),
+    };
+
+    check(r, "checkout.shape".into(), checkout::shape(&cx)).await;
+    for class in &amounts::CLASSES {
+        let c = cx.chosen.iter().find(|c| c.class == class.name).cloned();
+        let name = class.name;
+        check(
+            r,
+            format!("amounts.{name}.wire"),
+            checkout::amount_on_wire(&cx, class, c.clone()),
+        )
+        .await;
+        check(
+            r,
+            format!("amounts.{name}.event"),
+            events::amount_in_event(&cx, class, c),
+        )
+        .await;
+    }
+    check(
+        r,
+        "amounts.other_amount_refused".into(),
+        checkout::other_amount_refused(&cx),
+    )
+    .await;
+    check(
+        r,
+        "idempotency.same_request_twice".into(),
+        checkout::same_request_twice(&cx),
+    )
+    .await;
+    check(
+        r,
+        "idempotency.one_checkout_at_provider".into(),
+        checkout::one_checkout_at_provider(&cx),
+    )
+    .await;
+    check(r, "idempotency.lost_answer".into(), checkout::lost_answer(&cx)).await;
+    for kind in Kind::ALL {
+        check(r, format!("events.{}", kind.label()), events::kind(&cx, kind)).await;
+    }
+    for status in status::ALL {
+        check(
+            r,
+            format!("fetch.{}", status::label(status)),
+            status::fetch(&cx, status),
+        )
+        .await;
+    }
+    check(r, "capture.approved".into(), status::capture_approved(&cx)).await;
+    check(
+        r,
+        "capture.not_approved".into(),
+        status::capture_not_approved(&cx),
+    )
+    .await;
+    check(r, "signature.missing".into(), signatures::missing(&cx)).await;
+    check(r, "signature.wrong_secret".into(), signatures::wrong_secret(&cx)).await;
+    check(r, "signature.tampered_body".into(), signatures::tampered(&cx)).await;
+    check(r, "signature.whitespace".into(), signatures::whitespace(&cx)).await;
+    check(r, "signature.stale".into(), signatures::stale(&cx)).await;
+    check(r, "signature.rotated_secret".into(), signatures::rotated(&cx)).await;
+    check(
+        r,
+        "robustness.malformed_bodies".into(),
+        robustness::malformed(&cx),
+    )
+    .await;
+    check(
+        r,
+        "robustness.mutated_bodies".into(),
+        robustness::mutated_bodies(&cx),
+    )
+    .await;
+    check(
+        r,
+        "robustness.mutated_headers".into(),
+        robustness::mutated_headers(&cx),
+    )
+    .await;
+    eprintln!("{}", r.summary());
+    std::mem::take(r)
+}

@@ -1,0 +1,366 @@
+//! `refpay`: a tiny, correct reference adapter for an imaginary HTTP provider, written for the
+//! planted-bug test, with the bugs that test plants (one at a time, through `Bug`).
+//!
+//! The provider's protocol (the mock in `refpay_mock.rs` implements it):
+//! - `POST /v1/checkouts` with JSON `{"amount": <integer in the provider's minor units>,
+//!   "currency", "reference": <our payment id>, "return_url"}` and an `Idempotency-Key` header
+//!   (same key: the first answer again); answers the checkout object
+//!   `{"id": "chk_N", "url", "amount", "currency", "reference", "status", "amount_refunded"}`.
+//! - `GET /v1/checkouts/{id}`: the checkout object; `status` is `open`, `processing`,
+//!   `authorized` (approved, not captured), `paid`, `failed`, `expired`, `canceled` or
+//!   `refunded`.
+//! - `POST /v1/checkouts/{id}/capture`: captures an `authorized` checkout (a `paid` one is
+//!   answered as is; anything else is a 409).
+//! - Webhooks: `{"id", "type": "checkout.<status>" | "checkout.disputed", "data": {"checkout":
+//!   <checkout object>, "fee": {"amount", "currency"}}}` signed `Refpay-Signature: t=..,v1=..`
+//!   (HMAC-SHA256 hex over `"{t}.{body}"`, 300 s tolerance).
+//! - Amounts are in ISO 4217 minor units except ISK, which has 2 decimals.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use payments_core::money::ExponentOverrides;
+use payments_core::signature::StripeStyleScheme;
+use payments_core::{
+    async_trait, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind, Money, PaymentProvider,
+    PaymentSnapshot, PaymentStatus, ProviderError, SignatureVerdict, WebhookError, WebhookEvent,
+    WebhookRequest,
+};
+use serde_json::{json, Value};
+
+pub const NAME: &str = "refpay";
+pub const SIGNATURE_HEADER: &str = "Refpay-Signature";
+/// The provider's decimals where they differ from ISO 4217.
+pub const DECIMALS: ExponentOverrides = ExponentOverrides::new(&[("ISK", 2)]);
+/// A table that is wrong for JPY and KWD.
+const WRONG_DECIMALS: ExponentOverrides = ExponentOverrides::new(&[("ISK", 2), ("JPY", 2), ("KWD", 2)]);
+
+/// The bugs the planted-bug test plants into the reference adapter, one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bug {
+    CheckoutSendsHundredth,
+    WrongDecimalsBothSides,
+    AmountFromWrongObject,
+    NotCapturedIsSuccess,
+    NewCheckoutOnRetry,
+    FetchUnpaidIsSucceeded,
+    PaymentRefDropped,
+    ExpiredIsSuccess,
+    AmountCheckRemoved,
+    AnySignatureAccepted,
+    SignatureOverTrimmedBody,
+    WebhookAmountHalved,
+    PanicsOnWrongType,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 13] = [
+        Bug::CheckoutSendsHundredth,
+        Bug::WrongDecimalsBothSides,
+        Bug::AmountFromWrongObject,
+        Bug::NotCapturedIsSuccess,
+        Bug::NewCheckoutOnRetry,
+        Bug::FetchUnpaidIsSucceeded,
+        Bug::PaymentRefDropped,
+        Bug::ExpiredIsSuccess,
+        Bug::AmountCheckRemoved,
+        Bug::AnySignatureAccepted,
+        Bug::SignatureOverTrimmedBody,
+        Bug::WebhookAmountHalved,
+        Bug::PanicsOnWrongType,
+    ];
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Bug::CheckoutSendsHundredth => "checkout sends 1/100 of the amount",
+            Bug::WrongDecimalsBothSides => "wrong decimals table used on both sides",
+            Bug::AmountFromWrongObject => "amount read from the wrong object",
+            Bug::NotCapturedIsSuccess => "not-captured payment treated as success",
+            Bug::NewCheckoutOnRetry => "new provider checkout on every retry",
+            Bug::FetchUnpaidIsSucceeded => "fetch_payment reports unpaid as succeeded",
+            Bug::PaymentRefDropped => "our payment id dropped from events",
+            Bug::ExpiredIsSuccess => "\"expired\" event mapped to success",
+            Bug::AmountCheckRemoved => "check of the created amount removed",
+            Bug::AnySignatureAccepted => "any signature accepted",
+            Bug::SignatureOverTrimmedBody => "signature over a trimmed body",
+            Bug::WebhookAmountHalved => "webhook amount halved",
+            Bug::PanicsOnWrongType => "parse_webhook panics on a wrongly typed amount",
+        }
+    }
+}
+
+/// The reference adapter (`bug: None`) or a distorted one.
+#[derive(Debug)]
+pub struct Refpay {
+    http: reqwest::Client,
+    base: String,
+    scheme: StripeStyleScheme,
+    bug: Option<Bug>,
+    /// Checkout calls so far (the `NewCheckoutOnRetry` bug puts it into the key).
+    calls: AtomicU32,
+}
+
+fn unexpected(message: impl Into<String>) -> ProviderError {
+    ProviderError::UnexpectedResponse {
+        provider: NAME,
+        message: message.into(),
+    }
+}
+
+fn malformed(message: impl Into<String>) -> WebhookError {
+    WebhookError::MalformedPayload(message.into())
+}
+
+impl Refpay {
+    pub fn new(base: &str, secrets: &[String], bug: Option<Bug>) -> Refpay {
+        Refpay {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_string(),
+            scheme: StripeStyleScheme::new(SIGNATURE_HEADER, secrets, 300),
+            bug,
+            calls: AtomicU32::new(0),
+        }
+    }
+
+    fn has(&self, bug: Bug) -> bool {
+        self.bug == Some(bug)
+    }
+
+    fn decimals(&self) -> ExponentOverrides {
+        if self.has(Bug::WrongDecimalsBothSides) {
+            WRONG_DECIMALS
+        } else {
+            DECIMALS
+        }
+    }
+
+    /// One call, retried once on a 5xx or a failed connection with the same key.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Result<Value, ProviderError> {
+        let mut last = String::new();
+        for _attempt in 0..2 {
+            let mut rb = self.http.request(method.clone(), format!("{}{path}", self.base));
+            if let Some(k) = key {
+                rb = rb.header("Idempotency-Key", k);
+            }
+            if let Some(b) = &body {
+                rb = rb.json(b);
+            }
+            match rb.send().await {
+                Ok(resp) if resp.status().is_server_error() => last = format!("HTTP {}", resp.status()),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let v: Value = resp.json().await.map_err(|e| unexpected(e.to_string()))?;
+                    if status >= 400 {
+                        return Err(ProviderError::Api {
+                            provider: NAME,
+                            status,
+                            code: v["error"].as_str().map(str::to_string),
+                            message: v.to_string(),
+                        });
+                    }
+                    return Ok(v);
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(ProviderError::Unavailable {
+            provider: NAME,
+            message: last,
+        })
+    }
+
+    fn money(&self, amount: &Value, currency: &Value) -> Result<Money, String> {
+        let currency =
+            Currency::from_code(currency.as_str().ok_or("no currency")?).map_err(|e| e.to_string())?;
+        let units = amount.as_i64().ok_or("amount is not an integer")?;
+        self.decimals()
+            .from_provider(units, currency)
+            .map_err(|e| e.to_string())
+    }
+
+    fn status(&self, s: &str) -> Option<PaymentStatus> {
+        Some(match s {
+            "open" if self.has(Bug::FetchUnpaidIsSucceeded) => PaymentStatus::Succeeded,
+            "open" | "processing" => PaymentStatus::Pending,
+            "authorized" if self.has(Bug::NotCapturedIsSuccess) => PaymentStatus::Succeeded,
+            "authorized" => PaymentStatus::RequiresCapture,
+            "paid" => PaymentStatus::Succeeded,
+            "failed" => PaymentStatus::Failed,
+            "expired" => PaymentStatus::Expired,
+            "canceled" => PaymentStatus::Canceled,
+            "refunded" => PaymentStatus::Refunded,
+            _ => return None,
+        })
+    }
+
+    fn snapshot(&self, v: &Value) -> Result<PaymentSnapshot, ProviderError> {
+        let status = v["status"].as_str().and_then(|s| self.status(s));
+        Ok(PaymentSnapshot {
+            external_id: v["id"].as_str().ok_or_else(|| unexpected("no id"))?.to_string(),
+            status: status.ok_or_else(|| unexpected(format!("status {}", v["status"])))?,
+            amount: Some(self.money(&v["amount"], &v["currency"]).map_err(unexpected)?),
+            payment_ref: v["reference"].as_str().map(str::to_string),
+        })
+    }
+
+    fn verify(&self, request: &WebhookRequest) -> Result<(), WebhookError> {
+        if self.has(Bug::AnySignatureAccepted) {
+            return Ok(());
+        }
+        let header = request.require_header(SIGNATURE_HEADER)?;
+        let body = if self.has(Bug::SignatureOverTrimmedBody) {
+            request.body.trim_ascii()
+        } else {
+            &request.body[..]
+        };
+        self.scheme.verify(header, body, request.received_at)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for Refpay {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            capture: true,
+            refund: false,
+            fetch_payment: true,
+        }
+    }
+
+    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
+        let mut units = self.decimals().to_provider(request.amount)?;
+        if self.has(Bug::CheckoutSendsHundredth) {
+            units /= 100;
+        }
+        let body = json!({
+            "amount": units,
+            "currency": request.amount.currency.code(),
+            "reference": request.payment_ref,
+            "return_url": request.success_url,
+        });
+        let mut key = request.idempotency_key.clone();
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        if self.has(Bug::NewCheckoutOnRetry) {
+            key = format!("{key}:{n}");
+        }
+        let v = self
+            .call(reqwest::Method::POST, "/v1/checkouts", Some(body), Some(&key))
+            .await?;
+        let created = self.money(&v["amount"], &v["currency"]).map_err(unexpected)?;
+        if created != request.amount && !self.has(Bug::AmountCheckRemoved) {
+            return Err(unexpected(format!(
+                "asked for {}, the provider created {created}",
+                request.amount
+            )));
+        }
+        Ok(CheckoutSession {
+            external_id: v["id"].as_str().ok_or_else(|| unexpected("no id"))?.to_string(),
+            redirect_url: v["url"].as_str().ok_or_else(|| unexpected("no url"))?.to_string(),
+            idempotency_key: request.idempotency_key.clone(),
+        })
+    }
+
+    async fn parse_webhook(&self, request: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
+        self.verify(request)?;
+        let raw = request.json()?;
+        let id = raw["id"].as_str().ok_or_else(|| malformed("no id"))?.to_string();
+        let raw_type = raw["type"]
+            .as_str()
+            .ok_or_else(|| malformed("no type"))?
+            .to_string();
+        let checkout = &raw["data"]["checkout"];
+        if self.has(Bug::PanicsOnWrongType) {
+            let _ = checkout["amount"].as_i64().expect("the amount is an integer");
+        }
+        let amount_source = if self.has(Bug::AmountFromWrongObject) {
+            &raw["data"]["fee"]
+        } else {
+            checkout
+        };
+        let mut amount = self
+            .money(&amount_source["amount"], &amount_source["currency"])
+            .map_err(malformed)?;
+        if self.has(Bug::WebhookAmountHalved) {
+            amount = Money::new(amount.amount.get() / 2, amount.currency);
+        }
+        let kind = match raw_type.as_str() {
+            "checkout.paid" => EventKind::PaymentSucceeded,
+            "checkout.authorized" if self.has(Bug::NotCapturedIsSuccess) => EventKind::PaymentSucceeded,
+            "checkout.authorized" => EventKind::CaptureRequired,
+            "checkout.failed" => EventKind::PaymentFailed,
+            "checkout.processing" => EventKind::PaymentPending,
+            "checkout.expired" if self.has(Bug::ExpiredIsSuccess) => EventKind::PaymentSucceeded,
+            "checkout.expired" => EventKind::CheckoutExpired,
+            "checkout.refunded" => EventKind::Refunded {
+                amount: Some(
+                    self.money(&checkout["amount_refunded"], &checkout["currency"])
+                        .map_err(malformed)?
+                        .amount,
+                ),
+            },
+            "checkout.disputed" => EventKind::Disputed,
+            other => EventKind::Other {
+                raw_type: other.to_string(),
+            },
+        };
+        let payment_ref = if self.has(Bug::PaymentRefDropped) {
+            None
+        } else {
+            checkout["reference"].as_str().map(str::to_string)
+        };
+        Ok(WebhookEvent {
+            provider: NAME.to_string(),
+            event_id: id,
+            raw_type,
+            kind,
+            external_payment_id: Some(
+                checkout["id"]
+                    .as_str()
+                    .ok_or_else(|| malformed("no checkout id"))?
+                    .to_string(),
+            ),
+            payment_ref,
+            amount: Some(amount),
+            raw: raw.clone(),
+            signature: SignatureVerdict::verified("hmac-sha256"),
+        })
+    }
+
+    async fn capture(
+        &self,
+        external_id: &str,
+        idempotency_key: &str,
+    ) -> Result<PaymentSnapshot, ProviderError> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/checkouts/{external_id}/capture"),
+                None,
+                Some(idempotency_key),
+            )
+            .await?;
+        self.snapshot(&v)
+    }
+
+    async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/checkouts/{external_id}"),
+                None,
+                None,
+            )
+            .await?;
+        self.snapshot(&v)
+    }
+}

@@ -1,0 +1,95 @@
+//! Mollie's wire types (docs/providers/mollie.md) and their mapping into the core's types.
+
+use payments_core::wire::DecimalAmount;
+use payments_core::{AmountRules, EventKind, ExponentOverrides, MinorUnits, Money, PaymentStatus};
+use serde::Deserialize;
+
+/// Mollie's payment currencies; its decimals are ISO 4217's (JPY and ISK without).
+pub const AMOUNTS: AmountRules = AmountRules {
+    currencies: &[
+        "AED", "AUD", "BGN", "BRL", "CAD", "CHF", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS", "ISK",
+        "JPY", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "SEK", "SGD", "THB", "TWD", "USD", "ZAR",
+    ],
+    ..AmountRules::new("Mollie", ExponentOverrides::NONE)
+};
+
+/// A payment as Mollie reports it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MolliePayment {
+    pub id: String,
+    pub status: String,
+    pub amount: DecimalAmount,
+    pub amount_refunded: Option<DecimalAmount>,
+    pub amount_charged_back: Option<DecimalAmount>,
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+    #[serde(rename = "_links", default)]
+    pub links: serde_json::Value,
+}
+
+/// Mollie's payment status as the core's: `open`, `pending` and any status Mollie adds later
+/// are pending; a refunded or charged-back payment stays `paid` (see [`MolliePayment::event_kind`]).
+pub fn payment_status(status: &str) -> PaymentStatus {
+    match status {
+        "paid" => PaymentStatus::Succeeded,
+        "authorized" => PaymentStatus::RequiresCapture,
+        "failed" => PaymentStatus::Failed,
+        "expired" => PaymentStatus::Expired,
+        "canceled" => PaymentStatus::Canceled,
+        _ => PaymentStatus::Pending,
+    }
+}
+
+impl MolliePayment {
+    pub fn money(&self) -> Result<Money, String> {
+        self.amount.money(&AMOUNTS)
+    }
+
+    /// Our payment id from `metadata` (an object, or the same as a JSON string).
+    pub fn payment_ref(&self) -> Option<String> {
+        let meta = match &self.metadata {
+            serde_json::Value::String(text) => serde_json::from_str(text).ok()?,
+            other => other.clone(),
+        };
+        Some(meta.get("payment_ref")?.as_str()?.to_string())
+    }
+
+    /// The cumulative amount refunded or charged back, when positive.
+    fn total(amount: &Option<DecimalAmount>) -> Result<Option<i64>, String> {
+        let money = amount.as_ref().map(|a| a.money(&AMOUNTS)).transpose()?;
+        Ok(money.map(|m| m.amount.0).filter(|units| *units > 0))
+    }
+
+    /// What the payment's state means. A refunded or charged-back payment stays `paid` at
+    /// Mollie: the cumulative `amountRefunded` / `amountChargedBack` tell.
+    pub fn event_kind(&self) -> Result<EventKind, String> {
+        let refunded = Self::total(&self.amount_refunded)?.map(MinorUnits);
+        let charged_back = Self::total(&self.amount_charged_back)?.is_some();
+        Ok(match payment_status(&self.status) {
+            PaymentStatus::Succeeded if charged_back => EventKind::Disputed,
+            PaymentStatus::Succeeded if refunded.is_some() => EventKind::Refunded { amount: refunded },
+            PaymentStatus::Succeeded => EventKind::PaymentSucceeded,
+            PaymentStatus::RequiresCapture => EventKind::CaptureRequired,
+            PaymentStatus::Failed | PaymentStatus::Canceled => EventKind::PaymentFailed,
+            PaymentStatus::Expired => EventKind::CheckoutExpired,
+            PaymentStatus::Pending | PaymentStatus::Refunded => EventKind::PaymentPending,
+        })
+    }
+
+    /// `fetch_payment`'s status: fully refunded is `Refunded` (Mollie keeps `paid`).
+    pub fn status(&self) -> Result<PaymentStatus, String> {
+        if Self::total(&self.amount_refunded)? == Some(self.money()?.amount.0) {
+            return Ok(PaymentStatus::Refunded);
+        }
+        Ok(payment_status(&self.status))
+    }
+
+    /// This state of the payment as an event id: Mollie's webhook carries none, so the same
+    /// state re-delivered is one event, and each new state (refund, chargeback) a new one.
+    pub fn state_id(&self) -> String {
+        let value = |a: &Option<DecimalAmount>| a.as_ref().map_or("0", |a| a.value.as_str()).to_string();
+        let (refunded, charged_back) = (value(&self.amount_refunded), value(&self.amount_charged_back));
+        format!("{}:{}:r{refunded}:c{charged_back}", self.id, self.status)
+    }
+}

@@ -1,0 +1,111 @@
+//! Group commit of verified webhook events.
+//!
+//! One writer ([`run_writer`], on a thread of its own) takes what is queued, up to `max_batch`
+//! events, and writes them with [`Store::handle_verified_events`]: one transaction, each event in
+//! its own savepoint, one commit (one sync to stable storage) for the whole batch. Each event's
+//! outcome goes back on its own channel only after that commit returned. If the batch cannot be
+//! committed, nothing of it was written, and each event is written again on its own, so every
+//! sender still gets its own outcome (or its own error).
+//!
+//! The queue itself (its bound, how long a sender waits for room) belongs to the caller: this
+//! module only drains it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::outcomes::{EventOutcome, VerifiedEvent};
+use crate::{Store, StoreError};
+
+/// The most events written in one transaction by default.
+pub const DEFAULT_MAX_BATCH: usize = 256;
+
+/// One verified event waiting for the writer, and where its outcome goes.
+#[derive(Debug)]
+pub struct PendingEvent {
+    pub event: VerifiedEvent,
+    pub reply: oneshot::Sender<Result<EventOutcome, StoreError>>,
+}
+
+impl PendingEvent {
+    /// An event and the receiver its outcome arrives on.
+    pub fn new(event: VerifiedEvent) -> (PendingEvent, oneshot::Receiver<Result<EventOutcome, StoreError>>) {
+        let (reply, outcome) = oneshot::channel();
+        (PendingEvent { event, reply }, outcome)
+    }
+}
+
+/// What the writer did so far (for benchmarks and operators): every batch is one commit.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    batches: AtomicU64,
+    events: AtomicU64,
+    largest: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+impl WriterStats {
+    /// Batches committed (or attempted): one transaction, one commit, one sync each.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Events taken from the queue.
+    pub fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    /// The most events in one batch.
+    pub fn largest_batch(&self) -> u64 {
+        self.largest.load(Ordering::Relaxed)
+    }
+
+    /// Batches that could not be committed and were written again event by event.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+}
+
+/// Writes what arrives on `queue` in batches of at most `max_batch` until every sender is gone
+/// and the queue is empty. Blocking: run it on a thread of its own, not on an async runtime.
+pub fn run_writer(
+    store: &Store,
+    mut queue: mpsc::Receiver<PendingEvent>,
+    max_batch: usize,
+    stats: &WriterStats,
+) {
+    let max_batch = max_batch.max(1);
+    while let Some(first) = queue.blocking_recv() {
+        let mut events = Vec::with_capacity(max_batch.min(64));
+        let mut replies = Vec::with_capacity(max_batch.min(64));
+        events.push(first.event);
+        replies.push(first.reply);
+        while events.len() < max_batch {
+            match queue.try_recv() {
+                Ok(next) => {
+                    events.push(next.event);
+                    replies.push(next.reply);
+                }
+                Err(_) => break,
+            }
+        }
+        let n = events.len() as u64;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.events.fetch_add(n, Ordering::Relaxed);
+        stats.largest.fetch_max(n, Ordering::Relaxed);
+        let outcomes = match store.handle_verified_events(&events) {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // Nothing of the batch was committed: write each event on its own, so that each
+                // sender gets its own outcome or error.
+                tracing::warn!(error = %e, events = n, "a batch of webhook events could not be committed; writing them one by one");
+                stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+                events.iter().map(|ev| store.handle_verified_event(ev)).collect()
+            }
+        };
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // A sender that gave up (its client went away) still had its event written.
+            let _ = reply.send(outcome);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The end-to-end payment test every adapter gets, driven by the fixture its conformance suite
+//! uses: the server runs the adapter against the fixture's mock, a user pays a receipt with
+//! "Pay now", the provider's genuine success webhook (built and signed by the fixture) pays it,
+//! a redelivery is a harmless duplicate, and a forged copy changes nothing. An adapter joins
+//! with one `e2e!` line below (and its `test-support` dev-dependency).
+
+use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Secret};
+use payments_core::{CheckoutRequest, CheckoutSession};
+use payments_store::{ReceiptStatus, Role};
+use reqwest::StatusCode;
+
+use crate::support::{Browser, Db, TestServer};
+
+/// Pays a receipt through `fixture`'s adapter, as a payer and the provider would.
+async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture) {
+    let Some(mut vars) = fixture.server_vars() else {
+        panic!("{name}: its fixture gives no server_vars(), so the server cannot be pointed at its mock");
+    };
+    vars.push(("PAYMENT_PROVIDER", name.to_string()));
+    let server = TestServer::start_with(Db::Sqlite, &vars).await;
+    server.add_user("alice", Role::User);
+    server.add_usage("alice", "j1", 12);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+
+    let checkout = alice.pay_now(receipt).await;
+    assert!(
+        checkout.starts_with("http") && !checkout.starts_with(&server.base),
+        "{name}: Pay now must send the payer to the provider, not {checkout}"
+    );
+    let (payment_ref, amount) = server.payment_of(receipt);
+    let stored = server
+        .store()
+        .payment_by_public_id(&payment_ref)
+        .unwrap()
+        .unwrap();
+    let external_id = stored
+        .external_id
+        .clone()
+        .expect("the checkout's provider id is stored");
+    let request = CheckoutRequest {
+        payment_ref: payment_ref.clone(),
+        amount,
+        username: "alice".into(),
+        receipt_id: receipt,
+        description: String::new(),
+        success_url: String::new(),
+        cancel_url: String::new(),
+        idempotency_key: String::new(),
+    };
+    let session = CheckoutSession {
+        external_id,
+        redirect_url: checkout,
+        idempotency_key: String::new(),
+    };
+    let spec = EventSpec {
+        kind: Kind::Succeeded,
+        request: &request,
+        session: &session,
+        amount,
+        refunded: None,
+        event_id: format!("evt_e2e_{payment_ref}"),
+        timestamp: fixture.now(),
+    };
+    let body = fixture
+        .event_body(&spec)
+        .await
+        .expect("the fixture builds a success webhook");
+    let headers = fixture
+        .sign(&body, spec.timestamp, Secret::Current)
+        .unwrap_or_default();
+
+    if let Some(wrong) = fixture.sign(&body, spec.timestamp, Secret::Wrong) {
+        let (status, answer) = server.post_webhook(&wrong, &body).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{name}: a forged signature: {answer}"
+        );
+        assert_eq!(
+            server.receipt_status(receipt),
+            ReceiptStatus::Unpaid,
+            "{name}: forged copy"
+        );
+    }
+    let (status, answer) = server.post_webhook(&headers, &body).await;
+    assert_eq!(status, StatusCode::OK, "{name}: the genuine webhook: {answer}");
+    assert_eq!(
+        server.receipt_status(receipt),
+        ReceiptStatus::Paid,
+        "{name}: {answer}"
+    );
+    let (status, answer) = server.post_webhook(&headers, &body).await;
+    assert_eq!(
+        (status, answer["result"].as_str()),
+        (StatusCode::OK, Some("duplicate of finalized")),
+        "{name}: a redelivery"
+    );
+    assert_eq!(
+        server.audit("payment.finalize", Some(receipt)).len(),
+        1,
+        "{name}: one finalize"
+    );
+}
+
+/// `e2e! { "<feature>", <test name>, <fixture type> }`: the end-to-end test for one adapter.
+macro_rules! e2e {
+    ($feature:literal, $test:ident, $fixture:ty) => {
+        #[cfg(feature = $feature)]
+        #[actix_web::test]
+        async fn $test() {
+            pays_a_receipt_end_to_end($feature, &<$fixture>::start().await).await;
+        }
+    };
+}
+
+// One line per adapter (its fixture lives in its `testing` module, feature `test-support`).
+e2e! { "mollie", mollie_pays_a_receipt, payments_mollie::testing::MollieFixture }
