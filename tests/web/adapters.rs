@@ -116,3 +116,4 @@ macro_rules! e2e {
 
 // One line per adapter (its fixture lives in its `testing` module, feature `test-support`).
 e2e! { "mollie", mollie_pays_a_receipt, payments_mollie::testing::MollieFixture }
+e2e! { "stripe", stripe_pays_a_receipt, payments_stripe::testing::StripeFixture }

@@ -726,3 +726,5 @@ impl MockStripe {
         self.mock.record(label).await
     }
 }
+mod fixture;
+pub use fixture::StripeFixture;
