@@ -591,3 +591,5 @@ impl MockOmise {
         API_VERSION
     }
 }
+mod fixture;
+pub use fixture::OmiseFixture;
