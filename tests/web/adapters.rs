@@ -119,3 +119,4 @@ macro_rules! e2e {
 e2e! { "mollie", mollie_pays_a_receipt, payments_mollie::testing::MollieFixture }
 e2e! { "stripe", stripe_pays_a_receipt, payments_stripe::testing::StripeFixture }
 e2e! { "omise", omise_pays_a_receipt, payments_omise::testing::OmiseFixture }
+e2e! { "paypal", paypal_pays_a_receipt, payments_paypal::testing::PayPalFixture }

@@ -881,3 +881,5 @@ fn verify(req: &Request) -> Result<(u16, Value), Reply> {
     };
     Ok((200, json!({"verification_status": status})))
 }
+mod fixture;
+pub use fixture::PayPalFixture;
