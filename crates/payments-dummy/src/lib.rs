@@ -7,6 +7,9 @@ use payments_core::{
 };
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "test-support")]
+pub mod testing;
+
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "Dummy-Signature";
 

@@ -1,81 +1,14 @@
-//! The dummy adapter through the conformance suite (v2, and v1 while it exists).
+//! The dummy adapter through the conformance suite (v2, and v1 while it exists), with its
+//! fixture ([`payments_dummy::testing::DummyFixture`], which also drives the server's
+//! end-to-end test).
 
-use payments_core::conformance::{self, AdapterFixture, EventSpec, Kind, Secret};
-use payments_core::{async_trait, Currency, EventKind, Money, PaymentProvider};
+use payments_core::conformance::{self, AdapterFixture, Secret};
+use payments_core::{Currency, EventKind, Money, PaymentProvider};
+use payments_dummy::testing::DummyFixture;
 use payments_dummy::{DummyProvider, SIGNATURE_HEADER};
-
-struct DummyFixture {
-    provider: DummyProvider,
-}
-
-impl DummyFixture {
-    fn new() -> Self {
-        DummyFixture {
-            provider: DummyProvider::new("s3cret-new,s3cret-old", "http://127.0.0.1:8000").unwrap(),
-        }
-    }
-}
 
 fn thb(amount: i64) -> Money {
     Money::new(amount, Currency::from_code("THB").unwrap())
-}
-
-fn signer(secret: &str) -> DummyProvider {
-    DummyProvider::new(secret, "http://127.0.0.1:8000").unwrap()
-}
-
-#[async_trait]
-impl AdapterFixture for DummyFixture {
-    fn provider(&self) -> &dyn PaymentProvider {
-        &self.provider
-    }
-
-    /// The dummy takes any ISO 4217 currency in ISO minor units.
-    fn currencies(&self) -> Vec<&'static str> {
-        vec!["USD", "JPY", "KWD"]
-    }
-
-    fn event_kinds(&self) -> Vec<Kind> {
-        vec![Kind::Succeeded, Kind::Failed, Kind::Pending, Kind::Expired]
-    }
-
-    async fn event_body(&self, spec: &EventSpec<'_>) -> Option<Vec<u8>> {
-        let event_type = match spec.kind {
-            Kind::Succeeded => "payment.succeeded",
-            Kind::Failed => "payment.failed",
-            Kind::Pending => "payment.pending",
-            Kind::Expired => "checkout.session.expired",
-            _ => return None,
-        };
-        let req = self
-            .provider
-            .signed_webhook(
-                &spec.event_id,
-                event_type,
-                &spec.request.payment_ref,
-                spec.amount,
-                spec.timestamp,
-            )
-            .ok()?;
-        Some(req.body)
-    }
-
-    fn sign(&self, body: &[u8], timestamp: i64, secret: Secret) -> Option<Vec<(String, String)>> {
-        let with = match secret {
-            Secret::Current => signer("s3cret-new"),
-            Secret::Previous => signer("s3cret-old"),
-            Secret::Wrong => signer("not-the-secret"),
-        };
-        with.sign(body, timestamp).ok()
-    }
-
-    fn signature_header(&self) -> Option<&'static str> {
-        Some(SIGNATURE_HEADER)
-    }
-
-    fn stale_by(&self) -> Option<i64> {
-        Some(301)
-    }
 }
 
 /// What the dummy cannot be checked for: it talks to no provider (checkouts are local pages),

@@ -1,0 +1,100 @@
+//! The dummy's fixture for the conformance suite (v2): webhooks signed HMAC-SHA256 with the
+//! current or the previous of two secrets, or a wrong one.
+
+use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Secret};
+use payments_core::{async_trait, PaymentProvider};
+
+use crate::{DummyProvider, SIGNATURE_HEADER};
+
+/// The webhook secrets the fixture's adapter (and the server it configures) holds: current, previous.
+pub const SECRETS: &str = "s3cret-new,s3cret-old";
+
+/// The conformance suite's fixture for the dummy (also drives the server's end-to-end test):
+/// the adapter with a current and a previous webhook secret; it talks to no provider.
+pub struct DummyFixture {
+    pub provider: DummyProvider,
+}
+
+impl DummyFixture {
+    /// The dummy adapter, as the server would build it with [`SECRETS`].
+    pub fn new() -> Self {
+        DummyFixture {
+            provider: DummyProvider::new(SECRETS, "http://127.0.0.1:8000").expect("secrets"),
+        }
+    }
+
+    /// The same as [`DummyFixture::new`] (the dummy has no mock to start); for the server's
+    /// end-to-end test, which starts every fixture this way.
+    pub async fn start() -> Self {
+        Self::new()
+    }
+}
+
+impl Default for DummyFixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn signer(secret: &str) -> DummyProvider {
+    DummyProvider::new(secret, "http://127.0.0.1:8000").expect("a secret")
+}
+
+#[async_trait]
+impl AdapterFixture for DummyFixture {
+    fn provider(&self) -> &dyn PaymentProvider {
+        &self.provider
+    }
+
+    /// The dummy takes any ISO 4217 currency in ISO minor units.
+    fn currencies(&self) -> Vec<&'static str> {
+        vec!["USD", "JPY", "KWD"]
+    }
+
+    fn event_kinds(&self) -> Vec<Kind> {
+        vec![Kind::Succeeded, Kind::Failed, Kind::Pending, Kind::Expired]
+    }
+
+    async fn event_body(&self, spec: &EventSpec<'_>) -> Option<Vec<u8>> {
+        let event_type = match spec.kind {
+            Kind::Succeeded => "payment.succeeded",
+            Kind::Failed => "payment.failed",
+            Kind::Pending => "payment.pending",
+            Kind::Expired => "checkout.session.expired",
+            _ => return None,
+        };
+        let req = self
+            .provider
+            .signed_webhook(
+                &spec.event_id,
+                event_type,
+                &spec.request.payment_ref,
+                spec.amount,
+                spec.timestamp,
+            )
+            .ok()?;
+        Some(req.body)
+    }
+
+    fn sign(&self, body: &[u8], timestamp: i64, secret: Secret) -> Option<Vec<(String, String)>> {
+        let with = match secret {
+            Secret::Current => signer("s3cret-new"),
+            Secret::Previous => signer("s3cret-old"),
+            Secret::Wrong => signer("not-the-secret"),
+        };
+        with.sign(body, timestamp).ok()
+    }
+
+    fn signature_header(&self) -> Option<&'static str> {
+        Some(SIGNATURE_HEADER)
+    }
+
+    fn stale_by(&self) -> Option<i64> {
+        Some(301)
+    }
+
+    /// `PAYMENT_WEBHOOK_SECRET`: the dummy's current and previous secrets.
+    fn server_vars(&self) -> Option<Vec<(&'static str, String)>> {
+        Some(vec![("PAYMENT_WEBHOOK_SECRET", SECRETS.to_string())])
+    }
+}
