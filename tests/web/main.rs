@@ -7,6 +7,7 @@ mod support;
 mod adapters;
 mod dummy_flow;
 mod ingest;
+mod portal;
 mod security;
 mod startup;
 
