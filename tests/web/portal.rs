@@ -87,3 +87,217 @@ async fn every_page_fits_a_phone_and_keeps_its_amounts_on_screen() {
         assert!(css.contains(rule), "the stylesheet lacks {rule:?}");
     }
 }
+
+/// Stripe answers 401 (a wrong API key): the payer reads a plain message with a reference, not
+/// Stripe's words; the audit log and the admin's view of the receipt keep the details.
+#[cfg(feature = "stripe")]
+#[actix_web::test]
+async fn a_provider_error_reaches_the_payer_as_a_plain_message_and_the_audit_log_in_full() {
+    use payments_stripe::testing::MockStripe;
+    let stripe = MockStripe::start().await;
+    let mut vars = stripe.env_vars();
+    vars.retain(|(k, _)| *k != "STRIPE_SECRET_KEY");
+    vars.push(("STRIPE_SECRET_KEY", "sk_test_WrongKeyForThisMockc123".into()));
+    vars.push(("PAYMENT_PROVIDER", "stripe".into()));
+    let server = TestServer::start_with(crate::support::Db::Sqlite, &vars).await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage("alice", "j1", 12);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+
+    let back = alice.pay_now(receipt).await;
+    let (payment, _) = server.payment_of(receipt);
+    assert_eq!(
+        back,
+        format!("/receipts/{receipt}?problem=unavailable&ref={payment}"),
+        "the payer is sent back to the receipt"
+    );
+    let page = alice.get_text(&back).await;
+    assert!(
+        page.contains(
+            "The payment service could not start your payment. Nothing was charged; please try again later."
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<code>{payment}</code>")),
+        "the reference is shown"
+    );
+    for internal in [
+        "Invalid API Key",
+        "HTTP 401",
+        "stripe error",
+        "sk_test_",
+        "127.0.0.1:",
+        "invalid_request_error",
+    ] {
+        assert!(!page.contains(internal), "the payer sees {internal:?}: {page}");
+    }
+    // A crafted link shows no words of its own.
+    let crafted = alice
+        .get_text(&format!("/receipts/{receipt}?problem=Call+0800&ref=<b>x</b>"))
+        .await;
+    assert!(
+        !crafted.contains("Call 0800") && !crafted.contains("&lt;b&gt;x"),
+        "{crafted}"
+    );
+
+    let intent = server.audit("payment.intent", Some(receipt));
+    assert!(
+        intent
+            .iter()
+            .any(|e| e.detail.contains("Invalid API Key") && e.detail.contains("401")),
+        "the audit log has the provider's answer: {intent:?}"
+    );
+    let root = Browser::login(&server, "root").await;
+    let admin_view = root.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(
+        admin_view.contains("id=\"operator-detail\"") && admin_view.contains("Invalid API Key"),
+        "admins see the details: {admin_view}"
+    );
+    assert!(!alice
+        .get_text(&format!("/receipts/{receipt}"))
+        .await
+        .contains("operator-detail"));
+}
+
+/// A receipt below Stripe's minimum charge (THB 10.00): no 422, the receipt says why and stops
+/// offering "Pay now".
+#[cfg(feature = "stripe")]
+#[actix_web::test]
+async fn a_receipt_below_the_providers_minimum_says_why_instead_of_offering_pay_now() {
+    use payments_stripe::testing::MockStripe;
+    let stripe = MockStripe::start().await;
+    let mut vars = stripe.env_vars();
+    vars.push(("PAYMENT_PROVIDER", "stripe".into()));
+    let server = TestServer::start_with(crate::support::Db::Sqlite, &vars).await;
+    server.add_user("alice", Role::User);
+    server.add_usage("alice", "small", 5);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+
+    let back = alice.pay_now(receipt).await;
+    assert!(
+        back.starts_with(&format!("/receipts/{receipt}?problem=amount")),
+        "{back}"
+    );
+    let page = alice.get_text(&back).await;
+    assert!(page.contains("id=\"cannot-pay\""), "{page}");
+    assert!(
+        page.contains("THB 5.00") && page.contains("minimum charge of THB 10.00"),
+        "the reason names the amount and the minimum: {page}"
+    );
+    assert!(!page.contains("Pay now"), "no Pay now that cannot work: {page}");
+    assert!(
+        !page.contains("could not start your payment"),
+        "not reported as an outage"
+    );
+    assert!(stripe.session_ids().is_empty(), "Stripe was never asked");
+}
+
+/// The thanks page's heading follows the outcome; fail and cancel return with a message; payers
+/// see no operator advice; the dummy checkout offers nothing for a closed payment.
+#[actix_web::test]
+async fn outcomes_have_their_own_headings_and_closed_payments_offer_nothing() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage("alice", "j1", 12);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+
+    // Processing: no operator advice for the payer, which an admin does get.
+    let checkout = alice.pay_now(receipt).await;
+    let first = checkout.rsplit('=').next().unwrap().to_string();
+    let thanks = alice.get_text(&format!("/payments/thanks?payment={first}")).await;
+    assert!(
+        thanks.contains("<h1 id=\"outcome\" data-outcome=\"processing\">Payment processing</h1>"),
+        "{thanks}"
+    );
+    assert!(
+        !thanks.contains("webhook") && !thanks.contains("operator-hints"),
+        "{thanks}"
+    );
+    assert!(thanks.contains("<script src=\"/static/thanks.js\"></script>") && !thanks.contains("<script>"));
+    let root = Browser::login(&server, "root").await;
+    let admin_thanks = root.get_text(&format!("/payments/thanks?payment={first}")).await;
+    assert!(admin_thanks.contains("operator-hints") && admin_thanks.contains("webhook"));
+
+    // Fail: back on a page headed "Payment failed", never "Thank you".
+    let resp = alice
+        .submit("/payments/simulate", &[("payment", &first), ("outcome", "fail")])
+        .await;
+    let failed = alice.get_text(&crate::support::location(&resp)).await;
+    assert!(failed.contains(">Payment failed</h1>"), "{failed}");
+    assert!(
+        !failed.contains("Thank you") && failed.contains("nothing was charged"),
+        "{failed}"
+    );
+    // The failed payment's checkout offers nothing more, and refuses a late choice.
+    let page = alice.get_text(&checkout).await;
+    assert!(
+        page.contains("id=\"closed\"") && !page.contains(">Succeed<"),
+        "{page}"
+    );
+    let late = alice
+        .submit(
+            "/payments/simulate",
+            &[("payment", &first), ("outcome", "succeed")],
+        )
+        .await;
+    assert_eq!(late.status(), StatusCode::CONFLICT);
+
+    // Cancel: back where the provider's cancel leads, with a message.
+    let checkout = alice.pay_now(receipt).await;
+    let second = checkout.rsplit('=').next().unwrap().to_string();
+    let resp = alice
+        .submit(
+            "/payments/simulate",
+            &[("payment", &second), ("outcome", "cancel")],
+        )
+        .await;
+    let back = crate::support::location(&resp);
+    assert_eq!(back, server.url(&format!("/me?cancelled={second}")));
+    let me = alice.get_text(&back).await;
+    assert!(
+        me.contains(&format!(
+            "You cancelled the payment of THB 12.00 for receipt #{receipt}; nothing was charged."
+        )),
+        "{me}"
+    );
+    let thanks = alice
+        .get_text(&format!("/payments/thanks?payment={second}"))
+        .await;
+    assert!(
+        thanks.contains(">Payment cancelled</h1>") && !thanks.contains("Thank you"),
+        "{thanks}"
+    );
+    let page = alice
+        .get_text(&format!("/payments/simulate?payment={second}"))
+        .await;
+    assert!(
+        !page.contains(">Succeed<"),
+        "a cancelled payment cannot succeed: {page}"
+    );
+    // Someone else's payment id on /me says nothing.
+    server.add_user("bob", Role::User);
+    let bob = Browser::login(&server, "bob").await;
+    assert!(!bob.get_text(&back).await.contains("You cancelled"));
+
+    // Paid: the heading thanks the payer.
+    let checkout = alice.pay_now(receipt).await;
+    let third = checkout.rsplit('=').next().unwrap().to_string();
+    let resp = alice
+        .submit(
+            "/payments/simulate",
+            &[("payment", &third), ("outcome", "succeed")],
+        )
+        .await;
+    let paid = alice.get_text(&crate::support::location(&resp)).await;
+    assert!(paid.contains(">Thank you: payment received</h1>"), "{paid}");
+    assert!(
+        !alice.get_text(&checkout).await.contains(">Succeed<"),
+        "a paid payment offers nothing"
+    );
+}

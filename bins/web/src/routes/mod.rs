@@ -22,6 +22,7 @@ pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(|| async { see_other("/me") }))
         .route("/static/app.css", web::get().to(css))
+        .route("/static/thanks.js", web::get().to(thanks_js))
         .route("/healthz", web::get().to(health::healthz))
         .route("/login", web::get().to(session::login_page))
         .route("/login", web::post().to(session::login))
@@ -53,6 +54,13 @@ async fn css() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(crate::templates::CSS)
+}
+
+async fn thanks_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(crate::templates::THANKS_JS)
 }
 
 pub fn see_other(location: &str) -> HttpResponse {
