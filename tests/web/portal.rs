@@ -301,3 +301,46 @@ async fn outcomes_have_their_own_headings_and_closed_payments_offer_nothing() {
         "a paid payment offers nothing"
     );
 }
+
+/// Line items in the order the jobs ended; the print stylesheet leaves out the site's navigation
+/// and buttons; long payment ids wrap.
+#[actix_web::test]
+async fn receipts_list_lines_by_date_and_print_without_navigation() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    let csv = format!(
+        "{}\nalice,job-c,late,3600,0,2026-11-20T08:00:00Z\nalice,job-a,early,3600,0,2026-11-02T08:00:00Z\nalice,job-b,middle,3600,0,2026-11-10T08:00:00Z\n",
+        payments_web::usage_import::HEADER
+    );
+    payments_web::usage_import::import(
+        server.store(),
+        csv.as_bytes(),
+        &server.state.config.rates(),
+        "test",
+    )
+    .expect("import");
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    let page = alice.get_text(&format!("/receipts/{receipt}")).await;
+    let at = |job: &str| {
+        page.find(&format!(">{job}<"))
+            .unwrap_or_else(|| panic!("{job} missing"))
+    };
+    assert!(
+        at("job-a") < at("job-b") && at("job-b") < at("job-c"),
+        "lines by date"
+    );
+
+    let css = alice.get_text("/static/app.css").await;
+    let print = &css[css.find("@media print").expect("a print stylesheet")..];
+    for rule in ["header nav", "footer", "button", "form"] {
+        assert!(
+            print.split('{').nth(1).unwrap_or_default().contains(rule),
+            "printing hides {rule}"
+        );
+    }
+    assert!(
+        print.contains("code { overflow-wrap: anywhere; }"),
+        "ids wrap in print"
+    );
+}
