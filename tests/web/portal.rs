@@ -343,4 +343,8 @@ async fn receipts_list_lines_by_date_and_print_without_navigation() {
         print.contains("code { overflow-wrap: anywhere; }"),
         "ids wrap in print"
     );
+    assert!(
+        print.contains(".opt { display: table-cell !important; }"),
+        "paper shows every column, whatever the window's width"
+    );
 }
