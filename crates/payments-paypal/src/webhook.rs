@@ -71,7 +71,9 @@ impl Transmission {
     fn check(&self) -> Result<(), WebhookError> {
         // `^(?!\d+$)\w+\S+`: a word character first, no whitespace, not only digits.
         let token = |v: &str| {
-            v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            v.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
                 && v.chars().count() >= 2
                 && !v.chars().any(char::is_whitespace)
                 && !v.chars().all(|c| c.is_ascii_digit())
