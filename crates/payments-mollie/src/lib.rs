@@ -51,10 +51,8 @@ impl MollieProvider {
 
     /// The payment as Mollie has it now, and its raw JSON.
     async fn payment(&self, id: &str) -> Result<(MolliePayment, Value), ProviderError> {
-        let raw: Value = self
-            .client
-            .json(&Request::get(format!("/v2/payments/{}", segment(id))))
-            .await?;
+        let path = format!("/v2/payments/{}", segment(id));
+        let raw: Value = self.client.json(&Request::get(path)).await?;
         let payment =
             serde_json::from_value(raw.clone()).map_err(|e| unexpected(format!("payment {id}: {e}")))?;
         Ok((payment, raw))
@@ -68,12 +66,7 @@ impl PaymentProvider for MollieProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let (capture, refund, fetch_payment) = (false, true, true);
-        Capabilities {
-            capture,
-            refund,
-            fetch_payment,
-        }
+        Capabilities::REFUND_AND_FETCH
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
