@@ -6,6 +6,7 @@ mod support;
 
 mod adapters;
 mod dummy_flow;
+mod hardening;
 mod ingest;
 mod portal;
 mod security;

@@ -76,7 +76,7 @@ fn bad_configuration_names_the_variable() {
 fn a_provider_that_is_not_compiled_in_names_its_feature() {
     let env: std::collections::HashMap<String, String> = [
         ("PAYMENT_PROVIDER", "paypal"),
-        ("SESSION_SECRET", "x".repeat(40).as_str()),
+        ("SESSION_SECRET", "0123456789abcdef0123456789abcdef0123456789"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -164,7 +164,7 @@ fn the_cli_adds_users_and_imports_usage_all_or_nothing() {
         "short\n",
     );
     assert_eq!(code, 1);
-    assert!(err.contains("at least 8 characters"), "{err}");
+    assert!(err.contains("at least 10 characters"), "{err}");
 
     let header = payments_web::usage_import::HEADER;
     let bad = dir.path().join("bad.csv");
@@ -211,7 +211,9 @@ fn the_cli_adds_users_and_imports_usage_all_or_nothing() {
 
 /// The real binary, started on `BIND_ADDR`, until it prints its `Open …` line: returns every
 /// line it printed up to then, and the child (killed on drop by the caller).
-fn serve_until_open(env: &[(&str, &str)]) -> (Vec<String>, std::process::Child, tempfile::TempDir) {
+pub(crate) fn serve_until_open(
+    env: &[(&str, &str)],
+) -> (Vec<String>, std::process::Child, tempfile::TempDir) {
     use std::io::BufRead as _;
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_web"));

@@ -200,13 +200,18 @@ pub fn location(resp: &reqwest::Response) -> String {
 
 impl Browser {
     pub fn new(server: &TestServer) -> Browser {
+        Browser::at(&server.base)
+    }
+
+    /// A browser for a server at `base` (e.g. the real binary started by a test).
+    pub fn at(base: &str) -> Browser {
         Browser {
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(Policy::none())
                 .build()
                 .expect("client"),
-            base: server.base.clone(),
+            base: base.to_string(),
         }
     }
 

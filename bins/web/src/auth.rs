@@ -6,14 +6,14 @@ use std::pin::Pin;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use payments_store::{Role, UserRow};
 
 use crate::error::AppError;
 use crate::state::AppState;
 
-const USER_KEY: &str = "uid";
+use crate::sessions::USER_KEY;
 const CSRF_KEY: &str = "csrf";
 
 pub fn hash_password(password: &str) -> Result<String, AppError> {
@@ -34,9 +34,48 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
         hash_password(&random).unwrap_or_default()
     });
     match PasswordHash::new(hash.unwrap_or(decoy)) {
-        Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok() && hash.is_some(),
+        Ok(h) => verify_with_reused_memory(password.as_bytes(), &h) && hash.is_some(),
         Err(_) => false,
     }
+}
+
+thread_local! {
+    /// Argon2's working memory (~19 MiB), allocated once per hashing thread: allocating it anew
+    /// for every check leaves that much behind in the allocator per thread and arena, which a
+    /// login flood turned into hundreds of MiB.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `PasswordVerifier::verify_password`, with the thread's reused working memory.
+fn verify_with_reused_memory(password: &[u8], parsed: &PasswordHash<'_>) -> bool {
+    use argon2::{Algorithm, Params, Version};
+    let (Ok(params), Some(expected), Some(salt)) = (Params::try_from(parsed), parsed.hash, parsed.salt)
+    else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version.unwrap_or_default(), params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let hashed = BLOCKS.with(|cell| {
+        let mut blocks = cell.borrow_mut();
+        let need = params.block_count();
+        if blocks.len() != need {
+            *blocks = vec![argon2::Block::default(); need];
+        }
+        argon
+            .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..])
+            .is_ok()
+    });
+    hashed && constant_time_eq(&out, expected.as_bytes())
 }
 
 pub fn random_token(bytes: usize) -> Result<String, AppError> {
@@ -69,7 +108,7 @@ pub fn csrf_token(session: &Session) -> Result<String, AppError> {
     Ok(t)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

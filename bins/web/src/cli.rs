@@ -10,7 +10,7 @@ use payments_store::{PoolOptions, Role, Store};
 use crate::app::{self, StartError};
 use crate::auth::hash_password;
 use crate::bootstrap;
-use crate::config::{Config, Env};
+use crate::config::{Config, Env, Source};
 use crate::usage_import;
 
 #[derive(Debug, Parser)]
@@ -53,6 +53,15 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a user's password; every session of that user ends.
+    Passwd {
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// End every session of a user (they must log in again).
+    Logout { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,7 +99,28 @@ pub fn variables_help() -> String {
 
 /// Runs the command; the error is printed by `main` and the process exits 1.
 pub fn run(cli: Cli) -> Result<(), StartError> {
-    let config = Config::from_source(&Env)?;
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    let config = match Config::from_source(&Env) {
+        Ok(config) => config,
+        Err(e) if serving => {
+            // One start names every problem: the port too, if it can be tried.
+            let bind = crate::config::Env
+                .get("BIND_ADDR")
+                .filter(|b| !b.trim().is_empty())
+                .unwrap_or_else(|| "127.0.0.1:8000".into());
+            let in_use = bind.trim().parse::<std::net::SocketAddr>().ok().and_then(|addr| {
+                TcpListener::bind(addr).err().map(|source| StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })
+            });
+            return Err(match in_use {
+                None => e.into(),
+                Some(bind) => StartError::Problems(vec![format!("configuration: {e}"), bind.to_string()]),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Migrate => {
@@ -110,12 +140,37 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
                     password_stdin,
                 },
         } => {
+            let bad = |e: String| StartError::App(crate::error::AppError::BadRequest(e));
+            crate::account::check_username(&username).map_err(bad)?;
+            let password = read_password(password_stdin).map_err(bad)?;
+            crate::account::check_password(&password, &username).map_err(bad)?;
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
-            let password = read_password(password_stdin)
-                .map_err(|e| StartError::App(crate::error::AppError::BadRequest(e)))?;
             let role = if admin { Role::Admin } else { Role::User };
-            store.create_user(username.trim(), &hash_password(&password)?, role)?;
-            println!("created {} {}", role, username.trim());
+            store.create_user(&username, &hash_password(&password)?, role)?;
+            println!("created {} {}", role, username);
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Passwd {
+                    username,
+                    password_stdin,
+                },
+        } => {
+            let bad = |e: String| StartError::App(crate::error::AppError::BadRequest(e));
+            let password = read_password(password_stdin).map_err(bad)?;
+            crate::account::check_password(&password, &username).map_err(bad)?;
+            let store = Store::open(&config.database_url, &PoolOptions::default())?;
+            let ended = store.set_password(&username, &hash_password(&password)?, "cli")?;
+            println!("password of {username} set; {ended} session(s) ended");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Logout { username },
+        } => {
+            let store = Store::open(&config.database_url, &PoolOptions::default())?;
+            let ended = store.end_sessions(&username, "cli")?;
+            println!("{ended} session(s) of {username} ended");
             Ok(())
         }
         Command::Usage {
@@ -158,27 +213,69 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
         }
         first
     };
-    if password.chars().count() < 8 {
-        return Err("the password needs at least 8 characters".into());
-    }
     Ok(password)
 }
 
+/// Checks everything that can be checked without writing (provider, port, templates) and
+/// names every problem at once; only then opens the database (which creates an SQLite file),
+/// the log file, and seeds the demo accounts.
 #[actix_web::main]
 async fn serve(mut config: Config) -> Result<(), StartError> {
-    let _log_guard = crate::logging::to_file(&config.log_dir);
-    let listener = TcpListener::bind(config.bind_addr).map_err(|source| StartError::Bind {
-        addr: config.bind_addr.to_string(),
-        source,
-    })?;
-    let bound = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.bind_addr.to_string(),
-        source,
-    })?;
-    if !config.site_base_url_explicit {
+    let mut problems = Vec::new();
+    let notes = app::fill_dev_secrets(&mut config)?;
+    let listener = match TcpListener::bind(config.bind_addr) {
+        Ok(l) => Some(l),
+        Err(source) => {
+            problems.push(
+                StartError::Bind {
+                    addr: config.bind_addr.to_string(),
+                    source,
+                }
+                .to_string(),
+            );
+            None
+        }
+    };
+    let bound = match listener.as_ref().map(TcpListener::local_addr) {
+        Some(Ok(addr)) => Some(addr),
+        Some(Err(source)) => {
+            problems.push(
+                StartError::Bind {
+                    addr: config.bind_addr.to_string(),
+                    source,
+                }
+                .to_string(),
+            );
+            None
+        }
+        None => None,
+    };
+    if let (Some(bound), false) = (bound, config.site_base_url_explicit) {
         config.site_base_url = crate::listen::site_for(bound);
     }
-    let state = app::build_state(config, &Env)?;
+    let active = crate::registry::build(&config, &Env)
+        .map_err(|e| problems.push(format!("configuration: {e}")))
+        .ok();
+    if let Err(e) = crate::templates::Templates::load() {
+        problems.push(format!("templates: {e}"));
+    }
+    let (Some(listener), Some(bound), Some(active), true) = (listener, bound, active, problems.is_empty())
+    else {
+        return Err(StartError::Problems(problems));
+    };
+    let options = PoolOptions {
+        durability: config.durability,
+        ..PoolOptions::default()
+    };
+    let store = Store::open(&config.database_url, &options)?;
+    let _log_guard = crate::logging::to_file(&config.log_dir, config.json_logs);
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    if config.durability == payments_store::Durability::Relaxed {
+        tracing::warn!("{}", app::RELAXED_WARNING);
+    }
+    let state = app::assemble(config, active, store)?;
     let cfg = state.config.clone();
     if cfg.provider == "dummy" {
         let store = state.store.clone();

@@ -34,6 +34,8 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Provider(String),
+    #[error("{} problems:\n  - {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  - "))]
+    Many(Vec<ConfigError>),
 }
 
 /// Where the variables come from: the process environment, or a map in tests.
@@ -55,6 +57,46 @@ impl Source for HashMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
         HashMap::get(self, name).cloned()
     }
+}
+
+/// A `.env` problem as one line that names the file and line but shows none of its contents
+/// (dotenvy's own message quotes the line, and after an unterminated quote the rest of the file).
+pub fn dotenv_error(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(text, _) => {
+            let path = find_dotenv();
+            let line = path
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .and_then(|contents| dotenv_line_of(&contents, text));
+            let name = path.map_or_else(|| ".env".to_string(), |p| p.display().to_string());
+            match line {
+                Some(n) => format!(
+                    "{name} line {n} cannot be parsed (an unterminated quote, or not NAME=value); \
+                     its contents are not shown"
+                ),
+                None => format!("{name}: a line cannot be parsed (an unterminated quote, or not NAME=value)"),
+            }
+        }
+        dotenvy::Error::Io(io) => format!(".env cannot be read: {io}"),
+        dotenvy::Error::EnvVar(_) => ".env holds a value that is not valid unicode".to_string(),
+        _ => ".env cannot be loaded".to_string(),
+    }
+}
+
+/// The `.env` dotenvy reads: in the working directory or the nearest parent.
+fn find_dotenv() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors().map(|d| d.join(".env")).find(|p| p.is_file())
+}
+
+/// The 1-based line of `contents` where the logical line `text` (as dotenvy reports it) starts.
+pub fn dotenv_line_of(contents: &str, text: &str) -> Option<usize> {
+    let first = text.lines().next()?.trim();
+    if first.is_empty() {
+        return None;
+    }
+    contents.lines().position(|l| l.trim() == first).map(|i| i + 1)
 }
 
 /// Every variable the server itself reads, for `web --help` (adapters list their own through
@@ -103,6 +145,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "at least 32 characters; signs and encrypts the session cookie",
     ),
     ("LOG_DIR", "folder of app.log (default log)"),
+    ("LOG_FORMAT", "text (default) or json: one JSON object a log line"),
     (
         "RATE_CPU_CORE_HOUR",
         "price of one CPU core-hour in minor units (default 100)",
@@ -110,6 +153,18 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "RATE_GPU_HOUR",
         "price of one GPU-hour in minor units (default 5000)",
+    ),
+    (
+        "BODY_TIMEOUT",
+        "seconds a request body may take to arrive (default 10; headers: 5)",
+    ),
+    (
+        "METRICS_TOKEN",
+        "enables GET /metrics (Prometheus) for `Authorization: Bearer <token>`; 24+ random characters",
+    ),
+    (
+        "MAX_CONNECTIONS",
+        "open connections per worker thread (default 256); more wait in the listen queue",
     ),
 ];
 
@@ -139,6 +194,14 @@ pub struct Config {
     pub log_dir: PathBuf,
     pub rate_cpu_core_hour: i64,
     pub rate_gpu_hour: i64,
+    /// How long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
+    /// Open connections per worker thread.
+    pub max_connections: usize,
+    /// `LOG_FORMAT=json`: one JSON object a log line.
+    pub json_logs: bool,
+    /// Never logged; `/metrics` answers only with it (`Authorization: Bearer ...`).
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -161,16 +224,125 @@ fn get_or(src: &dyn Source, name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// A path on this site: `/` then letters, digits and `-._~/%` only; never `//host` (which a
+/// browser reads as another site), a backslash, a scheme, a query or whitespace.
 fn path_var(src: &dyn Source, name: &'static str, default: &str) -> Result<String, ConfigError> {
     let value = get_or(src, name, default);
-    if !value.starts_with('/') || value.contains("://") {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~/%".contains(c);
+    if !value.starts_with('/') || value.starts_with("//") || !value.chars().all(allowed) {
         return Err(ConfigError::Invalid {
             name,
-            value,
-            expected: "a path starting with /".into(),
+            value: crate::logsafe::bounded(&value),
+            expected: "a local path: / followed by letters, digits and -._~/% (not //host, no query)".into(),
         });
     }
     Ok(value)
+}
+
+/// `SITE_BASE_URL`: an absolute http(s) URL with a host and nothing else (no user, path, query
+/// or fragment), written without whitespace or control characters.
+fn site_url(text: &str) -> Result<String, String> {
+    let expected = "an absolute http(s) URL without a path, e.g. https://portal.example.org";
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{expected} (it holds whitespace or control characters)"));
+    }
+    let url = url::Url::parse(text).map_err(|e| format!("{expected} ({e})"))?;
+    let host_ok = url.host_str().is_some_and(|h| !h.is_empty());
+    if !matches!(url.scheme(), "http" | "https")
+        || !host_ok
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(expected.to_string());
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
+/// The value, or `None` with the problem noted.
+fn grab<T>(r: Result<T, ConfigError>, problems: &mut Vec<ConfigError>) -> Option<T> {
+    r.map_err(|e| problems.push(e)).ok()
+}
+
+/// A webhook secret: at least 16 characters, 6 different ones.
+fn check_webhook_secret(name: &'static str, value: &str) -> Result<(), ConfigError> {
+    check_secret(value, 16, 6, 48).map_err(|expected| ConfigError::Invalid {
+        name,
+        value: "(hidden)".into(),
+        expected,
+    })
+}
+
+/// `DATABASE_URL`: a known scheme, no whitespace or control characters, and for PostgreSQL a
+/// URL that parses strictly.
+fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    let invalid = |expected: String| ConfigError::Invalid {
+        name: "DATABASE_URL",
+        value: crate::logsafe::bounded(&payments_store::redact(url)),
+        expected,
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("no whitespace or control characters".into()));
+    }
+    match payments_store::parse_url(url).map_err(|e| invalid(e.to_string()))? {
+        payments_store::Target::Postgres(pg) => url::Url::parse(&pg)
+            .ok()
+            .filter(|u| {
+                u.host_str().is_some_and(|h| !h.is_empty()) || u.query().is_some_and(|q| q.contains("host="))
+            })
+            .map(|_| ())
+            .ok_or_else(|| invalid("postgres://user:password@host:5432/database".into())),
+        payments_store::Target::Sqlite(_) => Ok(()),
+    }
+}
+
+/// A secret must be long and varied: at least `min_len` characters, of which at least
+/// `min_distinct` different ones, and an estimate (length × log2 of the distinct characters,
+/// rounded down) of at least `min_bits`. Spaces only, `xxxx…` or `abab…` are refused.
+pub fn check_secret(value: &str, min_len: usize, min_distinct: usize, min_bits: usize) -> Result<(), String> {
+    let len = value.chars().count();
+    let distinct = value.chars().collect::<std::collections::BTreeSet<_>>().len();
+    let bits = len * distinct.max(1).ilog2() as usize;
+    if value.trim() != value || value.chars().any(|c| c.is_control()) {
+        return Err("it starts or ends with whitespace, or holds control characters".into());
+    }
+    if len < min_len {
+        return Err(format!("at least {min_len} characters (got {len})"));
+    }
+    if distinct < min_distinct || bits < min_bits {
+        return Err(format!(
+            "too predictable: {distinct} different characters in {len}; use a random value, e.g. `openssl rand -hex 32`"
+        ));
+    }
+    Ok(())
+}
+
+/// A whole number in `min..=max`, or the default when unset.
+fn bounded_number(
+    src: &dyn Source,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match src
+        .get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                value: crate::logsafe::bounded(&v),
+                expected: format!("a whole number from {min} to {max}"),
+            }),
+    }
 }
 
 fn minor_units(src: &dyn Source, name: &'static str, default: i64) -> Result<i64, ConfigError> {
@@ -203,9 +375,9 @@ fn positive(src: &dyn Source, name: &'static str, default: u64, max: u64) -> Res
             .parse::<u64>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or(ConfigError::Invalid {
+            .ok_or_else(|| ConfigError::Invalid {
                 name,
-                value: v,
+                value: crate::logsafe::bounded(&v),
                 expected: format!("a whole number from 1 to {max} (default {default})"),
             }),
     }
@@ -215,83 +387,162 @@ impl Config {
     /// Reads and validates everything the server needs (not the adapter's own variables: the
     /// registry validates those when it builds the provider).
     pub fn from_source(src: &dyn Source) -> Result<Config, ConfigError> {
+        let mut problems: Vec<ConfigError> = Vec::new();
         let provider = get_or(src, "PAYMENT_PROVIDER", "dummy").to_ascii_lowercase();
-        crate::registry::check_name(&provider)?;
+        grab(crate::registry::check_name(&provider), &mut problems);
         let currency_text = get_or(src, "PAYMENT_CURRENCY", "THB");
         let currency = Currency::from_code(&currency_text).map_err(|e| ConfigError::Invalid {
             name: "PAYMENT_CURRENCY",
-            value: currency_text,
+            value: crate::logsafe::bounded(&currency_text),
             expected: e.to_string(),
-        })?;
+        });
         let site_base_url_explicit = src.get("SITE_BASE_URL").is_some_and(|s| !s.trim().is_empty());
-        let site_base_url = get_or(src, "SITE_BASE_URL", "http://127.0.0.1:8000")
-            .trim_end_matches('/')
-            .to_string();
-        let scheme_ok = site_base_url.starts_with("http://") || site_base_url.starts_with("https://");
-        let host = site_base_url.split_once("://").map_or("", |(_, rest)| rest);
-        if !scheme_ok || host.is_empty() || host.contains('/') {
-            return Err(ConfigError::Invalid {
-                name: "SITE_BASE_URL",
-                value: site_base_url,
-                expected: "an absolute http(s) URL without a path, e.g. https://portal.example.org".into(),
-            });
-        }
+        let site_text = src
+            .get("SITE_BASE_URL")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "http://127.0.0.1:8000".into());
+        let site_base_url = site_url(&site_text).map_err(|expected| ConfigError::Invalid {
+            name: "SITE_BASE_URL",
+            value: crate::logsafe::bounded(&site_text),
+            expected,
+        });
         let bind_text = get_or(src, "BIND_ADDR", "127.0.0.1:8000");
-        let bind_addr = bind_text.parse().map_err(|_| ConfigError::Invalid {
+        let bind_addr = bind_text.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
             name: "BIND_ADDR",
-            value: bind_text,
+            value: crate::logsafe::bounded(&bind_text),
             expected: "host:port, e.g. 127.0.0.1:8000".into(),
-        })?;
+        });
         let database_url = get_or(src, "DATABASE_URL", payments_store::DEFAULT_DATABASE_URL);
-        payments_store::parse_url(&database_url).map_err(|e| ConfigError::Invalid {
-            name: "DATABASE_URL",
-            value: payments_store::redact(&database_url),
-            expected: e.to_string(),
-        })?;
+        grab(check_database_url(&database_url), &mut problems);
         let durability_text = get_or(src, "DB_DURABILITY", "durable");
-        let durability = Durability::parse(&durability_text).ok_or(ConfigError::Invalid {
+        let durability = Durability::parse(&durability_text).ok_or_else(|| ConfigError::Invalid {
             name: "DB_DURABILITY",
-            value: durability_text,
+            value: crate::logsafe::bounded(&durability_text),
             expected: "durable (the default) or relaxed (can lose acknowledged payments on a power cut)"
                 .into(),
-        })?;
-        let webhook_queue_limit = positive(src, "WEBHOOK_QUEUE_LIMIT", 1024, 1_000_000)?;
-        let webhook_queue_wait_ms = positive(src, "WEBHOOK_QUEUE_WAIT_MS", 2000, 600_000)?;
+        });
+        let durability = grab(durability, &mut problems);
+        let webhook_queue_limit = grab(
+            positive(src, "WEBHOOK_QUEUE_LIMIT", 1024, 1_000_000),
+            &mut problems,
+        );
+        let webhook_queue_wait_ms = grab(
+            positive(src, "WEBHOOK_QUEUE_WAIT_MS", 2000, 600_000),
+            &mut problems,
+        );
         let session_secret = src.get("SESSION_SECRET").filter(|s| !s.is_empty());
         match &session_secret {
-            Some(s) if s.len() < 32 => {
-                return Err(ConfigError::Invalid {
+            Some(s) => {
+                let checked = check_secret(s, 32, 10, 100).map_err(|expected| ConfigError::Invalid {
                     name: "SESSION_SECRET",
                     value: "(hidden)".into(),
-                    expected: format!("at least 32 characters (got {})", s.len()),
-                })
+                    expected,
+                });
+                grab(checked, &mut problems);
             }
-            None if provider != "dummy" => {
-                return Err(ConfigError::Missing {
-                    name: "SESSION_SECRET",
-                    expected: "at least 32 random characters, e.g. `openssl rand -hex 32`",
-                })
-            }
-            _ => {}
+            None if provider != "dummy" => problems.push(ConfigError::Missing {
+                name: "SESSION_SECRET",
+                expected: "at least 32 random characters, e.g. `openssl rand -hex 32`",
+            }),
+            None => {}
         }
-        Ok(Config {
-            provider,
+        let log_format = get_or(src, "LOG_FORMAT", "text").to_ascii_lowercase();
+        let json_logs = log_format == "json";
+        if !matches!(log_format.as_str(), "text" | "json") {
+            problems.push(ConfigError::Invalid {
+                name: "LOG_FORMAT",
+                value: crate::logsafe::bounded(&log_format),
+                expected: "text or json".into(),
+            });
+        }
+        let metrics_token = src.get("METRICS_TOKEN").filter(|s| !s.trim().is_empty());
+        if let Some(t) = &metrics_token {
+            let checked = check_secret(t, 24, 8, 72).map_err(|expected| ConfigError::Invalid {
+                name: "METRICS_TOKEN",
+                value: "(hidden)".into(),
+                expected,
+            });
+            grab(checked, &mut problems);
+        }
+        let webhook_secret = src.get("PAYMENT_WEBHOOK_SECRET").filter(|s| !s.trim().is_empty());
+        if let Some(s) = &webhook_secret {
+            grab(check_webhook_secret("PAYMENT_WEBHOOK_SECRET", s), &mut problems);
+        }
+        // The adapters' webhook secrets are checked the same way (each of a comma-separated list).
+        for (owner, name, _) in crate::registry::variables() {
+            if owner == provider && name.contains("WEBHOOK_SECRET") && name != "PAYMENT_WEBHOOK_SECRET" {
+                if let Some(v) = src.get(name).filter(|v| !v.trim().is_empty()) {
+                    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                        grab(check_webhook_secret(name, part), &mut problems);
+                    }
+                }
+            }
+        }
+        let success_path = path_var(src, "PAYMENT_SUCCESS_PATH", "/payments/thanks");
+        let cancel_path = path_var(src, "PAYMENT_CANCEL_PATH", "/me");
+        let rate_cpu_core_hour = minor_units(src, "RATE_CPU_CORE_HOUR", 100);
+        let rate_gpu_hour = minor_units(src, "RATE_GPU_HOUR", 5000);
+        let body_timeout = bounded_number(src, "BODY_TIMEOUT", 10, 1, 600);
+        let max_connections = bounded_number(src, "MAX_CONNECTIONS", 256, 1, 100_000);
+        let body_timeout = grab(body_timeout, &mut problems);
+        let max_connections = grab(max_connections, &mut problems);
+        let currency = grab(currency, &mut problems);
+        let site_base_url = grab(site_base_url, &mut problems);
+        let bind_addr = grab(bind_addr, &mut problems);
+        let success_path = grab(success_path, &mut problems);
+        let cancel_path = grab(cancel_path, &mut problems);
+        let rate_cpu_core_hour = grab(rate_cpu_core_hour, &mut problems);
+        let rate_gpu_hour = grab(rate_gpu_hour, &mut problems);
+        match (
+            problems.len(),
             currency,
             site_base_url,
-            site_base_url_explicit,
-            success_path: path_var(src, "PAYMENT_SUCCESS_PATH", "/payments/thanks")?,
-            cancel_path: path_var(src, "PAYMENT_CANCEL_PATH", "/me")?,
-            webhook_secret: src.get("PAYMENT_WEBHOOK_SECRET").filter(|s| !s.trim().is_empty()),
-            database_url,
-            durability,
-            webhook_queue_limit: usize::try_from(webhook_queue_limit).unwrap_or(usize::MAX),
-            webhook_queue_wait: std::time::Duration::from_millis(webhook_queue_wait_ms),
             bind_addr,
-            session_secret,
-            log_dir: PathBuf::from(get_or(src, "LOG_DIR", "log")),
-            rate_cpu_core_hour: minor_units(src, "RATE_CPU_CORE_HOUR", 100)?,
-            rate_gpu_hour: minor_units(src, "RATE_GPU_HOUR", 5000)?,
-        })
+            success_path,
+            cancel_path,
+            rate_cpu_core_hour,
+            rate_gpu_hour,
+            body_timeout,
+            max_connections,
+        ) {
+            (
+                0,
+                Some(currency),
+                Some(site_base_url),
+                Some(bind_addr),
+                Some(success_path),
+                Some(cancel_path),
+                Some(rate_cpu_core_hour),
+                Some(rate_gpu_hour),
+                Some(body_timeout),
+                Some(max_connections),
+            ) => Ok(Config {
+                provider,
+                currency,
+                site_base_url,
+                site_base_url_explicit,
+                success_path,
+                cancel_path,
+                webhook_secret,
+                database_url,
+                // Checked above: only absent when a problem was noted, and then this is not reached.
+                durability: durability.unwrap_or(Durability::Durable),
+                webhook_queue_limit: usize::try_from(webhook_queue_limit.unwrap_or(1024))
+                    .unwrap_or(usize::MAX),
+                webhook_queue_wait: std::time::Duration::from_millis(webhook_queue_wait_ms.unwrap_or(2000)),
+                bind_addr,
+                session_secret,
+                log_dir: PathBuf::from(get_or(src, "LOG_DIR", "log")),
+                rate_cpu_core_hour,
+                rate_gpu_hour,
+                body_timeout: std::time::Duration::from_secs(body_timeout),
+                max_connections: usize::try_from(max_connections).unwrap_or(256),
+                metrics_token,
+                json_logs,
+            }),
+            _ if problems.len() == 1 => Err(problems.remove(0)),
+            _ => Err(ConfigError::Many(problems)),
+        }
     }
 
     pub fn secure_cookies(&self) -> bool {
@@ -300,5 +551,17 @@ impl Config {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.site_base_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_dotenv_line_is_found_by_number() {
+        let contents = "A=1\n# note\nB=\"open\nC=3\n";
+        assert_eq!(dotenv_line_of(contents, "B=\"open\nC=3\n"), Some(3));
+        assert_eq!(dotenv_line_of(contents, ""), None);
     }
 }

@@ -25,6 +25,9 @@ pub enum AppError {
     Provider(#[from] ProviderError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Refused by a rate limit; the client may try again after `retry_after` seconds.
+    #[error("{message}; try again in {retry_after} s")]
+    TooMany { message: String, retry_after: u64 },
 }
 
 impl AppError {
@@ -68,6 +71,7 @@ impl ResponseError for AppError {
             }
             AppError::Provider(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -78,10 +82,13 @@ impl ResponseError for AppError {
                 .insert_header(("Location", "/login"))
                 .finish();
         }
+        // Messages can quote what a client sent: escaped and bounded before they are logged or
+        // echoed.
+        let text = crate::logsafe::clean(&self.to_string(), 400);
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %text, "request failed");
         } else {
-            tracing::info!(error = %self, status = status.as_u16(), "request refused");
+            tracing::info!(error = %text, status = status.as_u16(), "request refused");
         }
         let message = match self {
             // Do not leak internals to browsers; the log has the details.
@@ -89,10 +96,13 @@ impl ResponseError for AppError {
             AppError::Store(e) if e.is_transient() => {
                 "The database is unavailable right now; please try again shortly.".to_string()
             }
-            other => other.to_string(),
+            _ => text,
         };
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
+        let mut resp = HttpResponse::build(status);
+        if let AppError::TooMany { retry_after, .. } = self {
+            resp.insert_header(("Retry-After", retry_after.to_string()));
+        }
+        resp.content_type("text/html; charset=utf-8")
             .body(format!(
                 "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
                  <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{code}</title>\

@@ -100,33 +100,75 @@ impl WebhookReply {
 }
 
 /// The event id a refused body claims, for the audit log only (never trusted, never stored as a
-/// key).
+/// key), escaped and bounded.
 fn claimed_event_id(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     v.get("id")
         .and_then(|id| id.as_str())
-        .map(|s| s.chars().take(100).collect())
+        .map(|s| crate::logsafe::clean(s, 100))
 }
 
+/// Audits and logs a refused webhook in a bounded way: nothing of the request but a bounded,
+/// escaped reason, its claimed event id and its size; per reason and minute one record and one
+/// log line, then a count (see `refusals`).
 async fn audit_refused(state: &AppState, request: &WebhookRequest, reason: &str, code: &str) {
+    use crate::refusals::Refusal;
     let provider = state.provider_name();
-    let entry = NewAudit::new(
-        &format!("provider:{provider}"),
+    let reason = crate::logsafe::bounded(reason);
+    state.metrics.refused(provider, code);
+    let (refusal, previous) = state.refusals.note(provider, code, request.received_at);
+    let mut entries: Vec<NewAudit> = previous.iter().map(refusal_summary).collect();
+    if refusal == Refusal::First {
+        tracing::warn!(provider, error = %reason, code, "webhook refused (further ones of this kind are counted for the rest of the minute)");
+        entries.push(NewAudit::new(
+            &format!("provider:{provider}"),
+            "payment.webhook",
+            format!(
+                "event {}",
+                claimed_event_id(&request.body).unwrap_or_else(|| "(unknown)".into())
+            ),
+            json!({
+                "provider": provider,
+                "signature": format!("❌ {reason}"),
+                "error": code,
+                "body_bytes": request.body.len(),
+                "outcome": "refused",
+            }),
+        ));
+    }
+    for entry in entries {
+        if let Err(e) = state.db(move |s| s.append_audit(&entry)).await {
+            tracing::error!(error = %e, "could not audit a refused webhook");
+        }
+    }
+}
+
+/// The audit record of refusals that were only counted during one minute.
+pub fn refusal_summary(s: &crate::refusals::Summary) -> NewAudit {
+    let minute = crate::templates::format_time(s.minute);
+    tracing::warn!(provider = %s.provider, code = %s.code, count = s.more, "{} more webhooks refused in the minute from {minute}", s.more);
+    NewAudit::new(
+        &format!("provider:{}", s.provider),
         "payment.webhook",
-        format!(
-            "event {}",
-            claimed_event_id(&request.body).unwrap_or_else(|| "(unknown)".into())
-        ),
+        format!("{} more refused in the minute from {minute}", s.more),
         json!({
-            "provider": provider,
-            "signature": format!("❌ {reason}"),
-            "error": code,
-            "body_bytes": request.body.len(),
+            "provider": s.provider,
+            "signature": "❌",
+            "error": s.code,
+            "count": s.more,
+            "minute": s.minute,
             "outcome": "refused",
         }),
-    );
-    if let Err(e) = state.db(move |s| s.append_audit(&entry)).await {
-        tracing::error!(error = %e, "could not audit a refused webhook");
+    )
+}
+
+/// Audits the counted refusals of every minute that is over (called every few seconds).
+pub async fn flush_refusals(state: &AppState) {
+    for summary in state.refusals.due(payments_core::unix_now()) {
+        let entry = refusal_summary(&summary);
+        if let Err(e) = state.db(move |s| s.append_audit(&entry)).await {
+            tracing::error!(error = %e, "could not audit refused webhooks");
+        }
     }
 }
 
@@ -136,7 +178,6 @@ pub async fn process_webhook(state: &AppState, request: WebhookRequest) -> Webho
     let event = match provider.parse_webhook(&request).await {
         Ok(ev) => ev,
         Err(e) => {
-            tracing::warn!(provider = provider.name(), error = %e, "webhook refused");
             audit_refused(state, &request, &e.to_string(), e.code()).await;
             let status = webhook_error_status(&e);
             let result = if matches!(e, WebhookError::Upstream(_)) {
@@ -144,13 +185,13 @@ pub async fn process_webhook(state: &AppState, request: WebhookRequest) -> Webho
             } else {
                 "refused"
             };
-            return WebhookReply::new(status, result, e.to_string());
+            return WebhookReply::new(status, result, crate::logsafe::bounded(&e.to_string()));
         }
     };
     let verified_by = match &event.signature {
         SignatureVerdict::Verified { method } => method.clone(),
         other => {
-            let reason = format!("not verified: {other:?}");
+            let reason = crate::logsafe::bounded(&format!("not verified: {other:?}"));
             audit_refused(state, &request, &reason, "not_verified").await;
             return WebhookReply::new(StatusCode::BAD_REQUEST, "refused", reason);
         }

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access_log;
+pub mod account;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
@@ -7,11 +9,18 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod flow;
+pub mod hashing;
 pub mod ingest;
 pub mod listen;
 pub mod logging;
+pub mod login_guard;
+pub mod logsafe;
+pub mod metrics;
+pub mod refusals;
 pub mod registry;
 pub mod routes;
+pub mod sessions;
+pub mod slow_clients;
 pub mod state;
 pub mod templates;
 pub mod usage_import;

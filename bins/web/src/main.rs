@@ -1,8 +1,9 @@
 fn main() {
-    // A missing .env is fine; a malformed one is reported.
+    // A missing .env is fine; a malformed one is reported by line number, never with its
+    // contents (they hold secrets).
     if let Err(e) = dotenvy::dotenv() {
         if !e.not_found() {
-            eprintln!("error: .env: {e}");
+            eprintln!("error: {}", payments_web::config::dotenv_error(&e));
             std::process::exit(1);
         }
     }

@@ -18,6 +18,12 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// The queue to the one writer of verified webhook events (group commit).
     pub ingest: Arc<Ingest>,
+    /// Refused webhooks, audited per kind and minute (see `refusals`).
+    pub refusals: Arc<crate::refusals::Refusals>,
+    /// Login rate limits and the password-hashing slots (see `login_guard`).
+    pub login_guard: Arc<crate::login_guard::LoginGuard>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

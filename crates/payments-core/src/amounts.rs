@@ -97,7 +97,7 @@ impl AmountRules {
         let max = Self::lookup(self.maximums, code).or(self.default_maximum);
         if let Some(max) = max.filter(|m| units > *m) {
             return refuse(format!(
-                "is above {p}'s maximum charge of {}",
+                "is above {p}'s maximum charge of {} (the largest amount {p} accepts)",
                 self.show(max, money.currency)
             ));
         }

@@ -15,6 +15,44 @@ pub fn invalid(var: &str, expected: &str, found: &str) -> ProviderError {
     ProviderError::Config(format!("{var} is invalid ({found}): expected {expected}"))
 }
 
+/// A secret (API key, client secret, webhook secret) whose `Debug` shows at most a well-known
+/// public prefix (`sk_test_****`, `whsec_****`), never a secret character.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Public prefixes providers put on their keys; everything after them is secret.
+    const KNOWN_PREFIXES: &'static [&'static str] = &[
+        "sk_test_",
+        "sk_live_",
+        "rk_test_",
+        "rk_live_",
+        "pk_test_",
+        "pk_live_",
+        "whsec_",
+        "skey_test_",
+        "skey_",
+        "pkey_test_",
+        "pkey_",
+    ];
+
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself (for an `Authorization` header or an HMAC key only).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let prefix = Self::KNOWN_PREFIXES.iter().find(|p| self.0.starts_with(*p));
+        write!(f, "{}****", prefix.copied().unwrap_or(""))
+    }
+}
+
 /// An adapter's variables, read through the server's lookup (or `std::env::var`).
 #[derive(Clone, Copy)]
 pub struct Vars<'a>(pub &'a dyn Fn(&str) -> Option<String>);
@@ -94,6 +132,16 @@ mod tests {
         assert_eq!(vars.seconds("UNSET", 300, 1..=60).unwrap(), 300);
         let e = vars.seconds("T", 300, 1..=60).unwrap_err().to_string();
         assert!(e.contains("T is invalid (\"0\")"), "{e}");
+    }
+
+    #[test]
+    fn secrets_show_only_a_known_prefix() {
+        assert_eq!(
+            format!("{:?}", Secret::new("sk_test_SUPERSECRET")),
+            "sk_test_****"
+        );
+        assert_eq!(format!("{:?}", Secret::new("my_own_secret")), "****");
+        assert_eq!(Secret::new("x").expose(), "x");
     }
 
     #[test]

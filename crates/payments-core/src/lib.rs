@@ -25,8 +25,8 @@ pub use adapter::Adapter;
 pub use amounts::AmountRules;
 pub use money::{Currency, ExponentOverrides, MinorUnits, Money, MoneyError};
 pub use provider::{
-    idempotency_key, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,
-    PaymentStatus, ProviderError, RefundOutcome, RefundRequest,
+    check_checkout, idempotency_key, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider,
+    PaymentSnapshot, PaymentStatus, ProviderError, RefundOutcome, RefundRequest,
 };
 pub use retry::RetryPolicy;
 pub use signature::SignatureError;

@@ -5,8 +5,9 @@
 //! - **routes over shared state**: `route(Method::POST, "/v1/things/{id}", |state, req| ...)`;
 //!   each handler gets `&mut S` (the mock's typed state, behind a `Mutex` the test can also read
 //!   and change through [`ProviderMock::state`]) and the request with its path parameters;
-//! - **an auth check** ([`Auth`]: basic, bearer, any header, or a check of your own over the
-//!   state) in front of every API route; a refused request gets the provider's own answer
+//! - **an auth check** ([`Auth`]: basic, bearer, any header, a check of your own over the
+//!   state, or tokens from an OAuth 2 client-credentials endpoint the mock serves ([`OAuth`]))
+//!   in front of every API route; a refused request gets the provider's own answer
 //!   (e.g. 401 with its error JSON) and never reaches a handler;
 //! - **fault injection per route** ([`Fault`]): a 5xx (in the provider's error format) for the
 //!   next *n* requests, a timeout (no effect, answered only after a delay longer than the
@@ -56,7 +57,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Respond};
 
@@ -240,6 +241,87 @@ impl Auth {
     }
 }
 
+/// An OAuth 2 client-credentials token endpoint (RFC 6749 §4.4) the mock serves: `POST` with
+/// Basic client credentials and `grant_type=client_credentials` gets
+/// `{"access_token", "token_type": "Bearer", "expires_in", ...extra}`; wrong credentials get
+/// `401 {"error": "invalid_client"}`, another grant `400 {"error": "unsupported_grant_type"}`.
+/// The API routes then accept only the tokens it issued (see [`ProviderMock::revoke_tokens`]).
+#[derive(Debug, Clone)]
+pub struct OAuth {
+    path: String,
+    client: Auth,
+    expires_in: u64,
+    extra: Value,
+}
+
+impl OAuth {
+    pub fn client_credentials(path: &str, client_id: &str, client_secret: &str) -> OAuth {
+        OAuth {
+            path: path.to_string(),
+            client: Auth::basic(client_id, client_secret),
+            expires_in: 3_600,
+            extra: Value::Null,
+        }
+    }
+
+    /// The `expires_in` of tokens issued (default 3600 s; change later with
+    /// [`ProviderMock::set_token_expires_in`]).
+    pub fn expires_in(mut self, seconds: u64) -> OAuth {
+        self.expires_in = seconds;
+        self
+    }
+
+    /// Fields of the provider's own added to every token answer (e.g. `scope`, `app_id`).
+    pub fn extra(mut self, fields: Value) -> OAuth {
+        self.extra = fields;
+        self
+    }
+}
+
+/// The tokens an [`OAuth`] endpoint issued.
+#[derive(Debug, Default)]
+struct Tokens {
+    issued: Vec<String>,
+    requests: usize,
+    expires_in: u64,
+    reject_all: bool,
+}
+
+impl Tokens {
+    fn accepts(&self, request: &Request) -> bool {
+        let bearer = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        !self.reject_all && bearer.is_some_and(|b| self.issued.iter().any(|t| t == b))
+    }
+
+    fn issue(&mut self, oauth: &OAuth, request: &MockRequest<'_>) -> Reply {
+        self.requests += 1;
+        if !oauth.client.accepts(request) {
+            let body = serde_json::json!({"error": "invalid_client", "error_description": "Client Authentication failed"});
+            return Reply::json(401, &body);
+        }
+        let grant = request.form().into_iter().find(|(k, _)| k == "grant_type");
+        if grant.is_none_or(|(_, v)| v != "client_credentials") {
+            let body = serde_json::json!({"error": "unsupported_grant_type", "error_description": "Grant Type is NULL"});
+            return Reply::json(400, &body);
+        }
+        let token = format!("mockToken{:06}{}", self.requests, unique_id("", 8));
+        self.issued.push(token.clone());
+        let mut body = serde_json::json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        });
+        if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), &oauth.extra) {
+            b.extend(extra.clone());
+        }
+        Reply::json(200, &body)
+    }
+}
+
 /// A failure injected with [`ProviderMock::inject`]. Only requests that passed the auth check
 /// meet a fault; pages never do.
 #[derive(Debug, Clone)]
@@ -311,10 +393,80 @@ impl MockRequest<'_> {
         serde_json::from_slice(&self.request.body).ok()
     }
 
+    /// The body as a JSON object whatever its encoding: the JSON object of a JSON body (by
+    /// `Content-Type`), else the form fields with bracketed keys nested as providers mean them
+    /// (`metadata[id]=7&a[b][c]=x` → `{"metadata": {"id": "7"}, "a": {"b": {"c": "x"}}}`, values
+    /// as strings). Empty when the body is neither.
+    pub fn body_object(&self) -> Map<String, Value> {
+        let is_json = self
+            .header("content-type")
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return match self.json() {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+        }
+        let mut out = Map::new();
+        for (key, value) in self.form() {
+            let (head, rest) = key.split_once('[').unwrap_or((key.as_str(), ""));
+            let path = rest.trim_end_matches(']').split("][").filter(|p| !p.is_empty());
+            let mut map = &mut out;
+            let mut name = head.to_string();
+            for part in path {
+                let slot = map.entry(name).or_insert_with(|| Value::Object(Map::new()));
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                map = match slot {
+                    Value::Object(m) => m,
+                    _ => unreachable!("made an object above"),
+                };
+                name = part.to_string();
+            }
+            map.insert(name, Value::String(value));
+        }
+        out
+    }
+
     /// `http://127.0.0.1:<port>`: the mock's own base address (for links in answers).
     pub fn base_uri(&self) -> &str {
         self.base
     }
+}
+
+/// A fresh id: `prefix` then `len` lower-case letters and digits (at least the base-36 count of
+/// ids made so far). Never the same twice in a process; the rest is random, so ids of separate
+/// runs differ as a provider's would.
+pub fn unique_id(prefix: &str, len: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut count = Vec::new();
+    loop {
+        count.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = String::from(prefix);
+    let mut round = 0u64;
+    while out.len() - prefix.len() + count.len() < len {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(round);
+        let mut x = h.finish();
+        for _ in 0..12 {
+            out.push(char::from(DIGITS[(x % 36) as usize]));
+            x /= 36;
+        }
+        round += 1;
+    }
+    out.truncate(prefix.len() + len.saturating_sub(count.len()));
+    out.extend(count.iter().rev().map(|&b| char::from(b)));
+    out
 }
 
 /// A form body as pairs, in order.
@@ -520,6 +672,7 @@ pub struct MockBuilder<S> {
     not_found: Option<Handler<S>>,
     fault_reply: FaultReply,
     idempotency: Option<Idempotency>,
+    tokens: Arc<Mutex<Tokens>>,
 }
 
 impl<S: Send + 'static> MockBuilder<S> {
@@ -537,6 +690,19 @@ impl<S: Send + 'static> MockBuilder<S> {
     ) -> Self {
         self.auth = Some((Box::new(check), rejected));
         self
+    }
+
+    /// Serves `oauth`'s token endpoint (a public route, subject to faults) and makes the API
+    /// routes accept only the tokens it issued; others get `rejected`.
+    pub fn oauth(self, oauth: OAuth, rejected: Reply) -> Self {
+        lock(&self.tokens).expires_in = oauth.expires_in;
+        let tokens = Arc::clone(&self.tokens);
+        let this = self.auth_with(move |_, request| lock(&tokens).accepts(request), rejected);
+        let tokens = Arc::clone(&this.tokens);
+        let path = oauth.path.clone();
+        this.public_route(Method::POST, &path, move |_, request| {
+            lock(&tokens).issue(&oauth, request)
+        })
     }
 
     /// An API route: behind the auth check, recorded, subject to faults. `pattern` is a path with
@@ -627,6 +793,7 @@ impl<S: Send + 'static> MockBuilder<S> {
             provider: self.provider,
             server,
             shared,
+            tokens: self.tokens,
         }
     }
 }
@@ -636,6 +803,7 @@ pub struct ProviderMock<S> {
     provider: &'static str,
     server: MockServer,
     shared: Arc<Shared<S>>,
+    tokens: Arc<Mutex<Tokens>>,
 }
 
 impl<S> std::fmt::Debug for ProviderMock<S> {
@@ -660,6 +828,7 @@ impl<S: Send + 'static> ProviderMock<S> {
                 Reply::json(status, &serde_json::json!({"error": "injected fault"}))
             }),
             idempotency: None,
+            tokens: Arc::default(),
         }
     }
 
@@ -677,6 +846,26 @@ impl<S: Send + 'static> ProviderMock<S> {
     /// request).
     pub fn state(&self) -> MutexGuard<'_, S> {
         lock(&self.shared.state)
+    }
+
+    /// How many requests the [`OAuth`] token endpoint received.
+    pub fn token_requests(&self) -> usize {
+        lock(&self.tokens).requests
+    }
+
+    /// Invalidates every token issued so far (the next API call gets a 401).
+    pub fn revoke_tokens(&self) {
+        lock(&self.tokens).issued.clear();
+    }
+
+    /// While on, every API call gets a 401, even with a fresh token.
+    pub fn reject_all_tokens(&self, on: bool) {
+        lock(&self.tokens).reject_all = on;
+    }
+
+    /// `expires_in` of the tokens issued from now on.
+    pub fn set_token_expires_in(&self, seconds: u64) {
+        lock(&self.tokens).expires_in = seconds;
     }
 
     /// The next `times` requests with `method` whose path matches `pattern` (as in

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::money::{MinorUnits, Money, MoneyError};
+use crate::money::{Currency, MinorUnits, Money, MoneyError};
 use crate::webhook::{WebhookError, WebhookEvent, WebhookRequest};
 
 /// A deterministic idempotency key for one operation on one of our payments: the same payment
@@ -85,6 +85,21 @@ pub struct Capabilities {
     pub fetch_payment: bool,
 }
 
+impl Capabilities {
+    /// Refunds and `fetch_payment`, no separate capture (Stripe, Omise).
+    pub const REFUND_AND_FETCH: Capabilities = Capabilities {
+        capture: false,
+        refund: true,
+        fetch_payment: true,
+    };
+    /// Capture, refunds and `fetch_payment` (PayPal).
+    pub const ALL: Capabilities = Capabilities {
+        capture: true,
+        refund: true,
+        fetch_payment: true,
+    };
+}
+
 /// Failures of outbound provider calls.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -113,6 +128,43 @@ pub enum ProviderError {
     Unavailable { provider: &'static str, message: String },
     #[error("unexpected response from {provider}: {message}")]
     UnexpectedResponse { provider: &'static str, message: String },
+}
+
+impl ProviderError {
+    /// [`ProviderError::UnexpectedResponse`] from `provider`.
+    pub fn unexpected(provider: &'static str, message: impl Into<String>) -> Self {
+        ProviderError::UnexpectedResponse {
+            provider,
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks what a provider answered for a new checkout `id`: exactly the amount (`sent`, in the
+/// provider's units) and currency we asked for, and an absolute http(s) URL for the browser,
+/// which is returned.
+pub fn check_checkout(
+    provider: &'static str,
+    id: &str,
+    sent: (i64, Currency),
+    got: (Option<i64>, Option<&str>),
+    url: Option<&str>,
+) -> Result<String, ProviderError> {
+    let (amount, currency) = sent;
+    if got.0 != Some(amount) || !got.1.is_some_and(|c| c.eq_ignore_ascii_case(currency.code())) {
+        return Err(ProviderError::unexpected(
+            provider,
+            format!(
+                "checkout {id} is for {:?} {:?}, not {amount} {currency}",
+                got.0, got.1
+            ),
+        ));
+    }
+    url.filter(|u| url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.has_host()))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ProviderError::unexpected(provider, format!("checkout {id} has no usable redirect URL"))
+        })
 }
 
 /// An external payment provider.
@@ -160,5 +212,36 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
             provider: self.name(),
             operation: "fetch_payment",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkout_must_be_what_we_asked_for_with_a_usable_url() {
+        let thb = Currency::from_code("THB").unwrap();
+        let ok = check_checkout(
+            "p",
+            "c1",
+            (5000, thb),
+            (Some(5000), Some("thb")),
+            Some("https://pay.example/c1"),
+        );
+        assert_eq!(ok.unwrap(), "https://pay.example/c1");
+        for (got, url) in [
+            ((Some(50), Some("thb")), Some("https://pay.example/c1")),
+            ((Some(5000), Some("usd")), Some("https://pay.example/c1")),
+            ((None, Some("thb")), Some("https://pay.example/c1")),
+            ((Some(5000), Some("thb")), Some("javascript:alert(1)")),
+            ((Some(5000), Some("thb")), None),
+        ] {
+            let e = check_checkout("p", "c1", (5000, thb), got, url).unwrap_err();
+            assert!(
+                matches!(e, ProviderError::UnexpectedResponse { provider: "p", .. }),
+                "{e:?}"
+            );
+        }
     }
 }

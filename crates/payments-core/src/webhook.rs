@@ -161,6 +161,17 @@ pub enum WebhookError {
 }
 
 impl WebhookError {
+    /// A failed re-fetch of `id` while verifying by re-fetch: a 404 is `UnknownPayment` (a
+    /// forged or foreign id), anything else `Upstream` (answered 5xx, so the provider retries).
+    pub fn refetch(id: &str, error: crate::provider::ProviderError) -> Self {
+        match error {
+            crate::provider::ProviderError::Api { status: 404, .. } => {
+                WebhookError::UnknownPayment(id.to_string())
+            }
+            e => WebhookError::Upstream(e.to_string()),
+        }
+    }
+
     /// A stable short code for logs and audit entries.
     pub fn code(&self) -> &'static str {
         match self {

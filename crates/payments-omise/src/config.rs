@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
+use payments_core::config::{base_url, invalid, Vars};
+use payments_core::signature::{decode_secrets, split_secrets, SecretFormat};
 use payments_core::{ProviderError, RetryPolicy};
 
 /// The API host used when `OMISE_API_BASE` is not set.
@@ -52,8 +53,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Everything the adapter needs. Build it with [`OmiseConfig::from_lookup`] (or
-/// [`OmiseConfig::from_env`]); the fields are public so tests can adjust them.
+/// Everything the adapter needs. Build it with [`OmiseConfig::from_lookup`]; the fields are
+/// public so tests can adjust them.
 #[derive(Clone)]
 pub struct OmiseConfig {
     /// `skey_...`; never printed.
@@ -77,23 +78,18 @@ impl std::fmt::Debug for OmiseConfig {
         } else {
             "live"
         };
-        f.debug_struct("OmiseConfig")
-            .field("secret_key", &format_args!("<redacted {mode} key>"))
-            .field("api_base", &self.api_base)
-            .field("source_type", &self.source_type)
-            .field(
-                "webhook_secrets",
-                &format_args!("<{} redacted>", self.webhook_secrets.len()),
-            )
-            .field("webhook_tolerance_secs", &self.webhook_tolerance_secs)
-            .field("retry", &self.retry)
-            .field("connect_timeout", &self.connect_timeout)
-            .finish()
+        write!(
+            f,
+            "OmiseConfig {{ secret_key: <redacted {mode} key>, api_base: {:?}, source_type: {:?}, \
+             webhook_secrets: <{} redacted>, webhook_tolerance_secs: {}, retry: {:?}, connect_timeout: {:?} }}",
+            self.api_base,
+            self.source_type,
+            self.webhook_secrets.len(),
+            self.webhook_tolerance_secs,
+            self.retry,
+            self.connect_timeout
+        )
     }
-}
-
-fn config_err(var: &str, expected: &str) -> ProviderError {
-    ProviderError::Config(format!("{var}: {expected}"))
 }
 
 impl OmiseConfig {
@@ -112,148 +108,64 @@ impl OmiseConfig {
 
     /// Reads the variables in [`ENV_VARS`] through `lookup` (blank values count as unset).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let secret_key = get("OMISE_SECRET_KEY").ok_or_else(|| {
-            config_err(
-                "OMISE_SECRET_KEY",
-                "is required: the Omise secret key (skey_test_... or skey_...) from the dashboard's Keys page",
-            )
-        })?;
-        let mut config = OmiseConfig::new(secret_key);
-        if let Some(base) = get("OMISE_API_BASE") {
-            config.api_base = base;
-        }
-        if let Some(source) = get("OMISE_SOURCE_TYPE") {
-            config.source_type = source;
-        }
-        if let Some(secrets) = get("OMISE_WEBHOOK_SECRET") {
-            config.webhook_secrets = payments_core::signature::split_secrets(&secrets);
-        }
-        if let Some(tolerance) = get("OMISE_WEBHOOK_TOLERANCE_SECS") {
-            config.webhook_tolerance_secs = tolerance.parse::<i64>().map_err(|_| {
-                config_err(
-                    "OMISE_WEBHOOK_TOLERANCE_SECS",
-                    &format!("expected a whole number of seconds, got {tolerance:?}"),
-                )
-            })?;
-        }
+        let vars = Vars(lookup);
+        let key = "the Omise secret key (skey_test_... or skey_...) from the dashboard's Keys page; required";
+        let mut config = OmiseConfig::new(vars.require("OMISE_SECRET_KEY", key)?);
+        config.api_base = vars.get("OMISE_API_BASE").unwrap_or(config.api_base);
+        config.source_type = vars.get("OMISE_SOURCE_TYPE").unwrap_or(config.source_type);
+        config.webhook_secrets = split_secrets(&vars.get("OMISE_WEBHOOK_SECRET").unwrap_or_default());
+        let range = 1..=MAX_WEBHOOK_TOLERANCE_SECS;
+        config.webhook_tolerance_secs = vars.seconds("OMISE_WEBHOOK_TOLERANCE_SECS", 300, range)?;
         config.validate()?;
         Ok(config)
-    }
-
-    /// [`OmiseConfig::from_lookup`] over the process environment.
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
     }
 
     /// Checks every field; normalizes `api_base` (no trailing slash).
     pub fn validate(&mut self) -> Result<(), ProviderError> {
         let key = self.secret_key.trim();
         if !key.starts_with("skey_") || key.len() < 10 || key.chars().any(|c| c.is_whitespace() || c == ':') {
-            return Err(config_err(
-                "OMISE_SECRET_KEY",
-                "expected an Omise secret key starting with skey_ (the public pkey_ key cannot create charges)",
-            ));
+            let expected =
+                "an Omise secret key starting with skey_ (the public pkey_ key cannot create charges)";
+            return Err(invalid("OMISE_SECRET_KEY", expected, "not a secret key"));
         }
         self.secret_key = key.to_string();
-
-        let base = self.api_base.trim().trim_end_matches('/').to_string();
-        let url = url::Url::parse(&base).map_err(|e| {
-            config_err(
-                "OMISE_API_BASE",
-                &format!("expected an absolute URL such as {DEFAULT_API_BASE}, got {base:?} ({e})"),
-            )
-        })?;
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        };
-        let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-        if !scheme_ok || url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
-            return Err(config_err(
-                "OMISE_API_BASE",
-                &format!(
-                    "expected an https URL without query (http only for 127.0.0.1/localhost), got {base:?}"
-                ),
-            ));
-        }
-        self.api_base = base;
+        self.api_base = base_url("OMISE_API_BASE", &self.api_base, false, DEFAULT_API_BASE)?;
 
         let source = self.source_type.trim().to_ascii_lowercase();
-        if source.is_empty()
-            || source.len() > 64
-            || !source
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            return Err(config_err(
-                "OMISE_SOURCE_TYPE",
-                &format!("expected an Omise source type such as {DEFAULT_SOURCE_TYPE}, got {source:?}"),
-            ));
+        let valid = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+        if source.is_empty() || source.len() > 64 || !source.bytes().all(valid) {
+            let expected = format!("an Omise source type such as {DEFAULT_SOURCE_TYPE}");
+            return Err(invalid("OMISE_SOURCE_TYPE", &expected, &format!("{source:?}")));
         }
         if OFFLINE_SOURCE_TYPES.contains(&source.as_str()) {
-            return Err(config_err(
-                "OMISE_SOURCE_TYPE",
-                &format!(
-                    "{source} is an offline payment flow with no Omise-hosted page to redirect to; \
-                     choose a redirect source such as {DEFAULT_SOURCE_TYPE}"
-                ),
-            ));
+            let expected = format!("a redirect source such as {DEFAULT_SOURCE_TYPE}");
+            let found = format!("{source} is an offline payment flow with no Omise-hosted page");
+            return Err(invalid("OMISE_SOURCE_TYPE", &expected, &found));
         }
         self.source_type = source;
-
-        self.webhook_secrets = self
-            .webhook_secrets
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        self.webhook_secrets.retain(|s| !s.trim().is_empty());
         self.webhook_keys()?;
-
-        if !(1..=MAX_WEBHOOK_TOLERANCE_SECS).contains(&self.webhook_tolerance_secs) {
-            return Err(config_err(
+        let tolerance = self.webhook_tolerance_secs;
+        if !(1..=MAX_WEBHOOK_TOLERANCE_SECS).contains(&tolerance) {
+            let expected = format!("1 to {MAX_WEBHOOK_TOLERANCE_SECS} seconds");
+            return Err(invalid(
                 "OMISE_WEBHOOK_TOLERANCE_SECS",
-                &format!(
-                    "expected 1 to {MAX_WEBHOOK_TOLERANCE_SECS} seconds, got {}",
-                    self.webhook_tolerance_secs
-                ),
+                &expected,
+                &tolerance.to_string(),
             ));
         }
-        if self.retry.max_attempts == 0 {
-            self.retry.max_attempts = 1;
-        }
+        self.retry.max_attempts = self.retry.max_attempts.max(1);
         Ok(())
     }
 
     /// The HMAC keys: each secret base64-decoded.
     pub fn webhook_keys(&self) -> Result<Vec<Vec<u8>>, ProviderError> {
-        self.webhook_secrets
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let key = base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| {
-                    config_err(
-                        "OMISE_WEBHOOK_SECRET",
-                        &format!(
-                            "secret #{} is not base64 (copy it unchanged from the dashboard): {e}",
-                            i + 1
-                        ),
-                    )
-                })?;
-                if key.is_empty() {
-                    return Err(config_err(
-                        "OMISE_WEBHOOK_SECRET",
-                        &format!("secret #{} decodes to nothing", i + 1),
-                    ));
-                }
-                Ok(key)
-            })
-            .collect()
+        decode_secrets(&self.webhook_secrets, SecretFormat::Base64).map_err(|e| {
+            invalid(
+                "OMISE_WEBHOOK_SECRET",
+                "secrets copied unchanged (base64) from the dashboard",
+                &e.to_string(),
+            )
+        })
     }
 }

@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-pub mod client;
 pub mod config;
 pub mod transformers;
 pub mod webhook;
@@ -8,39 +7,58 @@ pub mod webhook;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+use payments_core::http::{segment, Auth, Client, JsonErrors, Request};
+use payments_core::signature::Scheme;
 use payments_core::{
-    async_trait, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,
-    ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest,
+    async_trait, check_checkout, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider,
+    PaymentSnapshot, ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
 
-pub use client::OmiseClient;
 pub use config::{OmiseConfig, API_VERSION, DEFAULT_API_BASE, DEFAULT_SOURCE_TYPE, ENV_VARS};
 pub use webhook::{OmiseSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 use transformers::{
-    create_charge_form, is_omise_id, minor_units_from_omise, refund_amount, OmiseCharge, OmiseRefund,
-    META_IDEMPOTENCY_KEY,
+    create_charge_form, is_omise_id, OmiseCharge, OmiseRefund, AMOUNTS, META_IDEMPOTENCY_KEY,
 };
 
 /// The adapter's name in configuration, the database and the audit log.
 pub const PROVIDER: &str = "omise";
 
-/// The Omise adapter.
-#[derive(Clone)]
-pub struct OmiseProvider {
-    config: OmiseConfig,
-    client: OmiseClient,
-    signature: Option<OmiseSignature>,
+/// Omise's error body.
+pub const ERRORS: JsonErrors = JsonErrors {
+    provider: PROVIDER,
+    code: &["/code"],
+    message: &["/message"],
+    field: None,
+    retry_header: None,
+};
+
+/// The client for `config`: Basic auth with the secret key (empty password), the pinned
+/// `Omise-Version`. Omise documents no idempotency key, so a `POST` keeps the kit's default
+/// `OnlyIfUnsent`: repeated only when the connection never opened, never once it may have
+/// reached Omise (a second `POST /charges` would create a second charge).
+pub fn client(config: &OmiseConfig) -> Result<Client, ProviderError> {
+    let auth = Auth::Basic {
+        username: config.secret_key.clone(),
+        password: String::new(),
+    };
+    let client = Client::new(PROVIDER, &config.api_base, auth, config.retry, ERRORS)?;
+    Ok(client
+        .with_connect_timeout(config.connect_timeout)?
+        .with_header("Omise-Version", API_VERSION))
 }
 
-impl std::fmt::Debug for OmiseProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // OmiseConfig's Debug redacts the secret key and the webhook secrets.
-        f.debug_struct("OmiseProvider")
-            .field("config", &self.config)
-            .field("signed_webhooks", &self.signature.is_some())
-            .finish()
-    }
+fn unexpected(message: impl Into<String>) -> ProviderError {
+    ProviderError::unexpected(PROVIDER, message)
+}
+
+/// The Omise adapter (its `Debug` shows no secret).
+#[derive(Debug, Clone)]
+pub struct OmiseProvider {
+    config: OmiseConfig,
+    client: Client,
+    /// Omise's HMAC when `OMISE_WEBHOOK_SECRET` is set, else verify-by-refetch alone.
+    scheme: Scheme,
 }
 
 impl OmiseProvider {
@@ -49,19 +67,19 @@ impl OmiseProvider {
     /// Validates `config` and builds the adapter.
     pub fn new(mut config: OmiseConfig) -> Result<Self, ProviderError> {
         config.validate()?;
-        let keys = config.webhook_keys()?;
-        let signature = (!keys.is_empty()).then(|| OmiseSignature::new(keys, config.webhook_tolerance_secs));
-        let client = OmiseClient::new(&config)?;
+        let (secrets, tolerance) = (&config.webhook_secrets, config.webhook_tolerance_secs);
+        let signed = OmiseSignature::from_base64_secrets(secrets, tolerance);
+        let signed = Scheme::Timestamped(signed.map_err(|e| ProviderError::Config(e.to_string()))?.0);
+        let refetch = Scheme::VerifyByRefetch {
+            event_id_header: None,
+        };
+        let scheme = if secrets.is_empty() { refetch } else { signed };
+        let client = client(&config)?;
         Ok(OmiseProvider {
             config,
             client,
-            signature,
+            scheme,
         })
-    }
-
-    /// Reads `OMISE_*` from the process environment.
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::new(OmiseConfig::from_env()?)
     }
 
     pub fn config(&self) -> &OmiseConfig {
@@ -70,34 +88,12 @@ impl OmiseProvider {
 
     /// Whether webhooks are checked against `OMISE_WEBHOOK_SECRET` (they are re-fetched anyway).
     pub fn verifies_signatures(&self) -> bool {
-        self.signature.is_some()
-    }
-
-    fn check_charge_id(id: &str) -> Result<(), ProviderError> {
-        if is_omise_id(id, "chrg_") {
-            Ok(())
-        } else {
-            Err(ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!("{id:?} is not an Omise charge id; not sent to Omise"),
-            })
-        }
+        matches!(self.scheme, Scheme::Timestamped(_))
     }
 
     /// `GET /charges/{id}`.
     pub async fn fetch_charge(&self, charge_id: &str) -> Result<OmiseCharge, ProviderError> {
-        Self::check_charge_id(charge_id)?;
-        let charge: OmiseCharge = self.client.get(&format!("/charges/{charge_id}")).await?;
-        if charge.object != "charge" || charge.id != charge_id {
-            return Err(ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!(
-                    "asked for charge {charge_id}, got {} {:?}",
-                    charge.object, charge.id
-                ),
-            });
-        }
-        Ok(charge)
+        webhook::fetch_charge(&self.client, charge_id).await
     }
 }
 
@@ -108,59 +104,23 @@ impl PaymentProvider for OmiseProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            capture: false,
-            refund: true,
-            fetch_payment: true,
-        }
+        Capabilities::REFUND_AND_FETCH
     }
 
-    /// `POST /charges` with `source[type]` = the configured redirect source, `return_uri` = our
-    /// success URL, and our payment and receipt ids in `metadata`; the payer is sent to the
-    /// charge's `authorize_uri`. Amounts outside Omise's limits are refused before any call.
+    /// `POST /charges` with the configured redirect `source[type]`, `return_uri` and our ids in
+    /// `metadata`; the payer goes to `authorize_uri`. Refused amounts never reach Omise.
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
         let form = create_charge_form(request, &self.config.source_type)?;
-        let charge: OmiseCharge = self.client.post_form("/charges", &form).await?;
+        // Not repeated once it may have reached Omise (no idempotency key): see [`client`].
+        let charge: OmiseCharge = self.client.json(&Request::post("/charges").form(form)).await?;
         if charge.object != "charge" || !is_omise_id(&charge.id, "chrg_") {
-            return Err(ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!("POST /charges answered {} {:?}", charge.object, charge.id),
-            });
+            let (object, id) = (&charge.object, &charge.id);
+            return Err(unexpected(format!("POST /charges answered {object} {id:?}")));
         }
-        let sent = transformers::charge_amount(request.amount)?;
-        if charge.amount != sent
-            || !charge
-                .currency
-                .eq_ignore_ascii_case(request.amount.currency.code())
-        {
-            return Err(ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!(
-                    "charge {} was created for {} {} instead of {sent} {}",
-                    charge.id,
-                    charge.amount,
-                    charge.currency,
-                    request.amount.currency.code()
-                ),
-            });
-        }
-        let redirect_url = charge
-            .authorize_uri
-            .as_deref()
-            .filter(|u| {
-                url::Url::parse(u)
-                    .map(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
-                    .unwrap_or(false)
-            })
-            .ok_or_else(|| ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!(
-                    "charge {} (source {}) has no authorize_uri to redirect to; \
-                     is OMISE_SOURCE_TYPE a redirect flow enabled on the account?",
-                    charge.id, self.config.source_type
-                ),
-            })?
-            .to_string();
+        // Omise must have created exactly what we asked for, with a page to send the payer to.
+        let sent = (AMOUNTS.charge(request.amount)?, request.amount.currency);
+        let got = (Some(charge.amount), Some(charge.currency.as_str()));
+        let redirect_url = check_checkout(PROVIDER, &charge.id, sent, got, charge.authorize_uri.as_deref())?;
         tracing::info!(charge = %charge.id, payment = %request.payment_ref, "Omise charge created");
         Ok(CheckoutSession {
             external_id: charge.id,
@@ -170,16 +130,15 @@ impl PaymentProvider for OmiseProvider {
     }
 
     async fn parse_webhook(&self, request: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
-        webhook::parse_webhook(&self.client, self.signature.as_ref(), request).await
+        webhook::parse_webhook(&self.client, &self.scheme, request).await
     }
 
     /// `POST /charges/{id}/refunds`. Without an amount, the rest of the charge (amount minus
     /// what is already refunded, read with `GET /charges/{id}`) is refunded.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
-        let charge_id = request.external_payment_id.as_str();
-        Self::check_charge_id(charge_id)?;
+        let charge_id = webhook::charge_id(&request.external_payment_id)?;
         let amount = match request.amount {
-            Some(money) => refund_amount(money)?,
+            Some(money) => AMOUNTS.refund(money)?,
             None => {
                 let charge = self.fetch_charge(charge_id).await?;
                 let remaining = charge.amount - charge.refunded_amount.unwrap_or(0);
@@ -198,18 +157,19 @@ impl PaymentProvider for OmiseProvider {
                 request.idempotency_key.clone(),
             ),
         ];
-        let refund: OmiseRefund = self
-            .client
-            .post_form(&format!("/charges/{charge_id}/refunds"), &form)
-            .await?;
+        let path = format!("/charges/{}/refunds", segment(charge_id));
+        let refund: OmiseRefund = self.client.json(&Request::post(path).form(form)).await?;
         if refund.object != "refund" || refund.id.is_empty() {
-            return Err(ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!("refund of {charge_id} answered {} {:?}", refund.object, refund.id),
-            });
+            return Err(unexpected(format!(
+                "refund of {charge_id} answered {} {:?}",
+                refund.object, refund.id
+            )));
         }
+        let refunded = AMOUNTS
+            .money(refund.amount, &refund.currency)
+            .map_err(unexpected)?;
         Ok(RefundOutcome {
-            amount: Some(minor_units_from_omise(refund.amount, &refund.currency)?),
+            amount: Some(refunded.amount),
             status: refund
                 .status
                 .clone()

@@ -62,8 +62,6 @@ pub fn sign_headers(secret_base64: &str, timestamp: i64, body: &[u8]) -> Vec<(St
 #[derive(Debug, Default)]
 struct State {
     base_uri: String,
-    seed: u64,
-    counter: u64,
     charges: BTreeMap<String, Value>,
     /// Charge ids in creation order.
     charge_order: Vec<String>,
@@ -72,24 +70,9 @@ struct State {
     events: BTreeMap<String, Value>,
 }
 
-impl State {
-    fn new_id(&mut self, prefix: &str) -> String {
-        self.counter += 1;
-        // splitmix64 over seed + counter, written in base 36 like Omise's ids.
-        let mut z = self
-            .seed
-            .wrapping_add(self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
-        let mut out = String::new();
-        for _ in 0..13 {
-            out.push(char::from(digits[(z % 36) as usize]));
-            z /= 36;
-        }
-        format!("{prefix}_test_{}{out}", self.counter)
-    }
+/// A fresh id like Omise's (`chrg_test_5y4oqn9l0ypdcd1ad5x`).
+fn new_id(prefix: &str) -> String {
+    payments_core::mock::unique_id(&format!("{prefix}_test_"), 19)
 }
 
 /// Omise's error body.
@@ -109,40 +92,6 @@ fn error(status: u16, code: &str, message: &str) -> Reply {
 /// Unix seconds as RFC 3339 UTC (the core's helper).
 pub fn iso8601(unix: i64) -> String {
     payments_core::rfc3339_utc(unix)
-}
-
-/// Parses a form body with Omise's bracketed keys (`metadata[payment_id]`) or a JSON body into
-/// a JSON object.
-fn parse_body(request: &Request) -> Map<String, Value> {
-    let is_json = request
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        return serde_json::from_slice::<Value>(&request.body)
-            .ok()
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default();
-    }
-    let mut out = Map::new();
-    for (k, v) in url::form_urlencoded::parse(&request.body) {
-        match k.split_once('[') {
-            Some((outer, rest)) => {
-                let inner = rest.trim_end_matches(']').to_string();
-                let entry = out
-                    .entry(outer.to_string())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(m) = entry {
-                    m.insert(inner, Value::String(v.into_owned()));
-                }
-            }
-            None => {
-                out.insert(k.into_owned(), Value::String(v.into_owned()));
-            }
-        }
-    }
-    out
 }
 
 fn int_field(body: &Map<String, Value>, key: &str) -> Option<i64> {
@@ -243,8 +192,8 @@ fn create_charge(state: &mut State, body: &Map<String, Value>) -> Reply {
         Some(Value::Object(m)) => Value::Object(m.clone()),
         _ => json!({}),
     };
-    let id = state.new_id("chrg");
-    let source_id = state.new_id("src");
+    let id = new_id("chrg");
+    let source_id = new_id("src");
     let now = payments_core::unix_now();
     let charge = json!({
         "object": "charge",
@@ -304,7 +253,7 @@ fn create_refund(state: &mut State, charge_id: &str, body: &Map<String, Value>) 
             "amount exceeds the amount that can be refunded",
         );
     }
-    let id = state.new_id("rfnd");
+    let id = new_id("rfnd");
     let metadata = match body.get("metadata") {
         Some(Value::Object(m)) => Value::Object(m.clone()),
         _ => json!({}),
@@ -348,56 +297,46 @@ impl std::fmt::Debug for MockOmise {
 impl MockOmise {
     /// Starts the mock on 127.0.0.1 (a random port).
     pub async fn start() -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id()).rotate_left(32);
         let stored = |found: Option<&Value>, what: &str, id: &str| match found {
             Some(v) => Reply::json(200, v),
             None => error(404, "not_found", &format!("{what} {id} was not found")),
         };
-        let mock = ProviderMock::builder(
-            PROVIDER,
-            State {
-                seed,
-                ..State::default()
-            },
-        )
-        .auth(
-            Auth::basic(TEST_SECRET_KEY, ""),
-            error(401, "authentication_failure", "authentication failed"),
-        )
-        .fault_reply(|status| {
-            let code = if status >= 500 {
-                "internal_error"
-            } else {
-                "injected_error"
-            };
-            error(status, code, "injected failure")
-        })
-        .page(Method::GET, "/payments/{id}/authorize", hosted_page)
-        .route(Method::POST, "/charges", |state, r| {
-            create_charge(state, &parse_body(r))
-        })
-        .route(Method::GET, "/charges/{id}", move |state, r| {
-            stored(state.charges.get(r.param("id")), "charge", r.param("id"))
-        })
-        .route(Method::POST, "/charges/{id}/refunds", |state, r| {
-            create_refund(state, r.param("id"), &parse_body(r))
-        })
-        .route(Method::GET, "/charges/{id}/refunds/{rid}", move |state, r| {
-            let key = (r.param("id").to_string(), r.param("rid").to_string());
-            stored(state.refunds.get(&key), "refund", r.param("rid"))
-        })
-        .route(Method::GET, "/events/{id}", move |state, r| {
-            stored(state.events.get(r.param("id")), "event", r.param("id"))
-        })
-        .not_found(|_, r| {
-            let what = format!("{} {} is not a known endpoint", r.method, r.url.path());
-            error(404, "not_found", &what)
-        })
-        .start()
-        .await;
+        let mock = ProviderMock::builder(PROVIDER, State::default())
+            .auth(
+                Auth::basic(TEST_SECRET_KEY, ""),
+                error(401, "authentication_failure", "authentication failed"),
+            )
+            .fault_reply(|status| {
+                let code = if status >= 500 {
+                    "internal_error"
+                } else {
+                    "injected_error"
+                };
+                error(status, code, "injected failure")
+            })
+            .page(Method::GET, "/payments/{id}/authorize", hosted_page)
+            .route(Method::POST, "/charges", |state, r| {
+                create_charge(state, &r.body_object())
+            })
+            .route(Method::GET, "/charges/{id}", move |state, r| {
+                stored(state.charges.get(r.param("id")), "charge", r.param("id"))
+            })
+            .route(Method::POST, "/charges/{id}/refunds", |state, r| {
+                create_refund(state, r.param("id"), &r.body_object())
+            })
+            .route(Method::GET, "/charges/{id}/refunds/{rid}", move |state, r| {
+                let key = (r.param("id").to_string(), r.param("rid").to_string());
+                stored(state.refunds.get(&key), "refund", r.param("rid"))
+            })
+            .route(Method::GET, "/events/{id}", move |state, r| {
+                stored(state.events.get(r.param("id")), "event", r.param("id"))
+            })
+            .not_found(|_, r| {
+                let what = format!("{} {} is not a known endpoint", r.method, r.url.path());
+                error(404, "not_found", &what)
+            })
+            .start()
+            .await;
         mock.state().base_uri = mock.uri();
         MockOmise { mock }
     }
@@ -467,7 +406,7 @@ impl MockOmise {
             None => json!({}),
         };
         // Direct insertion skips the API's limits so tests can store any amount.
-        let id = state.new_id("chrg");
+        let id = new_id("chrg");
         let now = payments_core::unix_now();
         let charge = json!({
             "object": "charge", "id": id, "location": format!("/charges/{id}"), "livemode": false,
@@ -575,7 +514,7 @@ impl MockOmise {
     /// for `GET /events/{id}`; returns (event id, exact body bytes).
     pub fn event(&self, key: &str, data: Value) -> (String, Vec<u8>) {
         let mut state = self.state();
-        let id = state.new_id("evnt");
+        let id = new_id("evnt");
         let event = json!({
             "object": "event",
             "id": id,

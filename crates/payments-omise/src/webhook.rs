@@ -12,12 +12,12 @@
 //! HMAC-SHA256 in lower-case hex, `Omise-Signature` may list several comma-separated signatures
 //! (secret rotation), `Omise-Signature-Timestamp` in unix seconds within the tolerance.
 
-use payments_core::signature::{parse_timestamp, Encoding, SignatureError, TimestampedHmac};
+use payments_core::http::{segment, Client, Request};
+use payments_core::signature::{Scheme, SignatureError, Timestamped, Verified};
 use payments_core::{EventKind, ProviderError, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest};
 use serde_json::Value;
 
-use crate::client::OmiseClient;
-use crate::transformers::{is_omise_id, minor_units_from_omise, Expandable, OmiseCharge, OmiseRefund};
+use crate::transformers::{is_omise_id, Expandable, OmiseCharge, OmiseRefund, AMOUNTS};
 use crate::PROVIDER;
 
 /// Header with the hex signature(s).
@@ -25,82 +25,27 @@ pub const SIGNATURE_HEADER: &str = "Omise-Signature";
 /// Header with the signing time (unix seconds).
 pub const TIMESTAMP_HEADER: &str = "Omise-Signature-Timestamp";
 
-/// Omise's signing scheme with one or more keys (already base64-decoded).
-#[derive(Clone)]
-pub struct OmiseSignature {
-    hmac: TimestampedHmac,
-}
-
-impl std::fmt::Debug for OmiseSignature {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OmiseSignature")
-            .field("keys", &self.hmac.keys.len())
-            .field("tolerance", &self.hmac.tolerance)
-            .finish()
-    }
-}
+/// Omise's signing scheme: the core's [`Timestamped`] with the signatures in
+/// `Omise-Signature`, the time in `Omise-Signature-Timestamp` and base64 secrets.
+#[derive(Debug, Clone)]
+pub struct OmiseSignature(pub Timestamped);
 
 impl OmiseSignature {
-    pub fn new(keys: Vec<Vec<u8>>, tolerance: i64) -> Self {
-        OmiseSignature {
-            hmac: TimestampedHmac {
-                keys,
-                encoding: Encoding::Hex,
-                tolerance,
-            },
-        }
-    }
-
     /// From base64 secrets as shown in the dashboard (the first signs).
-    pub fn from_base64_secrets(secrets: &[&str], tolerance: i64) -> Result<Self, SignatureError> {
-        use base64::Engine as _;
-        let keys = secrets
-            .iter()
-            .map(|s| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(s.trim())
-                    .map_err(|e| SignatureError::BadSecret(format!("not base64: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::new(keys, tolerance))
+    pub fn from_base64_secrets(secrets: &[impl AsRef<str>], tolerance: i64) -> Result<Self, SignatureError> {
+        Timestamped::with_timestamp_header(SIGNATURE_HEADER, TIMESTAMP_HEADER, secrets, tolerance).map(Self)
     }
 
     /// The hex signature of `body` at `timestamp` with the first key.
     pub fn sign(&self, timestamp: i64, body: &[u8]) -> Result<String, SignatureError> {
-        self.hmac.sign(b"", timestamp, body)
+        self.0.sign(timestamp, body)
     }
 
-    /// The two headers Omise sends, for `body` signed at `timestamp` with the first key.
+    /// The two headers Omise sends (and the JSON content type), for `body` at `timestamp`.
     pub fn headers(&self, timestamp: i64, body: &[u8]) -> Result<Vec<(String, String)>, SignatureError> {
-        Ok(vec![
-            (SIGNATURE_HEADER.to_string(), self.sign(timestamp, body)?),
-            (TIMESTAMP_HEADER.to_string(), timestamp.to_string()),
-            ("Content-Type".to_string(), "application/json".to_string()),
-        ])
-    }
-
-    /// Verifies the request's headers against its raw body at `request.received_at`.
-    pub fn verify(&self, request: &WebhookRequest) -> Result<(), SignatureError> {
-        let signatures = request
-            .header(SIGNATURE_HEADER)
-            .ok_or(SignatureError::MissingHeader(SIGNATURE_HEADER))?;
-        let timestamp = request
-            .header(TIMESTAMP_HEADER)
-            .ok_or(SignatureError::MissingHeader(TIMESTAMP_HEADER))?;
-        let timestamp = parse_timestamp(TIMESTAMP_HEADER, timestamp)?;
-        let candidates: Vec<&str> = signatures
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
-        if candidates.is_empty() {
-            return Err(SignatureError::MalformedHeader {
-                header: SIGNATURE_HEADER,
-                reason: "no signature".into(),
-            });
-        }
-        self.hmac
-            .verify(b"", timestamp, &request.body, candidates, request.received_at)
+        let mut headers = self.0.sign_headers(timestamp, body)?;
+        headers.push(("Content-Type".to_string(), "application/json".to_string()));
+        Ok(headers)
     }
 }
 
@@ -119,56 +64,39 @@ fn malformed(reason: impl Into<String>) -> WebhookError {
     WebhookError::MalformedPayload(reason.into())
 }
 
-/// Parses `{object: "event", id, key, data}` and finds the charge it names.
+/// Parses `{object: "event", id, key, data}` and finds the charge (and refund) it names; ids are
+/// checked before they are put into a URL path.
 pub fn parse_envelope(raw: &Value) -> Result<Envelope, WebhookError> {
-    let obj = raw
-        .as_object()
-        .ok_or_else(|| malformed("an Omise event is a JSON object"))?;
-    if obj.get("object").and_then(Value::as_str) != Some("event") {
+    if raw["object"] != "event" {
         return Err(malformed("not an Omise event (object is not \"event\")"));
     }
-    let id = obj
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty() && s.len() <= 128)
-        .ok_or_else(|| malformed("event without an id"))?
-        .to_string();
-    let key = obj
-        .get("key")
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty() && s.len() <= 128)
-        .ok_or_else(|| malformed("event without a key"))?
-        .to_string();
-    let data = obj
-        .get("data")
-        .and_then(Value::as_object)
+    let text = |v: &Value, what: &str| {
+        let s = v.as_str().filter(|s| !s.trim().is_empty() && s.len() <= 128);
+        s.map(str::to_string)
+            .ok_or_else(|| malformed(format!("event without {what}")))
+    };
+    let (id, key) = (text(&raw["id"], "an id")?, text(&raw["key"], "a key")?);
+    let data = raw["data"]
+        .as_object()
         .ok_or_else(|| malformed("event without a data object"))?;
-    let data_kind = data.get("object").and_then(Value::as_str).unwrap_or("");
-    let expandable_id = |v: Option<&Value>| -> Option<String> {
-        v.and_then(|v| serde_json::from_value::<Expandable>(v.clone()).ok())
-            .map(|e| e.id().to_string())
+    let id_of = |k: &str| {
+        let e = data
+            .get(k)
+            .and_then(|v| serde_json::from_value::<Expandable>(v.clone()).ok());
+        e.map(|e| e.id().to_string())
     };
-    let (charge_id, refund_id) = match data_kind {
-        "charge" => (data.get("id").and_then(Value::as_str).map(str::to_string), None),
-        "refund" => (
-            expandable_id(data.get("charge")),
-            data.get("id").and_then(Value::as_str).map(str::to_string),
-        ),
+    let (charge_id, refund_id) = match data.get("object").and_then(Value::as_str) {
+        Some("charge") => (id_of("id"), None),
+        Some("refund") => (id_of("charge"), id_of("id")),
         // Disputes and other objects that point at a charge.
-        _ => (expandable_id(data.get("charge")), None),
+        _ => (id_of("charge"), None),
     };
-    if let Some(c) = &charge_id {
-        if !is_omise_id(c, "chrg_") {
-            return Err(malformed(format!("{c:?} is not an Omise charge id")));
+    for (id, prefix) in [(&charge_id, "chrg_"), (&refund_id, "rfnd_")] {
+        if let Some(id) = id.as_deref().filter(|id| !is_omise_id(id, prefix)) {
+            return Err(malformed(format!("{id:?} is not an Omise {prefix} id")));
         }
     }
-    if let Some(r) = &refund_id {
-        if !is_omise_id(r, "rfnd_") {
-            return Err(malformed(format!("{r:?} is not an Omise refund id")));
-        }
-    }
-    let needs_charge = key.starts_with("charge.") || key.starts_with("refund.");
-    if needs_charge && charge_id.is_none() {
+    if (key.starts_with("charge.") || key.starts_with("refund.")) && charge_id.is_none() {
         return Err(malformed(format!("{key} event names no charge")));
     }
     if key.starts_with("refund.") && refund_id.is_none() {
@@ -182,115 +110,100 @@ pub fn parse_envelope(raw: &Value) -> Result<Envelope, WebhookError> {
     })
 }
 
-fn upstream(e: ProviderError) -> WebhookError {
-    WebhookError::Upstream(e.to_string())
+/// `id` when it is an Omise charge id, checked before it is put into a URL path.
+pub fn charge_id(id: &str) -> Result<&str, ProviderError> {
+    let message = || format!("{id:?} is not an Omise charge id; not sent to Omise");
+    is_omise_id(id, "chrg_")
+        .then_some(id)
+        .ok_or_else(|| ProviderError::unexpected(PROVIDER, message()))
 }
 
-/// Fetches a charge for a webhook: 404 → `UnknownPayment`, anything else that fails → `Upstream`.
-async fn refetch_charge(client: &OmiseClient, charge_id: &str) -> Result<OmiseCharge, WebhookError> {
-    match client.get::<OmiseCharge>(&format!("/charges/{charge_id}")).await {
-        Ok(charge) if charge.object == "charge" && charge.id == charge_id => Ok(charge),
-        Ok(charge) => Err(WebhookError::Upstream(format!(
-            "Omise answered {} {:?} for charge {charge_id}",
-            charge.object, charge.id
-        ))),
-        Err(ProviderError::Api { status: 404, .. }) => {
-            Err(WebhookError::UnknownPayment(charge_id.to_string()))
-        }
-        Err(e) => Err(upstream(e)),
+/// `GET /charges/{id}`, checking that Omise answered with that charge.
+pub async fn fetch_charge(client: &Client, id: &str) -> Result<OmiseCharge, ProviderError> {
+    let path = format!("/charges/{}", segment(charge_id(id)?));
+    let charge: OmiseCharge = client.json(&Request::get(path)).await?;
+    if charge.object != "charge" || charge.id != id {
+        let message = format!("asked for charge {id}, got {} {:?}", charge.object, charge.id);
+        return Err(ProviderError::unexpected(PROVIDER, message));
     }
+    Ok(charge)
 }
 
-/// Verifies (when a signature is configured), re-fetches and normalizes one webhook.
+/// Verifies the signature when one is configured (else the scheme is verify-by-refetch), then
+/// re-fetches the charge (and refund) the event names and builds the event from them only.
 pub async fn parse_webhook(
-    client: &OmiseClient,
-    signature: Option<&OmiseSignature>,
+    client: &Client,
+    scheme: &Scheme,
     request: &WebhookRequest,
 ) -> Result<WebhookEvent, WebhookError> {
-    if let Some(sig) = signature {
-        sig.verify(request)?;
-    }
+    let signed = scheme.verify(request)? != Verified::MustRefetch;
     let raw = request.json()?;
     let envelope = parse_envelope(&raw)?;
-
-    let Some(charge_id) = envelope.charge_id.clone() else {
-        // Nothing to re-fetch: acknowledged, never acted on.
-        let verdict = match signature {
-            Some(_) => SignatureVerdict::verified("hmac-sha256"),
-            None => SignatureVerdict::NotSigned,
-        };
-        return Ok(WebhookEvent {
-            provider: PROVIDER.to_string(),
-            event_id: envelope.id,
+    let mut event = WebhookEvent {
+        provider: PROVIDER.to_string(),
+        event_id: envelope.id,
+        raw_type: envelope.key.clone(),
+        kind: EventKind::Other {
             raw_type: envelope.key.clone(),
-            kind: EventKind::Other {
-                raw_type: envelope.key,
-            },
-            external_payment_id: None,
-            payment_ref: None,
-            amount: None,
-            raw,
-            signature: verdict,
-        });
+        },
+        external_payment_id: None,
+        payment_ref: None,
+        amount: None,
+        raw,
+        signature: if signed {
+            SignatureVerdict::verified("hmac-sha256")
+        } else {
+            SignatureVerdict::NotSigned
+        },
     };
-
-    let charge = refetch_charge(client, &charge_id).await?;
+    // Nothing to re-fetch: acknowledged, never acted on.
+    let Some(charge_id) = envelope.charge_id else {
+        return Ok(event);
+    };
+    let charge = fetch_charge(client, &charge_id).await;
+    let charge = charge.map_err(|e| WebhookError::refetch(&charge_id, e))?;
     let amount = charge
         .money()
-        .map_err(|e| WebhookError::Upstream(format!("charge {charge_id}: {e}")))?;
-
-    let kind = match envelope.key.as_str() {
+        .map_err(|e| WebhookError::Upstream(e.to_string()))?;
+    event.kind = match envelope.key.as_str() {
         // The status decides, not the key: a re-fetched charge is the truth.
         "charge.complete" | "charge.expire" => EventKind::from(charge.status),
         "refund.create" => {
             let refund_id = envelope.refund_id.as_deref().unwrap_or_default();
-            let refund = match client
-                .get::<OmiseRefund>(&format!("/charges/{charge_id}/refunds/{refund_id}"))
-                .await
-            {
-                Ok(r) => r,
-                Err(ProviderError::Api { status: 404, .. }) => {
-                    return Err(WebhookError::Refused(format!(
-                        "Omise knows no refund {refund_id} of charge {charge_id}"
-                    )))
-                }
-                Err(e) => return Err(upstream(e)),
-            };
-            let belongs = refund.object == "refund"
-                && refund.id == refund_id
-                && refund.charge.as_ref().is_none_or(|c| c.id() == charge_id);
-            if !belongs {
-                return Err(WebhookError::Refused(format!(
+            let foreign = || {
+                WebhookError::Refused(format!(
                     "refund {refund_id} does not belong to charge {charge_id}"
-                )));
+                ))
+            };
+            let path = format!("/charges/{}/refunds/{}", segment(&charge_id), segment(refund_id));
+            let refund = match client.json::<OmiseRefund>(&Request::get(path)).await {
+                Err(ProviderError::Api { status: 404, .. }) => return Err(foreign()),
+                other => other.map_err(|e| WebhookError::Upstream(e.to_string()))?,
+            };
+            if refund.object != "refund"
+                || refund.id != refund_id
+                || refund.charge.is_some_and(|c| c.id() != charge_id)
+            {
+                return Err(foreign());
             }
-            let refunded = minor_units_from_omise(refund.amount, &refund.currency)
-                .map_err(|e| WebhookError::Upstream(format!("refund {refund_id}: {e}")))?;
+            let refunded = AMOUNTS.money(refund.amount, &refund.currency);
+            let refunded =
+                refunded.map_err(|e| WebhookError::Upstream(format!("refund {refund_id}: {e}")))?;
             EventKind::Refunded {
-                amount: Some(refunded),
+                amount: Some(refunded.amount),
             }
         }
-        other => EventKind::Other {
-            raw_type: other.to_string(),
-        },
+        _ => event.kind,
     };
-
-    let method = if signature.is_some() {
+    event.external_payment_id = Some(charge.id.clone());
+    event.payment_ref = charge.payment_ref();
+    event.amount = Some(amount);
+    event.signature = SignatureVerdict::verified(if signed {
         "hmac-sha256+api-refetch"
     } else {
         "api-refetch"
-    };
-    Ok(WebhookEvent {
-        provider: PROVIDER.to_string(),
-        event_id: envelope.id,
-        raw_type: envelope.key,
-        kind,
-        external_payment_id: Some(charge.id.clone()),
-        payment_ref: charge.payment_ref(),
-        amount: Some(amount),
-        raw,
-        signature: SignatureVerdict::verified(method),
-    })
+    });
+    Ok(event)
 }
 
 #[cfg(test)]

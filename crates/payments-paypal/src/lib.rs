@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-pub mod client;
 pub mod config;
 pub mod transformers;
 pub mod webhook;
@@ -8,31 +7,56 @@ pub mod webhook;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-use std::sync::Arc;
-
+use payments_core::http::{bounded_key, Auth, Client, Idempotency, Request};
 use payments_core::{
     async_trait, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,
     ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest,
 };
+use serde_json::json;
 
-pub use client::PayPalClient;
 pub use config::{PayPalConfig, ENV_VARS};
 pub use transformers::{PayPalError, PAYPAL_EXPONENTS};
 pub use webhook::{transmission_message, HEADER_TRANSMISSION_SIG};
 
-use client::{request_id, Call, CallError};
-use transformers::{
-    invoice_id, truncate_chars, AmountWire, ExperienceContext, Order, OrderRequest, PayPalWalletRequest,
-    PaymentSourceRequest, PurchaseUnitRequest, RefundRequestWire, RefundWire,
-};
+use transformers::{invoice_id, truncate_chars, AmountWire, Order, RefundWire};
 
 /// The provider's name in configuration, the database and the audit log.
 pub const PROVIDER: &str = "paypal";
 
+/// PayPal keeps `PayPal-Request-Id` values up to 108 characters.
+pub const MAX_REQUEST_ID: usize = 108;
+
+/// A `PayPal-Request-Id` for `key` (see [`bounded_key`]).
+pub fn request_id(key: &str) -> String {
+    bounded_key(key, MAX_REQUEST_ID)
+}
+
+/// The client for `config`.
+pub fn client(config: &PayPalConfig) -> Result<Client, ProviderError> {
+    let auth = Auth::OAuthClientCredentials {
+        token_path: "/v1/oauth2/token".into(),
+        client_id: config.client_id.clone(),
+        client_secret: config.client_secret.expose().to_string(),
+        refresh_margin: config.token_refresh_margin,
+    };
+    // PayPal's error JSON (REST `name`/`message`/`details`, or OAuth `error`).
+    let errors = |status, body: &[u8]| PayPalError::parse(body).into_provider_error(status);
+    Client::new(PROVIDER, &config.api_base, auth, config.retry, errors)
+}
+
 /// The PayPal adapter. Cheap to clone; clones share the token cache.
 #[derive(Debug, Clone)]
 pub struct PayPalProvider {
-    client: Arc<PayPalClient>,
+    config: PayPalConfig,
+    client: Client,
+}
+
+/// A `POST` of JSON with `PayPal-Request-Id` = `key` (the same on every retry).
+fn post<'a>(path: String, body: &serde_json::Value, key: &'a str) -> Result<Request<'a>, ProviderError> {
+    let request = Request::post(path)
+        .json(body)?
+        .header("Prefer", "return=representation");
+    Ok(request.idempotency(Idempotency::Header("PayPal-Request-Id", key)))
 }
 
 impl PayPalProvider {
@@ -40,7 +64,8 @@ impl PayPalProvider {
 
     pub fn new(config: PayPalConfig) -> Result<Self, ProviderError> {
         Ok(PayPalProvider {
-            client: Arc::new(PayPalClient::new(config)?),
+            client: client(&config)?,
+            config,
         })
     }
 
@@ -50,7 +75,7 @@ impl PayPalProvider {
     }
 
     pub fn config(&self) -> &PayPalConfig {
-        self.client.config()
+        &self.config
     }
 
     fn order_path(order_id: &str) -> Result<String, ProviderError> {
@@ -58,49 +83,39 @@ impl PayPalProvider {
     }
 
     async fn get_order(&self, order_id: &str) -> Result<Order, ProviderError> {
-        self.client.json(&Call::get(Self::order_path(order_id)?)).await
+        self.client.json(&Request::get(Self::order_path(order_id)?)).await
     }
 
     /// The capture to refund for `id`: when `id` is an order (what the server stores), its
     /// completed capture; when PayPal does not know such an order, `id` is taken as a capture id.
     async fn capture_id_for(&self, id: &str) -> Result<String, ProviderError> {
-        match self.client.execute(&Call::get(Self::order_path(id)?)).await {
-            Ok(body) => {
-                let order: Order =
-                    serde_json::from_slice(&body).map_err(|e| ProviderError::UnexpectedResponse {
-                        provider: PROVIDER,
-                        message: format!("order {id}: {e}"),
-                    })?;
-                order
-                    .decisive_capture()
-                    .map(|c| c.id.clone())
-                    .ok_or_else(|| ProviderError::Api {
-                        provider: PROVIDER,
-                        status: 422,
-                        code: Some("NOT_CAPTURED".into()),
-                        message: format!("order {id} has no capture to refund"),
-                    })
-            }
-            Err(CallError::Api { status: 404, .. }) => Ok(id.to_string()),
-            Err(e) => Err(e.into()),
+        match self.get_order(id).await {
+            Ok(order) => order
+                .decisive_capture()
+                .map(|c| c.id.clone())
+                .ok_or_else(|| ProviderError::Api {
+                    provider: PROVIDER,
+                    status: 422,
+                    code: Some("NOT_CAPTURED".into()),
+                    message: format!("order {id} has no capture to refund"),
+                }),
+            Err(ProviderError::Api { status: 404, .. }) => Ok(id.to_string()),
+            Err(e) => Err(e),
         }
     }
 }
 
+fn unexpected(message: impl Into<String>) -> ProviderError {
+    ProviderError::unexpected(PROVIDER, message)
+}
+
 /// PayPal ids are letters, digits and dashes; anything else would change the URL.
 fn path_segment(id: &str) -> Result<&str, ProviderError> {
-    if !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if !id.is_empty() && id.len() <= 64 && id.bytes().all(valid) {
         Ok(id)
     } else {
-        Err(ProviderError::UnexpectedResponse {
-            provider: PROVIDER,
-            message: format!("{id:?} is not a PayPal id"),
-        })
+        Err(unexpected(format!("{id:?} is not a PayPal id")))
     }
 }
 
@@ -111,54 +126,46 @@ impl PaymentProvider for PayPalProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            capture: true,
-            refund: true,
-            fetch_payment: true,
-        }
+        Capabilities::ALL
     }
 
     /// `POST /v2/checkout/orders` (intent CAPTURE); the payer goes to the `payer-action` link.
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
         let amount = AmountWire::from_money(request.amount)?;
         let description = truncate_chars(&request.description, 127);
-        let order = OrderRequest {
-            intent: "CAPTURE",
-            purchase_units: vec![PurchaseUnitRequest {
-                reference_id: truncate_chars(&request.payment_ref, 256),
-                custom_id: request.payment_ref.clone(),
-                invoice_id: invoice_id(request.receipt_id, &request.payment_ref),
-                description: if description.is_empty() {
-                    format!("Receipt #{}", request.receipt_id)
-                } else {
-                    description
-                },
-                amount,
-            }],
-            payment_source: PaymentSourceRequest {
-                paypal: PayPalWalletRequest {
-                    experience_context: ExperienceContext {
-                        return_url: request.success_url.clone(),
-                        cancel_url: request.cancel_url.clone(),
-                        user_action: "PAY_NOW",
-                        shipping_preference: "NO_SHIPPING",
-                    },
-                },
-            },
+        let description = match description.is_empty() {
+            true => format!("Receipt #{}", request.receipt_id),
+            false => description,
         };
-        let body = serde_json::to_vec(&order).map_err(|e| ProviderError::UnexpectedResponse {
-            provider: PROVIDER,
-            message: e.to_string(),
-        })?;
-        let call = Call::post("/v2/checkout/orders", body, request_id(&request.idempotency_key));
-        let created: Order = self.client.json(&call).await?;
-        let redirect_url = created
-            .payer_link()
-            .ok_or_else(|| ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!("order {} has no payer-action or approve link", created.id),
-            })?
-            .to_string();
+        let experience = json!({
+            "return_url": request.success_url, "cancel_url": request.cancel_url,
+            "user_action": "PAY_NOW", "shipping_preference": "NO_SHIPPING",
+        });
+        let order = json!({
+            "intent": "CAPTURE",
+            "purchase_units": [{
+                "reference_id": truncate_chars(&request.payment_ref, 256),
+                // Our payment id; PayPal echoes it on the order, the capture and in webhooks.
+                "custom_id": request.payment_ref,
+                // Unique per payment (PayPal refuses a duplicate invoice id).
+                "invoice_id": invoice_id(request.receipt_id, &request.payment_ref),
+                "description": description,
+                "amount": amount,
+            }],
+            "payment_source": {"paypal": {"experience_context": experience}},
+        });
+        let key = request_id(&request.idempotency_key);
+        let created: Order = self
+            .client
+            .json(&post("/v2/checkout/orders".into(), &order, &key)?)
+            .await?;
+        let no_link = || {
+            unexpected(format!(
+                "order {} has no payer-action or approve link",
+                created.id
+            ))
+        };
+        let redirect_url = created.payer_link().ok_or_else(no_link)?.to_string();
         tracing::info!(order = %created.id, payment = %request.payment_ref, "paypal: order created");
         Ok(CheckoutSession {
             external_id: created.id,
@@ -171,71 +178,52 @@ impl PaymentProvider for PayPalProvider {
         let transmission = webhook::Transmission::from_request(request)?;
         // Parse first: a malformed body is refused without asking PayPal.
         let (raw, envelope) = webhook::parse_envelope(&request.body)?;
-        webhook::verify_online(&self.client, &transmission, &request.body).await?;
+        let webhook_id = &self.config.webhook_id;
+        webhook::verify_online(&self.client, webhook_id, &transmission, &request.body).await?;
         webhook::map_event(raw, envelope)
     }
 
     /// `POST /v2/checkout/orders/{id}/capture`. The status comes from the capture itself (a
     /// `COMPLETED` order can hold a `DECLINED` capture). An order captured earlier under another
     /// request id is read back instead of failing.
-    async fn capture(
-        &self,
-        external_id: &str,
-        idempotency_key: &str,
-    ) -> Result<PaymentSnapshot, ProviderError> {
+    async fn capture(&self, external_id: &str, key: &str) -> Result<PaymentSnapshot, ProviderError> {
         let path = format!("{}/capture", Self::order_path(external_id)?);
-        let call = Call::post(path, b"{}".to_vec(), request_id(idempotency_key));
-        match self.client.execute(&call).await {
-            Ok(body) => {
-                let order: Order =
-                    serde_json::from_slice(&body).map_err(|e| ProviderError::UnexpectedResponse {
-                        provider: PROVIDER,
-                        message: format!("capture of {external_id}: {e}"),
-                    })?;
-                if order.decisive_capture().is_none() {
-                    // Not the full representation: read the order.
-                    return self.get_order(external_id).await?.snapshot();
-                }
-                order.snapshot()
-            }
-            Err(CallError::Api { status: 422, error }) if error.has_issue("ORDER_ALREADY_CAPTURED") => {
+        let key = request_id(key);
+        match self.client.json::<Order>(&post(path, &json!({}), &key)?).await {
+            // Not the full representation: read the order.
+            Ok(order) if order.decisive_capture().is_none() => self.get_order(external_id).await?.snapshot(),
+            Ok(order) => order.snapshot(),
+            Err(ProviderError::Api {
+                status: 422,
+                code: Some(c),
+                ..
+            }) if c == "ORDER_ALREADY_CAPTURED" => {
                 tracing::info!(order = %external_id, "paypal: already captured, reading the order");
                 self.get_order(external_id).await?.snapshot()
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
     /// `POST /v2/payments/captures/{capture_id}/refund`; `external_payment_id` may be the order
     /// id (its capture is looked up) or a capture id. Empty body = full refund.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
-        let wire = RefundRequestWire {
-            amount: request.amount.map(AmountWire::from_money).transpose()?,
+        // An empty body refunds everything.
+        let body = match request.amount {
+            Some(a) => json!({ "amount": AmountWire::from_money(a)? }),
+            None => json!({}),
         };
         let capture_id = self.capture_id_for(&request.external_payment_id).await?;
-        let body = serde_json::to_vec(&wire).map_err(|e| ProviderError::UnexpectedResponse {
-            provider: PROVIDER,
-            message: e.to_string(),
-        })?;
         let path = format!("/v2/payments/captures/{}/refund", path_segment(&capture_id)?);
-        let refund: RefundWire = self
-            .client
-            .json(&Call::post(path, body, request_id(&request.idempotency_key)))
-            .await?;
-        let amount = refund
-            .amount
-            .as_ref()
-            .map(AmountWire::to_money)
-            .transpose()
-            .map_err(|message| ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!("refund {}: {message}", refund.id),
-            })?
-            .map(|m| m.amount);
+        let key = request_id(&request.idempotency_key);
+        let refund: RefundWire = self.client.json(&post(path, &body, &key)?).await?;
+        let amount = refund.amount.as_ref().map(AmountWire::to_money).transpose();
+        let amount = amount.map_err(|e| unexpected(format!("refund {}: {e}", refund.id)))?;
+        let (refund_id, status, amount) = (refund.id, refund.status, amount.map(|m| m.amount));
         Ok(RefundOutcome {
-            refund_id: refund.id,
+            refund_id,
             amount,
-            status: refund.status,
+            status,
         })
     }
 

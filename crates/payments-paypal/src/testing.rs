@@ -16,7 +16,8 @@
 //! and `GET /checkoutnow?token={id}` (the payer's approval page: approves the order and redirects
 //! to its return URL). Bearer tokens are checked (401 otherwise); `PayPal-Request-Id` replays the
 //! first answer like PayPal; duplicate invoice ids, capturing an unapproved or captured order, and
-//! over-refunds give PayPal's error JSON.
+//! over-refunds give PayPal's error JSON. Routing, the token check, the request-id replays,
+//! injected failures and recording are `payments_core::mock`'s.
 //!
 //! # The test-only webhook signature
 //!
@@ -31,21 +32,15 @@
 //! byte for byte, and a body changed in any way (even a trailing space) gives `FAILURE`, as does
 //! a signature made with another key or for another webhook id.
 
-// The mock's handlers return a finished error response as their `Err`; size does not matter here.
-#![allow(clippy::result_large_err)]
-
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
-use base64::Engine as _;
-use payments_core::oracle::record_wiremock;
+pub use payments_core::mock::Fault;
+use payments_core::mock::{Idempotency, Method, MockRequest, OAuth, ProviderMock, Reply, Request};
 use payments_core::signature::{hmac_sha256, verify_hmac_sha256};
 use payments_core::{Money, RetryPolicy, WebhookRequest};
 use serde_json::{json, Value};
 use sha2::Digest as _;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::config::{PayPalConfig, Secret};
 use crate::transformers::AmountWire;
@@ -172,23 +167,11 @@ pub struct MockCapture {
     pub refunded: i64,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Injected {
-    status: u16,
-    delay: Duration,
-}
-
 #[derive(Debug)]
 struct State {
     uri: String,
-    tokens: HashMap<String, ()>,
-    token_requests: usize,
-    token_expires_in: u64,
-    reject_all_tokens: bool,
     counter: u64,
     orders: Vec<MockOrder>,
-    replays: HashMap<(String, String), (u16, Value)>,
-    injected: VecDeque<Injected>,
     default_capture_outcome: String,
     refunds: Vec<Value>,
 }
@@ -210,51 +193,99 @@ impl State {
 
 /// Handle to a running mock PayPal.
 pub struct MockPayPal {
-    server: MockServer,
-    state: Arc<Mutex<State>>,
+    mock: ProviderMock<State>,
 }
 
 impl std::fmt::Debug for MockPayPal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockPayPal")
-            .field("uri", &self.server.uri())
-            .finish()
+        f.debug_struct("MockPayPal").field("uri", &self.uri()).finish()
     }
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl MockPayPal {
     /// Starts the mock on a random port of 127.0.0.1.
     pub async fn start() -> MockPayPal {
-        let server = MockServer::start().await;
-        let state = Arc::new(Mutex::new(State {
-            uri: server.uri(),
-            tokens: HashMap::new(),
-            token_requests: 0,
-            token_expires_in: 32_400,
-            reject_all_tokens: false,
+        let state = State {
+            uri: String::new(),
             counter: 0,
             orders: Vec::new(),
-            replays: HashMap::new(),
-            injected: VecDeque::new(),
             default_capture_outcome: "COMPLETED".into(),
             refunds: Vec::new(),
-        }));
-        Mock::given(any())
-            .respond_with(Router {
-                state: Arc::clone(&state),
+        };
+        let invalid_token = Reply::json(
+            401,
+            &json!({"error": "invalid_token", "error_description": "Token signature verification failed"}),
+        );
+        // PayPal-Request-Id: the same id on the same endpoint replays the first success (a 201
+        // comes back as 200); the verification endpoint answers afresh.
+        let replays = Idempotency::header("PayPal-Request-Id")
+            .skip("/v1/notifications/verify-webhook-signature")
+            .keep_if(|status| (200..300).contains(&status))
+            .on_replay(|r| Reply {
+                status: if r.status == 201 { 200 } else { r.status },
+                ..r
+            });
+        let oauth = OAuth::client_credentials("/v1/oauth2/token", TEST_CLIENT_ID, TEST_CLIENT_SECRET)
+            .expires_in(32_400)
+            .extra(json!({
+                "scope": "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/applications/webhooks",
+                "app_id": "APP-80W284485P519543T",
+                "nonce": "2024-05-01T10:00:00Zmock",
+            }));
+        let mock = ProviderMock::builder(crate::PROVIDER, state)
+            .oauth(oauth, invalid_token)
+            .fault_reply(|status| {
+                error_json(
+                    status,
+                    "INTERNAL_SERVER_ERROR",
+                    "An internal server error occurred.",
+                    None,
+                )
             })
-            .mount(&server)
+            .idempotency(replays)
+            .page(Method::GET, "/checkoutnow", checkout_page)
+            .route(Method::POST, "/v2/checkout/orders", |st, req| {
+                answer(json_body(req).and_then(|body| create_order(st, &body)))
+            })
+            .route(Method::GET, "/v2/checkout/orders/{id}", |st, req| {
+                let id = req.param("id");
+                match st.orders.iter().find(|o| o.id == id) {
+                    Some(o) => Reply::json(200, &order_json(o, &st.uri)),
+                    None => not_found(id),
+                }
+            })
+            .route(Method::POST, "/v2/checkout/orders/{id}/capture", |st, req| {
+                answer(capture(st, req.param("id")))
+            })
+            .route(Method::POST, "/v2/payments/captures/{id}/refund", |st, req| {
+                answer(json_body(req).and_then(|body| refund(st, req.param("id"), &body)))
+            })
+            .route(
+                Method::POST,
+                "/v1/notifications/verify-webhook-signature",
+                |_, req| answer(verify(req)),
+            )
+            .not_found(|_, _| {
+                error_json(
+                    404,
+                    "RESOURCE_NOT_FOUND",
+                    "The specified resource does not exist.",
+                    None,
+                )
+            })
+            .start()
             .await;
-        MockPayPal { server, state }
+        mock.state().uri = mock.uri();
+        MockPayPal { mock }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.mock.state()
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        self.mock.uri()
     }
 
     /// A config pointing at the mock with the test credentials and a fast retry policy
@@ -297,55 +328,49 @@ impl MockPayPal {
 
     /// Number of token requests received so far.
     pub fn token_requests(&self) -> usize {
-        lock(&self.state).token_requests
+        self.mock.token_requests()
     }
 
     /// `expires_in` of tokens issued from now on (default 32400 s, like PayPal).
     pub fn set_token_expires_in(&self, seconds: u64) {
-        lock(&self.state).token_expires_in = seconds;
+        self.mock.set_token_expires_in(seconds);
     }
 
     /// Invalidates every token issued so far (the next API call gets a 401).
     pub fn revoke_tokens(&self) {
-        lock(&self.state).tokens.clear();
+        self.mock.revoke_tokens();
     }
 
     /// While on, every API call gets a 401, even with a fresh token.
     pub fn reject_all_tokens(&self, on: bool) {
-        lock(&self.state).reject_all_tokens = on;
+        self.mock.reject_all_tokens(on);
     }
 
     /// The next `n` authorized API calls (not token requests) get `status` with PayPal's error JSON.
     pub fn fail_next(&self, n: usize, status: u16) {
-        let mut st = lock(&self.state);
-        for _ in 0..n {
-            st.injected.push_back(Injected {
-                status,
-                delay: Duration::ZERO,
-            });
-        }
+        self.inject(Fault::Status(status), n);
     }
 
     /// The next `n` authorized API calls are answered normally but only after `delay`.
     pub fn delay_next(&self, n: usize, delay: Duration) {
-        let mut st = lock(&self.state);
-        for _ in 0..n {
-            st.injected.push_back(Injected { status: 0, delay });
-        }
+        self.inject(Fault::LateAnswer(delay), n);
+    }
+
+    /// The next `n` authorized API calls (not token requests) meet `fault`, e.g.
+    /// [`Fault::LostAnswer`]: PayPal acts on the call, the answer is lost.
+    pub fn inject(&self, fault: Fault, n: usize) {
+        self.mock
+            .inject_when(|r| r.url.path() != "/v1/oauth2/token", fault, n);
     }
 
     /// The order the mock holds, if any.
     pub fn order(&self, order_id: &str) -> Option<MockOrder> {
-        lock(&self.state)
-            .orders
-            .iter()
-            .find(|o| o.id == order_id)
-            .cloned()
+        self.state().orders.iter().find(|o| o.id == order_id).cloned()
     }
 
     /// The order's JSON as `GET /v2/checkout/orders/{id}` would return it.
     pub fn order_json(&self, order_id: &str) -> Option<Value> {
-        let st = lock(&self.state);
+        let st = self.state();
         st.orders
             .iter()
             .find(|o| o.id == order_id)
@@ -354,7 +379,7 @@ impl MockPayPal {
 
     /// The newest order whose `custom_id` is our payment id.
     pub fn order_id_for_payment(&self, payment_ref: &str) -> Option<String> {
-        lock(&self.state)
+        self.state()
             .orders
             .iter()
             .rev()
@@ -365,7 +390,7 @@ impl MockPayPal {
     /// Marks the order approved by the payer (as if they clicked "Pay Now"). False if unknown or
     /// not awaiting approval.
     pub fn approve_order(&self, order_id: &str) -> bool {
-        let mut st = lock(&self.state);
+        let mut st = self.state();
         match st.order_mut(order_id) {
             Some(o)
                 if matches!(
@@ -388,7 +413,7 @@ impl MockPayPal {
 
     /// Sets an order's status directly (`VOIDED`, ...).
     pub fn set_order_status(&self, order_id: &str, status: &str) -> bool {
-        let mut st = lock(&self.state);
+        let mut st = self.state();
         st.order_mut(order_id)
             .map(|o| o.status = status.to_string())
             .is_some()
@@ -397,7 +422,7 @@ impl MockPayPal {
     /// What the next capture of this order reports: `COMPLETED`, `DECLINED`, `PENDING`, `FAILED`.
     /// (The order itself becomes `COMPLETED` either way, like PayPal.)
     pub fn set_capture_outcome(&self, order_id: &str, capture_status: &str) -> bool {
-        let mut st = lock(&self.state);
+        let mut st = self.state();
         st.order_mut(order_id)
             .map(|o| o.capture_outcome = Some(capture_status.to_string()))
             .is_some()
@@ -405,18 +430,18 @@ impl MockPayPal {
 
     /// The capture outcome for orders without their own (default `COMPLETED`).
     pub fn set_default_capture_outcome(&self, capture_status: &str) {
-        lock(&self.state).default_capture_outcome = capture_status.to_string();
+        self.state().default_capture_outcome = capture_status.to_string();
     }
 
     /// Refunds created so far (PayPal's refund JSON).
     pub fn refunds(&self) -> Vec<Value> {
-        lock(&self.state).refunds.clone()
+        self.state().refunds.clone()
     }
 
     // ------------------------------------------------------------ webhooks
 
     fn next_event_id(&self) -> String {
-        let mut st = lock(&self.state);
+        let mut st = self.state();
         let id = st.next_id("E");
         format!("WH-{id}")
     }
@@ -488,17 +513,14 @@ impl MockPayPal {
 
     /// Every request the mock received, in order.
     pub async fn received(&self) -> Vec<Request> {
-        self.server.received_requests().await.unwrap_or_default()
+        self.mock.received().await
     }
 
     /// Writes every request the adapter sent to the mock (exact method, path, query, headers,
     /// body) through `payments_core::oracle::record_request` under provider `paypal`; skips the
     /// browser's `/checkoutnow` visits. Returns how many were written.
     pub async fn record_requests(&self, label: &str) -> usize {
-        let requests = self.received().await;
-        match record_wiremock(crate::PROVIDER, label, &requests, |r| {
-            r.url.path() != "/checkoutnow"
-        }) {
+        match self.mock.record(label).await {
             Ok(n) => n,
             Err(e) => panic!("cannot record request for the oracle: {e}"),
         }
@@ -507,7 +529,7 @@ impl MockPayPal {
 
 // ---------------------------------------------------------------- responses
 
-fn error_json(status: u16, name: &str, message: &str, issue: Option<(&str, &str)>) -> ResponseTemplate {
+fn error_json(status: u16, name: &str, message: &str, issue: Option<(&str, &str)>) -> Reply {
     let mut body = json!({
         "name": name,
         "message": message,
@@ -517,7 +539,7 @@ fn error_json(status: u16, name: &str, message: &str, issue: Option<(&str, &str)
     if let Some((issue, description)) = issue {
         body["details"] = json!([{"issue": issue, "description": description}]);
     }
-    ResponseTemplate::new(status).set_body_json(body)
+    Reply::json(status, &body)
 }
 
 fn order_json(o: &MockOrder, uri: &str) -> Value {
@@ -564,121 +586,30 @@ fn order_json(o: &MockOrder, uri: &str) -> Value {
     })
 }
 
-struct Router {
-    state: Arc<Mutex<State>>,
-}
-
-impl Respond for Router {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let mut st = lock(&self.state);
-        route(&mut st, req)
+/// A handler's result as the answer.
+fn answer(result: Result<(u16, Value), Reply>) -> Reply {
+    match result {
+        Ok((status, value)) => Reply::json(status, &value),
+        Err(reply) => reply,
     }
 }
 
-fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers.get(name).and_then(|v| v.to_str().ok())
+/// A POST body as JSON (`{}` when empty), or PayPal's 400 for one that is not.
+fn json_body(req: &MockRequest<'_>) -> Result<Value, Reply> {
+    if req.body.is_empty() {
+        return Ok(json!({}));
+    }
+    req.json().ok_or_else(|| {
+        error_json(
+            400,
+            "INVALID_REQUEST",
+            "Request is not well-formed.",
+            Some(("MALFORMED_REQUEST_JSON", "The request JSON is not well formed.")),
+        )
+    })
 }
 
-fn route(st: &mut State, req: &Request) -> ResponseTemplate {
-    let method = req.method.as_str();
-    let path = req.url.path().to_string();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-
-    if method == "POST" && path == "/v1/oauth2/token" {
-        return token(st, req);
-    }
-    if method == "GET" && path == "/checkoutnow" {
-        return checkout_page(st, req);
-    }
-
-    let bearer = header(req, "authorization").and_then(|h| h.strip_prefix("Bearer "));
-    let authorized = !st.reject_all_tokens && bearer.is_some_and(|t| st.tokens.contains_key(t));
-    if !authorized {
-        return ResponseTemplate::new(401).set_body_json(json!({
-            "error": "invalid_token",
-            "error_description": "Token signature verification failed",
-        }));
-    }
-
-    let mut delay = Duration::ZERO;
-    if let Some(inj) = st.injected.pop_front() {
-        if inj.status != 0 {
-            return error_json(
-                inj.status,
-                "INTERNAL_SERVER_ERROR",
-                "An internal server error occurred.",
-                None,
-            )
-            .set_delay(inj.delay);
-        }
-        delay = inj.delay;
-    }
-
-    // PayPal-Request-Id: the same id on the same endpoint replays the first answer.
-    let replay_key = header(req, "paypal-request-id").map(|id| (path.clone(), id.to_string()));
-    if method == "POST" {
-        if let Some(key) = &replay_key {
-            if let Some((status, body)) = st.replays.get(key) {
-                let status = if *status == 201 { 200 } else { *status };
-                return ResponseTemplate::new(status)
-                    .set_body_json(body.clone())
-                    .set_delay(delay);
-            }
-        }
-    }
-
-    let body: Value = if method == "POST" {
-        if req.body.is_empty() {
-            json!({})
-        } else {
-            match serde_json::from_slice(&req.body) {
-                Ok(v) => v,
-                Err(_) => {
-                    return error_json(
-                        400,
-                        "INVALID_REQUEST",
-                        "Request is not well-formed.",
-                        Some(("MALFORMED_REQUEST_JSON", "The request JSON is not well formed.")),
-                    )
-                }
-            }
-        }
-    } else {
-        Value::Null
-    };
-
-    let answer: Result<(u16, Value), ResponseTemplate> = match (method, segments.as_slice()) {
-        ("POST", ["v2", "checkout", "orders"]) => create_order(st, &body),
-        ("GET", ["v2", "checkout", "orders", id]) => match st.orders.iter().find(|o| o.id == *id) {
-            Some(o) => Ok((200, order_json(o, &st.uri))),
-            None => Err(not_found(id)),
-        },
-        ("POST", ["v2", "checkout", "orders", id, "capture"]) => capture(st, id),
-        ("POST", ["v2", "payments", "captures", id, "refund"]) => refund(st, id, &body),
-        ("POST", ["v1", "notifications", "verify-webhook-signature"]) => verify(req),
-        _ => Err(error_json(
-            404,
-            "RESOURCE_NOT_FOUND",
-            "The specified resource does not exist.",
-            None,
-        )),
-    };
-    match answer {
-        Ok((status, value)) => {
-            if method == "POST" && path != "/v1/notifications/verify-webhook-signature" {
-                if let Some(key) = replay_key {
-                    st.replays.insert(key, (status, value.clone()));
-                }
-            }
-            ResponseTemplate::new(status)
-                .set_body_json(value)
-                .set_delay(delay)
-        }
-        Err(resp) => resp.set_delay(delay),
-    }
-}
-
-fn not_found(id: &str) -> ResponseTemplate {
+fn not_found(id: &str) -> Reply {
     error_json(
         404,
         "RESOURCE_NOT_FOUND",
@@ -690,7 +621,7 @@ fn not_found(id: &str) -> ResponseTemplate {
     )
 }
 
-fn unprocessable(issue: &str, description: &str) -> ResponseTemplate {
+fn unprocessable(issue: &str, description: &str) -> Reply {
     error_json(
         422,
         "UNPROCESSABLE_ENTITY",
@@ -699,59 +630,20 @@ fn unprocessable(issue: &str, description: &str) -> ResponseTemplate {
     )
 }
 
-fn token(st: &mut State, req: &Request) -> ResponseTemplate {
-    st.token_requests += 1;
-    let expected = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{TEST_CLIENT_ID}:{TEST_CLIENT_SECRET}"))
-    );
-    if header(req, "authorization") != Some(expected.as_str()) {
-        return ResponseTemplate::new(401).set_body_json(json!({
-            "error": "invalid_client",
-            "error_description": "Client Authentication failed",
-        }));
-    }
-    if String::from_utf8_lossy(&req.body).trim() != "grant_type=client_credentials" {
-        return ResponseTemplate::new(400).set_body_json(json!({
-            "error": "unsupported_grant_type",
-            "error_description": "Grant Type is NULL",
-        }));
-    }
-    let n = st.token_requests;
-    let token = format!("A21AAmockToken{n:06}");
-    st.tokens.insert(token.clone(), ());
-    ResponseTemplate::new(200).set_body_json(json!({
-        "scope": "https://uri.paypal.com/services/payments/payment https://uri.paypal.com/services/applications/webhooks",
-        "access_token": token,
-        "token_type": "Bearer",
-        "app_id": "APP-80W284485P519543T",
-        "expires_in": st.token_expires_in,
-        "nonce": format!("2024-05-01T10:00:00Zmock{n}"),
-    }))
-}
-
-fn checkout_page(st: &mut State, req: &Request) -> ResponseTemplate {
-    let token = req
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+fn checkout_page(st: &mut State, req: &MockRequest<'_>) -> Reply {
+    let token = req.query("token").unwrap_or_default();
     let Some(order) = st.order_mut(&token) else {
-        return ResponseTemplate::new(404).set_body_string("no such order");
+        return Reply::text(404, "text/plain", "no such order");
     };
     if order.status == "PAYER_ACTION_REQUIRED" || order.status == "CREATED" {
         order.status = "APPROVED".into();
     }
     let target = order.return_url.clone().unwrap_or_default();
     let sep = if target.contains('?') { '&' } else { '?' };
-    ResponseTemplate::new(302).insert_header(
-        "Location",
-        format!("{target}{sep}token={token}&PayerID=MOCKPAYER01"),
-    )
+    Reply::redirect(&format!("{target}{sep}token={token}&PayerID=MOCKPAYER01"))
 }
 
-fn create_order(st: &mut State, body: &Value) -> Result<(u16, Value), ResponseTemplate> {
+fn create_order(st: &mut State, body: &Value) -> Result<(u16, Value), Reply> {
     if body["intent"] != "CAPTURE" && body["intent"] != "AUTHORIZE" {
         return Err(error_json(
             400,
@@ -822,7 +714,7 @@ fn create_order(st: &mut State, body: &Value) -> Result<(u16, Value), ResponseTe
     Ok((201, value))
 }
 
-fn capture(st: &mut State, order_id: &str) -> Result<(u16, Value), ResponseTemplate> {
+fn capture(st: &mut State, order_id: &str) -> Result<(u16, Value), Reply> {
     let default_outcome = st.default_capture_outcome.clone();
     let capture_id = st.next_id("3C");
     let uri = st.uri.clone();
@@ -855,7 +747,7 @@ fn capture(st: &mut State, order_id: &str) -> Result<(u16, Value), ResponseTempl
     Ok((201, order_json(order, &uri)))
 }
 
-fn refund(st: &mut State, capture_id: &str, body: &Value) -> Result<(u16, Value), ResponseTemplate> {
+fn refund(st: &mut State, capture_id: &str, body: &Value) -> Result<(u16, Value), Reply> {
     let refund_id = st.next_id("1R");
     let Some(order) = st
         .orders
@@ -945,7 +837,7 @@ fn webhook_event_bytes(text: &str) -> Option<&str> {
     text.get(s..e)
 }
 
-fn verify(req: &Request) -> Result<(u16, Value), ResponseTemplate> {
+fn verify(req: &Request) -> Result<(u16, Value), Reply> {
     let invalid = |field: &str| {
         error_json(
             400,

@@ -1,6 +1,6 @@
 //! PayPal wire types, status mapping and amount conversion.
 
-use payments_core::{Currency, ExponentOverrides, Money, PaymentStatus, ProviderError};
+use payments_core::{AmountRules, ExponentOverrides, Money, PaymentStatus, ProviderError};
 use serde::{Deserialize, Serialize};
 
 use crate::PROVIDER;
@@ -8,6 +8,9 @@ use crate::PROVIDER;
 /// Where PayPal departs from ISO 4217: these currencies take no decimals ("decimal amounts
 /// cause an error"). JPY has none in ISO either; it is listed for clarity.
 pub const PAYPAL_EXPONENTS: ExponentOverrides = ExponentOverrides::new(&[("HUF", 0), ("JPY", 0), ("TWD", 0)]);
+
+/// PayPal's amount rules: its decimals, at most 15 integer digits.
+pub const AMOUNTS: AmountRules = AmountRules::new("PayPal", PAYPAL_EXPONENTS);
 
 /// PayPal's `money` object: ISO code and a decimal string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,20 +24,8 @@ impl AmountWire {
     /// Refuses non-positive amounts, amounts PayPal cannot represent (`HUF 12.50`) and more
     /// than 15 integer digits.
     pub fn from_money(money: Money) -> Result<AmountWire, ProviderError> {
-        if !money.amount.is_positive() {
-            return Err(ProviderError::AmountRefused(format!(
-                "{money} is not a positive amount"
-            )));
-        }
-        let exponent = PAYPAL_EXPONENTS.exponent(money.currency);
-        let value = money.decimal_string_with_exponent(exponent).map_err(|_| {
-            ProviderError::AmountRefused(format!(
-                "PayPal takes {} with {exponent} decimals; {money} cannot be expressed that way",
-                money.currency
-            ))
-        })?;
-        let integer_digits = value.split('.').next().map_or(0, str::len);
-        if integer_digits > 15 {
+        let value = AMOUNTS.decimal(money)?;
+        if value.split('.').next().map_or(0, str::len) > 15 {
             return Err(ProviderError::AmountRefused(format!(
                 "{money} exceeds PayPal's 15 integer digits"
             )));
@@ -48,59 +39,8 @@ impl AmountWire {
     /// Back into ISO minor units, exactly; refuses more decimals than PayPal uses for the
     /// currency, negative values and unknown currencies.
     pub fn to_money(&self) -> Result<Money, String> {
-        let currency = Currency::from_code(&self.currency_code).map_err(|e| e.to_string())?;
-        if self.value.starts_with(['-', '+']) {
-            return Err(format!("amount {:?} is not a plain positive decimal", self.value));
-        }
-        let money = Money::parse(&self.value, currency).map_err(|e| e.to_string())?;
-        let exponent = PAYPAL_EXPONENTS.exponent(currency);
-        let decimals = self.value.split_once('.').map_or(0, |(_, f)| f.len());
-        if decimals > usize::from(exponent) {
-            return Err(format!(
-                "amount {:?} has more than PayPal's {exponent} decimals for {currency}",
-                self.value
-            ));
-        }
-        Ok(money)
+        AMOUNTS.parse_decimal(&self.value, &self.currency_code)
     }
-}
-
-// ---------------------------------------------------------------- create order (request)
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OrderRequest {
-    pub intent: &'static str,
-    pub purchase_units: Vec<PurchaseUnitRequest>,
-    pub payment_source: PaymentSourceRequest,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PurchaseUnitRequest {
-    pub reference_id: String,
-    /// Our payment id; PayPal echoes it on the order, the capture and in webhooks.
-    pub custom_id: String,
-    /// Unique per payment (PayPal refuses a duplicate invoice id): receipt id + payment id.
-    pub invoice_id: String,
-    pub description: String,
-    pub amount: AmountWire,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PaymentSourceRequest {
-    pub paypal: PayPalWalletRequest,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PayPalWalletRequest {
-    pub experience_context: ExperienceContext,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ExperienceContext {
-    pub return_url: String,
-    pub cancel_url: String,
-    pub user_action: &'static str,
-    pub shipping_preference: &'static str,
 }
 
 /// Cuts `s` to at most `max` characters (PayPal counts characters, limits are 127).
@@ -115,19 +55,17 @@ pub fn invoice_id(receipt_id: i64, payment_ref: &str) -> String {
 
 // ---------------------------------------------------------------- orders (response)
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Link {
     pub href: String,
     pub rel: String,
-    #[serde(default)]
-    pub method: Option<String>,
 }
 
 /// The parts of an order we read.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Order {
     pub id: String,
-    pub status: OrderStatus,
+    pub status: String,
     #[serde(default)]
     pub links: Vec<Link>,
     #[serde(default)]
@@ -136,13 +74,9 @@ pub struct Order {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct PurchaseUnit {
-    #[serde(default)]
     pub custom_id: Option<String>,
-    #[serde(default)]
     pub invoice_id: Option<String>,
-    #[serde(default)]
     pub amount: Option<AmountWire>,
-    #[serde(default)]
     pub payments: Option<PaymentCollection>,
 }
 
@@ -156,106 +90,41 @@ pub struct PaymentCollection {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Capture {
     pub id: String,
-    pub status: CaptureStatus,
-    #[serde(default)]
+    pub status: String,
     pub amount: Option<AmountWire>,
-    #[serde(default)]
     pub custom_id: Option<String>,
-    #[serde(default)]
     pub supplementary_data: Option<SupplementaryData>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SupplementaryData {
-    #[serde(default)]
     pub related_ids: Option<RelatedIds>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RelatedIds {
-    #[serde(default)]
     pub order_id: Option<String>,
 }
 
-/// Order status (`CREATED | SAVED | APPROVED | VOIDED | COMPLETED | PAYER_ACTION_REQUIRED`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "String")]
-pub enum OrderStatus {
-    Created,
-    Saved,
-    Approved,
-    Voided,
-    Completed,
-    PayerActionRequired,
-    Other(String),
-}
-
-impl From<String> for OrderStatus {
-    fn from(s: String) -> Self {
-        match s.as_str() {
-            "CREATED" => OrderStatus::Created,
-            "SAVED" => OrderStatus::Saved,
-            "APPROVED" => OrderStatus::Approved,
-            "VOIDED" => OrderStatus::Voided,
-            "COMPLETED" => OrderStatus::Completed,
-            "PAYER_ACTION_REQUIRED" => OrderStatus::PayerActionRequired,
-            _ => OrderStatus::Other(s),
-        }
+/// An order's own status (`CREATED | SAVED | APPROVED | VOIDED | COMPLETED |
+/// PAYER_ACTION_REQUIRED`), before looking at captures: a `COMPLETED` order says nothing about
+/// the money ([`Order::payment_status`] reads the capture), and an unknown one is pending.
+pub fn order_status(status: &str) -> PaymentStatus {
+    match status {
+        "APPROVED" => PaymentStatus::RequiresCapture,
+        "VOIDED" => PaymentStatus::Canceled,
+        _ => PaymentStatus::Pending,
     }
 }
 
-/// The order's own status, before looking at captures. A `COMPLETED` order says nothing about
-/// the money: [`Order::payment_status`] reads the capture.
-impl From<&OrderStatus> for PaymentStatus {
-    fn from(s: &OrderStatus) -> Self {
-        match s {
-            OrderStatus::Created | OrderStatus::Saved | OrderStatus::PayerActionRequired => {
-                PaymentStatus::Pending
-            }
-            OrderStatus::Approved => PaymentStatus::RequiresCapture,
-            OrderStatus::Voided => PaymentStatus::Canceled,
-            // Unknown or completed-without-capture: not proof of payment.
-            OrderStatus::Completed | OrderStatus::Other(_) => PaymentStatus::Pending,
-        }
-    }
-}
-
-/// Capture status (`COMPLETED | DECLINED | PENDING | PARTIALLY_REFUNDED | REFUNDED | FAILED`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "String")]
-pub enum CaptureStatus {
-    Completed,
-    Declined,
-    Pending,
-    PartiallyRefunded,
-    Refunded,
-    Failed,
-    Other(String),
-}
-
-impl From<String> for CaptureStatus {
-    fn from(s: String) -> Self {
-        match s.as_str() {
-            "COMPLETED" => CaptureStatus::Completed,
-            "DECLINED" => CaptureStatus::Declined,
-            "PENDING" => CaptureStatus::Pending,
-            "PARTIALLY_REFUNDED" => CaptureStatus::PartiallyRefunded,
-            "REFUNDED" => CaptureStatus::Refunded,
-            "FAILED" => CaptureStatus::Failed,
-            _ => CaptureStatus::Other(s),
-        }
-    }
-}
-
-impl From<&CaptureStatus> for PaymentStatus {
-    fn from(s: &CaptureStatus) -> Self {
-        match s {
-            // Partially refunded: the payment was received; refunds are tracked separately.
-            CaptureStatus::Completed | CaptureStatus::PartiallyRefunded => PaymentStatus::Succeeded,
-            CaptureStatus::Declined | CaptureStatus::Failed => PaymentStatus::Failed,
-            CaptureStatus::Refunded => PaymentStatus::Refunded,
-            CaptureStatus::Pending | CaptureStatus::Other(_) => PaymentStatus::Pending,
-        }
+/// A capture's status (`COMPLETED | DECLINED | PENDING | PARTIALLY_REFUNDED | REFUNDED |
+/// FAILED`); partially refunded is still a received payment (refunds are tracked separately).
+pub fn capture_status(status: &str) -> PaymentStatus {
+    match status {
+        "COMPLETED" | "PARTIALLY_REFUNDED" => PaymentStatus::Succeeded,
+        "DECLINED" | "FAILED" => PaymentStatus::Failed,
+        "REFUNDED" => PaymentStatus::Refunded,
+        _ => PaymentStatus::Pending,
     }
 }
 
@@ -279,7 +148,7 @@ impl Order {
                 .filter_map(|pu| pu.payments.as_ref())
                 .flat_map(|p| p.captures.iter())
         };
-        let rank = |c: &Capture| match PaymentStatus::from(&c.status) {
+        let rank = |c: &Capture| match capture_status(&c.status) {
             PaymentStatus::Succeeded | PaymentStatus::Refunded => 0,
             PaymentStatus::Pending => 1,
             _ => 2,
@@ -290,8 +159,8 @@ impl Order {
     /// The payment status: from the capture when there is one, else from the order.
     pub fn payment_status(&self) -> PaymentStatus {
         match self.decisive_capture() {
-            Some(c) => PaymentStatus::from(&c.status),
-            None => PaymentStatus::from(&self.status),
+            Some(c) => capture_status(&c.status),
+            None => order_status(&self.status),
         }
     }
 
@@ -315,10 +184,7 @@ impl Order {
     pub fn snapshot(&self) -> Result<payments_core::PaymentSnapshot, ProviderError> {
         let amount = self
             .amount()
-            .map_err(|message| ProviderError::UnexpectedResponse {
-                provider: PROVIDER,
-                message: format!("order {}: {message}", self.id),
-            })?;
+            .map_err(|e| ProviderError::unexpected(PROVIDER, format!("order {}: {e}", self.id)))?;
         Ok(payments_core::PaymentSnapshot {
             external_id: self.id.clone(),
             status: self.payment_status(),
@@ -330,43 +196,22 @@ impl Order {
 
 // ---------------------------------------------------------------- refunds
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RefundRequestWire {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub amount: Option<AmountWire>,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct RefundWire {
     pub id: String,
     pub status: String,
-    #[serde(default)]
     pub amount: Option<AmountWire>,
 }
 
-// ---------------------------------------------------------------- token, errors
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    #[serde(default)]
-    pub token_type: Option<String>,
-    /// Seconds.
-    pub expires_in: u64,
-}
+// ---------------------------------------------------------------- errors
 
 /// One entry of PayPal's error `details`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct PayPalErrorDetail {
-    #[serde(default)]
     pub field: Option<String>,
-    #[serde(default)]
     pub value: Option<String>,
-    #[serde(default)]
     pub location: Option<String>,
-    #[serde(default)]
     pub issue: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
 }
 
@@ -374,17 +219,12 @@ pub struct PayPalErrorDetail {
 /// `{error, error_description}` (the OAuth2 endpoint and some 401s).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct PayPalError {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
-    #[serde(default)]
     pub debug_id: Option<String>,
     #[serde(default)]
     pub details: Vec<PayPalErrorDetail>,
-    #[serde(default)]
     pub error: Option<String>,
-    #[serde(default)]
     pub error_description: Option<String>,
 }
 
@@ -399,46 +239,27 @@ impl PayPalError {
             .or_else(|| self.error.clone())
     }
 
-    /// Whether any detail carries `issue`.
-    pub fn has_issue(&self, issue: &str) -> bool {
-        self.details.iter().any(|d| d.issue.as_deref() == Some(issue))
-    }
-
     /// `NAME: message [ISSUE: description (field); ...] (debug_id X)`.
     pub fn describe(&self) -> String {
-        let mut out = String::new();
-        if let Some(name) = self.name.as_deref().or(self.error.as_deref()) {
-            out.push_str(name);
-            out.push_str(": ");
-        }
-        out.push_str(
-            self.message
-                .as_deref()
-                .or(self.error_description.as_deref())
-                .unwrap_or("(no message)"),
-        );
-        let details: Vec<String> = self
-            .details
-            .iter()
-            .map(|d| {
-                let mut s = d.issue.clone().unwrap_or_default();
-                if let Some(desc) = &d.description {
-                    s.push_str(": ");
-                    s.push_str(desc);
-                }
-                if let Some(field) = &d.field {
-                    s.push_str(&format!(" ({field})"));
-                }
-                s
-            })
-            .collect();
-        if !details.is_empty() {
-            out.push_str(&format!(" [{}]", details.join("; ")));
-        }
-        if let Some(id) = &self.debug_id {
-            out.push_str(&format!(" (debug_id {id})"));
-        }
-        out
+        let name = self
+            .name
+            .as_ref()
+            .or(self.error.as_ref())
+            .map(|n| format!("{n}: "));
+        let message = self.message.as_ref().or(self.error_description.as_ref());
+        let detail = |d: &PayPalErrorDetail| {
+            let description = d.description.as_ref().map(|x| format!(": {x}"));
+            let field = d.field.as_ref().map(|f| format!(" ({f})"));
+            [d.issue.clone(), description, field]
+                .into_iter()
+                .flatten()
+                .collect::<String>()
+        };
+        let details: Vec<String> = self.details.iter().map(detail).collect();
+        let details = (!details.is_empty()).then(|| format!(" [{}]", details.join("; ")));
+        let debug_id = self.debug_id.as_ref().map(|id| format!(" (debug_id {id})"));
+        let message = Some(message.map_or("(no message)", |m| m.as_str()).to_string());
+        [name, message, details, debug_id].into_iter().flatten().collect()
     }
 
     /// Parses an error body; a body that is not PayPal's JSON is kept as the message.
@@ -457,45 +278,5 @@ impl PayPalError {
             code: self.code(),
             message: self.describe(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn m(amount: i64, code: &str) -> Money {
-        Money::new(amount, Currency::from_code(code).unwrap())
-    }
-
-    #[test]
-    fn amounts_use_paypal_decimals() {
-        assert_eq!(
-            AmountWire::from_money(m(123_450, "THB")).unwrap().value,
-            "1234.50"
-        );
-        assert_eq!(AmountWire::from_money(m(1200, "HUF")).unwrap().value, "12");
-        assert_eq!(AmountWire::from_money(m(1200, "TWD")).unwrap().value, "12");
-        assert_eq!(AmountWire::from_money(m(1235, "JPY")).unwrap().value, "1235");
-        assert_eq!(AmountWire::from_money(m(5, "USD")).unwrap().value, "0.05");
-        for bad in [m(1250, "HUF"), m(1, "TWD"), m(0, "THB"), m(-100, "THB")] {
-            assert!(
-                matches!(AmountWire::from_money(bad), Err(ProviderError::AmountRefused(_))),
-                "{bad} must be refused"
-            );
-        }
-        let back = |v: &str, c: &str| {
-            AmountWire {
-                currency_code: c.into(),
-                value: v.into(),
-            }
-            .to_money()
-        };
-        assert_eq!(back("1234.50", "THB"), Ok(m(123_450, "THB")));
-        assert_eq!(back("12", "HUF"), Ok(m(1200, "HUF")));
-        assert!(back("12.50", "HUF").is_err());
-        assert!(back("-1.00", "THB").is_err());
-        assert!(back("1.001", "THB").is_err());
-        assert!(back("1", "XXX").is_err());
     }
 }

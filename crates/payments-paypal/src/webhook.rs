@@ -10,9 +10,10 @@ use payments_core::{EventKind, Money, SignatureVerdict, WebhookError, WebhookEve
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::client::{Call, CallError, PayPalClient};
-use crate::transformers::{AmountWire, Capture, Order};
+use crate::transformers::{AmountWire, Order};
 use crate::PROVIDER;
+use payments_core::http::{Client, Idempotency, Request};
+use payments_core::ProviderError;
 
 pub const HEADER_TRANSMISSION_ID: &str = "PAYPAL-TRANSMISSION-ID";
 pub const HEADER_TRANSMISSION_TIME: &str = "PAYPAL-TRANSMISSION-TIME";
@@ -26,28 +27,13 @@ pub const VERIFY_METHOD: &str = "paypal-verify-api";
 
 /// The message PayPal signs: `transmission_id|transmission_time|webhook_id|crc32(raw body)`,
 /// the CRC32 (IEEE) as an unsigned decimal.
-pub fn transmission_message(
-    transmission_id: &str,
-    transmission_time: &str,
-    webhook_id: &str,
-    raw_body: &[u8],
-) -> String {
-    transmission_message_with_crc(
-        transmission_id,
-        transmission_time,
-        webhook_id,
-        crc32fast::hash(raw_body),
-    )
+pub fn transmission_message(id: &str, time: &str, webhook_id: &str, raw_body: &[u8]) -> String {
+    transmission_message_with_crc(id, time, webhook_id, crc32fast::hash(raw_body))
 }
 
 /// [`transmission_message`] with a CRC computed elsewhere.
-pub fn transmission_message_with_crc(
-    transmission_id: &str,
-    transmission_time: &str,
-    webhook_id: &str,
-    crc32: u32,
-) -> String {
-    format!("{transmission_id}|{transmission_time}|{webhook_id}|{crc32}")
+pub fn transmission_message_with_crc(id: &str, time: &str, webhook_id: &str, crc32: u32) -> String {
+    format!("{id}|{time}|{webhook_id}|{crc32}")
 }
 
 /// The transmission headers of one delivery.
@@ -63,20 +49,55 @@ pub struct Transmission {
 impl Transmission {
     /// All five headers, or `MissingHeader` naming the first one absent.
     pub fn from_request(request: &WebhookRequest) -> Result<Self, WebhookError> {
-        let get = |name: &'static str| -> Result<String, WebhookError> {
-            let v = request.require_header(name)?.trim();
-            if v.is_empty() {
-                return Err(WebhookError::Signature(SignatureError::MissingHeader(name)));
-            }
-            Ok(v.to_string())
+        let get = |name: &'static str| {
+            let value = request.header(name).map(str::trim).filter(|v| !v.is_empty());
+            value
+                .map(str::to_string)
+                .ok_or(WebhookError::Signature(SignatureError::MissingHeader(name)))
         };
-        Ok(Transmission {
+        let transmission = Transmission {
             transmission_sig: get(HEADER_TRANSMISSION_SIG)?,
             transmission_id: get(HEADER_TRANSMISSION_ID)?,
             transmission_time: get(HEADER_TRANSMISSION_TIME)?,
             cert_url: get(HEADER_CERT_URL)?,
             auth_algo: get(HEADER_AUTH_ALGO)?,
-        })
+        };
+        transmission.check()?;
+        Ok(transmission)
+    }
+
+    /// The limits of PayPal's verify-webhook-signature request (its API description): a header
+    /// outside them is refused here, never sent on to PayPal.
+    fn check(&self) -> Result<(), WebhookError> {
+        // `^(?!\d+$)\w+\S+`: a word character first, no whitespace, not only digits.
+        let token = |v: &str| {
+            v.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                && v.len() >= 2
+                && !v.contains(char::is_whitespace)
+                && !v.bytes().all(|b| b.is_ascii_digit())
+        };
+        let (any, alnum) = (
+            |_: &str| true,
+            |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric()),
+        );
+        type Rule<'a> = (&'static str, &'a str, usize, &'a dyn Fn(&str) -> bool);
+        let limits: [Rule; 5] = [
+            (HEADER_TRANSMISSION_ID, &self.transmission_id, 50, &token),
+            (HEADER_TRANSMISSION_SIG, &self.transmission_sig, 500, &token),
+            (HEADER_TRANSMISSION_TIME, &self.transmission_time, 100, &any),
+            (HEADER_CERT_URL, &self.cert_url, 500, &any),
+            (HEADER_AUTH_ALGO, &self.auth_algo, 100, &alnum),
+        ];
+        for (header, value, max, shape) in limits {
+            if value.chars().count() > max || !shape(value) {
+                let reason = format!("not a PayPal value (at most {max} characters of the documented form)");
+                return Err(WebhookError::Signature(SignatureError::MalformedHeader {
+                    header,
+                    reason,
+                }));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -85,46 +106,38 @@ impl Transmission {
 pub struct EventEnvelope {
     pub id: String,
     pub event_type: String,
-    #[serde(default)]
-    pub resource_type: Option<String>,
     pub resource: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Parses the raw body as a PayPal event (before anything is sent to PayPal).
 pub fn parse_envelope(body: &[u8]) -> Result<(serde_json::Value, EventEnvelope), WebhookError> {
+    let malformed = |m: String| WebhookError::MalformedPayload(m);
     let raw: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| WebhookError::MalformedPayload(format!("not JSON: {e}")))?;
-    let envelope: EventEnvelope = serde_json::from_value(raw.clone())
-        .map_err(|e| WebhookError::MalformedPayload(format!("not a PayPal event: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| malformed(format!("not JSON: {e}")))?;
+    let envelope: EventEnvelope =
+        serde_json::from_value(raw.clone()).map_err(|e| malformed(format!("not a PayPal event: {e}")))?;
     if envelope.id.trim().is_empty() || envelope.event_type.trim().is_empty() {
-        return Err(WebhookError::MalformedPayload(
-            "event id or event_type is empty".into(),
-        ));
+        return Err(malformed("event id or event_type is empty".into()));
+    }
+    // PayPal's Event schema: `create_time` a string, `event_version` like `1.0`.
+    let field = |k: &str| raw.get(k).map(serde_json::Value::as_str);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let version_ok = |v: &str| v.split_once('.').is_some_and(|(a, b)| digits(a) && digits(b));
+    if field("create_time").is_some_and(|t| t.is_none()) {
+        return Err(malformed("create_time is not a string".into()));
+    }
+    if field("event_version").is_some_and(|v| !v.is_some_and(version_ok)) {
+        return Err(malformed("event_version is not of the form 1.0".into()));
     }
     Ok((raw, envelope))
 }
 
-/// The verify request body: the transmission fields and `webhook_id` serialized normally, the
-/// raw event spliced in unchanged as `webhook_event` (the last member).
+/// The verify request body: the transmission fields and `webhook_id` serialized normally (in
+/// key order), the raw event spliced in unchanged as `webhook_event` (the last member).
 pub fn verify_request_body(transmission: &Transmission, webhook_id: &str, raw_body: &[u8]) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Head<'a> {
-        auth_algo: &'a str,
-        cert_url: &'a str,
-        transmission_id: &'a str,
-        transmission_sig: &'a str,
-        transmission_time: &'a str,
-        webhook_id: &'a str,
-    }
-    let head = Head {
-        auth_algo: &transmission.auth_algo,
-        cert_url: &transmission.cert_url,
-        transmission_id: &transmission.transmission_id,
-        transmission_sig: &transmission.transmission_sig,
-        transmission_time: &transmission.transmission_time,
-        webhook_id,
-    };
-    // Serializing a struct of strings cannot fail.
+    let mut head = serde_json::to_value(transmission).unwrap_or_default();
+    head["webhook_id"] = webhook_id.into();
+    // Serializing a map of strings cannot fail.
     let mut out = serde_json::to_vec(&head).unwrap_or_else(|_| b"{}".to_vec());
     out.pop(); // the closing brace
     out.extend_from_slice(b",\"webhook_event\":");
@@ -138,35 +151,34 @@ struct VerifyResponse {
     verification_status: String,
 }
 
-/// Asks PayPal whether the delivery is genuine. `Ok(())` only for `SUCCESS`.
+/// Asks PayPal whether the delivery is genuine (`POST /v1/notifications/verify-webhook-signature`,
+/// safe to repeat). `Ok(())` only for `SUCCESS`; a refused request (400, 422) is not genuine.
 pub async fn verify_online(
-    client: &PayPalClient,
-    transmission: &Transmission,
-    raw_body: &[u8],
+    client: &Client,
+    webhook_id: &str,
+    t: &Transmission,
+    raw: &[u8],
 ) -> Result<(), WebhookError> {
-    let body = verify_request_body(transmission, &client.config().webhook_id, raw_body);
+    let body = verify_request_body(t, webhook_id, raw);
     // Deterministic per exact request, so a retry is recognised, and a different body never
     // shares a request id with an earlier verification.
     let request_id = format!("verify-{}", hex::encode(sha2::Sha256::digest(&body)));
-    let call = Call::post("/v1/notifications/verify-webhook-signature", body, request_id);
-    let answer = match client.execute(&call).await {
-        Ok(b) => b,
-        Err(CallError::Api { status, error }) if matches!(status, 400 | 422) => {
-            // PayPal refused the transmission fields themselves: not verifiable, so not genuine.
-            tracing::warn!(status, error = %error.describe(), "paypal: verify-webhook-signature refused the request");
+    let request = Request::post("/v1/notifications/verify-webhook-signature")
+        .raw_json(body)
+        .header("PayPal-Request-Id", request_id)
+        .header("Prefer", "return=representation")
+        .idempotency(Idempotency::Safe);
+    let verdict = match client.json::<VerifyResponse>(&request).await {
+        Err(ProviderError::Api {
+            status: 400 | 422,
+            message,
+            ..
+        }) => {
+            tracing::warn!(error = %message, "paypal: verify-webhook-signature refused the request");
             return Err(WebhookError::Signature(SignatureError::Mismatch));
         }
-        Err(CallError::Api { status, error }) => {
-            return Err(WebhookError::Upstream(format!(
-                "verify-webhook-signature: HTTP {status}: {}",
-                error.describe()
-            )))
-        }
-        Err(CallError::Unavailable(m)) => return Err(WebhookError::Upstream(m)),
-        Err(CallError::Token(e)) => return Err(WebhookError::Upstream(e.to_string())),
+        other => other.map_err(|e| WebhookError::Upstream(format!("verify-webhook-signature: {e}")))?,
     };
-    let verdict: VerifyResponse = serde_json::from_slice(&answer)
-        .map_err(|e| WebhookError::Upstream(format!("verify-webhook-signature answered: {e}")))?;
     if verdict.verification_status == "SUCCESS" {
         Ok(())
     } else {
@@ -207,7 +219,8 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
         "CHECKOUT.ORDER.APPROVED" | "CHECKOUT.ORDER.VOIDED" => {
             let order: Order = serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
             let unit = order.purchase_units.first();
-            event.kind = if event_type == "CHECKOUT.ORDER.APPROVED" {
+            let approved = event_type == "CHECKOUT.ORDER.APPROVED";
+            event.kind = if approved {
                 EventKind::CaptureRequired
             } else {
                 EventKind::CheckoutExpired
@@ -219,72 +232,34 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
         "PAYMENT.CAPTURE.COMPLETED"
         | "PAYMENT.CAPTURE.PENDING"
         | "PAYMENT.CAPTURE.DENIED"
-        | "PAYMENT.CAPTURE.DECLINED" => {
-            let capture: Capture = serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
+        | "PAYMENT.CAPTURE.DECLINED"
+        | "PAYMENT.CAPTURE.REFUNDED"
+        | "PAYMENT.CAPTURE.REVERSED" => {
+            // A capture; for REFUNDED and REVERSED the refund, whose amount is the refunded one.
+            #[derive(Deserialize)]
+            struct Resource {
+                #[serde(rename = "id")]
+                _id: String,
+                amount: Option<AmountWire>,
+                custom_id: Option<String>,
+                supplementary_data: Option<crate::transformers::SupplementaryData>,
+            }
+            let r: Resource = serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
+            let amount = money(&event_type, r.amount.as_ref())?;
             event.kind = match event_type.as_str() {
                 "PAYMENT.CAPTURE.COMPLETED" => EventKind::PaymentSucceeded,
                 "PAYMENT.CAPTURE.PENDING" => EventKind::PaymentPending,
+                "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => EventKind::Refunded {
+                    amount: amount.map(|m| m.amount),
+                },
                 _ => EventKind::PaymentFailed,
             };
-            event.amount = money(&event_type, capture.amount.as_ref())?;
-            event.payment_ref = capture.custom_id.clone();
-            event.external_payment_id = capture
-                .supplementary_data
-                .and_then(|s| s.related_ids)
-                .and_then(|r| r.order_id);
-        }
-        "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => {
-            // The resource is the refund (its amount is the refunded amount).
-            #[derive(Deserialize)]
-            struct RefundResource {
-                #[serde(default)]
-                amount: Option<AmountWire>,
-                #[serde(default)]
-                custom_id: Option<String>,
-                #[serde(default)]
-                supplementary_data: Option<crate::transformers::SupplementaryData>,
-            }
-            let refund: RefundResource =
-                serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
-            let amount = money(&event_type, refund.amount.as_ref())?;
-            event.kind = EventKind::Refunded {
-                amount: amount.map(|m| m.amount),
-            };
             event.amount = amount;
-            event.payment_ref = refund.custom_id;
-            event.external_payment_id = refund
-                .supplementary_data
-                .and_then(|s| s.related_ids)
-                .and_then(|r| r.order_id);
+            event.payment_ref = r.custom_id;
+            event.external_payment_id = r.supplementary_data.and_then(|s| s.related_ids?.order_id);
         }
         "CUSTOMER.DISPUTE.CREATED" => event.kind = EventKind::Disputed,
         _ => {}
     }
     Ok(event)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verify_body_splices_the_raw_event() {
-        let t = Transmission {
-            auth_algo: "SHA256withRSA".into(),
-            cert_url: "https://api.paypal.com/cert".into(),
-            transmission_id: "id-1".into(),
-            transmission_sig: "c2ln".into(),
-            transmission_time: "2024-01-01T00:00:00Z".into(),
-        };
-        let raw = b"{ \"b\":1,\"a\":\"\\u00e9\" } ";
-        let body = verify_request_body(&t, "WH1", raw);
-        let text = String::from_utf8(body.clone()).unwrap();
-        assert!(
-            text.ends_with(",\"webhook_event\":{ \"b\":1,\"a\":\"\\u00e9\" } }"),
-            "{text}"
-        );
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["webhook_id"], "WH1");
-        assert_eq!(v["webhook_event"]["a"], "é");
-    }
 }

@@ -44,18 +44,46 @@ pub fn parse_url(url: &str) -> Result<Target, StoreError> {
     )))
 }
 
-/// Hides the password of a URL for messages and logs.
+/// Hides every secret of a database URL for messages and logs: the userinfo password
+/// (`user:***@`) and secret query parameters (`?password=***`, `sslpassword=***`, anything whose
+/// name contains `pass`, `secret` or `token`). When in doubt it hides more, never less.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    let Some(s) = url.find("://") else {
+        return redact_query(url);
+    };
+    let (head, rest) = url.split_at(s + 3);
+    // The last `@` ends the userinfo (a password may hold `@`, `/` or `?` unescaped).
+    let (userinfo, after) = match rest.rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at..]),
+        None => (None, rest),
+    };
+    let userinfo = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((user, _)) => format!("{user}:***"),
+            None => u.to_string(),
+        },
+        None => String::new(),
+    };
+    format!("{head}{userinfo}{}", redact_query(after))
+}
+
+fn redact_query(s: &str) -> String {
+    let Some((before, query)) = s.split_once('?') else {
+        return s.to_string();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if secret_key(k) => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{before}?{}", pairs.join("&"))
+}
+
+fn secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token"].iter().any(|w| k.contains(w))
 }
 
 /// One pool per backend compiled in.
@@ -273,4 +301,28 @@ fn open_pg(_: &str, _: &PoolOptions) -> Result<DbPool, StoreError> {
         backend: "PostgreSQL",
         feature: "postgres",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn every_secret_form_of_a_database_url_is_hidden() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/pay"),
+            "postgres://app:***@db:5432/pay"
+        );
+        assert_eq!(
+            redact("postgres://app@db/pay?sslmode=require&password=s3cret"),
+            "postgres://app@db/pay?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("postgresql://db/pay?PassWord=s3cret&sslpassword=k3y&application_name=x"),
+            "postgresql://db/pay?PassWord=***&sslpassword=***&application_name=x"
+        );
+        let odd = redact("postgres://app:p@ss?w/rd@db/pay");
+        assert!(!odd.contains("ss?w") && !odd.contains("rd@"), "{odd}");
+        assert_eq!(redact("sqlite://data/app.db"), "sqlite://data/app.db");
+    }
 }

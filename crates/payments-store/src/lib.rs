@@ -168,6 +168,31 @@ impl Store {
             .map_err(StoreError::from))
     }
 
+    /// A round trip that waits at most `timeout` for a pooled connection (health checks answer
+    /// quickly while the database is down instead of waiting for the pool's own timeout).
+    pub fn ping_within(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        use diesel::RunQueryDsl;
+        let select = diesel::sql_query("SELECT 1");
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(pool) => select.execute(&mut *pool.get_timeout(timeout)?)?,
+            #[cfg(feature = "postgres")]
+            DbPool::Pg(pool) => select.execute(&mut *pool.get_timeout(timeout)?)?,
+        };
+        Ok(())
+    }
+
+    /// The pool's open and idle connections.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(pool) => pool.state(),
+            #[cfg(feature = "postgres")]
+            DbPool::Pg(pool) => pool.state(),
+        };
+        (state.connections, state.idle_connections)
+    }
+
     // ---- users
 
     pub fn create_user(
@@ -201,6 +226,78 @@ impl Store {
 
     pub fn count_users(&self) -> Result<i64, StoreError> {
         read!(self, |c| ops::users::count(c))
+    }
+
+    /// Sets a user's password and ends all of their sessions, in one transaction; audited.
+    pub fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        actor: &str,
+    ) -> Result<usize, StoreError> {
+        write_tx!(self, |c| {
+            let user = ops::users::by_username(c, username)?
+                .ok_or_else(|| StoreError::NotFound(format!("user {username:?}")))?;
+            ops::users::set_password(c, user.id, password_hash)?;
+            let ended = ops::sessions::delete_for_user(c, user.id)?;
+            ops::audit::append(
+                c,
+                &NewAudit::new(
+                    actor,
+                    "user.password",
+                    format!("user {username}"),
+                    serde_json::json!({"sessions_ended": ended}),
+                ),
+            )?;
+            Ok(ended)
+        })
+    }
+
+    // ---- sessions
+
+    pub fn session_create(&self, row: &SessionRow) -> Result<(), StoreError> {
+        write_tx!(self, |c| ops::sessions::create(c, row))
+    }
+
+    pub fn session(&self, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        read!(self, |c| ops::sessions::get(c, id_hash))
+    }
+
+    /// Replaces a session's values; false when it no longer exists.
+    pub fn session_update(&self, id_hash: &str, state: &str, now: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |c| ops::sessions::update(c, id_hash, state, now))
+    }
+
+    pub fn session_touch(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+        write_tx!(self, |c| ops::sessions::touch(c, id_hash, now))
+    }
+
+    pub fn session_delete(&self, id_hash: &str) -> Result<usize, StoreError> {
+        write_tx!(self, |c| ops::sessions::delete(c, id_hash))
+    }
+
+    /// Ends every session of a user (an administrator's action); audited with `actor`.
+    pub fn end_sessions(&self, username: &str, actor: &str) -> Result<usize, StoreError> {
+        write_tx!(self, |c| {
+            let user = ops::users::by_username(c, username)?
+                .ok_or_else(|| StoreError::NotFound(format!("user {username:?}")))?;
+            let ended = ops::sessions::delete_for_user(c, user.id)?;
+            ops::audit::append(
+                c,
+                &NewAudit::new(
+                    actor,
+                    "user.sessions_ended",
+                    format!("user {username}"),
+                    serde_json::json!({"sessions_ended": ended}),
+                ),
+            )?;
+            Ok(ended)
+        })
+    }
+
+    /// Deletes sessions past their absolute end or idle since before `seen_before`.
+    pub fn delete_stale_sessions(&self, now: i64, seen_before: i64) -> Result<usize, StoreError> {
+        write_tx!(self, |c| ops::sessions::delete_stale(c, now, seen_before))
     }
 
     // ---- usage and receipts

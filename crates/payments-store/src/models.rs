@@ -83,6 +83,19 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
+/// A login session (see `Store::session_*`). `id_hash` is the SHA-256 of the cookie's key.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_id: i64,
+    /// The session's values as a JSON object of strings.
+    pub state: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
 impl UserRow {
     pub fn role(&self) -> Result<Role, StoreError> {
         Role::parse(&self.role)

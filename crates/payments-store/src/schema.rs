@@ -85,6 +85,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        state -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(receipts -> users (user_id));
 diesel::joinable!(usage_records -> users (user_id));
 diesel::joinable!(payments -> receipts (receipt_id));
@@ -94,5 +106,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_records,
     payments,
     payment_events,
-    audit_log
+    audit_log,
+    sessions
 );

@@ -1,8 +1,6 @@
-//! Configuration: the Stripe keys, the API base URL and the webhook tolerance, read from the
-//! environment (or any lookup function) with defaults and clear errors.
+//! Configuration: the Stripe keys, the API base URL and the webhook tolerance.
 
-use std::fmt;
-
+use payments_core::config::{base_url, invalid, missing, Secret, Vars};
 use payments_core::signature::split_secrets;
 use payments_core::{ProviderError, RetryPolicy};
 
@@ -32,115 +30,59 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Whether a key belongs to Stripe's test or live mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyMode {
-    Test,
-    Live,
-}
-
-impl KeyMode {
-    /// The `livemode` value Stripe puts in this mode's objects and events.
-    pub fn livemode(self) -> bool {
-        self == KeyMode::Live
-    }
-}
-
-/// Everything the adapter needs. The secrets are private and never printed.
-#[derive(Clone)]
+/// Everything the adapter needs. `Debug` shows no secret.
+#[derive(Debug, Clone)]
 pub struct StripeConfig {
-    /// Without a trailing slash.
-    api_base: url::Url,
-    secret_key: String,
-    mode: KeyMode,
-    webhook_secrets: Vec<String>,
+    api_base: String,
+    secret_key: Secret,
+    livemode: bool,
+    webhook_secrets: Vec<Secret>,
     /// Seconds; checked in both directions.
     pub webhook_tolerance_secs: i64,
     /// Attempts, backoff and per-attempt timeout of outbound calls.
     pub retry: RetryPolicy,
 }
 
-impl fmt::Debug for StripeConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StripeConfig")
-            .field("api_base", &self.api_base.as_str())
-            .field("secret_key", &redact(&self.secret_key))
-            .field("mode", &self.mode)
-            .field(
-                "webhook_secrets",
-                &format_args!("[{} redacted]", self.webhook_secrets.len()),
-            )
-            .field("webhook_tolerance_secs", &self.webhook_tolerance_secs)
-            .field("retry", &self.retry)
-            .finish()
-    }
-}
-
-/// `sk_test_****`: a known prefix only, never any secret character.
-fn redact(key: &str) -> String {
-    const PREFIXES: &[&str] = &[
-        "sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_", "whsec_",
-    ];
-    let prefix = PREFIXES
-        .iter()
-        .find(|p| key.starts_with(*p))
-        .copied()
-        .unwrap_or("");
-    format!("{prefix}****")
-}
-
-fn config_error(var: &str, expected: &str, found: Option<&str>) -> ProviderError {
-    match found {
-        None => ProviderError::Config(format!("{var} is not set: expected {expected}")),
-        Some(v) => ProviderError::Config(format!("{var} is invalid ({v}): expected {expected}")),
-    }
-}
-
-/// The mode of a secret key, or `None` when it is not a Stripe secret key.
-pub fn key_mode(key: &str) -> Option<KeyMode> {
+/// Whether a secret key is a live one (`sk_live_`, `rk_live_`), or `None` when it is not a
+/// Stripe secret key.
+fn key_mode(key: &str) -> Option<bool> {
     let rest = key.strip_prefix("sk_").or_else(|| key.strip_prefix("rk_"))?;
-    if rest.strip_prefix("test_").is_some_and(|r| !r.is_empty()) {
-        Some(KeyMode::Test)
-    } else if rest.strip_prefix("live_").is_some_and(|r| !r.is_empty()) {
-        Some(KeyMode::Live)
-    } else {
-        None
-    }
+    let mode = |p: &str| rest.strip_prefix(p).is_some_and(|r| !r.is_empty());
+    [("test_", false), ("live_", true)]
+        .into_iter()
+        .find_map(|(p, m)| mode(p).then_some(m))
 }
 
 impl StripeConfig {
     /// A configuration with the default base URL, tolerance and retry policy.
     pub fn new(secret_key: &str, webhook_secrets: &str) -> Result<Self, ProviderError> {
-        let secret_key = secret_key.trim();
-        let mode = key_mode(secret_key).ok_or_else(|| {
-            config_error(
-                "STRIPE_SECRET_KEY",
-                "a Stripe secret key starting with sk_test_ or sk_live_ (or rk_test_/rk_live_)",
-                Some(&redact(secret_key)),
-            )
-        })?;
-        let secrets = split_secrets(webhook_secrets);
+        const KEY: &str = "a Stripe secret key starting with sk_test_ or sk_live_ (or rk_test_/rk_live_)";
+        const WHSEC: &str = "the endpoint's signing secret (whsec_...), several separated by commas";
+        let secret_key = Secret::new(secret_key.trim());
+        let livemode = key_mode(secret_key.expose());
+        let livemode =
+            livemode.ok_or_else(|| invalid("STRIPE_SECRET_KEY", KEY, &format!("{secret_key:?}")))?;
+        let secrets: Vec<Secret> = split_secrets(webhook_secrets)
+            .into_iter()
+            .map(Secret::new)
+            .collect();
         if secrets.is_empty() {
-            return Err(config_error(
-                "STRIPE_WEBHOOK_SECRET",
-                "the endpoint's signing secret (whsec_...), several separated by commas during a rotation",
-                None,
-            ));
+            return Err(missing("STRIPE_WEBHOOK_SECRET", WHSEC));
         }
         if let Some(bad) = secrets
             .iter()
-            .find(|s| s.starts_with("sk_") || s.starts_with("rk_") || s.starts_with("pk_"))
+            .find(|s| key_mode(s.expose()).is_some() || s.expose().starts_with("pk_"))
         {
-            return Err(config_error(
+            return Err(invalid(
                 "STRIPE_WEBHOOK_SECRET",
-                "the endpoint's signing secret (whsec_...), not an API key",
-                Some(&redact(bad)),
+                "a signing secret, not an API key",
+                &format!("{bad:?}"),
             ));
         }
         Ok(StripeConfig {
-            api_base: parse_base(DEFAULT_API_BASE)?,
-            secret_key: secret_key.to_string(),
-            mode,
+            api_base: DEFAULT_API_BASE.to_string(),
+            secret_key,
+            livemode,
             webhook_secrets: secrets,
             webhook_tolerance_secs: DEFAULT_WEBHOOK_TOLERANCE_SECS,
             retry: RetryPolicy::default(),
@@ -150,41 +92,22 @@ impl StripeConfig {
     /// Reads [`ENV_VARS`] through `lookup` (e.g. `&|k| std::env::var(k).ok()`); blank values count
     /// as unset.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let secret_key = get("STRIPE_SECRET_KEY").ok_or_else(|| {
-            config_error(
-                "STRIPE_SECRET_KEY",
-                "the Stripe secret API key (sk_test_... or sk_live_...)",
-                None,
-            )
-        })?;
-        let webhook = get("STRIPE_WEBHOOK_SECRET").unwrap_or_default();
-        let mut config = StripeConfig::new(&secret_key, &webhook)?;
-        if let Some(base) = get("STRIPE_API_BASE") {
+        let vars = Vars(lookup);
+        let key = vars.require(
+            "STRIPE_SECRET_KEY",
+            "the Stripe secret API key (sk_test_... or sk_live_...)",
+        )?;
+        let mut config = StripeConfig::new(&key, &vars.get("STRIPE_WEBHOOK_SECRET").unwrap_or_default())?;
+        if let Some(base) = vars.get("STRIPE_API_BASE") {
             config = config.with_api_base(&base)?;
         }
-        if let Some(t) = get("STRIPE_WEBHOOK_TOLERANCE_SECS") {
-            let expected = "a whole number of seconds between 1 and 86400 (default 300)";
-            let secs: i64 = t
-                .trim()
-                .parse()
-                .map_err(|_| config_error("STRIPE_WEBHOOK_TOLERANCE_SECS", expected, Some(&t)))?;
-            if !(1..=86_400).contains(&secs) {
-                return Err(config_error("STRIPE_WEBHOOK_TOLERANCE_SECS", expected, Some(&t)));
-            }
-            config.webhook_tolerance_secs = secs;
-        }
+        config.webhook_tolerance_secs = vars.seconds("STRIPE_WEBHOOK_TOLERANCE_SECS", 300, 1..=86_400)?;
         Ok(config)
-    }
-
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::from_lookup(&|k| std::env::var(k).ok())
     }
 
     /// Points the adapter at another API base (a local mock in tests).
     pub fn with_api_base(mut self, base: &str) -> Result<Self, ProviderError> {
-        self.api_base = parse_base(base)?;
+        self.api_base = base_url("STRIPE_API_BASE", base, false, DEFAULT_API_BASE)?;
         Ok(self)
     }
 
@@ -193,153 +116,96 @@ impl StripeConfig {
         self
     }
 
-    pub fn with_webhook_tolerance(mut self, secs: i64) -> Self {
-        self.webhook_tolerance_secs = secs;
-        self
-    }
-
-    pub fn api_base(&self) -> &url::Url {
+    /// Without a trailing slash.
+    pub fn api_base(&self) -> &str {
         &self.api_base
     }
 
     /// The secret API key (for the `Authorization` header only; never log it).
     pub fn secret_key(&self) -> &str {
-        &self.secret_key
+        self.secret_key.expose()
     }
 
-    pub fn mode(&self) -> KeyMode {
-        self.mode
+    /// Whether the key is a live-mode key (events must then say `livemode: true`).
+    pub fn livemode(&self) -> bool {
+        self.livemode
     }
 
     /// The webhook signing secrets, newest first as configured (never log them).
-    pub fn webhook_secrets(&self) -> &[String] {
-        &self.webhook_secrets
+    pub fn webhook_secrets(&self) -> Vec<String> {
+        self.webhook_secrets
+            .iter()
+            .map(|s| s.expose().to_string())
+            .collect()
     }
-}
-
-fn parse_base(base: &str) -> Result<url::Url, ProviderError> {
-    let expected = "an absolute http(s) URL such as https://api.stripe.com";
-    let url = url::Url::parse(base.trim())
-        .map_err(|e| config_error("STRIPE_API_BASE", expected, Some(&format!("{base:?}: {e}"))))?;
-    if !matches!(url.scheme(), "http" | "https")
-        || url.host().is_none()
-        || url.query().is_some()
-        || url.fragment().is_some()
-    {
-        return Err(config_error(
-            "STRIPE_API_BASE",
-            expected,
-            Some(&format!("{base:?}")),
-        ));
-    }
-    Ok(url)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k| map.get(k).cloned()
+    fn from(vars: &[(&str, &str)]) -> Result<StripeConfig, ProviderError> {
+        StripeConfig::from_lookup(&|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
     }
+
+    const KEY: (&str, &str) = ("STRIPE_SECRET_KEY", "sk_test_x");
+    const WHSEC: (&str, &str) = ("STRIPE_WEBHOOK_SECRET", "whsec_x");
 
     #[test]
     fn reads_variables_with_defaults() {
-        let c = StripeConfig::from_lookup(&lookup(&[
-            ("STRIPE_SECRET_KEY", "sk_test_abc"),
-            ("STRIPE_WEBHOOK_SECRET", "whsec_new, whsec_old"),
-        ]))
-        .unwrap();
-        assert_eq!(c.api_base().as_str(), "https://api.stripe.com/");
+        let c = from(&[KEY, ("STRIPE_WEBHOOK_SECRET", "whsec_new, whsec_old")]).unwrap();
+        assert_eq!(c.api_base(), "https://api.stripe.com");
         assert_eq!(c.webhook_tolerance_secs, 300);
         assert_eq!(c.webhook_secrets(), ["whsec_new", "whsec_old"]);
-        assert_eq!(c.mode(), KeyMode::Test);
-
-        let c = StripeConfig::from_lookup(&lookup(&[
+        assert!(!c.livemode());
+        let c = from(&[
             ("STRIPE_SECRET_KEY", "sk_live_abc"),
-            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+            WHSEC,
             ("STRIPE_API_BASE", "http://127.0.0.1:9999"),
             ("STRIPE_WEBHOOK_TOLERANCE_SECS", "60"),
-        ]))
+        ])
         .unwrap();
-        assert_eq!(c.mode(), KeyMode::Live);
-        assert_eq!(c.webhook_tolerance_secs, 60);
-        assert_eq!(c.api_base().as_str(), "http://127.0.0.1:9999/");
+        assert_eq!(
+            (c.livemode(), c.webhook_tolerance_secs, c.api_base()),
+            (true, 60, "http://127.0.0.1:9999")
+        );
     }
 
     #[test]
     fn errors_name_the_variable() {
-        let cases: &[(&[(&str, &str)], &str)] = &[
-            (
-                &[("STRIPE_WEBHOOK_SECRET", "whsec_x")],
-                "STRIPE_SECRET_KEY is not set",
-            ),
-            (
-                &[
-                    ("STRIPE_SECRET_KEY", "pk_test_x"),
-                    ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
-                ],
-                "STRIPE_SECRET_KEY is invalid",
-            ),
-            (
-                &[("STRIPE_SECRET_KEY", "sk_test_x")],
-                "STRIPE_WEBHOOK_SECRET is not set",
-            ),
-            (
-                &[
-                    ("STRIPE_SECRET_KEY", "sk_test_x"),
-                    ("STRIPE_WEBHOOK_SECRET", " , "),
-                ],
-                "STRIPE_WEBHOOK_SECRET is not set",
-            ),
-            (
-                &[
-                    ("STRIPE_SECRET_KEY", "sk_test_x"),
-                    ("STRIPE_WEBHOOK_SECRET", "sk_test_x"),
-                ],
-                "STRIPE_WEBHOOK_SECRET is invalid",
-            ),
-            (
-                &[
-                    ("STRIPE_SECRET_KEY", "sk_test_x"),
-                    ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
-                    ("STRIPE_API_BASE", "api.stripe.com"),
-                ],
-                "STRIPE_API_BASE is invalid",
-            ),
-            (
-                &[
-                    ("STRIPE_SECRET_KEY", "sk_test_x"),
-                    ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
-                    ("STRIPE_WEBHOOK_TOLERANCE_SECS", "5m"),
-                ],
-                "STRIPE_WEBHOOK_TOLERANCE_SECS is invalid",
-            ),
-            (
-                &[
-                    ("STRIPE_SECRET_KEY", "sk_test_x"),
-                    ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
-                    ("STRIPE_WEBHOOK_TOLERANCE_SECS", "0"),
-                ],
-                "STRIPE_WEBHOOK_TOLERANCE_SECS is invalid",
-            ),
+        const TOL: &str = "STRIPE_WEBHOOK_TOLERANCE_SECS";
+        let cases = [
+            ("STRIPE_SECRET_KEY", None, "is not set"),
+            ("STRIPE_SECRET_KEY", Some("pk_test_x"), "is invalid"),
+            ("STRIPE_WEBHOOK_SECRET", None, "is not set"),
+            ("STRIPE_WEBHOOK_SECRET", Some(" , "), "is not set"),
+            ("STRIPE_WEBHOOK_SECRET", Some("sk_test_x"), "is invalid"),
+            ("STRIPE_API_BASE", Some("api.stripe.com"), "is invalid"),
+            (TOL, Some("5m"), "is invalid"),
+            (TOL, Some("0"), "is invalid"),
         ];
-        for (vars, want) in cases {
-            let err = StripeConfig::from_lookup(&lookup(vars)).unwrap_err();
-            assert!(matches!(err, ProviderError::Config(_)), "{err:?}");
-            assert!(err.to_string().contains(want), "{vars:?}: {err}");
+        for (var, value, want) in cases {
+            let vars = [KEY, WHSEC, (var, value.unwrap_or(""))];
+            let err = StripeConfig::from_lookup(&|k| {
+                vars.iter()
+                    .rev()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            });
+            let err = err.unwrap_err();
+            assert!(
+                matches!(err, ProviderError::Config(ref m) if m.contains(&format!("{var} {want}"))),
+                "{err}"
+            );
         }
-    }
-
-    #[test]
-    fn debug_never_shows_secrets() {
-        let c = StripeConfig::new("sk_test_SUPERSECRET", "whsec_HIDDEN1,whsec_HIDDEN2").unwrap();
-        let shown = format!("{c:?}");
-        assert!(!shown.contains("SUPERSECRET"), "{shown}");
-        assert!(!shown.contains("HIDDEN"), "{shown}");
-        assert!(shown.contains("sk_test_****"), "{shown}");
+        // Debug and errors never show a secret.
+        let shown = format!(
+            "{:?}",
+            StripeConfig::new("sk_test_SUPERSECRET", "whsec_HIDDEN1,whsec_HIDDEN2").unwrap()
+        );
+        assert!(
+            !shown.contains("SUPERSECRET") && !shown.contains("HIDDEN") && shown.contains("sk_test_****")
+        );
         let err = StripeConfig::new("sk_bogus_SUPERSECRET", "whsec_x").unwrap_err();
         assert!(!err.to_string().contains("SUPERSECRET"), "{err}");
     }

@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-pub mod client;
 pub mod config;
 pub mod transformers;
 pub mod webhook;
@@ -8,18 +7,18 @@ pub mod webhook;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-use payments_core::signature::{SignatureError, StripeStyleScheme};
+use payments_core::http::{segment, Auth, Client, Idempotency, JsonErrors, Request};
+use payments_core::signature::{Scheme, SignatureError, Timestamped};
 use payments_core::{
-    async_trait, idempotency_key, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider,
-    PaymentSnapshot, PaymentStatus, ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent,
-    WebhookRequest,
+    async_trait, check_checkout, idempotency_key, Capabilities, CheckoutRequest, CheckoutSession,
+    PaymentProvider, PaymentSnapshot, ProviderError, RefundOutcome, RefundRequest, WebhookError,
+    WebhookEvent, WebhookRequest,
 };
 
-pub use client::StripeClient;
-pub use config::{KeyMode, StripeConfig, ENV_VARS};
+pub use config::{StripeConfig, ENV_VARS};
 pub use webhook::{HANDLED_EVENTS, SIGNATURE_HEADER};
 
-use transformers::{CheckoutSessionObject, Form, RefundObject};
+use transformers::{CheckoutSessionObject, RefundObject, AMOUNTS};
 
 /// The adapter's name in configuration, the database and the audit log.
 pub const NAME: &str = "stripe";
@@ -27,50 +26,49 @@ pub const NAME: &str = "stripe";
 /// The API version every request pins (`Stripe-Version`); the oracle's description is this one.
 pub const STRIPE_VERSION: &str = "2023-08-16";
 
-/// The Stripe adapter.
-#[derive(Clone)]
-pub struct StripeProvider {
-    config: StripeConfig,
-    client: StripeClient,
-    scheme: StripeStyleScheme,
+/// Stripe keeps idempotency keys of at most 255 characters.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// Stripe's error body (`{"error": {"type", "code", "decline_code", "message", "param"}}`) and
+/// its `Stripe-Should-Retry` advice.
+pub const ERRORS: JsonErrors = JsonErrors {
+    provider: NAME,
+    code: &["/error/code", "/error/decline_code", "/error/type"],
+    message: &["/error/message"],
+    field: Some("/error/param"),
+    retry_header: Some("Stripe-Should-Retry"),
+};
+
+/// The client for `config`.
+pub fn client(config: &StripeConfig) -> Result<Client, ProviderError> {
+    let auth = Auth::Bearer(config.secret_key().to_string());
+    Ok(Client::new(NAME, config.api_base(), auth, config.retry, ERRORS)?
+        .with_header("Stripe-Version", STRIPE_VERSION))
 }
 
-impl std::fmt::Debug for StripeProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The config's Debug redacts its secrets; the scheme (which holds them) is left out.
-        f.debug_struct("StripeProvider")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
+/// The Stripe adapter (its `Debug` shows no secret).
+#[derive(Debug, Clone)]
+pub struct StripeProvider {
+    config: StripeConfig,
+    client: Client,
+    scheme: Scheme,
 }
 
 fn unexpected(message: impl Into<String>) -> ProviderError {
-    ProviderError::UnexpectedResponse {
-        provider: NAME,
-        message: message.into(),
-    }
+    ProviderError::unexpected(NAME, message)
 }
 
 impl StripeProvider {
     pub const NAME: &'static str = NAME;
 
     pub fn new(config: StripeConfig) -> Result<Self, ProviderError> {
-        let client = StripeClient::new(&config)?;
-        let scheme = StripeStyleScheme::new(
-            SIGNATURE_HEADER,
-            config.webhook_secrets(),
-            config.webhook_tolerance_secs,
-        );
+        let secrets = config.webhook_secrets();
+        let scheme = Timestamped::new(SIGNATURE_HEADER, &secrets, config.webhook_tolerance_secs);
         Ok(StripeProvider {
+            client: client(&config)?,
+            scheme: Scheme::Timestamped(scheme),
             config,
-            client,
-            scheme,
         })
-    }
-
-    /// Reads the variables in [`ENV_VARS`] from the process environment.
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::new(StripeConfig::from_env()?)
     }
 
     pub fn config(&self) -> &StripeConfig {
@@ -80,7 +78,10 @@ impl StripeProvider {
     /// Verifies a `Stripe-Signature` header value against the exact raw body at `now` (unix
     /// seconds) with the configured secrets and tolerance; returns the signed timestamp.
     pub fn verify_signature(&self, header: &str, body: &[u8], now: i64) -> Result<i64, SignatureError> {
-        webhook::verify(&self.scheme, header, body, now)
+        match &self.scheme {
+            Scheme::Timestamped(t) => t.verify(header, body, now),
+            _ => Err(SignatureError::NoSecret),
+        }
     }
 
     /// The Checkout Session `session_id` as Stripe reports it.
@@ -88,7 +89,8 @@ impl StripeProvider {
         if session_id.trim().is_empty() {
             return Err(unexpected("empty checkout session id"));
         }
-        self.client.get(&["v1", "checkout", "sessions", session_id]).await
+        let path = format!("/v1/checkout/sessions/{}", segment(session_id));
+        self.client.json(&Request::get(path)).await
     }
 }
 
@@ -99,11 +101,7 @@ impl PaymentProvider for StripeProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            capture: false,
-            refund: true,
-            fetch_payment: true,
-        }
+        Capabilities::REFUND_AND_FETCH
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
@@ -114,34 +112,20 @@ impl PaymentProvider for StripeProvider {
         } else {
             request.idempotency_key.clone()
         };
-        let session: CheckoutSessionObject = self
-            .client
-            .post_form(&["v1", "checkout", "sessions"], &form, &key)
-            .await?;
-        // Stripe must have created exactly what we asked for.
-        let sent = transformers::checkout_amount(request.amount)?;
-        let currency = request.amount.currency.code_lowercase();
-        if session.amount_total != Some(sent)
-            || !session
-                .currency
-                .as_deref()
-                .is_some_and(|c| c.eq_ignore_ascii_case(&currency))
-        {
-            return Err(unexpected(format!(
-                "checkout session {} is for {:?} {:?}, not {sent} {currency}",
-                session.id, session.amount_total, session.currency
-            )));
+        if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+            let n = key.len();
+            let e =
+                format!("a Stripe Idempotency-Key has 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters, not {n}");
+            return Err(ProviderError::Config(e));
         }
-        let url = session
-            .url
-            .clone()
-            .filter(|u| url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https")))
-            .ok_or_else(|| unexpected(format!("checkout session {} has no usable url", session.id)))?;
-        tracing::info!(
-            session = %session.id,
-            payment = %request.payment_ref,
-            "stripe checkout session created"
-        );
+        let post = Request::post("/v1/checkout/sessions").form(form);
+        let post = post.idempotency(Idempotency::Header("Idempotency-Key", &key));
+        let session: CheckoutSessionObject = self.client.json(&post).await?;
+        // Stripe must have created exactly what we asked for.
+        let sent = (AMOUNTS.charge(request.amount)?, request.amount.currency);
+        let got = (session.amount_total, session.currency.as_deref());
+        let url = check_checkout(NAME, &session.id, sent, got, session.url.as_deref())?;
+        tracing::info!(session = %session.id, payment = %request.payment_ref, "stripe checkout created");
         Ok(CheckoutSession {
             external_id: session.id,
             redirect_url: url,
@@ -150,14 +134,14 @@ impl PaymentProvider for StripeProvider {
     }
 
     async fn parse_webhook(&self, request: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
-        webhook::parse(&self.scheme, self.config.mode(), request)
+        webhook::parse(&self.scheme, self.config.livemode(), request)
     }
 
     async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
         let session = self.retrieve_session(external_id).await?;
         let amount = session.amount().map_err(unexpected)?;
         Ok(PaymentSnapshot {
-            status: PaymentStatus::from(session.state()),
+            status: session.payment_status(),
             amount,
             payment_ref: session.payment_ref(),
             external_id: session.id,
@@ -167,12 +151,13 @@ impl PaymentProvider for StripeProvider {
     /// Refunds through the PaymentIntent: a `cs_` id is looked up first (`GET` the session), a
     /// `pi_` id is used as is, a `ch_`/`py_` id is refunded as a charge.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
-        let amount = request.amount.map(transformers::refund_amount).transpose()?;
+        let amount = request.amount.map(|a| AMOUNTS.refund(a)).transpose()?;
         if request.idempotency_key.trim().is_empty() {
             return Err(ProviderError::Config("a refund needs an idempotency key".into()));
         }
         let id = request.external_payment_id.trim();
-        let mut form = Form::default();
+        let mut form: Vec<(String, String)> = Vec::new();
+        let mut push = |k: &str, v: &str| form.push((k.to_string(), v.to_string()));
         if id.starts_with("cs_") {
             let session = self.retrieve_session(id).await?;
             if let (Some(want), Some(have)) = (request.amount, session.currency.as_deref()) {
@@ -190,23 +175,24 @@ impl PaymentProvider for StripeProvider {
                     session.status, session.payment_status
                 ))
             })?;
-            form.push("payment_intent", pi);
+            push("payment_intent", &pi);
             if let Some(r) = session.payment_ref() {
-                form.push("metadata[payment_id]", r);
+                push("metadata[payment_id]", &r);
             }
         } else if id.starts_with("pi_") {
-            form.push("payment_intent", id);
+            push("payment_intent", id);
         } else if id.starts_with("ch_") || id.starts_with("py_") {
-            form.push("charge", id);
+            push("charge", id);
         } else {
             return Err(unexpected(format!("{id:?} is not a Stripe payment id")));
         }
         if let Some(a) = amount {
-            form.push("amount", a.to_string());
+            push("amount", &a.to_string());
         }
+        let key = Idempotency::Header("Idempotency-Key", &request.idempotency_key);
         let refund: RefundObject = self
             .client
-            .post_form(&["v1", "refunds"], &form, &request.idempotency_key)
+            .json(&Request::post("/v1/refunds").form(form).idempotency(key))
             .await?;
         let refunded =
             transformers::money_from_stripe(refund.amount, &refund.currency).map_err(unexpected)?;
@@ -224,5 +210,45 @@ impl payments_core::Adapter for StripeProvider {
 
     fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
         StripeProvider::new(StripeConfig::from_lookup(lookup)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use payments_core::http::ApiErrors;
+    use payments_core::ProviderError::Api;
+
+    #[test]
+    fn error_json_becomes_typed_error() {
+        let body = br#"{"error":{"type":"invalid_request_error","code":"amount_too_small","message":"Amount must be at least 10.00 thb","param":"line_items[0][price_data][unit_amount]"}}"#;
+        let Api {
+            provider,
+            status,
+            code,
+            message,
+        } = super::ERRORS.api_error(400, body)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (provider, status, code.as_deref()),
+            ("stripe", 400, Some("amount_too_small"))
+        );
+        assert!(message.starts_with("Amount must be at least 10.00 thb") && message.contains("unit_amount"));
+        let body = br#"{"error":{"type":"invalid_request_error","message":"Invalid API Key"}}"#;
+        let e = super::ERRORS.api_error(401, body);
+        assert!(matches!(e, Api { status: 401, code: Some(ref c), .. } if c == "invalid_request_error"));
+        let e = super::ERRORS.api_error(502, b"<html>bad gateway</html>");
+        assert!(
+            matches!(
+                e,
+                Api {
+                    status: 502,
+                    code: None,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

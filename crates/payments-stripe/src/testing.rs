@@ -28,7 +28,6 @@
 //! lost).
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::MutexGuard;
 use std::time::Duration;
 
@@ -167,23 +166,9 @@ pub fn signed_checkout_completed(
     }
 }
 
-/// A fresh id suffix such as `test_a1B2c3...` (random enough for tests).
+/// A fresh id suffix such as `test_a1b2c3...` (random enough for tests).
 fn id_suffix(mode: &str) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut out = format!("{mode}_a1");
-    for round in 0..3u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(n);
-        h.write_u64(round);
-        let mut x = h.finish();
-        for _ in 0..10 {
-            out.push(char::from(ALPHABET[(x % 62) as usize]));
-            x /= 62;
-        }
-    }
-    out
+    payments_core::mock::unique_id(&format!("{mode}_a1"), 30)
 }
 
 fn now() -> i64 {

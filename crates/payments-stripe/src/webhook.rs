@@ -1,23 +1,17 @@
-//! `Stripe-Signature` verification and the mapping of Stripe events to [`WebhookEvent`]s.
+//! Stripe events (verified with the core's Stripe-style [`Scheme`]) mapped to [`WebhookEvent`]s.
 //!
 //! Nothing is read from the body before its signature is verified; amounts and ids come only
 //! from the signed payload.
 
-use payments_core::signature::{SignatureError, StripeStyleScheme};
-use payments_core::{EventKind, Money, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest};
+use payments_core::signature::Scheme;
+use payments_core::{EventKind, Money, WebhookError, WebhookEvent, WebhookRequest};
 use serde::Deserialize;
 
-use crate::config::KeyMode;
-use crate::transformers::{
-    metadata_payment_id, money_from_stripe, ChargeObject, CheckoutSessionObject, DisputeObject,
-};
+use crate::transformers::{metadata_payment_id, money_from_stripe, ChargeObject, CheckoutSessionObject};
 use crate::NAME;
 
 /// The header Stripe signs webhooks in.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
-
-/// How a verified event is reported in [`SignatureVerdict::Verified`].
-pub const VERIFY_METHOD: &str = "hmac-sha256";
 
 /// The webhook types this adapter acts on (subscribe to these in the dashboard).
 pub const HANDLED_EVENTS: &[&str] = &[
@@ -28,18 +22,6 @@ pub const HANDLED_EVENTS: &[&str] = &[
     "charge.refunded",
     "charge.dispute.created",
 ];
-
-/// Verifies `header` against the exact `body` at `now`: HMAC-SHA256 of `"{t}.{body}"` with each
-/// whole `whsec_` secret, any `v1` may match (constant-time), `v0` ignored, `t` within tolerance.
-/// Returns the signed timestamp.
-pub fn verify(
-    scheme: &StripeStyleScheme,
-    header: &str,
-    body: &[u8],
-    now: i64,
-) -> Result<i64, SignatureError> {
-    scheme.verify(header, body, now)
-}
 
 /// The event envelope.
 #[derive(Debug, Deserialize)]
@@ -75,14 +57,14 @@ fn money(amount: i64, currency: &str) -> Result<Money, WebhookError> {
     money_from_stripe(amount, currency).map_err(|e| malformed(format!("amount {amount} {currency:?}: {e}")))
 }
 
-/// Verifies and normalizes one webhook.
+/// Verifies (HMAC-SHA256 of `"{t}.{body}"`, any `v1`, `t` within tolerance) and normalizes one
+/// webhook.
 pub fn parse(
-    scheme: &StripeStyleScheme,
-    mode: KeyMode,
+    scheme: &Scheme,
+    livemode: bool,
     request: &WebhookRequest,
 ) -> Result<WebhookEvent, WebhookError> {
-    let header = request.require_header(SIGNATURE_HEADER)?;
-    verify(scheme, header, &request.body, request.received_at)?;
+    scheme.verify(request)?;
 
     let raw = request.json()?;
     let envelope: Envelope =
@@ -90,15 +72,15 @@ pub fn parse(
     if envelope.id.trim().is_empty() || envelope.event_type.trim().is_empty() {
         return Err(malformed("the event has no id or no type"));
     }
-    if envelope.livemode != mode.livemode() {
+    if envelope.livemode != livemode {
         let (event, key) = if envelope.livemode {
             ("live-mode", "test")
         } else {
             ("test-mode", "live")
         };
+        let id = &envelope.id;
         return Err(WebhookError::Refused(format!(
-            "{event} event {} sent to an endpoint configured with a {key} key",
-            envelope.id
+            "{event} event {id} sent to an endpoint configured with a {key} key"
         )));
     }
 
@@ -111,15 +93,11 @@ pub fn parse(
         | "checkout.session.expired" => {
             let session: CheckoutSessionObject = object(t, obj)?;
             let kind = match t {
-                "checkout.session.completed" => {
-                    if session.payment_status == crate::transformers::SessionPaymentStatus::Paid {
-                        EventKind::PaymentSucceeded
-                    } else {
-                        // Delayed payment methods: wait for async_payment_succeeded / _failed.
-                        EventKind::PaymentPending
-                    }
+                // Delayed payment methods complete unpaid: wait for async_payment_succeeded.
+                "checkout.session.completed" if session.payment_status != "paid" => EventKind::PaymentPending,
+                "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+                    EventKind::PaymentSucceeded
                 }
-                "checkout.session.async_payment_succeeded" => EventKind::PaymentSucceeded,
                 "checkout.session.async_payment_failed" => EventKind::PaymentFailed,
                 _ => EventKind::CheckoutExpired,
             };
@@ -129,43 +107,31 @@ pub fn parse(
             }
             (kind, Some(session.id.clone()), session.payment_ref(), amount)
         }
-        "charge.refunded" => {
-            let charge: ChargeObject = object(t, obj)?;
-            let paid = money(charge.amount, &charge.currency)?;
-            let refunded = money(charge.amount_refunded, &charge.currency)?;
-            (
-                EventKind::Refunded {
-                    amount: Some(refunded.amount),
+        "charge.refunded" | "charge.dispute.created" => {
+            let c: ChargeObject = object(t, obj)?;
+            let kind = match t {
+                "charge.refunded" => EventKind::Refunded {
+                    amount: Some(money(c.amount_refunded, &c.currency)?.amount),
                 },
-                Some(charge.payment_intent.clone().unwrap_or(charge.id.clone())),
-                metadata_payment_id(charge.metadata.as_ref()),
-                Some(paid),
-            )
-        }
-        "charge.dispute.created" => {
-            let dispute: DisputeObject = object(t, obj)?;
-            let amount = money(dispute.amount, &dispute.currency)?;
+                _ => EventKind::Disputed,
+            };
+            let payment = c
+                .payment_intent
+                .clone()
+                .or(c.charge.clone())
+                .unwrap_or(c.id.clone());
+            let paid = money(c.amount, &c.currency)?;
             (
-                EventKind::Disputed,
-                Some(
-                    dispute
-                        .payment_intent
-                        .clone()
-                        .or(dispute.charge.clone())
-                        .unwrap_or(dispute.id.clone()),
-                ),
-                metadata_payment_id(dispute.metadata.as_ref()),
-                Some(amount),
+                kind,
+                Some(payment),
+                metadata_payment_id(c.metadata.as_ref()),
+                Some(paid),
             )
         }
         other => {
             let id = obj.get("id").and_then(|v| v.as_str()).map(str::to_string);
-            let payment_ref = obj
-                .get("metadata")
-                .and_then(|m| m.get("payment_id"))
-                .and_then(|v| v.as_str())
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_string);
+            let payment_ref = obj.get("metadata").and_then(|m| m["payment_id"].as_str());
+            let payment_ref = payment_ref.filter(|s| !s.trim().is_empty()).map(str::to_string);
             (
                 EventKind::Other {
                     raw_type: other.to_string(),
@@ -186,6 +152,6 @@ pub fn parse(
         payment_ref,
         amount,
         raw,
-        signature: SignatureVerdict::verified(VERIFY_METHOD),
+        signature: scheme.verdict(),
     })
 }

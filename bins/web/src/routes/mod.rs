@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/static/app.css", web::get().to(css))
         .route("/static/thanks.js", web::get().to(thanks_js))
         .route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(crate::metrics::metrics))
         .route("/login", web::get().to(session::login_page))
         .route("/login", web::post().to(session::login))
         .route("/logout", web::post().to(session::logout))

@@ -12,6 +12,20 @@ use crate::state::AppState;
 use crate::templates::{format_duration, format_time};
 
 const PAGE_SIZE: i64 = 50;
+/// The highest page number a list accepts (5 million rows at 50 a page).
+pub const MAX_PAGE: i64 = 100_000;
+
+/// A page number from the query: 1 when absent, a clear 400 outside 1..=MAX_PAGE (so the
+/// offset never overflows, whatever the database).
+pub fn page_number(page: Option<i64>) -> Result<i64, AppError> {
+    match page {
+        None => Ok(1),
+        Some(p) if (1..=MAX_PAGE).contains(&p) => Ok(p),
+        Some(p) => Err(AppError::BadRequest(format!(
+            "page {p} does not exist: pages are numbered from 1 to {MAX_PAGE}"
+        ))),
+    }
+}
 
 #[derive(Serialize)]
 struct UsageView {
@@ -157,7 +171,7 @@ pub async fn create_receipt(
     let receipt = state
         .db(move |s| s.create_receipt_from_usage(uid, &ids, &actor))
         .await?;
-    tracing::info!(receipt = receipt.id, user = %user.0.username, "receipt created");
+    tracing::info!(receipt = receipt.id, user = %crate::logsafe::bounded(&user.0.username), "receipt created");
     Ok(see_other(&format!("/receipts/{}", receipt.id)))
 }
 
@@ -280,7 +294,7 @@ pub async fn admin_receipts(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = page_number(q.page)?;
     let rows = state
         .db(move |s| s.all_receipts(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE))
         .await?;
@@ -349,7 +363,7 @@ pub async fn admin_audit(
     q: web::Query<AuditParams>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = page_number(q.page)?;
     let action = q.action.clone().filter(|a| !a.is_empty());
     let receipt = match q.receipt.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         None => None,

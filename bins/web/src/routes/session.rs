@@ -1,9 +1,12 @@
 use actix_session::Session;
-use actix_web::{web, HttpResponse};
+use std::net::IpAddr;
+
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{html, page_context, see_other};
 use crate::auth::{log_in, log_out, verify_password, CsrfForm};
 use crate::error::AppError;
+use crate::logsafe::bounded;
 use crate::state::AppState;
 
 pub async fn login_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
@@ -14,22 +17,63 @@ pub async fn login_page(state: web::Data<AppState>, session: Session) -> Result<
 pub async fn login(
     state: web::Data<AppState>,
     session: Session,
+    req: HttpRequest,
     form: CsrfForm,
 ) -> Result<HttpResponse, AppError> {
     let username = form.get("username").unwrap_or("").trim().to_string();
     let password = form.get("password").unwrap_or("").to_string();
+    // Rate limits first: a refused login costs no database read and no hash.
+    let addr = req
+        .peer_addr()
+        .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let guard = state.login_guard.clone();
+    let limited = |r| {
+        state.metrics.login("rate_limited");
+        too_many(r)
+    };
+    guard.admit(addr, &username).map_err(limited)?;
+    let _slot = guard.hashing_slot().await.map_err(limited)?;
     let name = username.clone();
-    let user = state.db(move |s| s.user_by_username(&name)).await?;
+    // A name no account can have is not looked up (it still costs a decoy hash below).
+    let user = if crate::account::check_username(&username).is_ok() {
+        state.db(move |s| s.user_by_username(&name)).await?
+    } else {
+        None
+    };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = web::block(move || verify_password(&password, hash.as_deref())).await?;
+    let ok = guard
+        .pool
+        .run(move || verify_password(&password, hash.as_deref()))
+        .await
+        .ok_or_else(|| AppError::internal("the password-hashing threads are gone"))?;
+    if ok && user.is_some() {
+        guard.succeeded(&username);
+        state.metrics.login("ok");
+    } else {
+        guard.failed(&username);
+        state.metrics.login(if user.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_user"
+        });
+    }
     match user {
         Some(user) if ok => {
             log_in(&session, &user)?;
-            tracing::info!(user = %user.username, "logged in");
+            tracing::info!(user = %bounded(&user.username), "logged in");
             Ok(see_other("/me"))
         }
-        _ => {
-            tracing::info!(user = %username, "failed login");
+        found => {
+            // A name is logged only once it matched an account: what was typed into the field
+            // may be a password. Unknown names are logged as a short keyed hash, enough to see
+            // repeated attempts and useless for reading what was typed.
+            match &found {
+                Some(user) => tracing::info!(user = %bounded(&user.username), "failed login: wrong password"),
+                None => tracing::info!(
+                    attempt = %unknown_user_tag(&state, &username),
+                    "failed login: unknown user"
+                ),
+            }
             let mut ctx = page_context(&state, &session, None)?;
             ctx.insert("error", "Unknown username or wrong password.");
             ctx.insert("username", &username);
@@ -43,4 +87,25 @@ pub async fn login(
 pub async fn logout(session: Session, _form: CsrfForm) -> HttpResponse {
     log_out(&session);
     see_other("/login")
+}
+
+/// `unknown user #1a2b3c4d`: an HMAC of what was typed, keyed with the session secret, cut to 32
+/// bits (the same typo shows the same tag; nothing typed can be read back from it).
+pub fn unknown_user_tag(state: &AppState, typed: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let key = state.config.session_secret.as_deref().unwrap_or("unknown-user");
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()) else {
+        return "unknown user".into();
+    };
+    mac.update(typed.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    format!("unknown user #{}", hex::encode(&tag[..4]))
+}
+
+fn too_many(r: crate::login_guard::Refused) -> AppError {
+    tracing::info!(reason = r.reason, "login refused by the rate limit");
+    AppError::TooMany {
+        message: r.reason.to_string(),
+        retry_after: r.retry_after.as_secs().max(1),
+    }
 }

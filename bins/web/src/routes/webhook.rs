@@ -13,13 +13,27 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
         .collect();
     let request = WebhookRequest::new(headers, body.to_vec(), unix_now());
-    respond(process_webhook(&state, request).await)
+    let started = std::time::Instant::now();
+    let reply = process_webhook(&state, request).await;
+    state.metrics.webhook(
+        state.provider_name(),
+        &reply.result,
+        reply.status.as_u16(),
+        started.elapsed(),
+    );
+    respond(reply)
 }
 
 pub fn respond(reply: WebhookReply) -> HttpResponse {
+    // Refusals are audited and logged per kind and minute (see `refusals`), not per request.
+    let quiet = reply.result == "refused";
     let mut response = HttpResponse::build(reply.status);
     if let Some(secs) = reply.retry_after {
         response.insert_header(("Retry-After", secs.to_string()));
     }
-    response.json(reply)
+    let mut resp = response.json(reply);
+    if quiet {
+        resp.extensions_mut().insert(crate::access_log::Quiet);
+    }
+    resp
 }

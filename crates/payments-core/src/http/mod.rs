@@ -44,6 +44,25 @@ pub trait ApiErrors: Send + Sync + 'static {
     }
 }
 
+/// A plain function or closure `(status, body) -> ProviderError` maps errors too.
+impl<F: Fn(u16, &[u8]) -> ProviderError + Send + Sync + 'static> ApiErrors for F {
+    fn api_error(&self, status: u16, body: &[u8]) -> ProviderError {
+        self(status, body)
+    }
+}
+
+/// An idempotency key of at most `max` printable ASCII characters: `key` itself when it fits,
+/// else `sha256-<hex digest of key>` (still deterministic, so every retry and replay of the same
+/// operation sends the same value).
+pub fn bounded_key(key: &str, max: usize) -> String {
+    use sha2::Digest as _;
+    if !key.is_empty() && key.len() <= max && key.bytes().all(|b| b.is_ascii_graphic()) {
+        key.to_string()
+    } else {
+        format!("sha256-{}", hex::encode(sha2::Sha256::digest(key.as_bytes())))
+    }
+}
+
 /// The [`ProviderError::Api`] for `status` with the provider's `code` and `message` (a readable
 /// fallback when the message is missing).
 pub fn api_error(
@@ -66,6 +85,40 @@ pub fn api_error(
         status,
         code,
         message,
+    }
+}
+
+/// A provider's error JSON described by JSON pointers (RFC 6901): the first non-blank `code` and
+/// `message` win, `field` (the parameter at fault) is appended as `(param: ...)` unless the
+/// message names it, and `retry_header` is the provider's own `true`/`false` retry advice.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonErrors {
+    pub provider: &'static str,
+    pub code: &'static [&'static str],
+    pub message: &'static [&'static str],
+    pub field: Option<&'static str>,
+    pub retry_header: Option<&'static str>,
+}
+
+impl ApiErrors for JsonErrors {
+    fn api_error(&self, status: u16, body: &[u8]) -> ProviderError {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let text = |p: &str| {
+            v.pointer(p)
+                .and_then(|x| x.as_str())
+                .filter(|s| !s.trim().is_empty())
+        };
+        let first = |ps: &[&str]| ps.iter().find_map(|p| text(p)).map(str::to_string);
+        let message = first(self.message).map(|m| match self.field.and_then(text) {
+            Some(f) if !m.contains(f) => format!("{m} (param: {f})"),
+            _ => m,
+        });
+        api_error(self.provider, status, first(self.code), message, body)
+    }
+
+    fn should_retry(&self, _status: u16, headers: &HeaderMap) -> Option<bool> {
+        let value = headers.get(self.retry_header?)?.to_str().ok()?;
+        Some(value.trim().eq_ignore_ascii_case("true"))
     }
 }
 
@@ -233,15 +286,9 @@ impl Client {
         retry: RetryPolicy,
         errors: impl ApiErrors,
     ) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(retry.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("payments-core-http/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
             provider,
-            http,
+            http: http_client(retry.timeout.min(Duration::from_secs(10)))?,
             base: base.trim_end_matches('/').to_string(),
             auth,
             tokens: Arc::new(TokenCache::default()),
@@ -249,6 +296,12 @@ impl Client {
             retry,
             errors: Arc::new(errors),
         })
+    }
+
+    /// Another connect timeout (the default is the policy's timeout, at most 10 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Result<Self, ProviderError> {
+        self.http = http_client(timeout)?;
+        Ok(self)
     }
 
     /// A header sent on every request (`Stripe-Version`, `Omise-Version`).
@@ -401,6 +454,15 @@ impl Client {
     }
 }
 
+fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, ProviderError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("payments-core-http/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
 /// A transport failure: retryable; it may have arrived unless the connection never opened.
 fn transport(e: &reqwest::Error) -> Failure {
     let kind = if e.is_timeout() {
@@ -443,5 +505,51 @@ mod tests {
             "metadata[payment_id]=a+b%26c%3Dd&success_url=http%3A%2F%2Fh%2F%3Fx%3D%7BCHECKOUT_SESSION_ID%7D"
         );
         assert_eq!(super::segment("cs_1/../x y"), "cs_1%2F..%2Fx%20y");
+    }
+
+    #[test]
+    fn json_errors_follow_their_pointers() {
+        use super::{ApiErrors, JsonErrors};
+        use crate::provider::ProviderError::Api;
+        const E: JsonErrors = JsonErrors {
+            provider: "acme",
+            code: &["/error/code", "/error/type"],
+            message: &["/error/message", "/detail"],
+            field: Some("/error/param"),
+            retry_header: Some("Acme-Should-Retry"),
+        };
+        let e = E.api_error(
+            400,
+            br#"{"error":{"type":"invalid","message":"too small","param":"amount"}}"#,
+        );
+        assert!(
+            matches!(e, Api { status: 400, code: Some(ref c), ref message, .. } if c == "invalid" && message == "too small (param: amount)"),
+            "{e:?}"
+        );
+        let e = E.api_error(404, br#"{"detail":"no such payment"}"#);
+        assert!(
+            matches!(e, Api { code: None, ref message, .. } if message == "no such payment"),
+            "{e:?}"
+        );
+        let e = E.api_error(502, b"");
+        assert!(
+            matches!(e, Api { ref message, .. } if message.contains("empty body")),
+            "{e:?}"
+        );
+        let mut headers = super::HeaderMap::new();
+        assert_eq!(E.should_retry(409, &headers), None);
+        headers.insert("Acme-Should-Retry", "false".parse().unwrap());
+        assert_eq!(E.should_retry(503, &headers), Some(false));
+    }
+
+    #[test]
+    fn bounded_keys_are_deterministic_and_bounded() {
+        use super::bounded_key;
+        assert_eq!(bounded_key("pay:abc:capture:0", 108), "pay:abc:capture:0");
+        let long = "x".repeat(200);
+        assert_eq!(bounded_key(&long, 108), bounded_key(&long, 108));
+        assert!(bounded_key(&long, 108).len() <= 108);
+        assert_ne!(bounded_key(&long, 108), bounded_key(&"y".repeat(200), 108));
+        assert_ne!(bounded_key("a b", 108), "a b", "not printable ASCII");
     }
 }

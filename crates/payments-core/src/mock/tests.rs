@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{match_pattern, Auth, Fault, Idempotency, Method, MockRequest, ProviderMock, Reply};
+use super::{match_pattern, Auth, Fault, Idempotency, Method, MockRequest, OAuth, ProviderMock, Reply};
 
 #[derive(Debug, Default)]
 struct Shop {
@@ -436,4 +436,108 @@ fn a_reply_becomes_the_response_it_describes() {
         Reply::redirect("/back").headers,
         [("Location".to_string(), "/back".to_string())]
     );
+}
+
+#[test]
+fn unique_ids_have_the_asked_shape_and_never_repeat() {
+    let ids: Vec<String> = (0..500).map(|_| super::unique_id("chrg_test_", 16)).collect();
+    for id in &ids {
+        let tail = id.strip_prefix("chrg_test_").expect("prefix");
+        assert_eq!(tail.len(), 16, "{id}");
+        assert!(
+            tail.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "{id}"
+        );
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+}
+
+#[tokio::test]
+async fn bodies_read_as_objects_from_json_and_bracketed_forms() {
+    let mock = ProviderMock::builder("mock-kit-test", Vec::<Value>::new())
+        .public_route(Method::POST, "/echo", |seen: &mut Vec<Value>, req| {
+            seen.push(Value::Object(req.body_object()));
+            Reply::new(204)
+        })
+        .start()
+        .await;
+    let send = |content_type: &'static str, body: &'static str| {
+        client(Duration::from_secs(10))
+            .post(format!("{}/echo", mock.uri()))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let form = "amount=100&metadata[payment_id]=p1&line_items[0][price_data][currency]=thb&a=1&a[b]=2";
+    send("application/x-www-form-urlencoded", form)
+        .await
+        .expect("form");
+    send(
+        "application/json; charset=utf-8",
+        r#"{"amount": 100, "metadata": {"payment_id": "p1"}}"#,
+    )
+    .await
+    .expect("json");
+    send("application/json", "[1, 2]").await.expect("array");
+    assert_eq!(
+        *mock.state(),
+        [
+            json!({"amount": "100", "metadata": {"payment_id": "p1"},
+                   "line_items": {"0": {"price_data": {"currency": "thb"}}}, "a": {"b": "2"}}),
+            json!({"amount": 100, "metadata": {"payment_id": "p1"}}),
+            json!({}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_oauth_endpoint_issues_the_only_tokens_the_api_accepts() {
+    let oauth = OAuth::client_credentials("/v1/oauth2/token", "id", "secret")
+        .expires_in(600)
+        .extra(json!({"scope": "payments"}));
+    let mock = ProviderMock::builder("mock-kit-test", Shop::default())
+        .oauth(oauth, Reply::json(401, &json!({"error": "invalid_token"})))
+        .route(Method::POST, "/v1/orders", create)
+        .start()
+        .await;
+    let token = |id: &'static str, secret: &'static str, grant: &'static str| {
+        client(Duration::from_secs(10))
+            .post(format!("{}/v1/oauth2/token", mock.uri()))
+            .basic_auth(id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(grant)
+            .send()
+    };
+    let wrong = token("id", "nope", "grant_type=client_credentials")
+        .await
+        .expect("token");
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert_eq!(
+        wrong.json::<Value>().await.expect("JSON")["error"],
+        "invalid_client"
+    );
+    let grant = token("id", "secret", "grant_type=password").await.expect("token");
+    assert_eq!(grant.status().as_u16(), 400);
+    let ok: Value = token("id", "secret", "grant_type=client_credentials")
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        (&ok["token_type"], &ok["expires_in"], &ok["scope"]),
+        (&json!("Bearer"), &json!(600), &json!("payments"))
+    );
+    let bearer = format!("Bearer {}", ok["access_token"].as_str().expect("token"));
+    assert_eq!(mock.token_requests(), 3);
+
+    assert_eq!(post(&mock, Some("Bearer made-up"), 1).await.expect("POST").0, 401);
+    assert_eq!(post(&mock, Some(&bearer), 1).await.expect("POST").0, 201);
+    mock.reject_all_tokens(true);
+    assert_eq!(post(&mock, Some(&bearer), 1).await.expect("POST").0, 401);
+    mock.reject_all_tokens(false);
+    mock.revoke_tokens();
+    assert_eq!(post(&mock, Some(&bearer), 1).await.expect("POST").0, 401);
+    assert_eq!(mock.state().orders.len(), 1);
 }

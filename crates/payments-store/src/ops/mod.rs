@@ -8,5 +8,6 @@ pub mod audit;
 pub mod events;
 pub mod payments;
 pub mod receipts;
+pub mod sessions;
 pub mod usage;
 pub mod users;

@@ -44,3 +44,10 @@ pub fn by_id(c: &mut Conn, id: i64) -> Result<Option<UserRow>, StoreError> {
 pub fn count(c: &mut Conn) -> Result<i64, StoreError> {
     Ok(users::table.count().get_result(c)?)
 }
+
+pub fn set_password(c: &mut Conn, user_id: i64, password_hash: &str) -> Result<bool, StoreError> {
+    Ok(diesel::update(users::table.find(user_id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(c)?
+        > 0)
+}

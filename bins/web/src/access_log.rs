@@ -1,0 +1,72 @@
+//! One access-log line per request, with the client-supplied request target escaped and
+//! bounded (see `logsafe`). A handler can mark its response [`Quiet`] when the request was
+//! already accounted for in an aggregated form (refused webhooks), so junk cannot grow the log.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::HttpMessage;
+
+use crate::logsafe::bounded;
+
+/// Marks a response whose request must not get its own access-log line.
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet;
+
+/// The request's id: the one a proxy sent in `X-Request-Id` when it is short and plain, else a
+/// new random one. Every log line of the request carries it (a tracing span) and so does the
+/// response.
+fn request_id(req: &ServiceRequest) -> String {
+    let sent = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .filter(|v| v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+    match sent {
+        Some(id) => id.to_string(),
+        None => crate::auth::random_token(8).unwrap_or_else(|_| "-".into()),
+    }
+}
+
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use tracing::Instrument;
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", id = %id);
+    let mut result = logged(req, next).instrument(span).await;
+    if let (Ok(res), Ok(value)) = (&mut result, HeaderValue::from_str(&id)) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    result
+}
+
+async fn logged<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let start = Instant::now();
+    let peer = req.peer_addr().map_or_else(|| "-".to_string(), |a| a.to_string());
+    let line = format!("{} {}", req.method(), bounded(&req.uri().to_string()));
+    let result = next.call(req).await;
+    let ms = start.elapsed().as_millis();
+    match &result {
+        Ok(res) => {
+            if res.request().extensions().get::<Quiet>().is_none()
+                && res.response().extensions().get::<Quiet>().is_none()
+            {
+                tracing::info!(target: "access", "{peer} \"{line}\" {} {ms}ms", res.status().as_u16());
+            }
+        }
+        Err(e) => {
+            tracing::info!(target: "access", "{peer} \"{line}\" error {} {ms}ms", bounded(&e.to_string()))
+        }
+    }
+    result
+}

@@ -1,0 +1,177 @@
+//! `/metrics` in the Prometheus text format, for operators: webhooks by provider and result,
+//! refused webhooks by reason, webhook latency, logins by outcome, the database pool. Only with
+//! `METRICS_TOKEN` set, and only for `Authorization: Bearer <METRICS_TOKEN>` (else 404).
+//! Counters are kept in memory per process (each instance is scraped on its own).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::state::AppState;
+
+/// Latency bucket bounds in microseconds, with their `le` labels in seconds.
+const BUCKETS: [(u64, &str); 11] = [
+    (5_000, "0.005"),
+    (10_000, "0.01"),
+    (25_000, "0.025"),
+    (50_000, "0.05"),
+    (100_000, "0.1"),
+    (250_000, "0.25"),
+    (500_000, "0.5"),
+    (1_000_000, "1"),
+    (2_500_000, "2.5"),
+    (5_000_000, "5"),
+    (10_000_000, "10"),
+];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    webhooks: Mutex<BTreeMap<(String, String, u16), u64>>,
+    refused: Mutex<BTreeMap<(String, String), u64>>,
+    logins: Mutex<BTreeMap<&'static str, u64>>,
+    latency: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_us: AtomicU64,
+}
+
+fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
+    let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+    *m.entry(key).or_insert(0) += 1;
+}
+
+/// A label value as Prometheus wants it: backslash, quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// One answered webhook: its result (`finalized`, `duplicate`, `refused`, ...), status and
+    /// how long it took.
+    pub fn webhook(&self, provider: &str, result: &str, status: u16, took: Duration) {
+        bump(&self.webhooks, (provider.to_string(), result.to_string(), status));
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        for (i, (bound, _)) in BUCKETS.iter().enumerate() {
+            if us <= *bound {
+                self.latency[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// A webhook refused before verification, by reason code.
+    pub fn refused(&self, provider: &str, code: &str) {
+        bump(&self.refused, (provider.to_string(), code.to_string()));
+    }
+
+    /// A login attempt: `ok`, `wrong_password`, `unknown_user`, `rate_limited`.
+    pub fn login(&self, outcome: &'static str) {
+        bump(&self.logins, outcome);
+    }
+
+    /// The text exposition.
+    pub fn render(&self, pool: (u32, u32)) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP payments_webhooks_total Webhooks answered, by provider, result and HTTP status.\n",
+        );
+        out.push_str("# TYPE payments_webhooks_total counter\n");
+        for ((p, r, s), n) in self.webhooks.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "payments_webhooks_total{{provider=\"{}\",result=\"{}\",status=\"{s}\"}} {n}",
+                label(p),
+                label(r)
+            );
+        }
+        out.push_str("# HELP payments_webhook_verification_failures_total Webhooks refused before verification, by reason.\n");
+        out.push_str("# TYPE payments_webhook_verification_failures_total counter\n");
+        for ((p, c), n) in self.refused.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "payments_webhook_verification_failures_total{{provider=\"{}\",reason=\"{}\"}} {n}",
+                label(p),
+                label(c)
+            );
+        }
+        out.push_str("# HELP payments_webhook_duration_seconds Time to answer a webhook.\n");
+        out.push_str("# TYPE payments_webhook_duration_seconds histogram\n");
+        for (i, (_, le)) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "payments_webhook_duration_seconds_bucket{{le=\"{le}\"}} {}",
+                self.latency[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let sum = self.latency_sum_us.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "payments_webhook_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "payments_webhook_duration_seconds_sum {}.{:06}",
+            sum / 1_000_000,
+            sum % 1_000_000
+        );
+        let _ = writeln!(out, "payments_webhook_duration_seconds_count {count}");
+        out.push_str("# HELP payments_logins_total Login attempts by outcome.\n");
+        out.push_str("# TYPE payments_logins_total counter\n");
+        for (o, n) in self.logins.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "payments_logins_total{{outcome=\"{o}\"}} {n}");
+        }
+        out.push_str("# HELP payments_db_pool_connections Database pool connections, open and idle.\n");
+        out.push_str("# TYPE payments_db_pool_connections gauge\n");
+        let _ = writeln!(out, "payments_db_pool_connections{{state=\"open\"}} {}", pool.0);
+        let _ = writeln!(out, "payments_db_pool_connections{{state=\"idle\"}} {}", pool.1);
+        out
+    }
+}
+
+/// `GET /metrics`.
+pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let Some(token) = state.config.metrics_token.as_deref() else {
+        return HttpResponse::NotFound().finish();
+    };
+    let sent = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !crate::auth::constant_time_eq(sent.as_bytes(), token.as_bytes()) {
+        return HttpResponse::NotFound().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(state.store.pool_state()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_format_counts_and_buckets() {
+        let m = Metrics::default();
+        m.webhook("dummy", "finalized", 200, Duration::from_millis(7));
+        m.webhook("dummy", "refused", 400, Duration::from_millis(300));
+        m.refused("dummy", "bad_signature");
+        m.login("ok");
+        let text = m.render((3, 2));
+        assert!(text
+            .contains("payments_webhooks_total{provider=\"dummy\",result=\"finalized\",status=\"200\"} 1"));
+        assert!(text.contains("payments_webhook_duration_seconds_bucket{le=\"0.01\"} 1"));
+        assert!(text.contains("payments_webhook_duration_seconds_bucket{le=\"0.5\"} 2"));
+        assert!(text.contains("payments_webhook_duration_seconds_sum 0.307000"));
+        assert!(text.contains(
+            "payments_webhook_verification_failures_total{provider=\"dummy\",reason=\"bad_signature\"} 1"
+        ));
+        assert!(text.contains("payments_db_pool_connections{state=\"idle\"} 2"));
+    }
+}

@@ -1,0 +1,789 @@
+#![doc = include_str!("../README.md")]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use payments_core::signature::StripeStyleScheme;
+use payments_core::{unix_now, Currency, EventKind, Money};
+use payments_store::{
+    AuditQuery, Durability, EventOutcome, FinalizeOutcome, NewUsage, PoolOptions, ReceiptStatus, Role, Store,
+    VerifiedEvent,
+};
+use payments_web::app;
+use payments_web::config::Config;
+
+const SECRET_KEY: &str = "sk_test_bench_local_only_0123456789";
+const WEBHOOK_SECRET: &str = "whsec_bench_local_only_0123456789";
+/// Every receipt costs THB 12.34 (one usage record of 1,234 minor units).
+const RECEIPT_MINOR: i64 = 1_234;
+/// How often a delivery answered 503 (queue full) is sent again, at most.
+const MAX_RETRIES: u32 = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Drives the real server with signed Stripe `checkout.session.completed` deliveries.
+#[derive(Debug, Parser)]
+#[command(name = "payments-bench", version)]
+struct Args {
+    /// Which database the server runs on.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: Backend,
+    /// Unique events (one receipt each) to deliver.
+    #[arg(long, default_value_t = 2_000)]
+    deliveries: usize,
+    /// Deliveries in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Redeliveries of already sent events, in percent of `--deliveries` (0 to 100, e.g. 30).
+    #[arg(long, default_value_t = 0, value_parser = percent)]
+    duplicates: usize,
+    /// Paid payments already in the database before the run (to see how the cost grows).
+    #[arg(long, default_value_t = 0)]
+    prefill: usize,
+    /// Bare finalize transactions, one commit each, to measure the backend's raw ceiling in the
+    /// same run (0: skip). Default: min(deliveries, 2000).
+    #[arg(long)]
+    raw: Option<usize>,
+    /// Threads for the raw ceiling (default: 1 on SQLite, 8 on PostgreSQL).
+    #[arg(long)]
+    raw_threads: Option<usize>,
+    /// Run with DB_DURABILITY=relaxed (can lose acknowledged payments on a power cut).
+    #[arg(long, conflicts_with = "compare")]
+    relaxed: bool,
+    /// Run durable, then relaxed, each on a fresh database, and print the ratio.
+    #[arg(long)]
+    compare: bool,
+    /// PostgreSQL server to create the scratch database on (default: DATABASE_URL, then
+    /// TEST_DATABASE_URL); its role must be allowed to create databases.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Folder for the scratch SQLite file (default: the system's temp folder).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+    /// Give up sending after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    max_seconds: u64,
+}
+
+type Failure = String;
+
+fn percent(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|p| *p <= 100)
+        .ok_or_else(|| format!("{text:?} is not a whole percentage from 0 to 100"))
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), Failure> {
+    if args.deliveries == 0 || args.concurrency == 0 {
+        return Err("--deliveries and --concurrency must be at least 1".into());
+    }
+    let runs: Vec<Durability> = if args.compare {
+        vec![Durability::Durable, Durability::Relaxed]
+    } else if args.relaxed {
+        vec![Durability::Relaxed]
+    } else {
+        vec![Durability::Durable]
+    };
+    let mut results = Vec::new();
+    for durability in runs {
+        let result = one_run(args, durability)?;
+        results.push(result);
+    }
+    if let [durable, relaxed] = &results[..] {
+        println!("== durable vs relaxed ({:?})", args.backend);
+        println!(
+            "deliveries/s  durable {} / relaxed {} = {}",
+            durable.per_sec,
+            relaxed.per_sec,
+            ratio(durable.per_sec, relaxed.per_sec)
+        );
+        println!(
+            "p99           durable {} ms / relaxed {} ms",
+            ms(durable.p99_us),
+            ms(relaxed.p99_us)
+        );
+    }
+    if results.iter().any(|r| !r.verified) {
+        return Err("verification failed (see above)".into());
+    }
+    Ok(())
+}
+
+/// `a / b` as `1.23x`, in integer arithmetic.
+fn ratio(a: u64, b: u64) -> String {
+    if b == 0 {
+        return "n/a".into();
+    }
+    let hundredths = a.saturating_mul(100) / b;
+    format!("{}.{:02}x", hundredths / 100, hundredths % 100)
+}
+
+/// Microseconds as milliseconds with two decimals.
+fn ms(us: u64) -> String {
+    format!("{}.{:02}", us / 1000, (us % 1000) / 10)
+}
+
+fn per_second(count: u64, elapsed: Duration) -> u64 {
+    let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).max(1);
+    count.saturating_mul(1_000_000) / us
+}
+
+/// Peak resident set size of this process (server and client), from /proc.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct RunResult {
+    per_sec: u64,
+    p99_us: u64,
+    verified: bool,
+}
+
+/// A scratch database that goes away with this value.
+enum Scratch {
+    Sqlite {
+        /// Deleted on drop.
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    #[cfg(feature = "postgres")]
+    Postgres(payments_store::testing::TempPostgres),
+}
+
+impl Scratch {
+    fn url(&self) -> &str {
+        match self {
+            Scratch::Sqlite { url, .. } => url,
+            #[cfg(feature = "postgres")]
+            Scratch::Postgres(pg) => &pg.url,
+        }
+    }
+
+    fn create(args: &Args) -> Result<Scratch, Failure> {
+        match args.backend {
+            Backend::Sqlite => {
+                let dir = match &args.dir {
+                    Some(d) => tempfile::tempdir_in(d),
+                    None => tempfile::tempdir(),
+                }
+                .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                Ok(Scratch::Sqlite { _dir: dir, url })
+            }
+            Backend::Postgres => postgres_scratch(args),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_scratch(args: &Args) -> Result<Scratch, Failure> {
+    let base = args
+        .database_url
+        .clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .or_else(|| std::env::var("TEST_DATABASE_URL").ok())
+        .filter(|u| u.starts_with("postgres"))
+        .ok_or(
+            "--backend postgres needs --database-url, DATABASE_URL or TEST_DATABASE_URL (postgres://...)",
+        )?;
+    Ok(Scratch::Postgres(payments_store::testing::TempPostgres::create(
+        &base, "bench",
+    )))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_scratch(_: &Args) -> Result<Scratch, Failure> {
+    Err("this build has no PostgreSQL: run with `--features postgres`".into())
+}
+
+fn thb(minor: i64) -> Result<Money, Failure> {
+    Ok(Money::new(
+        minor,
+        Currency::from_code("THB").map_err(|e| e.to_string())?,
+    ))
+}
+
+/// One open Stripe checkout per receipt: (receipt id, our payment id, Stripe session id).
+type Checkout = (i64, String, String);
+
+/// Seeds `n` receipts for `user`, each with an open Stripe checkout, through the store.
+fn seed(store: &Store, user: &str, n: usize) -> Result<Vec<Checkout>, Failure> {
+    let err = |e: payments_store::StoreError| e.to_string();
+    store
+        .create_user(user, "not-a-real-hash", Role::User)
+        .map_err(err)?;
+    let owner = store
+        .user_by_username(user)
+        .map_err(err)?
+        .ok_or("seeded user is missing")?;
+    let cost = thb(RECEIPT_MINOR)?;
+    for chunk_start in (0..n).step_by(5_000) {
+        let rows: Vec<NewUsage> = (chunk_start..n.min(chunk_start + 5_000))
+            .map(|i| NewUsage {
+                username: user.into(),
+                job_id: format!("job-{i}"),
+                description: "benchmark job".into(),
+                cpu_core_seconds: 3600,
+                gpu_seconds: 0,
+                ended_at: 1_700_000_000,
+                cost,
+            })
+            .collect();
+        store.import_usage(&rows, "bench").map_err(err)?;
+    }
+    let records = store.usage_for_user(owner.id).map_err(err)?;
+    let mut out = Vec::with_capacity(n);
+    for (i, record) in records.iter().enumerate() {
+        let receipt = store
+            .create_receipt_from_usage(owner.id, &[record.id], "bench")
+            .map_err(err)?;
+        let intent = store
+            .create_payment_for_receipt(receipt.id, payments_stripe::NAME)
+            .map_err(err)?;
+        let session = format!("cs_test_{user}_{i}");
+        let payment = store
+            .attach_provider_checkout(
+                intent.payment().id,
+                &session,
+                "http://127.0.0.1:9/checkout",
+                "bench",
+            )
+            .map_err(err)?;
+        out.push((receipt.id, payment.public_id, session));
+    }
+    Ok(out)
+}
+
+/// A `checkout.session.completed` event for one checkout, as Stripe sends it.
+fn event_body(event_id: &str, checkout: &Checkout, created: i64) -> Vec<u8> {
+    let (_, payment_ref, session) = checkout;
+    serde_json::json!({
+        "id": event_id,
+        "object": "event",
+        "api_version": payments_stripe::STRIPE_VERSION,
+        "created": created,
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null},
+        "type": "checkout.session.completed",
+        "data": {"object": {
+            "id": session,
+            "object": "checkout.session",
+            "amount_subtotal": RECEIPT_MINOR,
+            "amount_total": RECEIPT_MINOR,
+            "client_reference_id": payment_ref,
+            "created": created,
+            "currency": "thb",
+            "livemode": false,
+            "metadata": {"payment_id": payment_ref},
+            "mode": "payment",
+            "payment_intent": format!("pi_{event_id}"),
+            "payment_status": "paid",
+            "status": "complete",
+            "url": null,
+        }},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Marks `checkouts` paid through the store in batches (the pre-filled history).
+fn prefill_paid(store: &Store, checkouts: &[Checkout]) -> Result<(), Failure> {
+    let amount = thb(RECEIPT_MINOR)?;
+    for chunk in checkouts.chunks(1_000) {
+        let events: Vec<VerifiedEvent> = chunk
+            .iter()
+            .map(|(_, payment_ref, session)| VerifiedEvent {
+                provider: payments_stripe::NAME.into(),
+                event_id: format!("evt_prefill_{session}"),
+                raw_type: "checkout.session.completed".into(),
+                kind: EventKind::PaymentSucceeded,
+                external_payment_id: Some(session.clone()),
+                payment_ref: Some(payment_ref.clone()),
+                amount: Some(amount),
+                verified_by: "prefill".into(),
+                raw_payload: "{}".into(),
+                received_at: unix_now(),
+            })
+            .collect();
+        for outcome in store.handle_verified_events(&events).map_err(|e| e.to_string())? {
+            outcome.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The raw ceiling: bare finalize transactions (verified event in, one commit each) on
+/// `threads` threads, straight on the store. Returns transactions per second.
+fn raw_ceiling(store: &Store, checkouts: &[Checkout], threads: usize) -> Result<u64, Failure> {
+    let amount = thb(RECEIPT_MINOR)?;
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((_, payment_ref, session)) = checkouts.get(i) else {
+                    break;
+                };
+                let event = VerifiedEvent {
+                    provider: payments_stripe::NAME.into(),
+                    event_id: format!("evt_raw_{session}"),
+                    raw_type: "checkout.session.completed".into(),
+                    kind: EventKind::PaymentSucceeded,
+                    external_payment_id: Some(session.clone()),
+                    payment_ref: Some(payment_ref.clone()),
+                    amount: Some(amount),
+                    verified_by: "raw".into(),
+                    raw_payload: "{}".into(),
+                    received_at: unix_now(),
+                };
+                if !matches!(
+                    store.handle_verified_event(&event),
+                    Ok(EventOutcome::Finalize(FinalizeOutcome::Finalized { .. }))
+                ) {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    let failed = failures.load(Ordering::Relaxed);
+    if failed > 0 {
+        return Err(format!("{failed} raw finalize transactions did not finalize"));
+    }
+    Ok(per_second(checkouts.len() as u64, elapsed))
+}
+
+/// The order deliveries are sent in: every event once, and `duplicates` percent of them again,
+/// each redelivery a little after its original.
+fn delivery_order(n: usize, duplicates: usize, concurrency: usize) -> Vec<usize> {
+    let lag = concurrency.saturating_mul(2).max(1);
+    let is_dup = |i: usize| (i * duplicates) / 100 != ((i + 1) * duplicates) / 100 || duplicates >= 100;
+    let mut order = Vec::with_capacity(n + n * duplicates / 100 + 1);
+    for i in 0..n {
+        order.push(i);
+        if i >= lag && is_dup(i - lag) {
+            order.push(i - lag);
+        }
+    }
+    for i in n.saturating_sub(lag)..n {
+        if is_dup(i) {
+            order.push(i);
+        }
+    }
+    order
+}
+
+/// The server in-process, on a thread and actix system of its own.
+struct RunningServer {
+    state: payments_web::state::AppState,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    base: String,
+}
+
+impl RunningServer {
+    fn start(url: &str, durability: Durability, log_dir: &std::path::Path) -> Result<RunningServer, Failure> {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
+        let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let env: HashMap<String, String> = [
+            ("PAYMENT_PROVIDER", "stripe"),
+            ("STRIPE_SECRET_KEY", SECRET_KEY),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            // Webhooks are verified from their signature alone; nothing is sent here.
+            ("STRIPE_API_BASE", "http://127.0.0.1:9"),
+            ("SITE_BASE_URL", &base),
+            ("DATABASE_URL", url),
+            ("DB_DURABILITY", durability.as_str()),
+            ("SESSION_SECRET", "bench-session-secret-of-at-least-32-chars"),
+            ("LOG_DIR", &log_dir.display().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = Config::from_source(&env).map_err(|e| e.to_string())?;
+        let state = app::build_state(config, &env).map_err(|e| e.to_string())?;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let server_state = state.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match app::server(server_state, listener, workers) {
+                    Ok(server) => {
+                        let _ = tx.send(Ok(server.handle()));
+                        let _ = server.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        });
+        let handle = rx.recv().map_err(|e| e.to_string())??;
+        Ok(RunningServer {
+            state,
+            handle,
+            thread: Some(thread),
+            base,
+        })
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        drop(self.handle.stop(true));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What the client saw.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u64>,
+    finalized: u64,
+    duplicate: u64,
+    other: Vec<String>,
+    retried_503: u64,
+}
+
+async fn send_all(
+    base: &str,
+    checkouts: &[Checkout],
+    order: &[usize],
+    concurrency: usize,
+    deadline: Instant,
+) -> Result<Tally, Failure> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{base}/payments/webhook");
+    let scheme = Arc::new(StripeStyleScheme::new(
+        payments_stripe::SIGNATURE_HEADER,
+        &[WEBHOOK_SECRET.to_string()],
+        300,
+    ));
+    let checkouts: Arc<Vec<Checkout>> = Arc::new(checkouts.to_vec());
+    let order: Arc<Vec<usize>> = Arc::new(order.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let retried = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, scheme, checkouts, order, next, retried) = (
+            client.clone(),
+            url.clone(),
+            scheme.clone(),
+            checkouts.clone(),
+            order.clone(),
+            next.clone(),
+            retried.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&which) = order.get(i) else {
+                    break;
+                };
+                if Instant::now() > deadline {
+                    tally.other.push("gave up: --max-seconds reached".into());
+                    break;
+                }
+                let checkout = &checkouts[which];
+                let created = unix_now();
+                let body = event_body(&format!("evt_bench_{which}"), checkout, created);
+                let mut attempts = 0;
+                // From the first attempt: a delivery retried after a 503 counts all its waiting.
+                let start = Instant::now();
+                loop {
+                    // Signed when sent, as Stripe does (and as its timestamp tolerance expects).
+                    let signature = scheme
+                        .header_value(unix_now(), &body)
+                        .map_err(|e| e.to_string())?;
+                    let resp = client
+                        .post(&url)
+                        .header(payments_stripe::SIGNATURE_HEADER, signature)
+                        .header("Content-Type", "application/json; charset=utf-8")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .map_err(|e| format!("delivery failed: {e}"))?;
+                    let status = resp.status().as_u16();
+                    let answer: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+                    let elapsed = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    if status == 503 && attempts < MAX_RETRIES {
+                        attempts += 1;
+                        retried.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                    tally.latencies_us.push(elapsed);
+                    match (status, answer["result"].as_str()) {
+                        (200, Some("finalized")) => tally.finalized += 1,
+                        (200, Some("duplicate of finalized")) => tally.duplicate += 1,
+                        (s, r) => tally.other.push(format!("{s} {}", r.unwrap_or("(no result)"))),
+                    }
+                    break;
+                }
+            }
+            Ok::<Tally, Failure>(tally)
+        }));
+    }
+    let mut all = Tally::default();
+    for task in tasks {
+        let t = task.await.map_err(|e| e.to_string())??;
+        all.latencies_us.extend(t.latencies_us);
+        all.finalized += t.finalized;
+        all.duplicate += t.duplicate;
+        all.other.extend(t.other);
+    }
+    all.retried_503 = retried.load(Ordering::Relaxed);
+    Ok(all)
+}
+
+fn percentile(sorted: &[u64], pct: usize) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = (sorted.len() * pct).div_ceil(100).saturating_sub(1);
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
+    let scratch = Scratch::create(args)?;
+    let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let n = args.deliveries;
+    let raw_n = args.raw.unwrap_or(n.min(2_000));
+    println!(
+        "== {:?}, durability {durability}: {n} deliveries (+{}% redeliveries), concurrency {}, prefill {}",
+        args.backend, args.duplicates, args.concurrency, args.prefill
+    );
+
+    // Seeding is not measured: it runs relaxed (a scratch database) through the store.
+    let seed_start = Instant::now();
+    let (checkouts, raw_checkouts) = {
+        let seeding = PoolOptions {
+            durability: Durability::Relaxed,
+            ..PoolOptions::default()
+        };
+        let store = Store::open(scratch.url(), &seeding).map_err(|e| e.to_string())?;
+        if args.prefill > 0 {
+            let history = seed(&store, "history", args.prefill)?;
+            prefill_paid(&store, &history)?;
+        }
+        let raw_checkouts = if raw_n > 0 {
+            seed(&store, "raw", raw_n)?
+        } else {
+            Vec::new()
+        };
+        (seed(&store, "bench", n)?, raw_checkouts)
+    };
+    println!(
+        "seeded {} receipts with open Stripe checkouts in {} ms",
+        n + raw_n + args.prefill,
+        seed_start.elapsed().as_millis()
+    );
+
+    // The raw ceiling of this backend and durability, in the same run: one commit per finalize.
+    let raw_per_sec = if raw_n > 0 {
+        let options = PoolOptions {
+            durability,
+            max_size: 16,
+            ..PoolOptions::default()
+        };
+        let store = Store::open(scratch.url(), &options).map_err(|e| e.to_string())?;
+        let threads = args.raw_threads.unwrap_or(match args.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 8,
+        });
+        let per_sec = raw_ceiling(&store, &raw_checkouts, threads)?;
+        println!("raw ceiling: {per_sec} finalize tx/s ({raw_n} transactions, one commit each, {threads} thread(s))");
+        Some(per_sec)
+    } else {
+        None
+    };
+
+    let server = RunningServer::start(scratch.url(), durability, logs.path())?;
+    let order = delivery_order(n, args.duplicates, args.concurrency);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let start = Instant::now();
+    let mut tally = runtime.block_on(send_all(
+        &server.base,
+        &checkouts,
+        &order,
+        args.concurrency,
+        deadline,
+    ))?;
+    let elapsed = start.elapsed();
+    let stats = server.state.ingest.stats();
+    let (batches, events, largest) = (stats.batches(), stats.events(), stats.largest_batch());
+    let store = server.state.store.clone();
+    drop(server);
+
+    // Every receipt paid, exactly once.
+    let mut unpaid = 0usize;
+    for (receipt, _, _) in &checkouts {
+        let status = store
+            .receipt(*receipt)
+            .map_err(|e| e.to_string())?
+            .and_then(|r| r.status().ok());
+        if status != Some(ReceiptStatus::Paid) {
+            unpaid += 1;
+        }
+    }
+    let finalize_entries = store
+        .audit_log(&AuditQuery {
+            action: Some("payment.finalize".into()),
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .map_err(|e| e.to_string())?
+        .1;
+    let expected_finalize = i64::try_from(n + raw_n + args.prefill).unwrap_or(i64::MAX);
+    let expected_dups = (order.len() - n) as u64;
+    let verified = unpaid == 0
+        && finalize_entries == expected_finalize
+        && tally.finalized == n as u64
+        && tally.duplicate == expected_dups
+        && tally.other.is_empty();
+
+    tally.latencies_us.sort_unstable();
+    let lat = &tally.latencies_us;
+    let sent = lat.len() as u64;
+    let per_sec = per_second(sent, elapsed);
+    let p99 = percentile(lat, 99);
+    println!(
+        "sent {sent} deliveries in {} ms: {per_sec} deliveries/s",
+        elapsed.as_millis()
+    );
+    println!(
+        "latency ms: p50 {}  p90 {}  p99 {}  max {}",
+        ms(percentile(lat, 50)),
+        ms(percentile(lat, 90)),
+        ms(p99),
+        ms(lat.last().copied().unwrap_or(0))
+    );
+    println!(
+        "commits (webhook batches): {batches} for {events} events, {} events/commit on average, largest {largest}",
+        match (events * 10).checked_div(batches) {
+            Some(tenths) => format!("{}.{}", tenths / 10, tenths % 10),
+            None => "0".to_string(),
+        }
+    );
+    println!(
+        "answers: {} finalized, {} duplicates, {} other, {} retried after 503",
+        tally.finalized,
+        tally.duplicate,
+        tally.other.len(),
+        tally.retried_503
+    );
+    if let Some(raw) = raw_per_sec {
+        println!(
+            "server vs raw one-commit-per-transaction ceiling: {per_sec} / {raw} = {}",
+            ratio(per_sec, raw)
+        );
+    }
+    if let Some(kib) = peak_rss_kib() {
+        println!("peak RSS (server and client in one process): {} MB", kib / 1024);
+    }
+    if verified {
+        println!(
+            "verified: all {n} receipts paid, {finalize_entries} finalize audit entries (one per payment)"
+        );
+    } else {
+        let first: Vec<&String> = tally.other.iter().take(5).collect();
+        println!(
+            "VERIFICATION FAILED: {unpaid} receipts unpaid, {finalize_entries} finalize entries (expected \
+             {expected_finalize}), {} finalized answers (expected {n}), {} duplicates (expected {expected_dups}), \
+             unexpected answers: {first:?}",
+            tally.finalized, tally.duplicate
+        );
+    }
+    drop(store);
+    drop(scratch);
+    Ok(RunResult {
+        per_sec,
+        p99_us: p99,
+        verified,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redeliveries_follow_their_originals() {
+        let order = delivery_order(100, 30, 4);
+        assert_eq!(order.len(), 130);
+        let mut seen = vec![0; 100];
+        for (pos, &i) in order.iter().enumerate() {
+            seen[i] += 1;
+            if seen[i] == 2 {
+                let first = order.iter().position(|&j| j == i).unwrap();
+                assert!(first < pos, "a redelivery comes after its original");
+            }
+        }
+        assert!(seen.iter().all(|&s| s == 1 || s == 2));
+        assert_eq!(delivery_order(10, 0, 16), (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn figures_are_printed_without_floats() {
+        assert_eq!(ratio(153, 100), "1.53x");
+        assert_eq!(ratio(1, 0), "n/a");
+        assert_eq!(ms(12_345), "12.34");
+        assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50), 5);
+        assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10);
+    }
+
+    /// A cheap smoke run: the whole path (seed, real server, signed deliveries over HTTP,
+    /// verification) with a handful of deliveries; it checks correctness, never time.
+    #[test]
+    fn a_small_run_pays_every_receipt() {
+        let args = Args::parse_from([
+            "payments-bench",
+            "--deliveries",
+            "40",
+            "--concurrency",
+            "4",
+            "--duplicates",
+            "25",
+            "--raw",
+            "5",
+            "--prefill",
+            "5",
+        ]);
+        let result = one_run(&args, Durability::Durable).unwrap();
+        assert!(result.verified);
+    }
+}
