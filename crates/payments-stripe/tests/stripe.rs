@@ -596,7 +596,10 @@ async fn a_timeout_is_retried_with_the_same_idempotency_key() {
         .await
         .expect("the retry succeeds");
     // The late answer was not waited for: the session is the retry's, not the slow one's.
-    assert_ne!(session.external_id, "cs_test_too_late", "the timeout was not applied");
+    assert_ne!(
+        session.external_id, "cs_test_too_late",
+        "the timeout was not applied"
+    );
     let requests = record(&mock, "retry-timeout").await;
     let creates = posts(&requests, "/v1/checkout/sessions");
     assert_eq!(creates.len(), 2, "one timed out, one success");
