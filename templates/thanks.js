@@ -1,18 +1,17 @@
-// The thanks page polls the payment's status until the webhook has arrived (served as a file:
-// the Content-Security-Policy allows no inline script).
+// The thanks page polls the payment's status until the provider has confirmed it (served as a
+// file: the Content-Security-Policy allows no inline script). Once the outcome is known the page
+// reloads, so that its heading and text come from the server and follow the outcome.
 (function () {
   var el = document.getElementById('state');
+  if (!el) { return; }
   var started = Date.now();
   function poll() {
     fetch(el.dataset.statusUrl, {credentials: 'same-origin', headers: {'Accept': 'application/json'}})
       .then(function (r) { return r.json(); })
       .then(function (s) {
-        if (s.receipt_status === 'paid') {
-          el.innerHTML = '<p class="paid">Receipt #' + s.receipt_id + ' is <strong>paid</strong> (' + s.amount + ').</p>';
-          return;
-        }
-        if (s.payment_status === 'failed' || s.payment_status === 'expired' || s.payment_status === 'canceled') {
-          el.innerHTML = '<p class="error-msg">The payment ' + s.payment_status + '. You can try again from the receipt.</p>';
+        var done = ['failed', 'expired', 'canceled'];
+        if (s.receipt_status === 'paid' || done.indexOf(s.payment_status) >= 0) {
+          window.location.reload();
           return;
         }
         if (Date.now() - started > 60000) { document.getElementById('stuck').hidden = false; }

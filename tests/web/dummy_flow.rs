@@ -238,7 +238,7 @@ async fn fail_and_cancel_on_the_simulate_page_leave_the_receipt_payable() {
             &[("payment", &payment), ("outcome", "fail")],
         )
         .await;
-    assert_eq!(location(&resp), format!("/receipts/{receipt}"));
+    assert_eq!(location(&resp), format!("/payments/thanks?payment={payment}"));
     assert_eq!(
         server
             .store()
@@ -249,7 +249,7 @@ async fn fail_and_cancel_on_the_simulate_page_leave_the_receipt_payable() {
         "failed"
     );
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Unpaid);
-    // A new attempt gets a new payment; cancelling it goes back to /me.
+    // A new attempt gets a new payment; cancelling it goes back to /me, naming the payment.
     let checkout = bob.pay_now(receipt).await;
     let second = checkout.rsplit('=').next().unwrap().to_string();
     assert_ne!(second, payment);
@@ -259,7 +259,7 @@ async fn fail_and_cancel_on_the_simulate_page_leave_the_receipt_payable() {
             &[("payment", &second), ("outcome", "cancel")],
         )
         .await;
-    assert_eq!(location(&resp), server.url("/me"));
+    assert_eq!(location(&resp), server.url(&format!("/me?cancelled={second}")));
     assert_eq!(
         server
             .store()

@@ -8,6 +8,7 @@ mod adapters;
 mod dummy_flow;
 mod hardening;
 mod ingest;
+mod portal;
 mod security;
 mod startup;
 

@@ -104,7 +104,8 @@ impl ResponseError for AppError {
         }
         resp.content_type("text/html; charset=utf-8")
             .body(format!(
-                "<!doctype html><html><head><meta charset=\"utf-8\"><title>{code}</title>\
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{code}</title>\
                  <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"error\">\
                  <h1>{code} {reason}</h1><p>{msg}</p><p><a href=\"/me\">Back to My Usage</a></p></main></body></html>",
                 code = status.as_u16(),

@@ -43,7 +43,8 @@ pub async fn start_payment(
         receipt_id,
         description: format!("HPC usage receipt #{receipt_id}"),
         success_url: format!("{}?payment={}", cfg.url(&cfg.success_path), payment.public_id),
-        cancel_url: cfg.url(&cfg.cancel_path),
+        // The page the payer returns to on "cancel" says which payment was cancelled.
+        cancel_url: format!("{}?cancelled={}", cfg.url(&cfg.cancel_path), payment.public_id),
         idempotency_key: payment.idempotency_key.clone(),
     };
     match state.active.provider.create_checkout(&request).await {

@@ -1,7 +1,6 @@
 //! Configuration from `MOLLIE_*` variables, with errors naming them. The API key never prints.
 
-use payments_core::config::{base_url, invalid, Vars};
-use payments_core::wire::Secret;
+use payments_core::config::{base_url, invalid, Secret, Vars};
 use payments_core::ProviderError;
 
 /// Mollie's API (paths below start with `/v2`).

@@ -7,10 +7,9 @@ pub mod webhook;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-use payments_core::http::{segment, Auth, Client, Idempotency, Request};
-use payments_core::wire::{
-    check_created, refetch_failed, unexpected as unexpected_from, DecimalAmount, JsonErrors,
-};
+use payments_core::http::{segment, Auth, Client, Idempotency, JsonErrors, Request};
+use payments_core::provider::check_checkout;
+use payments_core::wire::DecimalAmount;
 use payments_core::{
     async_trait, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,
     ProviderError, RefundOutcome, RefundRequest, RetryPolicy, WebhookError, WebhookEvent, WebhookRequest,
@@ -24,7 +23,13 @@ use transformers::{MolliePayment, AMOUNTS};
 pub const NAME: &str = "mollie";
 
 /// Mollie's error JSON: `{"status", "title", "detail", "field"}`.
-const ERRORS: JsonErrors = JsonErrors::new(NAME, "/title", &["/detail", "/field"]);
+const ERRORS: JsonErrors = JsonErrors {
+    provider: NAME,
+    code: &["/title"],
+    message: &["/detail"],
+    field: Some("/field"),
+    retry_header: None,
+};
 
 /// The Mollie adapter: hosted checkout through the Payments API, webhooks verified by re-fetch.
 #[derive(Debug)]
@@ -34,7 +39,7 @@ pub struct MollieProvider {
 }
 
 fn unexpected(message: String) -> ProviderError {
-    unexpected_from(NAME, message)
+    ProviderError::unexpected(NAME, message)
 }
 
 impl MollieProvider {
@@ -46,10 +51,8 @@ impl MollieProvider {
 
     /// The payment as Mollie has it now, and its raw JSON.
     async fn payment(&self, id: &str) -> Result<(MolliePayment, Value), ProviderError> {
-        let raw: Value = self
-            .client
-            .json(&Request::get(format!("/v2/payments/{}", segment(id))))
-            .await?;
+        let path = format!("/v2/payments/{}", segment(id));
+        let raw: Value = self.client.json(&Request::get(path)).await?;
         let payment =
             serde_json::from_value(raw.clone()).map_err(|e| unexpected(format!("payment {id}: {e}")))?;
         Ok((payment, raw))
@@ -63,12 +66,7 @@ impl PaymentProvider for MollieProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let (capture, refund, fetch_payment) = (false, true, true);
-        Capabilities {
-            capture,
-            refund,
-            fetch_payment,
-        }
+        Capabilities::REFUND_AND_FETCH
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
@@ -81,11 +79,14 @@ impl PaymentProvider for MollieProvider {
         let key = Idempotency::Header("Idempotency-Key", &request.idempotency_key);
         let call = Request::post("/v2/payments").json(&body)?.idempotency(key);
         let payment: MolliePayment = self.client.json(&call).await?;
-        check_created(NAME, &payment.id, &amount, &payment.amount)?;
-        let Some(url) = payment.links.pointer("/checkout/href").and_then(Value::as_str) else {
-            return Err(unexpected(format!("payment {} has no checkout link", payment.id)));
-        };
-        Ok(CheckoutSession::started(request, &payment.id, url))
+        let sent = (request.amount.amount.0, request.amount.currency);
+        let got = (
+            payment.money().ok().map(|m| m.amount.0),
+            Some(payment.amount.currency.as_str()),
+        );
+        let link = payment.links.pointer("/checkout/href").and_then(Value::as_str);
+        let url = check_checkout(NAME, &payment.id, sent, got, link)?;
+        Ok(CheckoutSession::started(request, &payment.id, &url))
     }
 
     async fn parse_webhook(&self, request: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
@@ -95,7 +96,7 @@ impl PaymentProvider for MollieProvider {
             Ok(_) => Err(WebhookError::MalformedPayload(format!(
                 "mollie answered for another id than {id}"
             ))),
-            Err(e) => Err(refetch_failed(NAME, &id, e)),
+            Err(e) => Err(WebhookError::refetch(&id, e)),
         }
     }
 

@@ -888,3 +888,5 @@ fn message_construction_matches_the_shared_vector() {
 
 #[path = "paypal/suite.rs"]
 mod suite;
+#[path = "paypal/units.rs"]
+mod units;

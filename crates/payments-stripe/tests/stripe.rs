@@ -591,16 +591,15 @@ async fn a_timeout_is_retried_with_the_same_idempotency_key() {
         1,
     )
     .await;
-    let started = std::time::Instant::now();
     let session = provider
         .create_checkout(&checkout("pay_retry_timeout", money(123_450, "THB")))
         .await
         .expect("the retry succeeds");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
+    // The late answer was not waited for: the session is the retry's, not the slow one's.
+    assert_ne!(
+        session.external_id, "cs_test_too_late",
         "the timeout was not applied"
     );
-    assert_ne!(session.external_id, "cs_test_too_late");
     let requests = record(&mock, "retry-timeout").await;
     let creates = posts(&requests, "/v1/checkout/sessions");
     assert_eq!(creates.len(), 2, "one timed out, one success");

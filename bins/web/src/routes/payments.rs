@@ -2,7 +2,8 @@
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
-use payments_store::{PaymentRow, ReceiptStatus};
+use payments_core::ProviderError;
+use payments_store::{PaymentRow, PaymentState, ReceiptStatus};
 use serde::Deserialize;
 
 use super::{html, page_context, see_other, PaymentSummary};
@@ -33,8 +34,31 @@ pub async fn start(
         .await?
         .map(|u| u.username)
         .unwrap_or_default();
-    let url = flow::start_payment(&state, receipt, owner, user.actor()).await?;
-    Ok(see_other(&url))
+    match flow::start_payment(&state, receipt, owner, user.actor()).await {
+        Ok(url) => Ok(see_other(&url)),
+        // The payer gets a plain message on the receipt; the provider's own words (and any of
+        // its URLs) stay in the log and in the audit entry `start_payment` wrote.
+        Err(AppError::Provider(e)) => {
+            let reference = state
+                .db(move |s| s.payments_for_receipt(id))
+                .await?
+                .into_iter()
+                .next()
+                .map(|p| p.public_id)
+                .unwrap_or_default();
+            let problem = if matches!(e, ProviderError::AmountRefused(_)) {
+                tracing::info!(receipt = id, payment = %reference, error = %e, "the provider refuses this amount");
+                "amount"
+            } else {
+                tracing::error!(receipt = id, payment = %reference, error = %e, "the provider could not start a checkout");
+                "unavailable"
+            };
+            Ok(see_other(&format!(
+                "/receipts/{id}?problem={problem}&ref={reference}"
+            )))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A payment the user may see.
@@ -62,7 +86,8 @@ pub struct ThanksQuery {
     payment: Option<String>,
 }
 
-/// The success page: "processing…" until the webhook finalized, then "paid".
+/// The success page: its heading and text follow the outcome (processing until the webhook
+/// finalized, then paid; failed, cancelled or expired).
 pub async fn thanks(
     state: web::Data<AppState>,
     session: Session,
@@ -78,11 +103,32 @@ pub async fn thanks(
         flow::reconcile_on_return(&state, &payment).await;
         (payment, receipt_status) = visible_payment(&state, &user, public_id).await?;
     }
+    let (outcome, heading) = outcome_of(&payment, receipt_status)?;
     let mut ctx = page_context(&state, &session, Some(&user))?;
     ctx.insert("payment", &PaymentSummary::of(&payment)?);
-    ctx.insert("paid", &(receipt_status == ReceiptStatus::Paid));
+    ctx.insert("outcome", outcome);
+    ctx.insert("heading", heading);
     ctx.insert("webhook_url", &state.config.url("/payments/webhook"));
     Ok(html(state.templates.render("thanks.html", &ctx)?))
+}
+
+/// What the payer is told about a payment: `(outcome, heading)`. Paid when the receipt is; until
+/// the provider has decided, processing.
+fn outcome_of(
+    payment: &PaymentRow,
+    receipt_status: ReceiptStatus,
+) -> Result<(&'static str, &'static str), AppError> {
+    match receipt_status {
+        ReceiptStatus::Paid => return Ok(("paid", "Thank you: payment received")),
+        ReceiptStatus::Refunded => return Ok(("refunded", "Payment refunded")),
+        _ => {}
+    }
+    Ok(match payment.state()? {
+        PaymentState::Failed => ("failed", "Payment failed"),
+        PaymentState::Canceled => ("cancelled", "Payment cancelled"),
+        PaymentState::Expired => ("expired", "Payment expired"),
+        _ => ("processing", "Payment processing"),
+    })
 }
 
 /// `GET /payments/{id}/status`: JSON for the thanks page's poll.

@@ -104,17 +104,47 @@ fn views<T, U>(rows: &[T], f: impl Fn(&T) -> Result<U, AppError>) -> Result<Vec<
     rows.iter().map(f).collect()
 }
 
+/// `?cancelled=pay_...`: the payer came back from the provider's "cancel" (see the cancel URL
+/// `flow::start_payment` gives the provider).
+#[derive(Deserialize)]
+pub struct MeQuery {
+    cancelled: Option<String>,
+}
+
 pub async fn me(
     state: web::Data<AppState>,
     session: Session,
     user: CurrentUser,
+    q: web::Query<MeQuery>,
 ) -> Result<HttpResponse, AppError> {
     let uid = user.id();
-    let (usage, receipts) = state
-        .db(move |s| Ok((s.usage_for_user(uid)?, s.receipts_for_user(uid)?)))
+    let cancelled = payment_reference(q.cancelled.as_deref());
+    let (usage, receipts, cancelled) = state
+        .db(move |s| {
+            let cancelled = match cancelled {
+                Some(pid) => s.payment_by_public_id(&pid)?,
+                None => None,
+            };
+            Ok((s.usage_for_user(uid)?, s.receipts_for_user(uid)?, cancelled))
+        })
         .await?;
     let (unbilled, billed): (Vec<_>, Vec<_>) = usage.into_iter().partition(|u| u.receipt_id.is_none());
     let mut ctx = page_context(&state, &session, Some(&user))?;
+    // Only for the user's own payments, and only while the receipt is still unpaid.
+    if let Some(p) = cancelled.filter(|p| {
+        receipts
+            .iter()
+            .any(|r| r.id == p.receipt_id && r.status == "unpaid")
+    }) {
+        ctx.insert(
+            "notice",
+            &format!(
+                "You cancelled the payment of {} for receipt #{}; nothing was charged. The receipt stays unpaid: pay it whenever you are ready.",
+                p.amount()?,
+                p.receipt_id
+            ),
+        );
+    }
     ctx.insert("unbilled", &views(&unbilled, UsageView::from)?);
     ctx.insert("billed", &views(&billed, UsageView::from)?);
     ctx.insert(
@@ -145,11 +175,47 @@ pub async fn create_receipt(
     Ok(see_other(&format!("/receipts/{}", receipt.id)))
 }
 
+/// What went wrong when "Pay now" was pressed (set by `payments::start`; only these fixed codes
+/// are shown, so a crafted link cannot put words on the page).
+#[derive(Deserialize)]
+pub struct ReceiptQuery {
+    problem: Option<String>,
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+}
+
+/// A payment reference as we issue them (`pay_` and hex), or nothing.
+fn payment_reference(r: Option<&str>) -> Option<String> {
+    r.filter(|r| {
+        r.strip_prefix("pay_").is_some_and(|hex| {
+            !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    })
+    .map(str::to_string)
+}
+
+/// The newest "Pay now" attempt's error for this receipt, if it failed with the active provider:
+/// `(refused amount reason, the full error for admins)`.
+fn last_intent_error(
+    entries: &[payments_store::AuditRow],
+    provider: &str,
+) -> Option<(Option<String>, String)> {
+    let newest = entries.first()?;
+    let detail: serde_json::Value = serde_json::from_str(&newest.detail).ok()?;
+    if detail.get("provider").and_then(|p| p.as_str()) != Some(provider) {
+        return None;
+    }
+    let error = detail.get("error")?.as_str()?.to_string();
+    let refused = error.strip_prefix("amount refused: ").map(str::to_string);
+    Some((refused, error))
+}
+
 pub async fn receipt(
     state: web::Data<AppState>,
     session: Session,
     user: CurrentUser,
     path: web::Path<i64>,
+    q: web::Query<ReceiptQuery>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let found = state
@@ -158,23 +224,53 @@ pub async fn receipt(
                 return Ok(None);
             };
             let owner = s.user_by_id(r.user_id)?.map(|u| u.username).unwrap_or_default();
+            let intents = s
+                .audit_log(&AuditQuery {
+                    action: Some("payment.intent".into()),
+                    receipt_id: Some(id),
+                    limit: 1,
+                    offset: 0,
+                })?
+                .0;
             Ok(Some((
                 r,
                 owner,
                 s.usage_for_receipt(id)?,
                 s.payments_for_receipt(id)?,
+                intents,
             )))
         })
         .await?;
-    let Some((r, owner, lines, payments)) = found else {
+    let Some((r, owner, mut lines, payments, intents)) = found else {
         return Err(AppError::NotFound);
     };
     user.may_access(r.user_id)?;
+    // Line items by the date the job ended (then job id), as on a statement.
+    lines.sort_by(|a, b| (a.ended_at, &a.job_id, a.id).cmp(&(b.ended_at, &b.job_id, b.id)));
+    let last_error = if r.status == "unpaid" {
+        last_intent_error(&intents, state.provider_name())
+    } else {
+        None
+    };
     let mut ctx = page_context(&state, &session, Some(&user))?;
     ctx.insert("receipt", &ReceiptView::from(&r, &owner)?);
     ctx.insert("owner", &owner);
     ctx.insert("lines", &views(&lines, UsageView::from)?);
     ctx.insert("payments", &views(&payments, PaymentView::from)?);
+    ctx.insert(
+        "amount_refused",
+        &last_error.as_ref().and_then(|(refused, _)| refused.clone()),
+    );
+    ctx.insert(
+        "problem",
+        &q.problem
+            .as_deref()
+            .filter(|p| ["unavailable", "amount"].contains(p)),
+    );
+    ctx.insert("reference", &payment_reference(q.reference.as_deref()));
+    if user.is_admin() {
+        ctx.insert("operator_error", &last_error.map(|(_, e)| e));
+    }
     Ok(html(state.templates.render("receipt.html", &ctx)?))
 }
 

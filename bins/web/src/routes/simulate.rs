@@ -25,25 +25,27 @@ fn dummy(state: &AppState) -> Result<std::sync::Arc<payments_dummy::DummyProvide
         .ok_or(AppError::NotFound)
 }
 
+/// The payment, and whether the payer can still act on it (it is open and its receipt unpaid).
 async fn open_payment(
     state: &AppState,
     user: &CurrentUser,
     public_id: String,
-) -> Result<payments_store::PaymentRow, AppError> {
+) -> Result<(payments_store::PaymentRow, bool), AppError> {
     let found = state
         .db(move |s| {
             let Some(p) = s.payment_by_public_id(&public_id)? else {
                 return Ok(None);
             };
-            Ok(s.receipt(p.receipt_id)?.map(|r| (p, r.user_id)))
+            Ok(s.receipt(p.receipt_id)?.map(|r| (p, r.user_id, r.status)))
         })
         .await?;
-    let (payment, owner) = found.ok_or(AppError::NotFound)?;
+    let (payment, owner, receipt_status) = found.ok_or(AppError::NotFound)?;
     user.may_access(owner)?;
     if payment.provider != "dummy" {
         return Err(AppError::NotFound);
     }
-    Ok(payment)
+    let actionable = payment.state()?.is_open() && receipt_status == "unpaid";
+    Ok((payment, actionable))
 }
 
 pub async fn page(
@@ -53,9 +55,11 @@ pub async fn page(
     q: web::Query<SimQuery>,
 ) -> Result<HttpResponse, AppError> {
     dummy(&state)?;
-    let payment = open_payment(&state, &user, q.payment.clone()).await?;
+    let (payment, actionable) = open_payment(&state, &user, q.payment.clone()).await?;
     let mut ctx = page_context(&state, &session, Some(&user))?;
     ctx.insert("payment", &PaymentSummary::of(&payment)?);
+    ctx.insert("actionable", &actionable);
+    ctx.insert("payment_status", &payment.status);
     Ok(html(state.templates.render("simulate.html", &ctx)?))
 }
 
@@ -67,7 +71,13 @@ pub async fn choose(
     form: CsrfForm,
 ) -> Result<HttpResponse, AppError> {
     let provider = dummy(&state)?;
-    let payment = open_payment(&state, &user, form.require("payment")?.to_string()).await?;
+    let (payment, actionable) = open_payment(&state, &user, form.require("payment")?.to_string()).await?;
+    if !actionable {
+        return Err(AppError::Conflict(format!(
+            "payment {} is {}: nothing more can be done with it; start a new payment from receipt #{}",
+            payment.public_id, payment.status, payment.receipt_id
+        )));
+    }
     let event_type = match form.require("outcome")? {
         "succeed" => "payment.succeeded",
         "fail" => "payment.failed",
@@ -83,7 +93,12 @@ pub async fn choose(
                     )
                 })
                 .await?;
-            return Ok(see_other(&state.config.url(&state.config.cancel_path)));
+            // Back where the provider's cancel button leads (as `flow::start_payment` set it).
+            return Ok(see_other(&format!(
+                "{}?cancelled={}",
+                state.config.url(&state.config.cancel_path),
+                payment.public_id
+            )));
         }
         other => return Err(AppError::BadRequest(format!("unknown outcome {other:?}"))),
     };
@@ -97,9 +112,7 @@ pub async fn choose(
     )?;
     let reply = process_webhook(&state, request).await;
     tracing::info!(payment = %payment.public_id, status = reply.status.as_u16(), result = %reply.result, "simulated webhook delivered");
-    if event_type == "payment.failed" {
-        return Ok(see_other(&format!("/receipts/{}", payment.receipt_id)));
-    }
+    // Both outcomes return to the thanks page, whose heading follows the outcome.
     Ok(see_other(&format!(
         "{}?payment={}",
         state.config.success_path, payment.public_id

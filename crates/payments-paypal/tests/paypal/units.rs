@@ -1,0 +1,115 @@
+//! Unit-level checks of the adapter's pieces (config, amounts, the verify request), moved out of
+//! `src/` so the adapter's source holds only the adapter.
+
+mod config {
+    use payments_paypal::config::*;
+
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn defaults_to_the_sandbox_and_hides_the_secret() {
+        let c = PayPalConfig::from_lookup(&lookup(&[
+            ("PAYPAL_CLIENT_ID", "cid"),
+            ("PAYPAL_CLIENT_SECRET", "very-secret"),
+            ("PAYPAL_WEBHOOK_ID", "4JH86294D6297924G"),
+        ]))
+        .unwrap();
+        assert_eq!(c.api_base, SANDBOX_API_BASE);
+        assert!(!format!("{c:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn names_the_missing_or_bad_variable() {
+        let e = PayPalConfig::from_lookup(&lookup(&[("PAYPAL_CLIENT_ID", "cid")])).unwrap_err();
+        assert!(e.to_string().contains("PAYPAL_CLIENT_SECRET"), "{e}");
+        let e = PayPalConfig::from_lookup(&lookup(&[
+            ("PAYPAL_CLIENT_ID", "cid"),
+            ("PAYPAL_CLIENT_SECRET", "s"),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("PAYPAL_WEBHOOK_ID"), "{e}");
+        for base in [
+            "http://api-m.paypal.com",
+            "ftp://x",
+            "https://api-m.paypal.com/v2",
+            "nope",
+        ] {
+            let e = PayPalConfig::new(base, "c", "s", "WH1").unwrap_err();
+            assert!(e.to_string().contains("PAYPAL_API_BASE"), "{base}: {e}");
+        }
+        let e = PayPalConfig::new(LIVE_API_BASE, "c", "s", "WH-1").unwrap_err();
+        assert!(e.to_string().contains("PAYPAL_WEBHOOK_ID"), "{e}");
+        let local = PayPalConfig::new("http://127.0.0.1:9/", "c", "s", "WH1").unwrap();
+        assert_eq!(local.api_base, "http://127.0.0.1:9");
+    }
+}
+
+mod amounts {
+    use payments_core::{Money, ProviderError};
+    use payments_paypal::transformers::AmountWire;
+
+    use payments_core::Currency;
+
+    fn m(amount: i64, code: &str) -> Money {
+        Money::new(amount, Currency::from_code(code).unwrap())
+    }
+
+    #[test]
+    fn amounts_use_paypal_decimals() {
+        let value = |a, c| AmountWire::from_money(m(a, c)).map(|w| w.value);
+        assert_eq!(value(123_450, "THB").unwrap(), "1234.50");
+        assert_eq!(
+            (value(1200, "HUF").unwrap(), value(1200, "TWD").unwrap()),
+            ("12".into(), "12".into())
+        );
+        assert_eq!(
+            (value(1235, "JPY").unwrap(), value(5, "USD").unwrap()),
+            ("1235".into(), "0.05".into())
+        );
+        for (a, c) in [(1250, "HUF"), (1, "TWD"), (0, "THB"), (-100, "THB")] {
+            assert!(
+                matches!(value(a, c), Err(ProviderError::AmountRefused(_))),
+                "{a} {c} must be refused"
+            );
+        }
+        let back = |v: &str, c: &str| {
+            AmountWire {
+                currency_code: c.into(),
+                value: v.into(),
+            }
+            .to_money()
+        };
+        assert_eq!(back("1234.50", "THB"), Ok(m(123_450, "THB")));
+        assert_eq!(back("12", "HUF"), Ok(m(1200, "HUF")));
+        for (v, c) in [("12.50", "HUF"), ("-1.00", "THB"), ("1.001", "THB"), ("1", "XXX")] {
+            assert!(back(v, c).is_err(), "{v} {c}");
+        }
+    }
+}
+
+mod verify_request {
+    use payments_paypal::webhook::{verify_request_body, Transmission};
+
+    #[test]
+    fn verify_body_splices_the_raw_event() {
+        let t = Transmission {
+            auth_algo: "SHA256withRSA".into(),
+            cert_url: "https://api.paypal.com/cert".into(),
+            transmission_id: "id-1".into(),
+            transmission_sig: "c2ln".into(),
+            transmission_time: "2024-01-01T00:00:00Z".into(),
+        };
+        let raw = b"{ \"b\":1,\"a\":\"\\u00e9\" } ";
+        let body = verify_request_body(&t, "WH1", raw);
+        let text = String::from_utf8(body.clone()).unwrap();
+        assert!(
+            text.ends_with(",\"webhook_event\":{ \"b\":1,\"a\":\"\\u00e9\" } }"),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["webhook_id"], "WH1");
+        assert_eq!(v["webhook_event"]["a"], "é");
+    }
+}

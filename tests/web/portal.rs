@@ -1,0 +1,350 @@
+//! The portal as payers and admins see it: layout that fits a phone, plain messages instead of
+//! provider internals, pages that follow the payment's outcome, printable receipts.
+
+use payments_store::Role;
+use reqwest::StatusCode;
+
+use crate::support::{Browser, TestServer};
+
+/// Every `<table` of a page sits in its own scroll box (`table-wrap`) or stacks on phones
+/// (`stack`), and no amount column is one of those hidden on phones (`opt`).
+fn assert_fits_a_phone(page: &str, what: &str) {
+    assert!(page.contains("name=\"viewport\""), "{what}: no viewport meta");
+    for (i, _) in page.match_indices("<table") {
+        let before = &page[i.saturating_sub(30)..i];
+        let tag_end = page[i..].find('>').map_or(page.len(), |e| i + e);
+        let tag = &page[i..tag_end];
+        assert!(
+            before.contains("class=\"table-wrap\"") || tag.contains("stack"),
+            "{what}: a table that widens the page: {tag}"
+        );
+    }
+    for col in ["Cost</th>", "Total</th>", "Amount</th>"] {
+        for (i, _) in page.match_indices(col) {
+            let th = &page[page[..i].rfind("<th").unwrap_or(0)..i];
+            assert!(
+                !th.contains("opt"),
+                "{what}: the {col} column is hidden on phones: {th}"
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn every_page_fits_a_phone_and_keeps_its_amounts_on_screen() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    for i in 0..30 {
+        server.add_usage(
+            "alice",
+            &format!("job-with-a-long-identifier-{i:04}-0123456789abcdef"),
+            1,
+        );
+    }
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    alice.pay_now(receipt).await;
+    server.add_usage("alice", "job-late", 2);
+    let me = alice.get_text("/me").await;
+    assert_fits_a_phone(&me, "/me");
+    let page = alice.get_text(&format!("/receipts/{receipt}")).await;
+    assert_fits_a_phone(&page, "the receipt");
+    assert!(
+        page.contains("<code>pay_"),
+        "the payment id is shown as a wrapping code"
+    );
+
+    let root = Browser::login(&server, "root").await;
+    assert_fits_a_phone(&root.get_text("/admin/receipts").await, "/admin/receipts");
+    let audit = root.get_text("/admin/audit").await;
+    assert_fits_a_phone(&audit, "/admin/audit");
+    assert!(
+        audit.contains("data-label=\"Time\""),
+        "stacked audit rows are labelled"
+    );
+
+    for (path, status) in [
+        ("/receipts/999999", StatusCode::NOT_FOUND),
+        ("/admin/audit?receipt=abc", StatusCode::BAD_REQUEST),
+    ] {
+        let resp = root.get(path).await;
+        assert_eq!(resp.status(), status, "{path}");
+        let body = resp.text().await.unwrap();
+        assert!(
+            body.contains("name=\"viewport\""),
+            "{path}: error pages scale to phones too"
+        );
+    }
+
+    let css = alice.get_text("/static/app.css").await;
+    for rule in [
+        "@media (max-width: 40rem)",
+        ".opt { display: none; }",
+        ".table-wrap { max-width: 100%; overflow-x: auto;",
+        "overflow-wrap: anywhere",
+    ] {
+        assert!(css.contains(rule), "the stylesheet lacks {rule:?}");
+    }
+}
+
+/// Stripe answers 401 (a wrong API key): the payer reads a plain message with a reference, not
+/// Stripe's words; the audit log and the admin's view of the receipt keep the details.
+#[cfg(feature = "stripe")]
+#[actix_web::test]
+async fn a_provider_error_reaches_the_payer_as_a_plain_message_and_the_audit_log_in_full() {
+    use payments_stripe::testing::MockStripe;
+    let stripe = MockStripe::start().await;
+    let mut vars = stripe.env_vars();
+    vars.retain(|(k, _)| *k != "STRIPE_SECRET_KEY");
+    vars.push(("STRIPE_SECRET_KEY", "sk_test_WrongKeyForThisMockc123".into()));
+    vars.push(("PAYMENT_PROVIDER", "stripe".into()));
+    let server = TestServer::start_with(crate::support::Db::Sqlite, &vars).await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage("alice", "j1", 12);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+
+    let back = alice.pay_now(receipt).await;
+    let (payment, _) = server.payment_of(receipt);
+    assert_eq!(
+        back,
+        format!("/receipts/{receipt}?problem=unavailable&ref={payment}"),
+        "the payer is sent back to the receipt"
+    );
+    let page = alice.get_text(&back).await;
+    assert!(
+        page.contains(
+            "The payment service could not start your payment. Nothing was charged; please try again later."
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<code>{payment}</code>")),
+        "the reference is shown"
+    );
+    for internal in [
+        "Invalid API Key",
+        "HTTP 401",
+        "stripe error",
+        "sk_test_",
+        "127.0.0.1:",
+        "invalid_request_error",
+    ] {
+        assert!(!page.contains(internal), "the payer sees {internal:?}: {page}");
+    }
+    // A crafted link shows no words of its own.
+    let crafted = alice
+        .get_text(&format!("/receipts/{receipt}?problem=Call+0800&ref=<b>x</b>"))
+        .await;
+    assert!(
+        !crafted.contains("Call 0800") && !crafted.contains("&lt;b&gt;x"),
+        "{crafted}"
+    );
+
+    let intent = server.audit("payment.intent", Some(receipt));
+    assert!(
+        intent
+            .iter()
+            .any(|e| e.detail.contains("Invalid API Key") && e.detail.contains("401")),
+        "the audit log has the provider's answer: {intent:?}"
+    );
+    let root = Browser::login(&server, "root").await;
+    let admin_view = root.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(
+        admin_view.contains("id=\"operator-detail\"") && admin_view.contains("Invalid API Key"),
+        "admins see the details: {admin_view}"
+    );
+    assert!(!alice
+        .get_text(&format!("/receipts/{receipt}"))
+        .await
+        .contains("operator-detail"));
+}
+
+/// A receipt below Stripe's minimum charge (THB 10.00): no 422, the receipt says why and stops
+/// offering "Pay now".
+#[cfg(feature = "stripe")]
+#[actix_web::test]
+async fn a_receipt_below_the_providers_minimum_says_why_instead_of_offering_pay_now() {
+    use payments_stripe::testing::MockStripe;
+    let stripe = MockStripe::start().await;
+    let mut vars = stripe.env_vars();
+    vars.push(("PAYMENT_PROVIDER", "stripe".into()));
+    let server = TestServer::start_with(crate::support::Db::Sqlite, &vars).await;
+    server.add_user("alice", Role::User);
+    server.add_usage("alice", "small", 5);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+
+    let back = alice.pay_now(receipt).await;
+    assert!(
+        back.starts_with(&format!("/receipts/{receipt}?problem=amount")),
+        "{back}"
+    );
+    let page = alice.get_text(&back).await;
+    assert!(page.contains("id=\"cannot-pay\""), "{page}");
+    assert!(
+        page.contains("THB 5.00") && page.contains("minimum charge of THB 10.00"),
+        "the reason names the amount and the minimum: {page}"
+    );
+    assert!(!page.contains("Pay now"), "no Pay now that cannot work: {page}");
+    assert!(
+        !page.contains("could not start your payment"),
+        "not reported as an outage"
+    );
+    assert!(stripe.session_ids().is_empty(), "Stripe was never asked");
+}
+
+/// The thanks page's heading follows the outcome; fail and cancel return with a message; payers
+/// see no operator advice; the dummy checkout offers nothing for a closed payment.
+#[actix_web::test]
+async fn outcomes_have_their_own_headings_and_closed_payments_offer_nothing() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage("alice", "j1", 12);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+
+    // Processing: no operator advice for the payer, which an admin does get.
+    let checkout = alice.pay_now(receipt).await;
+    let first = checkout.rsplit('=').next().unwrap().to_string();
+    let thanks = alice.get_text(&format!("/payments/thanks?payment={first}")).await;
+    assert!(
+        thanks.contains("<h1 id=\"outcome\" data-outcome=\"processing\">Payment processing</h1>"),
+        "{thanks}"
+    );
+    assert!(
+        !thanks.contains("webhook") && !thanks.contains("operator-hints"),
+        "{thanks}"
+    );
+    assert!(thanks.contains("<script src=\"/static/thanks.js\"></script>") && !thanks.contains("<script>"));
+    let root = Browser::login(&server, "root").await;
+    let admin_thanks = root.get_text(&format!("/payments/thanks?payment={first}")).await;
+    assert!(admin_thanks.contains("operator-hints") && admin_thanks.contains("webhook"));
+
+    // Fail: back on a page headed "Payment failed", never "Thank you".
+    let resp = alice
+        .submit("/payments/simulate", &[("payment", &first), ("outcome", "fail")])
+        .await;
+    let failed = alice.get_text(&crate::support::location(&resp)).await;
+    assert!(failed.contains(">Payment failed</h1>"), "{failed}");
+    assert!(
+        !failed.contains("Thank you") && failed.contains("nothing was charged"),
+        "{failed}"
+    );
+    // The failed payment's checkout offers nothing more, and refuses a late choice.
+    let page = alice.get_text(&checkout).await;
+    assert!(
+        page.contains("id=\"closed\"") && !page.contains(">Succeed<"),
+        "{page}"
+    );
+    let late = alice
+        .submit(
+            "/payments/simulate",
+            &[("payment", &first), ("outcome", "succeed")],
+        )
+        .await;
+    assert_eq!(late.status(), StatusCode::CONFLICT);
+
+    // Cancel: back where the provider's cancel leads, with a message.
+    let checkout = alice.pay_now(receipt).await;
+    let second = checkout.rsplit('=').next().unwrap().to_string();
+    let resp = alice
+        .submit(
+            "/payments/simulate",
+            &[("payment", &second), ("outcome", "cancel")],
+        )
+        .await;
+    let back = crate::support::location(&resp);
+    assert_eq!(back, server.url(&format!("/me?cancelled={second}")));
+    let me = alice.get_text(&back).await;
+    assert!(
+        me.contains(&format!(
+            "You cancelled the payment of THB 12.00 for receipt #{receipt}; nothing was charged."
+        )),
+        "{me}"
+    );
+    let thanks = alice
+        .get_text(&format!("/payments/thanks?payment={second}"))
+        .await;
+    assert!(
+        thanks.contains(">Payment cancelled</h1>") && !thanks.contains("Thank you"),
+        "{thanks}"
+    );
+    let page = alice
+        .get_text(&format!("/payments/simulate?payment={second}"))
+        .await;
+    assert!(
+        !page.contains(">Succeed<"),
+        "a cancelled payment cannot succeed: {page}"
+    );
+    // Someone else's payment id on /me says nothing.
+    server.add_user("bob", Role::User);
+    let bob = Browser::login(&server, "bob").await;
+    assert!(!bob.get_text(&back).await.contains("You cancelled"));
+
+    // Paid: the heading thanks the payer.
+    let checkout = alice.pay_now(receipt).await;
+    let third = checkout.rsplit('=').next().unwrap().to_string();
+    let resp = alice
+        .submit(
+            "/payments/simulate",
+            &[("payment", &third), ("outcome", "succeed")],
+        )
+        .await;
+    let paid = alice.get_text(&crate::support::location(&resp)).await;
+    assert!(paid.contains(">Thank you: payment received</h1>"), "{paid}");
+    assert!(
+        !alice.get_text(&checkout).await.contains(">Succeed<"),
+        "a paid payment offers nothing"
+    );
+}
+
+/// Line items in the order the jobs ended; the print stylesheet leaves out the site's navigation
+/// and buttons; long payment ids wrap.
+#[actix_web::test]
+async fn receipts_list_lines_by_date_and_print_without_navigation() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    let csv = format!(
+        "{}\nalice,job-c,late,3600,0,2026-11-20T08:00:00Z\nalice,job-a,early,3600,0,2026-11-02T08:00:00Z\nalice,job-b,middle,3600,0,2026-11-10T08:00:00Z\n",
+        payments_web::usage_import::HEADER
+    );
+    payments_web::usage_import::import(
+        server.store(),
+        csv.as_bytes(),
+        &server.state.config.rates(),
+        "test",
+    )
+    .expect("import");
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    let page = alice.get_text(&format!("/receipts/{receipt}")).await;
+    let at = |job: &str| {
+        page.find(&format!(">{job}<"))
+            .unwrap_or_else(|| panic!("{job} missing"))
+    };
+    assert!(
+        at("job-a") < at("job-b") && at("job-b") < at("job-c"),
+        "lines by date"
+    );
+
+    let css = alice.get_text("/static/app.css").await;
+    let print = &css[css.find("@media print").expect("a print stylesheet")..];
+    for rule in ["header nav", "footer", "button", "form"] {
+        assert!(
+            print.split('{').nth(1).unwrap_or_default().contains(rule),
+            "printing hides {rule}"
+        );
+    }
+    assert!(
+        print.contains("code { overflow-wrap: anywhere; }"),
+        "ids wrap in print"
+    );
+    assert!(
+        print.contains(".opt { display: table-cell !important; }"),
+        "paper shows every column, whatever the window's width"
+    );
+}
