@@ -55,9 +55,12 @@ pub fn invoice_id(receipt_id: i64, payment_ref: &str) -> String {
 
 // ---------------------------------------------------------------- orders (response)
 
+/// A HATEOAS link; PayPal's samples hold links without `rel` (or `href`): they are kept, unused.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Link {
+    #[serde(default)]
     pub href: String,
+    #[serde(default)]
     pub rel: String,
 }
 

@@ -113,3 +113,22 @@ mod verify_request {
         assert_eq!(v["webhook_event"]["a"], "é");
     }
 }
+
+mod links {
+    use payments_paypal::transformers::Order;
+
+    #[test]
+    fn a_link_without_rel_does_not_fail_the_order() {
+        let order: Order = serde_json::from_value(serde_json::json!({
+            "id": "5O190127TN364715T",
+            "status": "APPROVED",
+            "links": [
+                {"href": "https://api-m.paypal.com/v2/checkout/orders/5O190127TN364715T", "method": "GET"},
+                {"href": "https://www.paypal.com/checkoutnow?token=5O190127TN364715T", "rel": "approve"}
+            ]
+        }))
+        .expect("an order whose first link has no rel");
+        assert_eq!(order.links.len(), 2);
+        assert!(order.payer_link().is_some_and(|l| l.contains("checkoutnow")));
+    }
+}
