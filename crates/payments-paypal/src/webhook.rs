@@ -235,7 +235,8 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
         | "PAYMENT.CAPTURE.DECLINED"
         | "PAYMENT.CAPTURE.REFUNDED"
         | "PAYMENT.CAPTURE.REVERSED" => {
-            // A capture; for REFUNDED and REVERSED the refund, whose amount is the refunded one.
+            // A capture; for REFUNDED and REVERSED the refund: its `amount` is this refund, its
+            // `seller_payable_breakdown.total_refunded_amount` everything refunded so far.
             #[derive(Deserialize)]
             struct Resource {
                 #[serde(rename = "id")]
@@ -243,14 +244,21 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
                 amount: Option<AmountWire>,
                 custom_id: Option<String>,
                 supplementary_data: Option<crate::transformers::SupplementaryData>,
+                seller_payable_breakdown: Option<Breakdown>,
+            }
+            #[derive(Deserialize)]
+            struct Breakdown {
+                total_refunded_amount: Option<AmountWire>,
             }
             let r: Resource = serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
             let amount = money(&event_type, r.amount.as_ref())?;
+            let total = r.seller_payable_breakdown.and_then(|b| b.total_refunded_amount);
+            let refunded = money(&event_type, total.as_ref())?.or(amount);
             event.kind = match event_type.as_str() {
                 "PAYMENT.CAPTURE.COMPLETED" => EventKind::PaymentSucceeded,
                 "PAYMENT.CAPTURE.PENDING" => EventKind::PaymentPending,
                 "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => EventKind::Refunded {
-                    amount: amount.map(|m| m.amount),
+                    amount: refunded.map(|m| m.amount),
                 },
                 _ => EventKind::PaymentFailed,
             };

@@ -132,3 +132,40 @@ mod links {
         assert!(order.payer_link().is_some_and(|l| l.contains("checkoutnow")));
     }
 }
+
+mod refunds {
+    use payments_core::{EventKind, MinorUnits};
+    use payments_paypal::webhook::{map_event, parse_envelope};
+
+    /// A PAYMENT.CAPTURE.REFUNDED whose resource is the refund, shaped like PayPal's sample: the
+    /// second partial refund of USD 10.00 on a capture of USD 30.00, USD 25.00 refunded in all.
+    #[test]
+    fn a_refund_event_reports_the_total_refunded_so_far() {
+        let body = serde_json::json!({
+            "id": "WH-1BW487186V6820524-8CB05584E7316453R",
+            "event_version": "1.0",
+            "create_time": "2024-05-01T10:00:00.000Z",
+            "resource_type": "refund",
+            "event_type": "PAYMENT.CAPTURE.REFUNDED",
+            "resource": {
+                "id": "1Y107995YT783435V",
+                "status": "COMPLETED",
+                "amount": {"currency_code": "USD", "value": "10.00"},
+                "seller_payable_breakdown": {
+                    "gross_amount": {"currency_code": "USD", "value": "10.00"},
+                    "total_refunded_amount": {"currency_code": "USD", "value": "25.00"}
+                },
+                "links": [{"href": "https://api.paypal.com/v2/payments/captures/7TK53561YB803214S", "rel": "up", "method": "GET"}]
+            }
+        });
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let (raw, envelope) = parse_envelope(&bytes).unwrap();
+        let event = map_event(raw, envelope).unwrap();
+        assert_eq!(
+            event.kind,
+            EventKind::Refunded {
+                amount: Some(MinorUnits(2500))
+            }
+        );
+    }
+}
