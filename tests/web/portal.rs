@@ -4,7 +4,7 @@
 use payments_store::Role;
 use reqwest::StatusCode;
 
-use crate::support::{Browser, TestServer};
+use crate::support::{location, Browser, TestServer};
 
 /// Every `<table` of a page sits in its own scroll box (`table-wrap`) or stacks on phones
 /// (`stack`), and no amount column is one of those hidden on phones (`opt`).
@@ -347,4 +347,120 @@ async fn receipts_list_lines_by_date_and_print_without_navigation() {
         print.contains(".opt { display: table-cell !important; }"),
         "paper shows every column, whatever the window's width"
     );
+}
+
+/// The `value`s of the record checkboxes on a page of My Usage.
+fn record_ids(page: &str) -> Vec<String> {
+    page.match_indices("name=\"record\" value=\"")
+        .map(|(i, m)| {
+            page[i + m.len()..]
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    for i in 0..55 {
+        server.add_usage_ended("alice", &format!("nov01-{i:03}"), 1, "2026-11-01T12:00:00Z");
+    }
+    for i in 0..5 {
+        server.add_usage_ended("alice", &format!("nov20-{i:03}"), 2, "2026-11-20T08:00:00Z");
+    }
+    let alice = Browser::login(&server, "alice").await;
+
+    // Paging: 50 a page, nothing pre-checked, links to the other page, the script is a file.
+    let me = alice.get_text("/me").await;
+    assert_eq!(record_ids(&me).len(), 50, "the first page holds 50 rows");
+    assert!(!me.contains(" checked"), "no record is pre-checked");
+    assert!(me.contains("60 unbilled records"), "the count of the whole list");
+    assert!(
+        me.contains("worth THB 65.00"),
+        "the total of the whole list, from integers"
+    );
+    assert!(me.contains("href=\"&#x2F;me?page=2\""), "a link to page 2");
+    assert!(me.contains("<script src=\"/static/usage.js\"></script>") && !me.contains("<script>"));
+    assert!(me.contains("data-select=\"all\"") && me.contains("data-select=\"none\""));
+    assert!(
+        me.contains("id=\"selection-total\">THB 0.00<"),
+        "the selection starts empty"
+    );
+    assert!(
+        me.contains("data-minor=\"100\""),
+        "each row carries its cost in minor units"
+    );
+    let page2 = alice.get_text("/me?page=2").await;
+    assert_eq!(record_ids(&page2).len(), 10);
+    assert!(page2.contains("aria-current=\"page\">2<"));
+    let first: std::collections::HashSet<_> = record_ids(&me).into_iter().collect();
+    assert!(
+        record_ids(&page2).iter().all(|id| !first.contains(id)),
+        "pages do not overlap"
+    );
+
+    let js = alice.get("/static/usage.js").await;
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let js = js.text().await.unwrap();
+    assert!(
+        js.contains("BigInt") && !js.contains("parseFloat"),
+        "integer sums only"
+    );
+
+    // Date filter: both ends inclusive, by the day the job ended (UTC).
+    let late = alice.get_text("/me?from=2026-11-15&to=2026-11-20").await;
+    assert_eq!(record_ids(&late).len(), 5);
+    assert!(late.contains("value=\"2026-11-15\"") && late.contains("worth THB 10.00"));
+    let early = alice.get_text("/me?to=2026-11-01").await;
+    assert!(early.contains("55 unbilled records"));
+    assert!(
+        early.contains("href=\"&#x2F;me?to=2026-11-01&amp;page=2\""),
+        "page links keep the filter"
+    );
+    let none = alice.get_text("/me?from=2026-12-01").await;
+    assert!(none.contains("No unbilled usage ended in these dates."));
+
+    // Bad values: the page, with a message naming what is wrong.
+    for (path, says) in [
+        ("/me?from=yesterday", "From \"yesterday\" is not a date"),
+        ("/me?to=2026-13-01", "To \"2026-13-01\" is not a date"),
+        (
+            "/me?from=2026-11-20&to=2026-11-01",
+            "From (2026-11-20) is after To (2026-11-01)",
+        ),
+        ("/me?page=abc", "page \"abc\" does not exist"),
+        ("/me?page=9", "this list has 2 pages"),
+    ] {
+        let resp = alice.get(path).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("class=\"error-msg\""), "{path}: {body}");
+        assert!(body.contains(&says.replace('"', "&quot;")), "{path}: {says}");
+        assert!(body.contains("Unbilled usage"), "{path}: the page itself");
+    }
+
+    // Submitting nothing: the page again with a clear message.
+    let resp = alice.submit("/receipts", &[("from", "2026-11-15")]).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("Nothing was selected"), "{body}");
+    assert_eq!(record_ids(&body).len(), 5, "the same filter is kept");
+
+    // Two selected records: the receipt shows their total.
+    let ids = record_ids(&late);
+    let resp = alice
+        .submit("/receipts", &[("record", &ids[0]), ("record", &ids[1])])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let receipt = alice.get_text(&location(&resp)).await;
+    assert!(receipt.contains("THB 4.00"), "{receipt}");
+    assert!(alice.get_text("/me").await.contains("58 unbilled records"));
 }

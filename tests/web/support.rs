@@ -122,6 +122,17 @@ impl TestServer {
             .expect("import");
     }
 
+    /// Like [`TestServer::add_usage`], for a job that ended at `ended` (RFC 3339).
+    pub fn add_usage_ended(&self, user: &str, job: &str, cpu_hours: i64, ended: &str) {
+        let csv = format!(
+            "{}\n{user},{job},test job,{},0,{ended}\n",
+            payments_web::usage_import::HEADER,
+            cpu_hours * 3600
+        );
+        payments_web::usage_import::import(self.store(), csv.as_bytes(), &self.state.config.rates(), "test")
+            .expect("import");
+    }
+
     pub fn audit(&self, action: &str, receipt: Option<i64>) -> Vec<AuditRow> {
         self.store()
             .audit_log(&AuditQuery {

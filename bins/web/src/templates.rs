@@ -24,6 +24,8 @@ const TEMPLATES: &[(&str, &str)] = &[
 pub const CSS: &str = include_str!("../../../templates/app.css");
 /// The thanks page's status poller (no inline scripts: see the Content-Security-Policy).
 pub const THANKS_JS: &str = include_str!("../../../templates/thanks.js");
+/// My Usage's "select all / none" and selection total.
+pub const USAGE_JS: &str = include_str!("../../../templates/usage.js");
 
 #[derive(Debug)]
 pub struct Templates(Tera);

@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(|| async { see_other("/me") }))
         .route("/static/app.css", web::get().to(css))
         .route("/static/thanks.js", web::get().to(thanks_js))
+        .route("/static/usage.js", web::get().to(usage_js))
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(crate::metrics::metrics))
         .route("/login", web::get().to(session::login_page))
@@ -62,6 +63,13 @@ async fn thanks_js() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(crate::templates::THANKS_JS)
+}
+
+async fn usage_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(crate::templates::USAGE_JS)
 }
 
 pub fn see_other(location: &str) -> HttpResponse {

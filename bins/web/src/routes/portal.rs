@@ -36,6 +36,8 @@ struct UsageView {
     gpu: String,
     ended: String,
     cost: String,
+    /// For the selection total the page's script keeps (integer minor units).
+    cost_minor: i64,
     receipt_id: Option<i64>,
 }
 
@@ -49,6 +51,7 @@ impl UsageView {
             gpu: format_duration(u.gpu_seconds),
             ended: format_time(u.ended_at),
             cost: u.cost()?.to_string(),
+            cost_minor: u.cost_minor,
             receipt_id: u.receipt_id,
         })
     }
@@ -105,10 +108,135 @@ fn views<T, U>(rows: &[T], f: impl Fn(&T) -> Result<U, AppError>) -> Result<Vec<
 }
 
 /// `?cancelled=pay_...`: the payer came back from the provider's "cancel" (see the cancel URL
-/// `flow::start_payment` gives the provider).
-#[derive(Deserialize)]
+/// `flow::start_payment` gives the provider). `from`/`to` (`YYYY-MM-DD`, UTC, both inclusive)
+/// filter the usage by the day the job ended; `page` pages the unbilled usage. All are read as
+/// text so that a bad value shows the page with a message rather than a bare 400.
+#[derive(Deserialize, Default)]
 pub struct MeQuery {
     cancelled: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<String>,
+}
+
+/// A day as `YYYY-MM-DD` (UTC) → unix seconds at its start; `what` names the field.
+pub fn parse_day(value: &str, what: &str) -> Result<i64, String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let v = value.trim();
+    if v.len() > 10 {
+        return Err(format!(
+            "{what} must be a date written YYYY-MM-DD (got {} characters)",
+            v.chars().count()
+        ));
+    }
+    time::Date::parse(v, &fmt)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .map_err(|_| format!("{what} {v:?} is not a date: write it as YYYY-MM-DD, e.g. 2026-11-01"))
+}
+
+/// A date range from a query: `[from, to_exclusive)` in unix seconds, the texts to show back in
+/// the form, and a message when a value was refused (the refused bound is then ignored).
+#[derive(Default, Serialize)]
+pub struct DateRange {
+    from: String,
+    to: String,
+    #[serde(skip)]
+    start: Option<i64>,
+    #[serde(skip)]
+    end: Option<i64>,
+}
+
+impl DateRange {
+    pub fn parse(from: Option<&str>, to: Option<&str>, problems: &mut Vec<String>) -> DateRange {
+        let mut r = DateRange::default();
+        if let Some(f) = from.map(str::trim).filter(|f| !f.is_empty()) {
+            match parse_day(f, "From") {
+                Ok(t) => {
+                    r.start = Some(t);
+                    r.from = f.to_string();
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if let Some(t) = to.map(str::trim).filter(|t| !t.is_empty()) {
+            match parse_day(t, "To") {
+                Ok(day) => {
+                    r.end = Some(day + 86_400);
+                    r.to = t.to_string();
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if let (Some(s), Some(e)) = (r.start, r.end) {
+            if s >= e {
+                problems.push(format!(
+                    "From ({}) is after To ({}): no day can be in that range, so the filter is not applied",
+                    r.from, r.to
+                ));
+                r = DateRange::default();
+            }
+        }
+        r
+    }
+
+    pub fn contains(&self, unix: i64) -> bool {
+        self.start.is_none_or(|s| unix >= s) && self.end.is_none_or(|e| unix < e)
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.start.is_some() || self.end.is_some()
+    }
+}
+
+/// A page number given as text: 1 when absent; a message (and page 1) when it is not one.
+fn page_from_text(page: Option<&str>, problems: &mut Vec<String>) -> i64 {
+    match page.map(str::trim).filter(|p| !p.is_empty()) {
+        None => 1,
+        Some(p) => match p.parse::<i64>().ok().and_then(|n| page_number(Some(n)).ok()) {
+            Some(n) => n,
+            None => {
+                problems.push(format!(
+                    "page {:?} does not exist: pages are numbered from 1 to {MAX_PAGE}; showing page 1",
+                    crate::logsafe::bounded(p)
+                ));
+                1
+            }
+        },
+    }
+}
+
+/// Links to pages of a list: first, last and the pages near the current one.
+#[derive(Serialize)]
+struct PageLink {
+    number: i64,
+    href: String,
+    current: bool,
+}
+
+fn page_links(page: i64, pages: i64, href: impl Fn(i64) -> String) -> Vec<PageLink> {
+    (1..=pages)
+        .filter(|&n| n == 1 || n == pages || (n - page).abs() <= 3)
+        .map(|n| PageLink {
+            number: n,
+            href: href(n),
+            current: n == page,
+        })
+        .collect()
+}
+
+/// The sum of some amounts in one currency, in minor units (never floats).
+fn sum_money(
+    items: impl IntoIterator<Item = Result<payments_core::Money, AppError>>,
+) -> Result<Option<payments_core::Money>, AppError> {
+    let mut total: Option<payments_core::Money> = None;
+    for m in items {
+        let m = m?;
+        total = Some(match total {
+            None => m,
+            Some(t) => t.checked_add(m).map_err(AppError::internal)?,
+        });
+    }
+    Ok(total)
 }
 
 pub async fn me(
@@ -117,7 +245,22 @@ pub async fn me(
     user: CurrentUser,
     q: web::Query<MeQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let q = q.into_inner();
+    render_me(&state, &session, &user, &q, None).await.map(html)
+}
+
+/// My Usage, with `error` shown above it (a refused form, a bad filter).
+async fn render_me(
+    state: &web::Data<AppState>,
+    session: &Session,
+    user: &CurrentUser,
+    q: &MeQuery,
+    error: Option<String>,
+) -> Result<String, AppError> {
     let uid = user.id();
+    let mut problems: Vec<String> = error.into_iter().collect();
+    let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), &mut problems);
+    let page = page_from_text(q.page.as_deref(), &mut problems);
     let cancelled = payment_reference(q.cancelled.as_deref());
     let (usage, receipts, cancelled) = state
         .db(move |s| {
@@ -128,8 +271,26 @@ pub async fn me(
             Ok((s.usage_for_user(uid)?, s.receipts_for_user(uid)?, cancelled))
         })
         .await?;
-    let (unbilled, billed): (Vec<_>, Vec<_>) = usage.into_iter().partition(|u| u.receipt_id.is_none());
-    let mut ctx = page_context(&state, &session, Some(&user))?;
+    let (mut unbilled, billed): (Vec<_>, Vec<_>) = usage
+        .into_iter()
+        .filter(|u| range.contains(u.ended_at))
+        .partition(|u| u.receipt_id.is_none());
+    unbilled.sort_by(|a, b| (a.ended_at, &a.job_id, a.id).cmp(&(b.ended_at, &b.job_id, b.id)));
+    let count = unbilled.len() as i64;
+    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = if page > pages {
+        problems.push(format!(
+            "page {page} does not exist: this list has {pages} page{}; showing page {pages}",
+            if pages == 1 { "" } else { "s" }
+        ));
+        pages
+    } else {
+        page
+    };
+    let start = ((page - 1) * PAGE_SIZE) as usize;
+    let shown = &unbilled[start.min(unbilled.len())..(start + PAGE_SIZE as usize).min(unbilled.len())];
+    let unbilled_total = sum_money(unbilled.iter().map(|u| u.cost().map_err(AppError::from)))?;
+    let mut ctx = page_context(state, session, Some(user))?;
     // Only for the user's own payments, and only while the receipt is still unpaid.
     if let Some(p) = cancelled.filter(|p| {
         receipts
@@ -145,17 +306,47 @@ pub async fn me(
             ),
         );
     }
-    ctx.insert("unbilled", &views(&unbilled, UsageView::from)?);
+    if !problems.is_empty() {
+        ctx.insert("error", &problems.join(" "));
+    }
+    let href = |n: i64| {
+        let mut params = form_urlencoded::Serializer::new(String::new());
+        if !range.from.is_empty() {
+            params.append_pair("from", &range.from);
+        }
+        if !range.to.is_empty() {
+            params.append_pair("to", &range.to);
+        }
+        params.append_pair("page", &n.to_string());
+        format!("/me?{}", params.finish())
+    };
+    ctx.insert("page_links", &page_links(page, pages, href));
+    ctx.insert("page", &page);
+    ctx.insert("pages", &pages);
+    ctx.insert("range", &range);
+    ctx.insert("filtered", &range.is_set());
+    ctx.insert("unbilled_count", &count);
+    ctx.insert("unbilled_total", &unbilled_total.map(|m| m.to_string()));
+    // What the selection total starts at, and what the script needs to format it.
+    let currency = shown.first().map(|u| u.cost()).transpose()?.map(|m| m.currency);
+    ctx.insert(
+        "selection_zero",
+        &currency.map(|c| payments_core::Money::new(0, c).to_string()),
+    );
+    ctx.insert("currency", &currency.map(|c| c.code()));
+    ctx.insert("exponent", &currency.map(|c| c.exponent()));
+    ctx.insert("unbilled", &views(shown, UsageView::from)?);
     ctx.insert("billed", &views(&billed, UsageView::from)?);
     ctx.insert(
         "receipts",
         &views(&receipts, |r| ReceiptView::from(r, &user.0.username))?,
     );
-    Ok(html(state.templates.render("me.html", &ctx)?))
+    state.templates.render("me.html", &ctx)
 }
 
 pub async fn create_receipt(
     state: web::Data<AppState>,
+    session: Session,
     user: CurrentUser,
     form: CsrfForm,
 ) -> Result<HttpResponse, AppError> {
@@ -167,6 +358,26 @@ pub async fn create_receipt(
                 .map_err(|_| AppError::BadRequest(format!("record {v:?} is not a record id")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if ids.is_empty() {
+        // Show the list again (same filter and page) with a message, not a bare 400.
+        let q = MeQuery {
+            from: form.get("from").map(str::to_string),
+            to: form.get("to").map(str::to_string),
+            page: form.get("page").map(str::to_string),
+            ..MeQuery::default()
+        };
+        let body = render_me(
+            &state,
+            &session,
+            &user,
+            &q,
+            Some("Nothing was selected: tick the usage records to bill (or use \"Select all\"), then press \"Create receipt from selected\".".into()),
+        )
+        .await?;
+        return Ok(HttpResponse::UnprocessableEntity()
+            .content_type("text/html; charset=utf-8")
+            .body(body));
+    }
     let (uid, actor) = (user.id(), user.actor());
     let receipt = state
         .db(move |s| s.create_receipt_from_usage(uid, &ids, &actor))
