@@ -421,7 +421,13 @@ async fn paging_is_bounded_on(server: crate::support::TestServer) {
         "/admin/audit?page=100001",
     ] {
         let resp = admin.get(path).await;
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path}");
+        // The audit log shows itself with the message (issue 13); the others answer 400.
+        let want = if path.starts_with("/admin/audit") {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(resp.status(), want, "{path}");
         let body = resp.text().await.unwrap();
         assert!(
             body.contains("pages are numbered from 1 to 100000"),

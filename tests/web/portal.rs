@@ -66,7 +66,7 @@ async fn every_page_fits_a_phone_and_keeps_its_amounts_on_screen() {
 
     for (path, status) in [
         ("/receipts/999999", StatusCode::NOT_FOUND),
-        ("/admin/audit?receipt=abc", StatusCode::BAD_REQUEST),
+        ("/admin/audit?receipt=abc", StatusCode::OK),
     ] {
         let resp = root.get(path).await;
         assert_eq!(resp.status(), status, "{path}");
@@ -463,4 +463,108 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
     let receipt = alice.get_text(&location(&resp)).await;
     assert!(receipt.contains("THB 4.00"), "{receipt}");
     assert!(alice.get_text("/me").await.contains("58 unbilled records"));
+}
+
+#[actix_web::test]
+async fn the_audit_log_filters_by_actor_date_and_text_with_second_times_and_text_badges() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage("alice", "j1", 3);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    let checkout = alice.pay_now(receipt).await;
+    let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+    let resp = alice
+        .submit(
+            "/payments/simulate",
+            &[("payment", &payment), ("outcome", "succeed")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let row = |page: &str, action: &str| page.contains(&format!("data-label=\"Action\">{action}"));
+    let root = Browser::login(&server, "root").await;
+
+    let all = root.get_text("/admin/audit").await;
+    // Times to the second, ISO 8601.
+    let t = all.find("<time datetime=\"").expect("a time") + "<time datetime=\"".len();
+    let stamp = &all[t..t + 20];
+    assert!(
+        stamp.len() == 20 && &stamp[10..11] == "T" && stamp.ends_with('Z') && &stamp[16..17] == ":",
+        "{stamp}"
+    );
+    let today = &stamp[..10];
+
+    // Actor: only alice's entries.
+    let by_alice = root.get_text("/admin/audit?actor=user:alice").await;
+    let by_nobody = root.get_text("/admin/audit?actor=nobody").await;
+    assert!(by_nobody.contains(">0 entries"), "{by_nobody}");
+    assert!(!by_alice.contains(">0 entries") && row(&by_alice, "receipt.create"));
+    assert!(!row(&by_alice, "usage.import"), "the import was by another actor");
+
+    // Dates: today has everything, a day long past nothing.
+    let today_page = root
+        .get_text(&format!("/admin/audit?from={today}&to={today}"))
+        .await;
+    assert!(row(&today_page, "receipt.create"));
+    assert!(root
+        .get_text("/admin/audit?to=2001-01-01")
+        .await
+        .contains(">0 entries"));
+
+    // Free text, matched literally (a % is not a wildcard).
+    let found = root.get_text("/admin/audit?q=verified").await;
+    assert!(
+        row(&found, "payment.webhook") && !row(&found, "receipt.create"),
+        "{found}"
+    );
+    assert!(root.get_text("/admin/audit?q=%25").await.contains(">0 entries"));
+
+    // Bad values: the page with a message, the other filters still applied.
+    let long = "x".repeat(101);
+    for (path, says) in [
+        (
+            "/admin/audit?receipt=abc".to_string(),
+            "receipt &quot;abc&quot; is not a receipt number",
+        ),
+        (
+            "/admin/audit?from=soon".to_string(),
+            "From &quot;soon&quot; is not a date",
+        ),
+        (format!("/admin/audit?q={long}"), "at most 100 are accepted"),
+        (
+            format!("/admin/audit?actor={long}"),
+            "Actor is 101 characters long",
+        ),
+        (
+            "/admin/audit?page=-1".to_string(),
+            "page &quot;-1&quot; does not exist",
+        ),
+        (
+            "/admin/audit?action=drop".to_string(),
+            "action &quot;drop&quot; is not one the log records",
+        ),
+    ] {
+        let resp = root.get(&path).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let body = resp.text().await.unwrap();
+        assert!(
+            body.contains("class=\"error-msg\"") && body.contains(says),
+            "{path}: {says}"
+        );
+        assert!(body.contains("<h1>Audit log</h1>"), "{path}");
+    }
+    let filtered = root.get_text("/admin/audit?from=soon&actor=user:alice").await;
+    assert!(!row(&filtered, "usage.import"), "the good filter still applies");
+
+    // A verified webhook carries a text badge, not only an emoji.
+    let webhooks = root.get_text("/admin/audit?action=payment.webhook").await;
+    assert!(
+        webhooks.contains("<span class=\"badge verified\">verified</span>"),
+        "{webhooks}"
+    );
+    assert!(
+        !webhooks.contains('\u{2705}'),
+        "the emoji is replaced by the badge"
+    );
 }

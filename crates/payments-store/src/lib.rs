@@ -508,4 +508,13 @@ impl Store {
     pub fn audit_log(&self, query: &AuditQuery) -> Result<(Vec<AuditRow>, i64), StoreError> {
         read!(self, |c| ops::audit::list(c, query))
     }
+
+    /// [`Store::audit_log`] narrowed by actor, time range and text.
+    pub fn audit_search(
+        &self,
+        query: &AuditQuery,
+        more: &AuditSearch,
+    ) -> Result<(Vec<AuditRow>, i64), StoreError> {
+        read!(self, |c| ops::audit::search(c, query, more))
+    }
 }

@@ -259,3 +259,13 @@ pub struct AuditQuery {
     pub limit: i64,
     pub offset: i64,
 }
+
+/// Further audit-log filters (see `Store::audit_search`): all optional; times are unix seconds,
+/// `since` inclusive and `until` exclusive; `text` is matched literally.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSearch {
+    pub actor: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub text: Option<String>,
+}

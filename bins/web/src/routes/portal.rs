@@ -9,7 +9,7 @@ use super::{html, page_context, see_other};
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::templates::{format_duration, format_time};
+use crate::templates::{format_duration, format_time, format_time_seconds};
 
 const PAGE_SIZE: i64 = 50;
 /// The highest page number a list accepts (5 million rows at 50 a page).
@@ -521,11 +521,32 @@ pub async fn admin_receipts(
     Ok(html(state.templates.render("admin_receipts.html", &ctx)?))
 }
 
+/// The audit log's filters, all read as text so that a bad value shows the page with a message.
 #[derive(Deserialize)]
 pub struct AuditParams {
-    page: Option<i64>,
+    page: Option<String>,
     action: Option<String>,
     receipt: Option<String>,
+    actor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    q: Option<String>,
+}
+
+/// The longest actor or search text the audit filters accept.
+const MAX_FILTER_TEXT: usize = 100;
+
+/// A trimmed, non-empty text filter of at most `MAX_FILTER_TEXT` characters.
+fn text_filter(value: Option<&str>, what: &str, problems: &mut Vec<String>) -> Option<String> {
+    let v = value.map(str::trim).filter(|v| !v.is_empty())?;
+    if v.chars().count() > MAX_FILTER_TEXT {
+        problems.push(format!(
+            "{what} is {} characters long; at most {MAX_FILTER_TEXT} are accepted, so it is not applied",
+            v.chars().count()
+        ));
+        return None;
+    }
+    Some(v.to_string())
 }
 
 const AUDIT_ACTIONS: &[&str] = &[
@@ -546,7 +567,27 @@ struct AuditView {
     action: String,
     subject: String,
     receipt_id: Option<i64>,
+    /// "verified" or "refused" for webhook signatures: a text badge, not an emoji.
+    badge: Option<&'static str>,
     detail: Vec<(String, String)>,
+}
+
+/// The signature verdict of an entry as a word, and its detail without the emoji marks.
+fn badge_of(detail: &mut [(String, String)]) -> Option<&'static str> {
+    let mut badge = None;
+    for (k, v) in detail.iter_mut() {
+        if k != "signature" {
+            continue;
+        }
+        if let Some(rest) = v.strip_prefix('\u{2705}') {
+            badge = Some("verified");
+            *v = rest.trim().to_string();
+        } else if let Some(rest) = v.strip_prefix('\u{274c}') {
+            badge = Some("refused");
+            *v = rest.trim().to_string();
+        }
+    }
+    badge
 }
 
 /// The detail JSON as `key: value` lines (strings unquoted), for reading rather than parsing.
@@ -574,51 +615,97 @@ pub async fn admin_audit(
     q: web::Query<AuditParams>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let page = page_number(q.page)?;
-    let action = q.action.clone().filter(|a| !a.is_empty());
+    let mut problems = Vec::new();
+    let page = page_from_text(q.page.as_deref(), &mut problems);
+    let action =
+        q.action
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .and_then(|a| match AUDIT_ACTIONS.contains(&a) {
+                true => Some(a.to_string()),
+                false => {
+                    problems.push(format!(
+                        "action {:?} is not one the log records; choose one from the list",
+                        crate::logsafe::bounded(a)
+                    ));
+                    None
+                }
+            });
     let receipt = match q.receipt.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         None => None,
-        Some(r) => Some(
-            r.trim_start_matches('#')
-                .parse::<i64>()
-                .map_err(|_| AppError::BadRequest(format!("receipt {r:?} is not a receipt number")))?,
-        ),
+        Some(r) => match r.trim_start_matches('#').parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                problems.push(format!(
+                    "receipt {:?} is not a receipt number (write it as 42 or #42), so it is not applied",
+                    crate::logsafe::bounded(r)
+                ));
+                None
+            }
+        },
     };
+    let actor = text_filter(q.actor.as_deref(), "Actor", &mut problems);
+    let text = text_filter(q.q.as_deref(), "The search text", &mut problems);
+    let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), &mut problems);
     let query = AuditQuery {
         action: action.clone(),
         receipt_id: receipt,
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
     };
-    let (rows, total) = state.db(move |s| s.audit_log(&query)).await?;
+    let more = payments_store::AuditSearch {
+        actor: actor.clone(),
+        since: range.start,
+        until: range.end,
+        text: text.clone(),
+    };
+    let (rows, total) = state.db(move |s| s.audit_search(&query, &more)).await?;
     let link = |p: i64| {
         let mut params = form_urlencoded::Serializer::new(String::new());
         params.append_pair("page", &p.to_string());
-        if let Some(a) = &action {
-            params.append_pair("action", a);
-        }
-        if let Some(r) = receipt {
-            params.append_pair("receipt", &r.to_string());
+        for (k, v) in [
+            ("action", action.clone()),
+            ("receipt", receipt.map(|r| r.to_string())),
+            ("actor", actor.clone()),
+            ("from", Some(range.from.clone()).filter(|f| !f.is_empty())),
+            ("to", Some(range.to.clone()).filter(|t| !t.is_empty())),
+            ("q", text.clone()),
+        ] {
+            if let Some(v) = v {
+                params.append_pair(k, &v);
+            }
         }
         format!("/admin/audit?{}", params.finish())
     };
     let entries: Vec<AuditView> = rows
         .iter()
-        .map(|e| AuditView {
-            time: format_time(e.created_at),
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            subject: e.subject.clone(),
-            receipt_id: e.receipt_id,
-            detail: detail_lines(&e.detail),
+        .map(|e| {
+            let mut detail = detail_lines(&e.detail);
+            let badge = badge_of(&mut detail);
+            AuditView {
+                time: format_time_seconds(e.created_at),
+                actor: e.actor.clone(),
+                action: e.action.clone(),
+                subject: e.subject.clone(),
+                receipt_id: e.receipt_id,
+                badge,
+                detail,
+            }
         })
         .collect();
     let mut ctx = page_context(&state, &session, Some(&user))?;
+    if !problems.is_empty() {
+        ctx.insert("error", &problems.join(" "));
+    }
     ctx.insert("entries", &entries);
     ctx.insert("total", &total);
     ctx.insert("actions", AUDIT_ACTIONS);
-    ctx.insert("action", &q.action.clone().unwrap_or_default());
+    ctx.insert("action", &action.clone().unwrap_or_default());
     ctx.insert("receipt", &receipt);
+    ctx.insert("actor", &actor.clone().unwrap_or_default());
+    ctx.insert("text", &text.clone().unwrap_or_default());
+    ctx.insert("range", &range);
+    ctx.insert("max_text", &MAX_FILTER_TEXT);
     ctx.insert("prev_page", &(page > 1).then(|| link(page - 1)));
     ctx.insert("next_page", &(page * PAGE_SIZE < total).then(|| link(page + 1)));
     Ok(html(state.templates.render("admin_audit.html", &ctx)?))

@@ -1,7 +1,7 @@
 use diesel::prelude::*;
 
 use super::Conn;
-use crate::models::{AuditQuery, AuditRow, NewAudit};
+use crate::models::{AuditQuery, AuditRow, AuditSearch, NewAudit};
 use crate::schema::audit_log;
 use crate::StoreError;
 
@@ -12,6 +12,16 @@ pub fn append(c: &mut Conn, entry: &NewAudit) -> Result<(), StoreError> {
 
 /// Newest first, with the total count for paging.
 pub fn list(c: &mut Conn, q: &AuditQuery) -> Result<(Vec<AuditRow>, i64), StoreError> {
+    search(c, q, &AuditSearch::default())
+}
+
+/// `list` narrowed further by actor, time range and a text found in the actor, subject or
+/// detail (LIKE with `%` and `_` escaped, so the text is matched literally).
+pub fn search(c: &mut Conn, q: &AuditQuery, more: &AuditSearch) -> Result<(Vec<AuditRow>, i64), StoreError> {
+    let pattern = more.text.as_ref().map(|t| {
+        let escaped = t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    });
     let filtered = || {
         let mut query = audit_log::table.into_boxed();
         if let Some(action) = &q.action {
@@ -19,6 +29,24 @@ pub fn list(c: &mut Conn, q: &AuditQuery) -> Result<(Vec<AuditRow>, i64), StoreE
         }
         if let Some(receipt) = q.receipt_id {
             query = query.filter(audit_log::receipt_id.eq(receipt));
+        }
+        if let Some(actor) = &more.actor {
+            query = query.filter(audit_log::actor.eq(actor.clone()));
+        }
+        if let Some(since) = more.since {
+            query = query.filter(audit_log::created_at.ge(since));
+        }
+        if let Some(until) = more.until {
+            query = query.filter(audit_log::created_at.lt(until));
+        }
+        if let Some(p) = &pattern {
+            query = query.filter(
+                audit_log::actor
+                    .like(p.clone())
+                    .escape('\\')
+                    .or(audit_log::subject.like(p.clone()).escape('\\'))
+                    .or(audit_log::detail.like(p.clone()).escape('\\')),
+            );
         }
         query
     };
