@@ -568,3 +568,135 @@ async fn the_audit_log_filters_by_actor_date_and_text_with_second_times_and_text
         "the emoji is replaced by the badge"
     );
 }
+
+#[actix_web::test]
+async fn admin_receipts_filter_search_total_and_export_csv_from_integers() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("bob_smith", Role::User);
+    server.add_user("root", Role::Admin);
+    let root = Browser::login(&server, "root").await;
+    let empty = root.get_text("/admin/receipts").await;
+    assert!(empty.contains("No receipts yet."), "empty state");
+
+    server.add_usage("alice", "a1", 3);
+    let alice = Browser::login(&server, "alice").await;
+    let paid = alice.create_receipt().await;
+    let checkout = alice.pay_now(paid).await;
+    let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+    let resp = alice
+        .submit(
+            "/payments/simulate",
+            &[("payment", &payment), ("outcome", "succeed")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    server.add_usage("alice", "a2", 1);
+    let unpaid_alice = alice.create_receipt().await;
+    server.add_usage("bob_smith", "b1", 7);
+    let bob = Browser::login(&server, "bob_smith").await;
+    let unpaid_bob = bob.create_receipt().await;
+
+    let all = root.get_text("/admin/receipts").await;
+    assert!(
+        all.contains("3 receipts; total <strong>THB 11.00</strong>"),
+        "{all}"
+    );
+    let unpaid = root.get_text("/admin/receipts?status=unpaid").await;
+    assert!(
+        unpaid.contains("2 receipts match; total <strong>THB 8.00</strong>"),
+        "{unpaid}"
+    );
+    assert!(!unpaid.contains(&format!("#{paid}<")));
+    let by_user = root.get_text("/admin/receipts?user=alice").await;
+    assert!(
+        by_user.contains("2 receipts match; total <strong>THB 4.00</strong>"),
+        "{by_user}"
+    );
+    // Search: a receipt number, or part of a username (an _ is literal, not a wildcard).
+    let by_id = root.get_text(&format!("/admin/receipts?q=%23{unpaid_bob}")).await;
+    assert!(
+        by_id.contains("1 receipt matches; total <strong>THB 7.00</strong>"),
+        "{by_id}"
+    );
+    let by_name = root.get_text("/admin/receipts?q=b_s").await;
+    assert!(by_name.contains("1 receipt matches"), "{by_name}");
+    assert!(root
+        .get_text("/admin/receipts?q=a_i")
+        .await
+        .contains("No receipts match these filters."));
+    let today = root
+        .get_text("/admin/receipts?from=2000-01-01&to=9999-12-31")
+        .await;
+    assert!(today.contains("3 receipts match"));
+    assert!(root
+        .get_text("/admin/receipts?to=2001-01-01")
+        .await
+        .contains("No receipts match these filters."));
+
+    // Bad values: the page with a message.
+    for (path, says) in [
+        (
+            "/admin/receipts?status=lost",
+            "status &quot;lost&quot; is not a receipt status",
+        ),
+        (
+            "/admin/receipts?from=2026-02-30",
+            "From &quot;2026-02-30&quot; is not a date",
+        ),
+        ("/admin/receipts?page=x", "page &quot;x&quot; does not exist"),
+    ] {
+        let resp = root.get(path).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let body = resp.text().await.unwrap();
+        assert!(
+            body.contains("class=\"error-msg\"") && body.contains(says),
+            "{path}: {body}"
+        );
+    }
+
+    // CSV of the filtered set, amounts from the integer minor units.
+    assert!(
+        unpaid.contains("href=\"&#x2F;admin&#x2F;receipts.csv?status=unpaid\""),
+        "{unpaid}"
+    );
+    let resp = root.get("/admin/receipts.csv?status=unpaid").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let csv = resp.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "receipt,user,status,created,paid,currency,total_minor,total"
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].starts_with(&format!("{unpaid_bob},bob_smith,unpaid,")),
+        "{csv}"
+    );
+    assert!(lines[1].ends_with(",,THB,700,7.00"), "{csv}");
+    assert!(
+        lines[2].starts_with(&format!("{unpaid_alice},alice,unpaid,")) && lines[2].ends_with(",THB,100,1.00")
+    );
+    let all_csv = root.get_text("/admin/receipts.csv").await;
+    assert!(
+        all_csv.contains(",paid,") && all_csv.contains(",THB,300,3.00"),
+        "{all_csv}"
+    );
+    assert_eq!(
+        root.get("/admin/receipts.csv?status=lost").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        alice.get("/admin/receipts.csv").await.status(),
+        StatusCode::NOT_FOUND,
+        "admins only"
+    );
+}

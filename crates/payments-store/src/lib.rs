@@ -361,6 +361,15 @@ impl Store {
         read!(self, |c| ops::receipts::all(c, limit, offset))
     }
 
+    /// Receipts matching an admin's filter, newest first, at most `limit`.
+    pub fn receipts_matching(
+        &self,
+        filter: &ReceiptFilter,
+        limit: i64,
+    ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
+        read!(self, |c| ops::receipts::matching(c, filter, limit))
+    }
+
     // ---- payments
 
     /// Opens (or reuses) the payment intent of an unpaid receipt.

@@ -260,6 +260,18 @@ pub struct AuditQuery {
     pub offset: i64,
 }
 
+/// Admin filters over receipts (see `Store::receipts_matching`): all optional; times are unix
+/// seconds of creation, `since` inclusive and `until` exclusive; `search` is a receipt number
+/// or part of a username, matched literally.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptFilter {
+    pub status: Option<String>,
+    pub username: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub search: Option<String>,
+}
+
 /// Further audit-log filters (see `Store::audit_search`): all optional; times are unix seconds,
 /// `since` inclusive and `until` exclusive; `text` is matched literally.
 #[derive(Debug, Clone, Default)]

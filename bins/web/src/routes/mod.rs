@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/receipts", web::post().to(portal::create_receipt))
         .route("/receipts/{id}", web::get().to(portal::receipt))
         .route("/admin/receipts", web::get().to(portal::admin_receipts))
+        .route("/admin/receipts.csv", web::get().to(portal::admin_receipts_csv))
         .route("/admin/audit", web::get().to(portal::admin_audit))
         .route("/payments/receipts/{id}/start", web::post().to(payments::start))
         .route("/payments/{public_id}/status", web::get().to(payments::status))

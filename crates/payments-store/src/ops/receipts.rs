@@ -76,6 +76,39 @@ pub fn for_user(c: &mut Conn, user_id: i64) -> Result<Vec<ReceiptRow>, StoreErro
 }
 
 /// All receipts with their owner's name, newest first.
+/// Receipts matching `f`, newest first, at most `limit`.
+pub fn matching(
+    c: &mut Conn,
+    f: &crate::models::ReceiptFilter,
+    limit: i64,
+) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
+    let mut q = receipts::table.inner_join(users::table).into_boxed();
+    if let Some(status) = &f.status {
+        q = q.filter(receipts::status.eq(status.clone()));
+    }
+    if let Some(user) = &f.username {
+        q = q.filter(users::username.eq(user.clone()));
+    }
+    if let Some(since) = f.since {
+        q = q.filter(receipts::created_at.ge(since));
+    }
+    if let Some(until) = f.until {
+        q = q.filter(receipts::created_at.lt(until));
+    }
+    if let Some(text) = &f.search {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let like = users::username.like(format!("%{escaped}%")).escape('\\');
+        q = match text.trim_start_matches('#').parse::<i64>() {
+            Ok(id) => q.filter(like.or(receipts::id.eq(id))),
+            Err(_) => q.filter(like),
+        };
+    }
+    Ok(q.order(receipts::id.desc())
+        .limit(limit.max(1))
+        .select((ReceiptRow::as_select(), users::username))
+        .load(c)?)
+}
+
 pub fn all(c: &mut Conn, limit: i64, offset: i64) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
     Ok(receipts::table
         .inner_join(users::table)
