@@ -264,6 +264,7 @@ fn reply_for(outcome: &EventOutcome) -> WebhookReply {
             "unknown_payment",
             "no payment of ours matches this event; it will be processed if redelivered once the payment exists",
         ),
+        EventOutcome::Unmatched => ok("no payment of ours matches this event; recorded and acknowledged"),
         EventOutcome::Duplicate { previous } if previous == "mismatch" => WebhookReply::new(
             StatusCode::CONFLICT,
             "mismatch",

@@ -368,7 +368,12 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
             },
             true,
         ),
-        (_, None) => (EventOutcome::UnknownPayment, false),
+        // A success or approval may race the checkout that creates the payment: stay retryable.
+        (EventKind::PaymentSucceeded | EventKind::CaptureRequired, None) => {
+            (EventOutcome::UnknownPayment, false)
+        }
+        // Anything else for a payment we do not know would be retried forever: acknowledge it.
+        (_, None) => (EventOutcome::Unmatched, true),
         (EventKind::PaymentSucceeded, Some(p)) => (
             EventOutcome::Finalize(finalize_success(
                 c,

@@ -890,7 +890,71 @@ fn the_batch_writer_answers_every_sender(store: &Store) {
     assert_eq!(stats.fallbacks(), 0);
 }
 
+/// A verified non-success event for a payment we do not know is acknowledged once ("unmatched",
+/// processed, audited) instead of being retried forever; a success for an unknown payment stays
+/// retryable (it can race the checkout).
+fn unmatched_non_success_events_are_acknowledged(store: &Store) {
+    let webhook_entries = |store: &Store| -> Vec<AuditRow> {
+        store
+            .audit_log(&AuditQuery {
+                action: Some("payment.webhook".into()),
+                limit: 1000,
+                ..AuditQuery::default()
+            })
+            .unwrap()
+            .0
+    };
+    for (i, kind) in [
+        EventKind::Refunded { amount: None },
+        EventKind::Disputed,
+        EventKind::PaymentFailed,
+        EventKind::CheckoutExpired,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("evt_unmatched_{i}");
+        let ev = event(&id, kind.clone(), "nobody_knows_this", Some(thb(500)));
+        let first = store.handle_verified_event(&ev).unwrap();
+        assert_eq!(first, EventOutcome::Unmatched, "{kind:?}");
+        assert_eq!(first.label(), "unmatched");
+        let again = store.handle_verified_event(&ev).unwrap();
+        assert_eq!(
+            again,
+            EventOutcome::Duplicate {
+                previous: "unmatched".into()
+            },
+            "a redelivery of {kind:?} is a duplicate, not processed again"
+        );
+        let entries = webhook_entries(store);
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.subject == format!("event {id}") && e.detail.contains("\"outcome\":\"unmatched\"")),
+            "{kind:?}: {entries:?}"
+        );
+    }
+    // A success for an unknown payment: 'unknown_payment', not processed, tried again next time.
+    let success = event(
+        "evt_unknown_success",
+        EventKind::PaymentSucceeded,
+        "nobody",
+        Some(thb(500)),
+    );
+    assert_eq!(
+        store.handle_verified_event(&success).unwrap(),
+        EventOutcome::UnknownPayment
+    );
+    assert_eq!(
+        store.handle_verified_event(&success).unwrap(),
+        EventOutcome::UnknownPayment
+    );
+    // Nothing of ours was touched.
+    assert_eq!(audit_count(store, "payment.finalize"), 0);
+}
+
 crate::store_tests!(
+    unmatched_non_success_events_are_acknowledged,
     a_mixed_batch_gives_each_event_its_own_outcome,
     the_batch_writer_answers_every_sender,
     commits_are_durable_on_every_pooled_connection,
