@@ -79,6 +79,8 @@ pub struct VerifiedEvent {
     pub kind: EventKind,
     pub external_payment_id: Option<String>,
     pub payment_ref: Option<String>,
+    /// Further provider ids of the payment the event reveals (see `WebhookEvent::references`).
+    pub references: Vec<String>,
     pub amount: Option<Money>,
     /// How it was verified, for the audit log (`hmac-sha256`, `api-refetch`, ...).
     pub verified_by: String,
