@@ -346,3 +346,47 @@ async fn a_database_outage_is_503_and_the_retry_succeeds() {
     );
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid);
 }
+
+/// A verified failure for a payment we do not know is recorded and acknowledged (200,
+/// "unmatched", audited), so the provider stops retrying; a redelivery is a duplicate. A verified
+/// success for an unknown payment stays 422 (retryable: it can race the checkout).
+#[actix_web::test]
+async fn a_verified_event_for_an_unknown_payment_is_not_retried_forever() {
+    let (server, receipt, _payment, amount) = open_checkout().await;
+    let hook = dummy()
+        .signed_webhook(
+            "evt_stranger",
+            "payment.failed",
+            "pay_nobody_knows",
+            amount,
+            unix_now(),
+        )
+        .unwrap();
+    let (status, body) = server.post_webhook(hook.headers(), &hook.body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"], "unmatched");
+    let (status, body) = server.post_webhook(hook.headers(), &hook.body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"], "duplicate of unmatched");
+    let audited = server.audit("payment.webhook", None);
+    assert!(
+        audited
+            .iter()
+            .any(|e| e.subject == "event evt_stranger" && e.detail.contains("\"outcome\":\"unmatched\"")),
+        "{audited:?}"
+    );
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Unpaid);
+
+    let success = dummy()
+        .signed_webhook(
+            "evt_stranger_paid",
+            "payment.succeeded",
+            "pay_nobody_knows",
+            amount,
+            unix_now(),
+        )
+        .unwrap();
+    let (status, body) = server.post_webhook(success.headers(), &success.body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["result"], "unknown_payment");
+}

@@ -95,3 +95,72 @@ async fn a_stale_stripe_signature_is_400_and_the_receipt_stays_unpaid() {
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid);
     stripe.record_requests("web-e2e-stale").await.expect("record");
 }
+
+/// A dispute on a paid Stripe checkout names the PaymentIntent (and a charge we never saw), not
+/// the Checkout Session, and carries empty metadata (Stripe's published `charge.dispute.created`
+/// sample): it is matched through the PaymentIntent recorded from `checkout.session.completed`,
+/// answered 200 and audited as disputed on the receipt.
+#[actix_web::test]
+async fn a_dispute_naming_only_the_payment_intent_is_matched() {
+    let stripe = MockStripe::start().await;
+    let server = stripe_server(&stripe).await;
+    server.add_usage("alice", "j1", 12);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    alice.pay_now(receipt).await;
+    let (payment, amount) = server.payment_of(receipt);
+    let session_id = stripe.session_for_payment(&payment).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hook = stripe.signed_checkout_completed(&session_id, &payment, amount, unix_now());
+    let (status, body) = server.post_webhook(&hook.headers(), &hook.body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid);
+    let completed: serde_json::Value = serde_json::from_slice(&hook.body).unwrap();
+    let intent = completed["data"]["object"]["payment_intent"]
+        .as_str()
+        .expect("a paid session names its PaymentIntent")
+        .to_string();
+    assert!(intent.starts_with("pi_"), "{intent}");
+
+    // Shaped like Stripe's published charge.dispute.created sample.
+    let dispute = serde_json::json!({
+        "id": "dp_1MtJUT2eZvKYlo2CNaw2HvEv",
+        "object": "dispute",
+        "amount": 1200,
+        "balance_transactions": [],
+        "charge": "ch_1AZtxr2eZvKYlo2CJDX8whov",
+        "created": 1680651737,
+        "currency": "thb",
+        "evidence": {"customer_name": null, "product_description": null, "uncategorized_text": null},
+        "evidence_details": {"due_by": 1682294399, "has_evidence": false, "past_due": false, "submission_count": 0},
+        "is_charge_refundable": true,
+        "livemode": false,
+        "metadata": {},
+        "payment_intent": intent,
+        "payment_method_details": {"card": {"brand": "visa", "network_reason_code": "10.4"}, "type": "card"},
+        "reason": "general",
+        "status": "warning_needs_response"
+    });
+    let hook = stripe.signed_event("charge.dispute.created", dispute, unix_now());
+    let (status, body) = server.post_webhook(&hook.headers(), &hook.body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(body["result"], "unmatched", "{body}");
+    let audited = server.audit("payment.webhook", Some(receipt));
+    assert!(
+        audited.iter().any(
+            |e| e.detail.contains("charge.dispute.created") && e.detail.contains("\"kind\":\"disputed\"")
+        ),
+        "the dispute is audited on the receipt: {audited:?}"
+    );
+    let payment_row = server.store().payment_by_public_id(&payment).unwrap().unwrap();
+    let references = server.store().payment_references(payment_row.id).unwrap();
+    for id in [
+        session_id.as_str(),
+        intent.as_str(),
+        "ch_1AZtxr2eZvKYlo2CJDX8whov",
+    ] {
+        assert!(references.iter().any(|r| r == id), "{id} in {references:?}");
+    }
+}

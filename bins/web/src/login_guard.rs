@@ -70,8 +70,10 @@ fn key(username: &str) -> Key {
 
 impl Default for LoginGuard {
     fn default() -> Self {
+        // One core is left to everything else (webhooks above all): a login flood may use the
+        // others for password checks, never all of them.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        LoginGuard::new(cores.max(2))
+        LoginGuard::new(cores.saturating_sub(1).max(1))
     }
 }
 

@@ -138,6 +138,11 @@ pub struct WebhookEvent {
     pub external_payment_id: Option<String>,
     /// Our own payment id when the provider echoes it back (metadata, custom_id).
     pub payment_ref: Option<String>,
+    /// Further provider ids of the same payment the event reveals (a Stripe PaymentIntent or
+    /// charge, a PayPal capture): the store matches by any of them and remembers them, so later
+    /// events naming only one of these ids (a dispute) find the payment. Empty when unknown.
+    #[serde(default)]
+    pub references: Vec<String>,
     /// Amount and currency as the (verified) provider says, in ISO minor units.
     pub amount: Option<Money>,
     pub raw: serde_json::Value,

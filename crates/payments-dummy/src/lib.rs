@@ -147,6 +147,7 @@ impl PaymentProvider for DummyProvider {
         let currency = Currency::from_code(&event.data.currency)
             .map_err(|e| WebhookError::MalformedPayload(e.to_string()))?;
         Ok(WebhookEvent {
+            references: Vec::new(),
             provider: Self::NAME.to_string(),
             event_id: event.id,
             kind: EventKind::from_generic_type(&event.event_type),

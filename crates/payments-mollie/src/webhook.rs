@@ -27,6 +27,7 @@ pub fn payment_id(request: &WebhookRequest) -> Result<String, WebhookError> {
 pub fn event(payment: MolliePayment, raw: serde_json::Value) -> Result<WebhookEvent, WebhookError> {
     let bad = |e: String| WebhookError::MalformedPayload(format!("mollie payment {}: {e}", payment.id));
     Ok(WebhookEvent {
+        references: Vec::new(),
         provider: crate::NAME.into(),
         event_id: payment.state_id(),
         raw_type: format!("payment.{}", raw["status"].as_str().unwrap_or("unknown")),

@@ -140,6 +140,7 @@ pub async fn parse_webhook(
     let raw = request.json()?;
     let envelope = parse_envelope(&raw)?;
     let mut event = WebhookEvent {
+        references: Vec::new(),
         provider: PROVIDER.to_string(),
         event_id: envelope.id,
         raw_type: envelope.key.clone(),

@@ -203,6 +203,7 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
     let event_type = envelope.event_type.clone();
     let resource = serde_json::Value::Object(envelope.resource);
     let mut event = WebhookEvent {
+        references: Vec::new(),
         provider: PROVIDER.to_string(),
         event_id: envelope.id,
         raw_type: event_type.clone(),

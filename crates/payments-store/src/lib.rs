@@ -420,6 +420,11 @@ impl Store {
         ))
     }
 
+    /// The provider ids a payment is known by (checkout, payment intent, charge, ...).
+    pub fn payment_references(&self, payment_id: i64) -> Result<Vec<String>, StoreError> {
+        read!(self, |c| ops::payments::references_of(c, payment_id))
+    }
+
     pub fn payments_for_receipt(&self, receipt_id: i64) -> Result<Vec<PaymentRow>, StoreError> {
         read!(self, |c| ops::payments::for_receipt(c, receipt_id))
     }

@@ -79,6 +79,8 @@ pub struct VerifiedEvent {
     pub kind: EventKind,
     pub external_payment_id: Option<String>,
     pub payment_ref: Option<String>,
+    /// Further provider ids of the payment the event reveals (see `WebhookEvent::references`).
+    pub references: Vec<String>,
     pub amount: Option<Money>,
     /// How it was verified, for the audit log (`hmac-sha256`, `api-refetch`, ...).
     pub verified_by: String,
@@ -111,8 +113,12 @@ pub enum EventOutcome {
     Ignored {
         reason: String,
     },
-    /// No payment of ours matches; recorded unprocessed so a redelivery is tried again.
+    /// No payment of ours matches a success (or approval); recorded unprocessed so a
+    /// redelivery is tried again (it can race the checkout).
     UnknownPayment,
+    /// No payment of ours matches an event that is not a success (refund, dispute, failure,
+    /// expiry, pending): recorded as processed and acknowledged, so the provider stops retrying.
+    Unmatched,
 }
 
 impl EventOutcome {
@@ -125,6 +131,7 @@ impl EventOutcome {
             EventOutcome::StateChanged { state, .. } => format!("state_{state}"),
             EventOutcome::Ignored { reason } => format!("ignored: {reason}"),
             EventOutcome::UnknownPayment => "unknown_payment".into(),
+            EventOutcome::Unmatched => "unmatched".into(),
         }
     }
 }

@@ -96,7 +96,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_references (provider, reference) {
+        provider -> Text,
+        reference -> Text,
+        payment_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(payment_references -> payments (payment_id));
 diesel::joinable!(receipts -> users (user_id));
 diesel::joinable!(usage_records -> users (user_id));
 diesel::joinable!(payments -> receipts (receipt_id));
@@ -106,6 +116,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_records,
     payments,
     payment_events,
+    payment_references,
     audit_log,
     sessions
 );

@@ -86,6 +86,7 @@ pub fn parse(
 
     let obj = &envelope.data.object;
     let t = envelope.event_type.as_str();
+    let mut references: Vec<String> = Vec::new();
     let (kind, external_payment_id, payment_ref, amount) = match t {
         "checkout.session.completed"
         | "checkout.session.async_payment_succeeded"
@@ -105,6 +106,15 @@ pub fn parse(
             if kind == EventKind::PaymentSucceeded && amount.is_none() {
                 return Err(malformed(format!("{t} without amount_total and currency")));
             }
+            // The PaymentIntent behind the session: later charge, refund and dispute events name it.
+            let intent = match &session.payment_intent {
+                Some(serde_json::Value::String(id)) => Some(id.clone()),
+                Some(serde_json::Value::Object(o)) => {
+                    o.get("id").and_then(|v| v.as_str()).map(str::to_string)
+                }
+                _ => None,
+            };
+            references.extend(intent);
             (kind, Some(session.id.clone()), session.payment_ref(), amount)
         }
         "charge.refunded" | "charge.dispute.created" => {
@@ -120,6 +130,15 @@ pub fn parse(
                 .clone()
                 .or(c.charge.clone())
                 .unwrap_or(c.id.clone());
+            // Every id naming this payment: the PaymentIntent, the charge (`charge` on a dispute,
+            // the object itself on a charge event).
+            references.extend(c.payment_intent.clone());
+            references.extend(c.charge.clone());
+            if t.starts_with("charge.") && t != "charge.dispute.created" {
+                references.push(c.id.clone());
+            }
+            references.retain(|r| !r.trim().is_empty());
+            references.dedup();
             let paid = money(c.amount, &c.currency)?;
             (
                 kind,
@@ -150,6 +169,7 @@ pub fn parse(
         kind,
         external_payment_id,
         payment_ref,
+        references,
         amount,
         raw,
         signature: scheme.verdict(),

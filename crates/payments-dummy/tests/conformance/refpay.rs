@@ -319,6 +319,7 @@ impl PaymentProvider for Refpay {
             checkout["reference"].as_str().map(str::to_string)
         };
         Ok(WebhookEvent {
+            references: Vec::new(),
             provider: NAME.to_string(),
             event_id: id,
             raw_type,

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::{audit, events, Conn};
 use crate::models::{NewAudit, PaymentRow, PaymentState, ReceiptStatus};
 use crate::outcomes::{EventOutcome, FinalizeOutcome, IntentOutcome, RecordOutcome, VerifiedEvent};
-use crate::schema::{payments, receipts};
+use crate::schema::{payment_references, payments, receipts};
 use crate::{ids, StoreError};
 
 /// Opens a payment intent for an unpaid receipt, or reuses the open one.
@@ -89,6 +89,7 @@ pub fn attach_checkout(
         }
     })?
     .ok_or_else(|| StoreError::Conflict(format!("payment {payment_id} is no longer open")))?;
+    remember_references(c, &updated, [external_id])?;
     audit::append(
         c,
         &NewAudit::new(
@@ -126,13 +127,69 @@ pub fn for_receipt(c: &mut Conn, receipt_id: i64) -> Result<Vec<PaymentRow>, Sto
         .load(c)?)
 }
 
-/// The payment an event is about: by the provider's id, else by our id echoed in metadata.
+/// Records provider ids of `payment` (unique per provider); an id already known, for this or
+/// another payment, is left as it is. Returns how many were new.
+pub fn remember_references<'a>(
+    c: &mut Conn,
+    payment: &PaymentRow,
+    references: impl IntoIterator<Item = &'a str>,
+) -> Result<usize, StoreError> {
+    let now = unix_now();
+    let mut added = 0;
+    for reference in references {
+        let reference = reference.trim();
+        if reference.is_empty() {
+            continue;
+        }
+        added += diesel::insert_into(payment_references::table)
+            .values((
+                payment_references::provider.eq(&payment.provider),
+                payment_references::reference.eq(reference),
+                payment_references::payment_id.eq(payment.id),
+                payment_references::created_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)?;
+    }
+    Ok(added)
+}
+
+/// The provider ids a payment is known by, oldest first.
+pub fn references_of(c: &mut Conn, payment_id: i64) -> Result<Vec<String>, StoreError> {
+    Ok(payment_references::table
+        .filter(payment_references::payment_id.eq(payment_id))
+        .order((payment_references::created_at, payment_references::reference))
+        .select(payment_references::reference)
+        .load(c)?)
+}
+
+/// The payment an event is about: by any provider id it names (recorded references first, then
+/// the checkout id on the payment), else by our id echoed in metadata.
 pub fn lookup(
     c: &mut Conn,
     provider: &str,
     external_id: Option<&str>,
+    references: &[String],
     payment_ref: Option<&str>,
 ) -> Result<Option<PaymentRow>, StoreError> {
+    let ids: Vec<&str> = external_id
+        .into_iter()
+        .chain(references.iter().map(String::as_str))
+        .filter(|r| !r.trim().is_empty())
+        .collect();
+    if !ids.is_empty() {
+        let found = payment_references::table
+            .inner_join(payments::table)
+            .filter(payment_references::provider.eq(provider))
+            .filter(payment_references::reference.eq_any(&ids))
+            .order(payment_references::created_at)
+            .select(PaymentRow::as_select())
+            .first(c)
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
     if let Some(ext) = external_id {
         let found = payments::table
             .filter(payments::provider.eq(provider))
@@ -344,6 +401,7 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                 c,
                 &ev.provider,
                 ev.external_payment_id.as_deref(),
+                &ev.references,
                 ev.payment_ref.as_deref(),
             )?;
             audit::append(
@@ -358,8 +416,15 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
         c,
         &ev.provider,
         ev.external_payment_id.as_deref(),
+        &ev.references,
         ev.payment_ref.as_deref(),
     )?;
+    // A verified event may reveal new ids of the payment (a PaymentIntent, a charge): keep them,
+    // so later events naming only those ids (a dispute) are matched.
+    if let Some(p) = &payment {
+        let ids = ev.external_payment_id.iter().chain(ev.references.iter());
+        remember_references(c, p, ids.map(String::as_str))?;
+    }
     let actor = format!("provider:{}", ev.provider);
     let (outcome, processed) = match (&ev.kind, &payment) {
         (EventKind::Other { raw_type }, _) => (
@@ -368,7 +433,12 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
             },
             true,
         ),
-        (_, None) => (EventOutcome::UnknownPayment, false),
+        // A success or approval may race the checkout that creates the payment: stay retryable.
+        (EventKind::PaymentSucceeded | EventKind::CaptureRequired, None) => {
+            (EventOutcome::UnknownPayment, false)
+        }
+        // Anything else for a payment we do not know would be retried forever: acknowledge it.
+        (_, None) => (EventOutcome::Unmatched, true),
         (EventKind::PaymentSucceeded, Some(p)) => (
             EventOutcome::Finalize(finalize_success(
                 c,

@@ -49,6 +49,7 @@ fn event(id: &str, kind: EventKind, ext: &str, amount: Option<Money>) -> Verifie
         kind,
         external_payment_id: Some(ext.into()),
         payment_ref: None,
+        references: Vec::new(),
         amount,
         verified_by: "hmac-sha256".into(),
         raw_payload: "{}".into(),
@@ -890,7 +891,134 @@ fn the_batch_writer_answers_every_sender(store: &Store) {
     assert_eq!(stats.fallbacks(), 0);
 }
 
+/// A verified non-success event for a payment we do not know is acknowledged once ("unmatched",
+/// processed, audited) instead of being retried forever; a success for an unknown payment stays
+/// retryable (it can race the checkout).
+fn unmatched_non_success_events_are_acknowledged(store: &Store) {
+    let webhook_entries = |store: &Store| -> Vec<AuditRow> {
+        store
+            .audit_log(&AuditQuery {
+                action: Some("payment.webhook".into()),
+                limit: 1000,
+                ..AuditQuery::default()
+            })
+            .unwrap()
+            .0
+    };
+    for (i, kind) in [
+        EventKind::Refunded { amount: None },
+        EventKind::Disputed,
+        EventKind::PaymentFailed,
+        EventKind::CheckoutExpired,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("evt_unmatched_{i}");
+        let ev = event(&id, kind.clone(), "nobody_knows_this", Some(thb(500)));
+        let first = store.handle_verified_event(&ev).unwrap();
+        assert_eq!(first, EventOutcome::Unmatched, "{kind:?}");
+        assert_eq!(first.label(), "unmatched");
+        let again = store.handle_verified_event(&ev).unwrap();
+        assert_eq!(
+            again,
+            EventOutcome::Duplicate {
+                previous: "unmatched".into()
+            },
+            "a redelivery of {kind:?} is a duplicate, not processed again"
+        );
+        let entries = webhook_entries(store);
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.subject == format!("event {id}") && e.detail.contains("\"outcome\":\"unmatched\"")),
+            "{kind:?}: {entries:?}"
+        );
+    }
+    // A success for an unknown payment: 'unknown_payment', not processed, tried again next time.
+    let success = event(
+        "evt_unknown_success",
+        EventKind::PaymentSucceeded,
+        "nobody",
+        Some(thb(500)),
+    );
+    assert_eq!(
+        store.handle_verified_event(&success).unwrap(),
+        EventOutcome::UnknownPayment
+    );
+    assert_eq!(
+        store.handle_verified_event(&success).unwrap(),
+        EventOutcome::UnknownPayment
+    );
+    // Nothing of ours was touched.
+    assert_eq!(audit_count(store, "payment.finalize"), 0);
+}
+
+/// Provider references: the checkout id is recorded at checkout, a verified event's new ids
+/// (a PaymentIntent, a charge) are recorded for the payment it matched, and a later event naming
+/// only one of those ids (a Stripe dispute with empty metadata) is matched.
+fn events_are_matched_by_any_provider_reference(store: &Store) {
+    let (receipt, payment) = receipt_with_checkout(store, "cs_test_ref");
+    assert_eq!(store.payment_references(payment.id).unwrap(), vec!["cs_test_ref"]);
+    let mut paid = event(
+        "evt_paid",
+        EventKind::PaymentSucceeded,
+        "cs_test_ref",
+        Some(thb(123_450)),
+    );
+    paid.references = vec!["pi_test_ref".into()];
+    assert!(matches!(
+        store.handle_verified_event(&paid).unwrap(),
+        EventOutcome::Finalize(FinalizeOutcome::Finalized { .. })
+    ));
+    let mut refs = store.payment_references(payment.id).unwrap();
+    refs.sort();
+    assert_eq!(refs, vec!["cs_test_ref", "pi_test_ref"]);
+
+    // The dispute names the PaymentIntent and the charge, no metadata, no checkout id.
+    let mut dispute = event(
+        "evt_dispute",
+        EventKind::Disputed,
+        "pi_test_ref",
+        Some(thb(123_450)),
+    );
+    dispute.references = vec!["pi_test_ref".into(), "ch_test_ref".into()];
+    let outcome = store.handle_verified_event(&dispute).unwrap();
+    assert!(
+        !matches!(outcome, EventOutcome::Unmatched | EventOutcome::UnknownPayment),
+        "{outcome:?}"
+    );
+    let webhooks = audit_for(store, "payment.webhook", receipt.id);
+    let entry = webhooks
+        .iter()
+        .find(|e| e.subject == "event evt_dispute")
+        .unwrap_or_else(|| panic!("the dispute is audited on the receipt: {webhooks:?}"));
+    assert_eq!(entry.payment_id, Some(payment.id));
+    assert!(entry.detail.contains("\"kind\":\"disputed\""), "{}", entry.detail);
+    assert!(store
+        .payment_references(payment.id)
+        .unwrap()
+        .contains(&"ch_test_ref".to_string()));
+
+    // A reference of one payment is never taken over by another; an unknown one stays unmatched.
+    let mut stranger = event("evt_stranger", EventKind::Disputed, "pi_other", None);
+    stranger.references = vec!["ch_other".into()];
+    assert_eq!(
+        store.handle_verified_event(&stranger).unwrap(),
+        EventOutcome::Unmatched
+    );
+    // Another provider's identical id does not match this payment.
+    let mut foreign = event("evt_foreign", EventKind::Disputed, "pi_test_ref", None);
+    foreign.provider = "stripe-elsewhere".into();
+    assert_eq!(
+        store.handle_verified_event(&foreign).unwrap(),
+        EventOutcome::Unmatched
+    );
+}
+
 crate::store_tests!(
+    events_are_matched_by_any_provider_reference,
+    unmatched_non_success_events_are_acknowledged,
     a_mixed_batch_gives_each_event_its_own_outcome,
     the_batch_writer_answers_every_sender,
     commits_are_durable_on_every_pooled_connection,
