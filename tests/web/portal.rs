@@ -467,7 +467,24 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
 
 #[actix_web::test]
 async fn the_audit_log_filters_by_actor_date_and_text_with_second_times_and_text_badges() {
-    let server = TestServer::start().await;
+    audit_filters_on(TestServer::start().await).await;
+}
+
+/// The same on PostgreSQL (its LIKE is case-sensitive and needs the ESCAPE clause too).
+#[cfg(feature = "postgres")]
+#[actix_web::test]
+#[cfg_attr(
+    postgres_tests_ignored,
+    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+)]
+async fn audit_filters_on_postgres() {
+    let Some(pg) = payments_store::testing::postgres("web_audit_filters") else {
+        return;
+    };
+    audit_filters_on(TestServer::start_with(crate::support::Db::Postgres(pg), &[]).await).await;
+}
+
+async fn audit_filters_on(server: TestServer) {
     server.add_user("alice", Role::User);
     server.add_user("root", Role::Admin);
     server.add_usage("alice", "j1", 3);
@@ -571,7 +588,24 @@ async fn the_audit_log_filters_by_actor_date_and_text_with_second_times_and_text
 
 #[actix_web::test]
 async fn admin_receipts_filter_search_total_and_export_csv_from_integers() {
-    let server = TestServer::start().await;
+    receipt_filters_on(TestServer::start().await).await;
+}
+
+/// The same on PostgreSQL (its LIKE is case-sensitive and needs the ESCAPE clause too).
+#[cfg(feature = "postgres")]
+#[actix_web::test]
+#[cfg_attr(
+    postgres_tests_ignored,
+    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+)]
+async fn receipt_filters_on_postgres() {
+    let Some(pg) = payments_store::testing::postgres("web_receipt_filters") else {
+        return;
+    };
+    receipt_filters_on(TestServer::start_with(crate::support::Db::Postgres(pg), &[]).await).await;
+}
+
+async fn receipt_filters_on(server: TestServer) {
     server.add_user("alice", Role::User);
     server.add_user("bob_smith", Role::User);
     server.add_user("root", Role::Admin);
