@@ -13,5 +13,7 @@ mod conformance;
 mod outbound;
 #[path = "omise/suite.rs"]
 mod suite;
+#[path = "omise/units.rs"]
+mod units;
 #[path = "omise/webhooks.rs"]
 mod webhooks;

@@ -1032,3 +1032,5 @@ async fn the_testing_helpers_drive_a_whole_payment() {
 
 #[path = "stripe/suite.rs"]
 mod suite;
+#[path = "stripe/units.rs"]
+mod units;

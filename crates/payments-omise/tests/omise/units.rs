@@ -1,0 +1,54 @@
+//! Unit-level checks of the adapter's wire types and amounts, moved out of `src/` so the
+//! adapter's source holds only the adapter.
+
+mod transformers {
+    use payments_core::{EventKind, Money, PaymentStatus, ProviderError};
+    use payments_omise::transformers::*;
+
+    use payments_core::Currency;
+
+    fn c(code: &str) -> Currency {
+        Currency::from_code(code).unwrap()
+    }
+
+    #[test]
+    fn limits_are_checked_in_omise_units() {
+        let units = |a, code| AMOUNTS.charge(Money::new(a, c(code)));
+        let refused = |a, code| units(a, code).unwrap_err().to_string();
+        assert_eq!(
+            (units(2_000, "THB").unwrap(), units(15_000_000, "THB").unwrap()),
+            (2_000, 15_000_000)
+        );
+        assert!(refused(1_999, "THB").contains("THB 20.00"));
+        assert!(refused(15_000_001, "THB").contains("THB 150,000.00"));
+        assert_eq!(units(100, "JPY").unwrap(), 100);
+        for (a, code) in [(99, "JPY"), (0, "USD"), (-5, "USD"), (10_000, "KRW")] {
+            assert!(
+                matches!(units(a, code), Err(ProviderError::AmountRefused(_))),
+                "{a} {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn statuses_map_without_ever_inventing_success() {
+        assert_eq!(
+            PaymentStatus::from(ChargeStatus::Successful),
+            PaymentStatus::Succeeded
+        );
+        assert_eq!(PaymentStatus::from(ChargeStatus::Unknown), PaymentStatus::Pending);
+        assert_eq!(EventKind::from(ChargeStatus::Reversed), EventKind::PaymentFailed);
+        assert_eq!(EventKind::from(ChargeStatus::Expired), EventKind::CheckoutExpired);
+        let s: ChargeStatus = serde_json::from_str("\"something_new\"").unwrap();
+        assert_eq!(s, ChargeStatus::Unknown);
+    }
+
+    #[test]
+    fn ids_are_checked_before_use_in_paths() {
+        assert!(is_omise_id("chrg_test_5xyz01", "chrg_"));
+        assert!(!is_omise_id("chrg_", "chrg_"));
+        assert!(!is_omise_id("chrg_../accounts", "chrg_"));
+        assert!(!is_omise_id("rfnd_1", "chrg_"));
+        assert!(!is_omise_id("chrg_a/b", "chrg_"));
+    }
+}
