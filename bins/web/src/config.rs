@@ -217,11 +217,15 @@ impl std::fmt::Debug for Config {
     }
 }
 
-fn get_or(src: &dyn Source, name: &str, default: &str) -> String {
+/// The trimmed value of `name`, `None` when unset or blank.
+fn set(src: &dyn Source, name: &str) -> Option<String> {
     src.get(name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_string())
+}
+
+fn get_or(src: &dyn Source, name: &str, default: &str) -> String {
+    set(src, name).unwrap_or_else(|| default.to_string())
 }
 
 /// A path on this site: `/` then letters, digits and `-._~/%` only; never `//host` (which a
@@ -320,6 +324,7 @@ pub fn check_secret(value: &str, min_len: usize, min_distinct: usize, min_bits: 
 }
 
 /// A whole number in `min..=max`, or the default when unset.
+/// A whole number from `min` to `max`, `default` when unset.
 fn bounded_number(
     src: &dyn Source,
     name: &'static str,
@@ -327,60 +332,31 @@ fn bounded_number(
     min: u64,
     max: u64,
 ) -> Result<u64, ConfigError> {
-    match src
-        .get(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| ConfigError::Invalid {
-                name,
-                value: crate::logsafe::bounded(&v),
-                expected: format!("a whole number from {min} to {max}"),
-            }),
-    }
+    let Some(v) = set(src, name) else {
+        return Ok(default);
+    };
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| ConfigError::Invalid {
+            name,
+            value: crate::logsafe::bounded(&v),
+            expected: format!("a whole number from {min} to {max} (default {default})"),
+        })
 }
 
 fn minor_units(src: &dyn Source, name: &'static str, default: i64) -> Result<i64, ConfigError> {
-    match src
-        .get(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or(ConfigError::Invalid {
-                name,
-                value: v,
-                expected: "a whole number of minor units, 0 or more".into(),
-            }),
-    }
-}
-
-fn positive(src: &dyn Source, name: &'static str, default: u64, max: u64) -> Result<u64, ConfigError> {
-    match src
-        .get(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| ConfigError::Invalid {
-                name,
-                value: crate::logsafe::bounded(&v),
-                expected: format!("a whole number from 1 to {max} (default {default})"),
-            }),
-    }
+    let Some(v) = set(src, name) else {
+        return Ok(default);
+    };
+    v.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or(ConfigError::Invalid {
+            name,
+            value: v,
+            expected: "a whole number of minor units, 0 or more".into(),
+        })
 }
 
 impl Config {
@@ -423,11 +399,11 @@ impl Config {
         });
         let durability = grab(durability, &mut problems);
         let webhook_queue_limit = grab(
-            positive(src, "WEBHOOK_QUEUE_LIMIT", 1024, 1_000_000),
+            bounded_number(src, "WEBHOOK_QUEUE_LIMIT", 1024, 1, 1_000_000),
             &mut problems,
         );
         let webhook_queue_wait_ms = grab(
-            positive(src, "WEBHOOK_QUEUE_WAIT_MS", 2000, 600_000),
+            bounded_number(src, "WEBHOOK_QUEUE_WAIT_MS", 2000, 1, 600_000),
             &mut problems,
         );
         let session_secret = src.get("SESSION_SECRET").filter(|s| !s.is_empty());

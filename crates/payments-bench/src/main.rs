@@ -306,25 +306,31 @@ fn event_body(event_id: &str, checkout: &Checkout, created: i64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A verified Stripe success for one seeded checkout, straight to the store (`source` names the
+/// event id and the verification, `prefill` or `raw`).
+fn paid_event(source: &str, payment_ref: &str, session: &str, amount: Money) -> VerifiedEvent {
+    VerifiedEvent {
+        provider: payments_stripe::NAME.into(),
+        event_id: format!("evt_{source}_{session}"),
+        raw_type: "checkout.session.completed".into(),
+        kind: EventKind::PaymentSucceeded,
+        external_payment_id: Some(session.to_string()),
+        payment_ref: Some(payment_ref.to_string()),
+        references: Vec::new(),
+        amount: Some(amount),
+        verified_by: source.into(),
+        raw_payload: "{}".into(),
+        received_at: unix_now(),
+    }
+}
+
 /// Marks `checkouts` paid through the store in batches (the pre-filled history).
 fn prefill_paid(store: &Store, checkouts: &[Checkout]) -> Result<(), Failure> {
     let amount = thb(RECEIPT_MINOR)?;
     for chunk in checkouts.chunks(1_000) {
         let events: Vec<VerifiedEvent> = chunk
             .iter()
-            .map(|(_, payment_ref, session)| VerifiedEvent {
-                provider: payments_stripe::NAME.into(),
-                event_id: format!("evt_prefill_{session}"),
-                raw_type: "checkout.session.completed".into(),
-                kind: EventKind::PaymentSucceeded,
-                external_payment_id: Some(session.clone()),
-                payment_ref: Some(payment_ref.clone()),
-                references: Vec::new(),
-                amount: Some(amount),
-                verified_by: "prefill".into(),
-                raw_payload: "{}".into(),
-                received_at: unix_now(),
-            })
+            .map(|(_, payment_ref, session)| paid_event("prefill", payment_ref, session, amount))
             .collect();
         for outcome in store.handle_verified_events(&events).map_err(|e| e.to_string())? {
             outcome.map_err(|e| e.to_string())?;
@@ -347,19 +353,7 @@ fn raw_ceiling(store: &Store, checkouts: &[Checkout], threads: usize) -> Result<
                 let Some((_, payment_ref, session)) = checkouts.get(i) else {
                     break;
                 };
-                let event = VerifiedEvent {
-                    provider: payments_stripe::NAME.into(),
-                    event_id: format!("evt_raw_{session}"),
-                    raw_type: "checkout.session.completed".into(),
-                    kind: EventKind::PaymentSucceeded,
-                    external_payment_id: Some(session.clone()),
-                    payment_ref: Some(payment_ref.clone()),
-                    references: Vec::new(),
-                    amount: Some(amount),
-                    verified_by: "raw".into(),
-                    raw_payload: "{}".into(),
-                    received_at: unix_now(),
-                };
+                let event = paid_event("raw", payment_ref, session, amount);
                 if !matches!(
                     store.handle_verified_event(&event),
                     Ok(EventOutcome::Finalize(FinalizeOutcome::Finalized { .. }))

@@ -14,6 +14,7 @@ use payments_core::{
     async_trait, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,
     ProviderError, RefundOutcome, RefundRequest, RetryPolicy, WebhookError, WebhookEvent, WebhookRequest,
 };
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub use config::MollieConfig;
@@ -54,7 +55,7 @@ impl MollieProvider {
         let path = format!("/v2/payments/{}", segment(id));
         let raw: Value = self.client.json(&Request::get(path)).await?;
         let payment =
-            serde_json::from_value(raw.clone()).map_err(|e| unexpected(format!("payment {id}: {e}")))?;
+            MolliePayment::deserialize(&raw).map_err(|e| unexpected(format!("payment {id}: {e}")))?;
         Ok((payment, raw))
     }
 }
