@@ -205,6 +205,7 @@ pub async fn process_webhook(state: &AppState, request: WebhookRequest) -> Webho
         external_payment_id: event.external_payment_id.clone(),
         payment_ref: event.payment_ref.clone(),
         references: event.references.clone(),
+        refund: event.refund.clone(),
         amount: event.amount,
         verified_by,
         raw_payload: String::from_utf8_lossy(&request.body).into_owned(),
@@ -266,6 +267,7 @@ fn reply_for(outcome: &EventOutcome) -> WebhookReply {
             "no payment of ours matches this event; it will be processed if redelivered once the payment exists",
         ),
         EventOutcome::Unmatched => ok("no payment of ours matches this event; recorded and acknowledged"),
+        EventOutcome::Disputed { .. } => ok("dispute recorded against the payment"),
         EventOutcome::Duplicate { previous } if previous == "mismatch" => WebhookReply::new(
             StatusCode::CONFLICT,
             "mismatch",

@@ -317,6 +317,7 @@ fn paid_event(source: &str, payment_ref: &str, session: &str, amount: Money) -> 
         external_payment_id: Some(session.to_string()),
         payment_ref: Some(payment_ref.to_string()),
         references: Vec::new(),
+        refund: None,
         amount: Some(amount),
         verified_by: source.into(),
         raw_payload: "{}".into(),

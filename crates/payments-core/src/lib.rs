@@ -30,7 +30,9 @@ pub use provider::{
 };
 pub use retry::RetryPolicy;
 pub use signature::SignatureError;
-pub use webhook::{EventKind, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest};
+pub use webhook::{
+    EventKind, RefundReport, RefundState, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
+};
 
 /// Re-exported so adapters implement the trait with the same macro version.
 pub use async_trait::async_trait;

@@ -57,7 +57,12 @@ pub enum EventKind {
     CheckoutExpired,
     /// Approved by the payer; the merchant must capture before money moves (PayPal).
     CaptureRequired,
-    /// Refunded; `amount` is the refunded amount when the provider says it.
+    /// Refunded. `amount` always means the payment's CUMULATIVE refunded amount (every refund so
+    /// far, this one included) and is set only when the provider states that total (Stripe
+    /// `amount_refunded`, PayPal `total_refunded_amount`, Mollie `amountRefunded`). Providers that
+    /// report one refund at a time (Omise `refund.create`) leave it `None` and describe the refund
+    /// in [`WebhookEvent::refund`]; the store sums those idempotently per refund id. With neither,
+    /// the whole payment is taken as refunded.
     Refunded {
         amount: Option<MinorUnits>,
     },
@@ -98,6 +103,48 @@ impl EventKind {
             },
         }
     }
+}
+
+/// Where a refund stands at the provider, whatever its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    /// Accepted, money not yet moved (or not yet known to have moved).
+    Pending,
+    Succeeded,
+    /// Failed, cancelled or voided: nothing was refunded.
+    Failed,
+}
+
+impl RefundState {
+    /// Maps a provider's refund status (Stripe `succeeded`/`pending`/`failed`/`canceled`, Omise
+    /// `closed`/`pending`/`voided`, PayPal `COMPLETED`/`PENDING`/`CANCELLED`/`FAILED`, Mollie
+    /// `queued`/`pending`/`processing`/`refunded`/`failed`/`canceled`); unknown words are pending.
+    pub fn from_provider(status: &str) -> RefundState {
+        match status.trim().to_ascii_lowercase().as_str() {
+            "succeeded" | "completed" | "closed" | "refunded" | "successful" => RefundState::Succeeded,
+            "failed" | "canceled" | "cancelled" | "voided" | "reversed" | "declined" => RefundState::Failed,
+            _ => RefundState::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundState::Pending => "pending",
+            RefundState::Succeeded => "succeeded",
+            RefundState::Failed => "failed",
+        }
+    }
+}
+
+/// One refund as a provider's event describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RefundReport {
+    /// The provider's refund id (`re_...`, `rfnd_...`, a PayPal refund id).
+    pub id: String,
+    /// This refund's amount (not a total), in the payment's currency.
+    pub amount: Option<MinorUnits>,
+    pub state: RefundState,
 }
 
 /// How the adapter established that the event is genuine.
@@ -145,6 +192,11 @@ pub struct WebhookEvent {
     pub references: Vec<String>,
     /// Amount and currency as the (verified) provider says, in ISO minor units.
     pub amount: Option<Money>,
+    /// The one refund a refund event is about, when the provider names it (its id, amount and
+    /// state): recorded per refund id, so a redelivery or a second event about the same refund
+    /// never counts it twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundReport>,
     pub raw: serde_json::Value,
     pub signature: SignatureVerdict,
 }

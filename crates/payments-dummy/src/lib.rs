@@ -148,6 +148,7 @@ impl PaymentProvider for DummyProvider {
             .map_err(|e| WebhookError::MalformedPayload(e.to_string()))?;
         Ok(WebhookEvent {
             references: Vec::new(),
+            refund: None,
             provider: Self::NAME.to_string(),
             event_id: event.id,
             kind: EventKind::from_generic_type(&event.event_type),

@@ -28,6 +28,7 @@ pub fn event(payment: MolliePayment, raw: serde_json::Value) -> Result<WebhookEv
     let bad = |e: String| WebhookError::MalformedPayload(format!("mollie payment {}: {e}", payment.id));
     Ok(WebhookEvent {
         references: Vec::new(),
+        refund: None,
         provider: crate::NAME.into(),
         event_id: payment.state_id(),
         raw_type: format!("payment.{}", raw["status"].as_str().unwrap_or("unknown")),

@@ -141,6 +141,7 @@ pub async fn parse_webhook(
     let envelope = parse_envelope(&raw)?;
     let mut event = WebhookEvent {
         references: Vec::new(),
+        refund: None,
         provider: PROVIDER.to_string(),
         event_id: envelope.id,
         raw_type: envelope.key.clone(),

@@ -204,6 +204,7 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
     let resource = serde_json::Value::Object(envelope.resource);
     let mut event = WebhookEvent {
         references: Vec::new(),
+        refund: None,
         provider: PROVIDER.to_string(),
         event_id: envelope.id,
         raw_type: event_type.clone(),

@@ -513,6 +513,57 @@ impl Store {
         write_tx!(self, |c| ops::payments::close(c, public_id, state, actor, reason))
     }
 
+    // ---- refunds and disputes
+
+    /// Stores a refund of `amount_minor` (the payment's currency) as `requested`, with its
+    /// deterministic idempotency key, BEFORE the provider is called; audited. Refused, with
+    /// nothing stored, when the payment is not paid or the amount is more than what remains
+    /// (decided under the payment's lock, so concurrent requests never over-refund).
+    pub fn request_refund(
+        &self,
+        payment_public_id: &str,
+        amount_minor: i64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<RefundRow, StoreError> {
+        write_tx!(self, |c| ops::refunds::request(
+            c,
+            payment_public_id,
+            amount_minor,
+            reason,
+            actor
+        ))
+    }
+
+    /// Stores the provider's answer to a requested refund and settles the payment and receipt
+    /// (`partially_refunded` / `refunded`); audited.
+    pub fn record_refund_answer(
+        &self,
+        refund_id: i64,
+        answer: &RefundAnswer,
+        actor: &str,
+    ) -> Result<RefundRow, StoreError> {
+        write_tx!(self, |c| ops::refunds::record_answer(c, refund_id, answer, actor))
+    }
+
+    pub fn refund(&self, id: i64) -> Result<Option<RefundRow>, StoreError> {
+        read!(self, |c| ops::refunds::by_id(c, id))
+    }
+
+    /// Every refund of every payment of a receipt, oldest first.
+    pub fn refunds_for_receipt(&self, receipt_id: i64) -> Result<Vec<RefundRow>, StoreError> {
+        read!(self, |c| ops::refunds::for_receipt(c, receipt_id))
+    }
+
+    pub fn disputes_for_receipt(&self, receipt_id: i64) -> Result<Vec<DisputeRow>, StoreError> {
+        read!(self, |c| ops::refunds::disputes_for_receipt(c, receipt_id))
+    }
+
+    /// Which of `receipt_ids` have a dispute.
+    pub fn disputed_receipts(&self, receipt_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        read!(self, |c| ops::refunds::disputed_receipts(c, receipt_ids))
+    }
+
     // ---- audit
 
     pub fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError> {

@@ -38,7 +38,13 @@ macro_rules! text_enum {
 text_enum!(Role { User => "user", Admin => "admin" });
 text_enum!(
     /// A receipt's state.
-    ReceiptStatus { Unpaid => "unpaid", Paid => "paid", Refunded => "refunded", Void => "void" }
+    ReceiptStatus {
+        Unpaid => "unpaid",
+        Paid => "paid",
+        PartiallyRefunded => "partially_refunded",
+        Refunded => "refunded",
+        Void => "void",
+    }
 );
 text_enum!(
     /// A payment attempt's state.
@@ -173,6 +179,8 @@ pub struct PaymentRow {
     pub checkout_url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The cumulative refunded amount (minor units), never above `amount_minor`.
+    pub refunded_minor: i64,
 }
 
 impl PaymentRow {
@@ -180,9 +188,94 @@ impl PaymentRow {
         money(self.amount_minor, &self.currency)
     }
 
+    pub fn refunded(&self) -> Result<Money, StoreError> {
+        money(self.refunded_minor, &self.currency)
+    }
+
+    /// The state to show: `partially_refunded` for a succeeded payment with refunds (the stored
+    /// state stays `succeeded`, so "one success per receipt" keeps holding), else the state.
+    pub fn display_status(&self) -> &str {
+        if self.status == PaymentState::Succeeded.as_str() && self.refunded_minor > 0 {
+            "partially_refunded"
+        } else {
+            &self.status
+        }
+    }
+
     pub fn state(&self) -> Result<PaymentState, StoreError> {
         PaymentState::parse(&self.status)
     }
+}
+
+text_enum!(
+    /// Where one refund stands: `requested` is stored before the provider is called (and stays
+    /// so while its outcome is unknown); `failed` ones count for nothing.
+    RefundStatus {
+        Requested => "requested",
+        Pending => "pending",
+        Succeeded => "succeeded",
+        Failed => "failed",
+    }
+);
+
+impl RefundStatus {
+    /// The states whose amount is taken from what can still be refunded.
+    pub const COUNTED: [&'static str; 3] = ["requested", "pending", "succeeded"];
+
+    pub fn from_core(state: payments_core::RefundState) -> Self {
+        match state {
+            payments_core::RefundState::Pending => RefundStatus::Pending,
+            payments_core::RefundState::Succeeded => RefundStatus::Succeeded,
+            payments_core::RefundState::Failed => RefundStatus::Failed,
+        }
+    }
+}
+
+/// One refund of a payment (see `Store::request_refund`).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = refunds)]
+pub struct RefundRow {
+    pub id: i64,
+    pub payment_id: i64,
+    pub provider: String,
+    /// 1, 2, ... for refunds started here; `None` for the provider's own.
+    pub seq: Option<i64>,
+    pub idempotency_key: Option<String>,
+    pub external_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    /// `admin` (started here) or `provider` (seen first in a webhook).
+    pub origin: String,
+    pub reason: String,
+    pub requested_by: String,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RefundRow {
+    pub fn amount(&self) -> Result<Money, StoreError> {
+        money(self.amount_minor, &self.currency)
+    }
+
+    pub fn state(&self) -> Result<RefundStatus, StoreError> {
+        RefundStatus::parse(&self.status)
+    }
+}
+
+/// A dispute (chargeback) opened against a payment, one per provider event.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = disputes)]
+pub struct DisputeRow {
+    pub id: i64,
+    pub payment_id: i64,
+    pub provider: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]

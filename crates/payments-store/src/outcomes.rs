@@ -1,6 +1,6 @@
 //! What the transactional operations report back.
 
-use payments_core::{EventKind, Money};
+use payments_core::{EventKind, Money, RefundReport};
 use serde::Serialize;
 
 use crate::models::PaymentRow;
@@ -81,6 +81,8 @@ pub struct VerifiedEvent {
     pub payment_ref: Option<String>,
     /// Further provider ids of the payment the event reveals (see `WebhookEvent::references`).
     pub references: Vec<String>,
+    /// The one refund a refund event describes (see `WebhookEvent::refund`).
+    pub refund: Option<RefundReport>,
     pub amount: Option<Money>,
     /// How it was verified, for the audit log (`hmac-sha256`, `api-refetch`, ...).
     pub verified_by: String,
@@ -116,6 +118,10 @@ pub enum EventOutcome {
     /// No payment of ours matches a success (or approval); recorded unprocessed so a
     /// redelivery is tried again (it can race the checkout).
     UnknownPayment,
+    /// A dispute (chargeback) was recorded against the payment.
+    Disputed {
+        payment_id: i64,
+    },
     /// No payment of ours matches an event that is not a success (refund, dispute, failure,
     /// expiry, pending): recorded as processed and acknowledged, so the provider stops retrying.
     Unmatched,
@@ -132,6 +138,25 @@ impl EventOutcome {
             EventOutcome::Ignored { reason } => format!("ignored: {reason}"),
             EventOutcome::UnknownPayment => "unknown_payment".into(),
             EventOutcome::Unmatched => "unmatched".into(),
+            EventOutcome::Disputed { .. } => "dispute_recorded".into(),
         }
     }
+}
+
+/// What the provider answered to a refund we asked for (`Store::record_refund_answer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundAnswer {
+    /// The provider took it: its refund id, the amount it states (checked against ours) and
+    /// where the refund stands.
+    Accepted {
+        external_id: String,
+        amount_minor: Option<i64>,
+        state: payments_core::RefundState,
+    },
+    /// The provider refused it for good (an API error): nothing was refunded, the amount is
+    /// free again.
+    Refused { error: String },
+    /// No answer (network, timeout, 5xx): it may or may not have happened, so the amount stays
+    /// reserved; a retry with the same idempotency key cannot refund twice.
+    Unknown { error: String },
 }

@@ -53,6 +53,7 @@ diesel::table! {
         checkout_url -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        refunded_minor -> BigInt,
     }
 }
 
@@ -105,6 +106,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        payment_id -> BigInt,
+        provider -> Text,
+        seq -> Nullable<BigInt>,
+        idempotency_key -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        amount_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        origin -> Text,
+        reason -> Text,
+        requested_by -> Text,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    disputes (id) {
+        id -> BigInt,
+        payment_id -> BigInt,
+        provider -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        amount_minor -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(refunds -> payments (payment_id));
+diesel::joinable!(disputes -> payments (payment_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(payment_references -> payments (payment_id));
 diesel::joinable!(receipts -> users (user_id));
@@ -118,5 +154,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payment_events,
     payment_references,
     audit_log,
-    sessions
+    sessions,
+    refunds,
+    disputes
 );

@@ -171,6 +171,7 @@ pub fn parse(
         payment_ref,
         references,
         amount,
+        refund: None,
         raw,
         signature: scheme.verdict(),
     })

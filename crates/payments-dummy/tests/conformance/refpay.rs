@@ -320,6 +320,7 @@ impl PaymentProvider for Refpay {
         };
         Ok(WebhookEvent {
             references: Vec::new(),
+            refund: None,
             provider: NAME.to_string(),
             event_id: id,
             raw_type,

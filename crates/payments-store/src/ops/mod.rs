@@ -2,12 +2,13 @@
 //! once per backend (this file is included as `sqlite::ops` and `pg::ops`). Every function here
 //! runs inside the transaction its caller in `Store` opened.
 
-pub(crate) use super::Conn;
+pub(crate) use super::{lock_payment, Conn};
 
 pub mod audit;
 pub mod events;
 pub mod payments;
 pub mod receipts;
+pub mod refunds;
 pub mod sessions;
 pub mod usage;
 pub mod users;

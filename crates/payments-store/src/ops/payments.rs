@@ -237,7 +237,8 @@ pub fn finalize_success(
         )?;
         return Ok(FinalizeOutcome::UnknownPayment);
     };
-    if payment.state()? == PaymentState::Succeeded {
+    // Paid before (and perhaps refunded since): a later success event changes nothing.
+    if matches!(payment.state()?, PaymentState::Succeeded | PaymentState::Refunded) {
         return Ok(FinalizeOutcome::AlreadyFinalized {
             payment_id: payment.id,
         });
@@ -488,15 +489,12 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                 )
             }
         }
+        (EventKind::Refunded { .. }, Some(p)) => (super::refunds::apply_event(c, ev, p)?, true),
+        (EventKind::Disputed, Some(p)) => (super::refunds::record_dispute(c, ev, p)?, true),
         (kind, Some(p)) => {
             let new_state = match kind {
                 EventKind::PaymentFailed => Some(PaymentState::Failed),
                 EventKind::CheckoutExpired => Some(PaymentState::Expired),
-                EventKind::PaymentPending => None,
-                EventKind::Refunded { amount } => {
-                    let full = amount.is_none_or(|a| a.get() >= p.amount_minor);
-                    full.then_some(PaymentState::Refunded)
-                }
                 _ => None,
             };
             match new_state {
@@ -507,19 +505,6 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                         EventOutcome::StateChanged {
                             payment_id: p.id,
                             state: s.to_string(),
-                        },
-                        true,
-                    )
-                }
-                Some(PaymentState::Refunded) if p.state()? == PaymentState::Succeeded => {
-                    set_state(c, p.id, PaymentState::Refunded)?;
-                    diesel::update(receipts::table.find(p.receipt_id))
-                        .set(receipts::status.eq(ReceiptStatus::Refunded.as_str()))
-                        .execute(c)?;
-                    (
-                        EventOutcome::StateChanged {
-                            payment_id: p.id,
-                            state: "refunded".into(),
                         },
                         true,
                     )

@@ -1,6 +1,8 @@
 use payments_core::{Currency, EventKind, Money};
 use payments_store::*;
 
+mod refunds;
+
 fn thb(amount: i64) -> Money {
     Money::new(amount, Currency::from_code("THB").unwrap())
 }
@@ -50,6 +52,7 @@ fn event(id: &str, kind: EventKind, ext: &str, amount: Option<Money>) -> Verifie
         external_payment_id: Some(ext.into()),
         payment_ref: None,
         references: Vec::new(),
+        refund: None,
         amount,
         verified_by: "hmac-sha256".into(),
         raw_payload: "{}".into(),
@@ -517,7 +520,14 @@ fn refunds_and_expiry_change_state(store: &Store) {
             None,
         ))
         .unwrap();
-    assert!(matches!(partial, EventOutcome::Ignored { .. }), "{partial:?}");
+    assert!(
+        matches!(partial, EventOutcome::StateChanged { ref state, .. } if state == "partially_refunded"),
+        "{partial:?}"
+    );
+    assert_eq!(
+        store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+        ReceiptStatus::PartiallyRefunded
+    );
     let full = store
         .handle_verified_event(&event(
             "e4",

@@ -1,0 +1,551 @@
+//! Refunds and disputes. Every decision about one payment's refunds is taken under that
+//! payment's lock (`lock_payment`: `FOR UPDATE` on PostgreSQL, the `BEGIN IMMEDIATE` write lock
+//! on SQLite), so concurrent requests and webhooks are decided one at a time and the refunded
+//! amount can never exceed what was paid.
+
+use diesel::prelude::*;
+use payments_core::{idempotency_key, unix_now, EventKind};
+use serde_json::json;
+
+use super::{audit, lock_payment, Conn};
+use crate::models::{DisputeRow, NewAudit, PaymentRow, PaymentState, ReceiptStatus, RefundRow, RefundStatus};
+use crate::outcomes::{EventOutcome, RefundAnswer, VerifiedEvent};
+use crate::schema::{disputes, payments, receipts, refunds};
+use crate::StoreError;
+
+const AUDIT_ACTION: &str = "payment.refund";
+
+fn payment_by_id(c: &mut Conn, id: i64) -> Result<PaymentRow, StoreError> {
+    payments::table
+        .find(id)
+        .select(PaymentRow::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("payment #{id}")))
+}
+
+/// Locks the payment and reads it again (the read after the lock sees every committed refund).
+fn locked(c: &mut Conn, payment_id: i64) -> Result<PaymentRow, StoreError> {
+    lock_payment(c, payment_id)?;
+    payment_by_id(c, payment_id)
+}
+
+fn sum_where(c: &mut Conn, payment_id: i64, statuses: &[&str]) -> Result<i64, StoreError> {
+    let amounts: Vec<i64> = refunds::table
+        .filter(refunds::payment_id.eq(payment_id))
+        .filter(refunds::status.eq_any(statuses))
+        .select(refunds::amount_minor)
+        .load(c)?;
+    amounts
+        .into_iter()
+        .try_fold(0i64, i64::checked_add)
+        .ok_or_else(|| StoreError::Corrupt(format!("refunds of payment #{payment_id} overflow")))
+}
+
+/// What is already taken from the payment: the provider's cumulative figure or the refunds we
+/// know of that are not failed (requested ones included), whichever is larger.
+fn committed(c: &mut Conn, p: &PaymentRow) -> Result<i64, StoreError> {
+    Ok(sum_where(c, p.id, &RefundStatus::COUNTED)?.max(p.refunded_minor))
+}
+
+fn refund_audit(p: &PaymentRow, actor: &str, detail: serde_json::Value) -> NewAudit {
+    NewAudit::new(actor, AUDIT_ACTION, format!("payment {}", p.public_id), detail)
+        .receipt(p.receipt_id)
+        .payment(p.id)
+}
+
+fn fmt(p: &PaymentRow, minor: i64) -> String {
+    payments_core::Currency::from_code(&p.currency)
+        .map(|cur| payments_core::Money::new(minor, cur).to_string())
+        .unwrap_or_else(|_| format!("{minor} {}", p.currency))
+}
+
+/// Stores a refund of `amount_minor` of the payment `public_id` as `requested`, with its
+/// deterministic idempotency key (`pay:{payment}:refund:{n}`), BEFORE anyone calls the provider.
+/// Refused (nothing stored) when the payment is not paid or the amount is not positive or larger
+/// than what remains unrefunded.
+pub fn request(
+    c: &mut Conn,
+    public_id: &str,
+    amount_minor: i64,
+    reason: &str,
+    actor: &str,
+) -> Result<RefundRow, StoreError> {
+    let found = super::payments::by_public_id(c, public_id)?
+        .ok_or_else(|| StoreError::NotFound(format!("payment {public_id}")))?;
+    let p = locked(c, found.id)?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(StoreError::Invalid("a refund needs a reason".into()));
+    }
+    if reason.chars().count() > 500 {
+        return Err(StoreError::Invalid(
+            "the reason is longer than 500 characters".into(),
+        ));
+    }
+    match p.state()? {
+        PaymentState::Succeeded => {}
+        PaymentState::Refunded => {
+            return Err(StoreError::Conflict(format!(
+                "payment {public_id} is already refunded in full"
+            )))
+        }
+        other => {
+            return Err(StoreError::Conflict(format!(
+                "payment {public_id} is {other}: only a paid payment can be refunded"
+            )))
+        }
+    }
+    if amount_minor <= 0 {
+        return Err(StoreError::Invalid(format!(
+            "a refund must be more than zero (got {})",
+            fmt(&p, amount_minor)
+        )));
+    }
+    let taken = committed(c, &p)?;
+    let remaining = p.amount_minor - taken;
+    if amount_minor > remaining {
+        return Err(StoreError::Invalid(format!(
+            "a refund of {} is more than the {} that remains of payment {public_id} ({} paid, {} refunded or being refunded)",
+            fmt(&p, amount_minor),
+            fmt(&p, remaining.max(0)),
+            fmt(&p, p.amount_minor),
+            fmt(&p, taken),
+        )));
+    }
+    let last: Option<i64> = refunds::table
+        .filter(refunds::payment_id.eq(p.id))
+        .select(diesel::dsl::max(refunds::seq))
+        .first(c)?;
+    let seq = last.unwrap_or(0) + 1;
+    let key = idempotency_key(&p.public_id, "refund", u32::try_from(seq).unwrap_or(u32::MAX));
+    let now = unix_now();
+    let row: RefundRow = diesel::insert_into(refunds::table)
+        .values((
+            refunds::payment_id.eq(p.id),
+            refunds::provider.eq(&p.provider),
+            refunds::seq.eq(Some(seq)),
+            refunds::idempotency_key.eq(Some(&key)),
+            refunds::amount_minor.eq(amount_minor),
+            refunds::currency.eq(&p.currency),
+            refunds::status.eq(RefundStatus::Requested.as_str()),
+            refunds::origin.eq("admin"),
+            refunds::reason.eq(reason),
+            refunds::requested_by.eq(actor),
+            refunds::created_at.eq(now),
+            refunds::updated_at.eq(now),
+        ))
+        .returning(RefundRow::as_returning())
+        .get_result(c)?;
+    audit::append(
+        c,
+        &refund_audit(
+            &p,
+            actor,
+            json!({
+                "step": "requested",
+                "refund": row.id,
+                "seq": seq,
+                "amount": fmt(&p, amount_minor),
+                "amount_minor": amount_minor,
+                "remaining_after": fmt(&p, remaining - amount_minor),
+                "reason": reason,
+                "idempotency_key": key,
+            }),
+        ),
+    )?;
+    Ok(row)
+}
+
+/// Moves a refund to `to` unless that would go backwards (a succeeded or failed refund stays so).
+fn advance(current: RefundStatus, to: RefundStatus) -> RefundStatus {
+    match (current, to) {
+        (RefundStatus::Succeeded | RefundStatus::Failed, _) => current,
+        (RefundStatus::Pending, RefundStatus::Requested) => current,
+        _ => to,
+    }
+}
+
+/// Stores the provider's answer to a refund we asked for (`request`), then settles the payment
+/// and its receipt. Returns the refund as it now stands.
+pub fn record_answer(
+    c: &mut Conn,
+    refund_id: i64,
+    answer: &RefundAnswer,
+    actor: &str,
+) -> Result<RefundRow, StoreError> {
+    let row: RefundRow = refunds::table
+        .find(refund_id)
+        .select(RefundRow::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("refund #{refund_id}")))?;
+    let p = locked(c, row.payment_id)?;
+    let row: RefundRow = refunds::table
+        .find(refund_id)
+        .select(RefundRow::as_select())
+        .first(c)?;
+    let current = row.state()?;
+    let now = unix_now();
+    let (status, external, error, detail) = match answer {
+        RefundAnswer::Accepted {
+            external_id,
+            amount_minor,
+            state,
+        } => {
+            if let Some(a) = amount_minor.filter(|a| *a != row.amount_minor) {
+                return Err(StoreError::Corrupt(format!(
+                    "the provider refunded {} for refund #{refund_id} of {}",
+                    fmt(&p, a),
+                    fmt(&p, row.amount_minor)
+                )));
+            }
+            // A webhook may have recorded this very refund first, as the provider's own.
+            diesel::delete(
+                refunds::table
+                    .filter(refunds::provider.eq(&row.provider))
+                    .filter(refunds::external_id.eq(external_id))
+                    .filter(refunds::id.ne(row.id))
+                    .filter(refunds::origin.eq("provider"))
+                    .filter(refunds::payment_id.eq(row.payment_id)),
+            )
+            .execute(c)?;
+            let to = advance(current, RefundStatus::from_core(*state));
+            (
+                to,
+                Some(external_id.clone()),
+                None,
+                json!({"step": "provider_answer", "refund": row.id, "result": "accepted",
+                       "external_refund_id": external_id, "status": to.as_str(),
+                       "amount": fmt(&p, row.amount_minor)}),
+            )
+        }
+        RefundAnswer::Refused { error } => {
+            let to = advance(current, RefundStatus::Failed);
+            (
+                to,
+                row.external_id.clone(),
+                Some(error.clone()),
+                json!({"step": "provider_answer", "refund": row.id, "result": "refused",
+                       "status": to.as_str(), "error": error, "amount": fmt(&p, row.amount_minor)}),
+            )
+        }
+        RefundAnswer::Unknown { error } => (
+            current,
+            row.external_id.clone(),
+            Some(error.clone()),
+            json!({"step": "provider_answer", "refund": row.id, "result": "unknown",
+                   "status": current.as_str(), "error": error,
+                   "note": "the amount stays reserved; retrying uses the same idempotency key"}),
+        ),
+    };
+    let row: RefundRow = diesel::update(refunds::table.find(row.id))
+        .set((
+            refunds::status.eq(status.as_str()),
+            refunds::external_id.eq(external.or(row.external_id.clone())),
+            refunds::error.eq(error),
+            refunds::updated_at.eq(now),
+        ))
+        .returning(RefundRow::as_returning())
+        .get_result(c)?;
+    audit::append(c, &refund_audit(&p, actor, detail))?;
+    settle(c, &p, None, actor)?;
+    Ok(row)
+}
+
+/// Brings the payment's cumulative refunded amount and the payment's and receipt's states up to
+/// date after a change: refunded = the largest of what was recorded, the provider's reported
+/// total and the succeeded refunds, never above the amount paid. Returns the new state label when
+/// something changed.
+fn settle(
+    c: &mut Conn,
+    before: &PaymentRow,
+    reported_total: Option<i64>,
+    actor: &str,
+) -> Result<Option<&'static str>, StoreError> {
+    let p = payment_by_id(c, before.id)?;
+    let succeeded = sum_where(c, p.id, &[RefundStatus::Succeeded.as_str()])?;
+    let wanted = p.refunded_minor.max(succeeded).max(reported_total.unwrap_or(0));
+    if wanted > p.amount_minor {
+        audit::append(
+            c,
+            &refund_audit(
+                &p,
+                actor,
+                json!({"step": "anomaly", "detail": format!(
+                    "refunds of {} reported for a payment of {}; kept at the amount paid",
+                    fmt(&p, wanted), fmt(&p, p.amount_minor))}),
+            ),
+        )?;
+    }
+    let refunded = wanted.min(p.amount_minor);
+    // A refund the provider reported only as part of its total (no refund id), with nothing of
+    // ours in flight to explain it: recorded as the provider's own, so the list adds up.
+    let in_flight = sum_where(
+        c,
+        p.id,
+        &[RefundStatus::Requested.as_str(), RefundStatus::Pending.as_str()],
+    )?;
+    if in_flight == 0 && refunded > succeeded {
+        let now = unix_now();
+        diesel::insert_into(refunds::table)
+            .values((
+                refunds::payment_id.eq(p.id),
+                refunds::provider.eq(&p.provider),
+                refunds::amount_minor.eq(refunded - succeeded),
+                refunds::currency.eq(&p.currency),
+                refunds::status.eq(RefundStatus::Succeeded.as_str()),
+                refunds::origin.eq("provider"),
+                refunds::reason.eq("refunded at the provider (its total refunded went up)"),
+                refunds::requested_by.eq(actor),
+                refunds::created_at.eq(now),
+                refunds::updated_at.eq(now),
+            ))
+            .execute(c)?;
+    }
+    let full = refunded >= p.amount_minor;
+    let mut changed = None;
+    if refunded != p.refunded_minor || (full && p.state()? == PaymentState::Succeeded) {
+        let status = if full && p.state()? == PaymentState::Succeeded {
+            PaymentState::Refunded.as_str()
+        } else {
+            p.status.as_str()
+        };
+        diesel::update(payments::table.find(p.id))
+            .set((
+                payments::refunded_minor.eq(refunded),
+                payments::status.eq(status),
+                payments::updated_at.eq(unix_now()),
+            ))
+            .execute(c)?;
+        changed = Some(if full { "refunded" } else { "partially_refunded" });
+    }
+    if refunded > 0 {
+        let receipt_to = if full {
+            ReceiptStatus::Refunded
+        } else {
+            ReceiptStatus::PartiallyRefunded
+        };
+        let from: &[&str] = if full {
+            &["paid", "partially_refunded"]
+        } else {
+            &["paid"]
+        };
+        let flipped = diesel::update(
+            receipts::table
+                .find(p.receipt_id)
+                .filter(receipts::status.eq_any(from)),
+        )
+        .set(receipts::status.eq(receipt_to.as_str()))
+        .execute(c)?;
+        if flipped > 0 || changed.is_some() {
+            audit::append(
+                c,
+                &refund_audit(
+                    &p,
+                    actor,
+                    json!({"step": "settled", "refunded": fmt(&p, refunded),
+                           "refunded_minor": refunded, "paid": fmt(&p, p.amount_minor),
+                           "receipt": receipt_to.as_str()}),
+                ),
+            )?;
+            changed = Some(if full { "refunded" } else { "partially_refunded" });
+        }
+    }
+    Ok(changed)
+}
+
+/// A verified refund event for `payment`: records the refund it names (once per refund id: a
+/// refund we started is recognised by its id, or while in flight by its amount), takes the
+/// provider's cumulative total when it gives one, and settles the payment and receipt.
+pub fn apply_event(
+    c: &mut Conn,
+    ev: &VerifiedEvent,
+    payment: &PaymentRow,
+) -> Result<EventOutcome, StoreError> {
+    let EventKind::Refunded { amount: total } = &ev.kind else {
+        return Err(StoreError::Corrupt("not a refund event".into()));
+    };
+    let p = locked(c, payment.id)?;
+    let state = p.state()?;
+    if !matches!(state, PaymentState::Succeeded | PaymentState::Refunded) {
+        return Ok(EventOutcome::Ignored {
+            reason: format!("refunded while the payment is {}", p.status),
+        });
+    }
+    let actor = format!("provider:{}", ev.provider);
+    let now = unix_now();
+    let mut recorded = json!(null);
+    if let Some(r) = &ev.refund {
+        let to = RefundStatus::from_core(r.state);
+        let known: Option<RefundRow> = refunds::table
+            .filter(refunds::provider.eq(&p.provider))
+            .filter(refunds::external_id.eq(&r.id))
+            .select(RefundRow::as_select())
+            .first(c)
+            .optional()?;
+        let claimed = match known {
+            Some(row) => Some(row),
+            // Ours, still waiting for the provider's answer: the same amount, no id yet.
+            None => refunds::table
+                .filter(refunds::payment_id.eq(p.id))
+                .filter(refunds::origin.eq("admin"))
+                .filter(refunds::external_id.is_null())
+                .filter(
+                    refunds::status
+                        .eq_any([RefundStatus::Requested.as_str(), RefundStatus::Pending.as_str()]),
+                )
+                .filter(refunds::amount_minor.nullable().eq(r.amount.map(|a| a.get())))
+                .order(refunds::id)
+                .select(RefundRow::as_select())
+                .first(c)
+                .optional()?,
+        };
+        match claimed {
+            Some(row) => {
+                let next = advance(row.state()?, to);
+                diesel::update(refunds::table.find(row.id))
+                    .set((
+                        refunds::external_id.eq(&r.id),
+                        refunds::status.eq(next.as_str()),
+                        refunds::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                recorded = json!({"refund": row.id, "external_refund_id": r.id, "status": next.as_str()});
+            }
+            None => match r.amount.map(|a| a.get()).filter(|a| *a > 0) {
+                Some(a) if to != RefundStatus::Failed => {
+                    let settled = sum_where(
+                        c,
+                        p.id,
+                        &[RefundStatus::Pending.as_str(), RefundStatus::Succeeded.as_str()],
+                    )?;
+                    if settled + a > p.amount_minor {
+                        recorded = json!({"external_refund_id": r.id, "refused": format!(
+                            "{} more would exceed the {} paid", fmt(&p, a), fmt(&p, p.amount_minor))});
+                    } else {
+                        let id: i64 = diesel::insert_into(refunds::table)
+                            .values((
+                                refunds::payment_id.eq(p.id),
+                                refunds::provider.eq(&p.provider),
+                                refunds::external_id.eq(&r.id),
+                                refunds::amount_minor.eq(a),
+                                refunds::currency.eq(&p.currency),
+                                refunds::status.eq(to.as_str()),
+                                refunds::origin.eq("provider"),
+                                refunds::reason.eq("started at the provider"),
+                                refunds::requested_by.eq(&actor),
+                                refunds::created_at.eq(now),
+                                refunds::updated_at.eq(now),
+                            ))
+                            .returning(refunds::id)
+                            .get_result(c)?;
+                        recorded = json!({"refund": id, "external_refund_id": r.id, "status": to.as_str(), "origin": "provider"});
+                    }
+                }
+                _ => recorded = json!({"external_refund_id": r.id, "status": to.as_str()}),
+            },
+        }
+    }
+    // Neither a total nor one refund: the provider says the payment is refunded, in full.
+    let reported = match (total, &ev.refund) {
+        (Some(t), _) => Some(t.get()),
+        (None, None) => Some(p.amount_minor),
+        (None, Some(_)) => None,
+    };
+    audit::append(
+        c,
+        &refund_audit(
+            &p,
+            &actor,
+            json!({"step": "webhook", "event_id": ev.event_id, "type": ev.raw_type,
+                   "total_reported": reported.map(|t| fmt(&p, t)),
+                   "refund_reported": ev.refund.as_ref().map(|r| json!({
+                       "id": r.id, "amount": r.amount.map(|a| fmt(&p, a.get())), "state": r.state.as_str()})),
+                   "recorded": recorded}),
+        ),
+    )?;
+    Ok(match settle(c, &p, reported, &actor)? {
+        Some(state) => EventOutcome::StateChanged {
+            payment_id: p.id,
+            state: state.to_string(),
+        },
+        None => EventOutcome::Ignored {
+            reason: "refund already recorded".into(),
+        },
+    })
+}
+
+/// A verified dispute event for `payment`: recorded once per event and audited.
+pub fn record_dispute(
+    c: &mut Conn,
+    ev: &VerifiedEvent,
+    payment: &PaymentRow,
+) -> Result<EventOutcome, StoreError> {
+    let amount = ev.amount.filter(|m| m.currency.code() == payment.currency);
+    diesel::insert_into(disputes::table)
+        .values((
+            disputes::payment_id.eq(payment.id),
+            disputes::provider.eq(&ev.provider),
+            disputes::event_id.eq(&ev.event_id),
+            disputes::event_type.eq(&ev.raw_type),
+            disputes::amount_minor.eq(amount.map(|m| m.amount.get())),
+            disputes::currency.eq(amount.map(|m| m.currency.code())),
+            disputes::created_at.eq(unix_now()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c)?;
+    audit::append(
+        c,
+        &NewAudit::new(
+            &format!("provider:{}", ev.provider),
+            "payment.dispute",
+            format!("payment {}", payment.public_id),
+            json!({"event_id": ev.event_id, "type": ev.raw_type,
+                   "amount": amount.map(|m| m.to_string()), "payment_status": payment.status}),
+        )
+        .receipt(payment.receipt_id)
+        .payment(payment.id),
+    )?;
+    Ok(EventOutcome::Disputed {
+        payment_id: payment.id,
+    })
+}
+
+pub fn for_receipt(c: &mut Conn, receipt_id: i64) -> Result<Vec<RefundRow>, StoreError> {
+    Ok(refunds::table
+        .inner_join(payments::table)
+        .filter(payments::receipt_id.eq(receipt_id))
+        .order(refunds::id)
+        .select(RefundRow::as_select())
+        .load(c)?)
+}
+
+pub fn by_id(c: &mut Conn, id: i64) -> Result<Option<RefundRow>, StoreError> {
+    Ok(refunds::table
+        .find(id)
+        .select(RefundRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn disputes_for_receipt(c: &mut Conn, receipt_id: i64) -> Result<Vec<DisputeRow>, StoreError> {
+    Ok(disputes::table
+        .inner_join(payments::table)
+        .filter(payments::receipt_id.eq(receipt_id))
+        .order(disputes::id)
+        .select(DisputeRow::as_select())
+        .load(c)?)
+}
+
+/// Which of `receipt_ids` have at least one dispute.
+pub fn disputed_receipts(c: &mut Conn, receipt_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut ids: Vec<i64> = disputes::table
+        .inner_join(payments::table)
+        .filter(payments::receipt_id.eq_any(receipt_ids))
+        .select(payments::receipt_id)
+        .load(c)?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
