@@ -5,7 +5,7 @@
 //! with one `e2e!` line below (and its `test-support` dev-dependency).
 
 use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Secret};
-use payments_core::{CheckoutRequest, CheckoutSession};
+use payments_core::{CheckoutRequest, CheckoutSession, Money};
 use payments_store::{ReceiptStatus, Role};
 use reqwest::StatusCode;
 
@@ -103,6 +103,69 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture) {
         server.audit("payment.finalize", Some(receipt)).len(),
         1,
         "{name}: one finalize"
+    );
+
+    // Two refunds at the provider that add up to the whole, through the provider's own refund
+    // webhooks (a running total or one refund per event, whichever the provider sends): the
+    // first leaves the receipt partly refunded, the second refunded; a redelivery counts once.
+    if !fixture.event_kinds().contains(&Kind::Refunded) {
+        panic!("{name}: its fixture builds no refund webhook");
+    }
+    let half = Money::new(amount.amount.get() / 2, amount.currency);
+    for (n, (refunded, want)) in [
+        (half, ReceiptStatus::PartiallyRefunded),
+        (amount, ReceiptStatus::Refunded),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let spec = EventSpec {
+            kind: Kind::Refunded,
+            refunded: Some(refunded),
+            event_id: format!("evt_e2e_refund{n}_{payment_ref}"),
+            timestamp: fixture.now(),
+            ..spec.clone()
+        };
+        let body = fixture.event_body(&spec).await.expect("a refund webhook");
+        let headers = fixture
+            .sign(&body, spec.timestamp, Secret::Current)
+            .unwrap_or_default();
+        let (status, answer) = server.post_webhook(&headers, &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}: refund {n}: {answer}");
+        assert_eq!(
+            server.receipt_status(receipt),
+            want,
+            "{name}: refund {n}: {answer}"
+        );
+        let (status, again) = server.post_webhook(&headers, &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}: refund {n} again: {again}");
+        let payment = server
+            .store()
+            .payment_by_public_id(&payment_ref)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            payment.refunded_minor,
+            refunded.amount.get(),
+            "{name}: refund {n}: {answer}"
+        );
+    }
+    let payment = server
+        .store()
+        .payment_by_public_id(&payment_ref)
+        .unwrap()
+        .unwrap();
+    assert_eq!(payment.status, "refunded", "{name}");
+    let refunds = server.store().refunds_for_receipt(receipt).unwrap();
+    let total: i64 = refunds
+        .iter()
+        .filter(|r| r.status == "succeeded")
+        .map(|r| r.amount_minor)
+        .sum();
+    assert_eq!(total, amount.amount.get(), "{name}: {refunds:?}");
+    assert!(
+        server.audit("payment.refund", Some(receipt)).len() >= 4,
+        "{name}: every refund step is audited"
     );
 }
 

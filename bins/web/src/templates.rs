@@ -19,6 +19,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("thanks.html", include_str!("../../../templates/thanks.html")),
     ("simulate.html", include_str!("../../../templates/simulate.html")),
+    (
+        "refund_confirm.html",
+        include_str!("../../../templates/refund_confirm.html"),
+    ),
 ];
 
 pub const CSS: &str = include_str!("../../../templates/app.css");

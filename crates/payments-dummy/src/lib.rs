@@ -2,8 +2,9 @@
 
 use payments_core::signature::{split_secrets, StripeStyleScheme};
 use payments_core::{
-    async_trait, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind, Money, PaymentProvider,
-    ProviderError, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
+    async_trait, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind, MinorUnits, Money,
+    PaymentProvider, ProviderError, RefundOutcome, RefundReport, RefundRequest, RefundState,
+    SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +37,25 @@ pub struct DummyEvent {
     #[serde(rename = "type")]
     pub event_type: String,
     pub data: DummyPayment,
+    /// For `refund.succeeded`: the one refund this event is about (the dummy, like Omise,
+    /// reports refunds one at a time, never a running total).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<DummyRefund>,
 }
+
+/// One refund at the dummy provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DummyRefund {
+    pub id: String,
+    /// Minor units of the payment's currency.
+    pub amount: i64,
+}
+
+/// The dummy's event type for a refund (its checkout page's "refund at the provider" and the
+/// echo of a refund made through the API send it).
+pub const REFUND_EVENT: &str = "refund.succeeded";
+/// The dummy's event type for a dispute.
+pub const DISPUTE_EVENT: &str = "charge.dispute.created";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DummyPayment {
@@ -89,6 +108,7 @@ impl DummyProvider {
                 amount: amount.amount.get(),
                 currency: amount.currency.code().to_string(),
             },
+            refund: None,
         };
         let body = serde_json::to_vec(&event).map_err(|e| ProviderError::UnexpectedResponse {
             provider: Self::NAME,
@@ -96,6 +116,49 @@ impl DummyProvider {
         })?;
         let headers = self.sign(&body, now)?;
         Ok(WebhookRequest::new(headers, body, now))
+    }
+
+    /// A signed `refund.succeeded` webhook about one refund (`refund_id`, `refund` of the
+    /// payment's `amount`), as the dummy sends it when a refund is made at the provider.
+    pub fn signed_refund_webhook(
+        &self,
+        event_id: &str,
+        payment_ref: &str,
+        amount: Money,
+        refund_id: &str,
+        refund: MinorUnits,
+        now: i64,
+    ) -> Result<WebhookRequest, ProviderError> {
+        let event = DummyEvent {
+            id: event_id.to_string(),
+            event_type: REFUND_EVENT.to_string(),
+            data: DummyPayment {
+                id: Self::external_id(payment_ref),
+                payment_ref: payment_ref.to_string(),
+                amount: amount.amount.get(),
+                currency: amount.currency.code().to_string(),
+            },
+            refund: Some(DummyRefund {
+                id: refund_id.to_string(),
+                amount: refund.get(),
+            }),
+        };
+        let body = serde_json::to_vec(&event).map_err(|e| ProviderError::UnexpectedResponse {
+            provider: Self::NAME,
+            message: e.to_string(),
+        })?;
+        let headers = self.sign(&body, now)?;
+        Ok(WebhookRequest::new(headers, body, now))
+    }
+
+    /// The dummy's refund id for an idempotency key: the same key always names the same refund,
+    /// so a retried call never refunds twice.
+    pub fn refund_id(idempotency_key: &str) -> String {
+        let tail: String = idempotency_key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("dummy_re_{tail}")
     }
 
     /// Signature headers for `body` at `timestamp`.
@@ -118,7 +181,10 @@ impl PaymentProvider for DummyProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        Capabilities {
+            refund: true,
+            ..Capabilities::default()
+        }
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
@@ -146,18 +212,57 @@ impl PaymentProvider for DummyProvider {
             .map_err(|e| WebhookError::MalformedPayload(format!("not a dummy event: {e}")))?;
         let currency = Currency::from_code(&event.data.currency)
             .map_err(|e| WebhookError::MalformedPayload(e.to_string()))?;
+        let (kind, refund) = match (event.event_type.as_str(), &event.refund) {
+            (REFUND_EVENT, Some(r)) => (
+                EventKind::Refunded { amount: None },
+                Some(RefundReport {
+                    id: r.id.clone(),
+                    amount: Some(MinorUnits(r.amount)),
+                    state: RefundState::Succeeded,
+                }),
+            ),
+            (REFUND_EVENT, None) => {
+                return Err(WebhookError::MalformedPayload(format!(
+                    "{REFUND_EVENT} without a refund"
+                )))
+            }
+            (DISPUTE_EVENT, _) => (EventKind::Disputed, None),
+            (other, _) => (EventKind::from_generic_type(other), None),
+        };
         Ok(WebhookEvent {
             references: Vec::new(),
-            refund: None,
+            refund,
             provider: Self::NAME.to_string(),
             event_id: event.id,
-            kind: EventKind::from_generic_type(&event.event_type),
+            kind,
             raw_type: event.event_type,
             external_payment_id: Some(event.data.id),
             payment_ref: Some(event.data.payment_ref),
             amount: Some(Money::new(event.data.amount, currency)),
             raw,
             signature: SignatureVerdict::verified("hmac-sha256"),
+        })
+    }
+
+    /// Refunds at once (the dummy has no money to move): the refund id follows from the
+    /// idempotency key, the amount is what was asked (`None`: refused, the dummy does not know
+    /// what remains).
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
+        let amount = request.amount.ok_or_else(|| {
+            ProviderError::AmountRefused("the dummy provider refunds only a stated amount".into())
+        })?;
+        if !amount.amount.is_positive() {
+            return Err(ProviderError::AmountRefused(format!(
+                "{amount} is not a positive amount"
+            )));
+        }
+        if request.idempotency_key.trim().is_empty() {
+            return Err(ProviderError::Config("a refund needs an idempotency key".into()));
+        }
+        Ok(RefundOutcome {
+            refund_id: Self::refund_id(&request.idempotency_key),
+            amount: Some(amount.amount),
+            status: "succeeded".into(),
         })
     }
 }

@@ -541,6 +541,23 @@ impl MockOmise {
         self.event(key, charge)
     }
 
+    /// A refund made in Omise's dashboard (as `POST /charges/{id}/refunds` would make it);
+    /// its id, or `None` when Omise would refuse it.
+    pub fn refund_at_omise(&self, charge_id: &str, amount: i64) -> Option<String> {
+        let mut state = self.state();
+        let before = state.refunds.len();
+        let mut body = Map::new();
+        body.insert("amount".into(), json!(amount));
+        let _ = create_refund(&mut state, charge_id, &body);
+        if state.refunds.len() == before {
+            return None;
+        }
+        let list = state.charges.get(charge_id)?["refunds"]["data"]
+            .as_array()?
+            .clone();
+        list.last()?["id"].as_str().map(str::to_string)
+    }
+
     /// A `refund.create` event for a stored refund.
     pub fn refund_event(&self, charge_id: &str, refund_id: &str) -> (String, Vec<u8>) {
         let refund = self

@@ -14,7 +14,10 @@
 
 use payments_core::http::{segment, Client, Request};
 use payments_core::signature::{Scheme, SignatureError, Timestamped, Verified};
-use payments_core::{EventKind, ProviderError, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest};
+use payments_core::{
+    EventKind, ProviderError, RefundReport, RefundState, SignatureVerdict, WebhookError, WebhookEvent,
+    WebhookRequest,
+};
 use serde_json::Value;
 
 use crate::transformers::{is_omise_id, Expandable, OmiseCharge, OmiseRefund, AMOUNTS};
@@ -191,9 +194,19 @@ pub async fn parse_webhook(
             let refunded = AMOUNTS.money(refund.amount, &refund.currency);
             let refunded =
                 refunded.map_err(|e| WebhookError::Upstream(format!("refund {refund_id}: {e}")))?;
-            EventKind::Refunded {
+            // Omise reports one refund per event, never a running total: the store sums
+            // them per refund id.
+            event.refund = Some(RefundReport {
+                id: refund.id.clone(),
                 amount: Some(refunded.amount),
-            }
+                state: match (&refund.status, refund.voided) {
+                    (_, true) => RefundState::Failed,
+                    (Some(status), false) => RefundState::from_provider(status),
+                    (None, false) => RefundState::Succeeded,
+                },
+            });
+            event.references.push(refund.id.clone());
+            EventKind::Refunded { amount: None }
         }
         _ => event.kind,
     };

@@ -546,6 +546,10 @@ impl Store {
         write_tx!(self, |c| ops::refunds::record_answer(c, refund_id, answer, actor))
     }
 
+    pub fn payment_by_id(&self, id: i64) -> Result<Option<PaymentRow>, StoreError> {
+        read!(self, |c| ops::refunds::payment(c, id))
+    }
+
     pub fn refund(&self, id: i64) -> Result<Option<RefundRow>, StoreError> {
         read!(self, |c| ops::refunds::by_id(c, id))
     }

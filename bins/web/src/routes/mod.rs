@@ -11,6 +11,7 @@ use crate::state::AppState;
 pub mod health;
 pub mod payments;
 pub mod portal;
+pub mod refunds;
 pub mod session;
 #[cfg(feature = "dummy")]
 pub mod simulate;
@@ -35,6 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/receipts", web::get().to(portal::admin_receipts))
         .route("/admin/receipts.csv", web::get().to(portal::admin_receipts_csv))
         .route("/admin/audit", web::get().to(portal::admin_audit))
+        .route(
+            "/admin/payments/{public_id}/refund",
+            web::post().to(refunds::refund),
+        )
+        .route("/admin/refunds/{id}/retry", web::post().to(refunds::retry))
         .route("/payments/receipts/{id}/start", web::post().to(payments::start))
         .route("/payments/{public_id}/status", web::get().to(payments::status))
         .service(
@@ -44,7 +50,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
     #[cfg(feature = "dummy")]
     cfg.route("/payments/simulate", web::get().to(simulate::page))
-        .route("/payments/simulate", web::post().to(simulate::choose));
+        .route("/payments/simulate", web::post().to(simulate::choose))
+        .route(
+            "/payments/simulate/refund",
+            web::post().to(simulate::dashboard_refund),
+        );
 }
 
 /// The success page is configurable (`PAYMENT_SUCCESS_PATH`), so it is registered separately.

@@ -2,7 +2,7 @@
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
-use payments_store::{AuditQuery, PaymentRow, ReceiptRow, UsageRow};
+use payments_store::{AuditQuery, DisputeRow, PaymentRow, ReceiptRow, RefundRow, UsageRow};
 use serde::{Deserialize, Serialize};
 
 use super::{html, page_context, see_other};
@@ -65,6 +65,8 @@ struct ReceiptView {
     paid: Option<String>,
     status: String,
     total: String,
+    /// A dispute was recorded against one of its payments (admin list).
+    disputed: bool,
 }
 
 impl ReceiptView {
@@ -76,6 +78,7 @@ impl ReceiptView {
             paid: r.paid_at.map(format_time),
             status: r.status.clone(),
             total: r.total()?.to_string(),
+            disputed: false,
         })
     }
 }
@@ -88,6 +91,7 @@ struct PaymentView {
     status: String,
     created: String,
     amount: String,
+    refunded: Option<String>,
 }
 
 impl PaymentView {
@@ -96,11 +100,109 @@ impl PaymentView {
             public_id: p.public_id.clone(),
             provider: p.provider.clone(),
             external_id: p.external_id.clone().unwrap_or_default(),
-            status: p.status.clone(),
+            status: p.display_status().to_string(),
             created: format_time(p.created_at),
             amount: p.amount()?.to_string(),
+            refunded: (p.refunded_minor > 0)
+                .then(|| p.refunded())
+                .transpose()?
+                .map(|m| m.to_string()),
         })
     }
+}
+
+#[derive(Serialize)]
+struct RefundView {
+    id: i64,
+    created: String,
+    amount: String,
+    status: String,
+    error: Option<String>,
+    origin_text: String,
+    reason: String,
+    external_id: String,
+    retryable: bool,
+}
+
+impl RefundView {
+    fn from(r: &RefundRow) -> Result<Self, AppError> {
+        Ok(RefundView {
+            id: r.id,
+            created: format_time(r.created_at),
+            amount: r.amount()?.to_string(),
+            status: r.status.clone(),
+            error: r.error.clone(),
+            origin_text: if r.origin == "admin" {
+                r.requested_by.trim_start_matches("user:").to_string()
+            } else {
+                format!("at {}", r.provider)
+            },
+            reason: r.reason.clone(),
+            external_id: r.external_id.clone().unwrap_or_default(),
+            retryable: r.status == "requested" && r.idempotency_key.is_some(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct DisputeView {
+    created: String,
+    provider: String,
+    event_type: String,
+    event_id: String,
+    amount: String,
+}
+
+impl DisputeView {
+    fn from(d: &DisputeRow) -> Result<Self, AppError> {
+        let amount = match (d.amount_minor, d.currency.as_deref()) {
+            (Some(a), Some(c)) => payments_core::Currency::from_code(c)
+                .map(|cur| payments_core::Money::new(a, cur).to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        Ok(DisputeView {
+            created: format_time(d.created_at),
+            provider: d.provider.clone(),
+            event_type: d.event_type.clone(),
+            event_id: d.event_id.clone(),
+            amount,
+        })
+    }
+}
+
+/// The admin's refund form for a paid payment with something left to refund.
+#[derive(Serialize)]
+struct RefundFormView {
+    public_id: String,
+    paid: String,
+    remaining: String,
+    remaining_plain: String,
+    currency: String,
+}
+
+fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<RefundFormView>, AppError> {
+    let mut forms = Vec::new();
+    for p in payments.iter().filter(|p| p.status == "succeeded") {
+        let taken: i64 = refunds
+            .iter()
+            .filter(|r| r.payment_id == p.id && r.status != "failed")
+            .map(|r| r.amount_minor)
+            .sum();
+        let remaining = p.amount_minor - taken.max(p.refunded_minor);
+        if remaining <= 0 {
+            continue;
+        }
+        let left = payments_core::Money::new(remaining, p.amount()?.currency);
+        forms.push(RefundFormView {
+            public_id: p.public_id.clone(),
+            paid: p.amount()?.to_string(),
+            remaining: left.to_string(),
+            remaining_plain: left.decimal_string(),
+            currency: p.currency.clone(),
+        });
+    }
+    Ok(forms)
 }
 
 fn views<T, U>(rows: &[T], f: impl Fn(&T) -> Result<U, AppError>) -> Result<Vec<U>, AppError> {
@@ -391,6 +493,8 @@ pub async fn create_receipt(
 #[derive(Deserialize)]
 pub struct ReceiptQuery {
     problem: Option<String>,
+    /// `?refund=N` after an admin's refund: the page says how it went.
+    refund: Option<i64>,
     #[serde(rename = "ref")]
     reference: Option<String>,
 }
@@ -449,10 +553,11 @@ pub async fn receipt(
                 s.usage_for_receipt(id)?,
                 s.payments_for_receipt(id)?,
                 intents,
+                (s.refunds_for_receipt(id)?, s.disputes_for_receipt(id)?),
             )))
         })
         .await?;
-    let Some((r, owner, mut lines, payments, intents)) = found else {
+    let Some((r, owner, mut lines, payments, intents, (refunds, disputes))) = found else {
         return Err(AppError::NotFound);
     };
     user.may_access(r.user_id)?;
@@ -479,8 +584,36 @@ pub async fn receipt(
             .filter(|p| ["unavailable", "amount"].contains(p)),
     );
     ctx.insert("reference", &payment_reference(q.reference.as_deref()));
+    ctx.insert("refunds", &views(&refunds, RefundView::from)?);
+    ctx.insert("disputes", &views(&disputes, DisputeView::from)?);
+    let notice = q
+        .refund
+        .and_then(|n| refunds.iter().find(|r| r.id == n))
+        .map(|r| -> Result<String, AppError> {
+            let amount = r.amount()?;
+            Ok(match r.status.as_str() {
+                "succeeded" => format!("Refund #{} of {amount} succeeded.", r.id),
+                "pending" => format!("Refund #{} of {amount} was accepted by {} and is pending.", r.id, r.provider),
+                "failed" => format!(
+                    "Refund #{} of {amount} was refused: {}. Nothing was refunded.",
+                    r.id,
+                    r.error.as_deref().unwrap_or("no reason given")
+                ),
+                _ => format!(
+                    "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved; press Retry (it cannot refund twice).",
+                    r.id,
+                    r.provider,
+                    r.error.as_deref().unwrap_or("no answer")
+                ),
+            })
+        })
+        .transpose()?;
+    ctx.insert("refund_notice", &notice);
     if user.is_admin() {
         ctx.insert("operator_error", &last_error.map(|(_, e)| e));
+        ctx.insert("refund_forms", &refund_forms(&payments, &refunds)?);
+    } else {
+        ctx.insert("refund_forms", &Vec::<RefundFormView>::new());
     }
     Ok(html(state.templates.render("receipt.html", &ctx)?))
 }
@@ -505,7 +638,7 @@ pub struct ReceiptParams {
     q: Option<String>,
 }
 
-const RECEIPT_STATUSES: &[&str] = &["unpaid", "paid", "refunded", "void"];
+const RECEIPT_STATUSES: &[&str] = &["unpaid", "paid", "partially_refunded", "refunded", "void"];
 /// The most receipts one filter totals or exports; beyond, the page says so.
 const MAX_MATCHING: i64 = 100_000;
 
@@ -650,10 +783,13 @@ pub async fn admin_receipts(
     ctx.insert("search", &sel.filter.search.clone().unwrap_or_default());
     ctx.insert("range", &sel.range);
     ctx.insert("max_text", &MAX_FILTER_TEXT);
-    ctx.insert(
-        "receipts",
-        &views(shown, |(r, owner)| ReceiptView::from(r, owner))?,
-    );
+    let ids: Vec<i64> = shown.iter().map(|(r, _)| r.id).collect();
+    let disputed = state.db(move |s| s.disputed_receipts(&ids)).await?;
+    let mut receipts = views(shown, |(r, owner)| ReceiptView::from(r, owner))?;
+    for r in &mut receipts {
+        r.disputed = disputed.contains(&r.id);
+    }
+    ctx.insert("receipts", &receipts);
     Ok(html(state.templates.render("admin_receipts.html", &ctx)?))
 }
 

@@ -59,7 +59,14 @@ pub async fn page(
     let mut ctx = page_context(&state, &session, Some(&user))?;
     ctx.insert("payment", &PaymentSummary::of(&payment)?);
     ctx.insert("actionable", &actionable);
-    ctx.insert("payment_status", &payment.status);
+    ctx.insert("payment_status", &payment.display_status());
+    // The provider's own dashboard: an admin may refund here, and the refund reaches the server
+    // the way a real provider's would, as a signed webhook.
+    ctx.insert(
+        "dashboard_refund",
+        &(user.is_admin() && payment.status == PaymentState::Succeeded.as_str()),
+    );
+    ctx.insert("currency", &payment.currency);
     Ok(html(state.templates.render("simulate.html", &ctx)?))
 }
 
@@ -117,4 +124,34 @@ pub async fn choose(
         "{}?payment={}",
         state.config.success_path, payment.public_id
     )))
+}
+
+/// The dummy's "dashboard": an admin refunds part of a paid payment at the provider; the
+/// provider tells the server with a signed `refund.succeeded` webhook (through the same handler a
+/// real provider hits), which records it as a refund started at the provider.
+pub async fn dashboard_refund(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: CsrfForm,
+) -> Result<HttpResponse, AppError> {
+    let provider = dummy(&state)?;
+    if !user.is_admin() {
+        return Err(AppError::NotFound);
+    }
+    let (payment, _) = open_payment(&state, &user, form.require("payment")?.to_string()).await?;
+    let amount =
+        super::refunds::parse_amount(form.get("amount").unwrap_or_default(), payment.amount()?.currency)
+            .map_err(AppError::BadRequest)?;
+    let refund_id = format!("dummy_re_dash_{}", random_token(8)?);
+    let request = provider.signed_refund_webhook(
+        &format!("evt_{}", random_token(12)?),
+        &payment.public_id,
+        payment.amount()?,
+        &refund_id,
+        amount.amount,
+        unix_now(),
+    )?;
+    let reply = process_webhook(&state, request).await;
+    tracing::info!(payment = %payment.public_id, status = reply.status.as_u16(), result = %reply.result, "dummy dashboard refund delivered");
+    Ok(see_other(&format!("/receipts/{}#refunds", payment.receipt_id)))
 }

@@ -13,6 +13,9 @@ pub const SECRETS: &str = "s3cret-new,s3cret-old";
 /// the adapter with a current and a previous webhook secret; it talks to no provider.
 pub struct DummyFixture {
     pub provider: DummyProvider,
+    /// Refunded so far per payment (the dummy reports refunds one at a time, so the fixture
+    /// turns the suite's running total into the next refund).
+    refunded: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl DummyFixture {
@@ -20,6 +23,7 @@ impl DummyFixture {
     pub fn new() -> Self {
         DummyFixture {
             provider: DummyProvider::new(SECRETS, "http://127.0.0.1:8000").expect("secrets"),
+            refunded: Default::default(),
         }
     }
 
@@ -52,15 +56,45 @@ impl AdapterFixture for DummyFixture {
     }
 
     fn event_kinds(&self) -> Vec<Kind> {
-        vec![Kind::Succeeded, Kind::Failed, Kind::Pending, Kind::Expired]
+        vec![
+            Kind::Succeeded,
+            Kind::Failed,
+            Kind::Pending,
+            Kind::Expired,
+            Kind::Refunded,
+            Kind::Disputed,
+        ]
     }
 
     async fn event_body(&self, spec: &EventSpec<'_>) -> Option<Vec<u8>> {
+        if spec.kind == Kind::Refunded {
+            let total = spec.refunded?.amount;
+            let this = {
+                let mut done = self.refunded.lock().ok()?;
+                let so_far = done.entry(spec.request.payment_ref.clone()).or_insert(0);
+                let this = total.get() - *so_far;
+                *so_far = total.get();
+                this
+            };
+            let req = self
+                .provider
+                .signed_refund_webhook(
+                    &spec.event_id,
+                    &spec.request.payment_ref,
+                    spec.amount,
+                    &format!("dummy_re_{}", spec.event_id),
+                    payments_core::MinorUnits(this),
+                    spec.timestamp,
+                )
+                .ok()?;
+            return Some(req.body);
+        }
         let event_type = match spec.kind {
             Kind::Succeeded => "payment.succeeded",
             Kind::Failed => "payment.failed",
             Kind::Pending => "payment.pending",
             Kind::Expired => "checkout.session.expired",
+            Kind::Disputed => crate::DISPUTE_EVENT,
             _ => return None,
         };
         let req = self

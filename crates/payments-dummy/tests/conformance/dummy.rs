@@ -12,7 +12,7 @@ fn thb(amount: i64) -> Money {
 }
 
 /// What the dummy cannot be checked for: it talks to no provider (checkouts are local pages),
-/// maps no refund, dispute or capture events, and has no optional operations.
+/// maps no capture events, and has no capture or fetch.
 const DUMMY_SKIPS: &[&str] = &[
     "amounts.two_decimal.wire",
     "amounts.zero_decimal.wire",
@@ -21,8 +21,6 @@ const DUMMY_SKIPS: &[&str] = &[
     "idempotency.one_checkout_at_provider",
     "idempotency.lost_answer",
     "events.capture_required",
-    "events.refunded",
-    "events.disputed",
     "fetch.pending",
     "fetch.requires_capture",
     "fetch.succeeded",

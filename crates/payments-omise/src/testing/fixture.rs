@@ -82,11 +82,28 @@ impl AdapterFixture for OmiseFixture {
     }
 
     fn event_kinds(&self) -> Vec<Kind> {
-        vec![Kind::Succeeded, Kind::Failed, Kind::Pending, Kind::Expired]
+        vec![
+            Kind::Succeeded,
+            Kind::Failed,
+            Kind::Pending,
+            Kind::Expired,
+            Kind::Refunded,
+        ]
     }
 
     async fn event_body(&self, spec: &EventSpec<'_>) -> Option<Vec<u8>> {
         let id = &spec.session.external_id;
+        if spec.kind == Kind::Refunded {
+            // Omise announces each refund on its own (`refund.create`): the refund that brings
+            // the charge's refunded total to what the suite names.
+            let total = spec.refunded?.amount.get();
+            self.mock.charge(id)?;
+            self.mock.set_charge_status(id, "successful");
+            self.mock.set_charge_amount(id, spec.amount.amount.get());
+            let already = self.mock.charge(id)?["refunded_amount"].as_i64().unwrap_or(0);
+            let refund = self.mock.refund_at_omise(id, total - already)?;
+            return Some(self.mock.refund_event(id, &refund).1);
+        }
         let (key, status) = match spec.kind {
             Kind::Succeeded => ("charge.complete", "successful"),
             Kind::Failed => ("charge.complete", "failed"),

@@ -453,11 +453,21 @@ async fn refund_create_is_refunded_with_omises_refund_amount() {
         .parse_webhook(&WebhookRequest::new(mock.sign(&body, now), body, now))
         .await
         .expect("refund event");
+    // One refund per event, never a running total: the refund's own id and amount.
+    assert_eq!(event.kind, EventKind::Refunded { amount: None });
+    let reported = event.refund.clone().expect("the refund is named");
     assert_eq!(
-        event.kind,
-        EventKind::Refunded {
-            amount: Some(MinorUnits::new(25_000))
-        }
+        (reported.id.as_str(), reported.amount, reported.state),
+        (
+            refund.refund_id.as_str(),
+            Some(MinorUnits::new(25_000)),
+            payments_core::RefundState::Succeeded
+        )
+    );
+    assert!(
+        event.references.contains(&refund.refund_id),
+        "{:?}",
+        event.references
     );
     assert_eq!(event.external_payment_id.as_deref(), Some(id.as_str()));
     assert_eq!(event.payment_ref.as_deref(), Some("pay_rfnd"));
@@ -472,12 +482,8 @@ async fn refund_create_is_refunded_with_omises_refund_amount() {
         .parse_webhook(&WebhookRequest::new(mock.sign(&body, now), body, now))
         .await
         .expect("refund event");
-    assert_eq!(
-        event.kind,
-        EventKind::Refunded {
-            amount: Some(MinorUnits::new(25_000))
-        }
-    );
+    assert_eq!(event.kind, EventKind::Refunded { amount: None });
+    assert_eq!(event.refund.and_then(|r| r.amount), Some(MinorUnits::new(25_000)));
 
     // A refund Omise does not know, on a real charge, is refused (no forged refunds).
     let (_, body) = mock.event(

@@ -521,6 +521,14 @@ pub fn for_receipt(c: &mut Conn, receipt_id: i64) -> Result<Vec<RefundRow>, Stor
         .load(c)?)
 }
 
+pub fn payment(c: &mut Conn, id: i64) -> Result<Option<PaymentRow>, StoreError> {
+    Ok(payments::table
+        .find(id)
+        .select(PaymentRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
 pub fn by_id(c: &mut Conn, id: i64) -> Result<Option<RefundRow>, StoreError> {
     Ok(refunds::table
         .find(id)

@@ -1,0 +1,111 @@
+//! The admin's refund, independent of HTTP: two phases. First the store records the refund as
+//! `requested` with its deterministic idempotency key (refused there, before any provider call,
+//! when it is more than what remains); then the provider is called with that key and its answer
+//! is stored. A call whose outcome is unknown (network, timeout, 5xx) leaves the refund
+//! `requested` with its amount reserved; retrying sends the same key, so the provider never
+//! refunds twice.
+
+use payments_core::{Money, ProviderError, RefundRequest, RefundState};
+use payments_store::{PaymentRow, RefundAnswer, RefundRow};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// What the provider's answer (or error) means for a refund we asked for.
+pub fn answer_of(result: Result<payments_core::RefundOutcome, ProviderError>) -> RefundAnswer {
+    match result {
+        Ok(o) => RefundAnswer::Accepted {
+            amount_minor: o.amount.map(|a| a.get()),
+            state: RefundState::from_provider(&o.status),
+            external_id: o.refund_id,
+        },
+        // It may have happened: keep the amount reserved, a retry uses the same key.
+        Err(e @ (ProviderError::Unavailable { .. } | ProviderError::UnexpectedResponse { .. })) => {
+            RefundAnswer::Unknown { error: e.to_string() }
+        }
+        Err(e @ ProviderError::Api { status, .. }) if status >= 500 || status == 409 || status == 429 => {
+            RefundAnswer::Unknown { error: e.to_string() }
+        }
+        // Refused before or by the provider: nothing was refunded.
+        Err(e) => RefundAnswer::Refused { error: e.to_string() },
+    }
+}
+
+/// The payment a refund may be asked for through the active provider.
+pub fn check_provider(state: &AppState, payment: &PaymentRow) -> Result<(), AppError> {
+    let active = state.active.provider.clone();
+    if payment.provider != active.name() {
+        return Err(AppError::Conflict(format!(
+            "payment {} was made through {}, but this server runs {}: refund it in {}'s dashboard",
+            payment.public_id,
+            payment.provider,
+            active.name(),
+            payment.provider
+        )));
+    }
+    if !active.capabilities().refund {
+        return Err(AppError::Conflict(format!(
+            "{} refunds are not supported by this server: refund it in the provider's dashboard",
+            active.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Records the refund (phase one), then asks the provider and stores its answer (phase two).
+pub async fn refund(
+    state: &AppState,
+    payment: &PaymentRow,
+    amount: Money,
+    reason: String,
+    actor: String,
+) -> Result<RefundRow, AppError> {
+    check_provider(state, payment)?;
+    let (pid, who) = (payment.public_id.clone(), actor.clone());
+    let minor = amount.amount.get();
+    let row = state
+        .db(move |s| s.request_refund(&pid, minor, &reason, &who))
+        .await?;
+    tracing::info!(payment = %payment.public_id, refund = row.id, amount = %amount, "refund requested");
+    send(state, payment, row, actor).await
+}
+
+/// Phase two for a stored refund: call the provider with the refund's own key, store the answer.
+/// Also used to retry a refund whose outcome was unknown.
+pub async fn send(
+    state: &AppState,
+    payment: &PaymentRow,
+    row: RefundRow,
+    actor: String,
+) -> Result<RefundRow, AppError> {
+    check_provider(state, payment)?;
+    let Some(key) = row.idempotency_key.clone() else {
+        return Err(AppError::Conflict(format!(
+            "refund #{} was made at the provider; there is nothing to send",
+            row.id
+        )));
+    };
+    if row.status != "requested" {
+        return Ok(row);
+    }
+    let external = payment
+        .external_id
+        .clone()
+        .ok_or_else(|| AppError::Conflict(format!("payment {} has no provider id", payment.public_id)))?;
+    let request = RefundRequest {
+        external_payment_id: external,
+        amount: Some(row.amount()?),
+        idempotency_key: key,
+    };
+    let result = state.active.provider.refund(&request).await;
+    if let Err(e) = &result {
+        tracing::warn!(payment = %payment.public_id, refund = row.id, error = %e, "refund call failed");
+    }
+    let answer = answer_of(result);
+    let id = row.id;
+    let stored = state
+        .db(move |s| s.record_refund_answer(id, &answer, &actor))
+        .await?;
+    tracing::info!(payment = %payment.public_id, refund = stored.id, status = %stored.status, "refund answered");
+    Ok(stored)
+}

@@ -1,0 +1,180 @@
+//! The admin's refund on the receipt page: the form posts here without `confirm` and gets a
+//! confirmation page (amount parsed exactly in the receipt's currency, reason, what remains);
+//! that page posts again with `confirm=yes` and the refund is made (see `crate::refunds`).
+//! Both steps are CSRF-checked like every form.
+
+use actix_session::Session;
+use actix_web::{web, HttpResponse};
+use payments_core::Money;
+use serde::Serialize;
+
+use super::{html, page_context, see_other};
+use crate::auth::{CsrfForm, CurrentUser};
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct ConfirmView {
+    public_id: String,
+    receipt_id: i64,
+    owner: String,
+    paid: String,
+    refunded: String,
+    remaining: String,
+    amount_text: String,
+    amount: Option<String>,
+    reason: String,
+    currency: String,
+    provider: String,
+}
+
+fn admin(user: &CurrentUser) -> Result<(), AppError> {
+    if user.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Reads the amount an admin typed (`617.25`, in the payment's currency) exactly, without floats.
+pub fn parse_amount(text: &str, currency: payments_core::Currency) -> Result<Money, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("enter the amount to refund, in {currency} (e.g. 100.00)"));
+    }
+    let money =
+        Money::parse(text, currency).map_err(|e| format!("the amount {text:?} is not usable: {e}"))?;
+    if !money.amount.is_positive() {
+        return Err(format!(
+            "the amount to refund must be more than zero (got {money})"
+        ));
+    }
+    Ok(money)
+}
+
+/// `POST /admin/payments/{public_id}/refund`
+pub async fn refund(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: CsrfForm,
+) -> Result<HttpResponse, AppError> {
+    admin(&user)?;
+    let public_id = path.into_inner();
+    let found = state
+        .db(move |s| {
+            let Some(p) = s.payment_by_public_id(&public_id)? else {
+                return Ok(None);
+            };
+            let receipt = s.receipt(p.receipt_id)?;
+            let owner = match &receipt {
+                Some(r) => s.user_by_id(r.user_id)?.map(|u| u.username).unwrap_or_default(),
+                None => String::new(),
+            };
+            let taken: i64 = s
+                .refunds_for_receipt(p.receipt_id)?
+                .iter()
+                .filter(|r| r.payment_id == p.id && r.status != "failed")
+                .map(|r| r.amount_minor)
+                .sum();
+            Ok(Some((p, owner, taken)))
+        })
+        .await?;
+    let (payment, owner, taken) = found.ok_or(AppError::NotFound)?;
+    let currency = payment.amount()?.currency;
+    let amount_text = form.get("amount").unwrap_or_default().trim().to_string();
+    let reason = form.get("reason").unwrap_or_default().trim().to_string();
+    let taken = taken.max(payment.refunded_minor);
+    let remaining = payment.amount_minor - taken;
+    let mut problems = Vec::new();
+    let amount = match parse_amount(&amount_text, currency) {
+        Ok(m) if m.amount.get() > remaining => {
+            problems.push(format!(
+                "{m} is more than the {} that remains to refund",
+                Money::new(remaining.max(0), currency)
+            ));
+            None
+        }
+        Ok(m) => Some(m),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    if reason.is_empty() {
+        problems.push("give a reason for the refund (it is kept in the audit log)".into());
+    } else if reason.chars().count() > 500 {
+        problems.push("the reason is longer than 500 characters".into());
+    }
+    if let Err(e) = crate::refunds::check_provider(&state, &payment) {
+        problems.push(e.to_string());
+    }
+    if form.get("confirm") == Some("yes") && problems.is_empty() {
+        if let Some(amount) = amount {
+            let row = crate::refunds::refund(&state, &payment, amount, reason, user.actor()).await?;
+            return Ok(see_other(&format!(
+                "/receipts/{}?refund={}#refunds",
+                payment.receipt_id, row.id
+            )));
+        }
+    }
+    let mut ctx = page_context(&state, &session, Some(&user))?;
+    ctx.insert(
+        "refund",
+        &ConfirmView {
+            public_id: payment.public_id.clone(),
+            receipt_id: payment.receipt_id,
+            owner,
+            paid: payment.amount()?.to_string(),
+            refunded: Money::new(taken, currency).to_string(),
+            remaining: Money::new(remaining.max(0), currency).to_string(),
+            amount_text,
+            amount: amount.map(|m| m.to_string()),
+            reason,
+            currency: currency.code().to_string(),
+            provider: payment.provider.clone(),
+        },
+    );
+    ctx.insert("problems", &problems);
+    let body = state.templates.render("refund_confirm.html", &ctx)?;
+    if problems.is_empty() {
+        Ok(html(body))
+    } else {
+        Ok(HttpResponse::BadRequest()
+            .content_type("text/html; charset=utf-8")
+            .body(body))
+    }
+}
+
+/// `POST /admin/refunds/{id}/retry`: sends a refund whose outcome was unknown again, with its
+/// own idempotency key (the provider cannot refund it twice).
+pub async fn retry(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    _form: CsrfForm,
+) -> Result<HttpResponse, AppError> {
+    admin(&user)?;
+    let id = path.into_inner();
+    let found = state
+        .db(move |s| {
+            let Some(r) = s.refund(id)? else {
+                return Ok(None);
+            };
+            Ok(s.payment_by_id(r.payment_id)?.map(|p| (r, p)))
+        })
+        .await?;
+    let (row, payment) = found.ok_or(AppError::NotFound)?;
+    if row.status != "requested" {
+        return Err(AppError::Conflict(format!(
+            "refund #{} is {}: there is nothing to retry",
+            row.id, row.status
+        )));
+    }
+    let row = crate::refunds::send(&state, &payment, row, user.actor()).await?;
+    Ok(see_other(&format!(
+        "/receipts/{}?refund={}#refunds",
+        payment.receipt_id, row.id
+    )))
+}
