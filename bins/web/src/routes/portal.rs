@@ -877,6 +877,8 @@ const AUDIT_ACTIONS: &[&str] = &[
     "payment.finalize",
     "payment.capture",
     "payment.close",
+    "payment.refund",
+    "payment.dispute",
     "receipt.create",
     "usage.import",
     "user.create",
