@@ -1034,3 +1034,5 @@ async fn the_testing_helpers_drive_a_whole_payment() {
 mod suite;
 #[path = "stripe/units.rs"]
 mod units;
+#[path = "stripe/versions.rs"]
+mod versions;
