@@ -241,12 +241,14 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
             // `seller_payable_breakdown.total_refunded_amount` everything refunded so far.
             #[derive(Deserialize)]
             struct Resource {
-                #[serde(rename = "id")]
-                _id: String,
+                id: String,
                 amount: Option<AmountWire>,
                 custom_id: Option<String>,
+                status: Option<String>,
                 supplementary_data: Option<crate::transformers::SupplementaryData>,
                 seller_payable_breakdown: Option<Breakdown>,
+                #[serde(default)]
+                links: Vec<crate::transformers::Link>,
             }
             #[derive(Deserialize)]
             struct Breakdown {
@@ -255,18 +257,51 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
             let r: Resource = serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
             let amount = money(&event_type, r.amount.as_ref())?;
             let total = r.seller_payable_breakdown.and_then(|b| b.total_refunded_amount);
-            let refunded = money(&event_type, total.as_ref())?.or(amount);
+            let total = money(&event_type, total.as_ref())?;
+            let refund_event = matches!(
+                event_type.as_str(),
+                "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED"
+            );
+            // `links[rel=up]`: a capture points up to its order, a refund to its capture. PayPal's
+            // published samples may carry neither `custom_id` nor `supplementary_data`.
+            let up = r.links.iter().find(|l| l.rel == "up").map(|l| l.href.as_str());
+            let up_id = |segment: &str| {
+                up.and_then(|href| href.split_once(segment))
+                    .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or_default().to_string())
+                    .filter(|id| !id.is_empty())
+            };
             event.kind = match event_type.as_str() {
                 "PAYMENT.CAPTURE.COMPLETED" => EventKind::PaymentSucceeded,
                 "PAYMENT.CAPTURE.PENDING" => EventKind::PaymentPending,
-                "PAYMENT.CAPTURE.REFUNDED" | "PAYMENT.CAPTURE.REVERSED" => EventKind::Refunded {
-                    amount: refunded.map(|m| m.amount),
+                // The running total when PayPal states it; otherwise this one refund, counted
+                // once per refund id by the store.
+                _ if refund_event => EventKind::Refunded {
+                    amount: total.map(|m| m.amount),
                 },
                 _ => EventKind::PaymentFailed,
             };
+            if refund_event {
+                if total.is_none() {
+                    event.refund = Some(payments_core::RefundReport {
+                        id: r.id.clone(),
+                        amount: amount.map(|m| m.amount),
+                        state: r.status.as_deref().map_or(
+                            payments_core::RefundState::Succeeded,
+                            payments_core::RefundState::from_provider,
+                        ),
+                    });
+                }
+                event.references.extend(up_id("/captures/"));
+            } else {
+                event.references.push(r.id.clone());
+            }
             event.amount = amount;
             event.payment_ref = r.custom_id;
-            event.external_payment_id = r.supplementary_data.and_then(|s| s.related_ids?.order_id);
+            event.external_payment_id = r
+                .supplementary_data
+                .and_then(|s| s.related_ids?.order_id)
+                .or_else(|| up_id("/orders/"));
+            event.references.retain(|id| !id.trim().is_empty());
         }
         "CUSTOMER.DISPUTE.CREATED" => event.kind = EventKind::Disputed,
         _ => {}

@@ -706,13 +706,57 @@ async fn capture_outcome_events_map_to_pending_failed_and_refunded() {
         .parse_webhook(&mock.webhook("PAYMENT.CAPTURE.REFUNDED", "refund", refund, now))
         .await
         .unwrap();
+    // No running total in this refund: it is reported as this one refund (counted once per
+    // refund id), and its capture (links[rel=up]) is a reference of the payment.
+    assert_eq!(event.kind, EventKind::Refunded { amount: None });
+    let one = event.refund.clone().expect("the refund is named");
+    assert_eq!(
+        (one.id.as_str(), one.amount, one.state),
+        (
+            "1R000000000000AB",
+            Some(thb(10_000).amount),
+            payments_core::RefundState::Succeeded
+        )
+    );
+    assert_eq!(event.references, ["3C00000000000XYZ"]);
+    assert_eq!(event.payment_ref.as_deref(), Some("pay_evt"));
+
+    // A capture and a refund that name neither our id nor the order's, only links[rel=up]
+    // (as PayPal's published samples): the capture finds its order, the refund its capture.
+    let bare_capture = json!({
+        "id": "3C00000000000XYZ", "status": "COMPLETED",
+        "amount": {"currency_code": "THB", "value": "500.00"},
+        "links": [{"href": "https://api-m.paypal.com/v2/payments/captures/3C00000000000XYZ", "rel": "self", "method": "GET"},
+                  {"href": "https://api-m.paypal.com/v2/checkout/orders/5O00000000000XYZ", "rel": "up", "method": "GET"}],
+    });
+    let event = provider
+        .parse_webhook(&mock.webhook("PAYMENT.CAPTURE.COMPLETED", "capture", bare_capture, now))
+        .await
+        .unwrap();
+    assert_eq!(event.external_payment_id.as_deref(), Some("5O00000000000XYZ"));
+    assert_eq!(event.references, ["3C00000000000XYZ"]);
+    let bare_refund = json!({
+        "id": "1R000000000000CD", "status": "COMPLETED",
+        "amount": {"currency_code": "THB", "value": "400.00"},
+        "seller_payable_breakdown": {"total_refunded_amount": {"currency_code": "THB", "value": "500.00"}},
+        "links": [{"href": "https://api-m.paypal.com/v2/payments/captures/3C00000000000XYZ", "rel": "up", "method": "GET"}],
+    });
+    let event = provider
+        .parse_webhook(&mock.webhook("PAYMENT.CAPTURE.REFUNDED", "refund", bare_refund, now))
+        .await
+        .unwrap();
     assert_eq!(
         event.kind,
         EventKind::Refunded {
-            amount: Some(thb(10_000).amount)
+            amount: Some(thb(50_000).amount)
         }
     );
-    assert_eq!(event.payment_ref.as_deref(), Some("pay_evt"));
+    assert_eq!(event.refund, None, "a running total is given");
+    assert_eq!(
+        (event.external_payment_id.as_deref(), event.payment_ref.as_deref()),
+        (None, None)
+    );
+    assert_eq!(event.references, ["3C00000000000XYZ"]);
     let other = provider
         .parse_webhook(&mock.webhook("BILLING.PLAN.CREATED", "plan", json!({"id": "P-1"}), now))
         .await

@@ -210,6 +210,8 @@ pub fn record_answer(
                     .filter(refunds::payment_id.eq(row.payment_id)),
             )
             .execute(c)?;
+            // The refund's id names this payment too (a later event may name only it).
+            super::payments::remember_references(c, &p, [external_id.as_str()])?;
             let to = advance(current, RefundStatus::from_core(*state));
             (
                 to,

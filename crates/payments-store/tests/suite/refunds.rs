@@ -103,6 +103,20 @@ pub fn partial_then_full_refund_from_the_admin(store: &Store) {
         (done.status.as_str(), done.external_id.as_deref()),
         ("succeeded", Some("re_1"))
     );
+    // The refund's id is one more reference of the payment: an event naming only it is matched.
+    assert!(store
+        .payment_references(payment.id)
+        .unwrap()
+        .contains(&"re_1".to_string()));
+    let mut only_refund = event("evt_only_re", EventKind::Disputed, "re_1", None);
+    only_refund.external_payment_id = None;
+    only_refund.references = vec!["re_1".into()];
+    assert_eq!(
+        store.handle_verified_event(&only_refund).unwrap(),
+        EventOutcome::Disputed {
+            payment_id: payment.id
+        }
+    );
     let (p, r) = now(store, &payment);
     assert_eq!(
         (p.refunded_minor, p.display_status(), r),
