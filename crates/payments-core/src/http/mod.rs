@@ -100,6 +100,29 @@ pub struct JsonErrors {
     pub retry_header: Option<&'static str>,
 }
 
+impl JsonErrors {
+    /// The pointers to the provider's error code and message; no field, no retry header.
+    pub const fn new(
+        provider: &'static str,
+        code: &'static [&'static str],
+        message: &'static [&'static str],
+    ) -> Self {
+        JsonErrors {
+            provider,
+            code,
+            message,
+            field: None,
+            retry_header: None,
+        }
+    }
+
+    /// With the pointer to the parameter at fault.
+    pub const fn with_field(mut self, pointer: &'static str) -> Self {
+        self.field = Some(pointer);
+        self
+    }
+}
+
 impl ApiErrors for JsonErrors {
     fn api_error(&self, status: u16, body: &[u8]) -> ProviderError {
         let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
@@ -137,6 +160,13 @@ pub enum Idempotency<'a> {
     Header(&'static str, &'a str),
     LookupBeforeResend(&'a dyn Lookup),
     OnlyIfUnsent,
+}
+
+impl<'a> Idempotency<'a> {
+    /// `key` in the `Idempotency-Key` header (Stripe, Mollie, and most providers with one).
+    pub fn key(key: &'a str) -> Self {
+        Idempotency::Header("Idempotency-Key", key)
+    }
 }
 
 /// A request body.
@@ -379,6 +409,20 @@ impl Client {
     pub async fn json<T: DeserializeOwned>(&self, request: &Request<'_>) -> Result<T, ProviderError> {
         let response = self.send(request).await?;
         self.parse(&request.path, &response.body)
+    }
+
+    /// [`Client::send`] and the answer parsed as `T`, with the answer's JSON as it came (for
+    /// [`crate::WebhookEvent::raw`] when the event is built from a re-fetched object).
+    pub async fn json_raw<T: DeserializeOwned>(
+        &self,
+        request: &Request<'_>,
+    ) -> Result<(T, serde_json::Value), ProviderError> {
+        let raw: serde_json::Value = self.json(request).await?;
+        let parsed = T::deserialize(&raw).map_err(|e| ProviderError::UnexpectedResponse {
+            provider: self.provider,
+            message: format!("{}: the answer is not the expected object: {e}", request.path),
+        })?;
+        Ok((parsed, raw))
     }
 
     /// `body` parsed as `T`, or [`ProviderError::UnexpectedResponse`] naming `what`.
