@@ -1,7 +1,7 @@
-//! A mock of Mollie's API on 127.0.0.1 (feature `test-support`), built on the core's mock kit:
-//! `POST /v2/payments`, `GET /v2/payments/{id}`, `POST /v2/payments/{id}/refunds`, Bearer auth,
-//! `Idempotency-Key` replays, and Mollie's error JSON. Tests move payments through Mollie's
-//! statuses with [`MockMollie::set_status`], [`MockMollie::refund`] and
+//! A mock of Mollie's API on 127.0.0.1 (test builds only: `cfg(payments_mock)`), built on the
+//! core's mock kit: `POST /v2/payments`, `GET /v2/payments/{id}`, `POST /v2/payments/{id}/refunds`,
+//! Bearer auth, `Idempotency-Key` replays, and Mollie's error JSON. Tests move payments through
+//! Mollie's statuses with [`MockMollie::set_status`], [`MockMollie::refund`] and
 //! [`MockMollie::charge_back`], and build the webhook Mollie would send with
 //! [`MockMollie::webhook_body`].
 

@@ -159,7 +159,13 @@ pub fn create_charge_form(
         AMOUNTS.charge(request.amount)?.to_string(),
         request.receipt_id.to_string(),
     );
-    let description: String = request.description.chars().take(255).collect();
+    // Our payment id ends the description: a documented query attribute of Omise's search,
+    // through which a repeated checkout finds the charge created before (lib.rs, `ChargeLookup`).
+    let suffix = format!(" ({})", request.payment_ref);
+    let kept: String = (request.description.trim().chars())
+        .take(255 - suffix.chars().count().min(255))
+        .collect();
+    let description = format!("{kept}{suffix}").trim().to_string();
     let fields = [
         ("amount", amount.as_str()),
         ("currency", &request.amount.currency.code_lowercase()),
@@ -170,8 +176,8 @@ pub fn create_charge_form(
         ("metadata[idempotency_key]", &request.idempotency_key),
         ("description", &description),
     ];
-    let fields = fields
+    Ok(fields
         .iter()
-        .filter(|(k, v)| *k != "description" || !v.trim().is_empty());
-    Ok(fields.map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
 }

@@ -11,6 +11,9 @@
 //! - [`Idempotency::LookupBeforeResend`]: before every re-send the adapter's [`Lookup`] searches
 //!   the provider for the object by our reference; when it exists, that object is the answer and
 //!   nothing is re-sent (providers without an idempotency header);
+//! - [`Idempotency::LookupFirst`]: the same, and before the first attempt too, so that a second
+//!   call for the same operation (the server retrying after a lost answer) finds the object the
+//!   first one created instead of creating another;
 //! - [`Idempotency::OnlyIfUnsent`] (the default for other methods): only when the connection was
 //!   never established.
 
@@ -159,6 +162,8 @@ pub enum Idempotency<'a> {
     /// `(header, key)`: re-sent unchanged on every attempt.
     Header(&'static str, &'a str),
     LookupBeforeResend(&'a dyn Lookup),
+    /// [`Idempotency::LookupBeforeResend`], and a look-up before the first attempt as well.
+    LookupFirst(&'a dyn Lookup),
     OnlyIfUnsent,
 }
 
@@ -356,11 +361,16 @@ impl Client {
         loop {
             if attempt > 1 {
                 tokio::time::sleep(self.retry.backoff(attempt)).await;
-                if let (Idempotency::LookupBeforeResend(lookup), true) = (request.idempotency, arrived) {
-                    if let Some(body) = lookup.find(self).await? {
-                        tracing::info!(provider = self.provider, path = %request.path, "an earlier attempt took effect: not re-sent");
-                        return Ok(Response { status: 200, body });
-                    }
+            }
+            let lookup = match request.idempotency {
+                Idempotency::LookupFirst(lookup) if attempt == 1 || arrived => Some(lookup),
+                Idempotency::LookupBeforeResend(lookup) if attempt > 1 && arrived => Some(lookup),
+                _ => None,
+            };
+            if let Some(lookup) = lookup {
+                if let Some(body) = lookup.find(self).await? {
+                    tracing::info!(provider = self.provider, path = %request.path, attempt, "the operation took effect earlier: not sent again");
+                    return Ok(Response { status: 200, body });
                 }
             }
             let failure = match self.attempt(request).await {
