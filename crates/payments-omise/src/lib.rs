@@ -9,6 +9,7 @@ pub mod testing;
 
 use payments_core::http::{segment, Auth, Client, Idempotency, JsonErrors, Lookup, Request};
 use payments_core::signature::Scheme;
+use payments_core::wire::is_provider_id;
 use payments_core::{
     async_trait, check_checkout, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider,
     PaymentSnapshot, ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest,
@@ -17,21 +18,13 @@ use payments_core::{
 pub use config::{OmiseConfig, API_VERSION, DEFAULT_API_BASE, DEFAULT_SOURCE_TYPE, ENV_VARS};
 pub use webhook::{OmiseSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-use transformers::{
-    create_charge_form, is_omise_id, OmiseCharge, OmiseRefund, AMOUNTS, META_IDEMPOTENCY_KEY,
-};
+use transformers::{create_charge_form, OmiseCharge, OmiseRefund, AMOUNTS, META_IDEMPOTENCY_KEY};
 
 /// The adapter's name in configuration, the database and the audit log.
 pub const PROVIDER: &str = "omise";
 
 /// Omise's error body.
-pub const ERRORS: JsonErrors = JsonErrors {
-    provider: PROVIDER,
-    code: &["/code"],
-    message: &["/message"],
-    field: None,
-    retry_header: None,
-};
+pub const ERRORS: JsonErrors = JsonErrors::new(PROVIDER, &["/code"], &["/message"]);
 
 /// The client for `config`: Basic auth with the secret key (empty password), the pinned
 /// `Omise-Version`. Omise documents no idempotency key: `POST /charges` looks up the charge
@@ -144,7 +137,7 @@ impl PaymentProvider for OmiseProvider {
             .form(form)
             .idempotency(Idempotency::LookupFirst(&lookup));
         let charge: OmiseCharge = self.client.json(&call).await?;
-        if charge.object != "charge" || !is_omise_id(&charge.id, "chrg_") {
+        if charge.object != "charge" || !is_provider_id(&charge.id, "chrg_") {
             let (object, id) = (&charge.object, &charge.id);
             return Err(unexpected(format!("POST /charges answered {object} {id:?}")));
         }

@@ -120,11 +120,7 @@ impl OmiseCharge {
 
     /// The normalized status: a successful charge refunded in full counts as refunded.
     pub fn payment_status(&self) -> PaymentStatus {
-        let refunded = self.refunded_amount.unwrap_or(0);
-        if self.status == ChargeStatus::Successful && self.amount > 0 && refunded >= self.amount {
-            return PaymentStatus::Refunded;
-        }
-        self.status.into()
+        PaymentStatus::from(self.status).after_refunds(self.amount, self.refunded_amount.unwrap_or(0))
     }
 }
 
@@ -139,15 +135,6 @@ pub struct OmiseRefund {
     pub status: Option<String>,
     #[serde(default)]
     pub voided: bool,
-}
-
-/// True for ids Omise issues (`chrg_test_5xyz...`, `rfnd_...`): letters, digits, underscores.
-/// Anything else is refused before it is put into a URL path.
-pub fn is_omise_id(id: &str, prefix: &str) -> bool {
-    id.len() <= 64
-        && id.len() > prefix.len()
-        && id.starts_with(prefix)
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// The form body of `POST /charges` for a hosted redirect charge.
