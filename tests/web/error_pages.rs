@@ -70,6 +70,7 @@ async fn error_pages_have_the_layout_and_say_what_to_do() {
     let body = resp.text().await.unwrap();
     assert!(body.contains("<h1>This form has expired</h1>"), "{body}");
     assert!(body.contains("reload the page"), "{body}");
+    assert!(!body.contains("CSRF"), "no jargon for people: {body}");
 
     // A GET to an address that only takes POST.
     let resp = alice.get("/logout").await;
@@ -95,12 +96,22 @@ async fn error_pages_have_the_layout_and_say_what_to_do() {
         .post_form("/receipts", &[("record", &record), ("csrf_token", &token)])
         .await;
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     let body = resp.text().await.unwrap();
     assert!(
         body.contains("<h1>Something went wrong on our side</h1>"),
         "{body}"
     );
     assert!(body.contains("try again in a few minutes"), "{body}");
+    let reference = body
+        .split("<code id=\"reference\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("a reference for support");
+    assert_eq!(
+        reference, request_id,
+        "the reference is the request id the log lines carry"
+    );
     assert!(!body.contains("disk on fire"), "{body}");
     assert!(body.contains("Log out"), "{body}");
 

@@ -5,7 +5,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use payments_core::{ProviderError, WebhookError};
 use payments_store::StoreError;
 
@@ -258,8 +258,8 @@ fn advice(status: StatusCode, csrf: bool) -> (&'static str, &'static str) {
         ),
         code if code >= 500 => (
             "Something went wrong on our side",
-            "Please try again in a few minutes; if it keeps happening, contact support and say \
-             when it happened.",
+            "Please try again in a few minutes; if it keeps happening, contact support and give \
+             them the reference below.",
         ),
         _ => (
             "This request could not be completed",
@@ -309,9 +309,22 @@ async fn render_error_page(
     let (heading, what_to_do) = advice(status, csrf);
     let message = match status {
         StatusCode::NOT_FOUND => default_message(status).to_string(),
+        _ if csrf => "The form was sent from a page that is too old (or from another site), so \
+                      nothing was done."
+            .to_string(),
+        // The heading says what happened; the log has the details.
+        _ if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE => {
+            "Your request was not completed, and the error was logged.".to_string()
+        }
         _ if message.is_empty() => default_message(status).to_string(),
         _ => as_sentence(message.trim_start_matches("forbidden: ")),
     };
+    // The id every log line of this request carries: what support needs to find it.
+    let reference = req
+        .extensions()
+        .get::<crate::access_log::RequestId>()
+        .map(|r| r.0.clone());
+    ctx.insert("reference", &reference);
     ctx.insert("status", &status.as_u16());
     ctx.insert("heading", heading);
     ctx.insert("message", &message);
