@@ -490,6 +490,17 @@ impl Chrome {
                 self.viewport.name
             ));
         }
+        // Every header says what its column is (visually hidden text counts), for screen readers.
+        let empty_headers = self
+            .script("return [...document.querySelectorAll('th')].filter(th => !th.textContent.trim()).length")
+            .await
+            .expect("count empty headers");
+        if empty_headers != json!(0) {
+            problems.push(format!(
+                "{name} ({path}) at {}: {empty_headers} empty table header(s)",
+                self.viewport.name
+            ));
+        }
         for f in self.axe().await {
             problems.push(format!(
                 "{name} ({path}) at {}: axe {} [{}] {}: {}",
