@@ -20,8 +20,9 @@ use payments_core::{
 };
 use serde_json::Value;
 
-use crate::transformers::{is_omise_id, Expandable, OmiseCharge, OmiseRefund, AMOUNTS};
+use crate::transformers::{Expandable, OmiseCharge, OmiseRefund, AMOUNTS};
 use crate::PROVIDER;
+use payments_core::wire::is_provider_id;
 
 /// Header with the hex signature(s).
 pub const SIGNATURE_HEADER: &str = "Omise-Signature";
@@ -95,7 +96,7 @@ pub fn parse_envelope(raw: &Value) -> Result<Envelope, WebhookError> {
         _ => (id_of("charge"), None),
     };
     for (id, prefix) in [(&charge_id, "chrg_"), (&refund_id, "rfnd_")] {
-        if let Some(id) = id.as_deref().filter(|id| !is_omise_id(id, prefix)) {
+        if let Some(id) = id.as_deref().filter(|id| !is_provider_id(id, prefix)) {
             return Err(malformed(format!("{id:?} is not an Omise {prefix} id")));
         }
     }
@@ -116,7 +117,7 @@ pub fn parse_envelope(raw: &Value) -> Result<Envelope, WebhookError> {
 /// `id` when it is an Omise charge id, checked before it is put into a URL path.
 pub fn charge_id(id: &str) -> Result<&str, ProviderError> {
     let message = || format!("{id:?} is not an Omise charge id; not sent to Omise");
-    is_omise_id(id, "chrg_")
+    is_provider_id(id, "chrg_")
         .then_some(id)
         .ok_or_else(|| ProviderError::unexpected(PROVIDER, message()))
 }
