@@ -179,11 +179,24 @@ fn wrap(bytes: &[u8], font: Font, size: i32, max: i32) -> Vec<Vec<u8>> {
         if !line.is_empty() {
             lines.push(std::mem::take(&mut line));
         }
-        for &b in word {
-            line.push(b);
-            if width(&line, font, size) > max && line.len() > 1 {
-                let last = line.pop().unwrap_or(b' ');
-                lines.push(std::mem::replace(&mut line, vec![last]));
+        // A word too long for a line (an id) breaks after a hyphen or underscore where it can,
+        // anywhere else where it must.
+        for piece in word.split_inclusive(|&b| b == b'-' || b == b'_') {
+            let mut candidate = line.clone();
+            candidate.extend_from_slice(piece);
+            if width(&candidate, font, size) <= max {
+                line = candidate;
+                continue;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            for &b in piece {
+                line.push(b);
+                if width(&line, font, size) > max && line.len() > 1 {
+                    let last = line.pop().unwrap_or(b' ');
+                    lines.push(std::mem::replace(&mut line, vec![last]));
+                }
             }
         }
     }
@@ -640,6 +653,14 @@ mod tests {
         assert!(lines.iter().all(|l| width(l, Font::Regular, 85) <= 600));
         assert_eq!(lines.concat(), id.to_vec());
         assert_eq!(wrap(b"a b", Font::Regular, 85, 5000), vec![b"a b".to_vec()]);
+        let job = b"job-2026110278-xx00278-0123456789abcdef";
+        let lines = wrap(job, Font::Regular, 85, 900);
+        assert_eq!(
+            lines[0],
+            b"job-2026110278-".to_vec(),
+            "breaks after a hyphen first"
+        );
+        assert_eq!(lines.concat(), job.to_vec());
         assert_eq!(width(b"0", Font::Regular, 1000), 556);
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::Issuer;
 use crate::error::AppError;
-use crate::templates::{format_duration, format_time, format_time_seconds};
+use crate::templates::{format_duration, format_time};
 use crate::usage_import::RateCard;
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,8 +42,6 @@ pub struct ReceiptDoc {
 #[derive(Debug, Clone, Serialize)]
 pub struct LineItem {
     pub ended: String,
-    /// The day the job ended (`2026-11-26`), for narrow columns.
-    pub ended_day: String,
     pub job_id: String,
     pub description: String,
     pub quantities: Vec<String>,
@@ -82,13 +80,13 @@ fn payment_state(status: &str) -> &str {
     }
 }
 
-/// `2026-11-26` from unix seconds.
-fn format_day(unix: i64) -> String {
-    format_time(unix)
-        .split(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string()
+/// `2026-11-26 15:40:12 UTC` from unix seconds: to the second, and breakable at the space.
+fn format_time_exact(unix: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| unix.to_string())
 }
 
 impl ReceiptDoc {
@@ -128,7 +126,6 @@ impl ReceiptDoc {
                 }
                 Ok(LineItem {
                     ended: format_time(u.ended_at),
-                    ended_day: format_day(u.ended_at),
                     job_id: u.job_id.clone(),
                     description: u.description.clone(),
                     quantities,
@@ -148,8 +145,8 @@ impl ReceiptDoc {
                     external_id: p.external_id.clone().unwrap_or_default(),
                     status: p.status.clone(),
                     state: payment_state(&p.status).to_string(),
-                    started: format_time_seconds(p.created_at),
-                    updated: format_time_seconds(p.updated_at),
+                    started: format_time_exact(p.created_at),
+                    updated: format_time_exact(p.updated_at),
                     amount: p.amount()?.to_string(),
                 })
             })
