@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{html, page_context, see_other};
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::error::AppError;
+use crate::receipt_doc::ReceiptDoc;
 use crate::state::AppState;
 use crate::templates::{format_duration, format_time, format_time_seconds};
 
@@ -79,34 +80,6 @@ impl ReceiptView {
             status: r.status.clone(),
             total: r.total()?.to_string(),
             disputed: false,
-        })
-    }
-}
-
-#[derive(Serialize)]
-struct PaymentView {
-    public_id: String,
-    provider: String,
-    external_id: String,
-    status: String,
-    created: String,
-    amount: String,
-    refunded: Option<String>,
-}
-
-impl PaymentView {
-    fn from(p: &PaymentRow) -> Result<Self, AppError> {
-        Ok(PaymentView {
-            public_id: p.public_id.clone(),
-            provider: p.provider.clone(),
-            external_id: p.external_id.clone().unwrap_or_default(),
-            status: p.display_status().to_string(),
-            created: format_time(p.created_at),
-            amount: p.amount()?.to_string(),
-            refunded: (p.refunded_minor > 0)
-                .then(|| p.refunded())
-                .transpose()?
-                .map(|m| m.to_string()),
         })
     }
 }
@@ -203,6 +176,32 @@ fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<Re
         });
     }
     Ok(forms)
+}
+
+/// What `?refund=N` (after an admin's refund) says about refund N.
+fn refund_notice(refunds: &[RefundRow], n: Option<i64>) -> Result<Option<String>, AppError> {
+    let Some(r) = n.and_then(|n| refunds.iter().find(|r| r.id == n)) else {
+        return Ok(None);
+    };
+    let amount = r.amount()?;
+    Ok(Some(match r.status.as_str() {
+        "succeeded" => format!("Refund #{} of {amount} succeeded.", r.id),
+        "pending" => format!(
+            "Refund #{} of {amount} was accepted by {} and is pending.",
+            r.id, r.provider
+        ),
+        "failed" => format!(
+            "Refund #{} of {amount} was refused: {}. Nothing was refunded.",
+            r.id,
+            r.error.as_deref().unwrap_or("no reason given")
+        ),
+        _ => format!(
+            "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved; press Retry (it cannot refund twice).",
+            r.id,
+            r.provider,
+            r.error.as_deref().unwrap_or("no answer")
+        ),
+    }))
 }
 
 fn views<T, U>(rows: &[T], f: impl Fn(&T) -> Result<U, AppError>) -> Result<Vec<U>, AppError> {
@@ -525,20 +524,34 @@ fn last_intent_error(
     Some((refused, error))
 }
 
-pub async fn receipt(
-    state: web::Data<AppState>,
-    session: Session,
-    user: CurrentUser,
-    path: web::Path<i64>,
-    q: web::Query<ReceiptQuery>,
-) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
+/// What a receipt page or PDF is made of.
+struct ReceiptData {
+    receipt: ReceiptRow,
+    owner: String,
+    usage: Vec<UsageRow>,
+    payments: Vec<PaymentRow>,
+    /// The newest `payment.intent` audit entry (for the page's "Pay now" problems).
+    intents: Vec<payments_store::AuditRow>,
+    refunds: Vec<RefundRow>,
+    disputes: Vec<DisputeRow>,
+}
+
+/// Receipt `id` with everything shown on it, if `user` may see it (the owner or an admin;
+/// anyone else gets the same 404 as for a receipt that does not exist).
+async fn load_receipt(
+    state: &web::Data<AppState>,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<ReceiptData, AppError> {
     let found = state
         .db(move |s| {
-            let Some(r) = s.receipt(id)? else {
+            let Some(receipt) = s.receipt(id)? else {
                 return Ok(None);
             };
-            let owner = s.user_by_id(r.user_id)?.map(|u| u.username).unwrap_or_default();
+            let owner = s
+                .user_by_id(receipt.user_id)?
+                .map(|u| u.username)
+                .unwrap_or_default();
             let intents = s
                 .audit_log(&AuditQuery {
                     action: Some("payment.intent".into()),
@@ -547,32 +560,58 @@ pub async fn receipt(
                     offset: 0,
                 })?
                 .0;
-            Ok(Some((
-                r,
+            Ok(Some(ReceiptData {
+                receipt,
                 owner,
-                s.usage_for_receipt(id)?,
-                s.payments_for_receipt(id)?,
+                usage: s.usage_for_receipt(id)?,
+                payments: s.payments_for_receipt(id)?,
                 intents,
-                (s.refunds_for_receipt(id)?, s.disputes_for_receipt(id)?),
-            )))
+                refunds: s.refunds_for_receipt(id)?,
+                disputes: s.disputes_for_receipt(id)?,
+            }))
         })
         .await?;
-    let Some((r, owner, mut lines, payments, intents, (refunds, disputes))) = found else {
-        return Err(AppError::NotFound);
-    };
-    user.may_access(r.user_id)?;
-    // Line items by the date the job ended (then job id), as on a statement.
-    lines.sort_by(|a, b| (a.ended_at, &a.job_id, a.id).cmp(&(b.ended_at, &b.job_id, b.id)));
+    let data = found.ok_or(AppError::NotFound)?;
+    user.may_access(data.receipt.user_id)?;
+    Ok(data)
+}
+
+impl ReceiptData {
+    fn document(&self, state: &AppState) -> Result<ReceiptDoc, AppError> {
+        ReceiptDoc::build(
+            &self.receipt,
+            &self.owner,
+            &state.config.issuer,
+            &state.config.rates(),
+            &self.usage,
+            &self.payments,
+        )
+    }
+}
+
+/// The name receipts are issued under when `ISSUER_NAME` is not set.
+pub const SITE_NAME: &str = "HPC Usage Portal";
+
+pub async fn receipt(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    q: web::Query<ReceiptQuery>,
+) -> Result<HttpResponse, AppError> {
+    let data = load_receipt(&state, &user, path.into_inner()).await?;
+    let doc = data.document(&state)?;
+    let r = &data.receipt;
     let last_error = if r.status == "unpaid" {
-        last_intent_error(&intents, state.provider_name())
+        last_intent_error(&data.intents, state.provider_name())
     } else {
         None
     };
     let mut ctx = page_context(&state, &session, Some(&user))?;
-    ctx.insert("receipt", &ReceiptView::from(&r, &owner)?);
-    ctx.insert("owner", &owner);
-    ctx.insert("lines", &views(&lines, UsageView::from)?);
-    ctx.insert("payments", &views(&payments, PaymentView::from)?);
+    ctx.insert("receipt", &ReceiptView::from(r, &data.owner)?);
+    ctx.insert("owner", &data.owner);
+    ctx.insert("doc", &doc);
+    ctx.insert("site_name", SITE_NAME);
     ctx.insert(
         "amount_refused",
         &last_error.as_ref().and_then(|(refused, _)| refused.clone()),
@@ -584,38 +623,35 @@ pub async fn receipt(
             .filter(|p| ["unavailable", "amount"].contains(p)),
     );
     ctx.insert("reference", &payment_reference(q.reference.as_deref()));
-    ctx.insert("refunds", &views(&refunds, RefundView::from)?);
-    ctx.insert("disputes", &views(&disputes, DisputeView::from)?);
-    let notice = q
-        .refund
-        .and_then(|n| refunds.iter().find(|r| r.id == n))
-        .map(|r| -> Result<String, AppError> {
-            let amount = r.amount()?;
-            Ok(match r.status.as_str() {
-                "succeeded" => format!("Refund #{} of {amount} succeeded.", r.id),
-                "pending" => format!("Refund #{} of {amount} was accepted by {} and is pending.", r.id, r.provider),
-                "failed" => format!(
-                    "Refund #{} of {amount} was refused: {}. Nothing was refunded.",
-                    r.id,
-                    r.error.as_deref().unwrap_or("no reason given")
-                ),
-                _ => format!(
-                    "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved; press Retry (it cannot refund twice).",
-                    r.id,
-                    r.provider,
-                    r.error.as_deref().unwrap_or("no answer")
-                ),
-            })
-        })
-        .transpose()?;
-    ctx.insert("refund_notice", &notice);
+    ctx.insert("refunds", &views(&data.refunds, RefundView::from)?);
+    ctx.insert("disputes", &views(&data.disputes, DisputeView::from)?);
+    ctx.insert("refund_notice", &refund_notice(&data.refunds, q.refund)?);
     if user.is_admin() {
         ctx.insert("operator_error", &last_error.map(|(_, e)| e));
-        ctx.insert("refund_forms", &refund_forms(&payments, &refunds)?);
+        ctx.insert("refund_forms", &refund_forms(&data.payments, &data.refunds)?);
     } else {
         ctx.insert("refund_forms", &Vec::<RefundFormView>::new());
     }
     Ok(html(state.templates.render("receipt.html", &ctx)?))
+}
+
+/// `GET /receipts/{id}.pdf`: the receipt as a PDF, for the same people as the page.
+pub async fn receipt_pdf(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let data = load_receipt(&state, &user, path.into_inner()).await?;
+    let doc = data.document(&state)?;
+    let bytes = crate::pdf::receipt_pdf(&doc, SITE_NAME);
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"receipt-{}.pdf\"", doc.number),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(bytes))
 }
 
 fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
