@@ -9,6 +9,7 @@ mod dummy_flow;
 mod hardening;
 mod ingest;
 mod portal;
+mod reconcile;
 mod security;
 mod startup;
 

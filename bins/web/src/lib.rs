@@ -16,6 +16,7 @@ pub mod logging;
 pub mod login_guard;
 pub mod logsafe;
 pub mod metrics;
+pub mod reconcile;
 pub mod refusals;
 pub mod registry;
 pub mod routes;

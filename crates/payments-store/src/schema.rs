@@ -53,6 +53,8 @@ diesel::table! {
         checkout_url -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        reconcile_owner -> Nullable<Text>,
+        reconcile_lease_until -> Nullable<BigInt>,
     }
 }
 
