@@ -5,7 +5,9 @@
 mod support;
 
 mod adapters;
+mod browser;
 mod dummy_flow;
+mod error_pages;
 mod hardening;
 mod ingest;
 mod portal;

@@ -19,8 +19,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("thanks.html", include_str!("../../../templates/thanks.html")),
     ("simulate.html", include_str!("../../../templates/simulate.html")),
+    ("error.html", include_str!("../../../templates/error.html")),
 ];
 
+/// The site's icon (a 32x32 PNG in an ICO container).
+pub const FAVICON: &[u8] = include_bytes!("../../../templates/favicon.ico");
 pub const CSS: &str = include_str!("../../../templates/app.css");
 /// The thanks page's status poller (no inline scripts: see the Content-Security-Policy).
 pub const THANKS_JS: &str = include_str!("../../../templates/thanks.js");

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "api")]
 pub mod api;
 
-#[cfg(feature = "test-support")]
+#[cfg(payments_mock)]
 pub mod testing;
 
 /// The header carrying the signature.
