@@ -51,6 +51,7 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture) {
         success_url: String::new(),
         cancel_url: String::new(),
         idempotency_key: String::new(),
+        lifetime_secs: None,
     };
     let session = CheckoutSession {
         external_id,

@@ -13,6 +13,7 @@ mod ingest;
 mod portal;
 mod receipts;
 mod refunds;
+mod reconcile;
 mod security;
 mod startup;
 

@@ -180,6 +180,8 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
             }
         }
     });
+    // Reconciliation: a cycle every RECONCILE_INTERVAL_SECS (none when it is 0).
+    actix_web::rt::spawn(crate::reconcile::run_forever(data.get_ref().clone()));
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(data.clone())

@@ -1,4 +1,5 @@
-//! The command line: `web serve` (default), `web migrate`, `web user add`, `web usage import`.
+//! The command line: `web serve` (default), `web migrate`, `web reconcile`, `web user add`,
+//! `web usage import`.
 
 use std::io::{BufRead, IsTerminal};
 use std::net::TcpListener;
@@ -30,6 +31,9 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run one reconciliation cycle (look up due open payments at the provider, settle them,
+    /// expire abandoned checkouts), print what it did and exit (1 when a look-up failed).
+    Reconcile,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -123,6 +127,7 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
+        Command::Reconcile => reconcile_once(config),
         Command::Migrate => {
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
             println!(
@@ -195,6 +200,25 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
             }
         }
     }
+}
+
+/// `web reconcile`: one cycle with the configured provider and database.
+#[actix_web::main]
+async fn reconcile_once(config: Config) -> Result<(), StartError> {
+    let _log_guard = crate::logging::to_file(&config.log_dir, config.json_logs);
+    let settings = config.reconcile;
+    let state = app::build_state(config, &Env)?;
+    let reconciler = crate::reconcile::Reconciler::new(settings)?;
+    let report = reconciler.run_cycle(&state, payments_core::unix_now()).await?;
+    tracing::info!(%report, "reconcile (one cycle from the command line)");
+    println!("reconciled with {}: {report}", state.provider_name());
+    if report.errors > 0 {
+        return Err(StartError::Problems(vec![format!(
+            "{} look-ups or captures failed; see the log and the audit log (payment.reconcile)",
+            report.errors
+        )]));
+    }
+    Ok(())
 }
 
 fn read_password(from_stdin: bool) -> Result<String, String> {

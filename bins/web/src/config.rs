@@ -167,6 +167,22 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "open connections per worker thread (default 256); more wait in the listen queue",
     ),
     (
+        "RECONCILE_INTERVAL_SECS",
+        "seconds between reconciliation cycles of `web serve` (default 60; 0: no background task, `web reconcile` still works)",
+    ),
+    (
+        "RECONCILE_AFTER_SECS",
+        "an open payment this old (and every RECONCILE_AFTER_SECS after) is looked up at the provider (default 900)",
+    ),
+    (
+        "CHECKOUT_LIFETIME_SECS",
+        "an unpaid checkout is expired after this long, here and (where the provider takes it) at the provider (default 86400)",
+    ),
+    (
+        "RECONCILE_RATE",
+        "provider look-ups per second per provider and server instance, at most (default 5)",
+    ),
+    (
         "ISSUER_NAME",
         "the organisation receipts are issued by, as printed on them (at most 120 characters)",
     ),
@@ -179,6 +195,77 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "its tax id on receipts (VAT, TIN, ...): letters, digits, spaces and -./ (at most 40 characters)",
     ),
 ];
+
+/// The reconciliation settings (the scheduled poll against the provider, see `reconcile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    /// `RECONCILE_INTERVAL_SECS`: between cycles of the background task; 0 turns it off.
+    pub interval_secs: u64,
+    /// `RECONCILE_AFTER_SECS`: open payments at least this old are looked up, each again at most
+    /// this often.
+    pub after_secs: u64,
+    /// `CHECKOUT_LIFETIME_SECS`: unpaid checkouts are expired after this long.
+    pub checkout_lifetime_secs: u64,
+    /// `RECONCILE_RATE`: provider look-ups per second per provider (per instance).
+    pub rate_per_sec: u32,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            interval_secs: 60,
+            after_secs: 900,
+            checkout_lifetime_secs: 86_400,
+            rate_per_sec: 5,
+        }
+    }
+}
+
+impl ReconcileSettings {
+    /// Reads and checks the four variables, noting every problem.
+    fn from_source(src: &dyn Source, problems: &mut Vec<ConfigError>) -> Option<ReconcileSettings> {
+        let d = ReconcileSettings::default();
+        let interval = grab(
+            bounded_number(src, "RECONCILE_INTERVAL_SECS", d.interval_secs, 0, 86_400),
+            problems,
+        );
+        let after = grab(
+            bounded_number(src, "RECONCILE_AFTER_SECS", d.after_secs, 60, 7 * 86_400),
+            problems,
+        );
+        let lifetime = grab(
+            bounded_number(
+                src,
+                "CHECKOUT_LIFETIME_SECS",
+                d.checkout_lifetime_secs,
+                300,
+                30 * 86_400,
+            ),
+            problems,
+        );
+        let rate = grab(
+            bounded_number(src, "RECONCILE_RATE", u64::from(d.rate_per_sec), 1, 100),
+            problems,
+        );
+        let (interval, after, lifetime, rate) = (interval?, after?, lifetime?, rate?);
+        if lifetime < after {
+            problems.push(ConfigError::Invalid {
+                name: "CHECKOUT_LIFETIME_SECS",
+                value: lifetime.to_string(),
+                expected: format!(
+                    "at least RECONCILE_AFTER_SECS ({after}): a checkout is looked up at the provider before it is expired"
+                ),
+            });
+            return None;
+        }
+        Some(ReconcileSettings {
+            interval_secs: interval,
+            after_secs: after,
+            checkout_lifetime_secs: lifetime,
+            rate_per_sec: u32::try_from(rate).unwrap_or(d.rate_per_sec),
+        })
+    }
+}
 
 #[derive(Clone)]
 pub struct Config {
@@ -214,6 +301,8 @@ pub struct Config {
     pub json_logs: bool,
     /// Never logged; `/metrics` answers only with it (`Authorization: Bearer ...`).
     pub metrics_token: Option<String>,
+    /// Reconciliation: the background task's interval, ages, checkout lifetime and pacing.
+    pub reconcile: ReconcileSettings,
     /// Who issues the receipts (`ISSUER_*`), printed on every receipt and its PDF.
     pub issuer: Issuer,
 }
@@ -572,6 +661,7 @@ impl Config {
         let body_timeout = bounded_number(src, "BODY_TIMEOUT", 10, 1, 600);
         let max_connections = bounded_number(src, "MAX_CONNECTIONS", 256, 1, 100_000);
         let body_timeout = grab(body_timeout, &mut problems);
+        let reconcile = ReconcileSettings::from_source(src, &mut problems);
         let max_connections = grab(max_connections, &mut problems);
         let currency = grab(currency, &mut problems);
         let site_base_url = grab(site_base_url, &mut problems);
@@ -626,6 +716,8 @@ impl Config {
                 max_connections: usize::try_from(max_connections).unwrap_or(256),
                 metrics_token,
                 json_logs,
+                // Only absent when a problem was noted, and then this is not reached.
+                reconcile: reconcile.unwrap_or_default(),
                 issuer,
             }),
             _ if problems.len() == 1 => Err(problems.remove(0)),

@@ -46,6 +46,7 @@ pub async fn start_payment(
         // The page the payer returns to on "cancel" says which payment was cancelled.
         cancel_url: format!("{}?cancelled={}", cfg.url(&cfg.cancel_path), payment.public_id),
         idempotency_key: payment.idempotency_key.clone(),
+        lifetime_secs: Some(cfg.reconcile.checkout_lifetime_secs),
     };
     match state.active.provider.create_checkout(&request).await {
         Ok(session) => {
@@ -288,7 +289,7 @@ async fn capture_and_finalize(state: &AppState, event_row_id: i64, public_id: St
         Err(AppError::Store(e)) => return store_failure(&e),
         Err(e) => return WebhookReply::new(StatusCode::INTERNAL_SERVER_ERROR, "error", e.to_string()),
     };
-    match capture_payment(state, &payment, Some(event_row_id)).await {
+    match capture_payment(state, &payment, Some(event_row_id), None).await {
         Ok(outcome) => reply_for(&EventOutcome::Finalize(outcome)),
         Err(CaptureFailure::Declined(msg)) => WebhookReply::new(StatusCode::OK, "capture_declined", msg),
         Err(CaptureFailure::Pending) => WebhookReply::new(
@@ -303,17 +304,20 @@ async fn capture_and_finalize(state: &AppState, event_row_id: i64, public_id: St
 }
 
 #[derive(Debug)]
-enum CaptureFailure {
+pub(crate) enum CaptureFailure {
     Declined(String),
     Pending,
     Retry(String),
 }
 
 /// Calls the provider's capture (idempotent: one key per payment) and finalizes from its result.
-async fn capture_payment(
+/// `by` is the (actor, source) the finalize is audited with; by default the provider and
+/// `capture {id}`.
+pub(crate) async fn capture_payment(
     state: &AppState,
     payment: &PaymentRow,
     event_row_id: Option<i64>,
+    by: Option<(&str, &str)>,
 ) -> Result<FinalizeOutcome, CaptureFailure> {
     let Some(external_id) = payment.external_id.clone() else {
         return Err(CaptureFailure::Declined("the payment has no provider id".into()));
@@ -336,10 +340,10 @@ async fn capture_payment(
         }
     };
     let public_id = payment.public_id.clone();
-    let actor = format!("provider:{}", payment.provider);
+    let actor = by.map_or_else(|| format!("provider:{}", payment.provider), |b| b.0.to_string());
     match snapshot.status {
         PaymentStatus::Succeeded => {
-            let source = format!("capture {external_id}");
+            let source = by.map_or_else(|| format!("capture {external_id}"), |b| b.1.to_string());
             state
                 .db(move |s| s.complete_capture(event_row_id, &public_id, snapshot.amount, &actor, &source))
                 .await
@@ -393,7 +397,7 @@ pub async fn reconcile_on_return(state: &AppState, payment: &PaymentRow) {
                 tracing::warn!(payment = %payment.public_id, "approved amount differs; not capturing");
                 return;
             }
-            match capture_payment(state, payment, None).await {
+            match capture_payment(state, payment, None, None).await {
                 Ok(outcome) => {
                     tracing::info!(payment = %payment.public_id, outcome = outcome.label(), "captured on return")
                 }

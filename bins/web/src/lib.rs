@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod pdf;
 pub mod receipt_doc;
 pub mod refunds;
+pub mod reconcile;
 pub mod refusals;
 pub mod registry;
 pub mod routes;

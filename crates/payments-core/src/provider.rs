@@ -27,6 +27,11 @@ pub struct CheckoutRequest {
     pub cancel_url: String,
     /// See [`idempotency_key`].
     pub idempotency_key: String,
+    /// How long, in seconds from now, the checkout may be paid (`CHECKOUT_LIFETIME_SECS`; the
+    /// server expires it locally after that). Adapters whose provider takes an expiry at creation
+    /// pass it on, clamped to what the provider allows (Stripe: 30 min to 24 h); `None` leaves
+    /// the provider's default.
+    pub lifetime_secs: Option<u64>,
 }
 
 /// A started checkout at the provider.

@@ -3,10 +3,13 @@
 use payments_core::signature::{split_secrets, StripeStyleScheme};
 use payments_core::{
     async_trait, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind, MinorUnits, Money,
-    PaymentProvider, ProviderError, RefundOutcome, RefundReport, RefundRequest, RefundState,
-    SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
+    PaymentProvider, PaymentSnapshot, ProviderError, RefundOutcome, RefundReport, RefundRequest,
+    RefundState, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
 };
 use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "api")]
+pub mod api;
 
 #[cfg(payments_mock)]
 pub mod testing;
@@ -19,6 +22,9 @@ pub const SIGNATURE_HEADER: &str = "Dummy-Signature";
 pub struct DummyProvider {
     scheme: StripeStyleScheme,
     site_base_url: String,
+    /// The optional API (`DUMMY_API_URL`) that `fetch_payment` and `capture` call.
+    #[cfg(feature = "api")]
+    api: Option<api::Api>,
 }
 
 impl std::fmt::Debug for DummyProvider {
@@ -82,7 +88,32 @@ impl DummyProvider {
         Ok(DummyProvider {
             scheme: StripeStyleScheme::new(SIGNATURE_HEADER, &secrets, 300),
             site_base_url: site_base_url.trim_end_matches('/').to_string(),
+            #[cfg(feature = "api")]
+            api: None,
         })
+    }
+
+    /// The same provider, looking payments up (and capturing them) through the API at `base`
+    /// (feature `api`).
+    #[cfg(feature = "api")]
+    pub fn with_api(mut self, base: &str) -> Result<Self, ProviderError> {
+        self.api = Some(api::Api::new(base)?);
+        Ok(self)
+    }
+
+    /// Whether the API is configured (`fetch_payment` and `capture` work).
+    fn has_api(&self) -> bool {
+        #[cfg(feature = "api")]
+        return self.api.is_some();
+        #[cfg(not(feature = "api"))]
+        false
+    }
+
+    fn no_api(&self, operation: &'static str) -> ProviderError {
+        ProviderError::NotSupported {
+            provider: Self::NAME,
+            operation,
+        }
     }
 
     /// The dummy's id for one of our payments (stable, so checkouts are idempotent).
@@ -183,8 +214,34 @@ impl PaymentProvider for DummyProvider {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             refund: true,
+            capture: self.has_api(),
+            fetch_payment: self.has_api(),
             ..Capabilities::default()
         }
+    }
+
+    /// Through the API (`DUMMY_API_URL`); not supported without it.
+    async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
+        #[cfg(feature = "api")]
+        if let Some(api) = &self.api {
+            return api.fetch(external_id).await;
+        }
+        let _ = external_id;
+        Err(self.no_api("fetch_payment"))
+    }
+
+    /// Through the API (`DUMMY_API_URL`); not supported without it.
+    async fn capture(
+        &self,
+        external_id: &str,
+        idempotency_key: &str,
+    ) -> Result<PaymentSnapshot, ProviderError> {
+        #[cfg(feature = "api")]
+        if let Some(api) = &self.api {
+            return api.capture(external_id, idempotency_key).await;
+        }
+        let _ = (external_id, idempotency_key);
+        Err(self.no_api("capture"))
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
@@ -269,15 +326,32 @@ impl PaymentProvider for DummyProvider {
 
 impl payments_core::Adapter for DummyProvider {
     const NAME: &'static str = "dummy";
-    const VARIABLES: &'static [(&'static str, &'static str)] = &[(
-        "PAYMENT_WEBHOOK_SECRET",
-        "secret the dummy provider signs its webhooks with (the server generates one per run when unset)",
-    )];
+    const VARIABLES: &'static [(&'static str, &'static str)] = &[
+        (
+            "PAYMENT_WEBHOOK_SECRET",
+            "secret the dummy provider signs its webhooks with (the server generates one per run when unset)",
+        ),
+        (
+            "DUMMY_API_URL",
+            "optional: base URL of a dummy provider API to look payments up and capture them \
+             (reconciliation tests; needs the payments-dummy `api` feature)",
+        ),
+    ];
 
     fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
         let secret = lookup("PAYMENT_WEBHOOK_SECRET").unwrap_or_default();
         let site = lookup("SITE_BASE_URL")
             .ok_or_else(|| ProviderError::Config("the dummy provider needs SITE_BASE_URL".into()))?;
-        DummyProvider::new(&secret, &site)
+        let provider = DummyProvider::new(&secret, &site)?;
+        match lookup("DUMMY_API_URL").filter(|u| !u.trim().is_empty()) {
+            None => Ok(provider),
+            #[cfg(feature = "api")]
+            Some(base) => provider.with_api(base.trim()),
+            #[cfg(not(feature = "api"))]
+            Some(_) => Err(ProviderError::Config(
+                "DUMMY_API_URL is set, but this binary was built without the payments-dummy `api` feature"
+                    .into(),
+            )),
+        }
     }
 }

@@ -73,6 +73,9 @@ macro_rules! read {
     };
 }
 
+// Row leases for reconciliation (uses the macros above).
+mod reconcile;
+
 /// The application's database: every method is one transaction (or one read).
 #[derive(Debug)]
 pub struct Store {

@@ -54,6 +54,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         refunded_minor -> BigInt,
+        reconcile_owner -> Nullable<Text>,
+        reconcile_lease_until -> Nullable<BigInt>,
     }
 }
 

@@ -260,6 +260,20 @@ impl State {
             );
         }
         let created = now();
+        // Stripe: `expires_at` from 30 minutes to 24 hours after creation (default 24 hours).
+        let expires_at = match field(form, "expires_at").map(str::parse::<i64>) {
+            None => created + 86_400,
+            Some(Ok(at)) if (created + 1800..=created + 86_400).contains(&at) => at,
+            Some(_) => {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    Some("parameter_invalid_integer"),
+                    "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
+                    Some("expires_at"),
+                )
+            }
+        };
         let id = format!("cs_{}", id_suffix("test"));
         let total = unit_amount.saturating_mul(quantity);
         let session = json!({
@@ -283,7 +297,7 @@ impl State {
             "customer_creation": "if_required",
             "customer_details": null,
             "customer_email": null,
-            "expires_at": created + 86_400,
+            "expires_at": expires_at,
             "invoice": null,
             "livemode": false,
             "locale": null,

@@ -105,10 +105,24 @@ pub fn checkout_session_form(request: &CheckoutRequest) -> Result<Vec<(String, S
         ("payment_intent_data[metadata][payment_id]", payment),
         ("payment_intent_data[metadata][receipt_id]", &receipt),
     ];
-    Ok(fields
+    let mut form: Vec<(String, String)> = fields
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
+        .collect();
+    if let Some(lifetime) = request.lifetime_secs {
+        let at = session_expires_at(payments_core::unix_now(), lifetime);
+        form.push(("expires_at".to_string(), at.to_string()));
+    }
+    Ok(form)
+}
+
+/// Stripe's `expires_at` for a session created about `now` that should be payable for
+/// `lifetime` seconds: Stripe accepts 30 minutes to 24 hours after creation, so the lifetime is
+/// clamped to 32 minutes .. 23 hours 58 minutes (two minutes' margin for clock skew and latency).
+pub fn session_expires_at(now: i64, lifetime: u64) -> i64 {
+    const MIN: u64 = 30 * 60 + 120;
+    const MAX: u64 = 24 * 3600 - 120;
+    now + i64::try_from(lifetime.clamp(MIN, MAX)).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,6 +248,14 @@ mod tests {
         assert!(money_from_stripe(100_050, "isk").is_err());
         assert_eq!(money_from_stripe(5000, "mga").unwrap(), m(500_000, "MGA"));
         assert!(money_from_stripe(1, "xyz").is_err());
+    }
+
+    #[test]
+    fn the_session_expiry_is_clamped_to_what_stripe_accepts() {
+        let now = 1_700_000_000;
+        assert_eq!(session_expires_at(now, 3600), now + 3600);
+        assert_eq!(session_expires_at(now, 60), now + 1800 + 120);
+        assert_eq!(session_expires_at(now, 7 * 86_400), now + 86_400 - 120);
     }
 
     #[test]

@@ -243,6 +243,8 @@ pub fn checkout_request(payment_ref: &str, amount: Money) -> CheckoutRequest {
         success_url: format!("http://127.0.0.1:8000/payments/thanks?payment={payment_ref}"),
         cancel_url: "http://127.0.0.1:8000/me".into(),
         idempotency_key: idempotency_key(payment_ref, "checkout", 0),
+        // An hour: the adapters that pass an expiry to their provider send it (and CI checks it).
+        lifetime_secs: Some(3600),
     }
 }
 

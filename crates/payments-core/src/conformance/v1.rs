@@ -72,6 +72,7 @@ pub fn sample_checkout_request(payment_ref: &str) -> CheckoutRequest {
         success_url: "http://127.0.0.1:8000/payments/thanks?payment=".to_string() + payment_ref,
         cancel_url: "http://127.0.0.1:8000/me".into(),
         idempotency_key: idempotency_key(payment_ref, "checkout", 0),
+        lifetime_secs: None,
     }
 }
 

@@ -1,0 +1,381 @@
+//! Reconciliation, the scheduled poll against the provider: finds the payments whose webhook
+//! never came and settles them from what the provider says.
+//!
+//! One cycle ([`Reconciler::run_cycle`]) claims open payments at least `RECONCILE_AFTER_SECS`
+//! old, a few at a time, with a row lease (`Store::claim_for_reconcile`: `FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, so several instances never work on the same payment at once), and for
+//! each one:
+//! - asks the active provider (`fetch_payment`, paced to `RECONCILE_RATE` per second per
+//!   provider) when it can;
+//! - a success is finalized through the store's one finalize path, with the same exact amount and
+//!   currency check as a webhook (audited `payment.finalize`, actor and source `reconcile`); an
+//!   approval that needs a capture is captured (same check first) and finalized from the capture;
+//!   a failure, expiry or cancellation closes the payment as the provider says (`payment.close`);
+//! - a payment still unpaid after `CHECKOUT_LIFETIME_SECS` is expired here (`payment.close`,
+//!   reason "checkout abandoned"), but never one the provider could not be asked about, nor one
+//!   it reports paid with another amount (that stays open and is audited as a mismatch on each
+//!   check, for an operator);
+//! - then the lease is given up and the payment is due again `RECONCILE_AFTER_SECS` later.
+//!
+//! `web serve` runs a cycle every `RECONCILE_INTERVAL_SECS`; `web reconcile` runs one and exits.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use payments_core::{PaymentSnapshot, PaymentStatus, ProviderError};
+use payments_store::{FinalizeOutcome, NewAudit, PaymentRow, PaymentState};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::ReconcileSettings;
+use crate::error::AppError;
+use crate::flow::{capture_payment, CaptureFailure};
+use crate::state::AppState;
+
+/// The audit actor, and the finalize `source`, of everything reconciliation does.
+pub const ACTOR: &str = "reconcile";
+
+/// How long a claim lasts per payment of a claimed chunk: enough for a look-up and a capture with
+/// their retries. A crashed instance's claims lapse after this and another instance takes over.
+const LEASE_SECS_PER_PAYMENT: i64 = 120;
+
+/// What one cycle did (printed by `web reconcile`, logged by `web serve`).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct CycleReport {
+    /// Payments claimed and examined.
+    pub checked: usize,
+    /// Look-ups at the provider.
+    pub fetched: usize,
+    /// Paid from the provider's success.
+    pub finalized: usize,
+    /// Captured and paid.
+    pub captured: usize,
+    /// Closed as the provider reported (failed, expired, canceled).
+    pub closed: usize,
+    /// Abandoned checkouts expired here.
+    pub expired: usize,
+    /// The provider reports another amount or currency: refused, audited, left open.
+    pub mismatched: usize,
+    /// Look-ups or captures that failed (tried again next time).
+    pub errors: usize,
+    /// Still open, nothing to do yet.
+    pub still_open: usize,
+}
+
+impl std::fmt::Display for CycleReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} checked, {} looked up, {} finalized, {} captured, {} closed by the provider, \
+             {} abandoned checkouts expired, {} amount mismatches, {} errors, {} still open",
+            self.checked,
+            self.fetched,
+            self.finalized,
+            self.captured,
+            self.closed,
+            self.expired,
+            self.mismatched,
+            self.errors,
+            self.still_open
+        )
+    }
+}
+
+/// One reconciling instance: its owner id for row leases and its per-provider pacing.
+pub struct Reconciler {
+    owner: String,
+    settings: ReconcileSettings,
+    pacers: tokio::sync::Mutex<HashMap<String, tokio::time::Interval>>,
+}
+
+impl std::fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("owner", &self.owner)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the provider's answer led to.
+enum Settled {
+    /// Nothing more to do with this payment now.
+    Done,
+    /// Still open at the provider: expire it if it was abandoned.
+    Open,
+}
+
+impl Reconciler {
+    /// A reconciler with a fresh owner id (process id and a random part).
+    pub fn new(settings: ReconcileSettings) -> Result<Reconciler, AppError> {
+        let owner = format!("{}-{}", std::process::id(), crate::auth::random_token(6)?);
+        Ok(Reconciler {
+            owner,
+            settings,
+            pacers: tokio::sync::Mutex::default(),
+        })
+    }
+
+    /// The id this instance's leases carry (`payments.reconcile_owner`).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Waits for the next look-up slot of `provider` (at most `RECONCILE_RATE` a second).
+    async fn pace(&self, provider: &str) {
+        let mut pacers = self.pacers.lock().await;
+        let rate = self.settings.rate_per_sec.max(1);
+        let interval = pacers.entry(provider.to_string()).or_insert_with(|| {
+            let mut i = tokio::time::interval(Duration::from_secs(1) / rate);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        interval.tick().await;
+    }
+
+    /// One cycle as of `now` (unix seconds): every due open payment once.
+    pub async fn run_cycle(&self, state: &AppState, now: i64) -> Result<CycleReport, AppError> {
+        let mut report = CycleReport::default();
+        let after = i64::try_from(self.settings.after_secs).unwrap_or(i64::MAX / 4);
+        let chunk = i64::from(self.settings.rate_per_sec.max(1));
+        let lease_until = now + LEASE_SECS_PER_PAYMENT * (chunk + 1);
+        loop {
+            let owner = self.owner.clone();
+            let claimed = state
+                .db(move |s| s.claim_for_reconcile(&owner, now, now - after, lease_until, chunk))
+                .await?;
+            if claimed.is_empty() {
+                break;
+            }
+            for payment in claimed {
+                report.checked += 1;
+                self.reconcile_one(state, &payment, now, &mut report).await;
+                let (owner, id) = (self.owner.clone(), payment.id);
+                state
+                    .db(move |s| s.release_reconcile(id, &owner, now + after))
+                    .await?;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn reconcile_one(
+        &self,
+        state: &AppState,
+        payment: &PaymentRow,
+        now: i64,
+        report: &mut CycleReport,
+    ) {
+        let provider = state.active.provider.clone();
+        let lifetime = i64::try_from(self.settings.checkout_lifetime_secs).unwrap_or(i64::MAX / 4);
+        let abandoned = now - payment.created_at >= lifetime;
+        let external_id = payment
+            .external_id
+            .clone()
+            .filter(|_| provider.name() == payment.provider && provider.capabilities().fetch_payment);
+        if let Some(external_id) = external_id {
+            self.pace(provider.name()).await;
+            report.fetched += 1;
+            match provider.fetch_payment(&external_id).await {
+                Ok(snapshot) => match self.settle(state, payment, snapshot, report).await {
+                    Settled::Done => return,
+                    Settled::Open => {}
+                },
+                Err(ProviderError::NotSupported { .. }) => {}
+                Err(e) => {
+                    // Never expire what the provider could not be asked about: it may be paid.
+                    report.errors += 1;
+                    tracing::warn!(payment = %payment.public_id, error = %e, "reconcile: could not look the payment up; trying again later");
+                    audit(state, payment, json!({"result": "error", "error": e.to_string()})).await;
+                    return;
+                }
+            }
+        }
+        if !abandoned {
+            report.still_open += 1;
+            return;
+        }
+        let (public_id, lifetime_secs) = (payment.public_id.clone(), self.settings.checkout_lifetime_secs);
+        let reason = format!("checkout abandoned: not paid within CHECKOUT_LIFETIME_SECS={lifetime_secs}");
+        match state
+            .db(move |s| s.close_payment(&public_id, PaymentState::Expired, ACTOR, &reason))
+            .await
+        {
+            Ok(true) => {
+                report.expired += 1;
+                tracing::info!(payment = %payment.public_id, "reconcile: abandoned checkout expired");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                report.errors += 1;
+                tracing::warn!(payment = %payment.public_id, error = %e, "reconcile: could not expire the checkout");
+            }
+        }
+    }
+
+    /// Acts on what the provider says about an open payment.
+    async fn settle(
+        &self,
+        state: &AppState,
+        payment: &PaymentRow,
+        snapshot: PaymentSnapshot,
+        report: &mut CycleReport,
+    ) -> Settled {
+        let public_id = payment.public_id.clone();
+        let expected = payment.amount().ok();
+        match snapshot.status {
+            PaymentStatus::Pending => Settled::Open,
+            // An approval is captured only for exactly what we asked; otherwise the finalize
+            // below refuses it (and audits the mismatch) without capturing anything.
+            PaymentStatus::RequiresCapture if snapshot.amount.is_some() && snapshot.amount == expected => {
+                match capture_payment(state, payment, None, Some((ACTOR, ACTOR))).await {
+                    Ok(outcome) => {
+                        self.count_finalize(&outcome, payment, report, true);
+                        Settled::Done
+                    }
+                    Err(CaptureFailure::Pending) => {
+                        report.still_open += 1;
+                        Settled::Done
+                    }
+                    Err(CaptureFailure::Declined(reason)) => {
+                        report.closed += 1;
+                        tracing::info!(payment = %payment.public_id, reason, "reconcile: capture declined; payment closed");
+                        Settled::Done
+                    }
+                    Err(CaptureFailure::Retry(reason)) => {
+                        report.errors += 1;
+                        tracing::warn!(payment = %payment.public_id, reason, "reconcile: capture failed; trying again later");
+                        Settled::Done
+                    }
+                }
+            }
+            PaymentStatus::Succeeded | PaymentStatus::RequiresCapture => {
+                let amount = snapshot.amount;
+                match state
+                    .db(move |s| s.finalize_success_if_amount_matches(&public_id, amount, ACTOR, ACTOR))
+                    .await
+                {
+                    Ok(outcome) => self.count_finalize(&outcome, payment, report, false),
+                    Err(e) => {
+                        report.errors += 1;
+                        tracing::warn!(payment = %payment.public_id, error = %e, "reconcile: could not finalize");
+                    }
+                }
+                Settled::Done
+            }
+            status @ (PaymentStatus::Failed | PaymentStatus::Expired | PaymentStatus::Canceled) => {
+                let new_state = match status {
+                    PaymentStatus::Failed => PaymentState::Failed,
+                    PaymentStatus::Expired => PaymentState::Expired,
+                    _ => PaymentState::Canceled,
+                };
+                let reason = format!("the provider reports the payment {}", new_state.as_str());
+                match state
+                    .db(move |s| s.close_payment(&public_id, new_state, ACTOR, &reason))
+                    .await
+                {
+                    Ok(closed) => {
+                        report.closed += usize::from(closed);
+                        tracing::info!(payment = %payment.public_id, state = new_state.as_str(), "reconcile: payment closed as the provider reports");
+                    }
+                    Err(e) => {
+                        report.errors += 1;
+                        tracing::warn!(payment = %payment.public_id, error = %e, "reconcile: could not close");
+                    }
+                }
+                Settled::Done
+            }
+            PaymentStatus::Refunded => {
+                // Paid and refunded at the provider while open here: an operator should look.
+                tracing::warn!(payment = %payment.public_id, "reconcile: the provider reports an open payment refunded; left for an operator");
+                audit(
+                    state,
+                    payment,
+                    json!({"result": "needs_attention", "provider_status": "refunded"}),
+                )
+                .await;
+                report.still_open += 1;
+                Settled::Done
+            }
+        }
+    }
+
+    fn count_finalize(
+        &self,
+        outcome: &FinalizeOutcome,
+        payment: &PaymentRow,
+        report: &mut CycleReport,
+        captured: bool,
+    ) {
+        match outcome {
+            FinalizeOutcome::Finalized { .. } if captured => report.captured += 1,
+            FinalizeOutcome::Finalized { .. } => report.finalized += 1,
+            FinalizeOutcome::Mismatch { expected, got, .. } => {
+                report.mismatched += 1;
+                tracing::warn!(
+                    payment = %payment.public_id,
+                    expected = %expected,
+                    got = %got.map_or("nothing".to_string(), |m| m.to_string()),
+                    "reconcile: the provider reports another amount; refused, left open for an operator"
+                );
+            }
+            FinalizeOutcome::ReceiptNotPayable { receipt_status, .. } => {
+                tracing::warn!(payment = %payment.public_id, receipt_status, "reconcile: paid at the provider but the receipt is not payable; needs a refund");
+            }
+            FinalizeOutcome::AlreadyFinalized { .. } | FinalizeOutcome::UnknownPayment => {}
+        }
+        if matches!(outcome, FinalizeOutcome::Finalized { .. }) {
+            tracing::info!(payment = %payment.public_id, captured, "reconcile: payment finalized from the provider's status");
+        }
+    }
+}
+
+/// A `payment.reconcile` audit entry (look-up errors, states that need an operator).
+async fn audit(state: &AppState, payment: &PaymentRow, detail: serde_json::Value) {
+    let entry = NewAudit::new(
+        ACTOR,
+        "payment.reconcile",
+        format!("payment {}", payment.public_id),
+        detail,
+    )
+    .receipt(payment.receipt_id)
+    .payment(payment.id);
+    if let Err(e) = state.db(move |s| s.append_audit(&entry)).await {
+        tracing::error!(error = %e, "could not audit a reconciliation step");
+    }
+}
+
+/// The background task of `web serve`: a cycle every `RECONCILE_INTERVAL_SECS` (the first at
+/// start-up); a failed cycle is logged and the next one tries again.
+pub async fn run_forever(state: AppState) {
+    let settings = state.config.reconcile;
+    if settings.interval_secs == 0 {
+        return;
+    }
+    let reconciler = match Reconciler::new(settings) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "reconciliation cannot start");
+            return;
+        }
+    };
+    tracing::info!(
+        owner = reconciler.owner(),
+        interval_secs = settings.interval_secs,
+        after_secs = settings.after_secs,
+        checkout_lifetime_secs = settings.checkout_lifetime_secs,
+        rate_per_sec = settings.rate_per_sec,
+        "reconciliation runs in the background"
+    );
+    let mut tick = tokio::time::interval(Duration::from_secs(settings.interval_secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match reconciler.run_cycle(&state, payments_core::unix_now()).await {
+            Ok(report) if report.errors > 0 => tracing::warn!(%report, "reconcile cycle"),
+            Ok(report) if report.checked > 0 => tracing::info!(%report, "reconcile cycle"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reconcile cycle failed; the next one tries again"),
+        }
+    }
+}
