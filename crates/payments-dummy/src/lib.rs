@@ -216,7 +216,6 @@ impl PaymentProvider for DummyProvider {
             refund: true,
             capture: self.has_api(),
             fetch_payment: self.has_api(),
-            ..Capabilities::default()
         }
     }
 
