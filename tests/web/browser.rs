@@ -195,7 +195,7 @@ pub struct AxeFinding {
 impl Chrome {
     pub async fn start(viewport: Viewport, server: &TestServer) -> Chrome {
         let process = DriverProcess::start().await;
-        let mut args = vec![
+        let args = [
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
@@ -207,7 +207,7 @@ impl Chrome {
         ];
         let binary = std::env::var("CHROME_BIN").ok();
         let mut options = json!({
-            "args": args.drain(..).collect::<Vec<_>>(),
+            "args": args,
             // The exact viewport, whatever the window around it.
             "mobileEmulation": { "deviceMetrics": {
                 "width": viewport.width,
