@@ -11,6 +11,7 @@ mod error_pages;
 mod hardening;
 mod ingest;
 mod portal;
+mod receipts;
 mod security;
 mod startup;
 

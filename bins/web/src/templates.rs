@@ -10,6 +10,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("me.html", include_str!("../../../templates/me.html")),
     ("receipt.html", include_str!("../../../templates/receipt.html")),
     (
+        "receipt_parties.html",
+        include_str!("../../../templates/receipt_parties.html"),
+    ),
+    (
+        "receipt_charges.html",
+        include_str!("../../../templates/receipt_charges.html"),
+    ),
+    (
+        "receipt_payments.html",
+        include_str!("../../../templates/receipt_payments.html"),
+    ),
+    (
         "admin_receipts.html",
         include_str!("../../../templates/admin_receipts.html"),
     ),

@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(session::logout))
         .route("/me", web::get().to(portal::me))
         .route("/receipts", web::post().to(portal::create_receipt))
+        .route("/receipts/{id:\\d+}.pdf", web::get().to(portal::receipt_pdf))
         .route("/receipts/{id}", web::get().to(portal::receipt))
         .route("/admin/receipts", web::get().to(portal::admin_receipts))
         .route("/admin/receipts.csv", web::get().to(portal::admin_receipts_csv))
