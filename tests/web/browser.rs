@@ -18,12 +18,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
+use fantoccini::wd::{TimeoutConfiguration, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
 use payments_store::{ReceiptStatus, Role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use thirtyfour::error::WebDriverErrorInner;
-use thirtyfour::prelude::*;
-use thirtyfour::session::http::{Body, HttpClient};
 
 use crate::support::{location, Browser, TestServer, PASSWORD};
 
@@ -88,35 +88,24 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// WebDriver over the workspace's reqwest (thirtyfour is built without its own client).
-#[derive(Clone)]
-struct Http(reqwest::Client);
+/// A Chrome DevTools command through chromedriver's `goog/cdp/execute` (full-page screenshots).
+#[derive(Debug)]
+struct Cdp {
+    method: &'static str,
+    params: Value,
+}
 
-#[async_trait::async_trait]
-impl HttpClient for Http {
-    async fn send(&self, request: http::Request<Body<'_>>) -> WebDriverResult<http::Response<bytes::Bytes>> {
-        let failed =
-            |e: reqwest::Error| WebDriverError::from(WebDriverErrorInner::RequestFailed(e.to_string()));
-        let (parts, body) = request.into_parts();
-        let mut req = self
-            .0
-            .request(parts.method, parts.uri.to_string())
-            .headers(parts.headers);
-        if let Body::Json(json) = body {
-            req = req.json(json);
-        }
-        let resp = req.send().await.map_err(failed)?;
-        let mut out = http::Response::builder().status(resp.status());
-        for (k, v) in resp.headers() {
-            out = out.header(k, v);
-        }
-        let body = resp.bytes().await.map_err(failed)?;
-        out.body(body)
-            .map_err(|e| WebDriverErrorInner::RequestFailed(e.to_string()).into())
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
     }
 
-    async fn new(&self) -> std::sync::Arc<dyn HttpClient> {
-        std::sync::Arc::new(Http(reqwest::Client::new()))
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.method, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 
@@ -188,7 +177,7 @@ impl Drop for DriverProcess {
 
 /// One headless Chromium at one window size, pointed at a test server.
 pub struct Chrome {
-    pub driver: WebDriver,
+    pub driver: Client,
     pub viewport: Viewport,
     base: String,
     _process: DriverProcess,
@@ -206,8 +195,7 @@ pub struct AxeFinding {
 impl Chrome {
     pub async fn start(viewport: Viewport, server: &TestServer) -> Chrome {
         let process = DriverProcess::start().await;
-        let mut caps = DesiredCapabilities::chrome();
-        for arg in [
+        let args = [
             "--headless=new",
             "--no-sandbox",
             "--disable-gpu",
@@ -216,32 +204,38 @@ impl Chrome {
             "--no-first-run",
             "--hide-scrollbars",
             "--lang=en-US",
-        ] {
-            caps.add_arg(arg).expect("chrome arg");
-        }
-        if let Some(bin) = std::env::var_os("CHROME_BIN") {
-            caps.set_binary(&bin.to_string_lossy()).expect("chrome binary");
-        }
-        // The exact viewport, whatever the window around it.
-        caps.add_experimental_option(
-            "mobileEmulation",
-            json!({ "deviceMetrics": {
+        ];
+        let binary = std::env::var("CHROME_BIN").ok();
+        let mut options = json!({
+            "args": args,
+            // The exact viewport, whatever the window around it.
+            "mobileEmulation": { "deviceMetrics": {
                 "width": viewport.width,
                 "height": viewport.height,
                 "pixelRatio": 1,
                 "mobile": viewport.mobile,
                 "touch": viewport.mobile,
-            }}),
-        )
-        .expect("mobile emulation");
-        let driver = WebDriver::builder(process.url.clone(), caps)
-            .client(Http(reqwest::Client::new()))
+            }},
+        });
+        if let Some(bin) = binary {
+            options["binary"] = json!(bin);
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), options);
+        let driver = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&process.url)
             .await
             .expect("start a Chromium session (is chromium installed?)");
         driver
-            .set_script_timeout(Duration::from_secs(60))
+            .update_timeouts(TimeoutConfiguration::new(
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(60)),
+                Some(Duration::ZERO),
+            ))
             .await
-            .expect("script timeout");
+            .expect("timeouts");
         let chrome = Chrome {
             driver,
             viewport,
@@ -266,35 +260,31 @@ impl Chrome {
 
     pub async fn quit(self) {
         let Chrome { driver, _process, .. } = self;
-        driver.quit().await.expect("quit Chromium");
+        driver.close().await.expect("quit Chromium");
     }
 
     /// Runs `script` in the page and returns what it returned.
-    pub async fn script(&self, script: &str) -> WebDriverResult<Value> {
-        Ok(self
-            .driver
-            .execute(script.to_string(), Vec::new())
-            .await?
-            .json()
-            .clone())
+    pub async fn script(&self, script: &str) -> Result<Value, fantoccini::error::CmdError> {
+        self.driver.execute(script, Vec::new()).await
     }
 
     /// Opens a path of the test server and waits until the page has its `<h1>`.
     pub async fn open(&self, path: &str) {
         self.driver
-            .goto(format!("{}{path}", self.base))
+            .goto(&format!("{}{path}", self.base))
             .await
             .unwrap_or_else(|e| panic!("{}: open {path}: {e}", self.viewport.name));
         self.wait_for("h1").await;
     }
 
     /// The first element matching `css`, waiting for it (bounded poll).
-    pub async fn wait_for(&self, css: &str) -> WebElement {
+    pub async fn wait_for(&self, css: &str) -> Element {
         let found = self
             .driver
-            .query(By::Css(css.to_string()))
-            .wait(WAIT, Duration::from_millis(50))
-            .first()
+            .wait()
+            .at_most(WAIT)
+            .every(Duration::from_millis(50))
+            .for_element(Locator::Css(css))
             .await;
         match found {
             Ok(el) => el,
@@ -353,26 +343,39 @@ impl Chrome {
     /// Clicks the first element matching `css`, waiting for it first.
     pub async fn click(&self, css: &str) {
         let el = self.wait_for(css).await;
-        el.scroll_into_view().await.expect("scroll into view");
         el.click()
             .await
             .unwrap_or_else(|e| panic!("{}: click {css}: {e}", self.viewport.name));
     }
 
-    /// Clicks the button whose text is `text`.
+    /// Clicks the button whose text is `text`, waiting for it (bounded poll).
     pub async fn click_button(&self, text: &str) {
-        let el = self
-            .driver
-            .query(By::Css("button"))
-            .with_text(text.to_string())
-            .wait(WAIT, Duration::from_millis(50))
-            .first()
-            .await
-            .unwrap_or_else(|e| panic!("{}: no button {text:?}: {e}", self.viewport.name));
-        el.scroll_into_view().await.expect("scroll into view");
-        el.click()
-            .await
-            .unwrap_or_else(|e| panic!("{}: click {text:?}: {e}", self.viewport.name));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            for button in self
+                .driver
+                .find_all(Locator::Css("button"))
+                .await
+                .unwrap_or_default()
+            {
+                if button.text().await.is_ok_and(|t| t.trim() == text) {
+                    button
+                        .click()
+                        .await
+                        .unwrap_or_else(|e| panic!("{}: click {text:?}: {e}", self.viewport.name));
+                    return;
+                }
+            }
+            if Instant::now() >= deadline {
+                let (path, shot) = self.failure_evidence().await;
+                panic!(
+                    "{}: no button {text:?} within {WAIT:?} (at {path}; screenshot {})",
+                    self.viewport.name,
+                    shot.display()
+                );
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The current page's path and query.
@@ -438,9 +441,7 @@ impl Chrome {
                 Vec::new(),
             )
             .await
-            .expect("run axe-core")
-            .json()
-            .clone();
+            .expect("run axe-core");
         if let Some(e) = out.get("error") {
             panic!("axe-core failed on {}: {e}", self.path().await);
         }
@@ -449,17 +450,10 @@ impl Chrome {
 
     /// A full-page PNG in `target/screenshots/<name>-<viewport>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
-        let metrics = self
-            .driver
-            .cdp()
-            .send_raw("Page.getLayoutMetrics", json!({}))
-            .await
-            .expect("layout metrics");
+        let metrics = self.cdp("Page.getLayoutMetrics", json!({})).await;
         let size = &metrics["cssContentSize"];
         let shot = self
-            .driver
-            .cdp()
-            .send_raw(
+            .cdp(
                 "Page.captureScreenshot",
                 json!({
                     "format": "png",
@@ -467,13 +461,20 @@ impl Chrome {
                     "clip": { "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1 },
                 }),
             )
-            .await
-            .expect("screenshot");
+            .await;
         let data = shot["data"].as_str().expect("screenshot data");
         let png = base64_decode(data);
         let path = screenshot_dir().join(format!("{name}-{}.png", self.viewport.name));
         std::fs::write(&path, png).expect("write screenshot");
         path
+    }
+
+    /// A Chrome DevTools command's result.
+    pub async fn cdp(&self, method: &'static str, params: Value) -> Value {
+        self.driver
+            .issue_cmd(Cdp { method, params })
+            .await
+            .unwrap_or_else(|e| panic!("{}: {method}: {e}", self.viewport.name))
     }
 
     /// What every page must pass: a screenshot is taken, nothing scrolls sideways on a phone,
@@ -527,7 +528,7 @@ async fn portal_with_usage() -> TestServer {
     let server = TestServer::start().await;
     server.add_user("alice", Role::User);
     server.add_user("root", Role::Admin);
-    for i in 0..56 {
+    for i in 0..75 {
         let job = if i % 7 == 0 {
             format!("array-job-{i:03}-with-a-rather-long-identifier-from-the-scheduler")
         } else {
@@ -648,18 +649,18 @@ async fn pay_flow(viewport: Viewport) {
         chrome.wait_for_heading(&format!("Receipt #{receipt}")).await;
     }
     // Paid: no Pay now, and three attempts listed.
-    let pay_now = chrome
-        .driver
-        .query(By::Css("button"))
-        .with_text("Pay now")
-        .nowait()
-        .exists()
+    let buttons = chrome
+        .script("return [...document.querySelectorAll('button')].map(b => b.textContent.trim())")
         .await
-        .expect("query");
-    assert!(!pay_now, "{}: a paid receipt offers no Pay now", viewport.name);
+        .expect("buttons");
+    assert!(
+        !buttons.as_array().expect("list").contains(&json!("Pay now")),
+        "{}: a paid receipt offers no Pay now",
+        viewport.name
+    );
     let attempts = chrome
         .driver
-        .find_all(By::Css("table code"))
+        .find_all(Locator::Css("table code"))
         .await
         .expect("attempts")
         .len();
@@ -775,6 +776,7 @@ async fn every_page(viewport: Viewport) {
     chrome.log_in("alice").await;
     problems.extend(chrome.check_page("usage").await);
     chrome.open("/me?page=2").await;
+    chrome.wait_for(".pager strong[aria-current=page]").await;
     problems.extend(chrome.check_page("usage-page-2").await);
     chrome.open(&format!("/receipts/{}", states.unpaid)).await;
     problems.extend(chrome.check_page("receipt-unpaid").await);
