@@ -84,6 +84,10 @@ fn percent(text: &str) -> Result<usize, String> {
 
 fn main() {
     let args = Args::parse();
+    // `RUST_LOG=payments_store::batch=debug` shows every webhook batch (events, microseconds).
+    if std::env::var_os("RUST_LOG").is_some() {
+        payments_web::logging::console();
+    }
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);
