@@ -1,8 +1,9 @@
 //! The end-to-end payment test every adapter gets, driven by the fixture its conformance suite
 //! uses: the server runs the adapter against the fixture's mock, a user pays a receipt with
 //! "Pay now", the provider's genuine success webhook (built and signed by the fixture) pays it,
-//! a redelivery is a harmless duplicate, and a forged copy changes nothing. An adapter joins
-//! with one `e2e!` line below (and its `test-support` dev-dependency).
+//! a redelivery is a harmless duplicate, and a forged copy changes nothing. Every adapter of the
+//! server's registry (`payments_web::adapter_registry!`, whose line names the fixture) gets it,
+//! as the test `adapters::pays_a_receipt::<its crate>`; nothing is added here.
 
 use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Secret};
 use payments_core::{CheckoutRequest, CheckoutSession};
@@ -106,20 +107,19 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture) {
     );
 }
 
-/// `e2e! { "<feature>", <test name>, <fixture type> }`: the end-to-end test for one adapter.
+/// One end-to-end test per registry line, named after the adapter's crate, compiled with the
+/// adapter's feature.
 macro_rules! e2e {
-    ($feature:literal, $test:ident, $fixture:ty) => {
-        #[cfg(feature = $feature)]
-        #[actix_web::test]
-        async fn $test() {
-            pays_a_receipt_end_to_end($feature, &<$fixture>::start().await).await;
+    ($($feature:literal => $krate:ident::{$adapter:ident, testing::$fixture:ident}),+ $(,)?) => {
+        mod pays_a_receipt {
+            $(#[cfg(feature = $feature)]
+            #[actix_web::test]
+            async fn $krate() {
+                let fixture = $krate::testing::$fixture::start().await;
+                super::pays_a_receipt_end_to_end($feature, &fixture).await;
+            })+
         }
     };
 }
 
-// One line per adapter (its fixture lives in its `testing` module, feature `test-support`).
-e2e! { "mollie", mollie_pays_a_receipt, payments_mollie::testing::MollieFixture }
-e2e! { "stripe", stripe_pays_a_receipt, payments_stripe::testing::StripeFixture }
-e2e! { "omise", omise_pays_a_receipt, payments_omise::testing::OmiseFixture }
-e2e! { "paypal", paypal_pays_a_receipt, payments_paypal::testing::PayPalFixture }
-e2e! { "dummy", dummy_pays_a_receipt, payments_dummy::testing::DummyFixture }
+payments_web::adapter_registry!(e2e);

@@ -144,7 +144,7 @@ async fn junk_webhooks_leave_a_bounded_trace() {
     // Let the start-up lines reach the log file before measuring.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (db_before, log_before) = (db_bytes(dir.path()), size(&dir.path().join("log/app.log")));
-    let junk = "v1=".to_string() + &"A".repeat(120 * 1024);
+    let junk = format!("v1={}", "A".repeat(120 * 1024));
     let client = reqwest::Client::new();
     let mut statuses = std::collections::BTreeMap::new();
     let mut longest_reply = 0;

@@ -5,10 +5,13 @@
 mod support;
 
 mod adapters;
+mod browser;
 mod dummy_flow;
+mod error_pages;
 mod hardening;
 mod ingest;
 mod portal;
+mod receipts;
 mod security;
 mod startup;
 

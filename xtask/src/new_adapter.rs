@@ -1,5 +1,6 @@
 //! `new-adapter NAME`: writes a compiling adapter crate from `templates/adapter/`, its provider
-//! doc, and the three registration lines. Everything is checked before anything is written.
+//! doc, and the three registration lines (in two files). Everything is checked before anything
+//! is written.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "crates/payments-{{name}}/Cargo.toml",
         include_str!("../templates/adapter/Cargo.toml.tmpl"),
+    ),
+    (
+        "crates/payments-{{name}}/build.rs",
+        include_str!("../templates/adapter/build.rs.tmpl"),
     ),
     (
         "crates/payments-{{name}}/README.md",
@@ -46,10 +51,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-const ROOT_MANIFEST: &str = "Cargo.toml";
 const SERVER_MANIFEST: &str = "bins/web/Cargo.toml";
 const REGISTRY: &str = "bins/web/src/registry.rs";
-const E2E: &str = "tests/web/adapters.rs";
 
 /// What `new-adapter` wrote.
 #[derive(Debug)]
@@ -91,23 +94,14 @@ pub fn run(root: &Path, name: &str) -> Result<Generated, String> {
         ));
     }
     // Every new text first; only then any write.
-    let provider_type = format!("{}Provider", names.camel);
     let edits = [
-        (
-            ROOT_MANIFEST,
-            registration::workspace_dependency(&read(root, ROOT_MANIFEST)?, name),
-        ),
         (
             SERVER_MANIFEST,
             registration::server_feature(&read(root, SERVER_MANIFEST)?, name),
         ),
         (
             REGISTRY,
-            registration::registry_line(&registry, name, &provider_type),
-        ),
-        (
-            E2E,
-            registration::e2e_line(&read(root, E2E)?, name, &format!("{}Fixture", names.camel)),
+            registration::registry_line(&registry, name, &names.camel),
         ),
     ];
     let mut changes = Vec::new();
@@ -147,11 +141,11 @@ pub fn run(root: &Path, name: &str) -> Result<Generated, String> {
 mod tests {
     use super::*;
 
-    /// A workspace root holding only the three registration files, as the real ones begin.
+    /// A workspace root holding only the two registration files, as the real ones begin.
     fn scratch_root() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for rel in [ROOT_MANIFEST, SERVER_MANIFEST, REGISTRY, E2E] {
+        for rel in [SERVER_MANIFEST, REGISTRY] {
             let text = std::fs::read_to_string(real.join(rel)).unwrap();
             write(&dir.path().join(rel), &text).unwrap();
         }
@@ -163,15 +157,16 @@ mod tests {
         let root = scratch_root();
         let out = run(root.path(), "acme").unwrap();
         assert_eq!(out.created.len(), TEMPLATES.len());
-        assert_eq!(out.changed.len(), 4);
+        assert_eq!(out.changed.len(), 2);
         for path in &out.created {
             let text = std::fs::read_to_string(path).unwrap();
             assert!(!text.contains("{{"), "{} keeps a placeholder", path.display());
         }
         let registry = std::fs::read_to_string(root.path().join(REGISTRY)).unwrap();
-        assert!(registry.contains("\"acme\" => payments_acme::AcmeProvider,"));
+        assert!(registry.contains("\"acme\" => payments_acme::{AcmeProvider, testing::AcmeFixture},"));
         let web = std::fs::read_to_string(root.path().join(SERVER_MANIFEST)).unwrap();
         assert!(web.contains("acme = [\"dep:payments-acme\"]"));
+        assert!(web.contains("payments-acme = { path = \"../../crates/payments-acme\", optional = true }"));
         let lib = std::fs::read_to_string(root.path().join("crates/payments-acme/src/lib.rs")).unwrap();
         assert!(lib.contains("impl payments_core::Adapter for AcmeProvider"));
     }

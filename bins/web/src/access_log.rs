@@ -16,6 +16,11 @@ use crate::logsafe::bounded;
 #[derive(Debug, Clone, Copy)]
 pub struct Quiet;
 
+/// The request's id, kept on the request for pages that show it (error pages quote it as the
+/// reference to give support).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// The request's id: the one a proxy sent in `X-Request-Id` when it is short and plain, else a
 /// new random one. Every log line of the request carries it (a tracing span) and so does the
 /// response.
@@ -38,6 +43,7 @@ pub async fn access_log(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     use tracing::Instrument;
     let id = request_id(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", id = %id);
     let mut result = logged(req, next).instrument(span).await;
     if let (Ok(res), Ok(value)) = (&mut result, HeaderValue::from_str(&id)) {

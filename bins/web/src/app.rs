@@ -185,6 +185,8 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
         App::new()
             .app_data(data.clone())
             .app_data(web::FormConfig::default().limit(64 * 1024))
+            // Inside the session middleware: error pages show who is logged in.
+            .wrap(middleware::from_fn(crate::error::error_pages))
             .wrap(
                 SessionMiddleware::builder(sessions.clone(), key.clone())
                     .cookie_name("portal_session".into())
@@ -211,6 +213,7 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
             .wrap(middleware::from_fn(crate::access_log::access_log))
             .service(routes::configure_thanks(&thanks_path))
             .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
     })
     .workers(workers)
     // Slow clients: headers within 5 s, bodies within BODY_TIMEOUT (the middleware above), a

@@ -211,9 +211,7 @@ impl FromRequest for CsrfForm {
                 .unwrap_or("");
             let expected = session.get::<String>(CSRF_KEY).ok().flatten().unwrap_or_default();
             if expected.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
-                return Err(AppError::Forbidden(
-                    "missing or invalid CSRF token; reload the page and try again".into(),
-                ));
+                return Err(AppError::Csrf);
             }
             Ok(CsrfForm { pairs })
         })

@@ -275,6 +275,12 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     if config.durability == payments_store::Durability::Relaxed {
         tracing::warn!("{}", app::RELAXED_WARNING);
     }
+    if config.provider != "dummy" && config.issuer.name.is_none() {
+        tracing::warn!(
+            "ISSUER_NAME is not set: receipts say that no issuer is configured; set ISSUER_NAME, \
+             ISSUER_ADDRESS and ISSUER_TAX_ID to print your organisation on them"
+        );
+    }
     let state = app::assemble(config, active, store)?;
     let cfg = state.config.clone();
     if cfg.provider == "dummy" {

@@ -170,6 +170,18 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "MAX_CONNECTIONS",
         "open connections per worker thread (default 256); more wait in the listen queue",
     ),
+    (
+        "ISSUER_NAME",
+        "the organisation receipts are issued by, as printed on them (at most 120 characters)",
+    ),
+    (
+        "ISSUER_ADDRESS",
+        "its postal address on receipts: lines separated by \\n or line breaks (at most 8 lines of 120 characters)",
+    ),
+    (
+        "ISSUER_TAX_ID",
+        "its tax id on receipts (VAT, TIN, ...): letters, digits, spaces and -./ (at most 40 characters)",
+    ),
 ];
 
 #[derive(Clone)]
@@ -209,6 +221,104 @@ pub struct Config {
     pub json_logs: bool,
     /// Never logged; `/metrics` answers only with it (`Authorization: Bearer ...`).
     pub metrics_token: Option<String>,
+    /// Who issues the receipts (`ISSUER_*`), printed on every receipt and its PDF.
+    pub issuer: Issuer,
+}
+
+/// The organisation receipts are issued by: `ISSUER_NAME`, `ISSUER_ADDRESS`, `ISSUER_TAX_ID`.
+/// All optional (a receipt without them says that no issuer is configured); when an address or
+/// tax id is given the name is required.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Issuer {
+    pub name: Option<String>,
+    /// The address, one entry a line, blank lines dropped.
+    pub address: Vec<String>,
+    pub tax_id: Option<String>,
+}
+
+/// The longest issuer name or address line accepted.
+const ISSUER_TEXT_MAX: usize = 120;
+/// The most address lines accepted.
+const ISSUER_ADDRESS_LINES: usize = 8;
+/// The longest tax id accepted.
+const ISSUER_TAX_ID_MAX: usize = 40;
+
+/// One line of issuer text: at most `ISSUER_TEXT_MAX` characters, no control characters.
+fn issuer_line(line: &str) -> Result<(), String> {
+    if line.chars().any(char::is_control) {
+        return Err("no control characters (tabs, escape codes)".into());
+    }
+    let len = line.chars().count();
+    if len > ISSUER_TEXT_MAX {
+        return Err(format!("at most {ISSUER_TEXT_MAX} characters a line (got {len})"));
+    }
+    Ok(())
+}
+
+/// `ISSUER_*`, each problem noted under its variable's name.
+fn issuer(src: &dyn Source, problems: &mut Vec<ConfigError>) -> Issuer {
+    let invalid = |name: &'static str, value: &str, expected: String| ConfigError::Invalid {
+        name,
+        value: crate::logsafe::bounded(value),
+        expected,
+    };
+    let mut out = Issuer::default();
+    if let Some(name) = set(src, "ISSUER_NAME") {
+        match issuer_line(&name) {
+            Ok(()) => out.name = Some(name),
+            Err(e) => problems.push(invalid("ISSUER_NAME", &name, format!("one line of text: {e}"))),
+        }
+    }
+    if let Some(address) = set(src, "ISSUER_ADDRESS") {
+        // Line breaks as written in a shell or unit file (`\n`) or real ones (a quoted `.env` value).
+        let lines: Vec<String> = address
+            .replace("\\n", "\n")
+            .split('\n')
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let problem = if lines.len() > ISSUER_ADDRESS_LINES {
+            Some(format!(
+                "at most {ISSUER_ADDRESS_LINES} lines (got {})",
+                lines.len()
+            ))
+        } else {
+            lines
+                .iter()
+                .enumerate()
+                .find_map(|(i, l)| issuer_line(l).err().map(|e| format!("line {}: {e}", i + 1)))
+        };
+        match problem {
+            None => out.address = lines,
+            Some(e) => problems.push(invalid(
+                "ISSUER_ADDRESS",
+                &address,
+                format!("the postal address, lines separated by \\n: {e}"),
+            )),
+        }
+    }
+    if let Some(tax_id) = set(src, "ISSUER_TAX_ID") {
+        let allowed = |c: char| c.is_alphanumeric() || " -./".contains(c);
+        let len = tax_id.chars().count();
+        if len <= ISSUER_TAX_ID_MAX && tax_id.chars().all(allowed) {
+            out.tax_id = Some(tax_id);
+        } else {
+            problems.push(invalid(
+                "ISSUER_TAX_ID",
+                &tax_id,
+                format!("letters, digits, spaces and -./ only, at most {ISSUER_TAX_ID_MAX} characters"),
+            ));
+        }
+    }
+    let other_given = src.get("ISSUER_ADDRESS").is_some_and(|v| !v.trim().is_empty())
+        || src.get("ISSUER_TAX_ID").is_some_and(|v| !v.trim().is_empty());
+    if set(src, "ISSUER_NAME").is_none() && other_given {
+        problems.push(ConfigError::Missing {
+            name: "ISSUER_NAME",
+            expected: "the organisation's name, since ISSUER_ADDRESS or ISSUER_TAX_ID is set",
+        });
+    }
+    out
 }
 
 impl std::fmt::Debug for Config {
@@ -473,6 +583,7 @@ impl Config {
                 }
             }
         }
+        let issuer = issuer(src, &mut problems);
         let success_path = path_var(src, "PAYMENT_SUCCESS_PATH", "/payments/thanks");
         let cancel_path = path_var(src, "PAYMENT_CANCEL_PATH", "/me");
         let rate_cpu_core_hour = minor_units(src, "RATE_CPU_CORE_HOUR", 100);
@@ -535,6 +646,7 @@ impl Config {
                 max_connections: usize::try_from(max_connections).unwrap_or(256),
                 metrics_token,
                 json_logs,
+                issuer,
             }),
             _ if problems.len() == 1 => Err(problems.remove(0)),
             _ => Err(ConfigError::Many(problems)),

@@ -16,6 +16,8 @@ pub mod logging;
 pub mod login_guard;
 pub mod logsafe;
 pub mod metrics;
+pub mod pdf;
+pub mod receipt_doc;
 pub mod refusals;
 pub mod registry;
 pub mod routes;

@@ -1,6 +1,7 @@
-//! The compile-time provider registry. Every adapter is one line of the [`adapters!`] list
-//! below (plus its cargo feature and dependency lines in Cargo.toml): the known names, the
-//! compiled list, the constructor, the `--help` text and the error messages all come from it.
+//! The compile-time provider registry. Every adapter is one line of [`adapter_registry!`]
+//! below (plus its cargo feature and optional dependency lines in Cargo.toml): the known names,
+//! the compiled list, the constructor, the `--help` text, the error messages and the server's
+//! end-to-end payment test (tests/web/adapters.rs) all come from it.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -9,10 +10,27 @@ use payments_core::{Adapter, PaymentProvider};
 
 use crate::config::{Config, ConfigError, Source};
 
-/// Declares the registry from `"feature" => AdapterType` lines. Each line is compiled only with
-/// its feature, and is checked at compile time to name the adapter's own `Adapter::NAME`.
+/// The registry, one line per adapter: `"feature" => crate::{AdapterType, testing::FixtureType},`
+/// (the fixture is the one its conformance suite runs, from its `testing` module). It hands the
+/// list to the macro `$callback`: [`adapters!`] here, the end-to-end test's macro in the server's
+/// test binary (the fixtures exist only in test builds, and only that macro names them).
+#[macro_export]
+macro_rules! adapter_registry {
+    ($callback:ident) => {
+        $callback! {
+            "dummy" => payments_dummy::{DummyProvider, testing::DummyFixture},
+            "stripe" => payments_stripe::{StripeProvider, testing::StripeFixture},
+            "omise" => payments_omise::{OmiseProvider, testing::OmiseFixture},
+            "paypal" => payments_paypal::{PayPalProvider, testing::PayPalFixture},
+            "mollie" => payments_mollie::{MollieProvider, testing::MollieFixture},
+        }
+    };
+}
+
+/// Declares the registry's items from its lines. Each line is compiled only with its feature,
+/// and is checked at compile time to name the adapter's own `Adapter::NAME`.
 macro_rules! adapters {
-    ($($feature:literal => $adapter:ty),+ $(,)?) => {
+    ($($feature:literal => $krate:ident::{$adapter:ident, testing::$fixture:ident}),+ $(,)?) => {
         /// Every provider this project knows (its cargo feature has the same name).
         pub const KNOWN: &[&str] = &[$($feature),+];
 
@@ -30,7 +48,7 @@ macro_rules! adapters {
             #[allow(unused_mut)]
             let mut vars = Vec::new();
             $(#[cfg(feature = $feature)]
-            for (name, meaning) in <$adapter as Adapter>::VARIABLES {
+            for (name, meaning) in <$krate::$adapter as Adapter>::VARIABLES {
                 vars.push(($feature, *name, *meaning));
             })+
             vars
@@ -44,10 +62,10 @@ macro_rules! adapters {
             $(#[cfg(feature = $feature)]
             if name == $feature {
                 const _: () = assert!(
-                    payments_core::adapter::same_name(<$adapter as Adapter>::NAME, $feature),
+                    payments_core::adapter::same_name(<$krate::$adapter as Adapter>::NAME, $feature),
                     concat!("the registry line \"", $feature, "\" names an adapter with another Adapter::NAME"),
                 );
-                return Some(<$adapter as Adapter>::from_lookup(lookup).map(ActiveProvider::new));
+                return Some(<$krate::$adapter as Adapter>::from_lookup(lookup).map(ActiveProvider::new));
             })+
             let _ = (name, lookup);
             None
@@ -55,13 +73,7 @@ macro_rules! adapters {
     };
 }
 
-adapters! {
-    "dummy" => payments_dummy::DummyProvider,
-    "stripe" => payments_stripe::StripeProvider,
-    "omise" => payments_omise::OmiseProvider,
-    "paypal" => payments_paypal::PayPalProvider,
-    "mollie" => payments_mollie::MollieProvider,
-}
+adapter_registry!(adapters);
 
 /// The active provider, as the trait object the flows use and as itself (for adapter-specific
 /// pages such as the dummy provider's simulate page).

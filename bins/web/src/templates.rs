@@ -10,6 +10,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("me.html", include_str!("../../../templates/me.html")),
     ("receipt.html", include_str!("../../../templates/receipt.html")),
     (
+        "receipt_parties.html",
+        include_str!("../../../templates/receipt_parties.html"),
+    ),
+    (
+        "receipt_charges.html",
+        include_str!("../../../templates/receipt_charges.html"),
+    ),
+    (
+        "receipt_payments.html",
+        include_str!("../../../templates/receipt_payments.html"),
+    ),
+    (
         "admin_receipts.html",
         include_str!("../../../templates/admin_receipts.html"),
     ),
@@ -19,8 +31,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("thanks.html", include_str!("../../../templates/thanks.html")),
     ("simulate.html", include_str!("../../../templates/simulate.html")),
+    ("error.html", include_str!("../../../templates/error.html")),
 ];
 
+/// The site's icon (a 32x32 PNG in an ICO container).
+pub const FAVICON: &[u8] = include_bytes!("../../../templates/favicon.ico");
 pub const CSS: &str = include_str!("../../../templates/app.css");
 /// The thanks page's status poller (no inline scripts: see the Content-Security-Policy).
 pub const THANKS_JS: &str = include_str!("../../../templates/thanks.js");

@@ -70,6 +70,31 @@ impl Vars<'_> {
         self.get(var).ok_or_else(|| missing(var, expected))
     }
 
+    /// The URL the provider sends webhooks to: `var`, or the server's `SITE_BASE_URL` followed
+    /// by `/payments/webhook` (the server's webhook route) when `var` is unset.
+    pub fn webhook_url(&self, var: &str) -> Result<String, ProviderError> {
+        match self.get(var) {
+            Some(url) => Ok(url),
+            None => Ok(self.require("SITE_BASE_URL", "the site's URL")? + "/payments/webhook"),
+        }
+    }
+
+    /// The provider's API base URL: `var` checked by [`base_url`] (no path), else `default`.
+    pub fn api_base(&self, var: &str, default: &str) -> Result<String, ProviderError> {
+        match self.get(var) {
+            Some(value) => base_url(var, &value, false, default),
+            None => Ok(default.to_string()),
+        }
+    }
+
+    /// A required API key of the [`KeyShape`] `shape`, as a [`Secret`]; the error names `var`
+    /// and the expected shape, and shows only the key's length.
+    pub fn api_key(&self, var: &str, shape: &KeyShape) -> Result<Secret, ProviderError> {
+        let key = self.require(var, shape.description)?;
+        shape.check(var, &key)?;
+        Ok(Secret::new(key))
+    }
+
     /// Whole seconds within `range`, `default` when unset.
     pub fn seconds(&self, var: &str, default: i64, range: RangeInclusive<i64>) -> Result<i64, ProviderError> {
         let Some(text) = self.get(var) else {
@@ -83,6 +108,32 @@ impl Vars<'_> {
         match text.parse::<i64>() {
             Ok(n) if range.contains(&n) => Ok(n),
             _ => Err(invalid(var, &expected, &format!("{text:?}"))),
+        }
+    }
+}
+
+/// What a provider's API keys look like: one of `prefixes`, then at least `min_rest` ASCII
+/// letters, digits or underscores (`test_` or `live_` and 30 more: Mollie).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyShape {
+    pub prefixes: &'static [&'static str],
+    pub min_rest: usize,
+    /// For messages: `"test_ or live_ and 30+ letters or digits"`.
+    pub description: &'static str,
+}
+
+impl KeyShape {
+    /// `key` has this shape, or [`invalid`] naming `var` (showing only the key's length).
+    pub fn check(&self, var: &str, key: &str) -> Result<(), ProviderError> {
+        let rest = self.prefixes.iter().find_map(|p| key.strip_prefix(p));
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        match rest {
+            Some(rest) if rest.len() >= self.min_rest && rest.bytes().all(word) => Ok(()),
+            _ => Err(invalid(
+                var,
+                self.description,
+                &format!("{} characters", key.len()),
+            )),
         }
     }
 }
@@ -132,6 +183,49 @@ mod tests {
         assert_eq!(vars.seconds("UNSET", 300, 1..=60).unwrap(), 300);
         let e = vars.seconds("T", 300, 1..=60).unwrap_err().to_string();
         assert!(e.contains("T is invalid (\"0\")"), "{e}");
+    }
+
+    #[test]
+    fn webhook_urls_api_bases_and_keys_have_defaults_and_named_errors() {
+        let env = |k: &str| match k {
+            "SITE_BASE_URL" => Some("https://portal.example".to_string()),
+            "ACME_API_BASE" => Some("http://127.0.0.1:9/".to_string()),
+            "BAD_BASE" => Some("http://api.example.com".to_string()),
+            "ACME_KEY" => Some("test_abc".to_string()),
+            "ACME_HOOK" => Some("https://hooks.example/x".to_string()),
+            _ => None,
+        };
+        let vars = Vars(&env);
+        assert_eq!(
+            vars.webhook_url("UNSET").unwrap(),
+            "https://portal.example/payments/webhook"
+        );
+        assert_eq!(vars.webhook_url("ACME_HOOK").unwrap(), "https://hooks.example/x");
+        assert!(Vars(&|_: &str| None).webhook_url("X").is_err());
+        assert_eq!(
+            vars.api_base("ACME_API_BASE", "https://a").unwrap(),
+            "http://127.0.0.1:9"
+        );
+        assert_eq!(vars.api_base("UNSET", "https://a").unwrap(), "https://a");
+        assert!(vars.api_base("BAD_BASE", "https://a").is_err());
+        let shape = KeyShape {
+            prefixes: &["test_", "live_"],
+            min_rest: 3,
+            description: "test_ or live_ and 3+ letters",
+        };
+        assert_eq!(vars.api_key("ACME_KEY", &shape).unwrap().expose(), "test_abc");
+        let long = KeyShape { min_rest: 4, ..shape };
+        let e = vars.api_key("ACME_KEY", &long).unwrap_err().to_string();
+        assert!(
+            e.contains("ACME_KEY is invalid (8 characters)") && !e.contains("abc"),
+            "{e}"
+        );
+        assert!(shape.check("K", "prod_abcd").is_err() && shape.check("K", "live_a-b-c").is_err());
+        assert!(vars
+            .api_key("UNSET", &shape)
+            .unwrap_err()
+            .to_string()
+            .contains("UNSET is not set"));
     }
 
     #[test]

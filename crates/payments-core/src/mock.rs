@@ -61,6 +61,9 @@ use serde_json::{Map, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Respond};
 
+/// The mock server underneath, for adapters' `testing` modules (they have no wiremock
+/// dependency of their own; `cfg(payments_mock)` compiles them: see the feature `mock`).
+pub use wiremock;
 pub use wiremock::http::Method;
 pub use wiremock::{Request, ResponseTemplate};
 

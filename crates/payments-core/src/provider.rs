@@ -52,6 +52,18 @@ pub enum PaymentStatus {
     Refunded,
 }
 
+impl PaymentStatus {
+    /// The status of a payment of `amount` of which `refunded` (cumulative, same units) is
+    /// refunded, for providers that keep a refunded payment's own status as paid (Omise,
+    /// Mollie): a succeeded payment refunded in full is `Refunded`.
+    pub fn after_refunds(self, amount: i64, refunded: i64) -> PaymentStatus {
+        match self {
+            PaymentStatus::Succeeded if amount > 0 && refunded >= amount => PaymentStatus::Refunded,
+            other => other,
+        }
+    }
+}
+
 /// What the provider says about a payment right now (from `fetch_payment` or `capture`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentSnapshot {
@@ -218,6 +230,15 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payment_refunded_in_full_is_refunded() {
+        use PaymentStatus::*;
+        assert_eq!(Succeeded.after_refunds(500, 500), Refunded);
+        assert_eq!(Succeeded.after_refunds(500, 499), Succeeded);
+        assert_eq!(Succeeded.after_refunds(0, 0), Succeeded);
+        assert_eq!(Failed.after_refunds(500, 500), Failed);
+    }
 
     #[test]
     fn a_checkout_must_be_what_we_asked_for_with_a_usable_url() {

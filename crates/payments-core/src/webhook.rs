@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::money::{MinorUnits, Money};
+use crate::provider::PaymentStatus;
 use crate::signature::SignatureError;
 
 /// An incoming webhook exactly as it arrived: headers, the raw body bytes (signatures are over
@@ -20,6 +21,16 @@ impl WebhookRequest {
             headers,
             body,
             received_at,
+        }
+    }
+
+    /// The value of `name` when the body is a form holding exactly that one field (Mollie's
+    /// `id=tr_...`: a verify-by-refetch webhook that only names the object); `None` otherwise.
+    pub fn sole_form_field(&self, name: &str) -> Option<String> {
+        let mut pairs = url::form_urlencoded::parse(&self.body);
+        match (pairs.next(), pairs.next()) {
+            (Some((key, value)), None) if key == name => Some(value.into_owned()),
+            _ => None,
         }
     }
 
@@ -69,6 +80,24 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// What a payment's current state means as an event, for providers whose webhook only
+    /// names the payment (verify by re-fetch) and whose payment status stays "paid" after a
+    /// refund or a chargeback: a succeeded payment with a chargeback (`disputed`) is `Disputed`,
+    /// one with a refund is `Refunded` with the cumulative `refunded` amount, and any other
+    /// state is the event its status stands for.
+    pub fn from_state(status: PaymentStatus, refunded: Option<MinorUnits>, disputed: bool) -> EventKind {
+        match status {
+            PaymentStatus::Succeeded if disputed => EventKind::Disputed,
+            PaymentStatus::Succeeded if refunded.is_some() => EventKind::Refunded { amount: refunded },
+            PaymentStatus::Succeeded => EventKind::PaymentSucceeded,
+            PaymentStatus::Refunded => EventKind::Refunded { amount: refunded },
+            PaymentStatus::RequiresCapture => EventKind::CaptureRequired,
+            PaymentStatus::Failed | PaymentStatus::Canceled => EventKind::PaymentFailed,
+            PaymentStatus::Expired => EventKind::CheckoutExpired,
+            PaymentStatus::Pending => EventKind::PaymentPending,
+        }
+    }
+
     /// Short label for logs, the audit log and the events table.
     pub fn label(&self) -> &str {
         match self {
@@ -177,6 +206,22 @@ impl WebhookError {
         }
     }
 
+    /// The object re-fetched for a verify-by-refetch webhook about `id`: kept only when the
+    /// provider answered for that very id (`id_of` reads it), else why not ([`Self::refetch`]).
+    pub fn refetched<T>(
+        id: &str,
+        fetched: Result<T, crate::provider::ProviderError>,
+        id_of: impl FnOnce(&T) -> &str,
+    ) -> Result<T, WebhookError> {
+        let fetched = fetched.map_err(|e| WebhookError::refetch(id, e))?;
+        match id_of(&fetched) {
+            answered if answered == id => Ok(fetched),
+            other => Err(WebhookError::MalformedPayload(format!(
+                "asked for {id}, the provider answered for {other:?}"
+            ))),
+        }
+    }
+
     /// A stable short code for logs and audit entries.
     pub fn code(&self) -> &'static str {
         match self {
@@ -186,5 +231,64 @@ impl WebhookError {
             WebhookError::Refused(_) => "refused",
             WebhookError::Upstream(_) => "upstream_unavailable",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WebhookError, WebhookRequest};
+    use crate::provider::ProviderError;
+
+    #[test]
+    fn a_sole_form_field_is_the_only_field() {
+        let body = |b: &str| WebhookRequest::new(Vec::new(), b.as_bytes().to_vec(), 0);
+        assert_eq!(body("id=tr_1").sole_form_field("id").as_deref(), Some("tr_1"));
+        assert_eq!(body("id=tr%5F1").sole_form_field("id").as_deref(), Some("tr_1"));
+        for bad in ["", "id=tr_1&x=2", "x=2&id=tr_1", "ids=tr_1", "{\"id\":\"tr_1\"}"] {
+            assert_eq!(body(bad).sole_form_field("id"), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_state_is_the_event_its_status_refund_or_chargeback_stands_for() {
+        use super::EventKind as E;
+        use crate::provider::PaymentStatus as S;
+        let units = Some(crate::MinorUnits(500));
+        assert_eq!(E::from_state(S::Succeeded, None, false), E::PaymentSucceeded);
+        assert_eq!(
+            E::from_state(S::Succeeded, units, false),
+            E::Refunded { amount: units }
+        );
+        assert_eq!(E::from_state(S::Succeeded, units, true), E::Disputed);
+        assert_eq!(E::from_state(S::Canceled, None, false), E::PaymentFailed);
+        assert_eq!(E::from_state(S::Expired, None, false), E::CheckoutExpired);
+        assert_eq!(E::from_state(S::Pending, units, true), E::PaymentPending);
+        assert_eq!(E::from_state(S::RequiresCapture, None, false), E::CaptureRequired);
+    }
+
+    #[test]
+    fn a_refetched_object_must_be_the_one_asked_for() {
+        fn id(s: &String) -> &str {
+            s
+        }
+        assert_eq!(
+            WebhookError::refetched("tr_1", Ok("tr_1".to_string()), id),
+            Ok("tr_1".into())
+        );
+        let other = WebhookError::refetched("tr_1", Ok("tr_2".to_string()), id);
+        assert!(
+            matches!(other, Err(WebhookError::MalformedPayload(_))),
+            "{other:?}"
+        );
+        let api = |status| ProviderError::Api {
+            provider: "p",
+            status,
+            code: None,
+            message: "m".into(),
+        };
+        let unknown = WebhookError::refetched::<String>("tr_1", Err(api(404)), id);
+        assert_eq!(unknown, Err(WebhookError::UnknownPayment("tr_1".into())));
+        let down = WebhookError::refetched::<String>("tr_1", Err(api(503)), id);
+        assert!(matches!(down, Err(WebhookError::Upstream(_))), "{down:?}");
     }
 }

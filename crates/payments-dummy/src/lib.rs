@@ -7,7 +7,7 @@ use payments_core::{
 };
 use serde::{Deserialize, Serialize};
 
-#[cfg(feature = "test-support")]
+#[cfg(payments_mock)]
 pub mod testing;
 
 /// The header carrying the signature.

@@ -1,6 +1,6 @@
 //! Configuration from `MOLLIE_*` variables, with errors naming them. The API key never prints.
 
-use payments_core::config::{base_url, invalid, Secret, Vars};
+use payments_core::config::{KeyShape, Secret, Vars};
 use payments_core::ProviderError;
 
 /// Mollie's API (paths below start with `/v2`).
@@ -20,7 +20,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
 ];
 
 /// What Mollie's API keys look like.
-pub const KEY_SHAPE: &str = "test_ or live_ and 30+ letters or digits";
+pub const KEY_SHAPE: KeyShape = KeyShape {
+    prefixes: &["test_", "live_"],
+    min_rest: 30,
+    description: "test_ or live_ and 30+ letters or digits",
+};
 
 #[derive(Debug, Clone)]
 pub struct MollieConfig {
@@ -30,39 +34,13 @@ pub struct MollieConfig {
 }
 
 impl MollieConfig {
-    /// `api_key` must look like Mollie's keys: [`KEY_SHAPE`].
-    pub fn new(api_key: &str, webhook_url: &str) -> Result<Self, ProviderError> {
-        let (mode, body) = api_key.split_at(api_key.len().min(5));
-        if !["test_", "live_"].contains(&mode)
-            || body.len() < 30
-            || !body.bytes().all(|c| c.is_ascii_alphanumeric())
-        {
-            return Err(invalid(
-                "MOLLIE_API_KEY",
-                KEY_SHAPE,
-                &format!("{} characters", api_key.len()),
-            ));
-        }
-        let (api_base, webhook_url, api_key) =
-            (DEFAULT_API_BASE.into(), webhook_url.into(), Secret::new(api_key));
-        Ok(MollieConfig {
-            api_base,
-            webhook_url,
-            api_key,
-        })
-    }
-
     /// Reads [`ENV_VARS`] (and `SITE_BASE_URL` for the default webhook URL) through `lookup`.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
         let vars = Vars(lookup);
-        let webhook_url = match vars.get("MOLLIE_WEBHOOK_URL") {
-            Some(url) => url,
-            None => vars.require("SITE_BASE_URL", "the site's URL")? + "/payments/webhook",
-        };
-        let mut config = Self::new(&vars.require("MOLLIE_API_KEY", "a Mollie API key")?, &webhook_url)?;
-        if let Some(base) = vars.get("MOLLIE_API_BASE") {
-            config.api_base = base_url("MOLLIE_API_BASE", &base, false, DEFAULT_API_BASE)?;
-        }
-        Ok(config)
+        Ok(MollieConfig {
+            api_key: vars.api_key("MOLLIE_API_KEY", &KEY_SHAPE)?,
+            webhook_url: vars.webhook_url("MOLLIE_WEBHOOK_URL")?,
+            api_base: vars.api_base("MOLLIE_API_BASE", DEFAULT_API_BASE)?,
+        })
     }
 }

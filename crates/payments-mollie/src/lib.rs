@@ -4,33 +4,25 @@ pub mod config;
 pub mod transformers;
 pub mod webhook;
 
-#[cfg(feature = "test-support")]
+#[cfg(payments_mock)]
 pub mod testing;
 
 use payments_core::http::{segment, Auth, Client, Idempotency, JsonErrors, Request};
-use payments_core::provider::check_checkout;
-use payments_core::wire::DecimalAmount;
+use payments_core::wire::{link, DecimalAmount};
 use payments_core::{
     async_trait, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,
     ProviderError, RefundOutcome, RefundRequest, RetryPolicy, WebhookError, WebhookEvent, WebhookRequest,
 };
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub use config::MollieConfig;
-use transformers::{MolliePayment, AMOUNTS};
+use transformers::{MolliePayment, MollieRefund, AMOUNTS};
 
 /// `PAYMENT_PROVIDER` value, `provider` column and audit name.
 pub const NAME: &str = "mollie";
 
 /// Mollie's error JSON: `{"status", "title", "detail", "field"}`.
-const ERRORS: JsonErrors = JsonErrors {
-    provider: NAME,
-    code: &["/title"],
-    message: &["/detail"],
-    field: Some("/field"),
-    retry_header: None,
-};
+const ERRORS: JsonErrors = JsonErrors::new(NAME, &["/title"], &["/detail"]).with_field("/field");
 
 /// The Mollie adapter: hosted checkout through the Payments API, webhooks verified by re-fetch.
 #[derive(Debug)]
@@ -53,10 +45,7 @@ impl MollieProvider {
     /// The payment as Mollie has it now, and its raw JSON.
     async fn payment(&self, id: &str) -> Result<(MolliePayment, Value), ProviderError> {
         let path = format!("/v2/payments/{}", segment(id));
-        let raw: Value = self.client.json(&Request::get(path)).await?;
-        let payment =
-            MolliePayment::deserialize(&raw).map_err(|e| unexpected(format!("payment {id}: {e}")))?;
-        Ok((payment, raw))
+        self.client.json_raw(&Request::get(path)).await
     }
 }
 
@@ -71,34 +60,26 @@ impl PaymentProvider for MollieProvider {
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
-        let amount = DecimalAmount::new(&AMOUNTS, request.amount)?;
         let body = json!({
-            "amount": amount, "description": request.description, "redirectUrl": request.success_url,
-            "cancelUrl": request.cancel_url, "webhookUrl": self.config.webhook_url,
+            "amount": DecimalAmount::new(&AMOUNTS, request.amount)?,
+            "description": request.description,
+            "redirectUrl": request.success_url,
+            "cancelUrl": request.cancel_url,
+            "webhookUrl": self.config.webhook_url,
             "metadata": { "payment_ref": request.payment_ref, "receipt_id": request.receipt_id },
         });
-        let key = Idempotency::Header("Idempotency-Key", &request.idempotency_key);
-        let call = Request::post("/v2/payments").json(&body)?.idempotency(key);
-        let payment: MolliePayment = self.client.json(&call).await?;
-        let sent = (request.amount.amount.0, request.amount.currency);
-        let got = (
-            payment.money().ok().map(|m| m.amount.0),
-            Some(payment.amount.currency.as_str()),
-        );
-        let link = payment.links.pointer("/checkout/href").and_then(Value::as_str);
-        let url = check_checkout(NAME, &payment.id, sent, got, link)?;
-        Ok(CheckoutSession::started(request, &payment.id, &url))
+        let key = Idempotency::key(&request.idempotency_key);
+        let payment: MolliePayment = (self.client)
+            .json(&Request::post("/v2/payments").json(&body)?.idempotency(key))
+            .await?;
+        let (got, url) = (payment.money().ok(), link(&payment.links, "checkout"));
+        CheckoutSession::checked(NAME, request, &payment.id, got, url)
     }
 
     async fn parse_webhook(&self, request: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
         let id = webhook::payment_id(request)?;
-        match self.payment(&id).await {
-            Ok((payment, raw)) if payment.id == id => webhook::event(payment, raw),
-            Ok(_) => Err(WebhookError::MalformedPayload(format!(
-                "mollie answered for another id than {id}"
-            ))),
-            Err(e) => Err(WebhookError::refetch(&id, e)),
-        }
+        let (payment, raw) = WebhookError::refetched(&id, self.payment(&id).await, |p| &p.0.id)?;
+        webhook::event(payment, raw)
     }
 
     async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
@@ -117,19 +98,13 @@ impl PaymentProvider for MollieProvider {
             None => self.payment(&request.external_payment_id).await?.0.amount,
         };
         let path = format!("/v2/payments/{}/refunds", segment(&request.external_payment_id));
-        let key = Idempotency::Header("Idempotency-Key", &request.idempotency_key);
-        let call = Request::post(path)
-            .json(&json!({ "amount": amount }))?
-            .idempotency(key);
-        let refund: Value = self.client.json(&call).await?;
-        let text = |field: &str| refund[field].as_str().unwrap_or_default().to_string();
-        let money =
-            serde_json::from_value::<DecimalAmount>(refund["amount"].clone()).map_err(|e| e.to_string());
-        let amount = Some(money.and_then(|a| a.money(&AMOUNTS)).map_err(unexpected)?.amount);
+        let key = Idempotency::key(&request.idempotency_key);
+        let call = Request::post(path).json(&json!({ "amount": amount }))?;
+        let refund: MollieRefund = self.client.json(&call.idempotency(key)).await?;
         Ok(RefundOutcome {
-            refund_id: text("id"),
-            amount,
-            status: text("status"),
+            amount: Some(refund.amount.money(&AMOUNTS).map_err(unexpected)?.amount),
+            refund_id: refund.id,
+            status: refund.status,
         })
     }
 }

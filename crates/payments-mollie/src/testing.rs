@@ -1,7 +1,7 @@
-//! A mock of Mollie's API on 127.0.0.1 (feature `test-support`), built on the core's mock kit:
-//! `POST /v2/payments`, `GET /v2/payments/{id}`, `POST /v2/payments/{id}/refunds`, Bearer auth,
-//! `Idempotency-Key` replays, and Mollie's error JSON. Tests move payments through Mollie's
-//! statuses with [`MockMollie::set_status`], [`MockMollie::refund`] and
+//! A mock of Mollie's API on 127.0.0.1 (test builds only: `cfg(payments_mock)`), built on the
+//! core's mock kit: `POST /v2/payments`, `GET /v2/payments/{id}`, `POST /v2/payments/{id}/refunds`,
+//! Bearer auth, `Idempotency-Key` replays, and Mollie's error JSON. Tests move payments through
+//! Mollie's statuses with [`MockMollie::set_status`], [`MockMollie::refund`] and
 //! [`MockMollie::charge_back`], and build the webhook Mollie would send with
 //! [`MockMollie::webhook_body`].
 
@@ -180,6 +180,17 @@ impl MockMollie {
         self.mock.uri()
     }
 
+    /// The adapter configured for this mock (webhooks to `http://127.0.0.1:8000`).
+    pub fn config(&self) -> crate::MollieConfig {
+        let vars = [
+            ("MOLLIE_API_KEY", API_KEY.to_string()),
+            ("MOLLIE_API_BASE", self.uri()),
+            ("SITE_BASE_URL", "http://127.0.0.1:8000".to_string()),
+        ];
+        let lookup = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        crate::MollieConfig::from_lookup(&lookup).expect("the mock's configuration")
+    }
+
     fn update(&self, id: &str, change: impl FnOnce(&mut Payment)) {
         let mut state = self.mock.state();
         let payment = state.payments.iter_mut().find(|p| p.id == id);
@@ -234,7 +245,7 @@ mod fixture {
     use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus};
 
     use super::{MockMollie, API_KEY};
-    use crate::{MollieConfig, MollieProvider};
+    use crate::MollieProvider;
 
     /// The conformance suite's fixture for Mollie (also drives the server's end-to-end test).
     pub struct MollieFixture {
@@ -245,11 +256,8 @@ mod fixture {
     impl MollieFixture {
         pub async fn start() -> Self {
             let mock = MockMollie::start().await;
-            let mut config =
-                MollieConfig::new(API_KEY, "http://127.0.0.1:8000/payments/webhook").expect("config");
-            config.api_base = mock.uri();
             MollieFixture {
-                provider: MollieProvider::new(config).expect("provider"),
+                provider: MollieProvider::new(mock.config()).expect("provider"),
                 mock,
             }
         }

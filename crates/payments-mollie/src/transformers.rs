@@ -1,6 +1,6 @@
 //! Mollie's wire types (docs/providers/mollie.md) and their mapping into the core's types.
 
-use payments_core::wire::DecimalAmount;
+use payments_core::wire::{metadata, DecimalAmount};
 use payments_core::{AmountRules, EventKind, ExponentOverrides, MinorUnits, Money, PaymentStatus};
 use serde::Deserialize;
 
@@ -28,6 +28,14 @@ pub struct MolliePayment {
     pub links: serde_json::Value,
 }
 
+/// A refund as Mollie reports it.
+#[derive(Debug, Deserialize)]
+pub struct MollieRefund {
+    pub id: String,
+    pub status: String,
+    pub amount: DecimalAmount,
+}
+
 /// Mollie's payment status as the core's: `open`, `pending` and any status Mollie adds later
 /// are pending; a refunded or charged-back payment stays `paid` (see [`MolliePayment::event_kind`]).
 pub fn payment_status(status: &str) -> PaymentStatus {
@@ -48,11 +56,7 @@ impl MolliePayment {
 
     /// Our payment id from `metadata` (an object, or the same as a JSON string).
     pub fn payment_ref(&self) -> Option<String> {
-        let meta = match &self.metadata {
-            serde_json::Value::String(text) => serde_json::from_str(text).ok()?,
-            other => other.clone(),
-        };
-        Some(meta.get("payment_ref")?.as_str()?.to_string())
+        metadata(&self.metadata, "payment_ref")
     }
 
     /// The cumulative amount refunded or charged back, when positive.
@@ -66,23 +70,14 @@ impl MolliePayment {
     pub fn event_kind(&self) -> Result<EventKind, String> {
         let refunded = Self::total(&self.amount_refunded)?.map(MinorUnits);
         let charged_back = Self::total(&self.amount_charged_back)?.is_some();
-        Ok(match payment_status(&self.status) {
-            PaymentStatus::Succeeded if charged_back => EventKind::Disputed,
-            PaymentStatus::Succeeded if refunded.is_some() => EventKind::Refunded { amount: refunded },
-            PaymentStatus::Succeeded => EventKind::PaymentSucceeded,
-            PaymentStatus::RequiresCapture => EventKind::CaptureRequired,
-            PaymentStatus::Failed | PaymentStatus::Canceled => EventKind::PaymentFailed,
-            PaymentStatus::Expired => EventKind::CheckoutExpired,
-            PaymentStatus::Pending | PaymentStatus::Refunded => EventKind::PaymentPending,
-        })
+        let status = payment_status(&self.status);
+        Ok(EventKind::from_state(status, refunded, charged_back))
     }
 
     /// `fetch_payment`'s status: fully refunded is `Refunded` (Mollie keeps `paid`).
     pub fn status(&self) -> Result<PaymentStatus, String> {
-        if Self::total(&self.amount_refunded)? == Some(self.money()?.amount.0) {
-            return Ok(PaymentStatus::Refunded);
-        }
-        Ok(payment_status(&self.status))
+        let refunded = Self::total(&self.amount_refunded)?.unwrap_or(0);
+        Ok(payment_status(&self.status).after_refunds(self.money()?.amount.0, refunded))
     }
 
     /// This state of the payment as an event id: Mollie's webhook carries none, so the same

@@ -2,6 +2,7 @@
 //! verified by fetching the payment from Mollie's API; only the fetched copy is trusted.
 
 use payments_core::signature::Scheme;
+use payments_core::wire::is_provider_id;
 use payments_core::{WebhookError, WebhookEvent, WebhookRequest};
 
 use crate::transformers::MolliePayment;
@@ -13,24 +14,22 @@ pub const SCHEME: Scheme = Scheme::VerifyByRefetch {
 
 /// The payment id of a webhook body (`id=tr_...`), or why the body is not Mollie's.
 pub fn payment_id(request: &WebhookRequest) -> Result<String, WebhookError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&request.body).into_owned().collect();
-    let token = |id: &str| id.len() <= 64 && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
-    match pairs.as_slice() {
-        [(key, id)] if key == "id" && id.len() > 3 && id.starts_with("tr_") && token(id) => Ok(id.clone()),
+    match request.sole_form_field("id") {
+        Some(id) if is_provider_id(&id, "tr_") => Ok(id),
         _ => Err(WebhookError::MalformedPayload(
             "mollie: the body must be only `id=tr_...`".into(),
         )),
     }
 }
 
-/// The event the fetched `payment` stands for.
+/// The event the fetched `payment` (and its `raw` JSON) stands for.
 pub fn event(payment: MolliePayment, raw: serde_json::Value) -> Result<WebhookEvent, WebhookError> {
     let bad = |e: String| WebhookError::MalformedPayload(format!("mollie payment {}: {e}", payment.id));
     Ok(WebhookEvent {
         references: Vec::new(),
         provider: crate::NAME.into(),
         event_id: payment.state_id(),
-        raw_type: format!("payment.{}", raw["status"].as_str().unwrap_or("unknown")),
+        raw_type: format!("payment.{}", payment.status),
         kind: payment.event_kind().map_err(bad)?,
         external_payment_id: Some(payment.id.clone()),
         payment_ref: payment.payment_ref(),

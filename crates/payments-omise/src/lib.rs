@@ -4,11 +4,12 @@ pub mod config;
 pub mod transformers;
 pub mod webhook;
 
-#[cfg(feature = "test-support")]
+#[cfg(payments_mock)]
 pub mod testing;
 
-use payments_core::http::{segment, Auth, Client, JsonErrors, Request};
+use payments_core::http::{segment, Auth, Client, Idempotency, JsonErrors, Lookup, Request};
 use payments_core::signature::Scheme;
+use payments_core::wire::is_provider_id;
 use payments_core::{
     async_trait, check_checkout, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider,
     PaymentSnapshot, ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest,
@@ -17,26 +18,18 @@ use payments_core::{
 pub use config::{OmiseConfig, API_VERSION, DEFAULT_API_BASE, DEFAULT_SOURCE_TYPE, ENV_VARS};
 pub use webhook::{OmiseSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-use transformers::{
-    create_charge_form, is_omise_id, OmiseCharge, OmiseRefund, AMOUNTS, META_IDEMPOTENCY_KEY,
-};
+use transformers::{create_charge_form, OmiseCharge, OmiseRefund, AMOUNTS, META_IDEMPOTENCY_KEY};
 
 /// The adapter's name in configuration, the database and the audit log.
 pub const PROVIDER: &str = "omise";
 
 /// Omise's error body.
-pub const ERRORS: JsonErrors = JsonErrors {
-    provider: PROVIDER,
-    code: &["/code"],
-    message: &["/message"],
-    field: None,
-    retry_header: None,
-};
+pub const ERRORS: JsonErrors = JsonErrors::new(PROVIDER, &["/code"], &["/message"]);
 
 /// The client for `config`: Basic auth with the secret key (empty password), the pinned
-/// `Omise-Version`. Omise documents no idempotency key, so a `POST` keeps the kit's default
-/// `OnlyIfUnsent`: repeated only when the connection never opened, never once it may have
-/// reached Omise (a second `POST /charges` would create a second charge).
+/// `Omise-Version`. Omise documents no idempotency key: `POST /charges` looks up the charge
+/// first ([`ChargeLookup`]); other `POST`s keep the kit's default `OnlyIfUnsent` (repeated only
+/// when the connection never opened, never once they may have reached Omise).
 pub fn client(config: &OmiseConfig) -> Result<Client, ProviderError> {
     let auth = Auth::Basic {
         username: config.secret_key.clone(),
@@ -46,6 +39,30 @@ pub fn client(config: &OmiseConfig) -> Result<Client, ProviderError> {
     Ok(client
         .with_connect_timeout(config.connect_timeout)?
         .with_header("Omise-Version", API_VERSION))
+}
+
+/// Finds the charge an earlier call for the same checkout created, for the kit's
+/// `Idempotency::LookupFirst` (Omise has no idempotency key; docs/providers/omise.md): Omise's
+/// Search API (`GET /search?scope=charge&query=<our payment id>`, which the charge description
+/// carries), keeping only a charge whose `metadata.idempotency_key` is exactly this operation's.
+pub struct ChargeLookup<'a> {
+    pub payment_ref: &'a str,
+    pub idempotency_key: &'a str,
+}
+
+#[async_trait]
+impl Lookup for ChargeLookup<'_> {
+    async fn find(&self, client: &Client) -> Result<Option<Vec<u8>>, ProviderError> {
+        let query = segment(self.payment_ref);
+        let path = format!("/search?scope=charge&order=reverse_chronological&query={query}");
+        let found: serde_json::Value = client.json(&Request::get(path)).await?;
+        let ours = |c: &&serde_json::Value| c["metadata"][META_IDEMPOTENCY_KEY] == self.idempotency_key;
+        let charges = found["data"].as_array().into_iter().flatten();
+        Ok(charges
+            .filter(|c| c["object"] == "charge")
+            .find(ours)
+            .map(|c| c.to_string().into_bytes()))
+    }
 }
 
 fn unexpected(message: impl Into<String>) -> ProviderError {
@@ -111,9 +128,16 @@ impl PaymentProvider for OmiseProvider {
     /// `metadata`; the payer goes to `authorize_uri`. Refused amounts never reach Omise.
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
         let form = create_charge_form(request, &self.config.source_type)?;
-        // Not repeated once it may have reached Omise (no idempotency key): see [`client`].
-        let charge: OmiseCharge = self.client.json(&Request::post("/charges").form(form)).await?;
-        if charge.object != "charge" || !is_omise_id(&charge.id, "chrg_") {
+        let (payment_ref, idempotency_key) = (&request.payment_ref, &request.idempotency_key);
+        let lookup = ChargeLookup {
+            payment_ref,
+            idempotency_key,
+        };
+        let call = Request::post("/charges")
+            .form(form)
+            .idempotency(Idempotency::LookupFirst(&lookup));
+        let charge: OmiseCharge = self.client.json(&call).await?;
+        if charge.object != "charge" || !is_provider_id(&charge.id, "chrg_") {
             let (object, id) = (&charge.object, &charge.id);
             return Err(unexpected(format!("POST /charges answered {object} {id:?}")));
         }

@@ -1,5 +1,5 @@
-//! A stateful mock of the Omise API on 127.0.0.1 (feature `test-support`), for this crate's
-//! tests and the web server's end-to-end tests.
+//! A stateful mock of the Omise API on 127.0.0.1 (test builds only: `cfg(payments_mock)`), for this
+//! crate's tests and the web server's end-to-end tests.
 //!
 //! ```ignore
 //! use payments_omise::testing::MockOmise;
@@ -19,6 +19,7 @@
 //! `return_uri`, metadata echoed, upper-case currency; Omise's minimums enforced),
 //! `GET /charges/{id}` (the current stored state; 404 `not_found`),
 //! `POST /charges/{id}/refunds`, `GET /charges/{id}/refunds/{id}`, `GET /events/{id}`,
+//! `GET /search?scope=charge&query=...` (id, description and metadata values searched),
 //! the hosted page behind `authorize_uri` (`GET /payments/{id}/authorize`, no key; add
 //! `?result=successful` or `?result=failed` to settle the charge like a payer and be redirected
 //! to `return_uri`), and injected failures or delays ([`MockOmise::fail_next`],
@@ -230,6 +231,38 @@ fn create_charge(state: &mut State, body: &Map<String, Value>) -> Reply {
     Reply::json(200, &charge)
 }
 
+/// `GET /search?scope=charge&query=...`: the charges where the query is found in the id, the
+/// description or a metadata value (case-insensitive), newest first, in Omise's search object.
+fn search(state: &mut State, request: &MockRequest<'_>) -> Reply {
+    if request.query("scope").as_deref() != Some("charge") {
+        return error(
+            400,
+            "bad_request",
+            "scope is not supported by this mock (only charge)",
+        );
+    }
+    let query = request.query("query").unwrap_or_default().to_lowercase();
+    let found = |c: &Value| {
+        let metadata = c["metadata"].as_object().into_iter().flatten().map(|(_, v)| v);
+        [&c["id"], &c["description"]]
+            .into_iter()
+            .chain(metadata)
+            .filter_map(Value::as_str)
+            .any(|text| text.to_lowercase().contains(&query))
+    };
+    let data: Vec<Value> = (state.charge_order.iter().rev())
+        .filter_map(|id| state.charges.get(id))
+        .filter(|c| found(c))
+        .cloned()
+        .collect();
+    Reply::json(
+        200,
+        &json!({"object": "search", "scope": "charge", "query": query, "filters": {},
+            "order": "reverse_chronological", "page": 1, "per_page": 30, "total": data.len(),
+            "total_pages": 1, "location": "/search", "data": data}),
+    )
+}
+
 fn create_refund(state: &mut State, charge_id: &str, body: &Map<String, Value>) -> Reply {
     let Some(charge) = state.charges.get(charge_id).cloned() else {
         return error(404, "not_found", &format!("charge {charge_id} was not found"));
@@ -328,6 +361,7 @@ impl MockOmise {
                 let key = (r.param("id").to_string(), r.param("rid").to_string());
                 stored(state.refunds.get(&key), "refund", r.param("rid"))
             })
+            .route(Method::GET, "/search", search)
             .route(Method::GET, "/events/{id}", move |state, r| {
                 stored(state.events.get(r.param("id")), "event", r.param("id"))
             })

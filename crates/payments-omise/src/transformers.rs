@@ -120,11 +120,7 @@ impl OmiseCharge {
 
     /// The normalized status: a successful charge refunded in full counts as refunded.
     pub fn payment_status(&self) -> PaymentStatus {
-        let refunded = self.refunded_amount.unwrap_or(0);
-        if self.status == ChargeStatus::Successful && self.amount > 0 && refunded >= self.amount {
-            return PaymentStatus::Refunded;
-        }
-        self.status.into()
+        PaymentStatus::from(self.status).after_refunds(self.amount, self.refunded_amount.unwrap_or(0))
     }
 }
 
@@ -141,15 +137,6 @@ pub struct OmiseRefund {
     pub voided: bool,
 }
 
-/// True for ids Omise issues (`chrg_test_5xyz...`, `rfnd_...`): letters, digits, underscores.
-/// Anything else is refused before it is put into a URL path.
-pub fn is_omise_id(id: &str, prefix: &str) -> bool {
-    id.len() <= 64
-        && id.len() > prefix.len()
-        && id.starts_with(prefix)
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
 /// The form body of `POST /charges` for a hosted redirect charge.
 pub fn create_charge_form(
     request: &CheckoutRequest,
@@ -159,7 +146,13 @@ pub fn create_charge_form(
         AMOUNTS.charge(request.amount)?.to_string(),
         request.receipt_id.to_string(),
     );
-    let description: String = request.description.chars().take(255).collect();
+    // Our payment id ends the description: a documented query attribute of Omise's search,
+    // through which a repeated checkout finds the charge created before (lib.rs, `ChargeLookup`).
+    let suffix = format!(" ({})", request.payment_ref);
+    let kept: String = (request.description.trim().chars())
+        .take(255 - suffix.chars().count().min(255))
+        .collect();
+    let description = format!("{kept}{suffix}").trim().to_string();
     let fields = [
         ("amount", amount.as_str()),
         ("currency", &request.amount.currency.code_lowercase()),
@@ -170,8 +163,8 @@ pub fn create_charge_form(
         ("metadata[idempotency_key]", &request.idempotency_key),
         ("description", &description),
     ];
-    let fields = fields
+    Ok(fields
         .iter()
-        .filter(|(k, v)| *k != "description" || !v.trim().is_empty());
-    Ok(fields.map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
 }

@@ -17,8 +17,9 @@ use payments_core::signature::{Scheme, SignatureError, Timestamped, Verified};
 use payments_core::{EventKind, ProviderError, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest};
 use serde_json::Value;
 
-use crate::transformers::{is_omise_id, Expandable, OmiseCharge, OmiseRefund, AMOUNTS};
+use crate::transformers::{Expandable, OmiseCharge, OmiseRefund, AMOUNTS};
 use crate::PROVIDER;
+use payments_core::wire::is_provider_id;
 
 /// Header with the hex signature(s).
 pub const SIGNATURE_HEADER: &str = "Omise-Signature";
@@ -92,7 +93,7 @@ pub fn parse_envelope(raw: &Value) -> Result<Envelope, WebhookError> {
         _ => (id_of("charge"), None),
     };
     for (id, prefix) in [(&charge_id, "chrg_"), (&refund_id, "rfnd_")] {
-        if let Some(id) = id.as_deref().filter(|id| !is_omise_id(id, prefix)) {
+        if let Some(id) = id.as_deref().filter(|id| !is_provider_id(id, prefix)) {
             return Err(malformed(format!("{id:?} is not an Omise {prefix} id")));
         }
     }
@@ -113,7 +114,7 @@ pub fn parse_envelope(raw: &Value) -> Result<Envelope, WebhookError> {
 /// `id` when it is an Omise charge id, checked before it is put into a URL path.
 pub fn charge_id(id: &str) -> Result<&str, ProviderError> {
     let message = || format!("{id:?} is not an Omise charge id; not sent to Omise");
-    is_omise_id(id, "chrg_")
+    is_provider_id(id, "chrg_")
         .then_some(id)
         .ok_or_else(|| ProviderError::unexpected(PROVIDER, message()))
 }

@@ -1,5 +1,5 @@
-//! A stateful mock PayPal on 127.0.0.1 (feature `test-support`), for this crate's tests and the
-//! server's end-to-end tests.
+//! A stateful mock PayPal on 127.0.0.1 (test builds only: `cfg(payments_mock)`), for this crate's
+//! tests and the server's end-to-end tests.
 //!
 //! ```ignore
 //! let mock = MockPayPal::start().await;

@@ -4,7 +4,7 @@ pub mod config;
 pub mod transformers;
 pub mod webhook;
 
-#[cfg(feature = "test-support")]
+#[cfg(payments_mock)]
 pub mod testing;
 
 use payments_core::http::{segment, Auth, Client, Idempotency, JsonErrors, Request};

@@ -1,4 +1,4 @@
-//! A mock Stripe on 127.0.0.1 and webhook signing helpers (feature `test-support`).
+//! A mock Stripe on 127.0.0.1 and webhook signing helpers (test builds only: `cfg(payments_mock)`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -525,7 +525,7 @@ impl MockStripe {
     }
 
     /// The underlying wiremock server (to mount more mocks or inspect requests).
-    pub fn server(&self) -> &wiremock::MockServer {
+    pub fn server(&self) -> &payments_core::mock::wiremock::MockServer {
         self.mock.server()
     }
 

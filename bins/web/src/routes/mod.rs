@@ -22,6 +22,7 @@ pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(|| async { see_other("/me") }))
         .route("/static/app.css", web::get().to(css))
+        .route("/favicon.ico", web::get().to(favicon))
         .route("/static/thanks.js", web::get().to(thanks_js))
         .route("/static/usage.js", web::get().to(usage_js))
         .route("/healthz", web::get().to(health::healthz))
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(session::logout))
         .route("/me", web::get().to(portal::me))
         .route("/receipts", web::post().to(portal::create_receipt))
+        .route("/receipts/{id:\\d+}.pdf", web::get().to(portal::receipt_pdf))
         .route("/receipts/{id}", web::get().to(portal::receipt))
         .route("/admin/receipts", web::get().to(portal::admin_receipts))
         .route("/admin/receipts.csv", web::get().to(portal::admin_receipts_csv))
@@ -57,6 +59,18 @@ async fn css() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(crate::templates::CSS)
+}
+
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/x-icon")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(crate::templates::FAVICON)
+}
+
+/// Any address no route takes: the site's 404 page.
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
 }
 
 async fn thanks_js() -> HttpResponse {

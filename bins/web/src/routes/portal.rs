@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{html, page_context, see_other};
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::error::AppError;
+use crate::receipt_doc::ReceiptDoc;
 use crate::state::AppState;
 use crate::templates::{format_duration, format_time, format_time_seconds};
 
@@ -76,29 +77,6 @@ impl ReceiptView {
             paid: r.paid_at.map(format_time),
             status: r.status.clone(),
             total: r.total()?.to_string(),
-        })
-    }
-}
-
-#[derive(Serialize)]
-struct PaymentView {
-    public_id: String,
-    provider: String,
-    external_id: String,
-    status: String,
-    created: String,
-    amount: String,
-}
-
-impl PaymentView {
-    fn from(p: &PaymentRow) -> Result<Self, AppError> {
-        Ok(PaymentView {
-            public_id: p.public_id.clone(),
-            provider: p.provider.clone(),
-            external_id: p.external_id.clone().unwrap_or_default(),
-            status: p.status.clone(),
-            created: format_time(p.created_at),
-            amount: p.amount()?.to_string(),
         })
     }
 }
@@ -421,20 +399,32 @@ fn last_intent_error(
     Some((refused, error))
 }
 
-pub async fn receipt(
-    state: web::Data<AppState>,
-    session: Session,
-    user: CurrentUser,
-    path: web::Path<i64>,
-    q: web::Query<ReceiptQuery>,
-) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
+/// What a receipt page or PDF is made of.
+struct ReceiptData {
+    receipt: ReceiptRow,
+    owner: String,
+    usage: Vec<UsageRow>,
+    payments: Vec<PaymentRow>,
+    /// The newest `payment.intent` audit entry (for the page's "Pay now" problems).
+    intents: Vec<payments_store::AuditRow>,
+}
+
+/// Receipt `id` with everything shown on it, if `user` may see it (the owner or an admin;
+/// anyone else gets the same 404 as for a receipt that does not exist).
+async fn load_receipt(
+    state: &web::Data<AppState>,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<ReceiptData, AppError> {
     let found = state
         .db(move |s| {
-            let Some(r) = s.receipt(id)? else {
+            let Some(receipt) = s.receipt(id)? else {
                 return Ok(None);
             };
-            let owner = s.user_by_id(r.user_id)?.map(|u| u.username).unwrap_or_default();
+            let owner = s
+                .user_by_id(receipt.user_id)?
+                .map(|u| u.username)
+                .unwrap_or_default();
             let intents = s
                 .audit_log(&AuditQuery {
                     action: Some("payment.intent".into()),
@@ -443,31 +433,56 @@ pub async fn receipt(
                     offset: 0,
                 })?
                 .0;
-            Ok(Some((
-                r,
+            Ok(Some(ReceiptData {
+                receipt,
                 owner,
-                s.usage_for_receipt(id)?,
-                s.payments_for_receipt(id)?,
+                usage: s.usage_for_receipt(id)?,
+                payments: s.payments_for_receipt(id)?,
                 intents,
-            )))
+            }))
         })
         .await?;
-    let Some((r, owner, mut lines, payments, intents)) = found else {
-        return Err(AppError::NotFound);
-    };
-    user.may_access(r.user_id)?;
-    // Line items by the date the job ended (then job id), as on a statement.
-    lines.sort_by(|a, b| (a.ended_at, &a.job_id, a.id).cmp(&(b.ended_at, &b.job_id, b.id)));
+    let data = found.ok_or(AppError::NotFound)?;
+    user.may_access(data.receipt.user_id)?;
+    Ok(data)
+}
+
+impl ReceiptData {
+    fn document(&self, state: &AppState) -> Result<ReceiptDoc, AppError> {
+        ReceiptDoc::build(
+            &self.receipt,
+            &self.owner,
+            &state.config.issuer,
+            &state.config.rates(),
+            &self.usage,
+            &self.payments,
+        )
+    }
+}
+
+/// The name receipts are issued under when `ISSUER_NAME` is not set.
+pub const SITE_NAME: &str = "HPC Usage Portal";
+
+pub async fn receipt(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    q: web::Query<ReceiptQuery>,
+) -> Result<HttpResponse, AppError> {
+    let data = load_receipt(&state, &user, path.into_inner()).await?;
+    let doc = data.document(&state)?;
+    let r = &data.receipt;
     let last_error = if r.status == "unpaid" {
-        last_intent_error(&intents, state.provider_name())
+        last_intent_error(&data.intents, state.provider_name())
     } else {
         None
     };
     let mut ctx = page_context(&state, &session, Some(&user))?;
-    ctx.insert("receipt", &ReceiptView::from(&r, &owner)?);
-    ctx.insert("owner", &owner);
-    ctx.insert("lines", &views(&lines, UsageView::from)?);
-    ctx.insert("payments", &views(&payments, PaymentView::from)?);
+    ctx.insert("receipt", &ReceiptView::from(r, &data.owner)?);
+    ctx.insert("owner", &data.owner);
+    ctx.insert("doc", &doc);
+    ctx.insert("site_name", SITE_NAME);
     ctx.insert(
         "amount_refused",
         &last_error.as_ref().and_then(|(refused, _)| refused.clone()),
@@ -483,6 +498,25 @@ pub async fn receipt(
         ctx.insert("operator_error", &last_error.map(|(_, e)| e));
     }
     Ok(html(state.templates.render("receipt.html", &ctx)?))
+}
+
+/// `GET /receipts/{id}.pdf`: the receipt as a PDF, for the same people as the page.
+pub async fn receipt_pdf(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let data = load_receipt(&state, &user, path.into_inner()).await?;
+    let doc = data.document(&state)?;
+    let bytes = crate::pdf::receipt_pdf(&doc, SITE_NAME);
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"receipt-{}.pdf\"", doc.number),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(bytes))
 }
 
 fn require_admin(user: &CurrentUser) -> Result<(), AppError> {

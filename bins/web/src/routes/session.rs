@@ -10,7 +10,8 @@ use crate::logsafe::bounded;
 use crate::state::AppState;
 
 pub async fn login_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
-    let ctx = page_context(&state, &session, None)?;
+    let mut ctx = page_context(&state, &session, None)?;
+    ctx.insert("login_page", &true);
     Ok(html(state.templates.render("login.html", &ctx)?))
 }
 
@@ -77,6 +78,7 @@ pub async fn login(
             let mut ctx = page_context(&state, &session, None)?;
             ctx.insert("error", "Unknown username or wrong password.");
             ctx.insert("username", &username);
+            ctx.insert("login_page", &true);
             Ok(HttpResponse::Unauthorized()
                 .content_type("text/html; charset=utf-8")
                 .body(state.templates.render("login.html", &ctx)?))

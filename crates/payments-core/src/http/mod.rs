@@ -11,6 +11,9 @@
 //! - [`Idempotency::LookupBeforeResend`]: before every re-send the adapter's [`Lookup`] searches
 //!   the provider for the object by our reference; when it exists, that object is the answer and
 //!   nothing is re-sent (providers without an idempotency header);
+//! - [`Idempotency::LookupFirst`]: the same, and before the first attempt too, so that a second
+//!   call for the same operation (the server retrying after a lost answer) finds the object the
+//!   first one created instead of creating another;
 //! - [`Idempotency::OnlyIfUnsent`] (the default for other methods): only when the connection was
 //!   never established.
 
@@ -100,6 +103,29 @@ pub struct JsonErrors {
     pub retry_header: Option<&'static str>,
 }
 
+impl JsonErrors {
+    /// The pointers to the provider's error code and message; no field, no retry header.
+    pub const fn new(
+        provider: &'static str,
+        code: &'static [&'static str],
+        message: &'static [&'static str],
+    ) -> Self {
+        JsonErrors {
+            provider,
+            code,
+            message,
+            field: None,
+            retry_header: None,
+        }
+    }
+
+    /// With the pointer to the parameter at fault.
+    pub const fn with_field(mut self, pointer: &'static str) -> Self {
+        self.field = Some(pointer);
+        self
+    }
+}
+
 impl ApiErrors for JsonErrors {
     fn api_error(&self, status: u16, body: &[u8]) -> ProviderError {
         let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
@@ -136,7 +162,16 @@ pub enum Idempotency<'a> {
     /// `(header, key)`: re-sent unchanged on every attempt.
     Header(&'static str, &'a str),
     LookupBeforeResend(&'a dyn Lookup),
+    /// [`Idempotency::LookupBeforeResend`], and a look-up before the first attempt as well.
+    LookupFirst(&'a dyn Lookup),
     OnlyIfUnsent,
+}
+
+impl<'a> Idempotency<'a> {
+    /// `key` in the `Idempotency-Key` header (Stripe, Mollie, and most providers with one).
+    pub fn key(key: &'a str) -> Self {
+        Idempotency::Header("Idempotency-Key", key)
+    }
 }
 
 /// A request body.
@@ -326,11 +361,16 @@ impl Client {
         loop {
             if attempt > 1 {
                 tokio::time::sleep(self.retry.backoff(attempt)).await;
-                if let (Idempotency::LookupBeforeResend(lookup), true) = (request.idempotency, arrived) {
-                    if let Some(body) = lookup.find(self).await? {
-                        tracing::info!(provider = self.provider, path = %request.path, "an earlier attempt took effect: not re-sent");
-                        return Ok(Response { status: 200, body });
-                    }
+            }
+            let lookup = match request.idempotency {
+                Idempotency::LookupFirst(lookup) if attempt == 1 || arrived => Some(lookup),
+                Idempotency::LookupBeforeResend(lookup) if attempt > 1 && arrived => Some(lookup),
+                _ => None,
+            };
+            if let Some(lookup) = lookup {
+                if let Some(body) = lookup.find(self).await? {
+                    tracing::info!(provider = self.provider, path = %request.path, attempt, "the operation took effect earlier: not sent again");
+                    return Ok(Response { status: 200, body });
                 }
             }
             let failure = match self.attempt(request).await {
@@ -379,6 +419,20 @@ impl Client {
     pub async fn json<T: DeserializeOwned>(&self, request: &Request<'_>) -> Result<T, ProviderError> {
         let response = self.send(request).await?;
         self.parse(&request.path, &response.body)
+    }
+
+    /// [`Client::send`] and the answer parsed as `T`, with the answer's JSON as it came (for
+    /// [`crate::WebhookEvent::raw`] when the event is built from a re-fetched object).
+    pub async fn json_raw<T: DeserializeOwned>(
+        &self,
+        request: &Request<'_>,
+    ) -> Result<(T, serde_json::Value), ProviderError> {
+        let raw: serde_json::Value = self.json(request).await?;
+        let parsed = T::deserialize(&raw).map_err(|e| ProviderError::UnexpectedResponse {
+            provider: self.provider,
+            message: format!("{}: the answer is not the expected object: {e}", request.path),
+        })?;
+        Ok((parsed, raw))
     }
 
     /// `body` parsed as `T`, or [`ProviderError::UnexpectedResponse`] naming `what`.

@@ -306,6 +306,28 @@ async fn lookup_before_resend_prevents_a_second_create_after_a_lost_answer() {
         "{e:?}"
     );
     assert_eq!(requests(&server, "POST", "/charges").await.len(), 4);
+
+    // LookupFirst: a second call for the same operation finds the first one's charge and sends
+    // nothing; a first call for a new one looks up once, then creates.
+    let lookup1 = ByRef("pay_1");
+    let v: Value = c
+        .json(&create("pay_1").idempotency(Idempotency::LookupFirst(&lookup1)))
+        .await
+        .expect("found before sending");
+    assert_eq!(v["id"], "ch_1");
+    assert_eq!(
+        requests(&server, "POST", "/charges").await.len(),
+        4,
+        "nothing sent"
+    );
+    let lookup5 = ByRef("pay_5");
+    let v: Value = c
+        .json(&create("pay_5").idempotency(Idempotency::LookupFirst(&lookup5)))
+        .await
+        .expect("created");
+    assert_eq!(v["ref"], "pay_5");
+    assert_eq!(requests(&server, "POST", "/charges").await.len(), 5);
+    assert_eq!(requests(&server, "GET", "/charges/search").await.len(), 4);
 }
 
 /// The token endpoint: counts requests and hands out `tok-<n>` valid for `expires_in` seconds.

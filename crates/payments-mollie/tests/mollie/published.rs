@@ -27,9 +27,17 @@ async fn published() -> (ProviderMock<()>, MollieProvider) {
         })
         .start()
         .await;
-    let mut config = MollieConfig::new(API_KEY, "http://127.0.0.1:8000/payments/webhook").unwrap();
-    config.api_base = mock.uri();
-    (mock, MollieProvider::new(config).unwrap())
+    let base = mock.uri();
+    let lookup = |name: &str| match name {
+        "MOLLIE_API_KEY" => Some(API_KEY.to_string()),
+        "MOLLIE_API_BASE" => Some(base.clone()),
+        "SITE_BASE_URL" => Some("http://127.0.0.1:8000".to_string()),
+        _ => None,
+    };
+    (
+        mock,
+        MollieProvider::new(MollieConfig::from_lookup(&lookup).unwrap()).unwrap(),
+    )
 }
 
 fn webhook(body: &str) -> WebhookRequest {

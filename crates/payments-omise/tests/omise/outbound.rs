@@ -40,8 +40,17 @@ async fn create_checkout_posts_a_redirect_charge_with_our_ids_in_metadata() {
     assert_eq!(stored["source"]["type"], DEFAULT_SOURCE_TYPE);
 
     let requests = mock.received_requests().await;
-    assert_eq!(requests.len(), 1, "exactly one call");
-    let r = &requests[0];
+    assert_eq!(requests.len(), 2, "a look-up, then the create");
+    let search = &requests[0];
+    assert_eq!(search.method.as_str(), "GET");
+    assert_eq!(search.url.path(), "/search");
+    let query: Vec<(String, String)> = search.url.query_pairs().into_owned().collect();
+    assert!(query.contains(&("scope".into(), "charge".into())), "{query:?}");
+    assert!(
+        query.contains(&("query".into(), "pay_abc123".into())),
+        "{query:?}"
+    );
+    let r = &requests[1];
     assert_eq!(r.method.as_str(), "POST");
     assert_eq!(r.url.path(), "/charges");
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{TEST_SECRET_KEY}:"));
@@ -64,7 +73,16 @@ async fn create_checkout_posts_a_redirect_charge_with_our_ids_in_metadata() {
     assert_eq!(field(&f, "return_uri"), Some(req.success_url.as_str()));
     assert_eq!(field(&f, "metadata[payment_id]"), Some("pay_abc123"));
     assert_eq!(field(&f, "metadata[receipt_id]"), Some("42"));
-    assert_eq!(field(&f, "description"), Some(req.description.as_str()));
+    let description = format!("{} (pay_abc123)", req.description);
+    assert_eq!(
+        field(&f, "description"),
+        Some(description.as_str()),
+        "our payment id ends it"
+    );
+    assert_eq!(
+        field(&f, "metadata[idempotency_key]"),
+        Some(req.idempotency_key.as_str())
+    );
     assert!(
         field(&f, "amount").is_some_and(|a| a.bytes().all(|b| b.is_ascii_digit())),
         "the amount is an integer count of satang: {f:?}"
@@ -85,7 +103,8 @@ async fn the_source_type_is_configurable_and_jpy_has_no_decimals() {
     let stored = mock.charge(&session.external_id).expect("stored");
     assert_eq!(stored["source"]["type"], "shopeepay");
     let requests = mock.received_requests().await;
-    let f = form(&requests[0]);
+    let post = requests.iter().find(|r| r.method.as_str() == "POST");
+    let f = form(post.expect("the create"));
     assert_eq!(
         field(&f, "amount"),
         Some("1235"),
@@ -119,9 +138,9 @@ async fn amounts_outside_omises_limits_are_refused_before_any_call() {
         "a refused amount reached Omise"
     );
     // The limits themselves are accepted.
-    for amount in [thb(2_000), thb(15_000_000)] {
+    for (payment_ref, amount) in [("pay_edge_min", thb(2_000)), ("pay_edge_max", thb(15_000_000))] {
         provider
-            .create_checkout(&checkout("pay_edge", amount))
+            .create_checkout(&checkout(payment_ref, amount))
             .await
             .unwrap_or_else(|e| panic!("{amount} refused: {e}"));
     }
@@ -162,7 +181,8 @@ async fn fetch_payment_reports_omises_current_state() {
     for bad in ["", "chrg_", "chrg_../../account", "cs_test_123", "chrg_a?b=c"] {
         assert!(provider.fetch_payment(bad).await.is_err(), "{bad:?} accepted");
     }
-    assert_eq!(mock.received_requests().await.len(), 7);
+    // The create (a look-up and the POST) and the six fetches.
+    assert_eq!(mock.received_requests().await.len(), 8);
     record(&mock, "fetch-payment").await;
 }
 
@@ -324,50 +344,58 @@ async fn get_is_retried_on_5xx_but_not_on_4xx() {
 }
 
 #[tokio::test]
-async fn post_is_not_repeated_once_it_may_have_reached_omise() {
+async fn a_charge_is_looked_up_before_it_is_sent_again_so_omise_holds_one() {
     let mock = MockOmise::start().await;
     let provider = mock.provider();
 
+    // A 503 that created nothing: the look-up finds no charge, so the create is sent again.
     mock.fail_next("POST", "/charges", 503, 1);
-    match provider
+    let first = provider
         .create_checkout(&checkout("pay_post503", thb(5_000)))
         .await
-    {
-        Err(ProviderError::Unavailable { message, .. }) => assert!(message.contains("503"), "{message}"),
-        other => panic!("503 on POST gave {other:?}"),
-    }
-    assert_eq!(
-        mock.count("POST", "/charges").await,
-        1,
-        "a 5xx POST is not repeated"
-    );
+        .expect("the second attempt creates the charge");
+    assert_eq!(mock.count("POST", "/charges").await, 2, "503, then created");
+    assert_eq!(mock.charges_for_payment("pay_post503").len(), 1);
+    assert_eq!(mock.charge_id_for_payment("pay_post503"), Some(first.external_id));
 
-    // A timeout after the request arrived: the charge exists at Omise, so sending it again would
-    // create a second one.
+    // A timeout after the request arrived: the charge exists at Omise, the look-up before the
+    // re-send finds it, and nothing is sent again.
     let mut config = mock.config();
     config.retry.timeout = Duration::from_millis(300);
     let impatient = provider_with(config);
     mock.delay_next("POST", "/charges", Duration::from_millis(1_500), 1);
-    match impatient
-        .create_checkout(&checkout("pay_timeout", thb(5_000)))
+    let req = checkout("pay_timeout", thb(5_000));
+    let session = impatient
+        .create_checkout(&req)
         .await
-    {
-        Err(ProviderError::Unavailable { message, .. }) => {
-            assert!(message.contains("not repeated"), "{message}")
-        }
-        other => panic!("a timed-out POST gave {other:?}"),
-    }
+        .expect("found after the timeout");
     assert_eq!(
         mock.count("POST", "/charges").await,
-        2,
+        3,
         "the timed-out POST was sent once"
     );
     assert_eq!(
         mock.charges_for_payment("pay_timeout").len(),
         1,
-        "the request did reach Omise: exactly one charge exists"
+        "one charge at Omise"
     );
-    record(&mock, "post-no-retry").await;
+    assert_eq!(
+        mock.charge_id_for_payment("pay_timeout"),
+        Some(session.external_id.clone())
+    );
+
+    // The same checkout again (the server retrying): the same charge, no new POST.
+    let again = provider.create_checkout(&req).await.expect("the same checkout");
+    assert_eq!(again.external_id, session.external_id);
+    assert_eq!(mock.count("POST", "/charges").await, 3);
+
+    // Another operation of the same payment (a new idempotency key) is a new charge.
+    let mut retry = req.clone();
+    retry.idempotency_key = "pay:pay_timeout:checkout:1".into();
+    let second = provider.create_checkout(&retry).await.expect("a new attempt");
+    assert_ne!(second.external_id, session.external_id);
+    assert_eq!(mock.charges_for_payment("pay_timeout").len(), 2);
+    record(&mock, "post-lookup").await;
 }
 
 #[tokio::test]

@@ -32,18 +32,7 @@ async fn conformance_suite_v2() {
         .expect("record requests");
     assert!(n > 0);
     assert_eq!(report.skipped_names(), OMISE_SKIPS, "{report}");
-    // Known failures the suite finds: Omise documents no idempotency key and the adapter does
-    // not yet look up the charge by our payment id before sending the same request again, so
-    // the same checkout twice, or again after a lost answer, makes two charges (issue 10,
-    // item 2's look-up-before-resend fixes it). When it passes,
-    // replace this with `report.assert_passed(OMISE_SKIPS)`.
-    assert_eq!(
-        report.failed_names(),
-        [
-            "idempotency.same_request_twice",
-            "idempotency.one_checkout_at_provider",
-            "idempotency.lost_answer"
-        ],
-        "{report}"
-    );
+    // Omise has no idempotency key; the adapter looks the charge up by our payment id before
+    // sending it (again), so the same checkout twice, or again after a lost answer, is one charge.
+    report.assert_passed(OMISE_SKIPS);
 }

@@ -5,6 +5,7 @@ mod transformers {
     use payments_core::{EventKind, Money, PaymentStatus, ProviderError};
     use payments_omise::transformers::*;
 
+    use payments_core::wire::is_provider_id;
     use payments_core::Currency;
 
     fn c(code: &str) -> Currency {
@@ -45,10 +46,10 @@ mod transformers {
 
     #[test]
     fn ids_are_checked_before_use_in_paths() {
-        assert!(is_omise_id("chrg_test_5xyz01", "chrg_"));
-        assert!(!is_omise_id("chrg_", "chrg_"));
-        assert!(!is_omise_id("chrg_../accounts", "chrg_"));
-        assert!(!is_omise_id("rfnd_1", "chrg_"));
-        assert!(!is_omise_id("chrg_a/b", "chrg_"));
+        assert!(is_provider_id("chrg_test_5xyz01", "chrg_"));
+        assert!(!is_provider_id("chrg_", "chrg_"));
+        assert!(!is_provider_id("chrg_../accounts", "chrg_"));
+        assert!(!is_provider_id("rfnd_1", "chrg_"));
+        assert!(!is_provider_id("chrg_a/b", "chrg_"));
     }
 }

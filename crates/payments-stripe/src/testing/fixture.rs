@@ -113,7 +113,7 @@ impl AdapterFixture for StripeFixture {
         session["status"] = json!("open");
         session["payment_status"] = json!("unpaid");
         session["url"] = json!(format!("{}/c/pay/{id}", self.mock.uri()));
-        let answer = wiremock::ResponseTemplate::new(200).set_body_json(session);
+        let answer = payments_core::mock::ResponseTemplate::new(200).set_body_json(session);
         self.mock.inject("POST", "/v1/checkout/sessions", answer, 1).await;
         true
     }

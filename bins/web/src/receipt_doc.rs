@@ -1,0 +1,272 @@
+//! What a receipt says, built once from the stored rows for the HTML page and the PDF alike:
+//! issuer, customer, number and dates, line items with their quantities and rates, the total,
+//! how amounts were rounded, and the payment history.
+//!
+//! Amounts are never recomputed here: each line shows the cost stored when its usage was
+//! imported, and the total the receipt stores. The rates shown are the configured rate card;
+//! a line whose stored cost is not what that card gives (the rates changed after the import)
+//! says so instead of showing a rate it was not priced at.
+
+use payments_core::{Currency, Money};
+use payments_store::{PaymentRow, ReceiptRow, UsageRow};
+use serde::Serialize;
+
+use crate::config::Issuer;
+use crate::error::AppError;
+use crate::templates::{format_duration, format_time};
+use crate::usage_import::RateCard;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptDoc {
+    pub number: i64,
+    pub issuer: Issuer,
+    pub customer: String,
+    /// When the receipt was made (`2026-11-26 15:40 UTC`).
+    pub created: String,
+    pub status: String,
+    /// The status in words, with the payment time when paid.
+    pub status_text: String,
+    pub paid: Option<String>,
+    pub lines: Vec<LineItem>,
+    pub total: String,
+    /// The rate card, one entry per resource (`CPU core time: THB 1.00 per core-hour`).
+    pub rates: Vec<String>,
+    /// How line amounts and the total are rounded.
+    pub rounding: String,
+    /// Whether some line was priced at rates other than the ones configured now.
+    pub earlier_rates: bool,
+    pub payments: Vec<PaymentEntry>,
+}
+
+/// One job on the receipt. `quantities[i]` is charged at `rates[i]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineItem {
+    pub ended: String,
+    pub job_id: String,
+    pub description: String,
+    pub quantities: Vec<String>,
+    /// Empty when the line was priced at rates that are no longer configured.
+    pub rates: Vec<String>,
+    pub amount: String,
+}
+
+/// One payment attempt: who took it, how it stands, when it started and last changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentEntry {
+    pub public_id: String,
+    pub provider: String,
+    pub external_id: String,
+    /// The stored status (also the badge's class).
+    pub status: String,
+    /// The status in words.
+    pub state: String,
+    pub started: String,
+    pub updated: String,
+    pub amount: String,
+}
+
+/// A payment status in words.
+fn payment_state(status: &str) -> &str {
+    match status {
+        "created" => "started",
+        "pending" => "processing",
+        "requires_capture" => "awaiting capture",
+        "succeeded" => "succeeded",
+        "failed" => "failed",
+        "expired" => "expired",
+        "canceled" => "cancelled",
+        "refunded" => "refunded",
+        other => other,
+    }
+}
+
+/// `2026-11-26 15:40:12 UTC` from unix seconds: to the second, and breakable at the space.
+fn format_time_exact(unix: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+impl ReceiptDoc {
+    pub fn build(
+        receipt: &ReceiptRow,
+        customer: &str,
+        issuer: &Issuer,
+        rates: &RateCard,
+        usage: &[UsageRow],
+        payments: &[PaymentRow],
+    ) -> Result<ReceiptDoc, AppError> {
+        let total = receipt.total()?;
+        let currency = total.currency;
+        // Line items by the date the job ended, then job id (as on a statement).
+        let mut usage: Vec<&UsageRow> = usage.iter().collect();
+        usage.sort_by(|a, b| (a.ended_at, &a.job_id, a.id).cmp(&(b.ended_at, &b.job_id, b.id)));
+        let per_hour = |minor: i64| format!("{}/h", Money::new(minor, rates.currency));
+        let mut earlier_rates = false;
+        let lines = usage
+            .iter()
+            .map(|u| {
+                let cost = u.cost()?;
+                let mut quantities = Vec::new();
+                let mut line_rates = Vec::new();
+                if u.cpu_core_seconds > 0 || u.gpu_seconds == 0 {
+                    quantities.push(format!("CPU {}", format_duration(u.cpu_core_seconds)));
+                    line_rates.push(per_hour(rates.cpu_core_hour));
+                }
+                if u.gpu_seconds > 0 {
+                    quantities.push(format!("GPU {}", format_duration(u.gpu_seconds)));
+                    line_rates.push(per_hour(rates.gpu_hour));
+                }
+                // The rates shown must be the ones the stored amount was priced at.
+                if rates.cost(u.cpu_core_seconds, u.gpu_seconds).ok() != Some(cost) {
+                    earlier_rates = true;
+                    line_rates.clear();
+                }
+                Ok(LineItem {
+                    ended: format_time(u.ended_at),
+                    job_id: u.job_id.clone(),
+                    description: u.description.clone(),
+                    quantities,
+                    rates: line_rates,
+                    amount: cost.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let mut payments: Vec<&PaymentRow> = payments.iter().collect();
+        payments.sort_by_key(|p| (p.created_at, p.id));
+        let payments = payments
+            .iter()
+            .map(|p| {
+                Ok(PaymentEntry {
+                    public_id: p.public_id.clone(),
+                    provider: p.provider.clone(),
+                    external_id: p.external_id.clone().unwrap_or_default(),
+                    status: p.status.clone(),
+                    state: payment_state(&p.status).to_string(),
+                    started: format_time_exact(p.created_at),
+                    updated: format_time_exact(p.updated_at),
+                    amount: p.amount()?.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let paid = receipt.paid_at.map(format_time);
+        let status_text = match (receipt.status.as_str(), &paid) {
+            ("paid", Some(at)) => format!("Paid {at}"),
+            ("paid", None) => "Paid".to_string(),
+            ("unpaid", _) => format!("Unpaid: {total} due"),
+            ("refunded", _) => "Refunded".to_string(),
+            ("void", _) => "Void".to_string(),
+            (other, _) => other.to_string(),
+        };
+        Ok(ReceiptDoc {
+            number: receipt.id,
+            issuer: issuer.clone(),
+            customer: customer.to_string(),
+            created: format_time(receipt.created_at),
+            status: receipt.status.clone(),
+            status_text,
+            paid,
+            lines,
+            total: total.to_string(),
+            rates: vec![
+                format!(
+                    "CPU core time: {} per core-hour",
+                    Money::new(rates.cpu_core_hour, rates.currency)
+                ),
+                format!(
+                    "GPU time: {} per GPU-hour",
+                    Money::new(rates.gpu_hour, rates.currency)
+                ),
+            ],
+            rounding: rounding_rule(currency),
+            earlier_rates,
+            payments,
+        })
+    }
+}
+
+/// The rounding rule of `RateCard::cost` and of the receipt total, in words.
+pub fn rounding_rule(currency: Currency) -> String {
+    format!(
+        "Each line's amount is its CPU core time times the CPU rate plus its GPU time times the \
+         GPU rate, computed exactly to the second and rounded up once, to the next {}. \
+         The total is the sum of the line amounts, with no further rounding.",
+        Money::new(1, currency)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(id: i64, job: &str, cpu: i64, gpu: i64, ended_at: i64, cost_minor: i64) -> UsageRow {
+        UsageRow {
+            id,
+            user_id: 1,
+            job_id: job.into(),
+            description: "d".into(),
+            cpu_core_seconds: cpu,
+            gpu_seconds: gpu,
+            ended_at,
+            cost_minor,
+            currency: "THB".into(),
+            receipt_id: Some(7),
+            created_at: 0,
+        }
+    }
+
+    fn receipt(total_minor: i64) -> ReceiptRow {
+        ReceiptRow {
+            id: 7,
+            user_id: 1,
+            currency: "THB".into(),
+            total_minor,
+            status: "unpaid".into(),
+            created_at: 1_764_000_000,
+            paid_at: None,
+        }
+    }
+
+    fn rates() -> RateCard {
+        RateCard {
+            cpu_core_hour: 100,
+            gpu_hour: 5000,
+            currency: Currency::from_code("THB").unwrap(),
+        }
+    }
+
+    #[test]
+    fn lines_show_quantities_and_rates_in_date_order_and_keep_stored_amounts() {
+        let rows = [
+            usage(1, "b", 5400, 1800, 200, 150 + 2500),
+            usage(2, "a", 1, 0, 100, 1),
+            usage(3, "c", 3600, 0, 200, 100),
+            // Priced when the CPU rate was THB 2.00: its amount stays, its rate is not claimed.
+            usage(4, "d", 3600, 0, 300, 200),
+        ];
+        let doc =
+            ReceiptDoc::build(&receipt(2951), "alice", &Issuer::default(), &rates(), &rows, &[]).unwrap();
+        let jobs: Vec<&str> = doc.lines.iter().map(|l| l.job_id.as_str()).collect();
+        assert_eq!(jobs, ["a", "b", "c", "d"], "by end date, then job id");
+        assert_eq!(doc.lines[1].quantities, ["CPU 1h 30m 00s", "GPU 30m 00s"]);
+        assert_eq!(doc.lines[1].rates, ["THB 1.00/h", "THB 50.00/h"]);
+        assert_eq!(doc.lines[1].amount, "THB 26.50");
+        assert_eq!(
+            doc.lines[0].amount, "THB 0.01",
+            "1 s of a core rounds up to one satang"
+        );
+        assert!(doc.lines[3].rates.is_empty());
+        assert_eq!(doc.lines[3].amount, "THB 2.00");
+        assert!(doc.earlier_rates);
+        assert_eq!(doc.total, "THB 29.51");
+        assert!(doc.rounding.contains("rounded up once, to the next THB 0.01"));
+        assert_eq!(doc.status_text, "Unpaid: THB 29.51 due");
+    }
+
+    #[test]
+    fn the_rounding_rule_names_the_currencys_smallest_unit() {
+        assert!(rounding_rule(Currency::from_code("JPY").unwrap()).contains("the next JPY 1."));
+    }
+}

@@ -1,0 +1,886 @@
+//! The portal in a real browser: headless Chromium driven through chromedriver (WebDriver), at
+//! desktop (1280x800) and phone (390x844) sizes, against a real server on a loopback port with
+//! a real SQLite file.
+//!
+//! - the whole pay flow with the dummy provider: fail, cancel, then succeed;
+//! - every page: no sideways scroll at 390 px, no serious or critical axe-core finding, and a
+//!   full-page screenshot of each size in `target/screenshots/` (look at them).
+//!
+//! Without chromedriver these tests are reported as ignored, and the build says so loudly
+//! (`bins/web/build.rs`); with `REQUIRE_BROWSER=1` (CI) they run and fail if it is missing.
+//!
+//! The helpers ([`Chrome`], [`Chrome::check_page`], ...) are for any test that wants a browser:
+//! start one with `Chrome::start(PHONE).await`, log in with [`Chrome::log_in`], open pages with
+//! [`Chrome::open`] and wait for what a page shows with [`Chrome::wait_for`].
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use payments_store::{ReceiptStatus, Role};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use thirtyfour::error::WebDriverErrorInner;
+use thirtyfour::prelude::*;
+use thirtyfour::session::http::{Body, HttpClient};
+
+use crate::support::{location, Browser, TestServer, PASSWORD};
+
+/// axe-core, vendored from npm (see `axe/README.md`: version, licence MPL-2.0).
+const AXE_JS: &str = include_str!("axe/axe.min.js");
+
+/// How long a page or an element may take to appear before the test fails (a bound, not a
+/// measurement: the wait ends as soon as it is there).
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A window size the pages are looked at in.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewport {
+    pub name: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub mobile: bool,
+}
+
+pub const DESKTOP: Viewport = Viewport {
+    name: "desktop",
+    width: 1280,
+    height: 800,
+    mobile: false,
+};
+
+pub const PHONE: Viewport = Viewport {
+    name: "phone",
+    width: 390,
+    height: 844,
+    mobile: true,
+};
+
+/// Chromium processes are heavy on a small machine: one browser test at a time.
+pub fn one_browser_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `CHROMEDRIVER` if set, else `chromedriver` on `PATH` (as `bins/web/build.rs` decides).
+fn find_chromedriver() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMEDRIVER").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("chromedriver"))
+        .find(|p| p.is_file())
+}
+
+/// Where screenshots go: `target/screenshots/` of the build that made this test binary.
+pub fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/web-<hash>
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("create target/screenshots");
+    dir
+}
+
+/// WebDriver over the workspace's reqwest (thirtyfour is built without its own client).
+#[derive(Clone)]
+struct Http(reqwest::Client);
+
+#[async_trait::async_trait]
+impl HttpClient for Http {
+    async fn send(&self, request: http::Request<Body<'_>>) -> WebDriverResult<http::Response<bytes::Bytes>> {
+        let failed =
+            |e: reqwest::Error| WebDriverError::from(WebDriverErrorInner::RequestFailed(e.to_string()));
+        let (parts, body) = request.into_parts();
+        let mut req = self
+            .0
+            .request(parts.method, parts.uri.to_string())
+            .headers(parts.headers);
+        if let Body::Json(json) = body {
+            req = req.json(json);
+        }
+        let resp = req.send().await.map_err(failed)?;
+        let mut out = http::Response::builder().status(resp.status());
+        for (k, v) in resp.headers() {
+            out = out.header(k, v);
+        }
+        let body = resp.bytes().await.map_err(failed)?;
+        out.body(body)
+            .map_err(|e| WebDriverErrorInner::RequestFailed(e.to_string()).into())
+    }
+
+    async fn new(&self) -> std::sync::Arc<dyn HttpClient> {
+        std::sync::Arc::new(Http(reqwest::Client::new()))
+    }
+}
+
+/// A chromedriver process (and the Chromium it starts), in a process group of its own so that
+/// everything it started is ended with it.
+struct DriverProcess {
+    child: Child,
+    url: String,
+}
+
+impl DriverProcess {
+    async fn start() -> DriverProcess {
+        let path = find_chromedriver().unwrap_or_else(|| {
+            panic!(
+                "BROWSER TESTS CANNOT RUN: chromedriver not found (REQUIRE_BROWSER=1 or it went away after the \
+                 build). Install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver) \
+                 or set CHROMEDRIVER."
+            )
+        });
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().expect("addr").port()
+        };
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(&path)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()))
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let driver = DriverProcess { child, url };
+        // Ready when /status answers (bounded wait).
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let ready = client
+                .get(format!("{}/status", driver.url))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success());
+            if ready.is_some() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on {} within {WAIT:?}",
+                driver.url
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        driver
+    }
+}
+
+impl Drop for DriverProcess {
+    fn drop(&mut self) {
+        // The whole group: chromedriver and the Chromium processes it started.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// One headless Chromium at one window size, pointed at a test server.
+pub struct Chrome {
+    pub driver: WebDriver,
+    pub viewport: Viewport,
+    base: String,
+    _process: DriverProcess,
+}
+
+/// A serious or critical axe-core finding.
+#[derive(Debug, serde::Deserialize)]
+pub struct AxeFinding {
+    pub id: String,
+    pub impact: String,
+    pub help: String,
+    pub nodes: Vec<String>,
+}
+
+impl Chrome {
+    pub async fn start(viewport: Viewport, server: &TestServer) -> Chrome {
+        let process = DriverProcess::start().await;
+        let mut caps = DesiredCapabilities::chrome();
+        for arg in [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-extensions",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--lang=en-US",
+        ] {
+            caps.add_arg(arg).expect("chrome arg");
+        }
+        if let Some(bin) = std::env::var_os("CHROME_BIN") {
+            caps.set_binary(&bin.to_string_lossy()).expect("chrome binary");
+        }
+        // The exact viewport, whatever the window around it.
+        caps.add_experimental_option(
+            "mobileEmulation",
+            json!({ "deviceMetrics": {
+                "width": viewport.width,
+                "height": viewport.height,
+                "pixelRatio": 1,
+                "mobile": viewport.mobile,
+                "touch": viewport.mobile,
+            }}),
+        )
+        .expect("mobile emulation");
+        let driver = WebDriver::builder(process.url.clone(), caps)
+            .client(Http(reqwest::Client::new()))
+            .await
+            .expect("start a Chromium session (is chromium installed?)");
+        driver
+            .set_script_timeout(Duration::from_secs(60))
+            .await
+            .expect("script timeout");
+        let chrome = Chrome {
+            driver,
+            viewport,
+            base: server.base.clone(),
+            _process: process,
+        };
+        // The viewport as a page with `<meta name=viewport>` sees it.
+        chrome.open("/login").await;
+        let (w, h): (u32, u32) = chrome
+            .script("return [window.innerWidth, window.innerHeight]")
+            .await
+            .map(|v| serde_json::from_value(v).expect("viewport"))
+            .expect("viewport size");
+        assert_eq!(
+            (w, h),
+            (viewport.width, viewport.height),
+            "{} viewport",
+            viewport.name
+        );
+        chrome
+    }
+
+    pub async fn quit(self) {
+        let Chrome { driver, _process, .. } = self;
+        driver.quit().await.expect("quit Chromium");
+    }
+
+    /// Runs `script` in the page and returns what it returned.
+    pub async fn script(&self, script: &str) -> WebDriverResult<Value> {
+        Ok(self
+            .driver
+            .execute(script.to_string(), Vec::new())
+            .await?
+            .json()
+            .clone())
+    }
+
+    /// Opens a path of the test server and waits until the page has its `<h1>`.
+    pub async fn open(&self, path: &str) {
+        self.driver
+            .goto(format!("{}{path}", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("{}: open {path}: {e}", self.viewport.name));
+        self.wait_for("h1").await;
+    }
+
+    /// The first element matching `css`, waiting for it (bounded poll).
+    pub async fn wait_for(&self, css: &str) -> WebElement {
+        let found = self
+            .driver
+            .query(By::Css(css.to_string()))
+            .wait(WAIT, Duration::from_millis(50))
+            .first()
+            .await;
+        match found {
+            Ok(el) => el,
+            Err(e) => {
+                let (path, shot) = self.failure_evidence().await;
+                panic!(
+                    "{}: no {css:?} within {WAIT:?} (at {path}; screenshot {}): {e}",
+                    self.viewport.name,
+                    shot.display()
+                )
+            }
+        }
+    }
+
+    /// Where the browser is and a screenshot of it, for a failure message.
+    async fn failure_evidence(&self) -> (String, PathBuf) {
+        let path = self.path().await;
+        let shot = self.screenshot("FAILED").await;
+        (path, shot)
+    }
+
+    /// Waits until the page's `<h1>` contains `text`.
+    pub async fn wait_for_heading(&self, text: &str) {
+        let condition = format!(
+            "const h = document.querySelector('h1'); return !!h && h.textContent.includes({});",
+            json!(text)
+        );
+        self.wait_until(&format!("a heading with {text:?}"), &condition)
+            .await;
+    }
+
+    /// Polls `condition` (a script returning true or false) until it is true, failing after
+    /// [`WAIT`]. A script error (a page being replaced) counts as false.
+    pub async fn wait_until(&self, what: &str, condition: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.script(condition).await.ok() == Some(json!(true)) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let h1 = self
+                    .script("const h = document.querySelector('h1'); return h ? h.textContent : null")
+                    .await
+                    .unwrap_or(Value::Null);
+                let (path, shot) = self.failure_evidence().await;
+                panic!(
+                    "{}: no {what} within {WAIT:?} (at {path}, heading {h1}; screenshot {})",
+                    self.viewport.name,
+                    shot.display()
+                );
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the first element matching `css`, waiting for it first.
+    pub async fn click(&self, css: &str) {
+        let el = self.wait_for(css).await;
+        el.scroll_into_view().await.expect("scroll into view");
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("{}: click {css}: {e}", self.viewport.name));
+    }
+
+    /// Clicks the button whose text is `text`.
+    pub async fn click_button(&self, text: &str) {
+        let el = self
+            .driver
+            .query(By::Css("button"))
+            .with_text(text.to_string())
+            .wait(WAIT, Duration::from_millis(50))
+            .first()
+            .await
+            .unwrap_or_else(|e| panic!("{}: no button {text:?}: {e}", self.viewport.name));
+        el.scroll_into_view().await.expect("scroll into view");
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("{}: click {text:?}: {e}", self.viewport.name));
+    }
+
+    /// The current page's path and query.
+    pub async fn path(&self) -> String {
+        let url = self.driver.current_url().await.expect("current url");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Logs in through the login form and waits for My Usage.
+    pub async fn log_in(&self, user: &str) {
+        self.open("/login").await;
+        self.wait_for("input[name=username]")
+            .await
+            .send_keys(user)
+            .await
+            .expect("type the username");
+        self.wait_for("input[name=password]")
+            .await
+            .send_keys(PASSWORD)
+            .await
+            .expect("type the password");
+        self.click_button("Log in").await;
+        self.wait_for_heading("My Usage").await;
+    }
+
+    /// Logs out with the header's button.
+    pub async fn log_out(&self) {
+        self.click_button("Log out").await;
+        self.wait_for_heading("Log in").await;
+    }
+
+    /// `(document.documentElement.scrollWidth, window.innerWidth)`.
+    pub async fn widths(&self) -> (u64, u64) {
+        let v = self
+            .script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            .await
+            .expect("widths");
+        serde_json::from_value(v).expect("two numbers")
+    }
+
+    /// The serious and critical axe-core findings on the current page.
+    pub async fn axe(&self) -> Vec<AxeFinding> {
+        let present = self.script("return typeof window.axe").await.expect("axe check");
+        if present != json!("object") {
+            self.driver
+                .execute(AXE_JS, Vec::new())
+                .await
+                .expect("inject axe-core");
+        }
+        let out = self
+            .driver
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                axe.run(document, { resultTypes: ['violations'] }).then(r => done({ findings:
+                  r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => ({
+                    id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 6).map(n => n.target.join(' ') + ' :: ' +
+                      (n.failureSummary || '').replace(/\s+/g, ' ')) })) }))
+                .catch(e => done({ error: String(e) }));"#,
+                Vec::new(),
+            )
+            .await
+            .expect("run axe-core")
+            .json()
+            .clone();
+        if let Some(e) = out.get("error") {
+            panic!("axe-core failed on {}: {e}", self.path().await);
+        }
+        serde_json::from_value(out["findings"].clone()).expect("axe findings")
+    }
+
+    /// A full-page PNG in `target/screenshots/<name>-<viewport>.png`; returns its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let metrics = self
+            .driver
+            .cdp()
+            .send_raw("Page.getLayoutMetrics", json!({}))
+            .await
+            .expect("layout metrics");
+        let size = &metrics["cssContentSize"];
+        let shot = self
+            .driver
+            .cdp()
+            .send_raw(
+                "Page.captureScreenshot",
+                json!({
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    "clip": { "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1 },
+                }),
+            )
+            .await
+            .expect("screenshot");
+        let data = shot["data"].as_str().expect("screenshot data");
+        let png = base64_decode(data);
+        let path = screenshot_dir().join(format!("{name}-{}.png", self.viewport.name));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    /// What every page must pass: a screenshot is taken, nothing scrolls sideways on a phone,
+    /// and axe-core finds nothing serious or critical. Returns a list of problems (empty when
+    /// the page passes) so that a test can report every page at once.
+    pub async fn check_page(&self, name: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        let path = self.path().await;
+        self.screenshot(name).await;
+        let (scroll, inner) = self.widths().await;
+        if scroll > inner {
+            problems.push(format!(
+                "{name} ({path}) at {}: scrolls sideways, {scroll} px wide in a {inner} px window",
+                self.viewport.name
+            ));
+        }
+        // Every header says what its column is (visually hidden text counts), for screen readers.
+        let empty_headers = self
+            .script("return [...document.querySelectorAll('th')].filter(th => !th.textContent.trim()).length")
+            .await
+            .expect("count empty headers");
+        if empty_headers != json!(0) {
+            problems.push(format!(
+                "{name} ({path}) at {}: {empty_headers} empty table header(s)",
+                self.viewport.name
+            ));
+        }
+        for f in self.axe().await {
+            problems.push(format!(
+                "{name} ({path}) at {}: axe {} [{}] {}: {}",
+                self.viewport.name,
+                f.id,
+                f.impact,
+                f.help,
+                f.nodes.join(" | ")
+            ));
+        }
+        problems
+    }
+}
+
+fn base64_decode(data: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .expect("base64 screenshot")
+}
+
+/// A server with alice (enough usage for two pages of My Usage, with long job ids) and root.
+async fn portal_with_usage() -> TestServer {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    for i in 0..56 {
+        let job = if i % 7 == 0 {
+            format!("array-job-{i:03}-with-a-rather-long-identifier-from-the-scheduler")
+        } else {
+            format!("job-{i:03}")
+        };
+        server.add_usage_ended(
+            "alice",
+            &job,
+            1 + i % 5,
+            &format!("2026-11-{:02}T12:00:00Z", 1 + i % 28),
+        );
+    }
+    server
+}
+
+/// Runs an async browser test on its own runtime, one at a time.
+fn run(test: impl std::future::Future<Output = ()>) {
+    let _one = one_browser_at_a_time();
+    actix_web::rt::System::new().block_on(test);
+}
+
+/// The pay flow as a person does it, at one size: select usage, create a receipt, Pay now; on
+/// the dummy provider's page Fail, then Cancel, then Succeed; each outcome page says what
+/// happened.
+async fn pay_flow(viewport: Viewport) {
+    let server = portal_with_usage().await;
+    let chrome = Chrome::start(viewport, &server).await;
+    let shot = |step: &str| format!("flow-{step}");
+    chrome.log_in("alice").await;
+    chrome.screenshot(&shot("1-usage")).await;
+
+    // Select all on this page, and the live total follows.
+    chrome.click_button("Select all on this page").await;
+    let count = chrome
+        .wait_for("#selection-count")
+        .await
+        .text()
+        .await
+        .expect("count");
+    assert_eq!(
+        count, "50",
+        "{}: all 50 rows of page 1 are selected",
+        viewport.name
+    );
+    let total = chrome
+        .wait_for("#selection-total")
+        .await
+        .text()
+        .await
+        .expect("total");
+    assert!(
+        total.starts_with("THB ") && total != "THB 0.00",
+        "{}: {total}",
+        viewport.name
+    );
+    chrome.click_button("Create receipt from selected").await;
+    chrome.wait_for_heading("Receipt #").await;
+    let receipt: i64 = chrome
+        .path()
+        .await
+        .trim_start_matches("/receipts/")
+        .parse()
+        .expect("receipt id in the address");
+    let shown_total = chrome.wait_for("#total").await.text().await.expect("total");
+    assert_eq!(
+        shown_total, total,
+        "{}: the receipt's total is the selection's",
+        viewport.name
+    );
+    chrome.screenshot(&shot("2-receipt")).await;
+
+    // Fail and Succeed come back to the outcome page; Cancel to My Usage with a message.
+    for (button, outcome, says) in [
+        ("Fail", "failed", "did not go through"),
+        ("Cancel", "cancelled", "You cancelled the payment"),
+        ("Succeed", "paid", "is paid"),
+    ] {
+        chrome.click_button("Pay now").await;
+        chrome.wait_for_heading("Dummy payment provider").await;
+        let amount = chrome.wait_for(".amount").await.text().await.expect("amount");
+        assert_eq!(
+            amount, total,
+            "{}: the provider asks for the receipt's total",
+            viewport.name
+        );
+        if button == "Fail" {
+            chrome.screenshot(&shot("3-provider")).await;
+        }
+        chrome.click_button(button).await;
+        let message = if button == "Cancel" {
+            chrome.wait_for_heading("My Usage").await;
+            chrome.wait_for(".notice").await
+        } else {
+            chrome
+                .wait_for(&format!("h1#outcome[data-outcome={outcome}]"))
+                .await;
+            chrome.wait_for("#state").await
+        };
+        let text = message.text().await.expect("message");
+        assert!(
+            text.contains(says),
+            "{}: after {button} the page says {text:?}",
+            viewport.name
+        );
+        chrome.screenshot(&shot(&format!("4-{outcome}"))).await;
+        let expected = if outcome == "paid" {
+            ReceiptStatus::Paid
+        } else {
+            ReceiptStatus::Unpaid
+        };
+        assert_eq!(
+            server.receipt_status(receipt),
+            expected,
+            "{}: after {button}",
+            viewport.name
+        );
+        chrome.click(&format!("a[href='/receipts/{receipt}']")).await;
+        chrome.wait_for_heading(&format!("Receipt #{receipt}")).await;
+    }
+    // Paid: no Pay now, and three attempts listed.
+    let pay_now = chrome
+        .driver
+        .query(By::Css("button"))
+        .with_text("Pay now")
+        .nowait()
+        .exists()
+        .await
+        .expect("query");
+    assert!(!pay_now, "{}: a paid receipt offers no Pay now", viewport.name);
+    let attempts = chrome
+        .driver
+        .find_all(By::Css("table code"))
+        .await
+        .expect("attempts")
+        .len();
+    assert!(attempts >= 3, "{}: {attempts} payment ids listed", viewport.name);
+    chrome.screenshot(&shot("5-paid-receipt")).await;
+    chrome.log_out().await;
+    chrome.quit().await;
+}
+
+#[test]
+#[cfg_attr(
+    browser_tests_ignored,
+    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
+)]
+fn browser_pay_flow_fail_cancel_succeed_on_desktop() {
+    run(pay_flow(DESKTOP));
+}
+
+#[test]
+#[cfg_attr(
+    browser_tests_ignored,
+    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
+)]
+fn browser_pay_flow_fail_cancel_succeed_on_a_phone() {
+    run(pay_flow(PHONE));
+}
+
+/// Receipts in every state for alice, made over HTTP: (unpaid, paid, failed payment id,
+/// cancelled payment id, pending payment id, paid payment id).
+struct States {
+    unpaid: i64,
+    paid: i64,
+    failed: String,
+    cancelled: String,
+    pending: String,
+    succeeded: String,
+}
+
+async fn make_states(server: &TestServer) -> States {
+    let alice = Browser::login(server, "alice").await;
+    let mut payments = Vec::new();
+    let mut receipts = Vec::new();
+    for outcome in ["fail", "cancel", "succeed", "none"] {
+        let receipt = receipt_of_first(&alice, 3).await;
+        receipts.push(receipt);
+        let checkout = alice.pay_now(receipt).await;
+        let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+        if outcome != "none" {
+            let resp = alice
+                .submit(
+                    "/payments/simulate",
+                    &[("payment", &payment), ("outcome", outcome)],
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER, "simulate {outcome}");
+        }
+        payments.push(payment);
+    }
+    // A fifth receipt left without any payment attempt.
+    let unpaid = receipt_of_first(&alice, 1).await;
+    States {
+        unpaid,
+        paid: receipts[2],
+        failed: payments[0].clone(),
+        cancelled: payments[1].clone(),
+        succeeded: payments[2].clone(),
+        pending: payments[3].clone(),
+    }
+}
+
+/// A receipt of the first `n` unbilled records on My Usage, made over HTTP; its id.
+pub async fn receipt_of_first(who: &Browser, n: usize) -> i64 {
+    let me = who.get_text("/me").await;
+    let ids: Vec<String> = me
+        .match_indices("name=\"record\" value=\"")
+        .take(n)
+        .map(|(i, m)| {
+            me[i + m.len()..]
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), n, "{n} unbilled records on My Usage");
+    let token = crate::support::csrf_from(&me);
+    let mut fields: Vec<(&str, &str)> = ids.iter().map(|id| ("record", id.as_str())).collect();
+    fields.push(("csrf_token", &token));
+    let resp = who.post_form("/receipts", &fields).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "create a receipt");
+    location(&resp)
+        .trim_start_matches("/receipts/")
+        .parse()
+        .expect("receipt id")
+}
+
+/// Every page at one size: screenshot, no sideways scroll, axe-core clean. Problems of all pages
+/// are reported together.
+async fn every_page(viewport: Viewport) {
+    let server = portal_with_usage().await;
+    let states = make_states(&server).await;
+    let chrome = Chrome::start(viewport, &server).await;
+    let mut problems = Vec::new();
+
+    // Logged out.
+    chrome.open("/login").await;
+    problems.extend(chrome.check_page("login").await);
+    chrome.open("/no-such-page").await;
+    chrome.wait_for_heading("Page not found").await;
+    problems.extend(chrome.check_page("error-404-logged-out").await);
+
+    // A payer.
+    chrome.log_in("alice").await;
+    problems.extend(chrome.check_page("usage").await);
+    chrome.open("/me?page=2").await;
+    problems.extend(chrome.check_page("usage-page-2").await);
+    chrome.open(&format!("/receipts/{}", states.unpaid)).await;
+    problems.extend(chrome.check_page("receipt-unpaid").await);
+    chrome.open(&format!("/receipts/{}", states.paid)).await;
+    problems.extend(chrome.check_page("receipt-paid").await);
+    chrome
+        .open(&format!("/payments/simulate?payment={}", states.pending))
+        .await;
+    chrome.wait_for("form button.primary").await;
+    problems.extend(chrome.check_page("provider").await);
+    chrome
+        .open(&format!("/payments/simulate?payment={}", states.succeeded))
+        .await;
+    chrome.wait_for("#closed").await;
+    problems.extend(chrome.check_page("provider-closed").await);
+    for (name, payment, outcome) in [
+        ("thanks-processing", &states.pending, "processing"),
+        ("thanks-failed", &states.failed, "failed"),
+        ("thanks-cancelled", &states.cancelled, "cancelled"),
+        ("thanks-paid", &states.succeeded, "paid"),
+    ] {
+        chrome.open(&format!("/payments/thanks?payment={payment}")).await;
+        chrome
+            .wait_for(&format!("h1#outcome[data-outcome={outcome}]"))
+            .await;
+        problems.extend(chrome.check_page(name).await);
+    }
+    chrome.open("/receipts/999999").await;
+    chrome.wait_for_heading("Page not found").await;
+    problems.extend(chrome.check_page("error-404").await);
+    chrome.open("/payments/thanks").await;
+    chrome.wait_for_heading("This request could not be used").await;
+    problems.extend(chrome.check_page("error-400").await);
+    // A form sent with a token that is not this session's.
+    chrome.open("/me").await;
+    chrome
+        .script(
+            "const f = document.querySelector('header form');
+             f.querySelector('input[name=csrf_token]').value = 'forged';
+             f.submit();",
+        )
+        .await
+        .expect("forge the logout form");
+    chrome.wait_for_heading("This form has expired").await;
+    problems.extend(chrome.check_page("error-403-csrf").await);
+    // The database refuses to write receipts: the 500 page.
+    server
+        .store()
+        .execute_sql_for_tests(
+            "CREATE TRIGGER browser_test_no_receipts BEFORE INSERT ON receipts \
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+        )
+        .expect("trigger");
+    chrome.open("/me").await;
+    chrome.click_button("Select all on this page").await;
+    chrome.click_button("Create receipt from selected").await;
+    chrome.wait_for_heading("Something went wrong on our side").await;
+    let body = chrome.wait_for("main").await.text().await.expect("text");
+    assert!(
+        !body.contains("disk on fire"),
+        "{}: the database's words stay in the log",
+        viewport.name
+    );
+    problems.extend(chrome.check_page("error-500").await);
+    server
+        .store()
+        .execute_sql_for_tests("DROP TRIGGER browser_test_no_receipts;")
+        .expect("drop trigger");
+    chrome.log_out().await;
+
+    // An admin.
+    chrome.log_in("root").await;
+    chrome.open("/admin/receipts").await;
+    problems.extend(chrome.check_page("admin-receipts").await);
+    chrome.open("/admin/audit").await;
+    problems.extend(chrome.check_page("audit-log").await);
+    chrome.open(&format!("/receipts/{}", states.paid)).await;
+    problems.extend(chrome.check_page("receipt-paid-admin").await);
+
+    // The favicon is served.
+    let icon = reqwest::get(server.url("/favicon.ico")).await.expect("favicon");
+    assert_eq!(icon.status(), StatusCode::OK);
+    chrome.quit().await;
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) at {}:\n{}",
+        problems.len(),
+        viewport.name,
+        problems.join("\n")
+    );
+}
+
+#[test]
+#[cfg_attr(
+    browser_tests_ignored,
+    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
+)]
+fn browser_every_page_on_desktop_passes_axe() {
+    run(every_page(DESKTOP));
+}
+
+#[test]
+#[cfg_attr(
+    browser_tests_ignored,
+    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
+)]
+fn browser_every_page_on_a_phone_fits_and_passes_axe() {
+    run(every_page(PHONE));
+}
