@@ -421,6 +421,12 @@ impl RunningServer {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        // The writers of the server under test can be chosen (`WEBHOOK_WRITERS=8 cargo run ...`).
+        .chain(
+            std::env::var("WEBHOOK_WRITERS")
+                .ok()
+                .map(|v| ("WEBHOOK_WRITERS".to_string(), v)),
+        )
         .collect();
         let config = Config::from_source(&env).map_err(|e| e.to_string())?;
         let state = app::build_state(config, &env).map_err(|e| e.to_string())?;
