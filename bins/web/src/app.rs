@@ -101,8 +101,9 @@ pub fn assemble(
         store.clone(),
         config.webhook_queue_limit,
         config.webhook_queue_wait,
+        config.webhook_writers_for(store.backend()),
     )
-    .map_err(|e| AppError::Internal(format!("cannot start the webhook writer thread: {e}")))?;
+    .map_err(|e| AppError::Internal(format!("cannot start the webhook writer threads: {e}")))?;
     Ok(AppState {
         config: Arc::new(config),
         store,

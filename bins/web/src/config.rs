@@ -136,6 +136,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "verified webhook events waiting for the database writer, at most (default 1024)",
     ),
     (
+        "WEBHOOK_WRITERS",
+        "database writers taking webhook batches from the queue (default 1 on SQLite, which has one write lock; 4 on PostgreSQL, to overlap round trips)",
+    ),
+    (
         "WEBHOOK_QUEUE_WAIT_MS",
         "how long a webhook waits for room in a full queue before it gets 503 + Retry-After (default 2000)",
     ),
@@ -287,6 +291,9 @@ pub struct Config {
     pub webhook_queue_limit: usize,
     /// `WEBHOOK_QUEUE_WAIT_MS`: how long a webhook waits for room in a full queue.
     pub webhook_queue_wait: std::time::Duration,
+    /// `WEBHOOK_WRITERS`: writer threads, each committing its own batches; `None`: the backend's
+    /// default ([`Config::webhook_writers_for`]).
+    pub webhook_writers: Option<usize>,
     pub bind_addr: SocketAddr,
     /// Never logged; `None` means "generate one for this run" (dummy provider only).
     pub session_secret: Option<String>,
@@ -559,6 +566,14 @@ fn minor_units(src: &dyn Source, name: &'static str, default: i64) -> Result<i64
 }
 
 impl Config {
+    /// The webhook writer threads for a store of `backend` (`"sqlite"` or `"postgres"`):
+    /// `WEBHOOK_WRITERS` when set, else 1 on SQLite (one write lock: a second writer would only
+    /// wait for it) and 4 on PostgreSQL (a batch is bound by round trips, which writers overlap).
+    pub fn webhook_writers_for(&self, backend: &str) -> usize {
+        self.webhook_writers
+            .unwrap_or(if backend == "postgres" { 4 } else { 1 })
+    }
+
     /// Reads and validates everything the server needs (not the adapter's own variables: the
     /// registry validates those when it builds the provider).
     pub fn from_source(src: &dyn Source) -> Result<Config, ConfigError> {
@@ -605,6 +620,10 @@ impl Config {
             bounded_number(src, "WEBHOOK_QUEUE_WAIT_MS", 2000, 1, 600_000),
             &mut problems,
         );
+        let webhook_writers = match set(src, "WEBHOOK_WRITERS") {
+            Some(_) => grab(bounded_number(src, "WEBHOOK_WRITERS", 1, 1, 64), &mut problems),
+            None => None,
+        };
         let session_secret = src.get("SESSION_SECRET").filter(|s| !s.is_empty());
         match &session_secret {
             Some(s) => {
@@ -707,6 +726,7 @@ impl Config {
                 webhook_queue_limit: usize::try_from(webhook_queue_limit.unwrap_or(1024))
                     .unwrap_or(usize::MAX),
                 webhook_queue_wait: std::time::Duration::from_millis(webhook_queue_wait_ms.unwrap_or(2000)),
+                webhook_writers: webhook_writers.map(|n| usize::try_from(n).unwrap_or(1)),
                 bind_addr,
                 session_secret,
                 log_dir: PathBuf::from(get_or(src, "LOG_DIR", "log")),

@@ -1,12 +1,12 @@
-//! The bounded queue between the webhook handlers and the one database writer (group commit,
-//! see `payments_store::batch`).
+//! The bounded queue between the webhook handlers and the database writers (group commit, see
+//! `payments_store::batch`): one on SQLite, several on PostgreSQL (`WEBHOOK_WRITERS`).
 //!
 //! A handler verifies its webhook, then waits at most `WEBHOOK_QUEUE_WAIT_MS` for room in the
 //! queue (`WEBHOOK_QUEUE_LIMIT` events); if there is none it is answered 503 with `Retry-After`
 //! and the provider delivers again later. Once queued, it waits for its own outcome, which the
 //! writer sends only after the batch holding it was committed.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,11 +25,11 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
-/// The queue's sending side and the writer thread; the writer ends (after writing what is
+/// The queue's sending side and the writer threads; the writers end (after writing what is
 /// queued) when the last clone of the state holding this is dropped.
 pub struct Ingest {
     sender: Option<mpsc::Sender<PendingEvent>>,
-    writer: Option<JoinHandle<()>>,
+    writers: Vec<JoinHandle<()>>,
     stats: Arc<WriterStats>,
     limit: usize,
     wait: Duration,
@@ -40,24 +40,40 @@ impl std::fmt::Debug for Ingest {
         f.debug_struct("Ingest")
             .field("limit", &self.limit)
             .field("wait", &self.wait)
+            .field("writers", &self.writers.len())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
 }
 
 impl Ingest {
-    /// Starts the writer thread for `store` with a queue of `limit` events.
-    pub fn start(store: Arc<Store>, limit: usize, wait: Duration) -> std::io::Result<Ingest> {
+    /// Starts `writers` writer threads for `store` sharing one queue of `limit` events.
+    pub fn start(store: Arc<Store>, limit: usize, wait: Duration, writers: usize) -> std::io::Result<Ingest> {
         let limit = limit.max(1);
         let (sender, queue) = mpsc::channel(limit);
+        let queue = Arc::new(Mutex::new(queue));
         let stats = Arc::new(WriterStats::default());
-        let writer_stats = stats.clone();
-        let writer = std::thread::Builder::new()
-            .name("webhook-writer".into())
-            .spawn(move || run_writer(&store, queue, DEFAULT_MAX_BATCH, &writer_stats))?;
+        let mut handles = Vec::new();
+        for i in 0..writers.max(1) {
+            let (store, queue, stats) = (store.clone(), queue.clone(), stats.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("webhook-writer-{i}"))
+                .spawn(move || run_writer(&store, &queue, DEFAULT_MAX_BATCH, &stats));
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    // The started ones end when the queue closes.
+                    drop(sender);
+                    for handle in handles {
+                        let _ = handle.join();
+                    }
+                    return Err(e);
+                }
+            }
+        }
         Ok(Ingest {
             sender: Some(sender),
-            writer: Some(writer),
+            writers: handles,
             stats,
             limit,
             wait,
@@ -104,7 +120,7 @@ impl Drop for Ingest {
     fn drop(&mut self) {
         // Closing the queue lets the writer finish what is queued and end.
         drop(self.sender.take());
-        if let Some(writer) = self.writer.take() {
+        for writer in self.writers.drain(..) {
             let _ = writer.join();
         }
     }

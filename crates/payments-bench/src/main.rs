@@ -84,6 +84,10 @@ fn percent(text: &str) -> Result<usize, String> {
 
 fn main() {
     let args = Args::parse();
+    // `RUST_LOG=payments_store::batch=debug` shows every webhook batch (events, microseconds).
+    if std::env::var_os("RUST_LOG").is_some() {
+        payments_web::logging::console();
+    }
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -418,6 +422,12 @@ impl RunningServer {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        // The writers of the server under test can be chosen (`WEBHOOK_WRITERS=8 cargo run ...`).
+        .chain(
+            std::env::var("WEBHOOK_WRITERS")
+                .ok()
+                .map(|v| ("WEBHOOK_WRITERS".to_string(), v)),
+        )
         .collect();
         let config = Config::from_source(&env).map_err(|e| e.to_string())?;
         let state = app::build_state(config, &env).map_err(|e| e.to_string())?;

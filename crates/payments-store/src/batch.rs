@@ -1,6 +1,6 @@
 //! Group commit of verified webhook events.
 //!
-//! One writer ([`run_writer`], on a thread of its own) takes what is queued, up to `max_batch`
+//! A writer ([`run_writer`], on a thread of its own) takes what is queued, up to `max_batch`
 //! events, and writes them with [`Store::handle_verified_events`]: one transaction, each event in
 //! its own savepoint, one commit (one sync to stable storage) for the whole batch. Each event's
 //! outcome goes back on its own channel only after that commit returned. If the batch cannot be
@@ -11,6 +11,8 @@
 //! module only drains it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -42,6 +44,7 @@ pub struct WriterStats {
     events: AtomicU64,
     largest: AtomicU64,
     fallbacks: AtomicU64,
+    retried: AtomicU64,
 }
 
 impl WriterStats {
@@ -64,35 +67,53 @@ impl WriterStats {
     pub fn fallbacks(&self) -> u64 {
         self.fallbacks.load(Ordering::Relaxed)
     }
+
+    /// Events whose savepoint failed on a transient error (a deadlock between writers) and
+    /// that were written again on their own.
+    pub fn retried(&self) -> u64 {
+        self.retried.load(Ordering::Relaxed)
+    }
 }
 
 /// Writes what arrives on `queue` in batches of at most `max_batch` until every sender is gone
 /// and the queue is empty. Blocking: run it on a thread of its own, not on an async runtime.
+///
+/// Several writers may share one queue (PostgreSQL: their round trips overlap): each takes the
+/// queue in turn, drains what is there into its batch, lets go of the queue and writes the
+/// batch, while the next writer collects the next one.
 pub fn run_writer(
     store: &Store,
-    mut queue: mpsc::Receiver<PendingEvent>,
+    queue: &Mutex<mpsc::Receiver<PendingEvent>>,
     max_batch: usize,
     stats: &WriterStats,
 ) {
     let max_batch = max_batch.max(1);
-    while let Some(first) = queue.blocking_recv() {
-        let mut events = Vec::with_capacity(max_batch.min(64));
-        let mut replies = Vec::with_capacity(max_batch.min(64));
-        events.push(first.event);
-        replies.push(first.reply);
-        while events.len() < max_batch {
-            match queue.try_recv() {
-                Ok(next) => {
-                    events.push(next.event);
-                    replies.push(next.reply);
+    loop {
+        let (events, replies) = {
+            let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(first) = queue.blocking_recv() else {
+                return;
+            };
+            let mut events = Vec::with_capacity(max_batch.min(64));
+            let mut replies = Vec::with_capacity(max_batch.min(64));
+            events.push(first.event);
+            replies.push(first.reply);
+            while events.len() < max_batch {
+                match queue.try_recv() {
+                    Ok(next) => {
+                        events.push(next.event);
+                        replies.push(next.reply);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            (events, replies)
+        };
         let n = events.len() as u64;
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.events.fetch_add(n, Ordering::Relaxed);
         stats.largest.fetch_max(n, Ordering::Relaxed);
+        let began = Instant::now();
         let outcomes = match store.handle_verified_events(&events) {
             Ok(outcomes) => outcomes,
             Err(e) => {
@@ -103,7 +124,22 @@ pub fn run_writer(
                 events.iter().map(|ev| store.handle_verified_event(ev)).collect()
             }
         };
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        tracing::debug!(
+            events = n,
+            micros = began.elapsed().as_micros(),
+            "webhook batch committed"
+        );
+        for ((reply, outcome), event) in replies.into_iter().zip(outcomes).zip(&events) {
+            let outcome = match outcome {
+                // Its savepoint was rolled back, nothing of it was written: on PostgreSQL a
+                // writer's batch may have lost a deadlock to another writer's (two deliveries of
+                // one event, or two events of one payment, in two batches). Once more, alone.
+                Err(e) if e.is_transient() => {
+                    stats.retried.fetch_add(1, Ordering::Relaxed);
+                    store.handle_verified_event(event)
+                }
+                other => other,
+            };
             // A sender that gave up (its client went away) still had its event written.
             let _ = reply.send(outcome);
         }

@@ -119,17 +119,18 @@ mod sqlite_setup {
     ///
     /// `synchronous = FULL` in WAL mode syncs the WAL at every commit, so a commit that returned
     /// survives a power cut; `NORMAL` syncs only at checkpoints and may lose the last commits.
+    ///
+    /// No connection checkpoints the WAL inside its own commits (`wal_autocheckpoint = 0`): the
+    /// store's checkpoint thread does it (see `crate::checkpoint`).
     #[derive(Debug)]
     pub struct Pragmas(pub Durability);
 
     impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
         fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-            let synchronous = match self.0 {
-                Durability::Durable => "FULL",
-                Durability::Relaxed => "NORMAL",
-            };
+            let synchronous = super::sqlite_synchronous(self.0);
             conn.batch_execute(&format!(
-                "PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+                "PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
+                 PRAGMA wal_autocheckpoint = 0;"
             ))
             .map_err(diesel::r2d2::Error::QueryError)
         }
@@ -165,6 +166,15 @@ mod pg_setup {
 
     pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
         diesel_migrations::embed_migrations!("../../migrations/postgres");
+}
+
+/// SQLite's `synchronous` for a durability level.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite_synchronous(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Durable => "FULL",
+        Durability::Relaxed => "NORMAL",
+    }
 }
 
 /// Whether a commit waits until it is on stable storage.

@@ -55,9 +55,12 @@ impl StoreError {
             StoreError::Database(DieselError::DatabaseError(kind, info)) => {
                 matches!(
                     kind,
-                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                    DatabaseErrorKind::ClosedConnection
+                        | DatabaseErrorKind::UnableToSendCommand
+                        | DatabaseErrorKind::SerializationFailure
                 ) || info.message().contains("database is locked")
                     || info.message().contains("could not serialize")
+                    || info.message().contains("deadlock detected")
             }
             _ => false,
         }

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod batch;
+#[cfg(feature = "sqlite")]
+pub mod checkpoint;
 pub mod connection;
 pub mod error;
 mod ids;
@@ -81,6 +83,9 @@ mod reconcile;
 pub struct Store {
     pool: DbPool,
     durability: Durability,
+    /// SQLite: checkpoints the WAL off the commit path (see [`checkpoint`]).
+    #[cfg(feature = "sqlite")]
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 #[cfg(feature = "sqlite")]
@@ -100,9 +105,20 @@ struct PgSynchronousCommit {
 impl Store {
     /// Opens the database named by `url` (see [`parse_url`]) and applies pending migrations.
     pub fn open(url: &str, options: &PoolOptions) -> Result<Store, StoreError> {
+        let pool = connection::open(url, options)?;
+        #[cfg(feature = "sqlite")]
+        let checkpointer = match parse_url(url)? {
+            Target::Sqlite(path) => Some(checkpoint::Checkpointer::start(
+                &path,
+                connection::sqlite_synchronous(options.durability),
+            )?),
+            Target::Postgres(_) => None,
+        };
         Ok(Store {
-            pool: connection::open(url, options)?,
+            pool,
             durability: options.durability,
+            #[cfg(feature = "sqlite")]
+            _checkpointer: checkpointer,
         })
     }
 

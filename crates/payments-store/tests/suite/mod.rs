@@ -840,16 +840,19 @@ fn a_mixed_batch_gives_each_event_its_own_outcome(store: &Store) {
     assert_eq!(status(r_boom), ReceiptStatus::Paid);
 }
 
-/// Senders on several threads, one writer: everything queued is written, in batches, and each
-/// sender gets its own outcome.
+/// Senders on several threads, three writers sharing the queue (as on PostgreSQL): everything
+/// queued is written, in batches, and each sender gets its own outcome.
 fn the_batch_writer_answers_every_sender(store: &Store) {
     let exts: Vec<String> = (0..40).map(|i| format!("w_{i}")).collect();
     let refs: Vec<&str> = exts.iter().map(String::as_str).collect();
     let rows = receipts_with_checkouts(store, &refs);
     let stats = payments_store::batch::WriterStats::default();
     let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let queue = std::sync::Mutex::new(rx);
     let outcomes: Vec<EventOutcome> = std::thread::scope(|s| {
-        let writer = s.spawn(|| payments_store::batch::run_writer(store, rx, 16, &stats));
+        let writers: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| payments_store::batch::run_writer(store, &queue, 16, &stats)))
+            .collect();
         let senders: Vec<_> = exts
             .iter()
             .enumerate()
@@ -872,7 +875,9 @@ fn the_batch_writer_answers_every_sender(store: &Store) {
             .collect();
         drop(tx);
         let outcomes = senders.into_iter().map(|h| h.join().unwrap()).collect();
-        writer.join().unwrap();
+        for writer in writers {
+            writer.join().unwrap();
+        }
         outcomes
     });
     for (i, ((receipt, _), outcome)) in rows.iter().zip(&outcomes).enumerate() {
