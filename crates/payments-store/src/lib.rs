@@ -467,15 +467,41 @@ impl Store {
         &self,
         events: &[VerifiedEvent],
     ) -> Result<Vec<Result<EventOutcome, StoreError>>, StoreError> {
+        // The audit rows of the events whose savepoint was kept are written together at the end
+        // (one round trip, still inside the transaction): an event whose savepoint was rolled
+        // back leaves no audit row. If that insert fails (one event's audit row is refused),
+        // nothing was committed and the batch is written once more with each event's audit rows
+        // inside its own savepoint, so that only the event at fault fails.
+        self.apply_events(events, true)
+            .or_else(|_| self.apply_events(events, false))
+    }
+
+    fn apply_events(
+        &self,
+        events: &[VerifiedEvent],
+        defer_audit: bool,
+    ) -> Result<Vec<Result<EventOutcome, StoreError>>, StoreError> {
         write_tx!(self, |c| {
-            Ok(events
+            let mut audits = Vec::new();
+            let outcomes = events
                 .iter()
                 .map(|ev| {
-                    diesel::Connection::transaction::<_, StoreError, _>(c, |c| {
-                        ops::payments::apply_event(c, ev)
-                    })
+                    let mut own = Vec::new();
+                    let outcome = diesel::Connection::transaction::<_, StoreError, _>(c, |c| {
+                        let outcome = ops::payments::apply_event(c, ev, &mut own)?;
+                        if !defer_audit {
+                            ops::audit::append_all(c, &own)?;
+                        }
+                        Ok(outcome)
+                    });
+                    if outcome.is_ok() && defer_audit {
+                        audits.append(&mut own);
+                    }
+                    outcome
                 })
-                .collect())
+                .collect();
+            ops::audit::append_all(c, &audits)?;
+            Ok(outcomes)
         })
     }
 
@@ -495,7 +521,10 @@ impl Store {
     ) -> Result<FinalizeOutcome, StoreError> {
         write_tx!(self, |c| {
             let payment = ops::payments::by_public_id(c, public_id)?;
-            ops::payments::finalize_success(c, payment, amount, actor, source)
+            let mut audits = Vec::new();
+            let outcome = ops::payments::finalize_success(c, payment, amount, actor, source, &mut audits)?;
+            ops::audit::append_all(c, &audits)?;
+            Ok(outcome)
         })
     }
 
@@ -512,10 +541,12 @@ impl Store {
         write_tx!(self, |c| {
             let payment = ops::payments::by_public_id(c, public_id)?;
             let payment_id = payment.as_ref().map(|p| p.id);
-            let outcome = ops::payments::finalize_success(c, payment, captured, actor, source)?;
+            let mut audits = Vec::new();
+            let outcome = ops::payments::finalize_success(c, payment, captured, actor, source, &mut audits)?;
             if let Some(row) = event_row_id {
                 ops::events::set_outcome(c, row, payment_id, outcome.label(), true)?;
             }
+            ops::audit::append_all(c, &audits)?;
             Ok(outcome)
         })
     }

@@ -8,7 +8,8 @@ use crate::StoreError;
 
 /// Inserts a verified event once per (provider, event id).
 pub fn record(c: &mut Conn, ev: &VerifiedEvent) -> Result<RecordOutcome, StoreError> {
-    let inserted = diesel::insert_into(payment_events::table)
+    // One round trip for a new event: the insert says whether it was new and gives its id.
+    let inserted: Option<i64> = diesel::insert_into(payment_events::table)
         .values((
             payment_events::provider.eq(&ev.provider),
             payment_events::external_event_id.eq(&ev.event_id),
@@ -19,7 +20,12 @@ pub fn record(c: &mut Conn, ev: &VerifiedEvent) -> Result<RecordOutcome, StoreEr
             payment_events::received_at.eq(ev.received_at),
         ))
         .on_conflict_do_nothing()
-        .execute(c)?;
+        .returning(payment_events::id)
+        .get_result(c)
+        .optional()?;
+    if let Some(id) = inserted {
+        return Ok(RecordOutcome::Inserted(id));
+    }
     let (id, processed_at, outcome) = payment_events::table
         .filter(payment_events::provider.eq(&ev.provider))
         .filter(payment_events::external_event_id.eq(&ev.event_id))
@@ -29,10 +35,9 @@ pub fn record(c: &mut Conn, ev: &VerifiedEvent) -> Result<RecordOutcome, StoreEr
             payment_events::outcome,
         ))
         .first::<(i64, Option<i64>, Option<String>)>(c)?;
-    Ok(match (inserted, processed_at) {
-        (1, _) => RecordOutcome::Inserted(id),
-        (_, None) => RecordOutcome::Reprocess(id),
-        (_, Some(_)) => RecordOutcome::Duplicate {
+    Ok(match processed_at {
+        None => RecordOutcome::Reprocess(id),
+        Some(_) => RecordOutcome::Duplicate {
             outcome: outcome.unwrap_or_default(),
         },
     })

@@ -135,23 +135,29 @@ pub fn remember_references<'a>(
     references: impl IntoIterator<Item = &'a str>,
 ) -> Result<usize, StoreError> {
     let now = unix_now();
-    let mut added = 0;
+    let mut seen: Vec<&str> = Vec::new();
+    let mut rows = Vec::new();
     for reference in references {
         let reference = reference.trim();
-        if reference.is_empty() {
+        if reference.is_empty() || seen.contains(&reference) {
             continue;
         }
-        added += diesel::insert_into(payment_references::table)
-            .values((
-                payment_references::provider.eq(&payment.provider),
-                payment_references::reference.eq(reference),
-                payment_references::payment_id.eq(payment.id),
-                payment_references::created_at.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(c)?;
+        seen.push(reference);
+        rows.push((
+            payment_references::provider.eq(payment.provider.as_str()),
+            payment_references::reference.eq(reference),
+            payment_references::payment_id.eq(payment.id),
+            payment_references::created_at.eq(now),
+        ));
     }
-    Ok(added)
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // One statement (one round trip) for all of them.
+    Ok(diesel::insert_into(payment_references::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .execute(c)?)
 }
 
 /// The provider ids a payment is known by, oldest first.
@@ -224,17 +230,15 @@ pub fn finalize_success(
     amount: Option<Money>,
     actor: &str,
     source: &str,
+    audits: &mut Vec<NewAudit>,
 ) -> Result<FinalizeOutcome, StoreError> {
     let Some(payment) = payment else {
-        audit::append(
-            c,
-            &NewAudit::new(
-                actor,
-                "payment.finalize",
-                "unknown payment",
-                json!({"result": "unknown_payment", "source": source}),
-            ),
-        )?;
+        audits.push(NewAudit::new(
+            actor,
+            "payment.finalize",
+            "unknown payment",
+            json!({"result": "unknown_payment", "source": source}),
+        ));
         return Ok(FinalizeOutcome::UnknownPayment);
     };
     // Paid before (and perhaps refunded since): a later success event changes nothing.
@@ -251,9 +255,8 @@ pub fn finalize_success(
             expected,
             got: amount,
         };
-        audit::append(
-            c,
-            &NewAudit::new(
+        audits.push(
+            NewAudit::new(
                 actor,
                 "payment.finalize",
                 subject,
@@ -266,7 +269,7 @@ pub fn finalize_success(
             )
             .receipt(payment.receipt_id)
             .payment(payment.id),
-        )?;
+        );
         return Ok(outcome);
     }
     /// Why the savepoint below was rolled back.
@@ -338,26 +341,22 @@ pub fn finalize_success(
         Err(Undo::ReceiptNotPayable(receipt_status)) => {
             // Money arrived for a receipt paid by another payment or voided: nothing changed;
             // an operator must refund it.
-            audit::append(
-                c,
-                &NewAudit::new(
+            audits.push(NewAudit::new(
                     actor,
                     "payment.finalize",
                     subject,
                     json!({"result": "receipt_not_payable", "source": source, "receipt_status": receipt_status}),
                 )
                 .receipt(payment.receipt_id)
-                .payment(payment.id),
-            )?;
+                .payment(payment.id));
             return Ok(FinalizeOutcome::ReceiptNotPayable {
                 payment_id: payment.id,
                 receipt_status,
             });
         }
     }
-    audit::append(
-        c,
-        &NewAudit::new(
+    audits.push(
+        NewAudit::new(
             actor,
             "payment.finalize",
             subject,
@@ -365,7 +364,7 @@ pub fn finalize_success(
         )
         .receipt(payment.receipt_id)
         .payment(payment.id),
-    )?;
+    );
     Ok(FinalizeOutcome::Finalized {
         payment_id: payment.id,
         receipt_id: payment.receipt_id,
@@ -395,7 +394,11 @@ fn webhook_audit(ev: &VerifiedEvent, payment: Option<&PaymentRow>, outcome: &str
 }
 
 /// Records a verified event and acts on it, all in the caller's transaction.
-pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, StoreError> {
+pub fn apply_event(
+    c: &mut Conn,
+    ev: &VerifiedEvent,
+    audits: &mut Vec<NewAudit>,
+) -> Result<EventOutcome, StoreError> {
     let event_row = match events::record(c, ev)? {
         RecordOutcome::Duplicate { outcome } => {
             let payment = lookup(
@@ -405,10 +408,11 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                 &ev.references,
                 ev.payment_ref.as_deref(),
             )?;
-            audit::append(
-                c,
-                &webhook_audit(ev, payment.as_ref(), &format!("duplicate of {outcome}")),
-            )?;
+            audits.push(webhook_audit(
+                ev,
+                payment.as_ref(),
+                &format!("duplicate of {outcome}"),
+            ));
             return Ok(EventOutcome::Duplicate { previous: outcome });
         }
         RecordOutcome::Inserted(id) | RecordOutcome::Reprocess(id) => id,
@@ -447,6 +451,7 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                 ev.amount,
                 &actor,
                 &format!("webhook {}", ev.event_id),
+                audits,
             )?),
             true,
         ),
@@ -473,6 +478,7 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
                         ev.amount,
                         &actor,
                         &format!("webhook {}", ev.event_id),
+                        audits,
                     )?),
                     true,
                 )
@@ -525,7 +531,7 @@ pub fn apply_event(c: &mut Conn, ev: &VerifiedEvent) -> Result<EventOutcome, Sto
         &outcome.label(),
         processed,
     )?;
-    audit::append(c, &webhook_audit(ev, payment.as_ref(), &outcome.label()))?;
+    audits.push(webhook_audit(ev, payment.as_ref(), &outcome.label()));
     Ok(outcome)
 }
 
