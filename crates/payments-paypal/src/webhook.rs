@@ -303,7 +303,17 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
                 .or_else(|| up_id("/orders/"));
             event.references.retain(|id| !id.trim().is_empty());
         }
-        "CUSTOMER.DISPUTE.CREATED" => event.kind = EventKind::Disputed,
+        t if t.starts_with("CUSTOMER.DISPUTE.") => {
+            // Matched through the disputed captures; only a new dispute is recorded as one, later
+            // updates and resolutions are acknowledged against the payment.
+            let dispute: crate::transformers::Dispute =
+                serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
+            if t == "CUSTOMER.DISPUTE.CREATED" {
+                event.kind = EventKind::Disputed;
+            }
+            event.amount = money(&event_type, dispute.dispute_amount.as_ref())?;
+            event.references = dispute.references();
+        }
         _ => {}
     }
     Ok(event)
