@@ -3,8 +3,8 @@
 use payments_core::signature::{split_secrets, StripeStyleScheme};
 use payments_core::{
     async_trait, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind, MinorUnits, Money,
-    PaymentProvider, PaymentSnapshot, ProviderError, RefundOutcome, RefundReport, RefundRequest,
-    RefundState, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
+    PaymentProvider, PaymentSnapshot, ProviderError, RefundOutcome, RefundReport, RefundRequest, RefundState,
+    SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
 };
 use serde::{Deserialize, Serialize};
 
