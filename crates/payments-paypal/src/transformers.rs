@@ -109,38 +109,6 @@ pub struct RelatedIds {
     pub order_id: Option<String>,
 }
 
-// ---------------------------------------------------------------- disputes (webhook resource)
-
-/// The parts of a dispute (`CUSTOMER.DISPUTE.*` webhooks, Disputes API v1) we read. The event
-/// names none of our ids directly; each disputed transaction's `seller_transaction_id` is the
-/// transaction as the merchant sees it: the capture id, which is a recorded payment reference.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Dispute {
-    pub dispute_id: Option<String>,
-    #[serde(default)]
-    pub disputed_transactions: Vec<DisputedTransaction>,
-    pub dispute_amount: Option<AmountWire>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct DisputedTransaction {
-    pub seller_transaction_id: Option<String>,
-}
-
-impl Dispute {
-    /// The seller-side ids of the disputed transactions (the captures), non-empty, in order.
-    pub fn references(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .disputed_transactions
-            .iter()
-            .filter_map(|t| t.seller_transaction_id.clone())
-            .filter(|id| !id.trim().is_empty())
-            .collect();
-        ids.dedup();
-        ids
-    }
-}
-
 /// An order's own status (`CREATED | SAVED | APPROVED | VOIDED | COMPLETED |
 /// PAYER_ACTION_REQUIRED`), before looking at captures: a `COMPLETED` order says nothing about
 /// the money ([`Order::payment_status`] reads the capture), and an unknown one is pending.
