@@ -3,7 +3,8 @@
 //! "Pay now", the provider's genuine success webhook (built and signed by the fixture) pays it,
 //! a redelivery is a harmless duplicate, and a forged copy changes nothing. Every adapter of the
 //! server's registry (`payments_web::adapter_registry!`, whose line names the fixture) gets it,
-//! as the test `adapters::pays_a_receipt::<its crate>`; nothing is added here.
+//! as the tests `adapters::pays_a_receipt::<its crate>` (SQLite) and
+//! `adapters::pays_a_receipt_on_postgres::<its crate>` (PostgreSQL); nothing is added here.
 
 use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Secret};
 use payments_core::{CheckoutRequest, CheckoutSession, Money};
@@ -13,12 +14,12 @@ use reqwest::StatusCode;
 use crate::support::{Browser, Db, TestServer};
 
 /// Pays a receipt through `fixture`'s adapter, as a payer and the provider would.
-async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture) {
+async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db: Db) {
     let Some(mut vars) = fixture.server_vars() else {
         panic!("{name}: its fixture gives no server_vars(), so the server cannot be pointed at its mock");
     };
     vars.push(("PAYMENT_PROVIDER", name.to_string()));
-    let server = TestServer::start_with(Db::Sqlite, &vars).await;
+    let server = TestServer::start_with(db, &vars).await;
     server.add_user("alice", Role::User);
     // 25.00 in the server's currency: above every provider's minimum charge (Omise: THB 20.00).
     server.add_usage("alice", "j1", 25);
@@ -171,16 +172,33 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture) {
     );
 }
 
-/// One end-to-end test per registry line, named after the adapter's crate, compiled with the
-/// adapter's feature.
+/// One end-to-end test per registry line and backend, named after the adapter's crate, compiled
+/// with the adapter's feature.
 macro_rules! e2e {
     ($($feature:literal => $krate:ident::{$adapter:ident, testing::$fixture:ident}),+ $(,)?) => {
         mod pays_a_receipt {
+            use crate::support::Db;
             $(#[cfg(feature = $feature)]
             #[actix_web::test]
             async fn $krate() {
                 let fixture = $krate::testing::$fixture::start().await;
-                super::pays_a_receipt_end_to_end($feature, &fixture).await;
+                super::pays_a_receipt_end_to_end($feature, &fixture, Db::Sqlite).await;
+            })+
+        }
+        mod pays_a_receipt_on_postgres {
+            use crate::support::Db;
+            $(#[cfg(feature = $feature)]
+            #[actix_web::test]
+            #[cfg_attr(
+                postgres_tests_ignored,
+                ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+            )]
+            async fn $krate() {
+                let Some(pg) = payments_store::testing::postgres(concat!("web_e2e_", $feature)) else {
+                    return;
+                };
+                let fixture = $krate::testing::$fixture::start().await;
+                super::pays_a_receipt_end_to_end($feature, &fixture, Db::Postgres(pg)).await;
             })+
         }
     };

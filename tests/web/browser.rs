@@ -886,3 +886,222 @@ fn browser_every_page_on_desktop_passes_axe() {
 fn browser_every_page_on_a_phone_fits_and_passes_axe() {
     run(every_page(PHONE));
 }
+
+/// Types `text` into the first element matching `css`.
+async fn type_into(chrome: &Chrome, css: &str, text: &str) {
+    chrome
+        .wait_for(css)
+        .await
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("{}: type into {css}: {e}", chrome.viewport.name));
+}
+
+/// The receipt's status as its heading shows it.
+async fn shown_status(chrome: &Chrome) -> String {
+    chrome.wait_for("h1 .status").await.text().await.expect("status")
+}
+
+/// Refunds `amount` of the receipt on the page as an admin: the receipt page's form, then the
+/// confirmation page (checked like every page, as `check_as`), then back on the receipt page.
+async fn refund_in_browser(
+    chrome: &Chrome,
+    receipt: i64,
+    amount: &str,
+    reason: &str,
+    check_as: &str,
+) -> Vec<String> {
+    let name = chrome.viewport.name;
+    chrome.open(&format!("/receipts/{receipt}")).await;
+    type_into(chrome, "#refund-form input[name=amount]", amount).await;
+    type_into(chrome, "#refund-form input[name=reason]", reason).await;
+    chrome.click_button("Review refund").await;
+    chrome.wait_for("#confirm-refund").await;
+    let question = chrome
+        .wait_for("#confirm-text")
+        .await
+        .text()
+        .await
+        .expect("confirmation text");
+    assert!(
+        question.contains(&format!("Refund THB {amount} to alice")) && question.contains(reason),
+        "{name}: the confirmation page says what will be refunded: {question:?}"
+    );
+    assert_eq!(
+        refunds_shown(chrome).await,
+        None,
+        "{name}: reviewing refunds nothing"
+    );
+    let problems = chrome.check_page(check_as).await;
+    chrome.click("#confirm-refund").await;
+    chrome.wait_for("#refund-notice").await;
+    chrome.wait_for_heading(&format!("Receipt #{receipt}")).await;
+    problems
+}
+
+/// `None` on a page without the receipt's refund list (the confirmation page), else its rows.
+async fn refunds_shown(chrome: &Chrome) -> Option<u64> {
+    let rows = chrome
+        .script("const t = document.querySelector('#refunds'); return t ? t.querySelectorAll('tbody tr').length : null")
+        .await
+        .expect("refund rows");
+    rows.as_u64()
+}
+
+/// After the payment, as an admin at one size: a receipt paid with the dummy provider is
+/// refunded half (form, confirmation), then the rest; the receipt shows partially_refunded, then
+/// refunded, and the audit log filtered to `payment.refund` shows every step. The confirmation
+/// page passes the page checks (no sideways scroll, axe-core).
+async fn refund_flow(viewport: Viewport) {
+    let name = viewport.name;
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage("alice", "job-1", 10);
+    let chrome = Chrome::start(viewport, &server).await;
+    let shot = |step: &str| format!("refund-{step}");
+
+    // Alice pays THB 10.00 with the dummy provider.
+    chrome.log_in("alice").await;
+    chrome.click_button("Select all on this page").await;
+    chrome.click_button("Create receipt from selected").await;
+    chrome.wait_for_heading("Receipt #").await;
+    let receipt: i64 = chrome
+        .path()
+        .await
+        .trim_start_matches("/receipts/")
+        .parse()
+        .expect("receipt id in the address");
+    let total = chrome.wait_for("#total").await.text().await.expect("total");
+    assert_eq!(total, "THB 10.00", "{name}");
+    chrome.click_button("Pay now").await;
+    chrome.wait_for_heading("Dummy payment provider").await;
+    chrome.click_button("Succeed").await;
+    chrome.wait_for("h1#outcome[data-outcome=paid]").await;
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid, "{name}");
+    chrome.log_out().await;
+
+    // Root refunds half, then the rest.
+    chrome.log_in("root").await;
+    chrome.open(&format!("/receipts/{receipt}")).await;
+    let offer = chrome
+        .wait_for("#refund-form")
+        .await
+        .text()
+        .await
+        .expect("refund form");
+    assert!(
+        offer.contains("THB 10.00 of THB 10.00 can still be refunded"),
+        "{name}: {offer:?}"
+    );
+    chrome.screenshot(&shot("1-paid-receipt")).await;
+    let mut problems = refund_in_browser(&chrome, receipt, "5.00", "job 1 ran twice", "refund-confirm").await;
+    assert_eq!(shown_status(&chrome).await, "partially_refunded", "{name}");
+    assert_eq!(
+        server.receipt_status(receipt),
+        ReceiptStatus::PartiallyRefunded,
+        "{name}"
+    );
+    assert_eq!(refunds_shown(&chrome).await, Some(1), "{name}");
+    let offer = chrome
+        .wait_for("#refund-form")
+        .await
+        .text()
+        .await
+        .expect("refund form");
+    assert!(
+        offer.contains("THB 5.00 of THB 10.00 can still be refunded"),
+        "{name}: {offer:?}"
+    );
+    chrome.screenshot(&shot("2-partially-refunded")).await;
+
+    problems.extend(refund_in_browser(&chrome, receipt, "5.00", "the rest", "refund-confirm-rest").await);
+    assert_eq!(shown_status(&chrome).await, "refunded", "{name}");
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Refunded, "{name}");
+    assert_eq!(refunds_shown(&chrome).await, Some(2), "{name}");
+    let form_left = chrome
+        .script("return document.querySelector('#refund-form') !== null")
+        .await
+        .expect("refund form?");
+    assert_eq!(form_left, json!(false), "{name}: nothing is left to refund");
+    chrome.screenshot(&shot("3-refunded")).await;
+
+    // The audit log, filtered to payment.refund with its own form: every step of both refunds.
+    chrome.open("/admin/audit").await;
+    chrome
+        .script("document.querySelector('select[name=action]').value = 'payment.refund';")
+        .await
+        .expect("choose the action");
+    type_into(&chrome, "input[name=receipt]", &receipt.to_string()).await;
+    chrome.click_button("Filter").await;
+    chrome
+        .wait_until(
+            "the filtered audit log",
+            "return location.search.includes('action=payment.refund')",
+        )
+        .await;
+    chrome.wait_for("table.audit").await;
+    let rows = chrome
+        .script(
+            "return [...document.querySelectorAll('table.audit tbody tr')].map(tr =>
+               [tr.children[2].textContent.trim(), tr.querySelector('.detail').textContent])",
+        )
+        .await
+        .expect("audit rows");
+    let rows: Vec<(String, String)> = serde_json::from_value(rows).expect("rows");
+    assert!(
+        rows.iter()
+            .all(|(action, _)| action.starts_with("payment.refund")),
+        "{name}: only refund entries: {rows:?}"
+    );
+    // Newest first: the second refund's steps, then the first's.
+    let steps: Vec<&str> = rows
+        .iter()
+        .rev()
+        .map(|(_, detail)| {
+            ["requested", "provider_answer", "settled"]
+                .into_iter()
+                .find(|s| detail.contains(&format!("step: {s}")))
+                .unwrap_or("?")
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "requested",
+            "provider_answer",
+            "settled",
+            "requested",
+            "provider_answer",
+            "settled"
+        ],
+        "{name}: {rows:?}"
+    );
+    chrome.screenshot(&shot("4-audit")).await;
+    chrome.log_out().await;
+    chrome.quit().await;
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) at {name}:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+#[cfg_attr(
+    browser_tests_ignored,
+    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
+)]
+fn browser_refund_half_then_the_rest_on_desktop() {
+    run(refund_flow(DESKTOP));
+}
+
+#[test]
+#[cfg_attr(
+    browser_tests_ignored,
+    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
+)]
+fn browser_refund_half_then_the_rest_on_a_phone() {
+    run(refund_flow(PHONE));
+}

@@ -23,7 +23,7 @@ async fn error_pages_have_the_layout_and_say_what_to_do() {
     let body = resp.text().await.unwrap();
     for says in [
         "<h1>Page not found</h1>",
-        "Check the address",
+        "Check the address, or log in",
         "href=\"/login\"",
         "/static/app.css",
         "name=\"viewport\"",
@@ -37,7 +37,7 @@ async fn error_pages_have_the_layout_and_say_what_to_do() {
             "/receipts/999999",
             StatusCode::NOT_FOUND,
             "Page not found",
-            "Check the address",
+            "Check the address, or go to My Usage",
         ),
         (
             "/receipts/abc",

@@ -12,8 +12,8 @@ mod hardening;
 mod ingest;
 mod portal;
 mod receipts;
-mod refunds;
 mod reconcile;
+mod refunds;
 mod security;
 mod startup;
 

@@ -111,3 +111,45 @@ async fn an_unverified_paypal_webhook_is_refused() {
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Unpaid);
     paypal.record_requests("web-e2e-refused").await;
 }
+
+/// A dispute names neither the order nor our id, only the disputed capture
+/// (`disputed_transactions[].seller_transaction_id`): it is matched through the capture id
+/// recorded from PayPal's capture event, recorded against the payment and answered 200.
+#[actix_web::test]
+async fn a_dispute_naming_only_the_capture_is_matched() {
+    let paypal = MockPayPal::start().await;
+    let (server, _, receipt, _, order) = paypal_server(&paypal).await;
+    let approved = paypal.approved_webhook(&order, unix_now());
+    let (status, body) = server.post_webhook(approved.headers(), &approved.body).await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (StatusCode::OK, Some("finalized")),
+        "{body}"
+    );
+    // PayPal's PAYMENT.CAPTURE.COMPLETED follows the capture and names the capture id.
+    let completed = paypal.capture_completed_webhook(&order, unix_now());
+    let (status, body) = server.post_webhook(completed.headers(), &completed.body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let capture = paypal.order(&order).and_then(|o| o.capture).expect("captured");
+    let resource = serde_json::json!({
+        "dispute_id": "PP-D-27803",
+        "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+        "status": "OPEN",
+        "dispute_life_cycle_stage": "INQUIRY",
+        "dispute_amount": capture.amount,
+        "disputed_transactions": [{
+            "seller_transaction_id": capture.id,
+            "seller": {"merchant_id": "RD465XN5VS364"},
+            "seller_protection_eligible": true
+        }],
+        "links": [{"href": "https://api.paypal.com/v1/customer/disputes/PP-D-27803", "rel": "self", "method": "GET"}]
+    });
+    let dispute = paypal.webhook("CUSTOMER.DISPUTE.CREATED", "dispute", resource, unix_now());
+    let (status, body) = server.post_webhook(dispute.headers(), &dispute.body).await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (StatusCode::OK, Some("dispute_recorded")),
+        "{body}"
+    );
+    assert_eq!(server.audit("payment.dispute", Some(receipt)).len(), 1);
+}

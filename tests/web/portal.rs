@@ -436,7 +436,7 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
             "/me?from=2026-11-20&to=2026-11-01",
             "From (2026-11-20) is after To (2026-11-01)",
         ),
-        ("/me?page=abc", "page \"abc\" does not exist"),
+        ("/me?page=abc", "Page \"abc\" does not exist"),
         ("/me?page=9", "this list has 2 pages"),
     ] {
         let resp = alice.get(path).await;
@@ -555,7 +555,7 @@ async fn audit_filters_on(server: TestServer) {
         ),
         (
             "/admin/audit?page=-1".to_string(),
-            "page &quot;-1&quot; does not exist",
+            "Page &quot;-1&quot; does not exist",
         ),
         (
             "/admin/audit?action=drop".to_string(),
@@ -678,7 +678,7 @@ async fn receipt_filters_on(server: TestServer) {
             "/admin/receipts?from=2026-02-30",
             "From &quot;2026-02-30&quot; is not a date",
         ),
-        ("/admin/receipts?page=x", "page &quot;x&quot; does not exist"),
+        ("/admin/receipts?page=x", "Page &quot;x&quot; does not exist"),
     ] {
         let resp = root.get(path).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");

@@ -293,3 +293,26 @@ async fn a_site_base_url_that_differs_from_bind_addr_is_named_as_the_one_used() 
         Some("Open https://pay.example.org/login  (provider: dummy, database: sqlite)")
     );
 }
+
+#[tokio::test]
+async fn a_real_provider_on_an_empty_database_says_how_to_create_the_first_admin() {
+    let (lines, mut child, _dir) = serve_until_open(&[
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("PAYMENT_PROVIDER", "stripe"),
+        ("SESSION_SECRET", "0123456789abcdef0123456789abcdef0123"),
+        ("STRIPE_SECRET_KEY", payments_stripe::testing::TEST_SECRET_KEY),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_first_run_0123456789abcdef"),
+        ("STRIPE_API_BASE", "http://127.0.0.1:9"),
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("First run: there are no users yet")
+                && l.contains("web user add NAME --admin")),
+        "{lines:?}"
+    );
+    // No demo accounts with a real provider.
+    assert!(!lines.iter().any(|l| l.contains("password ")), "{lines:?}");
+}

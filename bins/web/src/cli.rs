@@ -318,6 +318,18 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
             println!("  user  {}  password {}", demo.user.0, demo.user.1);
             println!("  admin {}  password {}", demo.admin.0, demo.admin.1);
         }
+    } else {
+        let store = state.store.clone();
+        let users = actix_web::web::block(move || store.count_users())
+            .await
+            .map_err(crate::error::AppError::from)??;
+        if users == 0 {
+            // No demo accounts with a real provider: say how to get in.
+            println!(
+                "First run: there are no users yet. Create the first administrator with \
+                 `web user add NAME --admin` (it asks for the password), then log in."
+            );
+        }
     }
     tracing::info!(
         provider = state.provider_name(),

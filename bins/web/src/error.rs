@@ -306,7 +306,10 @@ async fn render_error_page(
     // Whoever is logged in keeps their navigation; a database that is down leaves it out.
     let user = CurrentUser::extract(req).await.ok();
     let mut ctx = crate::routes::page_context(&state, &session, user.as_ref())?;
-    let (heading, what_to_do) = advice(status, csrf);
+    let (heading, mut what_to_do) = advice(status, csrf);
+    if user.is_none() && status == StatusCode::NOT_FOUND {
+        what_to_do = "Check the address, or log in and follow the links from there.";
+    }
     let message = match status {
         StatusCode::NOT_FOUND => default_message(status).to_string(),
         _ if csrf => "The form was sent from a page that is too old (or from another site), so \

@@ -3,8 +3,8 @@
 use payments_core::signature::{split_secrets, StripeStyleScheme};
 use payments_core::{
     async_trait, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind, MinorUnits, Money,
-    PaymentProvider, PaymentSnapshot, ProviderError, RefundOutcome, RefundReport, RefundRequest,
-    RefundState, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
+    PaymentProvider, PaymentSnapshot, ProviderError, RefundOutcome, RefundReport, RefundRequest, RefundState,
+    SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
 };
 use serde::{Deserialize, Serialize};
 
@@ -130,23 +130,7 @@ impl DummyProvider {
         amount: Money,
         now: i64,
     ) -> Result<WebhookRequest, ProviderError> {
-        let event = DummyEvent {
-            id: event_id.to_string(),
-            event_type: event_type.to_string(),
-            data: DummyPayment {
-                id: Self::external_id(payment_ref),
-                payment_ref: payment_ref.to_string(),
-                amount: amount.amount.get(),
-                currency: amount.currency.code().to_string(),
-            },
-            refund: None,
-        };
-        let body = serde_json::to_vec(&event).map_err(|e| ProviderError::UnexpectedResponse {
-            provider: Self::NAME,
-            message: e.to_string(),
-        })?;
-        let headers = self.sign(&body, now)?;
-        Ok(WebhookRequest::new(headers, body, now))
+        self.signed_event(event_id, event_type, payment_ref, amount, None, now)
     }
 
     /// A signed `refund.succeeded` webhook about one refund (`refund_id`, `refund` of the
@@ -160,19 +144,32 @@ impl DummyProvider {
         refund: MinorUnits,
         now: i64,
     ) -> Result<WebhookRequest, ProviderError> {
+        let refund = DummyRefund {
+            id: refund_id.to_string(),
+            amount: refund.get(),
+        };
+        self.signed_event(event_id, REFUND_EVENT, payment_ref, amount, Some(refund), now)
+    }
+
+    fn signed_event(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        payment_ref: &str,
+        amount: Money,
+        refund: Option<DummyRefund>,
+        now: i64,
+    ) -> Result<WebhookRequest, ProviderError> {
         let event = DummyEvent {
             id: event_id.to_string(),
-            event_type: REFUND_EVENT.to_string(),
+            event_type: event_type.to_string(),
             data: DummyPayment {
                 id: Self::external_id(payment_ref),
                 payment_ref: payment_ref.to_string(),
                 amount: amount.amount.get(),
                 currency: amount.currency.code().to_string(),
             },
-            refund: Some(DummyRefund {
-                id: refund_id.to_string(),
-                amount: refund.get(),
-            }),
+            refund,
         };
         let body = serde_json::to_vec(&event).map_err(|e| ProviderError::UnexpectedResponse {
             provider: Self::NAME,

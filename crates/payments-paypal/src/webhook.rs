@@ -303,7 +303,26 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
                 .or_else(|| up_id("/orders/"));
             event.references.retain(|id| !id.trim().is_empty());
         }
-        "CUSTOMER.DISPUTE.CREATED" => event.kind = EventKind::Disputed,
+        t if t.starts_with("CUSTOMER.DISPUTE.") => {
+            // Matched through the disputed captures: `seller_transaction_id` is the capture id as
+            // the merchant sees it. Only a new dispute is recorded; updates are acknowledged.
+            if t == "CUSTOMER.DISPUTE.CREATED" {
+                event.kind = EventKind::Disputed;
+            }
+            let amount = resource.get("dispute_amount").cloned();
+            let amount: Option<AmountWire> = amount
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| malformed(&event_type, e))?;
+            event.amount = money(&event_type, amount.as_ref())?;
+            let disputed = resource.get("disputed_transactions").and_then(|d| d.as_array());
+            event.references = (disputed.into_iter().flatten())
+                .filter_map(|d| d.get("seller_transaction_id")?.as_str())
+                .filter(|id| !id.trim().is_empty())
+                .map(str::to_string)
+                .collect();
+            event.references.dedup();
+        }
         _ => {}
     }
     Ok(event)

@@ -52,44 +52,38 @@ impl Store {
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<PaymentRow>, StoreError> {
+        // The same claim on both backends: the placeholders and PostgreSQL's row locks differ.
+        macro_rules! claim {
+            ($c:expr, $sql:expr) => {{
+                let ids: Vec<ClaimedId> = diesel::sql_query($sql)
+                    .bind::<Text, _>(owner)
+                    .bind::<BigInt, _>(lease_until)
+                    .bind::<BigInt, _>(created_before)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(limit)
+                    .load($c)?;
+                let ids: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
+                Ok(payments::table
+                    .filter(payments::id.eq_any(ids))
+                    .order((payments::created_at, payments::id))
+                    .select(PaymentRow::as_select())
+                    .load($c)?)
+            }};
+        }
         match &self.pool {
             #[cfg(feature = "sqlite")]
             DbPool::Sqlite(pool) => {
                 let mut conn = pool.get()?;
-                conn.immediate_transaction(|c| {
-                    let ids: Vec<ClaimedId> = diesel::sql_query(claim_sql("", ["?", "?", "?", "?", "?"]))
-                        .bind::<Text, _>(owner)
-                        .bind::<BigInt, _>(lease_until)
-                        .bind::<BigInt, _>(created_before)
-                        .bind::<BigInt, _>(now)
-                        .bind::<BigInt, _>(limit)
-                        .load(c)?;
-                    let ids: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
-                    Ok(payments::table
-                        .filter(payments::id.eq_any(ids))
-                        .order((payments::created_at, payments::id))
-                        .select(PaymentRow::as_select())
-                        .load(c)?)
-                })
+                conn.immediate_transaction(|c| claim!(c, claim_sql("", ["?", "?", "?", "?", "?"])))
             }
             #[cfg(feature = "postgres")]
             DbPool::Pg(pool) => {
                 let mut conn = pool.get()?;
                 diesel::Connection::transaction(&mut *conn, |c| {
-                    let sql = claim_sql("FOR UPDATE SKIP LOCKED", ["$1", "$2", "$3", "$4", "$5"]);
-                    let ids: Vec<ClaimedId> = diesel::sql_query(sql)
-                        .bind::<Text, _>(owner)
-                        .bind::<BigInt, _>(lease_until)
-                        .bind::<BigInt, _>(created_before)
-                        .bind::<BigInt, _>(now)
-                        .bind::<BigInt, _>(limit)
-                        .load(c)?;
-                    let ids: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
-                    Ok(payments::table
-                        .filter(payments::id.eq_any(ids))
-                        .order((payments::created_at, payments::id))
-                        .select(PaymentRow::as_select())
-                        .load(c)?)
+                    claim!(
+                        c,
+                        claim_sql("FOR UPDATE SKIP LOCKED", ["$1", "$2", "$3", "$4", "$5"])
+                    )
                 })
             }
         }

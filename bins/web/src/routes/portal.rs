@@ -23,7 +23,7 @@ pub fn page_number(page: Option<i64>) -> Result<i64, AppError> {
         None => Ok(1),
         Some(p) if (1..=MAX_PAGE).contains(&p) => Ok(p),
         Some(p) => Err(AppError::BadRequest(format!(
-            "page {p} does not exist: pages are numbered from 1 to {MAX_PAGE}"
+            "Page {p} does not exist: pages are numbered from 1 to {MAX_PAGE}"
         ))),
     }
 }
@@ -297,7 +297,7 @@ fn page_from_text(page: Option<&str>, problems: &mut Vec<String>) -> i64 {
             Some(n) => n,
             None => {
                 problems.push(format!(
-                    "page {:?} does not exist: pages are numbered from 1 to {MAX_PAGE}; showing page 1",
+                    "Page {:?} does not exist: pages are numbered from 1 to {MAX_PAGE}; showing page 1",
                     crate::logsafe::bounded(p)
                 ));
                 1
@@ -381,7 +381,7 @@ async fn render_me(
     let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = if page > pages {
         problems.push(format!(
-            "page {page} does not exist: this list has {pages} page{}; showing page {pages}",
+            "Page {page} does not exist: this list has {pages} page{}; showing page {pages}",
             if pages == 1 { "" } else { "s" }
         ));
         pages
@@ -778,7 +778,7 @@ pub async fn admin_receipts(
     let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = if sel.page > pages {
         sel.problems.push(format!(
-            "page {} does not exist: this list has {pages} page{}; showing page {pages}",
+            "Page {} does not exist: this list has {pages} page{}; showing page {pages}",
             sel.page,
             if pages == 1 { "" } else { "s" }
         ));

@@ -169,3 +169,82 @@ mod refunds {
         );
     }
 }
+
+mod disputes {
+    use payments_core::{Currency, EventKind, Money};
+    use payments_paypal::webhook::{map_event, parse_envelope};
+
+    /// A dispute event shaped like PayPal's published `CUSTOMER.DISPUTE.CREATED` sample (resource
+    /// type `dispute`, Disputes API v1): no order id, no `custom_id`; the disputed transaction's
+    /// `seller_transaction_id` is the capture.
+    fn dispute_event(event_type: &str, transactions: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "id": "WH-2JD71524HY3316843-5RH58103PA2904512",
+            "create_time": "2024-05-02T09:15:21.000Z",
+            "resource_type": "dispute",
+            "event_type": event_type,
+            "summary": "A new dispute opened with Case # PP-D-27803",
+            "resource": {
+                "disputed_transactions": transactions,
+                "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+                "status": "OPEN",
+                "dispute_amount": {"currency_code": "USD", "value": "30.00"},
+                "dispute_id": "PP-D-27803",
+                "dispute_life_cycle_stage": "INQUIRY",
+                "dispute_channel": "INTERNAL",
+                "create_time": "2024-05-02T09:14:58.000Z",
+                "update_time": "2024-05-02T09:14:58.000Z",
+                "messages": [{"posted_by": "BUYER", "time_posted": "2024-05-02T09:14:58.000Z", "content": "Where is it?"}],
+                "links": [
+                    {"href": "https://api.paypal.com/v1/customer/disputes/PP-D-27803", "rel": "self", "method": "GET"},
+                    {"href": "https://api.paypal.com/v1/customer/disputes/PP-D-27803/send-message", "rel": "send_message", "method": "POST"}
+                ]
+            },
+            "links": [{"href": "https://api.paypal.com/v1/notifications/webhooks-events/WH-2JD71524HY3316843-5RH58103PA2904512", "rel": "self", "method": "GET"}],
+            "event_version": "1.0"
+        })
+    }
+
+    fn map(body: serde_json::Value) -> payments_core::WebhookEvent {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let (raw, envelope) = parse_envelope(&bytes).unwrap();
+        map_event(raw, envelope).unwrap()
+    }
+
+    #[test]
+    fn a_new_dispute_names_the_disputed_capture() {
+        let event = map(dispute_event(
+            "CUSTOMER.DISPUTE.CREATED",
+            serde_json::json!([{
+                "seller_transaction_id": "7TK53561YB803214S",
+                "seller": {"merchant_id": "RD465XN5VS364", "name": "Test Store"},
+                "items": [],
+                "seller_protection_eligible": true
+            }]),
+        ));
+        assert_eq!(event.kind, EventKind::Disputed);
+        assert_eq!(event.references, ["7TK53561YB803214S"]);
+        assert_eq!(
+            event.amount,
+            Some(Money::new(3000, Currency::from_code("USD").unwrap()))
+        );
+        assert_eq!((event.payment_ref, event.external_payment_id), (None, None));
+    }
+
+    #[test]
+    fn updates_are_matched_but_not_new_disputes_and_a_bare_dispute_still_parses() {
+        let event = map(dispute_event(
+            "CUSTOMER.DISPUTE.RESOLVED",
+            serde_json::json!([{"seller_transaction_id": "7TK53561YB803214S"}]),
+        ));
+        assert!(matches!(event.kind, EventKind::Other { .. }), "{:?}", event.kind);
+        assert_eq!(event.references, ["7TK53561YB803214S"]);
+        // No disputed transactions (or an empty id): nothing to match by, yet acknowledged.
+        let event = map(dispute_event(
+            "CUSTOMER.DISPUTE.CREATED",
+            serde_json::json!([{"seller_transaction_id": " "}, {"buyer_transaction_id": "4AB12"}]),
+        ));
+        assert_eq!(event.kind, EventKind::Disputed);
+        assert!(event.references.is_empty(), "{:?}", event.references);
+    }
+}
