@@ -4,7 +4,7 @@
 use payments_store::Role;
 use reqwest::StatusCode;
 
-use crate::support::{location, Browser, TestServer};
+use crate::support::{location, Browser, Db, TestServer};
 
 /// Every `<table` of a page sits in its own scroll box (`table-wrap`) or stacks on phones
 /// (`stack`), and no amount column is one of those hidden on phones (`opt`).
@@ -465,26 +465,13 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
     assert!(alice.get_text("/me").await.contains("58 unbilled records"));
 }
 
-#[actix_web::test]
-async fn the_audit_log_filters_by_actor_date_and_text_with_second_times_and_text_badges() {
-    audit_filters_on(TestServer::start().await).await;
+// Also on PostgreSQL: its LIKE is case-sensitive and needs the ESCAPE clause too.
+crate::on_both_backends! {
+    audit_filters_on: the_audit_log_filters_by_actor_date_and_text_with_second_times_and_text_badges, audit_filters_on_postgres, "web_audit_filters";
 }
 
-/// The same on PostgreSQL (its LIKE is case-sensitive and needs the ESCAPE clause too).
-#[cfg(feature = "postgres")]
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn audit_filters_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_audit_filters") else {
-        return;
-    };
-    audit_filters_on(TestServer::start_with(crate::support::Db::Postgres(pg), &[]).await).await;
-}
-
-async fn audit_filters_on(server: TestServer) {
+async fn audit_filters_on(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
     server.add_user("alice", Role::User);
     server.add_user("root", Role::Admin);
     server.add_usage("alice", "j1", 3);
@@ -586,26 +573,13 @@ async fn audit_filters_on(server: TestServer) {
     );
 }
 
-#[actix_web::test]
-async fn admin_receipts_filter_search_total_and_export_csv_from_integers() {
-    receipt_filters_on(TestServer::start().await).await;
+// Also on PostgreSQL: its LIKE is case-sensitive and needs the ESCAPE clause too.
+crate::on_both_backends! {
+    receipt_filters_on: admin_receipts_filter_search_total_and_export_csv_from_integers, receipt_filters_on_postgres, "web_receipt_filters";
 }
 
-/// The same on PostgreSQL (its LIKE is case-sensitive and needs the ESCAPE clause too).
-#[cfg(feature = "postgres")]
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn receipt_filters_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_receipt_filters") else {
-        return;
-    };
-    receipt_filters_on(TestServer::start_with(crate::support::Db::Postgres(pg), &[]).await).await;
-}
-
-async fn receipt_filters_on(server: TestServer) {
+async fn receipt_filters_on(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
     server.add_user("alice", Role::User);
     server.add_user("bob_smith", Role::User);
     server.add_user("root", Role::Admin);

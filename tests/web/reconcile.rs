@@ -94,21 +94,8 @@ async fn lost_webhook_is_finalized(db: Db) {
     assert_eq!(bank.fetches(&payment), 1);
 }
 
-#[actix_web::test]
-async fn a_payment_whose_webhook_never_came_is_finalized_in_one_cycle_on_sqlite() {
-    lost_webhook_is_finalized(Db::Sqlite).await;
-}
-
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn a_payment_whose_webhook_never_came_is_finalized_in_one_cycle_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_reconcile_lost") else {
-        return;
-    };
-    lost_webhook_is_finalized(Db::Postgres(pg)).await;
+crate::on_both_backends! {
+    lost_webhook_is_finalized: a_payment_whose_webhook_never_came_is_finalized_in_one_cycle_on_sqlite, a_payment_whose_webhook_never_came_is_finalized_in_one_cycle_on_postgres, "web_reconcile_lost";
 }
 
 async fn mismatch_is_refused(db: Db) {
@@ -147,21 +134,8 @@ async fn mismatch_is_refused(db: Db) {
     assert_eq!(payment_status(&server, &payment), "pending");
 }
 
-#[actix_web::test]
-async fn an_amount_or_currency_mismatch_is_refused_audited_and_changes_nothing_on_sqlite() {
-    mismatch_is_refused(Db::Sqlite).await;
-}
-
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn an_amount_or_currency_mismatch_is_refused_audited_and_changes_nothing_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_reconcile_mismatch") else {
-        return;
-    };
-    mismatch_is_refused(Db::Postgres(pg)).await;
+crate::on_both_backends! {
+    mismatch_is_refused: an_amount_or_currency_mismatch_is_refused_audited_and_changes_nothing_on_sqlite, an_amount_or_currency_mismatch_is_refused_audited_and_changes_nothing_on_postgres, "web_reconcile_mismatch";
 }
 
 async fn approval_is_captured(db: Db) {
@@ -195,21 +169,8 @@ async fn approval_is_captured(db: Db) {
     assert_eq!(server.receipt_status(other_receipt), ReceiptStatus::Unpaid);
 }
 
-#[actix_web::test]
-async fn an_approval_that_needs_a_capture_is_captured_on_sqlite() {
-    approval_is_captured(Db::Sqlite).await;
-}
-
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn an_approval_that_needs_a_capture_is_captured_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_reconcile_capture") else {
-        return;
-    };
-    approval_is_captured(Db::Postgres(pg)).await;
+crate::on_both_backends! {
+    approval_is_captured: an_approval_that_needs_a_capture_is_captured_on_sqlite, an_approval_that_needs_a_capture_is_captured_on_postgres, "web_reconcile_capture";
 }
 
 async fn failures_close_and_abandoned_checkouts_expire(db: Db) {
@@ -270,21 +231,8 @@ async fn failures_close_and_abandoned_checkouts_expire(db: Db) {
     assert!(!next.contains(&abandoned.1), "{next}");
 }
 
-#[actix_web::test]
-async fn failures_close_and_abandoned_checkouts_expire_on_sqlite() {
-    failures_close_and_abandoned_checkouts_expire(Db::Sqlite).await;
-}
-
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn failures_close_and_abandoned_checkouts_expire_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_reconcile_expire") else {
-        return;
-    };
-    failures_close_and_abandoned_checkouts_expire(Db::Postgres(pg)).await;
+crate::on_both_backends! {
+    failures_close_and_abandoned_checkouts_expire: failures_close_and_abandoned_checkouts_expire_on_sqlite, failures_close_and_abandoned_checkouts_expire_on_postgres, "web_reconcile_expire";
 }
 
 /// Without a way to ask the provider (the dummy without its API), an abandoned checkout is still
@@ -342,21 +290,8 @@ async fn two_instances(db: Db) {
     }
 }
 
-#[actix_web::test]
-async fn two_instances_never_work_on_the_same_payment_on_sqlite() {
-    two_instances(Db::Sqlite).await;
-}
-
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn two_instances_never_work_on_the_same_payment_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_reconcile_two") else {
-        return;
-    };
-    two_instances(Db::Postgres(pg)).await;
+crate::on_both_backends! {
+    two_instances: two_instances_never_work_on_the_same_payment_on_sqlite, two_instances_never_work_on_the_same_payment_on_postgres, "web_reconcile_two";
 }
 
 /// Every bad reconciliation setting is named at once.

@@ -48,7 +48,8 @@ fn steps(server: &TestServer, receipt: i64) -> Vec<String> {
     steps
 }
 
-async fn refund_half_then_the_rest(server: TestServer) {
+async fn refund_half_then_the_rest(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
     let (receipt, payment) = paid_receipt(&server).await;
     server.add_user("root", Role::Admin);
     let root = Browser::login(&server, "root").await;
@@ -195,24 +196,12 @@ async fn refund_half_then_the_rest(server: TestServer) {
     assert!(list.contains(&format!("#{receipt}")), "{list}");
 }
 
-#[actix_web::test]
-async fn refund_half_then_the_rest_on_sqlite() {
-    refund_half_then_the_rest(TestServer::start().await).await;
+crate::on_both_backends! {
+    refund_half_then_the_rest: refund_half_then_the_rest_on_sqlite, refund_half_then_the_rest_on_postgres, "web_refund_half";
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn refund_half_then_the_rest_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_refund_half") else {
-        return;
-    };
-    refund_half_then_the_rest(TestServer::start_with(Db::Postgres(pg), &[]).await).await;
-}
-
-async fn twenty_concurrent_refunds(server: TestServer) {
+async fn twenty_concurrent_refunds(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
     let (receipt, payment) = paid_receipt(&server).await;
     server.add_user("root", Role::Admin);
     let root = Browser::login(&server, "root").await;
@@ -258,21 +247,8 @@ async fn twenty_concurrent_refunds(server: TestServer) {
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Refunded);
 }
 
-#[actix_web::test]
-async fn twenty_concurrent_refunds_on_sqlite() {
-    twenty_concurrent_refunds(TestServer::start().await).await;
-}
-
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn twenty_concurrent_refunds_on_postgres() {
-    let Some(pg) = payments_store::testing::postgres("web_refund_race") else {
-        return;
-    };
-    twenty_concurrent_refunds(TestServer::start_with(Db::Postgres(pg), &[]).await).await;
+crate::on_both_backends! {
+    twenty_concurrent_refunds: twenty_concurrent_refunds_on_sqlite, twenty_concurrent_refunds_on_postgres, "web_refund_race";
 }
 
 /// A refund made at the provider (the dummy's "dashboard") and a dispute both arrive as signed

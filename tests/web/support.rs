@@ -316,3 +316,27 @@ impl Browser {
         location(&resp)
     }
 }
+
+/// Declares an async test twice, on SQLite and on a fresh PostgreSQL database named `$db`;
+/// `$run` takes the [`Db`]. The PostgreSQL one is listed as ignored, with the reason, when
+/// PostgreSQL is not configured (see README).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($run:ident: $sqlite:ident, $postgres:ident, $db:literal;)+) => {$(
+        #[actix_web::test]
+        async fn $sqlite() {
+            $run($crate::support::Db::Sqlite).await;
+        }
+
+        #[actix_web::test]
+        #[cfg_attr(
+            postgres_tests_ignored,
+            ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+        )]
+        async fn $postgres() {
+            if let Some(pg) = payments_store::testing::postgres($db) {
+                $run($crate::support::Db::Postgres(pg)).await;
+            }
+        }
+    )+};
+}
