@@ -83,6 +83,16 @@ fn percent(text: &str) -> Result<usize, String> {
 }
 
 fn main() {
+    if std::env::var_os(SERVE_ENV).is_some() {
+        if std::env::var_os("RUST_LOG").is_some() {
+            payments_web::logging::console();
+        }
+        if let Err(e) = serve() {
+            println!("error: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = Args::parse();
     // `RUST_LOG=payments_store::batch=debug` shows every webhook batch (events, microseconds).
     if std::env::var_os("RUST_LOG").is_some() {
@@ -149,9 +159,9 @@ fn per_second(count: u64, elapsed: Duration) -> u64 {
     count.saturating_mul(1_000_000) / us
 }
 
-/// Peak resident set size of this process (server and client), from /proc.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// Peak resident set size of process `pid` so far, from /proc (Linux).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
@@ -255,24 +265,53 @@ fn seed(store: &Store, user: &str, n: usize) -> Result<Vec<Checkout>, Failure> {
         store.import_usage(&rows, "bench").map_err(err)?;
     }
     let records = store.usage_for_user(owner.id).map_err(err)?;
+    // PostgreSQL takes writers side by side; SQLite has one write lock, so one thread.
+    let threads = match store.backend() {
+        "postgres" => 4,
+        _ => 1,
+    };
+    let per_thread = records.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<Checkout>, Failure>> = std::thread::scope(|s| {
+        let workers: Vec<_> = records
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(part, chunk)| {
+                s.spawn(move || {
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for (j, record) in chunk.iter().enumerate() {
+                        let i = part * per_thread + j;
+                        let receipt = store
+                            .create_receipt_from_usage(owner.id, &[record.id], "bench")
+                            .map_err(err)?;
+                        let intent = store
+                            .create_payment_for_receipt(receipt.id, payments_stripe::NAME)
+                            .map_err(err)?;
+                        let session = format!("cs_test_{user}_{i}");
+                        let payment = store
+                            .attach_provider_checkout(
+                                intent.payment().id,
+                                &session,
+                                "http://127.0.0.1:9/checkout",
+                                "bench",
+                            )
+                            .map_err(err)?;
+                        out.push((receipt.id, payment.public_id, session));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err("a seeding thread panicked".into()))
+            })
+            .collect()
+    });
     let mut out = Vec::with_capacity(n);
-    for (i, record) in records.iter().enumerate() {
-        let receipt = store
-            .create_receipt_from_usage(owner.id, &[record.id], "bench")
-            .map_err(err)?;
-        let intent = store
-            .create_payment_for_receipt(receipt.id, payments_stripe::NAME)
-            .map_err(err)?;
-        let session = format!("cs_test_{user}_{i}");
-        let payment = store
-            .attach_provider_checkout(
-                intent.payment().id,
-                &session,
-                "http://127.0.0.1:9/checkout",
-                "bench",
-            )
-            .map_err(err)?;
-        out.push((receipt.id, payment.public_id, session));
+    for part in parts {
+        out.extend(part?);
     }
     Ok(out)
 }
@@ -396,74 +435,130 @@ fn delivery_order(n: usize, duplicates: usize, concurrency: usize) -> Vec<usize>
     order
 }
 
-/// The server in-process, on a thread and actix system of its own.
-struct RunningServer {
-    state: payments_web::state::AppState,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// Set in the environment of the server process this benchmark starts (itself, run again).
+const SERVE_ENV: &str = "PAYMENTS_BENCH_SERVE";
+
+/// The server under test, in a process of its own (this binary run again with [`SERVE_ENV`]),
+/// so that its peak memory is its own, not the client's or the seeding's.
+struct ServerProcess {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
     base: String,
 }
 
-impl RunningServer {
-    fn start(url: &str, durability: Durability, log_dir: &std::path::Path) -> Result<RunningServer, Failure> {
-        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
-        let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-        let env: HashMap<String, String> = [
-            ("PAYMENT_PROVIDER", "stripe"),
-            ("STRIPE_SECRET_KEY", SECRET_KEY),
-            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+/// What the server process reports when it stops.
+struct ServerReport {
+    batches: u64,
+    events: u64,
+    largest: u64,
+    peak_rss_kib: Option<u64>,
+}
+
+impl ServerProcess {
+    fn start(url: &str, durability: Durability, log_dir: &std::path::Path) -> Result<ServerProcess, Failure> {
+        use std::io::BufRead;
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find this benchmark's own binary: {e}"))?;
+        let mut command = std::process::Command::new(exe);
+        command
+            .env(SERVE_ENV, "1")
+            .env("PAYMENT_PROVIDER", "stripe")
+            .env("STRIPE_SECRET_KEY", SECRET_KEY)
+            .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
             // Webhooks are verified from their signature alone; nothing is sent here.
-            ("STRIPE_API_BASE", "http://127.0.0.1:9"),
-            ("SITE_BASE_URL", &base),
-            ("DATABASE_URL", url),
-            ("DB_DURABILITY", durability.as_str()),
-            ("SESSION_SECRET", "bench-session-secret-of-at-least-32-chars"),
-            ("LOG_DIR", &log_dir.display().to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        // The writers of the server under test can be chosen (`WEBHOOK_WRITERS=8 cargo run ...`).
-        .chain(
-            std::env::var("WEBHOOK_WRITERS")
-                .ok()
-                .map(|v| ("WEBHOOK_WRITERS".to_string(), v)),
-        )
-        .collect();
-        let config = Config::from_source(&env).map_err(|e| e.to_string())?;
-        let state = app::build_state(config, &env).map_err(|e| e.to_string())?;
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (tx, rx) = std::sync::mpsc::channel();
-        let server_state = state.clone();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                match app::server(server_state, listener, workers) {
-                    Ok(server) => {
-                        let _ = tx.send(Ok(server.handle()));
-                        let _ = server.await;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
-                    }
-                }
-            });
-        });
-        let handle = rx.recv().map_err(|e| e.to_string())??;
-        Ok(RunningServer {
-            state,
-            handle,
-            thread: Some(thread),
-            base,
+            .env("STRIPE_API_BASE", "http://127.0.0.1:9")
+            .env("DATABASE_URL", url)
+            .env("DB_DURABILITY", durability.as_str())
+            .env("SESSION_SECRET", "bench-session-secret-of-at-least-32-chars")
+            .env("LOG_DIR", log_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        // The writers of the server under test can be chosen (`WEBHOOK_WRITERS=8 cargo run ...`);
+        // any other server variable set for the benchmark reaches the server as well.
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start the server process: {e}"))?;
+        let mut stdout =
+            std::io::BufReader::new(child.stdout.take().ok_or("the server process has no stdout")?);
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the server's address: {e}"))?;
+        let Some(base) = line.trim().strip_prefix("listening ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("the server process did not start: {}", line.trim()));
+        };
+        Ok(ServerProcess {
+            base: base.to_string(),
+            child,
+            stdout,
         })
+    }
+
+    /// Reads the server's peak memory, stops it (it writes what is queued first) and returns
+    /// what its webhook writer did.
+    fn stop(mut self) -> Result<ServerReport, Failure> {
+        use std::io::BufRead;
+        let peak_rss_kib = peak_rss_kib(self.child.id());
+        // Closing its stdin is the server's signal to stop.
+        drop(self.child.stdin.take());
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the server's figures: {e}"))?;
+        let status = self.child.wait().map_err(|e| e.to_string())?;
+        let figures: Vec<u64> = line
+            .trim()
+            .strip_prefix("stopped ")
+            .map(|rest| rest.split(' ').filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_default();
+        match (status.success(), &figures[..]) {
+            (true, &[batches, events, largest]) => Ok(ServerReport {
+                batches,
+                events,
+                largest,
+                peak_rss_kib,
+            }),
+            _ => Err(format!(
+                "the server process ended badly ({status}): {}",
+                line.trim()
+            )),
+        }
     }
 }
 
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        drop(self.handle.stop(true));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The server process: the real server on the environment it was given, on a loopback port it
+/// announces on stdout (`listening http://127.0.0.1:PORT`); when its stdin closes it stops,
+/// letting the webhook writers finish, and prints `stopped BATCHES EVENTS LARGEST`.
+fn serve() -> Result<(), Failure> {
+    use std::io::Read;
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
+    let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let mut env = env;
+    env.insert("SITE_BASE_URL".into(), base.clone());
+    let config = Config::from_source(&env).map_err(|e| e.to_string())?;
+    let state = app::build_state(config, &env).map_err(|e| e.to_string())?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let figures = state.clone();
+    actix_web::rt::System::new()
+        .block_on(async move {
+            let server = app::server(state, listener, workers)?;
+            let handle = server.handle();
+            println!("listening {base}");
+            std::thread::spawn(move || {
+                let _ = std::io::stdin().read_to_end(&mut Vec::new());
+                drop(handle.stop(true));
+            });
+            server.await
+        })
+        .map_err(|e| e.to_string())?;
+    let stats = figures.ingest.stats();
+    let (batches, events, largest) = (stats.batches(), stats.events(), stats.largest_batch());
+    drop(figures);
+    println!("stopped {batches} {events} {largest}");
+    Ok(())
 }
 
 /// What the client saw.
@@ -607,7 +702,18 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
         } else {
             Vec::new()
         };
-        (seed(&store, "bench", n)?, raw_checkouts)
+        let checkouts = seed(&store, "bench", n)?;
+        // Both measurements start from the same settled database: fresh planner statistics and
+        // no autovacuum of the seeded rows running during them (PostgreSQL), an empty WAL
+        // (SQLite).
+        let settle = match store.backend() {
+            "postgres" => "VACUUM ANALYZE",
+            _ => "ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)",
+        };
+        store
+            .execute_sql_for_tests(settle)
+            .map_err(|e| format!("{settle}: {e}"))?;
+        (checkouts, raw_checkouts)
     };
     println!(
         "seeded {} receipts with open Stripe checkouts in {} ms",
@@ -634,7 +740,7 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
         None
     };
 
-    let server = RunningServer::start(scratch.url(), durability, logs.path())?;
+    let server = ServerProcess::start(scratch.url(), durability, logs.path())?;
     let order = delivery_order(n, args.duplicates, args.concurrency);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -643,18 +749,18 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
         .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
     let start = Instant::now();
-    let mut tally = runtime.block_on(send_all(
+    let sent = runtime.block_on(send_all(
         &server.base,
         &checkouts,
         &order,
         args.concurrency,
         deadline,
-    ))?;
+    ));
     let elapsed = start.elapsed();
-    let stats = server.state.ingest.stats();
-    let (batches, events, largest) = (stats.batches(), stats.events(), stats.largest_batch());
-    let store = server.state.store.clone();
-    drop(server);
+    let report = server.stop()?;
+    let mut tally = sent?;
+    let (batches, events, largest) = (report.batches, report.events, report.largest);
+    let store = Store::open(scratch.url(), &PoolOptions::default()).map_err(|e| e.to_string())?;
 
     // Every receipt paid, exactly once.
     let mut unpaid = 0usize;
@@ -719,8 +825,8 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
             ratio(per_sec, raw)
         );
     }
-    if let Some(kib) = peak_rss_kib() {
-        println!("peak RSS (server and client in one process): {} MB", kib / 1024);
+    if let Some(kib) = report.peak_rss_kib {
+        println!("peak RSS of the server process: {} MB", kib / 1024);
     }
     if verified {
         println!(
@@ -771,26 +877,5 @@ mod tests {
         assert_eq!(ms(12_345), "12.34");
         assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50), 5);
         assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10);
-    }
-
-    /// A cheap smoke run: the whole path (seed, real server, signed deliveries over HTTP,
-    /// verification) with a handful of deliveries; it checks correctness, never time.
-    #[test]
-    fn a_small_run_pays_every_receipt() {
-        let args = Args::parse_from([
-            "payments-bench",
-            "--deliveries",
-            "40",
-            "--concurrency",
-            "4",
-            "--duplicates",
-            "25",
-            "--raw",
-            "5",
-            "--prefill",
-            "5",
-        ]);
-        let result = one_run(&args, Durability::Durable).unwrap();
-        assert!(result.verified);
     }
 }

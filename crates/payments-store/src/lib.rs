@@ -8,6 +8,7 @@ pub mod error;
 mod ids;
 pub mod models;
 pub mod outcomes;
+mod prepared;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -482,24 +483,49 @@ impl Store {
         defer_audit: bool,
     ) -> Result<Vec<Result<EventOutcome, StoreError>>, StoreError> {
         write_tx!(self, |c| {
+            use diesel::connection::SimpleConnection;
+            // Each event in a savepoint of its own, kept by hand rather than by nesting diesel
+            // transactions: releasing one event's savepoint and taking the next one's is a single
+            // round trip, and after the last event the commit releases it. A failed event is
+            // rolled back to its savepoint, which stays in place for the next event.
+            // What the batch's success events need is read first, once for all of them
+            // (see `ops::ingest`).
+            let pre = ops::ingest::Prefetched::load(c, events)?;
+            c.batch_execute("SAVEPOINT batch_event")?;
             let mut audits = Vec::new();
-            let outcomes = events
-                .iter()
-                .map(|ev| {
-                    let mut own = Vec::new();
-                    let outcome = diesel::Connection::transaction::<_, StoreError, _>(c, |c| {
-                        let outcome = ops::payments::apply_event(c, ev, &mut own)?;
-                        if !defer_audit {
-                            ops::audit::append_all(c, &own)?;
-                        }
-                        Ok(outcome)
-                    });
-                    if outcome.is_ok() && defer_audit {
-                        audits.append(&mut own);
+            let mut outcomes = Vec::with_capacity(events.len());
+            for (i, ev) in events.iter().enumerate() {
+                let mut own = Vec::new();
+                let outcome = match ops::ingest::apply_success(c, ev, &pre, &mut own) {
+                    Ok(ops::ingest::Batched::Handled(outcome)) => Ok(outcome),
+                    Ok(ops::ingest::Batched::PerEvent) => ops::payments::apply_event(c, ev, &mut own),
+                    Ok(ops::ingest::Batched::StoredMeanwhile) => {
+                        c.batch_execute("ROLLBACK TO SAVEPOINT batch_event")?;
+                        own.clear();
+                        ops::payments::apply_event(c, ev, &mut own)
                     }
-                    outcome
-                })
-                .collect();
+                    Err(e) => Err(e),
+                }
+                .and_then(|outcome| {
+                    if !defer_audit {
+                        ops::audit::append_all(c, &own)?;
+                    }
+                    Ok(outcome)
+                });
+                let last = i + 1 == events.len();
+                match &outcome {
+                    Ok(_) => {
+                        if defer_audit {
+                            audits.append(&mut own);
+                        }
+                        if !last {
+                            c.batch_execute("RELEASE SAVEPOINT batch_event; SAVEPOINT batch_event")?;
+                        }
+                    }
+                    Err(_) => c.batch_execute("ROLLBACK TO SAVEPOINT batch_event")?,
+                }
+                outcomes.push(outcome);
+            }
             ops::audit::append_all(c, &audits)?;
             Ok(outcomes)
         })

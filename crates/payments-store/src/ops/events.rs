@@ -43,6 +43,34 @@ pub fn record(c: &mut Conn, ev: &VerifiedEvent) -> Result<RecordOutcome, StoreEr
     })
 }
 
+/// Inserts a verified event together with what handling it did (a batch's new event, see
+/// `ingest`); `None` when the (provider, event id) is stored already, so nothing was inserted.
+pub fn insert_handled(
+    c: &mut Conn,
+    ev: &VerifiedEvent,
+    payment_id: Option<i64>,
+    outcome: &str,
+    processed: bool,
+) -> Result<Option<i64>, StoreError> {
+    Ok(diesel::insert_into(payment_events::table)
+        .values((
+            payment_events::provider.eq(&ev.provider),
+            payment_events::external_event_id.eq(&ev.event_id),
+            payment_events::payment_id.eq(payment_id),
+            payment_events::event_type.eq(&ev.raw_type),
+            payment_events::kind.eq(ev.kind.label()),
+            payment_events::signature.eq(format!("verified ({})", ev.verified_by)),
+            payment_events::raw_payload.eq(&ev.raw_payload),
+            payment_events::outcome.eq(outcome),
+            payment_events::received_at.eq(ev.received_at),
+            payment_events::processed_at.eq(processed.then(unix_now)),
+        ))
+        .on_conflict_do_nothing()
+        .returning(payment_events::id)
+        .get_result(c)
+        .optional()?)
+}
+
 /// Stores what processing did; `processed` false keeps the event open for a redelivery.
 pub fn set_outcome(
     c: &mut Conn,
@@ -51,13 +79,14 @@ pub fn set_outcome(
     outcome: &str,
     processed: bool,
 ) -> Result<(), StoreError> {
-    diesel::update(payment_events::table.find(event_row_id))
-        .set((
-            payment_events::payment_id.eq(payment_id),
-            payment_events::outcome.eq(outcome),
-            payment_events::processed_at.eq(processed.then(unix_now)),
-        ))
-        .execute(c)?;
+    // A statement the connection keeps prepared (diesel re-prepares its own updates each time).
+    crate::prepared::SetEventOutcome {
+        id: &event_row_id,
+        payment_id: &payment_id,
+        outcome,
+        processed_at: &processed.then(unix_now),
+    }
+    .execute(c)?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub(crate) use super::{lock_payment, Conn};
 
 pub mod audit;
 pub mod events;
+pub mod ingest;
 pub mod payments;
 pub mod receipts;
 pub mod refunds;

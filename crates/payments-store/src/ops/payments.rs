@@ -136,31 +136,29 @@ pub fn remember_references<'a>(
 ) -> Result<usize, StoreError> {
     let now = unix_now();
     let mut seen: Vec<&str> = Vec::new();
-    let mut rows = Vec::new();
+    let mut added = 0;
     for reference in references {
         let reference = reference.trim();
         if reference.is_empty() || seen.contains(&reference) {
             continue;
         }
         seen.push(reference);
-        rows.push((
-            payment_references::provider.eq(payment.provider.as_str()),
-            payment_references::reference.eq(reference),
-            payment_references::payment_id.eq(payment.id),
-            payment_references::created_at.eq(now),
-        ));
+        // One single-row statement per new reference: its text never varies, so the connection
+        // keeps it prepared (a multi-row insert is prepared again for every call). Callers pass
+        // only the references they did not find stored (usually one, often none).
+        added += diesel::insert_into(payment_references::table)
+            .values((
+                payment_references::provider.eq(payment.provider.as_str()),
+                payment_references::reference.eq(reference),
+                payment_references::payment_id.eq(payment.id),
+                payment_references::created_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)?;
     }
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    // One statement (one round trip) for all of them.
-    Ok(diesel::insert_into(payment_references::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .execute(c)?)
+    Ok(added)
 }
 
-/// The provider ids a payment is known by, oldest first.
 pub fn references_of(c: &mut Conn, payment_id: i64) -> Result<Vec<String>, StoreError> {
     Ok(payment_references::table
         .filter(payment_references::payment_id.eq(payment_id))
@@ -178,22 +176,37 @@ pub fn lookup(
     references: &[String],
     payment_ref: Option<&str>,
 ) -> Result<Option<PaymentRow>, StoreError> {
+    Ok(lookup_with_known(c, provider, external_id, references, payment_ref)?.0)
+}
+
+/// [`lookup`], and which of `external_id` and `references` are stored already (for any payment
+/// of `provider`), so that only the others need remembering.
+pub fn lookup_with_known(
+    c: &mut Conn,
+    provider: &str,
+    external_id: Option<&str>,
+    references: &[String],
+    payment_ref: Option<&str>,
+) -> Result<(Option<PaymentRow>, Vec<String>), StoreError> {
     let ids: Vec<&str> = external_id
         .into_iter()
         .chain(references.iter().map(String::as_str))
         .filter(|r| !r.trim().is_empty())
         .collect();
+    let mut known = Vec::new();
     if !ids.is_empty() {
-        let found = payment_references::table
+        let found: Vec<(String, PaymentRow)> = payment_references::table
             .inner_join(payments::table)
             .filter(payment_references::provider.eq(provider))
             .filter(payment_references::reference.eq_any(&ids))
-            .order(payment_references::created_at)
-            .select(PaymentRow::as_select())
-            .first(c)
-            .optional()?;
-        if found.is_some() {
-            return Ok(found);
+            .order((payment_references::created_at, payment_references::reference))
+            .select((payment_references::reference, PaymentRow::as_select()))
+            .load(c)?;
+        let mut found = found.into_iter();
+        if let Some((reference, payment)) = found.next() {
+            known.push(reference);
+            known.extend(found.map(|(reference, _)| reference));
+            return Ok((Some(payment), known));
         }
     }
     if let Some(ext) = external_id {
@@ -204,22 +217,37 @@ pub fn lookup(
             .first(c)
             .optional()?;
         if found.is_some() {
-            return Ok(found);
+            return Ok((found, known));
         }
     }
     match payment_ref {
-        Some(r) => Ok(by_public_id(c, r)?.filter(|p| p.provider == provider)),
-        None => Ok(None),
+        Some(r) => Ok((by_public_id(c, r)?.filter(|p| p.provider == provider), known)),
+        None => Ok((None, known)),
     }
 }
 
+/// Moves an open payment to `state`; returns 0 (and changes nothing) when the payment is no
+/// longer open, even if it was when it was read: a success or a close committed meanwhile by
+/// another writer (or an earlier event of the same batch) is never overwritten.
 fn set_state(c: &mut Conn, payment_id: i64, state: PaymentState) -> Result<usize, StoreError> {
-    Ok(diesel::update(payments::table.find(payment_id))
-        .set((
-            payments::status.eq(state.as_str()),
-            payments::updated_at.eq(unix_now()),
-        ))
-        .execute(c)?)
+    let [open_1, open_2, open_3] = PaymentState::OPEN;
+    Ok(crate::prepared::MoveOpenPayment {
+        id: &payment_id,
+        status: state.as_str(),
+        now: &unix_now(),
+        open_1,
+        open_2,
+        open_3,
+    }
+    .execute(c)?)
+}
+
+/// The payment's status as stored now.
+fn current_status(c: &mut Conn, payment_id: i64) -> Result<String, StoreError> {
+    Ok(payments::table
+        .find(payment_id)
+        .select(payments::status)
+        .first(c)?)
 }
 
 /// Flips the payment and its receipt to paid when the amount and currency match exactly; audits
@@ -272,88 +300,82 @@ pub fn finalize_success(
         );
         return Ok(outcome);
     }
-    /// Why the savepoint below was rolled back.
-    enum Undo {
-        AlreadyFinalized,
-        ReceiptNotPayable(String),
-        Db(StoreError),
-    }
-    impl From<diesel::result::Error> for Undo {
-        fn from(e: diesel::result::Error) -> Self {
-            Undo::Db(e.into())
-        }
-    }
     let now = unix_now();
-    // In a savepoint: flip the payment (the conditional update takes the row lock and decides the
-    // race: of concurrent finalizers exactly one flips it), then the receipt; if the receipt is
-    // no longer unpaid, undo the payment's flip too.
-    let flipped = diesel::Connection::transaction(c, |c| {
-        let flipped = diesel::update(
-            payments::table
-                .find(payment.id)
-                .filter(payments::status.ne(PaymentState::Succeeded.as_str())),
-        )
-        .set((
-            payments::status.eq(PaymentState::Succeeded.as_str()),
-            payments::updated_at.eq(now),
-        ))
-        .execute(c)
-        .map_err(|e| {
-            if StoreError::unique_violation(&e) {
-                // Another payment of this receipt already succeeded (one success per receipt).
-                Undo::ReceiptNotPayable(ReceiptStatus::Paid.as_str().into())
-            } else {
-                e.into()
-            }
-        })?;
-        if flipped == 0 {
-            return Err(Undo::AlreadyFinalized);
-        }
-        let receipt_flipped = diesel::update(
-            receipts::table
-                .find(payment.receipt_id)
-                .filter(receipts::status.eq(ReceiptStatus::Unpaid.as_str())),
-        )
-        .set((
-            receipts::status.eq(ReceiptStatus::Paid.as_str()),
-            receipts::paid_at.eq(now),
-        ))
-        .execute(c)?;
-        if receipt_flipped != 1 {
-            let status = receipts::table
-                .find(payment.receipt_id)
-                .select(receipts::status)
-                .first::<String>(c)
-                .optional()?
-                .unwrap_or_else(|| "missing".into());
-            return Err(Undo::ReceiptNotPayable(status));
-        }
-        Ok(())
-    });
-    match flipped {
-        Ok(()) => {}
-        Err(Undo::AlreadyFinalized) => {
+    // The receipt first: this conditional update takes the receipt's row lock and decides every
+    // race for it (two events of this payment, another payment of the same receipt, a void), so
+    // that when it changes nothing, nothing was changed at all and no savepoint is needed.
+    let receipt_flipped = crate::prepared::PayReceipt {
+        id: &payment.receipt_id,
+        from: ReceiptStatus::Unpaid.as_str(),
+        to: ReceiptStatus::Paid.as_str(),
+        paid_at: &now,
+    }
+    .execute(c)?;
+    if receipt_flipped != 1 {
+        // Read after the lock was released by whoever changed the receipt (on PostgreSQL each
+        // statement sees what was committed before it began).
+        let current: Option<String> = payments::table
+            .find(payment.id)
+            .select(payments::status)
+            .first(c)
+            .optional()?;
+        if current.as_deref() == Some(PaymentState::Succeeded.as_str())
+            || current.as_deref() == Some(PaymentState::Refunded.as_str())
+        {
+            // Another event of this payment finalized it first.
             return Ok(FinalizeOutcome::AlreadyFinalized {
                 payment_id: payment.id,
-            })
-        }
-        Err(Undo::Db(e)) => return Err(e),
-        Err(Undo::ReceiptNotPayable(receipt_status)) => {
-            // Money arrived for a receipt paid by another payment or voided: nothing changed;
-            // an operator must refund it.
-            audits.push(NewAudit::new(
-                    actor,
-                    "payment.finalize",
-                    subject,
-                    json!({"result": "receipt_not_payable", "source": source, "receipt_status": receipt_status}),
-                )
-                .receipt(payment.receipt_id)
-                .payment(payment.id));
-            return Ok(FinalizeOutcome::ReceiptNotPayable {
-                payment_id: payment.id,
-                receipt_status,
             });
         }
+        // Money arrived for a receipt paid by another payment or voided: nothing changed; an
+        // operator must refund it.
+        let receipt_status = receipts::table
+            .find(payment.receipt_id)
+            .select(receipts::status)
+            .first::<String>(c)
+            .optional()?
+            .unwrap_or_else(|| "missing".into());
+        audits.push(
+            NewAudit::new(
+                actor,
+                "payment.finalize",
+                subject,
+                json!({"result": "receipt_not_payable", "source": source, "receipt_status": receipt_status}),
+            )
+            .receipt(payment.receipt_id)
+            .payment(payment.id),
+        );
+        return Ok(FinalizeOutcome::ReceiptNotPayable {
+            payment_id: payment.id,
+            receipt_status,
+        });
+    }
+    // The receipt was unpaid and is now ours: its payment cannot have succeeded yet (a success
+    // pays its receipt in the same transaction) and no other payment of it can have. If the
+    // stored data says otherwise, fail, and the caller's transaction or savepoint takes the
+    // receipt's flip back with everything else.
+    let corrupt = || {
+        StoreError::Corrupt(format!(
+            "receipt {} was unpaid while payment {} or another payment of it had succeeded",
+            payment.receipt_id, payment.public_id
+        ))
+    };
+    let flipped = crate::prepared::SetPaymentStatus {
+        id: &payment.id,
+        status: PaymentState::Succeeded.as_str(),
+        unless: PaymentState::Succeeded.as_str(),
+        now: &now,
+    }
+    .execute(c)
+    .map_err(|e| {
+        if StoreError::unique_violation(&e) {
+            corrupt()
+        } else {
+            e.into()
+        }
+    })?;
+    if flipped != 1 {
+        return Err(corrupt());
     }
     audits.push(
         NewAudit::new(
@@ -371,7 +393,7 @@ pub fn finalize_success(
     })
 }
 
-fn webhook_audit(ev: &VerifiedEvent, payment: Option<&PaymentRow>, outcome: &str) -> NewAudit {
+pub fn webhook_audit(ev: &VerifiedEvent, payment: Option<&PaymentRow>, outcome: &str) -> NewAudit {
     let mut entry = NewAudit::new(
         &format!("provider:{}", ev.provider),
         "payment.webhook",
@@ -417,7 +439,7 @@ pub fn apply_event(
         }
         RecordOutcome::Inserted(id) | RecordOutcome::Reprocess(id) => id,
     };
-    let payment = lookup(
+    let (payment, known) = lookup_with_known(
         c,
         &ev.provider,
         ev.external_payment_id.as_deref(),
@@ -428,7 +450,12 @@ pub fn apply_event(
     // so later events naming only those ids (a dispute) are matched.
     if let Some(p) = &payment {
         let ids = ev.external_payment_id.iter().chain(ev.references.iter());
-        remember_references(c, p, ids.map(String::as_str))?;
+        remember_references(
+            c,
+            p,
+            ids.map(String::as_str)
+                .filter(|id| !known.iter().any(|k| k == id)),
+        )?;
     }
     let actor = format!("provider:{}", ev.provider);
     let (outcome, processed) = match (&ev.kind, &payment) {
@@ -482,8 +509,15 @@ pub fn apply_event(
                     )?),
                     true,
                 )
+            } else if set_state(c, p.id, PaymentState::RequiresCapture)? == 0 {
+                // Finalized or closed since it was read.
+                (
+                    EventOutcome::Ignored {
+                        reason: format!("approval for a payment that is {}", current_status(c, p.id)?),
+                    },
+                    true,
+                )
             } else {
-                set_state(c, p.id, PaymentState::RequiresCapture)?;
                 (
                     EventOutcome::CaptureRequired {
                         event_row_id: event_row,
@@ -505,8 +539,9 @@ pub fn apply_event(
             };
             match new_state {
                 // Failure and expiry only close an open intent; they never undo a success.
-                Some(s @ (PaymentState::Failed | PaymentState::Expired)) if p.state()?.is_open() => {
-                    set_state(c, p.id, s)?;
+                Some(s @ (PaymentState::Failed | PaymentState::Expired))
+                    if p.state()?.is_open() && set_state(c, p.id, s)? == 1 =>
+                {
                     (
                         EventOutcome::StateChanged {
                             payment_id: p.id,
@@ -517,7 +552,11 @@ pub fn apply_event(
                 }
                 _ => (
                     EventOutcome::Ignored {
-                        reason: format!("{} while the payment is {}", kind.label(), p.status),
+                        reason: format!(
+                            "{} while the payment is {}",
+                            kind.label(),
+                            current_status(c, p.id)?
+                        ),
                     },
                     true,
                 ),
@@ -549,7 +588,9 @@ pub fn close(
     if !p.state()?.is_open() || state.is_open() || state == PaymentState::Succeeded {
         return Ok(false);
     }
-    set_state(c, p.id, state)?;
+    if set_state(c, p.id, state)? == 0 {
+        return Ok(false);
+    }
     audit::append(
         c,
         &NewAudit::new(

@@ -840,6 +840,87 @@ fn a_mixed_batch_gives_each_event_its_own_outcome(store: &Store) {
     assert_eq!(status(r_boom), ReceiptStatus::Paid);
 }
 
+/// A batch reads its events' stored rows and payments once, before its first write; events
+/// later in the batch must still see what earlier ones wrote: a reference recorded by an earlier
+/// event, a payment an earlier event finalized, a success a later failure must not undo.
+fn a_batch_sees_what_its_earlier_events_wrote(store: &Store) {
+    let rows = receipts_with_checkouts(store, &["s_1", "s_2"]);
+    let [(r1, p1), (r2, p2)] = &rows[..] else {
+        unreachable!()
+    };
+    let amount = Some(thb(100_000));
+    let mut completed = event("evt_s1_completed", EventKind::PaymentSucceeded, "s_1", amount);
+    completed.references = vec!["pi_s1".into()];
+    // Naming only the id the first event revealed (as Stripe's payment_intent.succeeded does).
+    let mut intent = event("evt_s1_intent", EventKind::PaymentSucceeded, "pi_s1", amount);
+    intent.external_payment_id = Some("pi_s1".into());
+    let batch = vec![
+        completed,
+        intent,
+        event("evt_s2_paid", EventKind::PaymentSucceeded, "s_2", amount),
+        // A late failure of a payment paid earlier in the same batch changes nothing.
+        event("evt_s2_failed", EventKind::PaymentFailed, "s_2", None),
+        // A second success of it is a no-op, not a second finalize.
+        event("evt_s2_again", EventKind::PaymentSucceeded, "s_2", amount),
+    ];
+    let out = store.handle_verified_events(&batch).unwrap();
+    let out: Vec<EventOutcome> = out.into_iter().map(Result::unwrap).collect();
+    assert!(
+        matches!(&out[0], EventOutcome::Finalize(FinalizeOutcome::Finalized { payment_id, .. }) if *payment_id == p1.id),
+        "{:?}",
+        out[0]
+    );
+    assert_eq!(
+        out[1],
+        EventOutcome::Finalize(FinalizeOutcome::AlreadyFinalized { payment_id: p1.id }),
+        "matched by the reference the first event recorded"
+    );
+    assert!(
+        matches!(&out[2], EventOutcome::Finalize(FinalizeOutcome::Finalized { payment_id, .. }) if *payment_id == p2.id)
+    );
+    assert!(
+        matches!(&out[3], EventOutcome::Ignored { reason } if reason.contains("succeeded")),
+        "{:?}",
+        out[3]
+    );
+    assert_eq!(
+        out[4],
+        EventOutcome::Finalize(FinalizeOutcome::AlreadyFinalized { payment_id: p2.id })
+    );
+    for (receipt, payment) in [(r1, p1), (r2, p2)] {
+        assert_eq!(
+            store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
+            ReceiptStatus::Paid
+        );
+        assert_eq!(
+            store
+                .payment_by_public_id(&payment.public_id)
+                .unwrap()
+                .unwrap()
+                .state()
+                .unwrap(),
+            PaymentState::Succeeded
+        );
+        assert_eq!(audit_for(store, "payment.finalize", receipt.id).len(), 1);
+    }
+    assert_eq!(audit_for(store, "payment.webhook", r1.id).len(), 2);
+    assert_eq!(audit_for(store, "payment.webhook", r2.id).len(), 3);
+    // Every event was recorded once and processed: each redelivery is a duplicate of its outcome.
+    let again = store.handle_verified_events(&batch).unwrap();
+    let previous: Vec<String> = again
+        .into_iter()
+        .map(|o| match o.unwrap() {
+            EventOutcome::Duplicate { previous } => previous,
+            other => panic!("expected a duplicate, got {other:?}"),
+        })
+        .collect();
+    assert!(previous[3].starts_with("ignored: "), "{previous:?}");
+    assert_eq!(
+        [&previous[..3], &previous[4..]].concat(),
+        ["finalized", "already_finalized", "finalized", "already_finalized"]
+    );
+}
+
 /// Senders on several threads, three writers sharing the queue (as on PostgreSQL): everything
 /// queued is written, in batches, and each sender gets its own outcome.
 fn the_batch_writer_answers_every_sender(store: &Store) {
@@ -1035,6 +1116,7 @@ crate::store_tests!(
     events_are_matched_by_any_provider_reference,
     unmatched_non_success_events_are_acknowledged,
     a_mixed_batch_gives_each_event_its_own_outcome,
+    a_batch_sees_what_its_earlier_events_wrote,
     the_batch_writer_answers_every_sender,
     commits_are_durable_on_every_pooled_connection,
     users_are_unique,
