@@ -61,6 +61,10 @@ struct Args {
     /// Run durable, then relaxed, each on a fresh database, and print the ratio.
     #[arg(long)]
     compare: bool,
+    /// Run on an empty database, then on one pre-filled with `--prefill` paid payments, and
+    /// print the ratio (how the cost grows with the history).
+    #[arg(long, conflicts_with = "compare")]
+    compare_prefill: bool,
     /// PostgreSQL server to create the scratch database on (default: DATABASE_URL, then
     /// TEST_DATABASE_URL); its role must be allowed to create databases.
     #[arg(long)]
@@ -68,6 +72,11 @@ struct Args {
     /// Folder for the scratch SQLite file (default: the system's temp folder).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// Measure each configuration this many times (alternating between the two of `--compare`
+    /// or `--compare-prefill`, each round on fresh receipts of the same database) and report
+    /// the medians: this machine's noise is larger than the differences looked for.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Give up sending after this many seconds.
     #[arg(long, default_value_t = 900)]
     max_seconds: u64,
@@ -108,31 +117,98 @@ fn run(args: &Args) -> Result<(), Failure> {
     if args.deliveries == 0 || args.concurrency == 0 {
         return Err("--deliveries and --concurrency must be at least 1".into());
     }
-    let runs: Vec<Durability> = if args.compare {
-        vec![Durability::Durable, Durability::Relaxed]
-    } else if args.relaxed {
-        vec![Durability::Relaxed]
+    let durability = if args.relaxed {
+        Durability::Relaxed
     } else {
-        vec![Durability::Durable]
+        Durability::Durable
     };
-    let mut results = Vec::new();
-    for durability in runs {
-        let result = one_run(args, durability)?;
-        results.push(result);
+    let runs: Vec<(Durability, usize)> = if args.compare {
+        vec![(Durability::Durable, args.prefill), (Durability::Relaxed, args.prefill)]
+    } else if args.compare_prefill {
+        if args.prefill == 0 {
+            return Err("--compare-prefill needs --prefill N with N at least 1".into());
+        }
+        vec![(durability, 0), (durability, args.prefill)]
+    } else {
+        vec![(durability, args.prefill)]
+    };
+    let mut scenarios = Vec::new();
+    for (durability, prefill) in runs {
+        scenarios.push(prepare(args, durability, prefill)?);
     }
-    if let [durable, relaxed] = &results[..] {
-        println!("== durable vs relaxed ({:?})", args.backend);
-        println!(
-            "deliveries/s  durable {} / relaxed {} = {}",
-            durable.per_sec,
-            relaxed.per_sec,
-            ratio(durable.per_sec, relaxed.per_sec)
-        );
-        println!(
-            "p99           durable {} ms / relaxed {} ms",
-            ms(durable.p99_us),
-            ms(relaxed.p99_us)
-        );
+    for round in 1..=args.rounds.max(1) {
+        for scenario in &mut scenarios {
+            let result = measure_round(args, scenario, round)?;
+            scenario.rounds.push(result);
+        }
+    }
+    let medians: Vec<RunResult> = scenarios
+        .iter()
+        .map(|sc| RunResult {
+            per_sec: median(sc.rounds.iter().map(|r| r.per_sec)),
+            p99_us: median(sc.rounds.iter().map(|r| r.p99_us)),
+            raw_per_sec: sc.rounds[0]
+                .raw_per_sec
+                .map(|_| median(sc.rounds.iter().filter_map(|r| r.raw_per_sec))),
+            verified: sc.rounds.iter().all(|r| r.verified),
+        })
+        .collect();
+    if args.rounds > 1 {
+        for (sc, m) in scenarios.iter().zip(&medians) {
+            let per_round: Vec<String> = sc.rounds.iter().map(|r| r.per_sec.to_string()).collect();
+            print!(
+                "== median of {} rounds, {}: {} deliveries/s (rounds: {}), p99 {} ms",
+                args.rounds,
+                sc.label,
+                m.per_sec,
+                per_round.join(", "),
+                ms(m.p99_us)
+            );
+            match m.raw_per_sec {
+                Some(raw) => println!(", raw ceiling {raw} tx/s, ratio {}", ratio(m.per_sec, raw)),
+                None => println!(),
+            }
+        }
+    }
+    let results = medians;
+    let of_rounds = if args.rounds > 1 {
+        format!(", medians of {} rounds", args.rounds)
+    } else {
+        String::new()
+    };
+    match &results[..] {
+        [durable, relaxed] if args.compare => {
+            println!("== durable vs relaxed ({:?}{of_rounds})", args.backend);
+            println!(
+                "deliveries/s  durable {} / relaxed {} = {}",
+                durable.per_sec,
+                relaxed.per_sec,
+                ratio(durable.per_sec, relaxed.per_sec)
+            );
+            println!(
+                "p99           durable {} ms / relaxed {} ms",
+                ms(durable.p99_us),
+                ms(relaxed.p99_us)
+            );
+        }
+        [empty, filled] => {
+            println!(
+                "== {} paid payments already stored vs an empty database ({:?}{of_rounds})",
+                args.prefill, args.backend
+            );
+            println!(
+                "deliveries/s  pre-filled {} / empty {} = {}",
+                filled.per_sec,
+                empty.per_sec,
+                ratio(filled.per_sec, empty.per_sec)
+            );
+            println!(
+                "p99           pre-filled {} ms / empty {} ms",
+                ms(filled.p99_us),
+                ms(empty.p99_us)
+            );
+        }
+        _ => {}
     }
     if results.iter().any(|r| !r.verified) {
         return Err("verification failed (see above)".into());
@@ -166,10 +242,32 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// One round's figures.
+#[derive(Debug, Clone, Copy)]
 struct RunResult {
     per_sec: u64,
     p99_us: u64,
+    raw_per_sec: Option<u64>,
     verified: bool,
+}
+
+/// One configuration under test: a scratch database (with its pre-filled history) and the
+/// durability its server runs with. Each round adds fresh receipts to it.
+struct Scenario {
+    label: String,
+    scratch: Scratch,
+    durability: Durability,
+    prefill: usize,
+    /// Payments finalized in it so far (history, raw ceilings, earlier rounds).
+    finalized: usize,
+    rounds: Vec<RunResult>,
+}
+
+/// The median of `values` (the lower middle one for an even count).
+fn median(values: impl Iterator<Item = u64>) -> u64 {
+    let mut v: Vec<u64> = values.collect();
+    v.sort_unstable();
+    v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0)
 }
 
 /// A scratch database that goes away with this value.
@@ -265,7 +363,8 @@ fn seed(store: &Store, user: &str, n: usize) -> Result<Vec<Checkout>, Failure> {
         store.import_usage(&rows, "bench").map_err(err)?;
     }
     let records = store.usage_for_user(owner.id).map_err(err)?;
-    // PostgreSQL takes writers side by side; SQLite has one write lock, so one thread.
+    // PostgreSQL takes writers side by side; SQLite has one write lock, so one thread. Each
+    // transaction opens 500 checkouts through the store's own operations.
     let threads = match store.backend() {
         "postgres" => 4,
         _ => 1,
@@ -275,27 +374,23 @@ fn seed(store: &Store, user: &str, n: usize) -> Result<Vec<Checkout>, Failure> {
         let workers: Vec<_> = records
             .chunks(per_thread)
             .enumerate()
-            .map(|(part, chunk)| {
+            .map(|(part, records)| {
                 s.spawn(move || {
-                    let mut out = Vec::with_capacity(chunk.len());
-                    for (j, record) in chunk.iter().enumerate() {
-                        let i = part * per_thread + j;
-                        let receipt = store
-                            .create_receipt_from_usage(owner.id, &[record.id], "bench")
+                    let mut out = Vec::with_capacity(records.len());
+                    for (k, chunk) in records.chunks(500).enumerate() {
+                        let first = part * per_thread + k * 500;
+                        let sessions: Vec<String> =
+                            (first..first + chunk.len()).map(|i| format!("cs_test_{user}_{i}")).collect();
+                        let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
+                        let opened = store
+                            .open_checkouts_for_tests(owner.id, &ids, payments_stripe::NAME, &sessions)
                             .map_err(err)?;
-                        let intent = store
-                            .create_payment_for_receipt(receipt.id, payments_stripe::NAME)
-                            .map_err(err)?;
-                        let session = format!("cs_test_{user}_{i}");
-                        let payment = store
-                            .attach_provider_checkout(
-                                intent.payment().id,
-                                &session,
-                                "http://127.0.0.1:9/checkout",
-                                "bench",
-                            )
-                            .map_err(err)?;
-                        out.push((receipt.id, payment.public_id, session));
+                        out.extend(
+                            opened
+                                .into_iter()
+                                .zip(sessions)
+                                .map(|((receipt, payment), session)| (receipt, payment, session)),
+                        );
                     }
                     Ok(out)
                 })
@@ -303,10 +398,7 @@ fn seed(store: &Store, user: &str, n: usize) -> Result<Vec<Checkout>, Failure> {
             .collect();
         workers
             .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err("a seeding thread panicked".into()))
-            })
+            .map(|w| w.join().unwrap_or_else(|_| Err("a seeding thread panicked".into())))
             .collect()
     });
     let mut out = Vec::with_capacity(n);
@@ -617,7 +709,7 @@ async fn send_all(
                 }
                 let checkout = &checkouts[which];
                 let created = unix_now();
-                let body = event_body(&format!("evt_bench_{which}"), checkout, created);
+                let body = event_body(&format!("evt_{}", checkout.2), checkout, created);
                 let mut attempts = 0;
                 // From the first attempt: a delivery retried after a 503 counts all its waiting.
                 let start = Instant::now();
@@ -675,36 +767,70 @@ fn percentile(sorted: &[u64], pct: usize) -> u64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
+/// Creates the scratch database of a configuration and fills its history (`prefill` paid
+/// payments, through the store's batch writes).
+fn prepare(args: &Args, durability: Durability, prefill: usize) -> Result<Scenario, Failure> {
     let scratch = Scratch::create(args)?;
+    if prefill > 0 {
+        let started = Instant::now();
+        let store = seeding_store(&scratch)?;
+        let history = seed(&store, "history", prefill)?;
+        prefill_paid(&store, &history)?;
+        println!(
+            "pre-filled {prefill} paid payments in {} ms",
+            started.elapsed().as_millis()
+        );
+    }
+    Ok(Scenario {
+        label: format!("durability {durability}, prefill {prefill}"),
+        scratch,
+        durability,
+        prefill,
+        finalized: prefill,
+        rounds: Vec::new(),
+    })
+}
+
+/// Seeding is not measured: it runs relaxed (a scratch database) through the store.
+fn seeding_store(scratch: &Scratch) -> Result<Store, Failure> {
+    let seeding = PoolOptions {
+        durability: Durability::Relaxed,
+        ..PoolOptions::default()
+    };
+    Store::open(scratch.url(), &seeding).map_err(|e| e.to_string())
+}
+
+/// One measurement on `sc`: fresh receipts seeded, the raw ceiling, then the server under
+/// signed deliveries, and every receipt checked paid exactly once.
+fn measure_round(args: &Args, sc: &mut Scenario, round: usize) -> Result<RunResult, Failure> {
     let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
     let n = args.deliveries;
     let raw_n = args.raw.unwrap_or(n.min(2_000));
+    let durability = sc.durability;
     println!(
-        "== {:?}, durability {durability}: {n} deliveries (+{}% redeliveries), concurrency {}, prefill {}",
-        args.backend, args.duplicates, args.concurrency, args.prefill
+        "== {:?}, durability {durability}: {n} deliveries (+{}% redeliveries), concurrency {}, prefill {}{}",
+        args.backend,
+        args.duplicates,
+        args.concurrency,
+        sc.prefill,
+        if args.rounds > 1 {
+            format!(", round {round} of {}", args.rounds)
+        } else {
+            String::new()
+        }
     );
 
-    // Seeding is not measured: it runs relaxed (a scratch database) through the store.
     let seed_start = Instant::now();
     let (checkouts, raw_checkouts) = {
-        let seeding = PoolOptions {
-            durability: Durability::Relaxed,
-            ..PoolOptions::default()
-        };
-        let store = Store::open(scratch.url(), &seeding).map_err(|e| e.to_string())?;
-        if args.prefill > 0 {
-            let history = seed(&store, "history", args.prefill)?;
-            prefill_paid(&store, &history)?;
-        }
+        let store = seeding_store(&sc.scratch)?;
         let raw_checkouts = if raw_n > 0 {
-            seed(&store, "raw", raw_n)?
+            seed(&store, &format!("raw{round}"), raw_n)?
         } else {
             Vec::new()
         };
-        let checkouts = seed(&store, "bench", n)?;
-        // Both measurements start from the same settled database: fresh planner statistics and
-        // no autovacuum of the seeded rows running during them (PostgreSQL), an empty WAL
+        let checkouts = seed(&store, &format!("bench{round}"), n)?;
+        // Both measurements start from a settled database: fresh planner statistics and no
+        // autovacuum of the seeded rows running during them (PostgreSQL), an empty WAL
         // (SQLite).
         let settle = match store.backend() {
             "postgres" => "VACUUM ANALYZE",
@@ -717,7 +843,7 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
     };
     println!(
         "seeded {} receipts with open Stripe checkouts in {} ms",
-        n + raw_n + args.prefill,
+        n + raw_n,
         seed_start.elapsed().as_millis()
     );
 
@@ -728,7 +854,7 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
             max_size: 16,
             ..PoolOptions::default()
         };
-        let store = Store::open(scratch.url(), &options).map_err(|e| e.to_string())?;
+        let store = Store::open(sc.scratch.url(), &options).map_err(|e| e.to_string())?;
         let threads = args.raw_threads.unwrap_or(match args.backend {
             Backend::Sqlite => 1,
             Backend::Postgres => 8,
@@ -740,7 +866,7 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
         None
     };
 
-    let server = ServerProcess::start(scratch.url(), durability, logs.path())?;
+    let server = ServerProcess::start(sc.scratch.url(), durability, logs.path())?;
     let order = delivery_order(n, args.duplicates, args.concurrency);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -760,7 +886,7 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
     let report = server.stop()?;
     let mut tally = sent?;
     let (batches, events, largest) = (report.batches, report.events, report.largest);
-    let store = Store::open(scratch.url(), &PoolOptions::default()).map_err(|e| e.to_string())?;
+    let store = Store::open(sc.scratch.url(), &PoolOptions::default()).map_err(|e| e.to_string())?;
 
     // Every receipt paid, exactly once.
     let mut unpaid = 0usize;
@@ -781,7 +907,8 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
         })
         .map_err(|e| e.to_string())?
         .1;
-    let expected_finalize = i64::try_from(n + raw_n + args.prefill).unwrap_or(i64::MAX);
+    sc.finalized += raw_n + n;
+    let expected_finalize = i64::try_from(sc.finalized).unwrap_or(i64::MAX);
     let expected_dups = (order.len() - n) as u64;
     let verified = unpaid == 0
         && finalize_entries == expected_finalize
@@ -841,11 +968,10 @@ fn one_run(args: &Args, durability: Durability) -> Result<RunResult, Failure> {
             tally.finalized, tally.duplicate
         );
     }
-    drop(store);
-    drop(scratch);
     Ok(RunResult {
         per_sec,
         p99_us: p99,
+        raw_per_sec,
         verified,
     })
 }

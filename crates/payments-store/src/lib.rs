@@ -420,6 +420,38 @@ impl Store {
         ))
     }
 
+    /// For benchmarks and tests: for each of `records` (usage record ids of `user_id`), a
+    /// receipt, its intent for `provider` and the checkout `external_ids[i]` attached, exactly as
+    /// the one-at-a-time calls do it (the same operations, audited the same), but all in one
+    /// transaction. Returns (receipt id, payment public id) per record.
+    #[cfg(feature = "test-support")]
+    pub fn open_checkouts_for_tests(
+        &self,
+        user_id: i64,
+        records: &[i64],
+        provider: &str,
+        external_ids: &[String],
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        write_tx!(self, |c| {
+            records
+                .iter()
+                .zip(external_ids)
+                .map(|(record, external_id)| {
+                    let receipt = ops::receipts::create_from_usage(c, user_id, &[*record])?;
+                    let intent = ops::payments::create_for_receipt(c, receipt.id, provider)?;
+                    let payment = ops::payments::attach_checkout(
+                        c,
+                        intent.payment().id,
+                        external_id,
+                        "http://127.0.0.1:9/checkout",
+                        "test",
+                    )?;
+                    Ok((receipt.id, payment.public_id))
+                })
+                .collect()
+        })
+    }
+
     pub fn payment_by_public_id(&self, public_id: &str) -> Result<Option<PaymentRow>, StoreError> {
         read!(self, |c| ops::payments::by_public_id(c, public_id))
     }
