@@ -123,7 +123,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         Durability::Durable
     };
     let runs: Vec<(Durability, usize)> = if args.compare {
-        vec![(Durability::Durable, args.prefill), (Durability::Relaxed, args.prefill)]
+        vec![
+            (Durability::Durable, args.prefill),
+            (Durability::Relaxed, args.prefill),
+        ]
     } else if args.compare_prefill {
         if args.prefill == 0 {
             return Err("--compare-prefill needs --prefill N with N at least 1".into());
@@ -379,8 +382,9 @@ fn seed(store: &Store, user: &str, n: usize) -> Result<Vec<Checkout>, Failure> {
                     let mut out = Vec::with_capacity(records.len());
                     for (k, chunk) in records.chunks(500).enumerate() {
                         let first = part * per_thread + k * 500;
-                        let sessions: Vec<String> =
-                            (first..first + chunk.len()).map(|i| format!("cs_test_{user}_{i}")).collect();
+                        let sessions: Vec<String> = (first..first + chunk.len())
+                            .map(|i| format!("cs_test_{user}_{i}"))
+                            .collect();
                         let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
                         let opened = store
                             .open_checkouts_for_tests(owner.id, &ids, payments_stripe::NAME, &sessions)
@@ -398,7 +402,10 @@ fn seed(store: &Store, user: &str, n: usize) -> Result<Vec<Checkout>, Failure> {
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err("a seeding thread panicked".into())))
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err("a seeding thread panicked".into()))
+            })
             .collect()
     });
     let mut out = Vec::with_capacity(n);

@@ -100,3 +100,33 @@ statement! {
         " WHERE id = " => id: BigInt,
     ] ""
 }
+
+/// Wraps a query so that it is planned at every execution, with its actual values, instead of
+/// being kept prepared.
+///
+/// For look-ups by a list of values (`= ANY($1)` on PostgreSQL): PostgreSQL keeps the generic
+/// plan of a prepared statement for the connection's life, and one made while a table was
+/// nearly empty reads the whole table (a sequential scan), for every call, long after the table
+/// grew. Measured: the batch's look-up of its stored events took 3.4 ms per call instead of
+/// 0.07 ms once 10,000 events were stored. A plan made per call sees the table's current size and
+/// the list's length, and uses the index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlannedPerCall<Q>(pub(crate) Q);
+
+impl<Q> QueryId for PlannedPerCall<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for PlannedPerCall<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<DB: Backend, Q: QueryFragment<DB>> QueryFragment<DB> for PlannedPerCall<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        self.0.walk_ast(out)
+    }
+}
+
+impl<Q, Conn> RunQueryDsl<Conn> for PlannedPerCall<Q> {}

@@ -25,6 +25,7 @@ use super::payments::{finalize_success, lookup_with_known, remember_references, 
 use super::Conn;
 use crate::models::{NewAudit, PaymentRow};
 use crate::outcomes::{EventOutcome, VerifiedEvent};
+use crate::prepared::PlannedPerCall;
 use crate::schema::{payment_events, payment_references, payments};
 use crate::StoreError;
 
@@ -57,15 +58,17 @@ impl Prefetched {
             references: HashMap::new(),
         };
         for (provider, (ids, refs)) in by_provider {
-            let stored: Vec<(String, Option<i64>, Option<String>)> = payment_events::table
-                .filter(payment_events::provider.eq(provider))
-                .filter(payment_events::external_event_id.eq_any(&ids))
-                .select((
-                    payment_events::external_event_id,
-                    payment_events::processed_at,
-                    payment_events::outcome,
-                ))
-                .load(c)?;
+            let stored: Vec<(String, Option<i64>, Option<String>)> = PlannedPerCall(
+                payment_events::table
+                    .filter(payment_events::provider.eq(provider))
+                    .filter(payment_events::external_event_id.eq_any(&ids))
+                    .select((
+                        payment_events::external_event_id,
+                        payment_events::processed_at,
+                        payment_events::outcome,
+                    )),
+            )
+            .load(c)?;
             for (id, processed_at, outcome) in stored {
                 pre.events.insert(
                     (provider.to_string(), id),
@@ -78,16 +81,18 @@ impl Prefetched {
             if refs.is_empty() {
                 continue;
             }
-            let found: Vec<(String, i64, PaymentRow)> = payment_references::table
-                .inner_join(payments::table)
-                .filter(payment_references::provider.eq(provider))
-                .filter(payment_references::reference.eq_any(&refs))
-                .select((
-                    payment_references::reference,
-                    payment_references::created_at,
-                    PaymentRow::as_select(),
-                ))
-                .load(c)?;
+            let found: Vec<(String, i64, PaymentRow)> = PlannedPerCall(
+                payment_references::table
+                    .inner_join(payments::table)
+                    .filter(payment_references::provider.eq(provider))
+                    .filter(payment_references::reference.eq_any(&refs))
+                    .select((
+                        payment_references::reference,
+                        payment_references::created_at,
+                        PaymentRow::as_select(),
+                    )),
+            )
+            .load(c)?;
             for (reference, created_at, payment) in found {
                 pre.references
                     .insert((provider.to_string(), reference), (created_at, payment));

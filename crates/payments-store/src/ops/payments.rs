@@ -195,13 +195,15 @@ pub fn lookup_with_known(
         .collect();
     let mut known = Vec::new();
     if !ids.is_empty() {
-        let found: Vec<(String, PaymentRow)> = payment_references::table
-            .inner_join(payments::table)
-            .filter(payment_references::provider.eq(provider))
-            .filter(payment_references::reference.eq_any(&ids))
-            .order((payment_references::created_at, payment_references::reference))
-            .select((payment_references::reference, PaymentRow::as_select()))
-            .load(c)?;
+        let found: Vec<(String, PaymentRow)> = crate::prepared::PlannedPerCall(
+            payment_references::table
+                .inner_join(payments::table)
+                .filter(payment_references::provider.eq(provider))
+                .filter(payment_references::reference.eq_any(&ids))
+                .order((payment_references::created_at, payment_references::reference))
+                .select((payment_references::reference, PaymentRow::as_select())),
+        )
+        .load(c)?;
         let mut found = found.into_iter();
         if let Some((reference, payment)) = found.next() {
             known.push(reference);
