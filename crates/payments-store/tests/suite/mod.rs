@@ -685,6 +685,19 @@ fn receipts_with_checkouts(store: &Store, exts: &[&str]) -> Vec<(ReceiptRow, Pay
         .collect()
 }
 
+fn receipt_status(store: &Store, receipt: &ReceiptRow) -> ReceiptStatus {
+    store.receipt(receipt.id).unwrap().unwrap().status().unwrap()
+}
+
+fn payment_state(store: &Store, payment: &PaymentRow) -> PaymentState {
+    store
+        .payment_by_public_id(&payment.public_id)
+        .unwrap()
+        .unwrap()
+        .state()
+        .unwrap()
+}
+
 fn audit_for(store: &Store, action: &str, receipt: i64) -> Vec<AuditRow> {
     store
         .audit_log(&AuditQuery {
@@ -888,19 +901,8 @@ fn a_batch_sees_what_its_earlier_events_wrote(store: &Store) {
         EventOutcome::Finalize(FinalizeOutcome::AlreadyFinalized { payment_id: p2.id })
     );
     for (receipt, payment) in [(r1, p1), (r2, p2)] {
-        assert_eq!(
-            store.receipt(receipt.id).unwrap().unwrap().status().unwrap(),
-            ReceiptStatus::Paid
-        );
-        assert_eq!(
-            store
-                .payment_by_public_id(&payment.public_id)
-                .unwrap()
-                .unwrap()
-                .state()
-                .unwrap(),
-            PaymentState::Succeeded
-        );
+        assert_eq!(receipt_status(store, receipt), ReceiptStatus::Paid);
+        assert_eq!(payment_state(store, payment), PaymentState::Succeeded);
         assert_eq!(audit_for(store, "payment.finalize", receipt.id).len(), 1);
     }
     assert_eq!(audit_for(store, "payment.webhook", r1.id).len(), 2);
