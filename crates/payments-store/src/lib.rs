@@ -516,13 +516,13 @@ impl Store {
     ) -> Result<Vec<Result<EventOutcome, StoreError>>, StoreError> {
         write_tx!(self, |c| {
             use diesel::connection::SimpleConnection;
+            // What the batch's success events need is read first, once for all of them
+            // (see `ops::ingest`).
+            let pre = ops::ingest::Prefetched::load(c, events)?;
             // Each event in a savepoint of its own, kept by hand rather than by nesting diesel
             // transactions: releasing one event's savepoint and taking the next one's is a single
             // round trip, and after the last event the commit releases it. A failed event is
             // rolled back to its savepoint, which stays in place for the next event.
-            // What the batch's success events need is read first, once for all of them
-            // (see `ops::ingest`).
-            let pre = ops::ingest::Prefetched::load(c, events)?;
             c.batch_execute("SAVEPOINT batch_event")?;
             let mut audits = Vec::new();
             let mut outcomes = Vec::with_capacity(events.len());

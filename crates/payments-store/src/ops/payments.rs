@@ -316,14 +316,8 @@ pub fn finalize_success(
     if receipt_flipped != 1 {
         // Read after the lock was released by whoever changed the receipt (on PostgreSQL each
         // statement sees what was committed before it began).
-        let current: Option<String> = payments::table
-            .find(payment.id)
-            .select(payments::status)
-            .first(c)
-            .optional()?;
-        if current.as_deref() == Some(PaymentState::Succeeded.as_str())
-            || current.as_deref() == Some(PaymentState::Refunded.as_str())
-        {
+        let current = current_status(c, payment.id)?;
+        if current == PaymentState::Succeeded.as_str() || current == PaymentState::Refunded.as_str() {
             // Another event of this payment finalized it first.
             return Ok(FinalizeOutcome::AlreadyFinalized {
                 payment_id: payment.id,
