@@ -25,7 +25,7 @@ use payments_store::{ReceiptStatus, Role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::{location, Browser, TestServer, PASSWORD};
+use crate::support::{Browser, TestServer, PASSWORD};
 
 /// axe-core, vendored from npm (see `axe/README.md`: version, licence MPL-2.0).
 const AXE_JS: &str = include_str!("axe/axe.min.js");
@@ -545,6 +545,40 @@ async fn portal_with_usage() -> TestServer {
 }
 
 /// Runs an async browser test on its own runtime, one at a time.
+/// Declares a flow's two tests, at desktop and at phone size, each ignored (and saying why)
+/// where no Chromium was found at build time.
+macro_rules! at_both_sizes {
+    ($flow:ident: $desktop:ident, $phone:ident) => {
+        #[test]
+        #[cfg_attr(
+            browser_tests_ignored,
+            ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
+        )]
+        fn $desktop() {
+            run($flow(DESKTOP));
+        }
+
+        #[test]
+        #[cfg_attr(
+            browser_tests_ignored,
+            ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
+        )]
+        fn $phone() {
+            run($flow(PHONE));
+        }
+    };
+}
+
+/// Fails with every problem a flow collected at `viewport`, or passes when there were none.
+fn assert_no_problems(problems: &[String], viewport: &str) {
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) at {viewport}:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
 fn run(test: impl std::future::Future<Output = ()>) {
     let _one = one_browser_at_a_time();
     actix_web::rt::System::new().block_on(test);
@@ -670,23 +704,7 @@ async fn pay_flow(viewport: Viewport) {
     chrome.quit().await;
 }
 
-#[test]
-#[cfg_attr(
-    browser_tests_ignored,
-    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
-)]
-fn browser_pay_flow_fail_cancel_succeed_on_desktop() {
-    run(pay_flow(DESKTOP));
-}
-
-#[test]
-#[cfg_attr(
-    browser_tests_ignored,
-    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
-)]
-fn browser_pay_flow_fail_cancel_succeed_on_a_phone() {
-    run(pay_flow(PHONE));
-}
+at_both_sizes!(pay_flow: browser_pay_flow_fail_cancel_succeed_on_desktop, browser_pay_flow_fail_cancel_succeed_on_a_phone);
 
 /// Receipts in every state for alice, made over HTTP: (unpaid, paid, failed payment id,
 /// cancelled payment id, pending payment id, paid payment id).
@@ -704,23 +722,18 @@ async fn make_states(server: &TestServer) -> States {
     let mut payments = Vec::new();
     let mut receipts = Vec::new();
     for outcome in ["fail", "cancel", "succeed", "none"] {
-        let receipt = receipt_of_first(&alice, 3).await;
+        let receipt = alice.create_receipt_of_first(3).await;
         receipts.push(receipt);
         let checkout = alice.pay_now(receipt).await;
         let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
         if outcome != "none" {
-            let resp = alice
-                .submit(
-                    "/payments/simulate",
-                    &[("payment", &payment), ("outcome", outcome)],
-                )
-                .await;
+            let resp = alice.simulate(&payment, outcome).await;
             assert_eq!(resp.status(), StatusCode::SEE_OTHER, "simulate {outcome}");
         }
         payments.push(payment);
     }
     // A fifth receipt left without any payment attempt.
-    let unpaid = receipt_of_first(&alice, 1).await;
+    let unpaid = alice.create_receipt_of_first(1).await;
     States {
         unpaid,
         paid: receipts[2],
@@ -729,32 +742,6 @@ async fn make_states(server: &TestServer) -> States {
         succeeded: payments[2].clone(),
         pending: payments[3].clone(),
     }
-}
-
-/// A receipt of the first `n` unbilled records on My Usage, made over HTTP; its id.
-pub async fn receipt_of_first(who: &Browser, n: usize) -> i64 {
-    let me = who.get_text("/me").await;
-    let ids: Vec<String> = me
-        .match_indices("name=\"record\" value=\"")
-        .take(n)
-        .map(|(i, m)| {
-            me[i + m.len()..]
-                .split('"')
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect();
-    assert_eq!(ids.len(), n, "{n} unbilled records on My Usage");
-    let token = crate::support::csrf_from(&me);
-    let mut fields: Vec<(&str, &str)> = ids.iter().map(|id| ("record", id.as_str())).collect();
-    fields.push(("csrf_token", &token));
-    let resp = who.post_form("/receipts", &fields).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "create a receipt");
-    location(&resp)
-        .trim_start_matches("/receipts/")
-        .parse()
-        .expect("receipt id")
 }
 
 /// Every page at one size: screenshot, no sideways scroll, axe-core clean. Problems of all pages
@@ -860,32 +847,10 @@ async fn every_page(viewport: Viewport) {
     let icon = reqwest::get(server.url("/favicon.ico")).await.expect("favicon");
     assert_eq!(icon.status(), StatusCode::OK);
     chrome.quit().await;
-    assert!(
-        problems.is_empty(),
-        "{} problem(s) at {}:\n{}",
-        problems.len(),
-        viewport.name,
-        problems.join("\n")
-    );
+    assert_no_problems(&problems, viewport.name);
 }
 
-#[test]
-#[cfg_attr(
-    browser_tests_ignored,
-    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
-)]
-fn browser_every_page_on_desktop_passes_axe() {
-    run(every_page(DESKTOP));
-}
-
-#[test]
-#[cfg_attr(
-    browser_tests_ignored,
-    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
-)]
-fn browser_every_page_on_a_phone_fits_and_passes_axe() {
-    run(every_page(PHONE));
-}
+at_both_sizes!(every_page: browser_every_page_on_desktop_passes_axe, browser_every_page_on_a_phone_fits_and_passes_axe);
 
 /// Types `text` into the first element matching `css`.
 async fn type_into(chrome: &Chrome, css: &str, text: &str) {
@@ -1080,28 +1045,7 @@ async fn refund_flow(viewport: Viewport) {
     chrome.screenshot(&shot("4-audit")).await;
     chrome.log_out().await;
     chrome.quit().await;
-    assert!(
-        problems.is_empty(),
-        "{} problem(s) at {name}:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert_no_problems(&problems, name);
 }
 
-#[test]
-#[cfg_attr(
-    browser_tests_ignored,
-    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
-)]
-fn browser_refund_half_then_the_rest_on_desktop() {
-    run(refund_flow(DESKTOP));
-}
-
-#[test]
-#[cfg_attr(
-    browser_tests_ignored,
-    ignore = "SKIPPED, needs Chromium: apt-get install chromium chromium-driver (or set CHROMEDRIVER)"
-)]
-fn browser_refund_half_then_the_rest_on_a_phone() {
-    run(refund_flow(PHONE));
-}
+at_both_sizes!(refund_flow: browser_refund_half_then_the_rest_on_desktop, browser_refund_half_then_the_rest_on_a_phone);

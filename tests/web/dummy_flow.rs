@@ -39,12 +39,7 @@ async fn pay_a_receipt(server: TestServer) {
     assert!(simulate.contains("THB 12.00"), "simulate page shows the amount");
     let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
 
-    let resp = alice
-        .submit(
-            "/payments/simulate",
-            &[("payment", &payment), ("outcome", "succeed")],
-        )
-        .await;
+    let resp = alice.simulate(&payment, "succeed").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&resp), format!("/payments/thanks?payment={payment}"));
     let thanks = alice.get_text(&location(&resp)).await;
@@ -232,12 +227,7 @@ async fn a_stale_signature_is_refused() {
 async fn fail_and_cancel_on_the_simulate_page_leave_the_receipt_payable() {
     let (server, receipt, payment, _) = open_checkout().await;
     let bob = Browser::login(&server, "bob").await;
-    let resp = bob
-        .submit(
-            "/payments/simulate",
-            &[("payment", &payment), ("outcome", "fail")],
-        )
-        .await;
+    let resp = bob.simulate(&payment, "fail").await;
     assert_eq!(location(&resp), format!("/payments/thanks?payment={payment}"));
     assert_eq!(
         server
@@ -253,12 +243,7 @@ async fn fail_and_cancel_on_the_simulate_page_leave_the_receipt_payable() {
     let checkout = bob.pay_now(receipt).await;
     let second = checkout.rsplit('=').next().unwrap().to_string();
     assert_ne!(second, payment);
-    let resp = bob
-        .submit(
-            "/payments/simulate",
-            &[("payment", &second), ("outcome", "cancel")],
-        )
-        .await;
+    let resp = bob.simulate(&second, "cancel").await;
     assert_eq!(location(&resp), server.url(&format!("/me?cancelled={second}")));
     assert_eq!(
         server

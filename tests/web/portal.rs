@@ -225,9 +225,7 @@ async fn outcomes_have_their_own_headings_and_closed_payments_offer_nothing() {
     assert!(admin_thanks.contains("operator-hints") && admin_thanks.contains("webhook"));
 
     // Fail: back on a page headed "Payment failed", never "Thank you".
-    let resp = alice
-        .submit("/payments/simulate", &[("payment", &first), ("outcome", "fail")])
-        .await;
+    let resp = alice.simulate(&first, "fail").await;
     let failed = alice.get_text(&crate::support::location(&resp)).await;
     assert!(failed.contains(">Payment failed</h1>"), "{failed}");
     assert!(
@@ -240,23 +238,13 @@ async fn outcomes_have_their_own_headings_and_closed_payments_offer_nothing() {
         page.contains("id=\"closed\"") && !page.contains(">Succeed<"),
         "{page}"
     );
-    let late = alice
-        .submit(
-            "/payments/simulate",
-            &[("payment", &first), ("outcome", "succeed")],
-        )
-        .await;
+    let late = alice.simulate(&first, "succeed").await;
     assert_eq!(late.status(), StatusCode::CONFLICT);
 
     // Cancel: back where the provider's cancel leads, with a message.
     let checkout = alice.pay_now(receipt).await;
     let second = checkout.rsplit('=').next().unwrap().to_string();
-    let resp = alice
-        .submit(
-            "/payments/simulate",
-            &[("payment", &second), ("outcome", "cancel")],
-        )
-        .await;
+    let resp = alice.simulate(&second, "cancel").await;
     let back = crate::support::location(&resp);
     assert_eq!(back, server.url(&format!("/me?cancelled={second}")));
     let me = alice.get_text(&back).await;
@@ -288,12 +276,7 @@ async fn outcomes_have_their_own_headings_and_closed_payments_offer_nothing() {
     // Paid: the heading thanks the payer.
     let checkout = alice.pay_now(receipt).await;
     let third = checkout.rsplit('=').next().unwrap().to_string();
-    let resp = alice
-        .submit(
-            "/payments/simulate",
-            &[("payment", &third), ("outcome", "succeed")],
-        )
-        .await;
+    let resp = alice.simulate(&third, "succeed").await;
     let paid = alice.get_text(&crate::support::location(&resp)).await;
     assert!(paid.contains(">Thank you: payment received</h1>"), "{paid}");
     assert!(
@@ -308,17 +291,9 @@ async fn outcomes_have_their_own_headings_and_closed_payments_offer_nothing() {
 async fn receipts_list_lines_by_date_and_print_without_navigation() {
     let server = TestServer::start().await;
     server.add_user("alice", Role::User);
-    let csv = format!(
-        "{}\nalice,job-c,late,3600,0,2026-11-20T08:00:00Z\nalice,job-a,early,3600,0,2026-11-02T08:00:00Z\nalice,job-b,middle,3600,0,2026-11-10T08:00:00Z\n",
-        payments_web::usage_import::HEADER
+    server.import_usage_rows(
+        "alice,job-c,late,3600,0,2026-11-20T08:00:00Z\nalice,job-a,early,3600,0,2026-11-02T08:00:00Z\nalice,job-b,middle,3600,0,2026-11-10T08:00:00Z\n",
     );
-    payments_web::usage_import::import(
-        server.store(),
-        csv.as_bytes(),
-        &server.state.config.rates(),
-        "test",
-    )
-    .expect("import");
     let alice = Browser::login(&server, "alice").await;
     let receipt = alice.create_receipt().await;
     let page = alice.get_text(&format!("/receipts/{receipt}")).await;
@@ -479,12 +454,7 @@ async fn audit_filters_on(db: Db) {
     let receipt = alice.create_receipt().await;
     let checkout = alice.pay_now(receipt).await;
     let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
-    let resp = alice
-        .submit(
-            "/payments/simulate",
-            &[("payment", &payment), ("outcome", "succeed")],
-        )
-        .await;
+    let resp = alice.simulate(&payment, "succeed").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let row = |page: &str, action: &str| page.contains(&format!("data-label=\"Action\">{action}"));
     let root = Browser::login(&server, "root").await;
@@ -592,12 +562,7 @@ async fn receipt_filters_on(db: Db) {
     let paid = alice.create_receipt().await;
     let checkout = alice.pay_now(paid).await;
     let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
-    let resp = alice
-        .submit(
-            "/payments/simulate",
-            &[("payment", &payment), ("outcome", "succeed")],
-        )
-        .await;
+    let resp = alice.simulate(&payment, "succeed").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     server.add_usage("alice", "a2", 1);
     let unpaid_alice = alice.create_receipt().await;

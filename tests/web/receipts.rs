@@ -23,17 +23,9 @@ async fn server_with_issuer(issuer: &[(&str, &str)]) -> TestServer {
     server.add_user("root", Role::Admin);
     // A job of CPU and GPU time (THB 1.50 + THB 25.00), and one second of a core, which costs a
     // fraction of a satang and is rounded up to one.
-    let csv = format!(
-        "{}\nalice,job-b,training run,5400,1800,2026-11-10T08:00:00Z\nalice,job-a,a tiny job,1,0,2026-11-02T08:00:00Z\n",
-        payments_web::usage_import::HEADER
+    server.import_usage_rows(
+        "alice,job-b,training run,5400,1800,2026-11-10T08:00:00Z\nalice,job-a,a tiny job,1,0,2026-11-02T08:00:00Z\n",
     );
-    payments_web::usage_import::import(
-        server.store(),
-        csv.as_bytes(),
-        &server.state.config.rates(),
-        "test",
-    )
-    .expect("import");
     server
 }
 
@@ -140,12 +132,7 @@ async fn the_pdf_has_the_receipts_content_for_the_owner_and_admins_only() {
     let receipt = alice.create_receipt().await;
     let checkout = alice.pay_now(receipt).await;
     let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
-    let resp = alice
-        .submit(
-            "/payments/simulate",
-            &[("payment", &payment), ("outcome", "succeed")],
-        )
-        .await;
+    let resp = alice.simulate(&payment, "succeed").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "paid");
     let path = format!("/receipts/{receipt}.pdf");
 

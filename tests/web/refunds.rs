@@ -18,12 +18,7 @@ async fn paid_receipt(server: &TestServer) -> (i64, String) {
     let receipt = alice.create_receipt().await;
     alice.pay_now(receipt).await;
     let (payment, _) = server.payment_of(receipt);
-    let resp = alice
-        .submit(
-            "/payments/simulate",
-            &[("payment", &payment), ("outcome", "succeed")],
-        )
-        .await;
+    let resp = alice.simulate(&payment, "succeed").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid);
     (receipt, payment)

@@ -113,22 +113,18 @@ impl TestServer {
 
     /// Imports usage worth `cpu_hours` CPU core-hours at the default rate (THB 1.00 each).
     pub fn add_usage(&self, user: &str, job: &str, cpu_hours: i64) {
-        let csv = format!(
-            "{}\n{user},{job},test job,{},0,2026-11-01T12:00:00Z\n",
-            payments_web::usage_import::HEADER,
-            cpu_hours * 3600
-        );
-        payments_web::usage_import::import(self.store(), csv.as_bytes(), &self.state.config.rates(), "test")
-            .expect("import");
+        self.add_usage_ended(user, job, cpu_hours, "2026-11-01T12:00:00Z");
     }
 
     /// Like [`TestServer::add_usage`], for a job that ended at `ended` (RFC 3339).
     pub fn add_usage_ended(&self, user: &str, job: &str, cpu_hours: i64, ended: &str) {
-        let csv = format!(
-            "{}\n{user},{job},test job,{},0,{ended}\n",
-            payments_web::usage_import::HEADER,
-            cpu_hours * 3600
-        );
+        self.import_usage_rows(&format!("{user},{job},test job,{},0,{ended}\n", cpu_hours * 3600));
+    }
+
+    /// Imports usage CSV `rows` (without the header line) at the server's rates, as the import
+    /// page does.
+    pub fn import_usage_rows(&self, rows: &str) {
+        let csv = format!("{}\n{rows}", payments_web::usage_import::HEADER);
         payments_web::usage_import::import(self.store(), csv.as_bytes(), &self.state.config.rates(), "test")
             .expect("import");
     }
@@ -266,6 +262,16 @@ impl Browser {
         self.post_form(path, &all).await
     }
 
+    /// Presses `outcome` (`succeed`, `fail`, `cancel`) for `payment` on the dummy provider's
+    /// page, as the payer does.
+    pub async fn simulate(&self, payment: &str, outcome: &str) -> reqwest::Response {
+        self.submit(
+            "/payments/simulate",
+            &[("payment", payment), ("outcome", outcome)],
+        )
+        .await
+    }
+
     pub async fn login(server: &TestServer, user: &str) -> Browser {
         let b = Browser::new(server);
         let resp = b
@@ -278,9 +284,19 @@ impl Browser {
 
     /// Selects all unbilled records on /me and creates a receipt; returns its id.
     pub async fn create_receipt(&self) -> i64 {
+        self.receipt_from_me(None).await
+    }
+
+    /// A receipt of the first `n` unbilled records on /me; its id.
+    pub async fn create_receipt_of_first(&self, n: usize) -> i64 {
+        self.receipt_from_me(Some(n)).await
+    }
+
+    async fn receipt_from_me(&self, take: Option<usize>) -> i64 {
         let me = self.get_text("/me").await;
         let ids: Vec<String> = me
             .match_indices("name=\"record\" value=\"")
+            .take(take.unwrap_or(usize::MAX))
             .map(|(i, m)| {
                 me[i + m.len()..]
                     .split('"')
@@ -289,7 +305,10 @@ impl Browser {
                     .to_string()
             })
             .collect();
-        assert!(!ids.is_empty(), "no unbilled records on /me");
+        match take {
+            Some(n) => assert_eq!(ids.len(), n, "{n} unbilled records on /me"),
+            None => assert!(!ids.is_empty(), "no unbilled records on /me"),
+        }
         let mut fields: Vec<(&str, &str)> = ids.iter().map(|id| ("record", id.as_str())).collect();
         let token = csrf_from(&me);
         fields.push(("csrf_token", &token));

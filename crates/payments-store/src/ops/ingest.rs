@@ -37,10 +37,10 @@ struct Stored {
 
 /// What a batch read before its first write.
 pub struct Prefetched {
-    /// (provider, event id) → the stored row.
-    events: HashMap<(String, String), Stored>,
-    /// (provider, reference) → (when the reference was recorded, its payment).
-    references: HashMap<(String, String), (i64, PaymentRow)>,
+    /// provider → event id → the stored row.
+    events: HashMap<String, HashMap<String, Stored>>,
+    /// provider → reference → (when the reference was recorded, its payment).
+    references: HashMap<String, HashMap<String, (i64, PaymentRow)>>,
 }
 
 impl Prefetched {
@@ -69,14 +69,10 @@ impl Prefetched {
                     )),
             )
             .load(c)?;
+            let events = pre.events.entry(provider.to_string()).or_default();
             for (id, processed_at, outcome) in stored {
-                pre.events.insert(
-                    (provider.to_string(), id),
-                    Stored {
-                        processed: processed_at.is_some(),
-                        outcome,
-                    },
-                );
+                let processed = processed_at.is_some();
+                events.insert(id, Stored { processed, outcome });
             }
             if refs.is_empty() {
                 continue;
@@ -93,9 +89,9 @@ impl Prefetched {
                     )),
             )
             .load(c)?;
+            let references = pre.references.entry(provider.to_string()).or_default();
             for (reference, created_at, payment) in found {
-                pre.references
-                    .insert((provider.to_string(), reference), (created_at, payment));
+                references.insert(reference, (created_at, payment));
             }
         }
         Ok(pre)
@@ -107,8 +103,9 @@ impl Prefetched {
         let mut best: Option<&(i64, PaymentRow)> = None;
         let mut best_ref = "";
         let mut known = Vec::new();
+        let recorded = self.references.get(&ev.provider);
         for reference in provider_ids(ev) {
-            if let Some(found) = self.references.get(&(ev.provider.clone(), reference.to_string())) {
+            if let Some(found) = recorded.and_then(|r| r.get(reference)) {
                 known.push(reference.to_string());
                 let older = best.is_none_or(|(at, _)| (found.0, reference) < (*at, best_ref));
                 if older {
@@ -153,7 +150,7 @@ pub fn apply_success(
     if ev.kind != EventKind::PaymentSucceeded {
         return Ok(Batched::PerEvent);
     }
-    match pre.events.get(&(ev.provider.clone(), ev.event_id.clone())) {
+    match pre.events.get(&ev.provider).and_then(|e| e.get(&ev.event_id)) {
         // A redelivery of a processed event: nothing to write but its audit entry.
         Some(Stored {
             processed: true,
