@@ -651,7 +651,7 @@ async fn a_copied_session_cookie_dies_with_logout_password_change_and_admin_acti
     // A password change.
     let (_b, copied) = login_and_copy_cookie(&server, "alice").await;
     assert_eq!(me_with(&server, &copied).await, StatusCode::OK);
-    let hash = payments_web::auth::hash_password("another long passphrase").unwrap();
+    let hash = payments_app::accounts::hash_password("another long passphrase").unwrap();
     assert_eq!(server.store().set_password("alice", &hash, "test").unwrap(), 1);
     assert_eq!(
         me_with(&server, &copied).await,
@@ -662,7 +662,7 @@ async fn a_copied_session_cookie_dies_with_logout_password_change_and_admin_acti
         .store()
         .set_password(
             "alice",
-            &payments_web::auth::hash_password(crate::support::PASSWORD).unwrap(),
+            &payments_app::accounts::hash_password(crate::support::PASSWORD).unwrap(),
             "test",
         )
         .unwrap();

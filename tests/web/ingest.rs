@@ -90,7 +90,7 @@ async fn concurrent_deliveries_are_all_answered_and_paid(server: TestServer) {
         assert_eq!(server.audit("payment.finalize", Some(*receipt)).len(), 1);
     }
     assert_eq!(server.audit("payment.webhook", None).len(), 40);
-    let stats = server.state.ingest.stats();
+    let stats = server.state.app.ingest().stats();
     assert_eq!(stats.events(), 40);
     assert!(stats.batches() >= 1 && stats.batches() <= 40);
 }
@@ -191,11 +191,14 @@ async fn a_full_queue_is_503_with_retry_after_and_the_redelivery_is_paid() {
     // The database is busy (its write lock held): the writer takes the first event and waits,
     // the second fills the queue of one, the third finds no room.
     let lock = server.store().hold_write_lock_for_tests().unwrap();
-    let ingest = server.state.ingest.clone();
+    let app = server.state.app.clone();
     let first = deliver(0);
-    wait_until("the writer took the first event", || ingest.stats().events() == 1).await;
+    wait_until("the writer took the first event", || {
+        app.ingest().stats().events() == 1
+    })
+    .await;
     let second = deliver(1);
-    wait_until("the second event is queued", || ingest.queued() == 1).await;
+    wait_until("the second event is queued", || app.ingest().queued() == 1).await;
     let (status, result, retry_after) = deliver(2).await.unwrap();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{result}");
     assert_eq!(result, "retry_later");

@@ -70,7 +70,7 @@ fn assert_well_formed_pdf(pdf: &[u8]) {
 fn shows(pdf: &[u8], text: &str) -> bool {
     let body = String::from_utf8_lossy(pdf);
     let mut lossy = false;
-    let bytes = payments_web::pdf::encode(text, &mut lossy);
+    let bytes = payments_app::receipts::pdf::encode(text, &mut lossy);
     let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
     body.contains(&format!("({text}) Tj")) || body.contains(&format!("<{hex}> Tj"))
 }
@@ -167,10 +167,7 @@ async fn the_pdf_has_the_receipts_content_for_the_owner_and_admins_only() {
     }
     let paid = server.store().receipt(receipt).unwrap().unwrap().paid_at.unwrap();
     assert!(
-        shows(
-            &pdf,
-            &format!("Paid {}", payments_web::templates::format_time(paid))
-        ),
+        shows(&pdf, &format!("Paid {}", payments_app::format::format_time(paid))),
         "the PDF says when it was paid"
     );
     let body = String::from_utf8_lossy(&pdf);
@@ -236,7 +233,7 @@ async fn names_outside_the_pdf_fonts_are_transliterated_and_the_pdf_says_so() {
     assert!(shows(&pdf, "THB 26.51"));
     // Parentheses and backslashes are escaped or balanced by pdf-writer, so the text stays a string.
     let mut lossy = false;
-    let address = payments_web::pdf::encode("Łódź (Poland) \\ 東京", &mut lossy);
+    let address = payments_app::receipts::pdf::encode("Łódź (Poland) \\ 東京", &mut lossy);
     assert!(lossy && address.starts_with(b"L\xf3dz (Poland) \\ "));
 }
 

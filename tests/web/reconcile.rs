@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
+use payments_app::reconcile::{CycleReport, Reconciler};
 use payments_core::{unix_now, Currency, Money};
 use payments_dummy::testing::DummyBank;
 use payments_dummy::DummyProvider;
 use payments_store::{PaymentState, ReceiptStatus, Role};
 use payments_web::config::Config;
-use payments_web::reconcile::{CycleReport, Reconciler};
 use payments_web::state::AppState;
 
 use crate::support::{Browser, Db, TestServer};
@@ -50,7 +50,7 @@ fn payment_status(server: &TestServer, payment: &str) -> String {
 
 async fn cycle(state: &AppState, at: i64) -> CycleReport {
     let reconciler = Reconciler::new(state.config.reconcile).unwrap();
-    reconciler.run_cycle(state, at).await.unwrap()
+    reconciler.run_cycle(&state.app, at).await.unwrap()
 }
 
 /// Past RECONCILE_AFTER_SECS (default 900 s), before CHECKOUT_LIFETIME_SECS (default 24 h).
@@ -266,14 +266,17 @@ async fn two_instances(db: Db) {
     }
     let env: HashMap<String, String> = [("DUMMY_API_URL".to_string(), bank.uri())].into();
     let config: Config = (*server.state.config).clone();
-    let second = payments_web::app::build_state(config, &env).expect("a second instance");
+    let second = payments_web::startup::build_state(config, &env).expect("a second instance");
     let (one, two) = (
         Reconciler::new(server.state.config.reconcile).unwrap(),
         Reconciler::new(second.config.reconcile).unwrap(),
     );
     assert_ne!(one.owner(), two.owner());
     let at = due();
-    let (a, b) = tokio::join!(one.run_cycle(&server.state, at), two.run_cycle(&second, at));
+    let (a, b) = tokio::join!(
+        one.run_cycle(&server.state.app, at),
+        two.run_cycle(&second.app, at)
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     eprintln!("instance one: {a}\ninstance two: {b}");
     assert_eq!(a.checked + b.checked, 12, "{a:?} {b:?}");

@@ -84,7 +84,7 @@ fn a_provider_that_is_not_compiled_in_names_its_feature() {
     let config = payments_web::config::Config::from_source(&env);
     if cfg!(feature = "paypal") {
         // Compiled in: it complains about PayPal's own variables instead.
-        let err = payments_web::registry::build(&config.unwrap(), &env)
+        let err = payments_web::startup::build_provider(&config.unwrap(), &env)
             .unwrap_err()
             .to_string();
         assert!(err.contains("PAYPAL_"), "{err}");
@@ -110,11 +110,11 @@ async fn healthz_reports_database_and_provider() {
 async fn first_run_seeds_demo_accounts_once() {
     let server = TestServer::start().await;
     let rates = server.state.config.rates();
-    let demo = payments_web::bootstrap::seed_if_empty(server.store(), &rates)
+    let demo = payments_app::accounts::seed_if_empty(server.store(), &rates)
         .unwrap()
         .expect("seeded");
     assert_eq!(demo.user.0, "demo");
-    assert!(payments_web::bootstrap::seed_if_empty(server.store(), &rates)
+    assert!(payments_app::accounts::seed_if_empty(server.store(), &rates)
         .unwrap()
         .is_none());
     let demo_user = server.store().user_by_username("demo").unwrap().unwrap();
@@ -166,7 +166,7 @@ fn the_cli_adds_users_and_imports_usage_all_or_nothing() {
     assert_eq!(code, 1);
     assert!(err.contains("at least 10 characters"), "{err}");
 
-    let header = payments_web::usage_import::HEADER;
+    let header = payments_app::usage::HEADER;
     let bad = dir.path().join("bad.csv");
     std::fs::write(
         &bad,

@@ -4,12 +4,12 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 
 use actix_web::dev::ServerHandle;
+use payments_app::accounts::hash_password;
 use payments_core::Money;
 use payments_store::testing::TempPostgres;
 use payments_store::{AuditQuery, AuditRow, ReceiptStatus, Role, Store};
-use payments_web::app;
-use payments_web::auth::hash_password;
 use payments_web::config::Config;
+use payments_web::startup;
 use payments_web::state::AppState;
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
@@ -65,14 +65,14 @@ impl TestServer {
             env.insert(k.to_string(), v.clone());
         }
         let config = Config::from_source(&env).expect("config");
-        let state = app::build_state(config, &env).expect("state");
+        let state = startup::build_state(config, &env).expect("state");
         // The server runs on a thread and runtime of its own, so that dropping the TestServer can
         // stop it and wait until its workers have let go of the store.
         let (tx, rx) = std::sync::mpsc::channel();
         let server_state = state.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = app::server(server_state, listener, 1).expect("server");
+                let server = payments_web::server::server(server_state, listener, 1).expect("server");
                 tx.send(server.handle()).expect("handle");
                 let _ = server.await;
             });
@@ -98,7 +98,7 @@ impl TestServer {
     }
 
     pub fn store(&self) -> &Store {
-        &self.state.store
+        self.state.store()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -124,8 +124,8 @@ impl TestServer {
     /// Imports usage CSV `rows` (without the header line) at the server's rates, as the import
     /// page does.
     pub fn import_usage_rows(&self, rows: &str) {
-        let csv = format!("{}\n{rows}", payments_web::usage_import::HEADER);
-        payments_web::usage_import::import(self.store(), csv.as_bytes(), &self.state.config.rates(), "test")
+        let csv = format!("{}\n{rows}", payments_app::usage::HEADER);
+        payments_app::usage::import(self.store(), csv.as_bytes(), &self.state.config.rates(), "test")
             .expect("import");
     }
 

@@ -10,7 +10,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 
-use crate::logsafe::bounded;
+use payments_app::logsafe::bounded;
 
 /// Marks a response whose request must not get its own access-log line.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +33,7 @@ fn request_id(req: &ServiceRequest) -> String {
         .filter(|v| v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
     match sent {
         Some(id) => id.to_string(),
-        None => crate::auth::random_token(8).unwrap_or_else(|_| "-".into()),
+        None => payments_app::random_token(8).unwrap_or_else(|_| "-".into()),
     }
 }
 

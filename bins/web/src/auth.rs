@@ -1,4 +1,5 @@
-//! Passwords (argon2), the logged-in user, and the session's CSRF token.
+//! The logged-in user, logging in and out, and the session's CSRF token (password hashes are
+//! `payments_app::accounts`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -6,8 +7,8 @@ use std::pin::Pin;
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
-use argon2::Argon2;
+use payments_app::accounts::constant_time_eq;
+use payments_app::random_token;
 use payments_store::{Role, UserRow};
 
 use crate::error::AppError;
@@ -15,74 +16,6 @@ use crate::state::AppState;
 
 use crate::sessions::USER_KEY;
 const CSRF_KEY: &str = "csrf";
-
-pub fn hash_password(password: &str) -> Result<String, AppError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(AppError::internal)?;
-    let salt = SaltString::encode_b64(&salt).map_err(AppError::internal)?;
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(AppError::internal)?
-        .to_string())
-}
-
-/// Constant work whether or not the user exists: unknown users are checked against a decoy.
-pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let decoy = DECOY.get_or_init(|| {
-        let random = random_token(16).unwrap_or_default();
-        hash_password(&random).unwrap_or_default()
-    });
-    match PasswordHash::new(hash.unwrap_or(decoy)) {
-        Ok(h) => verify_with_reused_memory(password.as_bytes(), &h) && hash.is_some(),
-        Err(_) => false,
-    }
-}
-
-thread_local! {
-    /// Argon2's working memory (~19 MiB), allocated once per hashing thread: allocating it anew
-    /// for every check leaves that much behind in the allocator per thread and arena, which a
-    /// login flood turned into hundreds of MiB.
-    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// `PasswordVerifier::verify_password`, with the thread's reused working memory.
-fn verify_with_reused_memory(password: &[u8], parsed: &PasswordHash<'_>) -> bool {
-    use argon2::{Algorithm, Params, Version};
-    let (Ok(params), Some(expected), Some(salt)) = (Params::try_from(parsed), parsed.hash, parsed.salt)
-    else {
-        return false;
-    };
-    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
-        return false;
-    };
-    let Ok(version) = parsed.version.map(Version::try_from).transpose() else {
-        return false;
-    };
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return false;
-    };
-    let argon = Argon2::new(algorithm, version.unwrap_or_default(), params.clone());
-    let mut out = vec![0u8; expected.len()];
-    let hashed = BLOCKS.with(|cell| {
-        let mut blocks = cell.borrow_mut();
-        let need = params.block_count();
-        if blocks.len() != need {
-            *blocks = vec![argon2::Block::default(); need];
-        }
-        argon
-            .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..])
-            .is_ok()
-    });
-    hashed && constant_time_eq(&out, expected.as_bytes())
-}
-
-pub fn random_token(bytes: usize) -> Result<String, AppError> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(AppError::internal)?;
-    Ok(hex::encode(buf))
-}
 
 /// Starts a fresh session for `user` (a new cookie, so a planted one is worthless).
 pub fn log_in(session: &Session, user: &UserRow) -> Result<(), AppError> {
@@ -106,10 +39,6 @@ pub fn csrf_token(session: &Session) -> Result<String, AppError> {
     let t = random_token(32)?;
     session.insert(CSRF_KEY, &t).map_err(AppError::internal)?;
     Ok(t)
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The logged-in user; handlers that take it redirect anonymous browsers to `/login`.
@@ -215,18 +144,5 @@ impl FromRequest for CsrfForm {
             }
             Ok(CsrfForm { pairs })
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_round_trip_and_decoy_never_matches() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(verify_password("correct horse", Some(&h)));
-        assert!(!verify_password("wrong", Some(&h)));
-        assert!(!verify_password("anything", None));
     }
 }

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use payments_store::{PoolOptions, Role, Store};
 
-use crate::app::{self, StartError};
-use crate::auth::hash_password;
-use crate::bootstrap;
+use payments_app::accounts::{check_password, check_username, hash_password, seed_if_empty};
+use payments_app::reconcile::Reconciler;
+use payments_app::usage;
+
 use crate::config::{Config, Env, Source};
-use crate::usage_import;
+use crate::startup::{self, StartError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -146,9 +147,9 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
                 },
         } => {
             let bad = |e: String| StartError::App(crate::error::AppError::BadRequest(e));
-            crate::account::check_username(&username).map_err(bad)?;
+            check_username(&username).map_err(bad)?;
             let password = read_password(password_stdin).map_err(bad)?;
-            crate::account::check_password(&password, &username).map_err(bad)?;
+            check_password(&password, &username).map_err(bad)?;
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
             let role = if admin { Role::Admin } else { Role::User };
             store.create_user(&username, &hash_password(&password)?, role)?;
@@ -164,7 +165,7 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
         } => {
             let bad = |e: String| StartError::App(crate::error::AppError::BadRequest(e));
             let password = read_password(password_stdin).map_err(bad)?;
-            crate::account::check_password(&password, &username).map_err(bad)?;
+            check_password(&password, &username).map_err(bad)?;
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
             let ended = store.set_password(&username, &hash_password(&password)?, "cli")?;
             println!("password of {username} set; {ended} session(s) ended");
@@ -188,7 +189,7 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
                     file.display()
                 )))
             })?;
-            match usage_import::import(&store, input, &config.rates(), "cli") {
+            match usage::import(&store, input, &config.rates(), "cli") {
                 Ok(n) => {
                     println!("imported {n} usage records from {}", file.display());
                     Ok(())
@@ -207,9 +208,11 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
 async fn reconcile_once(config: Config) -> Result<(), StartError> {
     let _log_guard = crate::logging::to_file(&config.log_dir, config.json_logs);
     let settings = config.reconcile;
-    let state = app::build_state(config, &Env)?;
-    let reconciler = crate::reconcile::Reconciler::new(settings)?;
-    let report = reconciler.run_cycle(&state, payments_core::unix_now()).await?;
+    let state = startup::build_state(config, &Env)?;
+    let reconciler = Reconciler::new(settings)?;
+    let report = reconciler
+        .run_cycle(&state.app, payments_core::unix_now())
+        .await?;
     tracing::info!(%report, "reconcile (one cycle from the command line)");
     println!("reconciled with {}: {report}", state.provider_name());
     if report.errors > 0 {
@@ -246,7 +249,7 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
 #[actix_web::main]
 async fn serve(mut config: Config) -> Result<(), StartError> {
     let mut problems = Vec::new();
-    let notes = app::fill_dev_secrets(&mut config)?;
+    let notes = startup::fill_dev_secrets(&mut config)?;
     let listener = match TcpListener::bind(config.bind_addr) {
         Ok(l) => Some(l),
         Err(source) => {
@@ -277,7 +280,7 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     if let (Some(bound), false) = (bound, config.site_base_url_explicit) {
         config.site_base_url = crate::listen::site_for(bound);
     }
-    let active = crate::registry::build(&config, &Env)
+    let active = startup::build_provider(&config, &Env)
         .map_err(|e| problems.push(format!("configuration: {e}")))
         .ok();
     if let Err(e) = crate::templates::Templates::load() {
@@ -297,7 +300,7 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
         tracing::warn!("{note}");
     }
     if config.durability == payments_store::Durability::Relaxed {
-        tracing::warn!("{}", app::RELAXED_WARNING);
+        tracing::warn!("{}", startup::RELAXED_WARNING);
     }
     if config.provider != "dummy" && config.issuer.name.is_none() {
         tracing::warn!(
@@ -305,12 +308,12 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
              ISSUER_ADDRESS and ISSUER_TAX_ID to print your organisation on them"
         );
     }
-    let state = app::assemble(config, active, store)?;
+    let state = startup::assemble(config, active, store)?;
     let cfg = state.config.clone();
     if cfg.provider == "dummy" {
-        let store = state.store.clone();
+        let store = state.store().clone();
         let rates = cfg.rates();
-        if let Some(demo) = actix_web::web::block(move || bootstrap::seed_if_empty(&store, &rates))
+        if let Some(demo) = actix_web::web::block(move || seed_if_empty(&store, &rates))
             .await
             .map_err(crate::error::AppError::from)??
         {
@@ -319,7 +322,7 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
             println!("  admin {}  password {}", demo.admin.0, demo.admin.1);
         }
     } else {
-        let store = state.store.clone();
+        let store = state.store().clone();
         let users = actix_web::web::block(move || store.count_users())
             .await
             .map_err(crate::error::AppError::from)??;
@@ -333,7 +336,7 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     }
     tracing::info!(
         provider = state.provider_name(),
-        database = state.store.backend(),
+        database = state.store().backend(),
         site = cfg.site_base_url,
         "listening on {bound}"
     );
@@ -344,10 +347,10 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
         "Open {}/login  (provider: {}, database: {})",
         cfg.site_base_url,
         state.provider_name(),
-        state.store.backend()
+        state.store().backend()
     );
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    app::server(state, listener, workers)
+    crate::server::server(state, listener, workers)
         .map_err(|source| StartError::Bind {
             addr: cfg.bind_addr.to_string(),
             source,

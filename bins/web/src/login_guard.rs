@@ -44,7 +44,7 @@ pub struct LoginGuard {
     hashing: Semaphore,
     clock: DefaultClock,
     /// Where password checks run (as many threads as hashing slots).
-    pub pool: crate::hashing::HashPool,
+    pub pool: payments_app::accounts::HashPool,
 }
 
 impl std::fmt::Debug for LoginGuard {
@@ -86,7 +86,7 @@ impl LoginGuard {
             failures: Mutex::default(),
             hashing: Semaphore::new(hashes),
             clock: DefaultClock::default(),
-            pool: crate::hashing::HashPool::new(hashes),
+            pool: payments_app::accounts::HashPool::new(hashes),
         }
     }
 

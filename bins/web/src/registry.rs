@@ -3,12 +3,10 @@
 //! the compiled list, the constructor, the `--help` text, the error messages and the server's
 //! end-to-end payment test (tests/web/adapters.rs) all come from it.
 
-use std::any::Any;
-use std::sync::Arc;
+use payments_app::ActiveProvider;
+use payments_core::Adapter;
 
-use payments_core::{Adapter, PaymentProvider};
-
-use crate::config::{Config, ConfigError, Source};
+use crate::config::error::ConfigError;
 
 /// The registry, one line per adapter: `"feature" => crate::{AdapterType, testing::FixtureType},`
 /// (the fixture is the one its conformance suite runs, from its `testing` module). It hands the
@@ -75,50 +73,13 @@ macro_rules! adapters {
 
 adapter_registry!(adapters);
 
-/// The active provider, as the trait object the flows use and as itself (for adapter-specific
-/// pages such as the dummy provider's simulate page).
-#[derive(Clone)]
-pub struct ActiveProvider {
-    pub provider: Arc<dyn PaymentProvider>,
-    concrete: Arc<dyn Any + Send + Sync>,
-}
-
-impl ActiveProvider {
-    /// Wraps a built adapter.
-    pub fn new<A: Adapter>(adapter: A) -> ActiveProvider {
-        let adapter = Arc::new(adapter);
-        ActiveProvider {
-            provider: adapter.clone(),
-            concrete: adapter,
-        }
-    }
-
-    /// The active adapter as its own type, when it is an `A`.
-    pub fn adapter<A: Adapter>(&self) -> Option<Arc<A>> {
-        self.concrete.clone().downcast::<A>().ok()
-    }
-}
-
-impl std::fmt::Debug for ActiveProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ActiveProvider({})", self.provider.name())
-    }
-}
-
-/// Builds the provider named by `PAYMENT_PROVIDER`, reading its own variables from `src`. The
-/// adapter sees the server's public base URL as `SITE_BASE_URL` and the dummy provider's
-/// per-run secret as `PAYMENT_WEBHOOK_SECRET`.
-pub fn build(config: &Config, src: &dyn Source) -> Result<ActiveProvider, ConfigError> {
-    let lookup = |name: &str| match name {
-        "SITE_BASE_URL" => Some(config.site_base_url.clone()),
-        "PAYMENT_WEBHOOK_SECRET" => config.webhook_secret.clone(),
-        _ => src.get(name),
-    };
-    check_name(&config.provider)?;
-    match construct(&config.provider, &lookup) {
+/// Builds the compiled adapter `name`, which reads its variables through `lookup`.
+pub fn build(name: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<ActiveProvider, ConfigError> {
+    check_name(name)?;
+    match construct(name, lookup) {
         Some(built) => built.map_err(|e| ConfigError::Provider(e.to_string())),
         None => Err(ConfigError::UnknownProvider {
-            name: config.provider.clone(),
+            name: name.to_string(),
             compiled: compiled().join(", "),
         }),
     }

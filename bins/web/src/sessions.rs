@@ -75,7 +75,7 @@ impl DbSessionStore {
         };
         let key = format!(
             "{PREFIX}{}",
-            crate::auth::random_token(32).map_err(|e| anyhow::anyhow!("{e}"))?
+            payments_app::random_token(32).map_err(|e| anyhow::anyhow!("{e}"))?
         );
         let now = unix_now();
         let row = SessionRow {

@@ -1,7 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-use std::collections::HashMap;
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,8 +11,6 @@ use payments_store::{
     AuditQuery, Durability, EventOutcome, FinalizeOutcome, NewUsage, PoolOptions, ReceiptStatus, Role, Store,
     VerifiedEvent,
 };
-use payments_web::app;
-use payments_web::config::Config;
 
 const SECRET_KEY: &str = "sk_test_bench_local_only_0123456789";
 const WEBHOOK_SECRET: &str = "whsec_bench_local_only_0123456789";
@@ -80,6 +76,11 @@ struct Args {
     /// Give up sending after this many seconds.
     #[arg(long, default_value_t = 900)]
     max_seconds: u64,
+    /// The server binary to measure (`web`, built with the `stripe` feature, and `postgres` for
+    /// `--backend postgres`). Default: `PAYMENTS_WEB_BIN`, else `web` beside this benchmark's
+    /// own binary (as `cargo build --release -p payments-web --features stripe,postgres` leaves it).
+    #[arg(long)]
+    server: Option<std::path::PathBuf>,
 }
 
 type Failure = String;
@@ -92,21 +93,7 @@ fn percent(text: &str) -> Result<usize, String> {
 }
 
 fn main() {
-    if std::env::var_os(SERVE_ENV).is_some() {
-        if std::env::var_os("RUST_LOG").is_some() {
-            payments_web::logging::console();
-        }
-        if let Err(e) = serve() {
-            println!("error: {e}");
-            std::process::exit(1);
-        }
-        return;
-    }
     let args = Args::parse();
-    // `RUST_LOG=payments_store::batch=debug` shows every webhook batch (events, microseconds).
-    if std::env::var_os("RUST_LOG").is_some() {
-        payments_web::logging::console();
-    }
     if let Err(e) = run(&args) {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -117,6 +104,8 @@ fn run(args: &Args) -> Result<(), Failure> {
     if args.deliveries == 0 || args.concurrency == 0 {
         return Err("--deliveries and --concurrency must be at least 1".into());
     }
+    // Before any seeding: a missing server binary is said at once.
+    server_binary(args)?;
     let durability = if args.relaxed {
         Durability::Relaxed
     } else {
@@ -534,18 +523,15 @@ fn delivery_order(n: usize, duplicates: usize, concurrency: usize) -> Vec<usize>
     order
 }
 
-/// Set in the environment of the server process this benchmark starts (itself, run again).
-const SERVE_ENV: &str = "PAYMENTS_BENCH_SERVE";
-
-/// The server under test, in a process of its own (this binary run again with [`SERVE_ENV`]),
-/// so that its peak memory is its own, not the client's or the seeding's.
+/// The server under test: the real `web` binary in a process of its own, so that its peak
+/// memory is its own, not the client's or the seeding's.
 struct ServerProcess {
     child: std::process::Child,
-    stdout: std::io::BufReader<std::process::ChildStdout>,
     base: String,
+    metrics_token: String,
 }
 
-/// What the server process reports when it stops.
+/// What the server process did, read just before it is stopped.
 struct ServerReport {
     batches: u64,
     events: u64,
@@ -553,14 +539,41 @@ struct ServerReport {
     peak_rss_kib: Option<u64>,
 }
 
+/// The `web` binary: `--server`, else `PAYMENTS_WEB_BIN`, else `web` beside this binary (or, for
+/// a test binary in `deps/`, one folder up).
+fn server_binary(args: &Args) -> Result<std::path::PathBuf, Failure> {
+    if let Some(path) = args
+        .server
+        .clone()
+        .or_else(|| std::env::var_os("PAYMENTS_WEB_BIN").map(Into::into))
+    {
+        return Ok(path);
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this benchmark's own binary: {e}"))?;
+    let dir = exe.parent().ok_or("this benchmark's binary has no folder")?;
+    [dir.join("web"), dir.join("../web")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "the server binary `web` is not beside {} (build it with `cargo build --release -p payments-web \
+                 --features stripe,postgres`, or name it with --server or PAYMENTS_WEB_BIN)",
+                exe.display()
+            )
+        })
+}
+
 impl ServerProcess {
-    fn start(url: &str, durability: Durability, log_dir: &std::path::Path) -> Result<ServerProcess, Failure> {
+    fn start(
+        binary: &std::path::Path,
+        url: &str,
+        durability: Durability,
+        log_dir: &std::path::Path,
+    ) -> Result<ServerProcess, Failure> {
         use std::io::BufRead;
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find this benchmark's own binary: {e}"))?;
-        let mut command = std::process::Command::new(exe);
+        let metrics_token = format!("bench-metrics-{}-{}", std::process::id(), unix_now());
+        let mut command = std::process::Command::new(binary);
         command
-            .env(SERVE_ENV, "1")
             .env("PAYMENT_PROVIDER", "stripe")
             .env("STRIPE_SECRET_KEY", SECRET_KEY)
             .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
@@ -569,95 +582,115 @@ impl ServerProcess {
             .env("DATABASE_URL", url)
             .env("DB_DURABILITY", durability.as_str())
             .env("SESSION_SECRET", "bench-session-secret-of-at-least-32-chars")
+            .env("METRICS_TOKEN", &metrics_token)
+            .env("ISSUER_NAME", "payments-bench")
             .env("LOG_DIR", log_dir)
-            .stdin(std::process::Stdio::piped())
+            // An ephemeral loopback port, announced on stdout (`Open http://127.0.0.1:PORT/login`).
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env_remove("SITE_BASE_URL")
+            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped());
+        // The server logs warnings and errors unless RUST_LOG says otherwise
+        // (`RUST_LOG=payments_store::batch=debug` shows every webhook batch).
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", "warn");
+        }
         // The writers of the server under test can be chosen (`WEBHOOK_WRITERS=8 cargo run ...`);
         // any other server variable set for the benchmark reaches the server as well.
         let mut child = command
             .spawn()
-            .map_err(|e| format!("cannot start the server process: {e}"))?;
+            .map_err(|e| format!("cannot start the server {}: {e}", binary.display()))?;
         let mut stdout =
             std::io::BufReader::new(child.stdout.take().ok_or("the server process has no stdout")?);
         let mut line = String::new();
-        stdout
-            .read_line(&mut line)
-            .map_err(|e| format!("reading the server's address: {e}"))?;
-        let Some(base) = line.trim().strip_prefix("listening ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("the server process did not start: {}", line.trim()));
+        let base = loop {
+            line.clear();
+            let read = stdout
+                .read_line(&mut line)
+                .map_err(|e| format!("reading the server's address: {e}"))?;
+            if read == 0 {
+                let status = child.wait().map_err(|e| e.to_string())?;
+                return Err(format!(
+                    "the server process ended before it listened ({status}); see its error above"
+                ));
+            }
+            if let Some(url) = line
+                .trim()
+                .strip_prefix("Open ")
+                .and_then(|rest| rest.split("/login").next())
+            {
+                break url.to_string();
+            }
         };
+        // The rest of what it prints is not needed; read it so that it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         Ok(ServerProcess {
-            base: base.to_string(),
             child,
-            stdout,
+            base,
+            metrics_token,
         })
     }
 
-    /// Reads the server's peak memory, stops it (it writes what is queued first) and returns
-    /// what its webhook writer did.
+    /// Reads the server's peak memory and its webhook writers' figures (`/metrics`), then stops it.
     fn stop(mut self) -> Result<ServerReport, Failure> {
-        use std::io::BufRead;
         let peak_rss_kib = peak_rss_kib(self.child.id());
-        // Closing its stdin is the server's signal to stop.
-        drop(self.child.stdin.take());
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .map_err(|e| format!("reading the server's figures: {e}"))?;
-        let status = self.child.wait().map_err(|e| e.to_string())?;
-        let figures: Vec<u64> = line
-            .trim()
-            .strip_prefix("stopped ")
-            .map(|rest| rest.split(' ').filter_map(|n| n.parse().ok()).collect())
-            .unwrap_or_default();
-        match (status.success(), &figures[..]) {
-            (true, &[batches, events, largest]) => Ok(ServerReport {
-                batches,
-                events,
-                largest,
-                peak_rss_kib,
-            }),
-            _ => Err(format!(
-                "the server process ended badly ({status}): {}",
-                line.trim()
-            )),
+        let figures = self.writer_figures();
+        // SIGTERM: the server stops gracefully; everything it answered was committed already.
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().map_err(|e| e.to_string())?.is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-/// The server process: the real server on the environment it was given, on a loopback port it
-/// announces on stdout (`listening http://127.0.0.1:PORT`); when its stdin closes it stops,
-/// letting the webhook writers finish, and prints `stopped BATCHES EVENTS LARGEST`.
-fn serve() -> Result<(), Failure> {
-    use std::io::Read;
-    let env: HashMap<String, String> = std::env::vars().collect();
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
-    let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-    let mut env = env;
-    env.insert("SITE_BASE_URL".into(), base.clone());
-    let config = Config::from_source(&env).map_err(|e| e.to_string())?;
-    let state = app::build_state(config, &env).map_err(|e| e.to_string())?;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let figures = state.clone();
-    actix_web::rt::System::new()
-        .block_on(async move {
-            let server = app::server(state, listener, workers)?;
-            let handle = server.handle();
-            println!("listening {base}");
-            std::thread::spawn(move || {
-                let _ = std::io::stdin().read_to_end(&mut Vec::new());
-                drop(handle.stop(true));
-            });
-            server.await
+        let (batches, events, largest) = figures?;
+        Ok(ServerReport {
+            batches,
+            events,
+            largest,
+            peak_rss_kib,
         })
-        .map_err(|e| e.to_string())?;
-    let stats = figures.ingest.stats();
-    let (batches, events, largest) = (stats.batches(), stats.events(), stats.largest_batch());
-    drop(figures);
-    println!("stopped {batches} {events} {largest}");
-    Ok(())
+    }
+
+    /// `payments_webhook_batches_total`, `..._batched_events_total`, `..._largest_batch`.
+    fn writer_figures(&self) -> Result<(u64, u64, u64), Failure> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let text = runtime.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{}/metrics", self.base))
+                .bearer_auth(&self.metrics_token)
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await
+        });
+        let text = text.map_err(|e| format!("reading the server's /metrics: {e}"))?;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(name)?
+                        .strip_prefix(' ')?
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .ok_or_else(|| format!("the server's /metrics has no {name}"))
+        };
+        Ok((
+            value("payments_webhook_batches_total")?,
+            value("payments_webhook_batched_events_total")?,
+            value("payments_webhook_largest_batch")?,
+        ))
+    }
 }
 
 /// What the client saw.
@@ -873,7 +906,7 @@ fn measure_round(args: &Args, sc: &mut Scenario, round: usize) -> Result<RunResu
         None
     };
 
-    let server = ServerProcess::start(sc.scratch.url(), durability, logs.path())?;
+    let server = ServerProcess::start(&server_binary(args)?, sc.scratch.url(), durability, logs.path())?;
     let order = delivery_order(n, args.duplicates, args.concurrency);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -1,12 +1,43 @@
-//! Cheap smoke runs of the benchmark binary itself: the whole path (seeding, the server in its
-//! own process, signed deliveries over HTTP with 30 % redeliveries, the raw ceiling, a
-//! pre-filled history, verification) with a few hundred deliveries, on SQLite and on
+//! Cheap smoke runs of the benchmark binary itself: the whole path (seeding, the real `web`
+//! server binary in its own process, signed deliveries over HTTP with 30 % redeliveries, the raw
+//! ceiling, a pre-filled history, verification) with a few hundred deliveries, on SQLite and on
 //! PostgreSQL. They check correctness, never time.
+//!
+//! The server is the `web` binary beside the benchmark's, which `cargo test --workspace
+//! --all-features` builds (for the server's own integration tests) with the `stripe` and
+//! `postgres` features. Run alone (`cargo test -p payments-bench`), a missing or Stripe-less
+//! server binary is a loud skip, and a failure in CI (`CI=true`).
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn run_bench(args: &[&str]) -> String {
+/// The server binary, when it is there and has the Stripe adapter compiled in.
+fn server_binary(test: &str) -> Option<PathBuf> {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_payments-bench"));
+    let web = bench.with_file_name("web");
+    let help = Command::new(&web).arg("--help").output().ok();
+    let has_stripe = help.is_some_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.starts_with("Providers compiled in:") && l.contains("stripe"))
+    });
+    if has_stripe {
+        return Some(web);
+    }
+    let why = format!(
+        "{} is missing or built without the `stripe` feature (build it with `cargo build -p payments-web \
+         --features stripe,postgres`, or run `cargo test --workspace --all-features`)",
+        web.display()
+    );
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{test}: {why}");
+    eprintln!("SKIPPED {test}: {why}");
+    None
+}
+
+fn run_bench(web: &PathBuf, args: &[&str]) -> String {
     let output: Output = Command::new(env!("CARGO_BIN_EXE_payments-bench"))
+        .arg("--server")
+        .arg(web)
         .args(["--deliveries", "300", "--concurrency", "8", "--duplicates", "30"])
         .args(["--raw", "20", "--prefill", "50"])
         .args(args)
@@ -31,8 +62,11 @@ fn run_bench(args: &[&str]) -> String {
 
 #[test]
 fn a_small_run_pays_every_receipt() {
+    let Some(web) = server_binary("a_small_run_pays_every_receipt") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let out = run_bench(&["--dir", dir.path().to_str().unwrap()]);
+    let out = run_bench(&web, &["--dir", dir.path().to_str().unwrap()]);
     assert!(out.contains("== Sqlite, durability durable"), "{out}");
 }
 
@@ -56,6 +90,9 @@ fn a_small_run_on_postgres_pays_every_receipt() {
         );
         return;
     }
-    let out = run_bench(&["--backend", "postgres", "--database-url", &url]);
+    let Some(web) = server_binary(test) else {
+        return;
+    };
+    let out = run_bench(&web, &["--backend", "postgres", "--database-url", &url]);
     assert!(out.contains("== Postgres, durability durable"), "{out}");
 }

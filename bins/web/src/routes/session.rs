@@ -3,10 +3,12 @@ use std::net::IpAddr;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{html, page_context, see_other};
-use crate::auth::{log_in, log_out, verify_password, CsrfForm};
+use payments_app::accounts::{check_username, verify_password};
+use payments_app::logsafe::bounded;
+
+use super::page::{html, page_context, see_other};
+use crate::auth::{log_in, log_out, CsrfForm};
 use crate::error::AppError;
-use crate::logsafe::bounded;
 use crate::state::AppState;
 
 pub async fn login_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
@@ -29,14 +31,14 @@ pub async fn login(
         .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
     let guard = state.login_guard.clone();
     let limited = |r| {
-        state.metrics.login("rate_limited");
+        state.app.metrics().login("rate_limited");
         too_many(r)
     };
     guard.admit(addr, &username).map_err(limited)?;
     let _slot = guard.hashing_slot().await.map_err(limited)?;
     let name = username.clone();
     // A name no account can have is not looked up (it still costs a decoy hash below).
-    let user = if crate::account::check_username(&username).is_ok() {
+    let user = if check_username(&username).is_ok() {
         state.db(move |s| s.user_by_username(&name)).await?
     } else {
         None
@@ -49,10 +51,10 @@ pub async fn login(
         .ok_or_else(|| AppError::internal("the password-hashing threads are gone"))?;
     if ok && user.is_some() {
         guard.succeeded(&username);
-        state.metrics.login("ok");
+        state.app.metrics().login("ok");
     } else {
         guard.failed(&username);
-        state.metrics.login(if user.is_some() {
+        state.app.metrics().login(if user.is_some() {
             "wrong_password"
         } else {
             "unknown_user"

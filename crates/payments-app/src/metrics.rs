@@ -1,17 +1,13 @@
-//! `/metrics` in the Prometheus text format, for operators: webhooks by provider and result,
-//! refused webhooks by reason, webhook latency, logins by outcome, the database pool. Only with
-//! `METRICS_TOKEN` set, and only for `Authorization: Bearer <METRICS_TOKEN>` (else 404).
-//! Counters are kept in memory per process (each instance is scraped on its own).
+//! This process's counters in the Prometheus text format (served by the server's `/metrics`):
+//! webhooks by provider and result, refused webhooks by reason, webhook latency, logins by
+//! outcome, the database pool, the webhook writers' batches. Counters are kept in memory per
+//! process (each instance is scraped on its own).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
-
-use actix_web::{web, HttpRequest, HttpResponse};
-
-use crate::state::AppState;
 
 /// Latency bucket bounds in microseconds, with their `le` labels in seconds.
 const BUCKETS: [(u64, &str); 11] = [
@@ -73,8 +69,9 @@ impl Metrics {
         bump(&self.logins, outcome);
     }
 
-    /// The text exposition.
-    pub fn render(&self, pool: (u32, u32)) -> String {
+    /// The text exposition, with the database pool's open and idle connections and the webhook
+    /// writers' figures (batches, events, largest batch).
+    pub fn render(&self, pool: (u32, u32), writers: (u64, u64, u64)) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP payments_webhooks_total Webhooks answered, by provider, result and HTTP status.\n",
@@ -129,27 +126,22 @@ impl Metrics {
         out.push_str("# TYPE payments_db_pool_connections gauge\n");
         let _ = writeln!(out, "payments_db_pool_connections{{state=\"open\"}} {}", pool.0);
         let _ = writeln!(out, "payments_db_pool_connections{{state=\"idle\"}} {}", pool.1);
+        let (batches, events, largest) = writers;
+        out.push_str("# HELP payments_webhook_batches_total Webhook batches committed by the writers.\n");
+        out.push_str("# TYPE payments_webhook_batches_total counter\n");
+        let _ = writeln!(out, "payments_webhook_batches_total {batches}");
+        out.push_str(
+            "# HELP payments_webhook_batched_events_total Webhook events written in those batches.\n",
+        );
+        out.push_str("# TYPE payments_webhook_batched_events_total counter\n");
+        let _ = writeln!(out, "payments_webhook_batched_events_total {events}");
+        out.push_str(
+            "# HELP payments_webhook_largest_batch Most events committed in one batch since start.\n",
+        );
+        out.push_str("# TYPE payments_webhook_largest_batch gauge\n");
+        let _ = writeln!(out, "payments_webhook_largest_batch {largest}");
         out
     }
-}
-
-/// `GET /metrics`.
-pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let Some(token) = state.config.metrics_token.as_deref() else {
-        return HttpResponse::NotFound().finish();
-    };
-    let sent = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !crate::auth::constant_time_eq(sent.as_bytes(), token.as_bytes()) {
-        return HttpResponse::NotFound().finish();
-    }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.store.pool_state()))
 }
 
 #[cfg(test)]
@@ -163,7 +155,7 @@ mod tests {
         m.webhook("dummy", "refused", 400, Duration::from_millis(300));
         m.refused("dummy", "bad_signature");
         m.login("ok");
-        let text = m.render((3, 2));
+        let text = m.render((3, 2), (4, 9, 3));
         assert!(text
             .contains("payments_webhooks_total{provider=\"dummy\",result=\"finalized\",status=\"200\"} 1"));
         assert!(text.contains("payments_webhook_duration_seconds_bucket{le=\"0.01\"} 1"));
@@ -173,5 +165,8 @@ mod tests {
             "payments_webhook_verification_failures_total{provider=\"dummy\",reason=\"bad_signature\"} 1"
         ));
         assert!(text.contains("payments_db_pool_connections{state=\"idle\"} 2"));
+        assert!(text.contains("payments_webhook_batches_total 4\n"));
+        assert!(text.contains("payments_webhook_batched_events_total 9\n"));
+        assert!(text.contains("payments_webhook_largest_batch 3\n"));
     }
 }

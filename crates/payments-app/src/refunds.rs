@@ -8,8 +8,18 @@
 use payments_core::{Money, ProviderError, RefundRequest, RefundState};
 use payments_store::{PaymentRow, RefundAnswer, RefundRow};
 
-use crate::error::AppError;
-use crate::state::AppState;
+use crate::{App, Error};
+
+/// What of `payment` is refunded or reserved for a refund, in minor units: every refund of it
+/// in `refunds` that did not fail, or what the provider reports refunded when that is more.
+pub fn taken_minor(payment: &PaymentRow, refunds: &[RefundRow]) -> i64 {
+    let reserved: i64 = refunds
+        .iter()
+        .filter(|r| r.payment_id == payment.id && r.status != "failed")
+        .map(|r| r.amount_minor)
+        .sum();
+    reserved.max(payment.refunded_minor)
+}
 
 /// What the provider's answer (or error) means for a refund we asked for.
 pub fn answer_of(result: Result<payments_core::RefundOutcome, ProviderError>) -> RefundAnswer {
@@ -32,10 +42,10 @@ pub fn answer_of(result: Result<payments_core::RefundOutcome, ProviderError>) ->
 }
 
 /// The payment a refund may be asked for through the active provider.
-pub fn check_provider(state: &AppState, payment: &PaymentRow) -> Result<(), AppError> {
-    let active = state.active.provider.clone();
+pub fn check_provider(app: &App, payment: &PaymentRow) -> Result<(), Error> {
+    let active = app.provider().clone();
     if payment.provider != active.name() {
-        return Err(AppError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "payment {} was made through {}, but this server runs {}: refund it in {}'s dashboard",
             payment.public_id,
             payment.provider,
@@ -44,7 +54,7 @@ pub fn check_provider(state: &AppState, payment: &PaymentRow) -> Result<(), AppE
         )));
     }
     if !active.capabilities().refund {
-        return Err(AppError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "{} refunds are not supported by this server: refund it in the provider's dashboard",
             active.name()
         )));
@@ -54,33 +64,33 @@ pub fn check_provider(state: &AppState, payment: &PaymentRow) -> Result<(), AppE
 
 /// Records the refund (phase one), then asks the provider and stores its answer (phase two).
 pub async fn refund(
-    state: &AppState,
+    app: &App,
     payment: &PaymentRow,
     amount: Money,
     reason: String,
     actor: String,
-) -> Result<RefundRow, AppError> {
-    check_provider(state, payment)?;
+) -> Result<RefundRow, Error> {
+    check_provider(app, payment)?;
     let (pid, who) = (payment.public_id.clone(), actor.clone());
     let minor = amount.amount.get();
-    let row = state
+    let row = app
         .db(move |s| s.request_refund(&pid, minor, &reason, &who))
         .await?;
     tracing::info!(payment = %payment.public_id, refund = row.id, amount = %amount, "refund requested");
-    send(state, payment, row, actor).await
+    send(app, payment, row, actor).await
 }
 
 /// Phase two for a stored refund: call the provider with the refund's own key, store the answer.
 /// Also used to retry a refund whose outcome was unknown.
 pub async fn send(
-    state: &AppState,
+    app: &App,
     payment: &PaymentRow,
     row: RefundRow,
     actor: String,
-) -> Result<RefundRow, AppError> {
-    check_provider(state, payment)?;
+) -> Result<RefundRow, Error> {
+    check_provider(app, payment)?;
     let Some(key) = row.idempotency_key.clone() else {
-        return Err(AppError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "refund #{} was made at the provider; there is nothing to send",
             row.id
         )));
@@ -91,19 +101,19 @@ pub async fn send(
     let external = payment
         .external_id
         .clone()
-        .ok_or_else(|| AppError::Conflict(format!("payment {} has no provider id", payment.public_id)))?;
+        .ok_or_else(|| Error::Conflict(format!("payment {} has no provider id", payment.public_id)))?;
     let request = RefundRequest {
         external_payment_id: external,
         amount: Some(row.amount()?),
         idempotency_key: key,
     };
-    let result = state.active.provider.refund(&request).await;
+    let result = app.provider().refund(&request).await;
     if let Err(e) = &result {
         tracing::warn!(payment = %payment.public_id, refund = row.id, error = %e, "refund call failed");
     }
     let answer = answer_of(result);
     let id = row.id;
-    let stored = state
+    let stored = app
         .db(move |s| s.record_refund_answer(id, &answer, &actor))
         .await?;
     tracing::info!(payment = %payment.public_id, refund = stored.id, status = %stored.status, "refund answered");

@@ -3,9 +3,9 @@
 
 use payments_store::{Role, Store};
 
-use crate::auth::{hash_password, random_token};
-use crate::error::AppError;
-use crate::usage_import::{self, RateCard, HEADER};
+use super::hash_password;
+use crate::usage::{self, RateCard, HEADER};
+use crate::{random_token, Error};
 
 pub struct DemoAccounts {
     pub user: (String, String),
@@ -13,7 +13,7 @@ pub struct DemoAccounts {
 }
 
 /// Creates the demo data when the database has no users; returns the accounts created.
-pub fn seed_if_empty(store: &Store, rates: &RateCard) -> Result<Option<DemoAccounts>, AppError> {
+pub fn seed_if_empty(store: &Store, rates: &RateCard) -> Result<Option<DemoAccounts>, Error> {
     if store.count_users()? > 0 {
         return Ok(None);
     }
@@ -27,7 +27,7 @@ pub fn seed_if_empty(store: &Store, rates: &RateCard) -> Result<Option<DemoAccou
          demo,job-1002,Climate model ensemble,86400,14400,2026-11-22T19:40:00Z\n\
          demo,job-1003,Protein folding on 2 GPUs,7200,7200,2026-11-24T03:05:00Z\n"
     );
-    usage_import::import(store, csv.as_bytes(), rates, "system").map_err(AppError::internal)?;
+    usage::import(store, csv.as_bytes(), rates, "system").map_err(Error::internal)?;
     Ok(Some(DemoAccounts {
         user: ("demo".into(), user_pw),
         admin: ("admin".into(), admin_pw),

@@ -27,10 +27,9 @@ use payments_store::{FinalizeOutcome, NewAudit, PaymentRow, PaymentState};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::config::ReconcileSettings;
-use crate::error::AppError;
-use crate::flow::{capture_payment, CaptureFailure};
-use crate::state::AppState;
+use crate::settings::ReconcileSettings;
+use crate::webhook::capture::{capture_payment, CaptureFailure};
+use crate::{App, Error};
 
 /// The audit actor, and the finalize `source`, of everything reconciliation does.
 pub const ACTOR: &str = "reconcile";
@@ -107,8 +106,8 @@ enum Settled {
 
 impl Reconciler {
     /// A reconciler with a fresh owner id (process id and a random part).
-    pub fn new(settings: ReconcileSettings) -> Result<Reconciler, AppError> {
-        let owner = format!("{}-{}", std::process::id(), crate::auth::random_token(6)?);
+    pub fn new(settings: ReconcileSettings) -> Result<Reconciler, Error> {
+        let owner = format!("{}-{}", std::process::id(), crate::random_token(6)?);
         Ok(Reconciler {
             owner,
             settings,
@@ -134,14 +133,14 @@ impl Reconciler {
     }
 
     /// One cycle as of `now` (unix seconds): every due open payment once.
-    pub async fn run_cycle(&self, state: &AppState, now: i64) -> Result<CycleReport, AppError> {
+    pub async fn run_cycle(&self, app: &App, now: i64) -> Result<CycleReport, Error> {
         let mut report = CycleReport::default();
         let after = i64::try_from(self.settings.after_secs).unwrap_or(i64::MAX / 4);
         let chunk = i64::from(self.settings.rate_per_sec.max(1));
         let lease_until = now + LEASE_SECS_PER_PAYMENT * (chunk + 1);
         loop {
             let owner = self.owner.clone();
-            let claimed = state
+            let claimed = app
                 .db(move |s| s.claim_for_reconcile(&owner, now, now - after, lease_until, chunk))
                 .await?;
             if claimed.is_empty() {
@@ -149,24 +148,17 @@ impl Reconciler {
             }
             for payment in claimed {
                 report.checked += 1;
-                self.reconcile_one(state, &payment, now, &mut report).await;
+                self.reconcile_one(app, &payment, now, &mut report).await;
                 let (owner, id) = (self.owner.clone(), payment.id);
-                state
-                    .db(move |s| s.release_reconcile(id, &owner, now + after))
+                app.db(move |s| s.release_reconcile(id, &owner, now + after))
                     .await?;
             }
         }
         Ok(report)
     }
 
-    async fn reconcile_one(
-        &self,
-        state: &AppState,
-        payment: &PaymentRow,
-        now: i64,
-        report: &mut CycleReport,
-    ) {
-        let provider = state.active.provider.clone();
+    async fn reconcile_one(&self, app: &App, payment: &PaymentRow, now: i64, report: &mut CycleReport) {
+        let provider = app.provider().clone();
         let lifetime = i64::try_from(self.settings.checkout_lifetime_secs).unwrap_or(i64::MAX / 4);
         let abandoned = now - payment.created_at >= lifetime;
         let external_id = payment
@@ -177,7 +169,7 @@ impl Reconciler {
             self.pace(provider.name()).await;
             report.fetched += 1;
             match provider.fetch_payment(&external_id).await {
-                Ok(snapshot) => match self.settle(state, payment, snapshot, report).await {
+                Ok(snapshot) => match self.settle(app, payment, snapshot, report).await {
                     Settled::Done => return,
                     Settled::Open => {}
                 },
@@ -186,7 +178,7 @@ impl Reconciler {
                     // Never expire what the provider could not be asked about: it may be paid.
                     report.errors += 1;
                     tracing::warn!(payment = %payment.public_id, error = %e, "reconcile: could not look the payment up; trying again later");
-                    audit(state, payment, json!({"result": "error", "error": e.to_string()})).await;
+                    audit(app, payment, json!({"result": "error", "error": e.to_string()})).await;
                     return;
                 }
             }
@@ -197,7 +189,7 @@ impl Reconciler {
         }
         let (public_id, lifetime_secs) = (payment.public_id.clone(), self.settings.checkout_lifetime_secs);
         let reason = format!("checkout abandoned: not paid within CHECKOUT_LIFETIME_SECS={lifetime_secs}");
-        match state
+        match app
             .db(move |s| s.close_payment(&public_id, PaymentState::Expired, ACTOR, &reason))
             .await
         {
@@ -216,7 +208,7 @@ impl Reconciler {
     /// Acts on what the provider says about an open payment.
     async fn settle(
         &self,
-        state: &AppState,
+        app: &App,
         payment: &PaymentRow,
         snapshot: PaymentSnapshot,
         report: &mut CycleReport,
@@ -228,7 +220,7 @@ impl Reconciler {
             // An approval is captured only for exactly what we asked; otherwise the finalize
             // below refuses it (and audits the mismatch) without capturing anything.
             PaymentStatus::RequiresCapture if snapshot.amount.is_some() && snapshot.amount == expected => {
-                match capture_payment(state, payment, None, Some((ACTOR, ACTOR))).await {
+                match capture_payment(app, payment, None, Some((ACTOR, ACTOR))).await {
                     Ok(outcome) => {
                         self.count_finalize(&outcome, payment, report, true);
                         Settled::Done
@@ -251,7 +243,7 @@ impl Reconciler {
             }
             PaymentStatus::Succeeded | PaymentStatus::RequiresCapture => {
                 let amount = snapshot.amount;
-                match state
+                match app
                     .db(move |s| s.finalize_success_if_amount_matches(&public_id, amount, ACTOR, ACTOR))
                     .await
                 {
@@ -270,7 +262,7 @@ impl Reconciler {
                     _ => PaymentState::Canceled,
                 };
                 let reason = format!("the provider reports the payment {}", new_state.as_str());
-                match state
+                match app
                     .db(move |s| s.close_payment(&public_id, new_state, ACTOR, &reason))
                     .await
                 {
@@ -289,7 +281,7 @@ impl Reconciler {
                 // Paid and refunded at the provider while open here: an operator should look.
                 tracing::warn!(payment = %payment.public_id, "reconcile: the provider reports an open payment refunded; left for an operator");
                 audit(
-                    state,
+                    app,
                     payment,
                     json!({"result": "needs_attention", "provider_status": "refunded"}),
                 )
@@ -331,7 +323,7 @@ impl Reconciler {
 }
 
 /// A `payment.reconcile` audit entry (look-up errors, states that need an operator).
-async fn audit(state: &AppState, payment: &PaymentRow, detail: serde_json::Value) {
+async fn audit(app: &App, payment: &PaymentRow, detail: serde_json::Value) {
     let entry = NewAudit::new(
         ACTOR,
         "payment.reconcile",
@@ -340,15 +332,15 @@ async fn audit(state: &AppState, payment: &PaymentRow, detail: serde_json::Value
     )
     .receipt(payment.receipt_id)
     .payment(payment.id);
-    if let Err(e) = state.db(move |s| s.append_audit(&entry)).await {
+    if let Err(e) = app.db(move |s| s.append_audit(&entry)).await {
         tracing::error!(error = %e, "could not audit a reconciliation step");
     }
 }
 
 /// The background task of `web serve`: a cycle every `RECONCILE_INTERVAL_SECS` (the first at
 /// start-up); a failed cycle is logged and the next one tries again.
-pub async fn run_forever(state: AppState) {
-    let settings = state.config.reconcile;
+pub async fn run_forever(app: App) {
+    let settings = app.settings().reconcile;
     if settings.interval_secs == 0 {
         return;
     }
@@ -371,7 +363,7 @@ pub async fn run_forever(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match reconciler.run_cycle(&state, payments_core::unix_now()).await {
+        match reconciler.run_cycle(&app, payments_core::unix_now()).await {
             Ok(report) if report.errors > 0 => tracing::warn!(%report, "reconcile cycle"),
             Ok(report) if report.checked > 0 => tracing::info!(%report, "reconcile cycle"),
             Ok(_) => {}

@@ -1,6 +1,6 @@
 //! The admin's refund on the receipt page: the form posts here without `confirm` and gets a
 //! confirmation page (amount parsed exactly in the receipt's currency, reason, what remains);
-//! that page posts again with `confirm=yes` and the refund is made (see `crate::refunds`).
+//! that page posts again with `confirm=yes` and the refund is made (see `payments_app::refunds`).
 //! Both steps are CSRF-checked like every form.
 
 use actix_session::Session;
@@ -8,9 +8,12 @@ use actix_web::{web, HttpResponse};
 use payments_core::Money;
 use serde::Serialize;
 
-use super::{html, page_context, see_other};
+use payments_app::refunds;
+
+use super::require_admin;
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::error::AppError;
+use crate::routes::page::{html, page_context, see_other};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -26,14 +29,6 @@ struct ConfirmView {
     reason: String,
     currency: String,
     provider: String,
-}
-
-fn admin(user: &CurrentUser) -> Result<(), AppError> {
-    if user.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
 }
 
 /// Reads the amount an admin typed (`617.25`, in the payment's currency) exactly, without floats.
@@ -60,7 +55,7 @@ pub async fn refund(
     path: web::Path<String>,
     form: CsrfForm,
 ) -> Result<HttpResponse, AppError> {
-    admin(&user)?;
+    require_admin(&user)?;
     let public_id = path.into_inner();
     let found = state
         .db(move |s| {
@@ -72,12 +67,7 @@ pub async fn refund(
                 Some(r) => s.user_by_id(r.user_id)?.map(|u| u.username).unwrap_or_default(),
                 None => String::new(),
             };
-            let taken: i64 = s
-                .refunds_for_receipt(p.receipt_id)?
-                .iter()
-                .filter(|r| r.payment_id == p.id && r.status != "failed")
-                .map(|r| r.amount_minor)
-                .sum();
+            let taken = refunds::taken_minor(&p, &s.refunds_for_receipt(p.receipt_id)?);
             Ok(Some((p, owner, taken)))
         })
         .await?;
@@ -85,7 +75,6 @@ pub async fn refund(
     let currency = payment.amount()?.currency;
     let amount_text = form.get("amount").unwrap_or_default().trim().to_string();
     let reason = form.get("reason").unwrap_or_default().trim().to_string();
-    let taken = taken.max(payment.refunded_minor);
     let remaining = payment.amount_minor - taken;
     let mut problems = Vec::new();
     let amount = match parse_amount(&amount_text, currency) {
@@ -107,12 +96,12 @@ pub async fn refund(
     } else if reason.chars().count() > 500 {
         problems.push("the reason is longer than 500 characters".into());
     }
-    if let Err(e) = crate::refunds::check_provider(&state, &payment) {
+    if let Err(e) = refunds::check_provider(&state.app, &payment) {
         problems.push(e.to_string());
     }
     if form.get("confirm") == Some("yes") && problems.is_empty() {
         if let Some(amount) = amount {
-            let row = crate::refunds::refund(&state, &payment, amount, reason, user.actor()).await?;
+            let row = refunds::refund(&state.app, &payment, amount, reason, user.actor()).await?;
             return Ok(see_other(&format!(
                 "/receipts/{}?refund={}#refunds",
                 payment.receipt_id, row.id
@@ -155,7 +144,7 @@ pub async fn retry(
     path: web::Path<i64>,
     _form: CsrfForm,
 ) -> Result<HttpResponse, AppError> {
-    admin(&user)?;
+    require_admin(&user)?;
     let id = path.into_inner();
     let found = state
         .db(move |s| {
@@ -172,7 +161,7 @@ pub async fn retry(
             row.id, row.status
         )));
     }
-    let row = crate::refunds::send(&state, &payment, row, user.actor()).await?;
+    let row = refunds::send(&state.app, &payment, row, user.actor()).await?;
     Ok(see_other(&format!(
         "/receipts/{}?refund={}#refunds",
         payment.receipt_id, row.id

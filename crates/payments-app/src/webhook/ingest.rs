@@ -14,6 +14,8 @@ use payments_store::batch::{run_writer, PendingEvent, WriterStats, DEFAULT_MAX_B
 use payments_store::{EventOutcome, Store, StoreError, VerifiedEvent};
 use tokio::sync::mpsc;
 
+use crate::settings::IngestSettings;
+
 /// Why a verified event got no outcome from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -47,9 +49,10 @@ impl std::fmt::Debug for Ingest {
 }
 
 impl Ingest {
-    /// Starts `writers` writer threads for `store` sharing one queue of `limit` events.
-    pub fn start(store: Arc<Store>, limit: usize, wait: Duration, writers: usize) -> std::io::Result<Ingest> {
-        let limit = limit.max(1);
+    /// Starts `settings.writers` writer threads for `store` sharing one queue of
+    /// `settings.queue_limit` events.
+    pub fn start(store: Arc<Store>, settings: &IngestSettings) -> std::io::Result<Ingest> {
+        let (limit, wait, writers) = (settings.queue_limit.max(1), settings.queue_wait, settings.writers);
         let (sender, queue) = mpsc::channel(limit);
         let queue = Arc::new(Mutex::new(queue));
         let stats = Arc::new(WriterStats::default());

@@ -7,10 +7,13 @@ use payments_core::unix_now;
 use payments_store::PaymentState;
 use serde::Deserialize;
 
-use super::{html, page_context, see_other, PaymentSummary};
-use crate::auth::{random_token, CsrfForm, CurrentUser};
-use crate::error::AppError;
-use crate::flow::process_webhook;
+use payments_app::random_token;
+use payments_app::webhook::process_webhook;
+
+use crate::auth::{CsrfForm, CurrentUser};
+use crate::error::{webhook_status, AppError};
+use crate::routes::admin::refunds::parse_amount;
+use crate::routes::page::{html, page_context, see_other, PaymentSummary};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -20,7 +23,8 @@ pub struct SimQuery {
 
 fn dummy(state: &AppState) -> Result<std::sync::Arc<payments_dummy::DummyProvider>, AppError> {
     state
-        .active
+        .app
+        .active()
         .adapter::<payments_dummy::DummyProvider>()
         .ok_or(AppError::NotFound)
 }
@@ -100,7 +104,7 @@ pub async fn choose(
                     )
                 })
                 .await?;
-            // Back where the provider's cancel button leads (as `flow::start_payment` set it).
+            // Back where the provider's cancel button leads (as `checkout::start_payment` set it).
             return Ok(see_other(&format!(
                 "{}?cancelled={}",
                 state.config.url(&state.config.cancel_path),
@@ -117,8 +121,8 @@ pub async fn choose(
         payment.amount()?,
         unix_now(),
     )?;
-    let reply = process_webhook(&state, request).await;
-    tracing::info!(payment = %payment.public_id, status = reply.status.as_u16(), result = %reply.result, "simulated webhook delivered");
+    let reply = process_webhook(&state.app, request).await;
+    tracing::info!(payment = %payment.public_id, status = webhook_status(reply.answer).as_u16(), result = %reply.result, "simulated webhook delivered");
     // Both outcomes return to the thanks page, whose heading follows the outcome.
     Ok(see_other(&format!(
         "{}?payment={}",
@@ -139,9 +143,8 @@ pub async fn dashboard_refund(
         return Err(AppError::NotFound);
     }
     let (payment, _) = open_payment(&state, &user, form.require("payment")?.to_string()).await?;
-    let amount =
-        super::refunds::parse_amount(form.get("amount").unwrap_or_default(), payment.amount()?.currency)
-            .map_err(AppError::BadRequest)?;
+    let amount = parse_amount(form.get("amount").unwrap_or_default(), payment.amount()?.currency)
+        .map_err(AppError::BadRequest)?;
     let refund_id = format!("dummy_re_dash_{}", random_token(8)?);
     let request = provider.signed_refund_webhook(
         &format!("evt_{}", random_token(12)?),
@@ -151,7 +154,7 @@ pub async fn dashboard_refund(
         amount.amount,
         unix_now(),
     )?;
-    let reply = process_webhook(&state, request).await;
-    tracing::info!(payment = %payment.public_id, status = reply.status.as_u16(), result = %reply.result, "dummy dashboard refund delivered");
+    let reply = process_webhook(&state.app, request).await;
+    tracing::info!(payment = %payment.public_id, status = webhook_status(reply.answer).as_u16(), result = %reply.result, "dummy dashboard refund delivered");
     Ok(see_other(&format!("/receipts/{}#refunds", payment.receipt_id)))
 }

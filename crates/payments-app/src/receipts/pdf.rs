@@ -9,7 +9,7 @@
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
-use crate::receipt_doc::ReceiptDoc;
+use super::ReceiptDoc;
 
 /// A4 in tenths of a point.
 const PAGE_W: i32 = 5950;

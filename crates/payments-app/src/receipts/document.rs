@@ -11,10 +11,10 @@ use payments_core::{Currency, Money};
 use payments_store::{PaymentRow, ReceiptRow, UsageRow};
 use serde::Serialize;
 
-use crate::config::Issuer;
-use crate::error::AppError;
-use crate::templates::{format_duration, format_time};
-use crate::usage_import::RateCard;
+use super::Issuer;
+use crate::format::{format_duration, format_time, format_time_exact};
+use crate::usage::RateCard;
+use crate::Error;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReceiptDoc {
@@ -80,15 +80,6 @@ fn payment_state(status: &str) -> &str {
     }
 }
 
-/// `2026-11-26 15:40:12 UTC` from unix seconds: to the second, and breakable at the space.
-fn format_time_exact(unix: i64) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_else(|| unix.to_string())
-}
-
 impl ReceiptDoc {
     pub fn build(
         receipt: &ReceiptRow,
@@ -97,7 +88,7 @@ impl ReceiptDoc {
         rates: &RateCard,
         usage: &[UsageRow],
         payments: &[PaymentRow],
-    ) -> Result<ReceiptDoc, AppError> {
+    ) -> Result<ReceiptDoc, Error> {
         let total = receipt.total()?;
         let currency = total.currency;
         // Line items by the date the job ended, then job id (as on a statement).
@@ -133,7 +124,7 @@ impl ReceiptDoc {
                     amount: cost.to_string(),
                 })
             })
-            .collect::<Result<Vec<_>, AppError>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
         let mut payments: Vec<&PaymentRow> = payments.iter().collect();
         payments.sort_by_key(|p| (p.created_at, p.id));
         let payments = payments
@@ -155,7 +146,7 @@ impl ReceiptDoc {
                     amount: p.amount()?.to_string(),
                 })
             })
-            .collect::<Result<Vec<_>, AppError>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
         let paid = receipt.paid_at.map(format_time);
         let status_text = match (receipt.status.as_str(), &paid) {
             ("paid", Some(at)) => format!("Paid {at}"),

@@ -1,4 +1,5 @@
-//! "Pay now", the thanks page and its status poll.
+//! Payments: "Pay now", the thanks page and its status poll, the webhook, and the dummy
+//! provider's checkout page.
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
@@ -6,11 +7,14 @@ use payments_core::ProviderError;
 use payments_store::{PaymentRow, PaymentState, ReceiptStatus};
 use serde::Deserialize;
 
-use super::{html, page_context, see_other, PaymentSummary};
+use super::page::{html, page_context, see_other, PaymentSummary};
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::error::AppError;
-use crate::flow;
 use crate::state::AppState;
+
+#[cfg(feature = "dummy")]
+pub mod simulate;
+pub mod webhook;
 
 /// `POST /payments/receipts/{id}/start`: owner or admin only; 303 to the provider's checkout.
 pub async fn start(
@@ -34,11 +38,11 @@ pub async fn start(
         .await?
         .map(|u| u.username)
         .unwrap_or_default();
-    match flow::start_payment(&state, receipt, owner, user.actor()).await {
+    match payments_app::checkout::start_payment(&state.app, receipt, owner, user.actor()).await {
         Ok(url) => Ok(see_other(&url)),
         // The payer gets a plain message on the receipt; the provider's own words (and any of
         // its URLs) stay in the log and in the audit entry `start_payment` wrote.
-        Err(AppError::Provider(e)) => {
+        Err(payments_app::Error::Provider(e)) => {
             let reference = state
                 .db(move |s| s.payments_for_receipt(id))
                 .await?
@@ -57,7 +61,7 @@ pub async fn start(
                 "/receipts/{id}?problem={problem}&ref={reference}"
             )))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -100,7 +104,7 @@ pub async fn thanks(
         .ok_or_else(|| AppError::BadRequest("the payment parameter is missing".into()))?;
     let (mut payment, mut receipt_status) = visible_payment(&state, &user, public_id.clone()).await?;
     if receipt_status == ReceiptStatus::Unpaid {
-        flow::reconcile_on_return(&state, &payment).await;
+        payments_app::checkout::reconcile_on_return(&state.app, &payment).await;
         (payment, receipt_status) = visible_payment(&state, &user, public_id).await?;
     }
     let (outcome, heading) = outcome_of(&payment, receipt_status)?;

@@ -3,7 +3,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use payments_core::{unix_now, WebhookRequest};
 
-use crate::flow::{process_webhook, WebhookReply};
+use payments_app::webhook::{process_webhook, WebhookReply};
+
+use crate::error::webhook_status;
 use crate::state::AppState;
 
 pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
@@ -14,11 +16,11 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
         .collect();
     let request = WebhookRequest::new(headers, body.to_vec(), unix_now());
     let started = std::time::Instant::now();
-    let reply = process_webhook(&state, request).await;
-    state.metrics.webhook(
+    let reply = process_webhook(&state.app, request).await;
+    state.app.metrics().webhook(
         state.provider_name(),
         &reply.result,
-        reply.status.as_u16(),
+        webhook_status(reply.answer).as_u16(),
         started.elapsed(),
     );
     respond(reply)
@@ -27,7 +29,7 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
 pub fn respond(reply: WebhookReply) -> HttpResponse {
     // Refusals are audited and logged per kind and minute (see `refusals`), not per request.
     let quiet = reply.result == "refused";
-    let mut response = HttpResponse::build(reply.status);
+    let mut response = HttpResponse::build(webhook_status(reply.answer));
     if let Some(secs) = reply.retry_after {
         response.insert_header(("Retry-After", secs.to_string()));
     }

@@ -1,0 +1,190 @@
+//! The audit log: filters (action, receipt, actor, dates, free text), pages of entries.
+
+use actix_session::Session;
+use actix_web::{web, HttpResponse};
+use payments_app::format::format_time_seconds;
+use payments_store::AuditQuery;
+use serde::{Deserialize, Serialize};
+
+use super::require_admin;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::routes::filters::{page_from_text, text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE};
+use crate::routes::page::{html, page_context};
+use crate::state::AppState;
+
+/// The audit log's filters, all read as text so that a bad value shows the page with a message.
+#[derive(Deserialize)]
+pub struct AuditParams {
+    page: Option<String>,
+    action: Option<String>,
+    receipt: Option<String>,
+    actor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    q: Option<String>,
+}
+
+const AUDIT_ACTIONS: &[&str] = &[
+    "payment.intent",
+    "payment.webhook",
+    "payment.finalize",
+    "payment.capture",
+    "payment.close",
+    "payment.refund",
+    "payment.dispute",
+    "receipt.create",
+    "usage.import",
+    "user.create",
+];
+
+#[derive(Serialize)]
+struct AuditView {
+    time: String,
+    actor: String,
+    action: String,
+    subject: String,
+    receipt_id: Option<i64>,
+    /// "verified" or "refused" for webhook signatures: a text badge, not an emoji.
+    badge: Option<&'static str>,
+    detail: Vec<(String, String)>,
+}
+
+/// The signature verdict of an entry as a word, and its detail without the emoji marks.
+fn badge_of(detail: &mut [(String, String)]) -> Option<&'static str> {
+    let mut badge = None;
+    for (k, v) in detail.iter_mut() {
+        if k != "signature" {
+            continue;
+        }
+        if let Some(rest) = v.strip_prefix('\u{2705}') {
+            badge = Some("verified");
+            *v = rest.trim().to_string();
+        } else if let Some(rest) = v.strip_prefix('\u{274c}') {
+            badge = Some("refused");
+            *v = rest.trim().to_string();
+        }
+    }
+    badge
+}
+
+/// The detail JSON as `key: value` lines (strings unquoted), for reading rather than parsing.
+fn detail_lines(detail: &str) -> Vec<(String, String)> {
+    match serde_json::from_str::<serde_json::Value>(detail) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect(),
+        _ => vec![("detail".into(), detail.to_string())],
+    }
+}
+
+pub async fn admin_audit(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    q: web::Query<AuditParams>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let mut problems = Vec::new();
+    let page = page_from_text(q.page.as_deref(), &mut problems);
+    let action =
+        q.action
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .and_then(|a| match AUDIT_ACTIONS.contains(&a) {
+                true => Some(a.to_string()),
+                false => {
+                    problems.push(format!(
+                        "action {:?} is not one the log records; choose one from the list",
+                        payments_app::logsafe::bounded(a)
+                    ));
+                    None
+                }
+            });
+    let receipt = match q.receipt.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => None,
+        Some(r) => match r.trim_start_matches('#').parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                problems.push(format!(
+                    "receipt {:?} is not a receipt number (write it as 42 or #42), so it is not applied",
+                    payments_app::logsafe::bounded(r)
+                ));
+                None
+            }
+        },
+    };
+    let actor = text_filter(q.actor.as_deref(), "Actor", &mut problems);
+    let text = text_filter(q.q.as_deref(), "The search text", &mut problems);
+    let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), &mut problems);
+    let query = AuditQuery {
+        action: action.clone(),
+        receipt_id: receipt,
+        limit: PAGE_SIZE,
+        offset: (page - 1) * PAGE_SIZE,
+    };
+    let more = payments_store::AuditSearch {
+        actor: actor.clone(),
+        since: range.start,
+        until: range.end,
+        text: text.clone(),
+    };
+    let (rows, total) = state.db(move |s| s.audit_search(&query, &more)).await?;
+    let link = |p: i64| {
+        let mut params = form_urlencoded::Serializer::new(String::new());
+        params.append_pair("page", &p.to_string());
+        for (k, v) in [
+            ("action", action.clone()),
+            ("receipt", receipt.map(|r| r.to_string())),
+            ("actor", actor.clone()),
+            ("from", Some(range.from.clone()).filter(|f| !f.is_empty())),
+            ("to", Some(range.to.clone()).filter(|t| !t.is_empty())),
+            ("q", text.clone()),
+        ] {
+            if let Some(v) = v {
+                params.append_pair(k, &v);
+            }
+        }
+        format!("/admin/audit?{}", params.finish())
+    };
+    let entries: Vec<AuditView> = rows
+        .iter()
+        .map(|e| {
+            let mut detail = detail_lines(&e.detail);
+            let badge = badge_of(&mut detail);
+            AuditView {
+                time: format_time_seconds(e.created_at),
+                actor: e.actor.clone(),
+                action: e.action.clone(),
+                subject: e.subject.clone(),
+                receipt_id: e.receipt_id,
+                badge,
+                detail,
+            }
+        })
+        .collect();
+    let mut ctx = page_context(&state, &session, Some(&user))?;
+    if !problems.is_empty() {
+        ctx.insert("error", &problems.join(" "));
+    }
+    ctx.insert("entries", &entries);
+    ctx.insert("total", &total);
+    ctx.insert("actions", AUDIT_ACTIONS);
+    ctx.insert("action", &action.clone().unwrap_or_default());
+    ctx.insert("receipt", &receipt);
+    ctx.insert("actor", &actor.clone().unwrap_or_default());
+    ctx.insert("text", &text.clone().unwrap_or_default());
+    ctx.insert("range", &range);
+    ctx.insert("max_text", &MAX_FILTER_TEXT);
+    ctx.insert("prev_page", &(page > 1).then(|| link(page - 1)));
+    ctx.insert("next_page", &(page * PAGE_SIZE < total).then(|| link(page + 1)));
+    Ok(html(state.templates.render("admin_audit.html", &ctx)?))
+}

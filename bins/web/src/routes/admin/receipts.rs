@@ -1,0 +1,234 @@
+//! All receipts: filters, totals per currency, pages, and the same selection as CSV.
+
+use actix_session::Session;
+use actix_web::{web, HttpResponse};
+use payments_app::format::format_time_seconds;
+use payments_store::ReceiptRow;
+use serde::Deserialize;
+
+use super::require_admin;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::routes::filters::{
+    page_from_text, page_links, text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE,
+};
+use crate::routes::page::{html, page_context};
+use crate::routes::views::{views, ReceiptView};
+use crate::state::AppState;
+
+/// The admin receipt list's filters, read as text so that a bad value shows the page with a
+/// message.
+#[derive(Deserialize)]
+pub struct ReceiptParams {
+    page: Option<String>,
+    status: Option<String>,
+    user: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    q: Option<String>,
+}
+
+const RECEIPT_STATUSES: &[&str] = &["unpaid", "paid", "partially_refunded", "refunded", "void"];
+/// The most receipts one filter totals or exports; beyond, the page says so.
+const MAX_MATCHING: i64 = 100_000;
+
+/// The filtered set of receipts (newest first) with the problems found in the filter.
+struct ReceiptSelection {
+    rows: Vec<(ReceiptRow, String)>,
+    truncated: bool,
+    problems: Vec<String>,
+    filter: payments_store::ReceiptFilter,
+    range: DateRange,
+    page: i64,
+}
+
+async fn select_receipts(state: &AppState, q: &ReceiptParams) -> Result<ReceiptSelection, AppError> {
+    let mut problems = Vec::new();
+    let page = page_from_text(q.page.as_deref(), &mut problems);
+    let status = q
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|st| {
+            if RECEIPT_STATUSES.contains(&st) {
+                Some(st.to_string())
+            } else {
+                problems.push(format!(
+                    "status {:?} is not a receipt status (one of {}), so it is not applied",
+                    payments_app::logsafe::bounded(st),
+                    RECEIPT_STATUSES.join(", ")
+                ));
+                None
+            }
+        });
+    let username = text_filter(q.user.as_deref(), "User", &mut problems);
+    let search = text_filter(q.q.as_deref(), "The search text", &mut problems);
+    let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), &mut problems);
+    let filter = payments_store::ReceiptFilter {
+        status,
+        username,
+        since: range.start,
+        until: range.end,
+        search,
+    };
+    let f = filter.clone();
+    let mut rows = state
+        .db(move |s| s.receipts_matching(&f, MAX_MATCHING + 1))
+        .await?;
+    let truncated = rows.len() as i64 > MAX_MATCHING;
+    rows.truncate(MAX_MATCHING as usize);
+    Ok(ReceiptSelection {
+        rows,
+        truncated,
+        problems,
+        filter,
+        range,
+        page,
+    })
+}
+
+/// The query string that reproduces a filter (without the page).
+fn receipt_filter_params(sel: &ReceiptSelection) -> form_urlencoded::Serializer<'static, String> {
+    let mut params = form_urlencoded::Serializer::new(String::new());
+    let f = &sel.filter;
+    for (k, v) in [
+        ("status", f.status.as_deref()),
+        ("user", f.username.as_deref()),
+        ("from", Some(sel.range.from.as_str()).filter(|v| !v.is_empty())),
+        ("to", Some(sel.range.to.as_str()).filter(|v| !v.is_empty())),
+        ("q", f.search.as_deref()),
+    ] {
+        if let Some(v) = v {
+            params.append_pair(k, v);
+        }
+    }
+    params
+}
+
+/// Totals per currency, in minor units (checked i64 sums, never floats), as display strings.
+fn totals_by_currency(rows: &[(ReceiptRow, String)]) -> Result<Vec<String>, AppError> {
+    let mut totals: Vec<payments_core::Money> = Vec::new();
+    for (r, _) in rows {
+        let m = r.total()?;
+        match totals.iter_mut().find(|t| t.currency == m.currency) {
+            Some(t) => *t = t.checked_add(m).map_err(AppError::internal)?,
+            None => totals.push(m),
+        }
+    }
+    totals.sort_by_key(|m| m.currency.code());
+    Ok(totals.iter().map(|m| m.to_string()).collect())
+}
+
+pub async fn admin_receipts(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    q: web::Query<ReceiptParams>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let mut sel = select_receipts(&state, &q).await?;
+    let count = sel.rows.len() as i64;
+    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = if sel.page > pages {
+        sel.problems.push(format!(
+            "Page {} does not exist: this list has {pages} page{}; showing page {pages}",
+            sel.page,
+            if pages == 1 { "" } else { "s" }
+        ));
+        pages
+    } else {
+        sel.page
+    };
+    let start = ((page - 1) * PAGE_SIZE) as usize;
+    let shown = &sel.rows[start.min(sel.rows.len())..(start + PAGE_SIZE as usize).min(sel.rows.len())];
+    let base = receipt_filter_params(&sel).finish();
+    let mut ctx = page_context(&state, &session, Some(&user))?;
+    if !sel.problems.is_empty() {
+        ctx.insert("error", &sel.problems.join(" "));
+    }
+    let href = |n: i64| {
+        let mut p = receipt_filter_params(&sel);
+        p.append_pair("page", &n.to_string());
+        format!("/admin/receipts?{}", p.finish())
+    };
+    ctx.insert("page_links", &page_links(page, pages, href));
+    ctx.insert("pages", &pages);
+    ctx.insert("count", &count);
+    ctx.insert("truncated", &sel.truncated);
+    ctx.insert("max_matching", &MAX_MATCHING);
+    ctx.insert("totals", &totals_by_currency(&sel.rows)?);
+    ctx.insert(
+        "csv_href",
+        &if base.is_empty() {
+            "/admin/receipts.csv".to_string()
+        } else {
+            format!("/admin/receipts.csv?{base}")
+        },
+    );
+    ctx.insert("filtered", &!base.is_empty());
+    ctx.insert("statuses", RECEIPT_STATUSES);
+    ctx.insert("status", &sel.filter.status.clone().unwrap_or_default());
+    ctx.insert("user_filter", &sel.filter.username.clone().unwrap_or_default());
+    ctx.insert("search", &sel.filter.search.clone().unwrap_or_default());
+    ctx.insert("range", &sel.range);
+    ctx.insert("max_text", &MAX_FILTER_TEXT);
+    let ids: Vec<i64> = shown.iter().map(|(r, _)| r.id).collect();
+    let disputed = state.db(move |s| s.disputed_receipts(&ids)).await?;
+    let mut receipts = views(shown, |(r, owner)| ReceiptView::from(r, owner))?;
+    for r in &mut receipts {
+        r.disputed = disputed.contains(&r.id);
+    }
+    ctx.insert("receipts", &receipts);
+    Ok(html(state.templates.render("admin_receipts.html", &ctx)?))
+}
+
+/// A CSV field: quoted when it holds a comma, quote or line break, and never starting with a
+/// character a spreadsheet would run as a formula.
+fn csv_field(value: &str) -> String {
+    let v = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+/// The filtered set as CSV: amounts as decimal strings built from the integer minor units.
+pub async fn admin_receipts_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: web::Query<ReceiptParams>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let sel = select_receipts(&state, &q).await?;
+    if !sel.problems.is_empty() {
+        return Err(AppError::BadRequest(sel.problems.join(" ")));
+    }
+    let mut out = String::from("receipt,user,status,created,paid,currency,total_minor,total\r\n");
+    for (r, owner) in &sel.rows {
+        let total = r.total()?;
+        let line = [
+            r.id.to_string(),
+            csv_field(owner),
+            csv_field(&r.status),
+            format_time_seconds(r.created_at),
+            r.paid_at.map(format_time_seconds).unwrap_or_default(),
+            total.currency.code().to_string(),
+            r.total_minor.to_string(),
+            total.decimal_string(),
+        ]
+        .join(",");
+        out.push_str(&line);
+        out.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"receipts.csv\""))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(out))
+}

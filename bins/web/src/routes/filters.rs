@@ -1,0 +1,153 @@
+//! What lists read from a query string: page numbers and the links between pages, date ranges,
+//! text filters and payment references. A bad value is reported on the page, not as a bare 400.
+
+use serde::Serialize;
+
+use crate::error::AppError;
+
+pub const PAGE_SIZE: i64 = 50;
+/// The highest page number a list accepts (5 million rows at 50 a page).
+pub const MAX_PAGE: i64 = 100_000;
+
+/// A page number from the query: 1 when absent, a clear 400 outside 1..=MAX_PAGE (so the
+/// offset never overflows, whatever the database).
+pub fn page_number(page: Option<i64>) -> Result<i64, AppError> {
+    match page {
+        None => Ok(1),
+        Some(p) if (1..=MAX_PAGE).contains(&p) => Ok(p),
+        Some(p) => Err(AppError::BadRequest(format!(
+            "Page {p} does not exist: pages are numbered from 1 to {MAX_PAGE}"
+        ))),
+    }
+}
+
+/// A day as `YYYY-MM-DD` (UTC) → unix seconds at its start; `what` names the field.
+pub fn parse_day(value: &str, what: &str) -> Result<i64, String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let v = value.trim();
+    if v.len() > 10 {
+        return Err(format!(
+            "{what} must be a date written YYYY-MM-DD (got {} characters)",
+            v.chars().count()
+        ));
+    }
+    time::Date::parse(v, &fmt)
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+        .map_err(|_| format!("{what} {v:?} is not a date: write it as YYYY-MM-DD, e.g. 2026-11-01"))
+}
+
+/// A date range from a query: `[from, to_exclusive)` in unix seconds, the texts to show back in
+/// the form, and a message when a value was refused (the refused bound is then ignored).
+#[derive(Default, Serialize)]
+pub struct DateRange {
+    pub from: String,
+    pub to: String,
+    #[serde(skip)]
+    pub start: Option<i64>,
+    #[serde(skip)]
+    pub end: Option<i64>,
+}
+
+impl DateRange {
+    pub fn parse(from: Option<&str>, to: Option<&str>, problems: &mut Vec<String>) -> DateRange {
+        let mut r = DateRange::default();
+        if let Some(f) = from.map(str::trim).filter(|f| !f.is_empty()) {
+            match parse_day(f, "From") {
+                Ok(t) => {
+                    r.start = Some(t);
+                    r.from = f.to_string();
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if let Some(t) = to.map(str::trim).filter(|t| !t.is_empty()) {
+            match parse_day(t, "To") {
+                Ok(day) => {
+                    r.end = Some(day + 86_400);
+                    r.to = t.to_string();
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        if let (Some(s), Some(e)) = (r.start, r.end) {
+            if s >= e {
+                problems.push(format!(
+                    "From ({}) is after To ({}): no day can be in that range, so the filter is not applied",
+                    r.from, r.to
+                ));
+                r = DateRange::default();
+            }
+        }
+        r
+    }
+
+    pub fn contains(&self, unix: i64) -> bool {
+        self.start.is_none_or(|s| unix >= s) && self.end.is_none_or(|e| unix < e)
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.start.is_some() || self.end.is_some()
+    }
+}
+
+/// A page number given as text: 1 when absent; a message (and page 1) when it is not one.
+pub fn page_from_text(page: Option<&str>, problems: &mut Vec<String>) -> i64 {
+    match page.map(str::trim).filter(|p| !p.is_empty()) {
+        None => 1,
+        Some(p) => match p.parse::<i64>().ok().and_then(|n| page_number(Some(n)).ok()) {
+            Some(n) => n,
+            None => {
+                problems.push(format!(
+                    "Page {:?} does not exist: pages are numbered from 1 to {MAX_PAGE}; showing page 1",
+                    payments_app::logsafe::bounded(p)
+                ));
+                1
+            }
+        },
+    }
+}
+
+/// Links to pages of a list: first, last and the pages near the current one.
+#[derive(Serialize)]
+pub struct PageLink {
+    pub number: i64,
+    pub href: String,
+    pub current: bool,
+}
+
+pub fn page_links(page: i64, pages: i64, href: impl Fn(i64) -> String) -> Vec<PageLink> {
+    (1..=pages)
+        .filter(|&n| n == 1 || n == pages || (n - page).abs() <= 3)
+        .map(|n| PageLink {
+            number: n,
+            href: href(n),
+            current: n == page,
+        })
+        .collect()
+}
+
+/// The longest actor or search text the audit filters accept.
+pub const MAX_FILTER_TEXT: usize = 100;
+
+/// A trimmed, non-empty text filter of at most `MAX_FILTER_TEXT` characters.
+pub fn text_filter(value: Option<&str>, what: &str, problems: &mut Vec<String>) -> Option<String> {
+    let v = value.map(str::trim).filter(|v| !v.is_empty())?;
+    if v.chars().count() > MAX_FILTER_TEXT {
+        problems.push(format!(
+            "{what} is {} characters long; at most {MAX_FILTER_TEXT} are accepted, so it is not applied",
+            v.chars().count()
+        ));
+        return None;
+    }
+    Some(v.to_string())
+}
+
+/// A payment reference as we issue them (`pay_` and hex), or nothing.
+pub fn payment_reference(r: Option<&str>) -> Option<String> {
+    r.filter(|r| {
+        r.strip_prefix("pay_").is_some_and(|hex| {
+            !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    })
+    .map(str::to_string)
+}

@@ -1,0 +1,56 @@
+//! What every page handler shares: the page context (CSRF token, provider, who is logged in),
+//! HTML and redirect answers, and what the thanks and simulate pages show of a payment.
+
+use actix_session::Session;
+use actix_web::HttpResponse;
+use tera::Context;
+
+use crate::auth::{csrf_token, CurrentUser};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location.to_string()))
+        .finish()
+}
+
+pub fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+/// The context every page shares.
+pub fn page_context(
+    state: &AppState,
+    session: &Session,
+    user: Option<&CurrentUser>,
+) -> Result<Context, AppError> {
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &csrf_token(session)?);
+    ctx.insert("provider", state.provider_name());
+    if let Some(u) = user {
+        ctx.insert("user", &u.0.username);
+        ctx.insert("is_admin", &u.is_admin());
+    }
+    Ok(ctx)
+}
+
+/// What the thanks and simulate pages show of a payment.
+#[derive(serde::Serialize)]
+pub struct PaymentSummary {
+    public_id: String,
+    receipt_id: i64,
+    amount: String,
+}
+
+impl PaymentSummary {
+    pub fn of(p: &payments_store::PaymentRow) -> Result<Self, AppError> {
+        Ok(PaymentSummary {
+            public_id: p.public_id.clone(),
+            receipt_id: p.receipt_id,
+            amount: p.amount()?.to_string(),
+        })
+    }
+}

@@ -1,0 +1,227 @@
+//! A receipt: its page (line items, payments, refunds, disputes, "Pay now", the admin's refund
+//! forms) and its PDF, for its owner and admins only.
+
+use actix_session::Session;
+use actix_web::{web, HttpResponse};
+use payments_app::receipts::ReceiptDoc;
+use payments_store::{AuditQuery, DisputeRow, PaymentRow, ReceiptRow, RefundRow, UsageRow};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::routes::filters::payment_reference;
+use crate::routes::page::{html, page_context};
+use crate::routes::views::{views, DisputeView, ReceiptView, RefundView};
+use crate::state::AppState;
+
+/// What went wrong when "Pay now" was pressed (set by `payments::start`; only these fixed codes
+/// are shown, so a crafted link cannot put words on the page).
+#[derive(Deserialize)]
+pub struct ReceiptQuery {
+    problem: Option<String>,
+    /// `?refund=N` after an admin's refund: the page says how it went.
+    refund: Option<i64>,
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+}
+
+/// The newest "Pay now" attempt's error for this receipt, if it failed with the active provider:
+/// `(refused amount reason, the full error for admins)`.
+fn last_intent_error(
+    entries: &[payments_store::AuditRow],
+    provider: &str,
+) -> Option<(Option<String>, String)> {
+    let newest = entries.first()?;
+    let detail: serde_json::Value = serde_json::from_str(&newest.detail).ok()?;
+    if detail.get("provider").and_then(|p| p.as_str()) != Some(provider) {
+        return None;
+    }
+    let error = detail.get("error")?.as_str()?.to_string();
+    let refused = error.strip_prefix("amount refused: ").map(str::to_string);
+    Some((refused, error))
+}
+
+/// What a receipt page or PDF is made of.
+struct ReceiptData {
+    receipt: ReceiptRow,
+    owner: String,
+    usage: Vec<UsageRow>,
+    payments: Vec<PaymentRow>,
+    /// The newest `payment.intent` audit entry (for the page's "Pay now" problems).
+    intents: Vec<payments_store::AuditRow>,
+    refunds: Vec<RefundRow>,
+    disputes: Vec<DisputeRow>,
+}
+
+/// Receipt `id` with everything shown on it, if `user` may see it (the owner or an admin;
+/// anyone else gets the same 404 as for a receipt that does not exist).
+async fn load_receipt(
+    state: &web::Data<AppState>,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<ReceiptData, AppError> {
+    let found = state
+        .db(move |s| {
+            let Some(receipt) = s.receipt(id)? else {
+                return Ok(None);
+            };
+            let owner = s
+                .user_by_id(receipt.user_id)?
+                .map(|u| u.username)
+                .unwrap_or_default();
+            let intents = s
+                .audit_log(&AuditQuery {
+                    action: Some("payment.intent".into()),
+                    receipt_id: Some(id),
+                    limit: 1,
+                    offset: 0,
+                })?
+                .0;
+            Ok(Some(ReceiptData {
+                receipt,
+                owner,
+                usage: s.usage_for_receipt(id)?,
+                payments: s.payments_for_receipt(id)?,
+                intents,
+                refunds: s.refunds_for_receipt(id)?,
+                disputes: s.disputes_for_receipt(id)?,
+            }))
+        })
+        .await?;
+    let data = found.ok_or(AppError::NotFound)?;
+    user.may_access(data.receipt.user_id)?;
+    Ok(data)
+}
+
+impl ReceiptData {
+    fn document(&self, state: &AppState) -> Result<ReceiptDoc, AppError> {
+        Ok(ReceiptDoc::build(
+            &self.receipt,
+            &self.owner,
+            &state.config.issuer,
+            &state.config.rates(),
+            &self.usage,
+            &self.payments,
+        )?)
+    }
+}
+
+/// The name receipts are issued under when `ISSUER_NAME` is not set.
+pub const SITE_NAME: &str = "HPC Usage Portal";
+
+pub async fn receipt(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    q: web::Query<ReceiptQuery>,
+) -> Result<HttpResponse, AppError> {
+    let data = load_receipt(&state, &user, path.into_inner()).await?;
+    let doc = data.document(&state)?;
+    let r = &data.receipt;
+    let last_error = if r.status == "unpaid" {
+        last_intent_error(&data.intents, state.provider_name())
+    } else {
+        None
+    };
+    let mut ctx = page_context(&state, &session, Some(&user))?;
+    ctx.insert("receipt", &ReceiptView::from(r, &data.owner)?);
+    ctx.insert("owner", &data.owner);
+    ctx.insert("doc", &doc);
+    ctx.insert("site_name", SITE_NAME);
+    ctx.insert(
+        "amount_refused",
+        &last_error.as_ref().and_then(|(refused, _)| refused.clone()),
+    );
+    ctx.insert(
+        "problem",
+        &q.problem
+            .as_deref()
+            .filter(|p| ["unavailable", "amount"].contains(p)),
+    );
+    ctx.insert("reference", &payment_reference(q.reference.as_deref()));
+    ctx.insert("refunds", &views(&data.refunds, RefundView::from)?);
+    ctx.insert("disputes", &views(&data.disputes, DisputeView::from)?);
+    ctx.insert("refund_notice", &refund_notice(&data.refunds, q.refund)?);
+    if user.is_admin() {
+        ctx.insert("operator_error", &last_error.map(|(_, e)| e));
+        ctx.insert("refund_forms", &refund_forms(&data.payments, &data.refunds)?);
+    } else {
+        ctx.insert("refund_forms", &Vec::<RefundFormView>::new());
+    }
+    Ok(html(state.templates.render("receipt.html", &ctx)?))
+}
+
+/// `GET /receipts/{id}.pdf`: the receipt as a PDF, for the same people as the page.
+pub async fn receipt_pdf(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let data = load_receipt(&state, &user, path.into_inner()).await?;
+    let doc = data.document(&state)?;
+    let bytes = payments_app::receipts::pdf::receipt_pdf(&doc, SITE_NAME);
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"receipt-{}.pdf\"", doc.number),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(bytes))
+}
+
+/// The admin's refund form for a paid payment with something left to refund.
+#[derive(Serialize)]
+struct RefundFormView {
+    public_id: String,
+    paid: String,
+    remaining: String,
+    remaining_plain: String,
+    currency: String,
+}
+
+fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<RefundFormView>, AppError> {
+    let mut forms = Vec::new();
+    for p in payments.iter().filter(|p| p.status == "succeeded") {
+        let remaining = p.amount_minor - payments_app::refunds::taken_minor(p, refunds);
+        if remaining <= 0 {
+            continue;
+        }
+        let left = payments_core::Money::new(remaining, p.amount()?.currency);
+        forms.push(RefundFormView {
+            public_id: p.public_id.clone(),
+            paid: p.amount()?.to_string(),
+            remaining: left.to_string(),
+            remaining_plain: left.decimal_string(),
+            currency: p.currency.clone(),
+        });
+    }
+    Ok(forms)
+}
+
+/// What `?refund=N` (after an admin's refund) says about refund N.
+fn refund_notice(refunds: &[RefundRow], n: Option<i64>) -> Result<Option<String>, AppError> {
+    let Some(r) = n.and_then(|n| refunds.iter().find(|r| r.id == n)) else {
+        return Ok(None);
+    };
+    let amount = r.amount()?;
+    Ok(Some(match r.status.as_str() {
+        "succeeded" => format!("Refund #{} of {amount} succeeded.", r.id),
+        "pending" => format!(
+            "Refund #{} of {amount} was accepted by {} and is pending.",
+            r.id, r.provider
+        ),
+        "failed" => format!(
+            "Refund #{} of {amount} was refused: {}. Nothing was refunded.",
+            r.id,
+            r.error.as_deref().unwrap_or("no reason given")
+        ),
+        _ => format!(
+            "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved; press Retry (it cannot refund twice).",
+            r.id,
+            r.provider,
+            r.error.as_deref().unwrap_or("no answer")
+        ),
+    }))
+}

@@ -1,0 +1,103 @@
+//! From configuration to a running application: the provider, the store, the state the
+//! handlers share, and every start-up failure named.
+
+use std::sync::Arc;
+
+use payments_app::{ActiveProvider, App};
+use payments_store::{Durability, PoolOptions, Store};
+
+use crate::config::{Config, ConfigError, Source};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::templates::Templates;
+
+/// What the server says at start-up when `DB_DURABILITY=relaxed`.
+pub const RELAXED_WARNING: &str = "DB_DURABILITY=relaxed: commits are not synced to stable storage before \
+     webhooks are answered; a power cut or OS crash can LOSE PAYMENTS ALREADY ACKNOWLEDGED to the provider, \
+     which will not send them again. Use it only for benchmarks and scratch databases.";
+
+/// Everything start-up can fail on, each with a message naming the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("DATABASE_URL: {0}")]
+    Store(#[from] payments_store::StoreError),
+    #[error("templates: {0}")]
+    Templates(#[from] tera::Error),
+    #[error("{0}")]
+    App(#[from] AppError),
+    #[error("BIND_ADDR={addr}: cannot listen there: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    /// Several problems found before anything was written; each line names its variable.
+    #[error("start-up refused, nothing was written; fix these and start again:\n  - {}", .0.join("\n  - "))]
+    Problems(Vec<String>),
+}
+
+impl From<payments_app::Error> for StartError {
+    fn from(e: payments_app::Error) -> Self {
+        StartError::App(e.into())
+    }
+}
+
+/// Fills in what the dummy provider may generate for one run; returns what to say in the log
+/// once it is open.
+pub fn fill_dev_secrets(config: &mut Config) -> Result<Vec<&'static str>, AppError> {
+    let mut notes = Vec::new();
+    if config.provider == "dummy" {
+        if config.webhook_secret.is_none() {
+            config.webhook_secret = Some(payments_app::random_token(32)?);
+            notes.push("PAYMENT_WEBHOOK_SECRET is not set: generated one for this run (dummy provider only)");
+        }
+        if config.session_secret.is_none() {
+            config.session_secret = Some(payments_app::random_token(32)?);
+            notes.push("SESSION_SECRET is not set: generated one for this run; logins end at restart");
+        }
+    }
+    Ok(notes)
+}
+
+/// Builds the provider named by `PAYMENT_PROVIDER` through the registry, reading its own
+/// variables from `src`. The adapter sees the server's public base URL as `SITE_BASE_URL` and
+/// the dummy provider's per-run secret as `PAYMENT_WEBHOOK_SECRET`.
+pub fn build_provider(config: &Config, src: &dyn Source) -> Result<ActiveProvider, ConfigError> {
+    let lookup = |name: &str| match name {
+        "SITE_BASE_URL" => Some(config.site_base_url.clone()),
+        "PAYMENT_WEBHOOK_SECRET" => config.webhook_secret.clone(),
+        _ => src.get(name),
+    };
+    crate::registry::build(&config.provider, &lookup)
+}
+
+/// Validates the configuration, builds the provider, opens (and migrates) the database.
+pub fn build_state(mut config: Config, src: &dyn Source) -> Result<AppState, StartError> {
+    for note in fill_dev_secrets(&mut config)? {
+        tracing::warn!("{note}");
+    }
+    let active = build_provider(&config, src)?;
+    let store = Store::open(&config.database_url, &pool_options(&config))?;
+    assemble(config, active, store)
+}
+
+/// The options the database is opened with (`DB_DURABILITY`), saying so when relaxed.
+pub fn pool_options(config: &Config) -> PoolOptions {
+    if config.durability == Durability::Relaxed {
+        tracing::warn!("{RELAXED_WARNING}");
+    }
+    PoolOptions {
+        durability: config.durability,
+        ..PoolOptions::default()
+    }
+}
+
+/// The state from parts that were each validated; starts the webhook writer threads.
+pub fn assemble(config: Config, active: ActiveProvider, store: Store) -> Result<AppState, StartError> {
+    let settings = config.app_settings(store.backend());
+    let app = App::start(store, active, settings)?;
+    Ok(AppState {
+        config: Arc::new(config),
+        app,
+        templates: Arc::new(Templates::load()?),
+        login_guard: Arc::default(),
+    })
+}

@@ -1,0 +1,108 @@
+//! "Pay now" and the payer's return: start (or reuse) a checkout at the provider, and when the
+//! payer comes back before any webhook, capture an approved payment at once.
+
+use payments_core::{CheckoutRequest, PaymentStatus};
+use payments_store::{IntentOutcome, NewAudit, PaymentRow, ReceiptRow};
+use serde_json::json;
+
+use crate::webhook::capture::capture_payment;
+use crate::{App, Error};
+
+/// Where "Pay now" sends the browser: the open checkout of the receipt when there is one, else a
+/// new one. A provider's refusal is audited (`payment.intent`) and returned as
+/// [`Error::Provider`].
+pub async fn start_payment(
+    app: &App,
+    receipt: ReceiptRow,
+    username: String,
+    actor: String,
+) -> Result<String, Error> {
+    let provider = app.provider_name();
+    let receipt_id = receipt.id;
+    let intent = app
+        .db(move |s| s.create_payment_for_receipt(receipt_id, provider))
+        .await?;
+    if let IntentOutcome::Reused(p) = &intent {
+        if let Some(url) = &p.checkout_url {
+            tracing::info!(payment = %p.public_id, "reusing the open checkout");
+            return Ok(url.clone());
+        }
+    }
+    let payment = intent.payment().clone();
+    let cfg = app.settings();
+    let request = CheckoutRequest {
+        payment_ref: payment.public_id.clone(),
+        amount: payment.amount()?,
+        username,
+        receipt_id,
+        description: format!("HPC usage receipt #{receipt_id}"),
+        success_url: format!("{}?payment={}", cfg.url(&cfg.success_path), payment.public_id),
+        // The page the payer returns to on "cancel" says which payment was cancelled.
+        cancel_url: format!("{}?cancelled={}", cfg.url(&cfg.cancel_path), payment.public_id),
+        idempotency_key: payment.idempotency_key.clone(),
+        lifetime_secs: Some(cfg.reconcile.checkout_lifetime_secs),
+    };
+    match app.provider().create_checkout(&request).await {
+        Ok(session) => {
+            let pid = payment.id;
+            let (ext, url, who) = (
+                session.external_id.clone(),
+                session.redirect_url.clone(),
+                actor.clone(),
+            );
+            app.db(move |s| s.attach_provider_checkout(pid, &ext, &url, &who))
+                .await?;
+            tracing::info!(payment = %payment.public_id, external_id = %session.external_id, "checkout started");
+            Ok(session.redirect_url)
+        }
+        Err(e) => {
+            let entry = NewAudit::new(
+                &actor,
+                "payment.intent",
+                format!("payment {}", payment.public_id),
+                json!({"provider": provider, "error": e.to_string(), "amount": request.amount.to_string()}),
+            )
+            .receipt(receipt_id)
+            .payment(payment.id);
+            app.db(move |s| s.append_audit(&entry)).await?;
+            Err(Error::Provider(e))
+        }
+    }
+}
+
+/// When the payer comes back before any webhook: for providers that need a capture, look the
+/// payment up at the provider and capture it now (idempotently), so the payer does not wait on
+/// webhook delivery. A later webhook for the same payment is then a harmless duplicate.
+/// Providers without a capture step are left to their (signed) webhook.
+pub async fn reconcile_on_return(app: &App, payment: &PaymentRow) {
+    let provider = app.provider().clone();
+    if !provider.capabilities().capture || provider.name() != payment.provider {
+        return;
+    }
+    if !payment.state().is_ok_and(|s| s.is_open()) {
+        return;
+    }
+    let Some(external_id) = payment.external_id.as_deref() else {
+        return;
+    };
+    match provider.fetch_payment(external_id).await {
+        Ok(snapshot) if snapshot.status == PaymentStatus::RequiresCapture => {
+            if snapshot.amount.is_some_and(|a| Some(a) != payment.amount().ok()) {
+                tracing::warn!(payment = %payment.public_id, "approved amount differs; not capturing");
+                return;
+            }
+            match capture_payment(app, payment, None, None).await {
+                Ok(outcome) => {
+                    tracing::info!(payment = %payment.public_id, outcome = outcome.label(), "captured on return")
+                }
+                Err(e) => {
+                    tracing::warn!(payment = %payment.public_id, failure = ?e, "capture on return did not finish")
+                }
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(payment = %payment.public_id, error = %e, "could not fetch the payment on return")
+        }
+    }
+}

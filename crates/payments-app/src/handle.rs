@@ -1,0 +1,108 @@
+//! [`App`]: the handle every flow is driven through (store, provider, settings, the webhook
+//! queue and the process's counters).
+
+use std::sync::Arc;
+
+use payments_core::PaymentProvider;
+use payments_store::{Store, StoreError};
+
+use crate::metrics::Metrics;
+use crate::provider::ActiveProvider;
+use crate::settings::Settings;
+use crate::webhook::ingest::Ingest;
+use crate::webhook::refusals::Refusals;
+use crate::Error;
+
+/// The application: cheap to clone (one shared inside). The webhook writer threads end, after
+/// writing what is queued, when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<Store>,
+    active: ActiveProvider,
+    settings: Settings,
+    ingest: Ingest,
+    refusals: Refusals,
+    metrics: Metrics,
+}
+
+impl App {
+    /// The application on an opened (and migrated) store with a built provider; starts the
+    /// webhook writer threads (`settings.ingest`).
+    pub fn start(store: Store, active: ActiveProvider, settings: Settings) -> Result<App, Error> {
+        let store = Arc::new(store);
+        let ingest = Ingest::start(store.clone(), &settings.ingest)
+            .map_err(|e| Error::Internal(format!("cannot start the webhook writer threads: {e}")))?;
+        Ok(App {
+            inner: Arc::new(Inner {
+                store,
+                active,
+                settings,
+                ingest,
+                refusals: Refusals::default(),
+                metrics: Metrics::default(),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// The active provider (as a trait object and as its own type).
+    pub fn active(&self) -> &ActiveProvider {
+        &self.inner.active
+    }
+
+    pub fn provider(&self) -> &Arc<dyn PaymentProvider> {
+        &self.inner.active.provider
+    }
+
+    pub fn provider_name(&self) -> &'static str {
+        self.inner.active.provider.name()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The queue to the webhook writers (group commit).
+    pub fn ingest(&self) -> &Ingest {
+        &self.inner.ingest
+    }
+
+    /// Refused webhooks, audited per kind and minute.
+    pub(crate) fn refusals(&self) -> &Refusals {
+        &self.inner.refusals
+    }
+
+    /// This process's counters (for `/metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The counters in the Prometheus text format, with the pool's and the writers' figures.
+    pub fn metrics_text(&self) -> String {
+        let stats = self.inner.ingest.stats();
+        self.inner.metrics.render(
+            self.inner.store.pool_state(),
+            (stats.batches(), stats.events(), stats.largest_batch()),
+        )
+    }
+
+    /// Runs a blocking store operation on the runtime's blocking pool.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        Ok(tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(Error::internal)??)
+    }
+}
