@@ -273,9 +273,12 @@ fn issuer_settings_are_checked_with_every_problem_named() {
     );
 
     let ok = payments_web::config::Config::from_source(&env(&ISSUER)).unwrap();
-    assert_eq!(ok.issuer.name.as_deref(), Some("Zürich HPC Centre"));
-    assert_eq!(ok.issuer.address, ["1 Science Road", "Pathum Wan, Bangkok 10330"]);
-    assert_eq!(ok.issuer.tax_id.as_deref(), Some("0105551234567"));
+    assert_eq!(ok.app.issuer.name.as_deref(), Some("Zürich HPC Centre"));
+    assert_eq!(
+        ok.app.issuer.address,
+        ["1 Science Road", "Pathum Wan, Bangkok 10330"]
+    );
+    assert_eq!(ok.app.issuer.tax_id.as_deref(), Some("0105551234567"));
     let none = payments_web::config::Config::from_source(&env(&[])).unwrap();
-    assert!(none.issuer.name.is_none() && none.issuer.address.is_empty());
+    assert!(none.app.issuer.name.is_none() && none.app.issuer.address.is_empty());
 }

@@ -49,7 +49,7 @@ fn payment_status(server: &TestServer, payment: &str) -> String {
 }
 
 async fn cycle(state: &AppState, at: i64) -> CycleReport {
-    let reconciler = Reconciler::new(state.config.reconcile).unwrap();
+    let reconciler = Reconciler::new(state.config.app.reconcile).unwrap();
     reconciler.run_cycle(&state.app, at).await.unwrap()
 }
 
@@ -268,8 +268,8 @@ async fn two_instances(db: Db) {
     let config: Config = (*server.state.config).clone();
     let second = payments_web::startup::build_state(config, &env).expect("a second instance");
     let (one, two) = (
-        Reconciler::new(server.state.config.reconcile).unwrap(),
-        Reconciler::new(second.config.reconcile).unwrap(),
+        Reconciler::new(server.state.config.app.reconcile).unwrap(),
+        Reconciler::new(second.config.app.reconcile).unwrap(),
     );
     assert_ne!(one.owner(), two.owner());
     let at = due();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use payments_store::{PoolOptions, Role, Store};
 
-use payments_app::accounts::{check_password, check_username, hash_password, seed_if_empty};
+use payments_app::accounts::{self, seed_if_empty};
 use payments_app::reconcile::Reconciler;
 use payments_app::usage;
 
@@ -88,7 +88,10 @@ impl Cli {
 /// The environment variables, for `web --help`.
 pub fn variables_help() -> String {
     let mut text = String::from("Environment (also read from ./.env):\n");
-    for (name, meaning) in crate::config::VARIABLES {
+    for (name, meaning) in crate::config::VARIABLES
+        .iter()
+        .chain(payments_app::settings::VARIABLES)
+    {
         text.push_str(&format!("  {name:<30} {meaning}\n"));
     }
     for (provider, name, meaning) in crate::registry::variables() {
@@ -147,12 +150,13 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
                 },
         } => {
             let bad = |e: String| StartError::App(crate::error::AppError::BadRequest(e));
-            check_username(&username).map_err(bad)?;
+            // A name that cannot be an account is refused before the password is asked for.
+            accounts::check_username(&username).map_err(bad)?;
             let password = read_password(password_stdin).map_err(bad)?;
-            check_password(&password, &username).map_err(bad)?;
+            accounts::check_password(&password, &username).map_err(bad)?;
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
             let role = if admin { Role::Admin } else { Role::User };
-            store.create_user(&username, &hash_password(&password)?, role)?;
+            accounts::create_user(&store, &username, &password, role)?;
             println!("created {} {}", role, username);
             Ok(())
         }
@@ -165,9 +169,9 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
         } => {
             let bad = |e: String| StartError::App(crate::error::AppError::BadRequest(e));
             let password = read_password(password_stdin).map_err(bad)?;
-            check_password(&password, &username).map_err(bad)?;
+            accounts::check_password(&password, &username).map_err(bad)?;
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
-            let ended = store.set_password(&username, &hash_password(&password)?, "cli")?;
+            let ended = accounts::set_password(&store, &username, &password, "cli")?;
             println!("password of {username} set; {ended} session(s) ended");
             Ok(())
         }
@@ -183,22 +187,9 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
             command: UsageCommand::Import { file },
         } => {
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
-            let input = std::fs::File::open(&file).map_err(|e| {
-                StartError::App(crate::error::AppError::BadRequest(format!(
-                    "cannot open {}: {e}",
-                    file.display()
-                )))
-            })?;
-            match usage::import(&store, input, &config.rates(), "cli") {
-                Ok(n) => {
-                    println!("imported {n} usage records from {}", file.display());
-                    Ok(())
-                }
-                Err(e) => Err(StartError::App(crate::error::AppError::BadRequest(format!(
-                    "nothing was imported from {}:\n{e}",
-                    file.display()
-                )))),
-            }
+            let n = usage::import_file(&store, &file, &config.rates(), "cli")?;
+            println!("imported {n} usage records from {}", file.display());
+            Ok(())
         }
     }
 }
@@ -206,8 +197,8 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
 /// `web reconcile`: one cycle with the configured provider and database.
 #[actix_web::main]
 async fn reconcile_once(config: Config) -> Result<(), StartError> {
-    let _log_guard = crate::logging::to_file(&config.log_dir, config.json_logs);
-    let settings = config.reconcile;
+    let _log_guard = payments_app::logging::to_file(&config.log_dir, config.json_logs);
+    let settings = config.app.reconcile;
     let state = startup::build_state(config, &Env)?;
     let reconciler = Reconciler::new(settings)?;
     let report = reconciler
@@ -250,35 +241,23 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
 async fn serve(mut config: Config) -> Result<(), StartError> {
     let mut problems = Vec::new();
     let notes = startup::fill_dev_secrets(&mut config)?;
-    let listener = match TcpListener::bind(config.bind_addr) {
-        Ok(l) => Some(l),
-        Err(source) => {
-            problems.push(
-                StartError::Bind {
-                    addr: config.bind_addr.to_string(),
-                    source,
-                }
-                .to_string(),
-            );
-            None
-        }
+    let addr = config.bind_addr.to_string();
+    let mut cannot_listen = |source| {
+        let problem = StartError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        problems.push(problem.to_string());
     };
+    let listener = TcpListener::bind(config.bind_addr)
+        .map_err(&mut cannot_listen)
+        .ok();
     let bound = match listener.as_ref().map(TcpListener::local_addr) {
-        Some(Ok(addr)) => Some(addr),
-        Some(Err(source)) => {
-            problems.push(
-                StartError::Bind {
-                    addr: config.bind_addr.to_string(),
-                    source,
-                }
-                .to_string(),
-            );
-            None
-        }
+        Some(bound) => bound.map_err(&mut cannot_listen).ok(),
         None => None,
     };
     if let (Some(bound), false) = (bound, config.site_base_url_explicit) {
-        config.site_base_url = crate::listen::site_for(bound);
+        config.app.site_base_url = crate::listen::site_for(bound);
     }
     let active = startup::build_provider(&config, &Env)
         .map_err(|e| problems.push(format!("configuration: {e}")))
@@ -295,14 +274,14 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
         ..PoolOptions::default()
     };
     let store = Store::open(&config.database_url, &options)?;
-    let _log_guard = crate::logging::to_file(&config.log_dir, config.json_logs);
+    let _log_guard = payments_app::logging::to_file(&config.log_dir, config.json_logs);
     for note in notes {
         tracing::warn!("{note}");
     }
     if config.durability == payments_store::Durability::Relaxed {
         tracing::warn!("{}", startup::RELAXED_WARNING);
     }
-    if config.provider != "dummy" && config.issuer.name.is_none() {
+    if config.provider != "dummy" && config.app.issuer.name.is_none() {
         tracing::warn!(
             "ISSUER_NAME is not set: receipts say that no issuer is configured; set ISSUER_NAME, \
              ISSUER_ADDRESS and ISSUER_TAX_ID to print your organisation on them"
@@ -337,15 +316,15 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     tracing::info!(
         provider = state.provider_name(),
         database = state.store().backend(),
-        site = cfg.site_base_url,
+        site = cfg.app.site_base_url,
         "listening on {bound}"
     );
-    for line in crate::listen::announce(bound, &cfg.site_base_url, cfg.site_base_url_explicit) {
+    for line in crate::listen::announce(bound, &cfg.app.site_base_url, cfg.site_base_url_explicit) {
         println!("{line}");
     }
     println!(
         "Open {}/login  (provider: {}, database: {})",
-        cfg.site_base_url,
+        cfg.app.site_base_url,
         state.provider_name(),
         state.store().backend()
     );

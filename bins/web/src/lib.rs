@@ -6,7 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod listen;
-pub mod logging;
 pub mod login_guard;
 pub mod registry;
 pub mod routes;

@@ -10,7 +10,7 @@ fn main() {
     let cli = payments_web::cli::Cli::parse_with_variables();
     let serving = matches!(cli.command, None | Some(payments_web::cli::Command::Serve));
     if !serving {
-        payments_web::logging::console();
+        payments_app::logging::console();
     }
     if let Err(e) = payments_web::cli::run(cli) {
         eprintln!("error: {e}");

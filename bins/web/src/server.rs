@@ -50,7 +50,7 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
     let secret = state.config.session_secret.clone().unwrap_or_default();
     let key = Key::derive_from(secret.as_bytes());
     let secure = state.config.secure_cookies();
-    let thanks_path = state.config.success_path.clone();
+    let thanks_path = state.config.app.success_path.clone();
     let max_connections = connection_cap(state.config.max_connections, workers);
     let sessions = crate::sessions::DbSessionStore::new(state.store().clone());
     let data = web::Data::new(state);

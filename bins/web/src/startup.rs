@@ -62,7 +62,7 @@ pub fn fill_dev_secrets(config: &mut Config) -> Result<Vec<&'static str>, AppErr
 /// the dummy provider's per-run secret as `PAYMENT_WEBHOOK_SECRET`.
 pub fn build_provider(config: &Config, src: &dyn Source) -> Result<ActiveProvider, ConfigError> {
     let lookup = |name: &str| match name {
-        "SITE_BASE_URL" => Some(config.site_base_url.clone()),
+        "SITE_BASE_URL" => Some(config.app.site_base_url.clone()),
         "PAYMENT_WEBHOOK_SECRET" => config.webhook_secret.clone(),
         _ => src.get(name),
     };
@@ -92,8 +92,7 @@ pub fn pool_options(config: &Config) -> PoolOptions {
 
 /// The state from parts that were each validated; starts the webhook writer threads.
 pub fn assemble(config: Config, active: ActiveProvider, store: Store) -> Result<AppState, StartError> {
-    let settings = config.app_settings(store.backend());
-    let app = App::start(store, active, settings)?;
+    let app = App::start(store, active, config.app.clone())?;
     Ok(AppState {
         config: Arc::new(config),
         app,

@@ -2,7 +2,7 @@
 //! payer comes back before any webhook, capture an approved payment at once.
 
 use payments_core::{CheckoutRequest, PaymentStatus};
-use payments_store::{IntentOutcome, NewAudit, PaymentRow, ReceiptRow};
+use payments_store::{IntentOutcome, NewAudit, PaymentRow, PaymentState, ReceiptRow, ReceiptStatus};
 use serde_json::json;
 
 use crate::webhook::capture::capture_payment;
@@ -105,4 +105,23 @@ pub async fn reconcile_on_return(app: &App, payment: &PaymentRow) {
             tracing::warn!(payment = %payment.public_id, error = %e, "could not fetch the payment on return")
         }
     }
+}
+
+/// What the payer is told about a payment: `(outcome, heading)`. Paid when the receipt is; until
+/// the provider has decided, processing.
+pub fn payer_outcome(
+    payment: &PaymentRow,
+    receipt_status: ReceiptStatus,
+) -> Result<(&'static str, &'static str), Error> {
+    match receipt_status {
+        ReceiptStatus::Paid => return Ok(("paid", "Thank you: payment received")),
+        ReceiptStatus::Refunded => return Ok(("refunded", "Payment refunded")),
+        _ => {}
+    }
+    Ok(match payment.state()? {
+        PaymentState::Failed => ("failed", "Payment failed"),
+        PaymentState::Canceled => ("cancelled", "Payment cancelled"),
+        PaymentState::Expired => ("expired", "Payment expired"),
+        _ => ("processing", "Payment processing"),
+    })
 }

@@ -1,12 +1,15 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod audit;
 pub mod checkout;
 mod error;
 pub mod format;
 mod handle;
+pub mod logging;
 pub mod logsafe;
 pub mod metrics;
+pub mod period;
 pub mod provider;
 pub mod receipts;
 pub mod reconcile;

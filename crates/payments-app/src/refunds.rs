@@ -5,7 +5,7 @@
 //! `requested` with its amount reserved; retrying sends the same key, so the provider never
 //! refunds twice.
 
-use payments_core::{Money, ProviderError, RefundRequest, RefundState};
+use payments_core::{Currency, Money, ProviderError, RefundRequest, RefundState};
 use payments_store::{PaymentRow, RefundAnswer, RefundRow};
 
 use crate::{App, Error};
@@ -19,6 +19,67 @@ pub fn taken_minor(payment: &PaymentRow, refunds: &[RefundRow]) -> i64 {
         .map(|r| r.amount_minor)
         .sum();
     reserved.max(payment.refunded_minor)
+}
+
+/// Reads the amount an admin typed (`617.25`, in the payment's currency) exactly, without floats.
+pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("enter the amount to refund, in {currency} (e.g. 100.00)"));
+    }
+    let money =
+        Money::parse(text, currency).map_err(|e| format!("the amount {text:?} is not usable: {e}"))?;
+    if !money.amount.is_positive() {
+        return Err(format!(
+            "the amount to refund must be more than zero (got {money})"
+        ));
+    }
+    Ok(money)
+}
+
+/// The longest reason a refund may be given (it is kept in the audit log).
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// An admin's refund request for `payment`, of which `taken_minor` is refunded or reserved
+/// already: the amount read exactly in the payment's currency and no more than what remains, a
+/// reason, a provider that can refund it. Returns the amount when it is usable and every
+/// problem found, in words.
+pub fn check_request(
+    app: &App,
+    payment: &PaymentRow,
+    taken_minor: i64,
+    amount_text: &str,
+    reason: &str,
+) -> (Option<Money>, Vec<String>) {
+    let mut problems = Vec::new();
+    let remaining = payment.amount_minor - taken_minor;
+    let amount = match payment
+        .amount()
+        .map_err(|e| e.to_string())
+        .and_then(|paid| parse_amount(amount_text, paid.currency))
+    {
+        Ok(m) if m.amount.get() > remaining => {
+            problems.push(format!(
+                "{m} is more than the {} that remains to refund",
+                Money::new(remaining.max(0), m.currency)
+            ));
+            None
+        }
+        Ok(m) => Some(m),
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    if reason.is_empty() {
+        problems.push("give a reason for the refund (it is kept in the audit log)".into());
+    } else if reason.chars().count() > MAX_REASON_CHARS {
+        problems.push(format!("the reason is longer than {MAX_REASON_CHARS} characters"));
+    }
+    if let Err(e) = check_provider(app, payment) {
+        problems.push(e.to_string());
+    }
+    (amount, problems)
 }
 
 /// What the provider's answer (or error) means for a refund we asked for.

@@ -1,10 +1,13 @@
-//! `web usage import <file.csv>`: parse, price with the rate card, import all or nothing.
+//! Usage import (`web usage import <file.csv>`): parse, price with the rate card, import all or
+//! nothing.
 
 use std::io::Read;
 
 use payments_core::{Currency, Money};
 use payments_store::{NewUsage, Store, StoreError};
 use serde::Deserialize;
+
+use crate::Error;
 
 /// Prices in minor units per hour.
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +132,20 @@ pub fn import(store: &Store, input: impl Read, rates: &RateCard, actor: &str) ->
         ),
         other => ImportError::Store(other),
     })
+}
+
+/// [`import`] from the CSV file at `path`; the error names the file, and says that nothing was
+/// imported.
+pub fn import_file(
+    store: &Store,
+    path: &std::path::Path,
+    rates: &RateCard,
+    actor: &str,
+) -> Result<usize, Error> {
+    let input = std::fs::File::open(path)
+        .map_err(|e| Error::Invalid(format!("cannot open {}: {e}", path.display())))?;
+    import(store, input, rates, actor)
+        .map_err(|e| Error::Invalid(format!("nothing was imported from {}:\n{e}", path.display())))
 }
 
 #[cfg(test)]

@@ -7,8 +7,6 @@
 mod common;
 #[path = "omise/config.rs"]
 mod config;
-#[path = "omise/conformance.rs"]
-mod conformance;
 #[path = "omise/outbound.rs"]
 mod outbound;
 #[path = "omise/suite.rs"]

@@ -1,9 +1,13 @@
 //! The receipt document: what a receipt says ([`ReceiptDoc`], built once for the page and the
-//! PDF), who issues it ([`Issuer`]), and the PDF itself.
+//! PDF), who issues it ([`Issuer`]), the PDF itself, everything a receipt page shows
+//! ([`ReceiptRecord`]) and lists of receipts as CSV (`export`).
 
 mod document;
+pub mod export;
 mod issuer;
 pub mod pdf;
+mod record;
 
 pub use document::{rounding_rule, LineItem, PaymentEntry, ReceiptDoc};
 pub use issuer::Issuer;
+pub use record::ReceiptRecord;

@@ -49,10 +49,11 @@ impl std::fmt::Debug for Ingest {
 }
 
 impl Ingest {
-    /// Starts `settings.writers` writer threads for `store` sharing one queue of
-    /// `settings.queue_limit` events.
+    /// Starts the writer threads for `store` (`settings.writers_for` its backend) sharing one
+    /// queue of `settings.queue_limit` events.
     pub fn start(store: Arc<Store>, settings: &IngestSettings) -> std::io::Result<Ingest> {
-        let (limit, wait, writers) = (settings.queue_limit.max(1), settings.queue_wait, settings.writers);
+        let (limit, wait) = (settings.queue_limit.max(1), settings.queue_wait);
+        let writers = settings.writers_for(store.backend());
         let (sender, queue) = mpsc::channel(limit);
         let queue = Arc::new(Mutex::new(queue));
         let stats = Arc::new(WriterStats::default());

@@ -29,4 +29,7 @@ async fn passes_the_conformance_suite_v2() {
     let report = conformance::run(&f).await;
     assert!(f.mock.record_requests("conformance-v2").await > 0);
     report.assert_passed(PAYPAL_SKIPS);
+    // The signed, tampered and wrong-key deliveries really went to PayPal's verify API.
+    let verifies = crate::requests_to(&f.mock, "POST", "/v1/notifications/verify-webhook-signature").await;
+    assert!(verifies.len() >= 3, "{} verify calls", verifies.len());
 }

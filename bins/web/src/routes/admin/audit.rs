@@ -2,6 +2,7 @@
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
+use payments_app::audit;
 use payments_app::format::format_time_seconds;
 use payments_store::AuditQuery;
 use serde::{Deserialize, Serialize};
@@ -25,19 +26,6 @@ pub struct AuditParams {
     q: Option<String>,
 }
 
-const AUDIT_ACTIONS: &[&str] = &[
-    "payment.intent",
-    "payment.webhook",
-    "payment.finalize",
-    "payment.capture",
-    "payment.close",
-    "payment.refund",
-    "payment.dispute",
-    "receipt.create",
-    "usage.import",
-    "user.create",
-];
-
 #[derive(Serialize)]
 struct AuditView {
     time: String,
@@ -48,42 +36,6 @@ struct AuditView {
     /// "verified" or "refused" for webhook signatures: a text badge, not an emoji.
     badge: Option<&'static str>,
     detail: Vec<(String, String)>,
-}
-
-/// The signature verdict of an entry as a word, and its detail without the emoji marks.
-fn badge_of(detail: &mut [(String, String)]) -> Option<&'static str> {
-    let mut badge = None;
-    for (k, v) in detail.iter_mut() {
-        if k != "signature" {
-            continue;
-        }
-        if let Some(rest) = v.strip_prefix('\u{2705}') {
-            badge = Some("verified");
-            *v = rest.trim().to_string();
-        } else if let Some(rest) = v.strip_prefix('\u{274c}') {
-            badge = Some("refused");
-            *v = rest.trim().to_string();
-        }
-    }
-    badge
-}
-
-/// The detail JSON as `key: value` lines (strings unquoted), for reading rather than parsing.
-fn detail_lines(detail: &str) -> Vec<(String, String)> {
-    match serde_json::from_str::<serde_json::Value>(detail) {
-        Ok(serde_json::Value::Object(map)) => map
-            .into_iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| {
-                let text = match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (k, text)
-            })
-            .collect(),
-        _ => vec![("detail".into(), detail.to_string())],
-    }
 }
 
 pub async fn admin_audit(
@@ -99,7 +51,7 @@ pub async fn admin_audit(
         q.action
             .as_deref()
             .filter(|a| !a.is_empty())
-            .and_then(|a| match AUDIT_ACTIONS.contains(&a) {
+            .and_then(|a| match audit::ACTIONS.contains(&a) {
                 true => Some(a.to_string()),
                 false => {
                     problems.push(format!(
@@ -158,8 +110,7 @@ pub async fn admin_audit(
     let entries: Vec<AuditView> = rows
         .iter()
         .map(|e| {
-            let mut detail = detail_lines(&e.detail);
-            let badge = badge_of(&mut detail);
+            let (badge, detail) = audit::readable_detail(&e.detail);
             AuditView {
                 time: format_time_seconds(e.created_at),
                 actor: e.actor.clone(),
@@ -177,7 +128,7 @@ pub async fn admin_audit(
     }
     ctx.insert("entries", &entries);
     ctx.insert("total", &total);
-    ctx.insert("actions", AUDIT_ACTIONS);
+    ctx.insert("actions", audit::ACTIONS);
     ctx.insert("action", &action.clone().unwrap_or_default());
     ctx.insert("receipt", &receipt);
     ctx.insert("actor", &actor.clone().unwrap_or_default());

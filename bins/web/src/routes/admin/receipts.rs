@@ -2,7 +2,7 @@
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
-use payments_app::format::format_time_seconds;
+use payments_app::receipts::export;
 use payments_store::ReceiptRow;
 use serde::Deserialize;
 
@@ -106,20 +106,6 @@ fn receipt_filter_params(sel: &ReceiptSelection) -> form_urlencoded::Serializer<
     params
 }
 
-/// Totals per currency, in minor units (checked i64 sums, never floats), as display strings.
-fn totals_by_currency(rows: &[(ReceiptRow, String)]) -> Result<Vec<String>, AppError> {
-    let mut totals: Vec<payments_core::Money> = Vec::new();
-    for (r, _) in rows {
-        let m = r.total()?;
-        match totals.iter_mut().find(|t| t.currency == m.currency) {
-            Some(t) => *t = t.checked_add(m).map_err(AppError::internal)?,
-            None => totals.push(m),
-        }
-    }
-    totals.sort_by_key(|m| m.currency.code());
-    Ok(totals.iter().map(|m| m.to_string()).collect())
-}
-
 pub async fn admin_receipts(
     state: web::Data<AppState>,
     session: Session,
@@ -157,7 +143,7 @@ pub async fn admin_receipts(
     ctx.insert("count", &count);
     ctx.insert("truncated", &sel.truncated);
     ctx.insert("max_matching", &MAX_MATCHING);
-    ctx.insert("totals", &totals_by_currency(&sel.rows)?);
+    ctx.insert("totals", &export::totals_by_currency(&sel.rows)?);
     ctx.insert(
         "csv_href",
         &if base.is_empty() {
@@ -183,21 +169,6 @@ pub async fn admin_receipts(
     Ok(html(state.templates.render("admin_receipts.html", &ctx)?))
 }
 
-/// A CSV field: quoted when it holds a comma, quote or line break, and never starting with a
-/// character a spreadsheet would run as a formula.
-fn csv_field(value: &str) -> String {
-    let v = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
-    }
-}
-
 /// The filtered set as CSV: amounts as decimal strings built from the integer minor units.
 pub async fn admin_receipts_csv(
     state: web::Data<AppState>,
@@ -209,23 +180,7 @@ pub async fn admin_receipts_csv(
     if !sel.problems.is_empty() {
         return Err(AppError::BadRequest(sel.problems.join(" ")));
     }
-    let mut out = String::from("receipt,user,status,created,paid,currency,total_minor,total\r\n");
-    for (r, owner) in &sel.rows {
-        let total = r.total()?;
-        let line = [
-            r.id.to_string(),
-            csv_field(owner),
-            csv_field(&r.status),
-            format_time_seconds(r.created_at),
-            r.paid_at.map(format_time_seconds).unwrap_or_default(),
-            total.currency.code().to_string(),
-            r.total_minor.to_string(),
-            total.decimal_string(),
-        ]
-        .join(",");
-        out.push_str(&line);
-        out.push_str("\r\n");
-    }
+    let out = export::receipts_csv(&sel.rows)?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", "attachment; filename=\"receipts.csv\""))

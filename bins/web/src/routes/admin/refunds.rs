@@ -31,22 +31,6 @@ struct ConfirmView {
     provider: String,
 }
 
-/// Reads the amount an admin typed (`617.25`, in the payment's currency) exactly, without floats.
-pub fn parse_amount(text: &str, currency: payments_core::Currency) -> Result<Money, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(format!("enter the amount to refund, in {currency} (e.g. 100.00)"));
-    }
-    let money =
-        Money::parse(text, currency).map_err(|e| format!("the amount {text:?} is not usable: {e}"))?;
-    if !money.amount.is_positive() {
-        return Err(format!(
-            "the amount to refund must be more than zero (got {money})"
-        ));
-    }
-    Ok(money)
-}
-
 /// `POST /admin/payments/{public_id}/refund`
 pub async fn refund(
     state: web::Data<AppState>,
@@ -76,29 +60,7 @@ pub async fn refund(
     let amount_text = form.get("amount").unwrap_or_default().trim().to_string();
     let reason = form.get("reason").unwrap_or_default().trim().to_string();
     let remaining = payment.amount_minor - taken;
-    let mut problems = Vec::new();
-    let amount = match parse_amount(&amount_text, currency) {
-        Ok(m) if m.amount.get() > remaining => {
-            problems.push(format!(
-                "{m} is more than the {} that remains to refund",
-                Money::new(remaining.max(0), currency)
-            ));
-            None
-        }
-        Ok(m) => Some(m),
-        Err(p) => {
-            problems.push(p);
-            None
-        }
-    };
-    if reason.is_empty() {
-        problems.push("give a reason for the refund (it is kept in the audit log)".into());
-    } else if reason.chars().count() > 500 {
-        problems.push("the reason is longer than 500 characters".into());
-    }
-    if let Err(e) = refunds::check_provider(&state.app, &payment) {
-        problems.push(e.to_string());
-    }
+    let (amount, problems) = refunds::check_request(&state.app, &payment, taken, &amount_text, &reason);
     if form.get("confirm") == Some("yes") && problems.is_empty() {
         if let Some(amount) = amount {
             let row = refunds::refund(&state.app, &payment, amount, reason, user.actor()).await?;

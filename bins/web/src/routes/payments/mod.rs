@@ -4,7 +4,7 @@
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use payments_core::ProviderError;
-use payments_store::{PaymentRow, PaymentState, ReceiptStatus};
+use payments_store::{PaymentRow, ReceiptStatus};
 use serde::Deserialize;
 
 use super::page::{html, page_context, see_other, PaymentSummary};
@@ -107,32 +107,13 @@ pub async fn thanks(
         payments_app::checkout::reconcile_on_return(&state.app, &payment).await;
         (payment, receipt_status) = visible_payment(&state, &user, public_id).await?;
     }
-    let (outcome, heading) = outcome_of(&payment, receipt_status)?;
+    let (outcome, heading) = payments_app::checkout::payer_outcome(&payment, receipt_status)?;
     let mut ctx = page_context(&state, &session, Some(&user))?;
     ctx.insert("payment", &PaymentSummary::of(&payment)?);
     ctx.insert("outcome", outcome);
     ctx.insert("heading", heading);
     ctx.insert("webhook_url", &state.config.url("/payments/webhook"));
     Ok(html(state.templates.render("thanks.html", &ctx)?))
-}
-
-/// What the payer is told about a payment: `(outcome, heading)`. Paid when the receipt is; until
-/// the provider has decided, processing.
-fn outcome_of(
-    payment: &PaymentRow,
-    receipt_status: ReceiptStatus,
-) -> Result<(&'static str, &'static str), AppError> {
-    match receipt_status {
-        ReceiptStatus::Paid => return Ok(("paid", "Thank you: payment received")),
-        ReceiptStatus::Refunded => return Ok(("refunded", "Payment refunded")),
-        _ => {}
-    }
-    Ok(match payment.state()? {
-        PaymentState::Failed => ("failed", "Payment failed"),
-        PaymentState::Canceled => ("cancelled", "Payment cancelled"),
-        PaymentState::Expired => ("expired", "Payment expired"),
-        _ => ("processing", "Payment processing"),
-    })
 }
 
 /// `GET /payments/{id}/status`: JSON for the thanks page's poll.

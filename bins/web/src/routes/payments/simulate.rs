@@ -8,11 +8,11 @@ use payments_store::PaymentState;
 use serde::Deserialize;
 
 use payments_app::random_token;
+use payments_app::refunds::parse_amount;
 use payments_app::webhook::process_webhook;
 
 use crate::auth::{CsrfForm, CurrentUser};
 use crate::error::{webhook_status, AppError};
-use crate::routes::admin::refunds::parse_amount;
 use crate::routes::page::{html, page_context, see_other, PaymentSummary};
 use crate::state::AppState;
 
@@ -107,7 +107,7 @@ pub async fn choose(
             // Back where the provider's cancel button leads (as `checkout::start_payment` set it).
             return Ok(see_other(&format!(
                 "{}?cancelled={}",
-                state.config.url(&state.config.cancel_path),
+                state.config.url(&state.config.app.cancel_path),
                 payment.public_id
             )));
         }
@@ -126,7 +126,7 @@ pub async fn choose(
     // Both outcomes return to the thanks page, whose heading follows the outcome.
     Ok(see_other(&format!(
         "{}?payment={}",
-        state.config.success_path, payment.public_id
+        state.config.app.success_path, payment.public_id
     )))
 }
 

@@ -3,8 +3,8 @@
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
-use payments_app::receipts::ReceiptDoc;
-use payments_store::{AuditQuery, DisputeRow, PaymentRow, ReceiptRow, RefundRow, UsageRow};
+use payments_app::receipts::ReceiptRecord;
+use payments_store::{PaymentRow, RefundRow};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::CurrentUser;
@@ -25,85 +25,14 @@ pub struct ReceiptQuery {
     reference: Option<String>,
 }
 
-/// The newest "Pay now" attempt's error for this receipt, if it failed with the active provider:
-/// `(refused amount reason, the full error for admins)`.
-fn last_intent_error(
-    entries: &[payments_store::AuditRow],
-    provider: &str,
-) -> Option<(Option<String>, String)> {
-    let newest = entries.first()?;
-    let detail: serde_json::Value = serde_json::from_str(&newest.detail).ok()?;
-    if detail.get("provider").and_then(|p| p.as_str()) != Some(provider) {
-        return None;
-    }
-    let error = detail.get("error")?.as_str()?.to_string();
-    let refused = error.strip_prefix("amount refused: ").map(str::to_string);
-    Some((refused, error))
-}
-
-/// What a receipt page or PDF is made of.
-struct ReceiptData {
-    receipt: ReceiptRow,
-    owner: String,
-    usage: Vec<UsageRow>,
-    payments: Vec<PaymentRow>,
-    /// The newest `payment.intent` audit entry (for the page's "Pay now" problems).
-    intents: Vec<payments_store::AuditRow>,
-    refunds: Vec<RefundRow>,
-    disputes: Vec<DisputeRow>,
-}
-
 /// Receipt `id` with everything shown on it, if `user` may see it (the owner or an admin;
 /// anyone else gets the same 404 as for a receipt that does not exist).
-async fn load_receipt(
-    state: &web::Data<AppState>,
-    user: &CurrentUser,
-    id: i64,
-) -> Result<ReceiptData, AppError> {
-    let found = state
-        .db(move |s| {
-            let Some(receipt) = s.receipt(id)? else {
-                return Ok(None);
-            };
-            let owner = s
-                .user_by_id(receipt.user_id)?
-                .map(|u| u.username)
-                .unwrap_or_default();
-            let intents = s
-                .audit_log(&AuditQuery {
-                    action: Some("payment.intent".into()),
-                    receipt_id: Some(id),
-                    limit: 1,
-                    offset: 0,
-                })?
-                .0;
-            Ok(Some(ReceiptData {
-                receipt,
-                owner,
-                usage: s.usage_for_receipt(id)?,
-                payments: s.payments_for_receipt(id)?,
-                intents,
-                refunds: s.refunds_for_receipt(id)?,
-                disputes: s.disputes_for_receipt(id)?,
-            }))
-        })
-        .await?;
-    let data = found.ok_or(AppError::NotFound)?;
+async fn load_receipt(state: &AppState, user: &CurrentUser, id: i64) -> Result<ReceiptRecord, AppError> {
+    let data = ReceiptRecord::load(&state.app, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     user.may_access(data.receipt.user_id)?;
     Ok(data)
-}
-
-impl ReceiptData {
-    fn document(&self, state: &AppState) -> Result<ReceiptDoc, AppError> {
-        Ok(ReceiptDoc::build(
-            &self.receipt,
-            &self.owner,
-            &state.config.issuer,
-            &state.config.rates(),
-            &self.usage,
-            &self.payments,
-        )?)
-    }
 }
 
 /// The name receipts are issued under when `ISSUER_NAME` is not set.
@@ -117,10 +46,10 @@ pub async fn receipt(
     q: web::Query<ReceiptQuery>,
 ) -> Result<HttpResponse, AppError> {
     let data = load_receipt(&state, &user, path.into_inner()).await?;
-    let doc = data.document(&state)?;
+    let doc = data.document(state.app.settings())?;
     let r = &data.receipt;
     let last_error = if r.status == "unpaid" {
-        last_intent_error(&data.intents, state.provider_name())
+        data.last_intent_error(state.provider_name())
     } else {
         None
     };
@@ -159,7 +88,7 @@ pub async fn receipt_pdf(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let data = load_receipt(&state, &user, path.into_inner()).await?;
-    let doc = data.document(&state)?;
+    let doc = data.document(state.app.settings())?;
     let bytes = payments_app::receipts::pdf::receipt_pdf(&doc, SITE_NAME);
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")

@@ -1,11 +1,24 @@
 //! What the flows need to know of the deployment: where payers are sent back to, the rate card,
-//! the issuer printed on receipts, reconciliation's pacing and the webhook queue's bounds. The
-//! server reads them from its configuration; nothing here reads the environment.
+//! the issuer printed on receipts, reconciliation's pacing and the webhook queue's bounds; and
+//! how variables are read and checked ([`Source`], [`vars`], [`ConfigError`]), so that each
+//! setting is validated next to what uses it, as each adapter reads its own variables. The
+//! server's configuration composes them.
 
 use std::time::Duration;
 
 use crate::receipts::Issuer;
 use crate::usage::RateCard;
+
+mod error;
+mod read;
+mod source;
+mod variables;
+pub mod vars;
+
+pub use error::ConfigError;
+pub use read::DEFAULT_SITE;
+pub use source::{dotenv_error, dotenv_line_of, Env, Source};
+pub use variables::VARIABLES;
 
 /// The reconciliation settings (the scheduled poll against the provider, see `reconcile`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +52,21 @@ pub struct IngestSettings {
     pub queue_limit: usize,
     /// `WEBHOOK_QUEUE_WAIT_MS`: how long a webhook waits for room in a full queue.
     pub queue_wait: Duration,
-    /// `WEBHOOK_WRITERS`: writer threads, each committing its own batches.
-    pub writers: usize,
+    /// `WEBHOOK_WRITERS`: writer threads, each committing its own batches; `None`: the
+    /// backend's default ([`IngestSettings::writers_for`]).
+    pub writers: Option<usize>,
+}
+
+impl IngestSettings {
+    /// The webhook writer threads for a store of `backend` (`"sqlite"` or `"postgres"`):
+    /// `WEBHOOK_WRITERS` when set, else 1 on SQLite (one write lock: a second writer would only
+    /// wait for it) and 2 on PostgreSQL (a batch is bound by round trips, which two writers
+    /// overlap; measured with the database on the same 2-core host, medians of 3 rounds: 1
+    /// writer 909 deliveries/s, 2 writers 2,552, 3 writers 2,183, 4 writers 2,077, since each
+    /// further writer's database process competes for the same cores and batches get smaller).
+    pub fn writers_for(&self, backend: &str) -> usize {
+        self.writers.unwrap_or(if backend == "postgres" { 2 } else { 1 })
+    }
 }
 
 impl Default for IngestSettings {
@@ -48,7 +74,7 @@ impl Default for IngestSettings {
         IngestSettings {
             queue_limit: 1024,
             queue_wait: Duration::from_millis(2000),
-            writers: 1,
+            writers: None,
         }
     }
 }

@@ -1,93 +1,10 @@
-//! Reading and checking single variables: numbers in bounds, local paths, the site URL, the
-//! database URL, secrets, reconciliation's pacing and the receipts' issuer.
-
-use payments_app::receipts::Issuer;
-use payments_app::ReconcileSettings;
+//! Reading and checking single variables, each problem named: numbers in bounds, local paths,
+//! the site URL, the database URL, secrets. Callers note every problem rather than stopping at
+//! the first ([`grab`]), so that one start names them all.
 
 use super::error::ConfigError;
 use super::source::Source;
-use payments_app::logsafe::bounded;
-
-/// `RECONCILE_*` and `CHECKOUT_LIFETIME_SECS`, each problem noted.
-pub fn reconcile(src: &dyn Source, problems: &mut Vec<ConfigError>) -> Option<ReconcileSettings> {
-    let d = ReconcileSettings::default();
-    let interval = grab(
-        bounded_number(src, "RECONCILE_INTERVAL_SECS", d.interval_secs, 0, 86_400),
-        problems,
-    );
-    let after = grab(
-        bounded_number(src, "RECONCILE_AFTER_SECS", d.after_secs, 60, 7 * 86_400),
-        problems,
-    );
-    let lifetime = grab(
-        bounded_number(
-            src,
-            "CHECKOUT_LIFETIME_SECS",
-            d.checkout_lifetime_secs,
-            300,
-            30 * 86_400,
-        ),
-        problems,
-    );
-    let rate = grab(
-        bounded_number(src, "RECONCILE_RATE", u64::from(d.rate_per_sec), 1, 100),
-        problems,
-    );
-    let (interval, after, lifetime, rate) = (interval?, after?, lifetime?, rate?);
-    if lifetime < after {
-        problems.push(ConfigError::Invalid {
-            name: "CHECKOUT_LIFETIME_SECS",
-            value: lifetime.to_string(),
-            expected: format!(
-                "at least RECONCILE_AFTER_SECS ({after}): a checkout is looked up at the provider before it is expired"
-            ),
-        });
-        return None;
-    }
-    Some(ReconcileSettings {
-        interval_secs: interval,
-        after_secs: after,
-        checkout_lifetime_secs: lifetime,
-        rate_per_sec: u32::try_from(rate).unwrap_or(d.rate_per_sec),
-    })
-}
-
-/// `ISSUER_*`, each problem noted under its variable's name.
-pub fn issuer(src: &dyn Source, problems: &mut Vec<ConfigError>) -> Issuer {
-    let invalid = |name: &'static str, value: &str, expected: String| ConfigError::Invalid {
-        name,
-        value: bounded(value),
-        expected,
-    };
-    let mut out = Issuer::default();
-    if let Some(name) = set(src, "ISSUER_NAME") {
-        match Issuer::check_name(&name) {
-            Ok(name) => out.name = Some(name),
-            Err(e) => problems.push(invalid("ISSUER_NAME", &name, e)),
-        }
-    }
-    if let Some(address) = set(src, "ISSUER_ADDRESS") {
-        match Issuer::parse_address(&address) {
-            Ok(lines) => out.address = lines,
-            Err(e) => problems.push(invalid("ISSUER_ADDRESS", &address, e)),
-        }
-    }
-    if let Some(tax_id) = set(src, "ISSUER_TAX_ID") {
-        match Issuer::check_tax_id(&tax_id) {
-            Ok(id) => out.tax_id = Some(id),
-            Err(e) => problems.push(invalid("ISSUER_TAX_ID", &tax_id, e)),
-        }
-    }
-    let other_given = src.get("ISSUER_ADDRESS").is_some_and(|v| !v.trim().is_empty())
-        || src.get("ISSUER_TAX_ID").is_some_and(|v| !v.trim().is_empty());
-    if set(src, "ISSUER_NAME").is_none() && other_given {
-        problems.push(ConfigError::Missing {
-            name: "ISSUER_NAME",
-            expected: "the organisation's name, since ISSUER_ADDRESS or ISSUER_TAX_ID is set",
-        });
-    }
-    out
-}
+use crate::logsafe::bounded;
 
 /// The trimmed value of `name`, `None` when unset or blank.
 pub fn set(src: &dyn Source, name: &str) -> Option<String> {

@@ -1,0 +1,81 @@
+//! A receipt with everything that is shown about it, read in one go: its line items, payments,
+//! the newest "Pay now" attempt, refunds and disputes.
+
+use payments_store::{AuditQuery, AuditRow, DisputeRow, PaymentRow, ReceiptRow, RefundRow, UsageRow};
+
+use super::ReceiptDoc;
+use crate::settings::Settings;
+use crate::{App, Error};
+
+/// What a receipt page or PDF is made of.
+#[derive(Debug, Clone)]
+pub struct ReceiptRecord {
+    pub receipt: ReceiptRow,
+    /// The owner's username.
+    pub owner: String,
+    pub usage: Vec<UsageRow>,
+    pub payments: Vec<PaymentRow>,
+    /// The newest `payment.intent` audit entry (for the page's "Pay now" problems).
+    pub intents: Vec<AuditRow>,
+    pub refunds: Vec<RefundRow>,
+    pub disputes: Vec<DisputeRow>,
+}
+
+impl ReceiptRecord {
+    /// Receipt `id` with everything shown on it, or `None` when there is no such receipt.
+    /// Whoever asks must be checked against `receipt.user_id` by the caller.
+    pub async fn load(app: &App, id: i64) -> Result<Option<ReceiptRecord>, Error> {
+        app.db(move |s| {
+            let Some(receipt) = s.receipt(id)? else {
+                return Ok(None);
+            };
+            let owner = s
+                .user_by_id(receipt.user_id)?
+                .map(|u| u.username)
+                .unwrap_or_default();
+            let intents = s
+                .audit_log(&AuditQuery {
+                    action: Some("payment.intent".into()),
+                    receipt_id: Some(id),
+                    limit: 1,
+                    offset: 0,
+                })?
+                .0;
+            Ok(Some(ReceiptRecord {
+                receipt,
+                owner,
+                usage: s.usage_for_receipt(id)?,
+                payments: s.payments_for_receipt(id)?,
+                intents,
+                refunds: s.refunds_for_receipt(id)?,
+                disputes: s.disputes_for_receipt(id)?,
+            }))
+        })
+        .await
+    }
+
+    /// The receipt document (for the page and the PDF alike).
+    pub fn document(&self, settings: &Settings) -> Result<ReceiptDoc, Error> {
+        ReceiptDoc::build(
+            &self.receipt,
+            &self.owner,
+            &settings.issuer,
+            &settings.rates,
+            &self.usage,
+            &self.payments,
+        )
+    }
+
+    /// The newest "Pay now" attempt's error for this receipt, if it failed with `provider`:
+    /// `(refused amount reason, the full error for admins)`.
+    pub fn last_intent_error(&self, provider: &str) -> Option<(Option<String>, String)> {
+        let newest = self.intents.first()?;
+        let detail: serde_json::Value = serde_json::from_str(&newest.detail).ok()?;
+        if detail.get("provider").and_then(|p| p.as_str()) != Some(provider) {
+            return None;
+        }
+        let error = detail.get("error")?.as_str()?.to_string();
+        let refused = error.strip_prefix("amount refused: ").map(str::to_string);
+        Some((refused, error))
+    }
+}
