@@ -736,6 +736,12 @@ async fn metrics_need_the_token_and_count_webhooks_and_logins() {
         text.contains("payments_db_pool_connections{state=\"open\"}"),
         "{text}"
     );
+    // A refused webhook never reaches the writers.
+    assert!(text.contains("payments_webhook_batches_total 0\n"), "{text}");
+    assert!(
+        text.contains("payments_webhook_batched_events_total 0\n"),
+        "{text}"
+    );
     // Without the variable there is no such page.
     let plain = crate::support::TestServer::start().await;
     let resp = client

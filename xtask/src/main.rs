@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod layers;
 mod names;
 mod new_adapter;
 mod registration;
@@ -7,7 +8,7 @@ mod registration;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask new-adapter <name>   (a lower-case name such as `acme`)";
+const USAGE: &str = "usage: cargo xtask new-adapter <name>   (a lower-case name such as `acme`)\n       cargo xtask layers               (what each module uses; the layering checks)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +33,22 @@ fn main() -> ExitCode {
                      adapter is implemented; docs/writing-an-adapter.md walks through it."
                 );
                 ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        ["layers"] => match layers::run(&root) {
+            Ok(problems) if problems.is_empty() => {
+                println!("\nlayers: no circle of imports, nothing under crates/ depends on bins/web, no web crate in payments-app");
+                ExitCode::SUCCESS
+            }
+            Ok(problems) => {
+                for p in problems {
+                    eprintln!("problem: {p}");
+                }
+                ExitCode::FAILURE
             }
             Err(e) => {
                 eprintln!("error: {e}");

@@ -6,7 +6,7 @@
 use payments_app::ActiveProvider;
 use payments_core::Adapter;
 
-use crate::config::ConfigError;
+use payments_app::settings::ConfigError;
 
 /// The registry, one line per adapter: `"feature" => crate::{AdapterType, testing::FixtureType},`
 /// (the fixture is the one its conformance suite runs, from its `testing` module). It hands the

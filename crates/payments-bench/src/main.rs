@@ -77,8 +77,8 @@ struct Args {
     #[arg(long, default_value_t = 900)]
     max_seconds: u64,
     /// The server binary to measure (`web`, built with the `stripe` feature, and `postgres` for
-    /// `--backend postgres`). Default: `PAYMENTS_WEB_BIN`, else `web` beside this benchmark's
-    /// own binary (as `cargo build --release -p payments-web --features stripe,postgres` leaves it).
+    /// `--backend postgres`). Default: `PAYMENTS_WEB_BIN`; else, under `cargo run`, cargo builds
+    /// it first; else `web` beside this benchmark's own binary.
     #[arg(long)]
     server: Option<std::path::PathBuf>,
 }
@@ -105,7 +105,8 @@ fn run(args: &Args) -> Result<(), Failure> {
         return Err("--deliveries and --concurrency must be at least 1".into());
     }
     // Before any seeding: a missing server binary is said at once.
-    server_binary(args)?;
+    let server = server_binary(args)?;
+    let _ = SERVER.set(server);
     let durability = if args.relaxed {
         Durability::Relaxed
     } else {
@@ -539,8 +540,13 @@ struct ServerReport {
     peak_rss_kib: Option<u64>,
 }
 
-/// The `web` binary: `--server`, else `PAYMENTS_WEB_BIN`, else `web` beside this binary (or, for
-/// a test binary in `deps/`, one folder up).
+/// The server binary of this run (resolved once, before seeding).
+static SERVER: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// The `web` binary: `--server`, else `PAYMENTS_WEB_BIN`; else, when run by cargo (`cargo run
+/// -p payments-bench`), cargo builds it first (same profile, features `stripe,postgres`, a no-op
+/// when it is up to date, so the server measured is the source as it is); then `web` beside this
+/// binary.
 fn server_binary(args: &Args) -> Result<std::path::PathBuf, Failure> {
     if let Some(path) = args
         .server
@@ -551,13 +557,34 @@ fn server_binary(args: &Args) -> Result<std::path::PathBuf, Failure> {
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this benchmark's own binary: {e}"))?;
     let dir = exe.parent().ok_or("this benchmark's binary has no folder")?;
+    let build = "cargo build --release -p payments-web --bin web --features stripe,postgres";
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let mut command = std::process::Command::new(cargo);
+        command.args([
+            "build",
+            "-p",
+            "payments-web",
+            "--bin",
+            "web",
+            "--features",
+            "stripe,postgres",
+        ]);
+        if !cfg!(debug_assertions) {
+            command.arg("--release");
+        }
+        eprintln!("building the server under test: {command:?}");
+        let status = command.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("building the server failed ({status})"));
+        }
+    }
     [dir.join("web"), dir.join("../web")]
         .into_iter()
         .find(|p| p.is_file())
         .ok_or_else(|| {
             format!(
-                "the server binary `web` is not beside {} (build it with `cargo build --release -p payments-web \
-                 --features stripe,postgres`, or name it with --server or PAYMENTS_WEB_BIN)",
+                "the server binary `web` is not beside {} (build it with `{build}`, or name it with \
+                 --server or PAYMENTS_WEB_BIN)",
                 exe.display()
             )
         })
@@ -906,7 +933,8 @@ fn measure_round(args: &Args, sc: &mut Scenario, round: usize) -> Result<RunResu
         None
     };
 
-    let server = ServerProcess::start(&server_binary(args)?, sc.scratch.url(), durability, logs.path())?;
+    let binary = SERVER.get().ok_or("the server binary was not resolved")?;
+    let server = ServerProcess::start(binary, sc.scratch.url(), durability, logs.path())?;
     let order = delivery_order(n, args.duplicates, args.concurrency);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

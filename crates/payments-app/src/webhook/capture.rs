@@ -5,7 +5,7 @@ use payments_core::{idempotency_key, PaymentStatus};
 use payments_store::{EventOutcome, FinalizeOutcome, NewAudit, PaymentRow, PaymentState};
 use serde_json::json;
 
-use super::{reply_for, store_failure, Answer, WebhookReply};
+use super::reply::{reply_for, store_failure, Answer, WebhookReply};
 use crate::{App, Error};
 
 /// Captures an approved payment at the provider and finalizes from what the capture returned.
