@@ -23,10 +23,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    #[error("the payment provider failed: {0}")]
-    Provider(#[from] ProviderError),
+    /// What the application layer (and the store and the provider under it) failed with.
+    #[error(transparent)]
+    App(#[from] payments_app::Error),
     #[error("internal error: {0}")]
     Internal(String),
     /// Refused by a rate limit; the client may try again after `retry_after` seconds.
@@ -40,16 +39,15 @@ impl AppError {
     }
 }
 
-/// The application's typed errors, as the server answers them.
-impl From<payments_app::Error> for AppError {
-    fn from(e: payments_app::Error) -> Self {
-        match e {
-            payments_app::Error::Conflict(m) => AppError::Conflict(m),
-            payments_app::Error::Invalid(m) => AppError::BadRequest(m),
-            payments_app::Error::Store(e) => AppError::Store(e),
-            payments_app::Error::Provider(e) => AppError::Provider(e),
-            payments_app::Error::Internal(m) => AppError::Internal(m),
-        }
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::App(e.into())
+    }
+}
+
+impl From<ProviderError> for AppError {
+    fn from(e: ProviderError) -> Self {
+        AppError::App(e.into())
     }
 }
 
@@ -81,12 +79,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Store(e) => store_status(e),
-            AppError::Provider(ProviderError::Unavailable { .. }) => StatusCode::BAD_GATEWAY,
-            AppError::Provider(ProviderError::AmountRefused(_) | ProviderError::Amount(_)) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            AppError::Provider(_) => StatusCode::BAD_GATEWAY,
+            AppError::App(e) => app_status(e),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
@@ -109,8 +102,10 @@ impl ResponseError for AppError {
         }
         let message = match self {
             // Do not leak internals to browsers; the log has the details.
-            AppError::Internal(_) => "Something went wrong on our side; the error was logged.".to_string(),
-            AppError::Store(e) if e.is_transient() => {
+            AppError::Internal(_) | AppError::App(payments_app::Error::Internal(_)) => {
+                "Something went wrong on our side; the error was logged.".to_string()
+            }
+            AppError::App(payments_app::Error::Store(e)) if e.is_transient() => {
                 "The database is unavailable right now; please try again shortly.".to_string()
             }
             // Nor a provider's or the database's wording: payers get a short message.
@@ -155,6 +150,23 @@ fn bare_page(status: StatusCode, message: &str) -> String {
         reason = status.canonical_reason().unwrap_or(""),
         msg = html_escape(message),
     )
+}
+
+/// The application's typed errors as HTTP statuses: what cannot be done now is 409, unusable
+/// input 400, the store's errors by kind, a provider's refusal of the amount 422 and any other
+/// provider failure 502.
+fn app_status(e: &payments_app::Error) -> StatusCode {
+    use payments_app::Error;
+    match e {
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        Error::Store(e) => store_status(e),
+        Error::Provider(ProviderError::AmountRefused(_) | ProviderError::Amount(_)) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Error::Provider(_) => StatusCode::BAD_GATEWAY,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 fn store_status(e: &StoreError) -> StatusCode {

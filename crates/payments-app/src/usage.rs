@@ -149,10 +149,11 @@ pub fn import_file(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rates() -> RateCard {
+    /// THB 1.00 a CPU core-hour, THB 50.00 a GPU-hour (the defaults).
+    pub(crate) fn rates() -> RateCard {
         RateCard {
             cpu_core_hour: 100,
             gpu_hour: 5000,

@@ -197,6 +197,7 @@ pub fn rounding_rule(currency: Currency) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::usage::tests::rates;
 
     fn usage(id: i64, job: &str, cpu: i64, gpu: i64, ended_at: i64, cost_minor: i64) -> UsageRow {
         UsageRow {
@@ -223,14 +224,6 @@ mod tests {
             status: "unpaid".into(),
             created_at: 1_764_000_000,
             paid_at: None,
-        }
-    }
-
-    fn rates() -> RateCard {
-        RateCard {
-            cpu_core_hour: 100,
-            gpu_hour: 5000,
-            currency: Currency::from_code("THB").unwrap(),
         }
     }
 
