@@ -70,6 +70,17 @@ pub async fn start_payment(
     }
 }
 
+/// A payment reference as we issue them (`pay_` and up to 64 hex digits) from a query, or
+/// nothing: only such a value is ever looked up or shown back.
+pub fn payment_reference(r: Option<&str>) -> Option<String> {
+    r.filter(|r| {
+        r.strip_prefix("pay_").is_some_and(|hex| {
+            !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    })
+    .map(str::to_string)
+}
+
 /// When the payer comes back before any webhook: for providers that need a capture, look the
 /// payment up at the provider and capture it now (idempotently), so the payer does not wait on
 /// webhook delivery. A later webhook for the same payment is then a harmless duplicate.

@@ -180,3 +180,68 @@ pub async fn send(
     tracing::info!(payment = %payment.public_id, refund = stored.id, status = %stored.status, "refund answered");
     Ok(stored)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payment(amount_minor: i64, refunded_minor: i64) -> PaymentRow {
+        PaymentRow {
+            id: 7,
+            public_id: "pay_07".into(),
+            receipt_id: 3,
+            provider: "dummy".into(),
+            external_id: Some("dummy_pay_07".into()),
+            idempotency_key: "pay:pay_07:checkout:0".into(),
+            amount_minor,
+            currency: "THB".into(),
+            status: "succeeded".into(),
+            checkout_url: None,
+            created_at: 0,
+            updated_at: 0,
+            refunded_minor,
+        }
+    }
+
+    fn refund(payment_id: i64, amount_minor: i64, status: &str) -> RefundRow {
+        RefundRow {
+            id: amount_minor,
+            payment_id,
+            provider: "dummy".into(),
+            seq: Some(1),
+            idempotency_key: Some("pay:pay_07:refund:1".into()),
+            external_id: None,
+            amount_minor,
+            currency: "THB".into(),
+            status: status.into(),
+            origin: "admin".into(),
+            reason: "r".into(),
+            requested_by: "user:admin".into(),
+            error: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn what_is_taken_counts_every_refund_that_did_not_fail_or_what_the_provider_reports() {
+        let refunds = [
+            refund(7, 1_000, "succeeded"),
+            refund(7, 500, "requested"),
+            refund(7, 2_000, "failed"),
+            refund(8, 4_000, "succeeded"),
+        ];
+        assert_eq!(taken_minor(&payment(10_000, 0), &refunds), 1_500);
+        assert_eq!(taken_minor(&payment(10_000, 6_000), &refunds), 6_000);
+        assert_eq!(taken_minor(&payment(10_000, 0), &[]), 0);
+    }
+
+    #[test]
+    fn amounts_are_read_exactly_in_the_currency() {
+        let thb = Currency::from_code("THB").unwrap();
+        assert_eq!(parse_amount(" 617.25 ", thb).unwrap().amount.get(), 61_725);
+        assert!(parse_amount("", thb).unwrap_err().contains("enter the amount"));
+        assert!(parse_amount("0", thb).unwrap_err().contains("more than zero"));
+        assert!(parse_amount("1.005", thb).unwrap_err().contains("not usable"));
+    }
+}

@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use payments_core::{Currency, Money};
-use payments_store::{NewUsage, Store, StoreError};
+use payments_store::{NewUsage, Store, StoreError, UsageRow};
 use serde::Deserialize;
 
 use crate::Error;
@@ -132,6 +132,20 @@ pub fn import(store: &Store, input: impl Read, rates: &RateCard, actor: &str) ->
         ),
         other => ImportError::Store(other),
     })
+}
+
+/// The sum of the costs of `rows` (one currency), in minor units with checked addition; `None`
+/// for no rows.
+pub fn total_cost(rows: &[UsageRow]) -> Result<Option<Money>, Error> {
+    let mut total: Option<Money> = None;
+    for row in rows {
+        let cost = row.cost()?;
+        total = Some(match total {
+            None => cost,
+            Some(t) => t.checked_add(cost).map_err(Error::internal)?,
+        });
+    }
+    Ok(total)
 }
 
 /// [`import`] from the CSV file at `path`; the error names the file, and says that nothing was

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+pub use payments_app::checkout::payment_reference;
 pub use payments_app::period::{parse_day, DateRange};
 
 use crate::error::AppError;
@@ -73,14 +74,4 @@ pub fn text_filter(value: Option<&str>, what: &str, problems: &mut Vec<String>) 
         return None;
     }
     Some(v.to_string())
-}
-
-/// A payment reference as we issue them (`pay_` and hex), or nothing.
-pub fn payment_reference(r: Option<&str>) -> Option<String> {
-    r.filter(|r| {
-        r.strip_prefix("pay_").is_some_and(|hex| {
-            !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        })
-    })
-    .map(str::to_string)
 }

@@ -164,3 +164,60 @@ fn issuer(src: &dyn Source, problems: &mut Vec<ConfigError>) -> Issuer {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> (Option<Settings>, Vec<ConfigError>) {
+        let src: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut problems = Vec::new();
+        (Settings::from_source(&src, &mut problems), problems)
+    }
+
+    #[test]
+    fn defaults_without_variables() {
+        let (settings, problems) = read(&[]);
+        let s = settings.expect("settings");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.site_base_url, DEFAULT_SITE);
+        assert_eq!(
+            (s.rates.cpu_core_hour, s.rates.gpu_hour, s.rates.currency.code()),
+            (100, 5000, "THB")
+        );
+        assert_eq!(s.reconcile, ReconcileSettings::default());
+        assert_eq!(
+            (s.ingest.writers_for("sqlite"), s.ingest.writers_for("postgres")),
+            (1, 2)
+        );
+    }
+
+    #[test]
+    fn every_problem_is_named_under_its_variable() {
+        let (settings, problems) = read(&[
+            ("PAYMENT_CURRENCY", "XXQ"),
+            ("SITE_BASE_URL", "ftp://x"),
+            ("RATE_GPU_HOUR", "-1"),
+            ("WEBHOOK_WRITERS", "0"),
+            ("CHECKOUT_LIFETIME_SECS", "600"),
+            ("ISSUER_TAX_ID", "<script>"),
+        ]);
+        assert!(settings.is_none());
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        for name in [
+            "PAYMENT_CURRENCY",
+            "SITE_BASE_URL",
+            "RATE_GPU_HOUR",
+            "WEBHOOK_WRITERS",
+            "CHECKOUT_LIFETIME_SECS",
+            "ISSUER_TAX_ID",
+        ] {
+            assert!(
+                text.iter().any(|t| t.starts_with(name)),
+                "{name} not named in {text:#?}"
+            );
+        }
+    }
+}

@@ -26,21 +26,6 @@ pub struct MeQuery {
     page: Option<String>,
 }
 
-/// The sum of some amounts in one currency, in minor units (never floats).
-fn sum_money(
-    items: impl IntoIterator<Item = Result<payments_core::Money, AppError>>,
-) -> Result<Option<payments_core::Money>, AppError> {
-    let mut total: Option<payments_core::Money> = None;
-    for m in items {
-        let m = m?;
-        total = Some(match total {
-            None => m,
-            Some(t) => t.checked_add(m).map_err(AppError::internal)?,
-        });
-    }
-    Ok(total)
-}
-
 pub async fn me(
     state: web::Data<AppState>,
     session: Session,
@@ -91,7 +76,7 @@ async fn render_me(
     };
     let start = ((page - 1) * PAGE_SIZE) as usize;
     let shown = &unbilled[start.min(unbilled.len())..(start + PAGE_SIZE as usize).min(unbilled.len())];
-    let unbilled_total = sum_money(unbilled.iter().map(|u| u.cost().map_err(AppError::from)))?;
+    let unbilled_total = payments_app::usage::total_cost(&unbilled)?;
     let mut ctx = page_context(state, session, Some(user))?;
     // Only for the user's own payments, and only while the receipt is still unpaid.
     if let Some(p) = cancelled.filter(|p| {
