@@ -106,7 +106,6 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     // Before any seeding: a missing server binary is said at once.
     let server = server_binary(args)?;
-    let _ = SERVER.set(server);
     let durability = if args.relaxed {
         Durability::Relaxed
     } else {
@@ -131,7 +130,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     for round in 1..=args.rounds.max(1) {
         for scenario in &mut scenarios {
-            let result = measure_round(args, scenario, round)?;
+            let result = measure_round(args, &server, scenario, round)?;
             scenario.rounds.push(result);
         }
     }
@@ -540,9 +539,6 @@ struct ServerReport {
     peak_rss_kib: Option<u64>,
 }
 
-/// The server binary of this run (resolved once, before seeding).
-static SERVER: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-
 /// The `web` binary: `--server`, else `PAYMENTS_WEB_BIN`; else, when run by cargo (`cargo run
 /// -p payments-bench`), cargo builds it first (same profile, features `stripe,postgres`, a no-op
 /// when it is up to date, so the server measured is the source as it is); then `web` beside this
@@ -667,13 +663,19 @@ impl ServerProcess {
             .arg(self.child.id().to_string())
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                break status;
+            }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                break;
+                return Err("the server process did not stop within 30 s of SIGTERM".into());
             }
             std::thread::sleep(Duration::from_millis(20));
+        };
+        if !status.success() {
+            return Err(format!("the server process ended badly ({status})"));
         }
         let (batches, events, largest) = figures?;
         Ok(ServerReport {
@@ -869,7 +871,12 @@ fn seeding_store(scratch: &Scratch) -> Result<Store, Failure> {
 
 /// One measurement on `sc`: fresh receipts seeded, the raw ceiling, then the server under
 /// signed deliveries, and every receipt checked paid exactly once.
-fn measure_round(args: &Args, sc: &mut Scenario, round: usize) -> Result<RunResult, Failure> {
+fn measure_round(
+    args: &Args,
+    server_binary: &std::path::Path,
+    sc: &mut Scenario,
+    round: usize,
+) -> Result<RunResult, Failure> {
     let logs = tempfile::tempdir().map_err(|e| e.to_string())?;
     let n = args.deliveries;
     let raw_n = args.raw.unwrap_or(n.min(2_000));
@@ -933,8 +940,7 @@ fn measure_round(args: &Args, sc: &mut Scenario, round: usize) -> Result<RunResu
         None
     };
 
-    let binary = SERVER.get().ok_or("the server binary was not resolved")?;
-    let server = ServerProcess::start(binary, sc.scratch.url(), durability, logs.path())?;
+    let server = ServerProcess::start(server_binary, sc.scratch.url(), durability, logs.path())?;
     let order = delivery_order(n, args.duplicates, args.concurrency);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
