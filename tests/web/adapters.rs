@@ -7,7 +7,7 @@
 //! `adapters::pays_a_receipt_on_postgres::<its crate>` (PostgreSQL); nothing is added here.
 
 use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Secret};
-use payments_core::{CheckoutRequest, CheckoutSession, Money};
+use payments_core::{CheckoutRequest, CheckoutSession, Money, PaymentStatus};
 use payments_store::{ReceiptStatus, Role};
 use reqwest::StatusCode;
 
@@ -172,6 +172,122 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db:
     );
 }
 
+/// A refund whose answer is lost (the provider made it, the 502 came back) is recorded with its
+/// outcome unknown; the provider then forgets its idempotency keys (as after the adapter's
+/// declared key lifetime), and the admin presses Retry: the server asks the provider first,
+/// finds the refund and sends nothing. The provider holds exactly one refund.
+async fn a_lost_refund_answer_ends_with_one_refund(name: &str, fixture: &dyn AdapterFixture, db: Db) {
+    if name == "dummy" {
+        // The dummy refunds in-process: there is no call whose answer could be lost.
+        return;
+    }
+    let Some(mut vars) = fixture.server_vars() else {
+        panic!("{name}: its fixture gives no server_vars()");
+    };
+    vars.push(("PAYMENT_PROVIDER", name.to_string()));
+    let server = TestServer::start_with(db, &vars).await;
+    server.add_user("alice", Role::User);
+    server.add_usage("alice", "j1", 25);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    let checkout = alice.pay_now(receipt).await;
+    let (payment_ref, amount) = server.payment_of(receipt);
+    let external_id = server
+        .store()
+        .payment_by_public_id(&payment_ref)
+        .unwrap()
+        .unwrap()
+        .external_id
+        .expect("the checkout's provider id");
+    let session = CheckoutSession {
+        external_id,
+        redirect_url: checkout,
+        idempotency_key: String::new(),
+    };
+    if !fixture.set_status(&session, PaymentStatus::Succeeded).await {
+        panic!("{name}: its fixture cannot make the payment paid at its mock");
+    }
+    let request = CheckoutRequest {
+        payment_ref: payment_ref.clone(),
+        amount,
+        username: "alice".into(),
+        receipt_id: receipt,
+        description: String::new(),
+        success_url: String::new(),
+        cancel_url: String::new(),
+        idempotency_key: String::new(),
+        lifetime_secs: None,
+    };
+    let spec = EventSpec {
+        kind: Kind::Succeeded,
+        request: &request,
+        session: &session,
+        amount,
+        refunded: None,
+        event_id: format!("evt_lost_{payment_ref}"),
+        timestamp: fixture.now(),
+    };
+    let body = fixture.event_body(&spec).await.expect("a success webhook");
+    let headers = fixture
+        .sign(&body, spec.timestamp, Secret::Current)
+        .unwrap_or_default();
+    let (status, answer) = server.post_webhook(&headers, &body).await;
+    assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid, "{name}");
+
+    server.add_user("root", Role::Admin);
+    let root = Browser::login(&server, "root").await;
+    assert!(
+        fixture.lose_next_refund_answer().await,
+        "{name}: its fixture cannot lose a refund's answer"
+    );
+    let resp = root.confirm_refund(&payment_ref, "10.00", "lost answer").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{name}");
+    let rows = server.store().refunds_for_receipt(receipt).unwrap();
+    assert_eq!(
+        (rows.len(), rows[0].status.as_str()),
+        (1, "requested"),
+        "{name}: the outcome is unknown: {rows:?}"
+    );
+    assert_eq!(fixture.refunds_at_provider(&session).await, Some(1), "{name}");
+    let page = root.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(
+        page.contains(&format!("/admin/refunds/{}/retry", rows[0].id)),
+        "{name}: Retry is offered where the provider can be asked"
+    );
+    assert!(fixture.forget_idempotency_keys().await, "{name}");
+
+    let resp = root
+        .submit(&format!("/admin/refunds/{}/retry", rows[0].id), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{name}");
+    let row = server.store().refund(rows[0].id).unwrap().unwrap();
+    assert!(
+        ["succeeded", "pending"].contains(&row.status.as_str()) && row.external_id.is_some(),
+        "{name}: settled from the provider's list: {row:?}"
+    );
+    assert_eq!(
+        fixture.refunds_at_provider(&session).await,
+        Some(1),
+        "{name}: exactly one refund at the provider after Retry"
+    );
+    // A second Retry (another tab) does nothing.
+    let resp = root
+        .submit(&format!("/admin/refunds/{}/retry", rows[0].id), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT, "{name}");
+    assert_eq!(fixture.refunds_at_provider(&session).await, Some(1), "{name}");
+    let steps: Vec<String> = server
+        .audit("payment.refund", Some(receipt))
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).unwrap()["step"].to_string())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.contains("provider_list")),
+        "{name}: the look-up is audited: {steps:?}"
+    );
+}
+
 /// One end-to-end test per registry line and backend, named after the adapter's crate, compiled
 /// with the adapter's feature.
 macro_rules! e2e {
@@ -183,6 +299,31 @@ macro_rules! e2e {
             async fn $krate() {
                 let fixture = $krate::testing::$fixture::start().await;
                 super::pays_a_receipt_end_to_end($feature, &fixture, Db::Sqlite).await;
+            })+
+        }
+        mod lost_refund_answer {
+            use crate::support::Db;
+            $(#[cfg(feature = $feature)]
+            #[actix_web::test]
+            async fn $krate() {
+                let fixture = $krate::testing::$fixture::start().await;
+                super::a_lost_refund_answer_ends_with_one_refund($feature, &fixture, Db::Sqlite).await;
+            })+
+        }
+        mod lost_refund_answer_on_postgres {
+            use crate::support::Db;
+            $(#[cfg(feature = $feature)]
+            #[actix_web::test]
+            #[cfg_attr(
+                postgres_tests_ignored,
+                ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+            )]
+            async fn $krate() {
+                let Some(pg) = payments_store::testing::postgres(concat!("web_lost_refund_", $feature)) else {
+                    return;
+                };
+                let fixture = $krate::testing::$fixture::start().await;
+                super::a_lost_refund_answer_ends_with_one_refund($feature, &fixture, Db::Postgres(pg)).await;
             })+
         }
         mod pays_a_receipt_on_postgres {

@@ -112,16 +112,14 @@ async fn refund_half_then_the_rest(db: Db) {
     assert!(server.store().refunds_for_receipt(receipt).unwrap().is_empty());
 
     // Confirm: refunded half.
-    let resp = root
-        .submit(
-            &refund_path(&payment),
-            &[
-                ("amount", "5.00"),
-                ("reason", "job 1 ran twice"),
-                ("confirm", "yes"),
-            ],
-        )
-        .await;
+    let token = root.review_refund(&payment, "5.00", "job 1 ran twice").await;
+    let confirm_page = [
+        ("amount", "5.00"),
+        ("reason", "job 1 ran twice"),
+        ("confirm", "yes"),
+        ("request", token.as_str()),
+    ];
+    let resp = root.submit(&refund_path(&payment), &confirm_page).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let to = location(&resp);
     assert!(to.starts_with(&format!("/receipts/{receipt}?refund=")), "{to}");
@@ -134,14 +132,27 @@ async fn refund_half_then_the_rest(db: Db) {
         "{page}"
     );
     assert!(page.contains("THB 5.00 of THB 10.00 can still be refunded"));
-
-    // The rest: refunded.
+    // The same confirmation posted again (double click, Back and press again) makes no second
+    // refund and says so.
+    let resp = root.submit(&refund_path(&payment), &confirm_page).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let again = location(&resp);
+    assert!(again.contains("again=1"), "{again}");
+    let page = root.get_text(&again).await;
+    assert!(page.contains("already submitted; no second refund was made"), "{page}");
+    assert_eq!(server.store().refunds_for_receipt(receipt).unwrap().len(), 1);
+    // Without the page's token nothing is refunded.
     let resp = root
         .submit(
             &refund_path(&payment),
-            &[("amount", "5"), ("reason", "the rest"), ("confirm", "yes")],
+            &[("amount", "1.00"), ("reason", "no token"), ("confirm", "yes")],
         )
         .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(server.store().refunds_for_receipt(receipt).unwrap().len(), 1);
+
+    // The rest: refunded.
+    let resp = root.confirm_refund(&payment, "5", "the rest").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Refunded);
     let p = server.store().payment_by_public_id(&payment).unwrap().unwrap();
@@ -201,16 +212,24 @@ async fn twenty_concurrent_refunds(db: Db) {
     server.add_user("root", Role::Admin);
     let root = Browser::login(&server, "root").await;
     let token = root.csrf().await;
-    // 20 refunds of THB 1.00 at once on THB 10.00: exactly 10 can be made.
+    // 20 refunds of THB 1.00 at once on THB 10.00, each confirmed on its own page: exactly 10
+    // can be made.
     let path = refund_path(&payment);
-    let handles: Vec<_> = (0..20)
-        .map(|i| {
+    let mut pages = Vec::new();
+    for i in 0..20 {
+        pages.push(root.review_refund(&payment, "1.00", &format!("race {i}")).await);
+    }
+    let handles: Vec<_> = pages
+        .into_iter()
+        .enumerate()
+        .map(|(i, page)| {
             let (client, url, token) = (root.client.clone(), server.url(&path), token.clone());
             actix_web::rt::spawn(async move {
                 let form = [
                     ("amount", "1.00".to_string()),
                     ("reason", format!("race {i}")),
                     ("confirm", "yes".to_string()),
+                    ("request", page),
                     ("csrf_token", token),
                 ];
                 client.post(url).form(&form).send().await.expect("POST").status()
@@ -239,6 +258,7 @@ async fn twenty_concurrent_refunds(db: Db) {
         .map(|r| r.amount_minor)
         .sum();
     assert_eq!(total, 1000);
+    assert_eq!(refunds.len(), 10, "one refund per page that fitted");
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Refunded);
 }
 

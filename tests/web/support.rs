@@ -262,6 +262,39 @@ impl Browser {
         self.post_form(path, &all).await
     }
 
+    /// Reviews a refund of `amount` for `payment` (the receipt page's form) and returns the
+    /// confirmation page's token (its hidden `request` field).
+    pub async fn review_refund(&self, payment: &str, amount: &str, reason: &str) -> String {
+        let resp = self
+            .submit(
+                &format!("/admin/payments/{payment}/refund"),
+                &[("amount", amount), ("reason", reason)],
+            )
+            .await;
+        assert_eq!(resp.status(), reqwest::StatusCode::OK, "the refund's review page");
+        let page = resp.text().await.expect("body");
+        let at = page
+            .find("name=\"request\" value=\"")
+            .unwrap_or_else(|| panic!("no refund token on the confirmation page: {page}"));
+        let rest = &page[at + "name=\"request\" value=\"".len()..];
+        rest[..rest.find('"').expect("end of the token")].to_string()
+    }
+
+    /// Reviews and confirms a refund, as an admin does with the two pages.
+    pub async fn confirm_refund(&self, payment: &str, amount: &str, reason: &str) -> reqwest::Response {
+        let token = self.review_refund(payment, amount, reason).await;
+        self.submit(
+            &format!("/admin/payments/{payment}/refund"),
+            &[
+                ("amount", amount),
+                ("reason", reason),
+                ("confirm", "yes"),
+                ("request", &token),
+            ],
+        )
+        .await
+    }
+
     /// Presses `outcome` (`succeed`, `fail`, `cancel`) for `payment` on the dummy provider's
     /// page, as the payer does.
     pub async fn simulate(&self, payment: &str, outcome: &str) -> reqwest::Response {

@@ -75,8 +75,23 @@ pub fn build_state(mut config: Config, src: &dyn Source) -> Result<AppState, Sta
         tracing::warn!("{note}");
     }
     let active = build_provider(&config, src)?;
+    check_lifetime(&config, &active)?;
     let store = Store::open(&config.database_url, &pool_options(&config))?;
     assemble(config, active, store)
+}
+
+/// A `CHECKOUT_LIFETIME_SECS` below the provider's shortest checkout is refused: the server
+/// would expire a checkout the payer can still pay.
+pub fn check_lifetime(config: &Config, active: &ActiveProvider) -> Result<(), StartError> {
+    let lifetime = config.app.reconcile.checkout_lifetime_secs;
+    match active.provider.min_checkout_lifetime_secs() {
+        Some(min) if lifetime < min => Err(StartError::Problems(vec![format!(
+            "CHECKOUT_LIFETIME_SECS={lifetime} is below {}'s minimum of {min} seconds: a checkout expired \
+             here could still be paid there; set it to {min} or more",
+            active.provider.name()
+        )])),
+        _ => Ok(()),
+    }
 }
 
 /// The options the database is opened with (`DB_DURABILITY`), saying so when relaxed.

@@ -25,8 +25,9 @@ pub use adapter::Adapter;
 pub use amounts::AmountRules;
 pub use money::{Currency, ExponentOverrides, MinorUnits, Money, MoneyError};
 pub use provider::{
-    check_checkout, idempotency_key, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider,
-    PaymentSnapshot, PaymentStatus, ProviderError, RefundOutcome, RefundRequest,
+    check_checkout, idempotency_key, refund_marker, Capabilities, CheckoutRequest, CheckoutSession,
+    KeyLifetime, PaymentProvider, PaymentSnapshot, PaymentStatus, ProviderError, ProviderRefund,
+    RefundOutcome, RefundRequest, REFUND_MARKER_KEY,
 };
 pub use retry::RetryPolicy;
 pub use signature::SignatureError;

@@ -856,6 +856,12 @@ impl<S: Send + 'static> ProviderMock<S> {
         lock(&self.tokens).requests
     }
 
+    /// Forgets every idempotency key kept so far, as the provider does once a key's lifetime has
+    /// passed: the same key again is a new request.
+    pub fn forget_idempotency_keys(&self) {
+        lock(&self.shared.kept).clear();
+    }
+
     /// Invalidates every token issued so far (the next API call gets a 401).
     pub fn revoke_tokens(&self) {
         lock(&self.tokens).issued.clear();

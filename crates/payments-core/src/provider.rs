@@ -76,6 +76,13 @@ pub struct PaymentSnapshot {
     pub status: PaymentStatus,
     pub amount: Option<Money>,
     pub payment_ref: Option<String>,
+    /// Further provider ids of this payment the answer reveals (Stripe's PaymentIntent and
+    /// latest charge, PayPal's capture): the server stores them like a webhook's references, so
+    /// that a later event naming only one of them (a dispute, a dashboard refund) is matched.
+    pub references: Vec<String>,
+    /// Everything refunded of the payment so far, as the provider reports it (same currency as
+    /// `amount`); `None` when the answer does not say.
+    pub refunded: Option<MinorUnits>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +91,63 @@ pub struct RefundRequest {
     /// `None` refunds everything.
     pub amount: Option<Money>,
     pub idempotency_key: String,
+}
+
+/// A deterministic marker of one of our refunds that fits every provider's metadata rules
+/// (letters, digits, `-`, `_`, `.`; PayPal's `custom_id` refuses `:`): the idempotency key with
+/// each other character replaced by `.`. Adapters store it on the refund (metadata, `custom_id`)
+/// and report it back in [`ProviderRefund::marker`], so that a refund whose answer was lost can be
+/// found without sending it again.
+pub fn refund_marker(idempotency_key: &str) -> String {
+    idempotency_key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '.' })
+        .collect()
+}
+
+/// The metadata key under which adapters store [`refund_marker`] where the provider has free
+/// metadata (Stripe, Omise, Mollie).
+pub const REFUND_MARKER_KEY: &str = "refund_key";
+
+/// One refund of a payment as the provider lists it ([`PaymentProvider::list_refunds`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderRefund {
+    pub refund_id: String,
+    /// This refund's amount, in the payment's currency.
+    pub amount: Option<MinorUnits>,
+    /// The provider's own refund status string (see `RefundState::from_provider`).
+    pub status: String,
+    /// The [`refund_marker`] we stored on it, when it is one of ours.
+    pub marker: Option<String>,
+}
+
+/// How long a provider honours the idempotency key of a refund request: a call whose answer
+/// was lost may be sent again with the same key only within it (and only after a look-up found
+/// no such refund).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "secs", rename_all = "snake_case")]
+pub enum KeyLifetime {
+    /// The provider takes no idempotency key (Omise): a resend is never safe by itself.
+    NotTaken,
+    /// Seconds (Stripe about 24 h, Mollie 1 h, PayPal's payments API 45 days).
+    Secs(u64),
+    /// Never forgotten (the dummy: the refund id follows from the key).
+    Forever,
+}
+
+impl KeyLifetime {
+    /// Whether a key first sent `age_secs` ago is still honoured (with a margin of a tenth of
+    /// the lifetime, for clocks and for the provider's "about").
+    pub fn alive_after(self, age_secs: i64) -> bool {
+        match self {
+            KeyLifetime::NotTaken => false,
+            KeyLifetime::Forever => true,
+            KeyLifetime::Secs(secs) => {
+                let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+                age_secs >= 0 && age_secs < secs - secs / 10
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,6 +164,11 @@ pub struct Capabilities {
     pub capture: bool,
     pub refund: bool,
     pub fetch_payment: bool,
+    /// [`PaymentProvider::list_refunds`]: refunds can be looked up (a lost answer is settled
+    /// by asking, never by resending blindly).
+    pub list_refunds: bool,
+    /// [`PaymentProvider::expire_checkout`].
+    pub expire_checkout: bool,
 }
 
 impl Capabilities {
@@ -108,13 +177,33 @@ impl Capabilities {
         capture: false,
         refund: true,
         fetch_payment: true,
+        list_refunds: false,
+        expire_checkout: false,
     };
     /// Capture, refunds and `fetch_payment` (PayPal).
     pub const ALL: Capabilities = Capabilities {
         capture: true,
         refund: true,
         fetch_payment: true,
+        list_refunds: false,
+        expire_checkout: false,
     };
+
+    /// These, and refunds can be looked up.
+    pub const fn with_refund_lookup(self) -> Capabilities {
+        Capabilities {
+            list_refunds: true,
+            ..self
+        }
+    }
+
+    /// These, and checkouts can be expired at the provider.
+    pub const fn with_expire(self) -> Capabilities {
+        Capabilities {
+            expire_checkout: true,
+            ..self
+        }
+    }
 }
 
 /// Failures of outbound provider calls.
@@ -222,6 +311,46 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
         })
     }
 
+    /// Every refund of the payment `external_payment_id` (the id refunds are made against, as in
+    /// [`RefundRequest::external_payment_id`]), with the [`refund_marker`] of ours.
+    async fn list_refunds(&self, external_payment_id: &str) -> Result<Vec<ProviderRefund>, ProviderError> {
+        let _ = external_payment_id;
+        Err(ProviderError::NotSupported {
+            provider: self.name(),
+            operation: "list_refunds",
+        })
+    }
+
+    /// How long the provider honours a refund's idempotency key (default: it takes none).
+    fn refund_key_lifetime(&self) -> KeyLifetime {
+        KeyLifetime::NotTaken
+    }
+
+    /// Whether a verified-by-re-fetch webhook naming a payment the provider does not know
+    /// ([`WebhookError::UnknownPayment`]) is answered 200 with nothing changed, as the provider's
+    /// docs ask (Mollie: so that nobody learns which ids exist), rather than refused with a 400.
+    fn acknowledges_unknown_ids(&self) -> bool {
+        false
+    }
+
+    /// The shortest checkout lifetime the provider accepts, in seconds (Stripe: 30 minutes):
+    /// a `CHECKOUT_LIFETIME_SECS` below it is refused at start-up, because the server would
+    /// expire a checkout the payer can still pay. `None`: no minimum.
+    fn min_checkout_lifetime_secs(&self) -> Option<u64> {
+        None
+    }
+
+    /// Expires an open checkout at the provider, so that it can no longer be paid (Stripe's
+    /// `POST /v1/checkout/sessions/{id}/expire`). Returns the payment as it now stands: a
+    /// checkout paid meanwhile is reported paid, not expired.
+    async fn expire_checkout(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
+        let _ = external_id;
+        Err(ProviderError::NotSupported {
+            provider: self.name(),
+            operation: "expire_checkout",
+        })
+    }
+
     /// The payment's current status at the provider.
     async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
         let _ = external_id;
@@ -235,6 +364,17 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refund_markers_fit_every_provider_and_keys_age() {
+        assert_eq!(refund_marker("pay:pay_07:refund:1"), "pay.pay_07.refund.1");
+        assert_eq!(refund_marker("a b/c-d_e.f"), "a.b.c-d_e.f");
+        assert!(KeyLifetime::Secs(86_400).alive_after(3_600));
+        assert!(!KeyLifetime::Secs(86_400).alive_after(80_000));
+        assert!(!KeyLifetime::Secs(3_600).alive_after(-1));
+        assert!(!KeyLifetime::NotTaken.alive_after(0));
+        assert!(KeyLifetime::Forever.alive_after(i64::MAX));
+    }
 
     #[test]
     fn a_payment_refunded_in_full_is_refunded() {

@@ -141,8 +141,10 @@ pub enum RefundState {
     /// Accepted, money not yet moved (or not yet known to have moved).
     Pending,
     Succeeded,
-    /// Failed, cancelled or voided: nothing was refunded.
+    /// Failed (or reversed): nothing was refunded.
     Failed,
+    /// Cancelled or voided before it was carried out: nothing was refunded.
+    Canceled,
 }
 
 impl RefundState {
@@ -152,7 +154,8 @@ impl RefundState {
     pub fn from_provider(status: &str) -> RefundState {
         match status.trim().to_ascii_lowercase().as_str() {
             "succeeded" | "completed" | "closed" | "refunded" | "successful" => RefundState::Succeeded,
-            "failed" | "canceled" | "cancelled" | "voided" | "reversed" | "declined" => RefundState::Failed,
+            "failed" | "reversed" | "declined" => RefundState::Failed,
+            "canceled" | "cancelled" | "voided" => RefundState::Canceled,
             _ => RefundState::Pending,
         }
     }
@@ -162,7 +165,13 @@ impl RefundState {
             RefundState::Pending => "pending",
             RefundState::Succeeded => "succeeded",
             RefundState::Failed => "failed",
+            RefundState::Canceled => "canceled",
         }
+    }
+
+    /// Failed or canceled: nothing was refunded, the amount can be refunded again.
+    pub fn is_void(self) -> bool {
+        matches!(self, RefundState::Failed | RefundState::Canceled)
     }
 }
 

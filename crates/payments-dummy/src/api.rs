@@ -53,6 +53,8 @@ impl ApiPayment {
             status,
             amount: Some(Money::new(self.amount, currency)),
             payment_ref: Some(self.payment_ref.clone()).filter(|r| !r.is_empty()),
+            references: Vec::new(),
+            refunded: None,
         })
     }
 }

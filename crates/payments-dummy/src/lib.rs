@@ -2,11 +2,12 @@
 
 use payments_core::signature::{split_secrets, StripeStyleScheme};
 use payments_core::{
-    async_trait, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind, MinorUnits, Money,
-    PaymentProvider, PaymentSnapshot, ProviderError, RefundOutcome, RefundReport, RefundRequest, RefundState,
-    SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
+    async_trait, refund_marker, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind,
+    KeyLifetime, MinorUnits, Money, PaymentProvider, PaymentSnapshot, ProviderError, ProviderRefund,
+    RefundOutcome, RefundReport, RefundRequest, RefundState, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[cfg(feature = "api")]
 pub mod api;
@@ -22,6 +23,9 @@ pub const SIGNATURE_HEADER: &str = "Dummy-Signature";
 pub struct DummyProvider {
     scheme: StripeStyleScheme,
     site_base_url: String,
+    /// The refunds made through this provider value, by payment (the dummy's own books, kept
+    /// in memory: what `list_refunds` reports).
+    refunds: Arc<Mutex<Vec<(String, ProviderRefund)>>>,
     /// The optional API (`DUMMY_API_URL`) that `fetch_payment` and `capture` call.
     #[cfg(feature = "api")]
     api: Option<api::Api>,
@@ -88,6 +92,7 @@ impl DummyProvider {
         Ok(DummyProvider {
             scheme: StripeStyleScheme::new(SIGNATURE_HEADER, &secrets, 300),
             site_base_url: site_base_url.trim_end_matches('/').to_string(),
+            refunds: Arc::default(),
             #[cfg(feature = "api")]
             api: None,
         })
@@ -213,7 +218,24 @@ impl PaymentProvider for DummyProvider {
             refund: true,
             capture: self.has_api(),
             fetch_payment: self.has_api(),
+            list_refunds: true,
+            expire_checkout: false,
         }
+    }
+
+    /// The dummy's refund ids follow from the key, so a key is never forgotten.
+    fn refund_key_lifetime(&self) -> KeyLifetime {
+        KeyLifetime::Forever
+    }
+
+    /// The refunds made through this provider value for the payment.
+    async fn list_refunds(&self, external_payment_id: &str) -> Result<Vec<ProviderRefund>, ProviderError> {
+        let books = self.refunds.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(books
+            .iter()
+            .filter(|(payment, _)| payment == external_payment_id)
+            .map(|(_, refund)| refund.clone())
+            .collect())
     }
 
     /// Through the API (`DUMMY_API_URL`); not supported without it.
@@ -312,8 +334,21 @@ impl PaymentProvider for DummyProvider {
         if request.idempotency_key.trim().is_empty() {
             return Err(ProviderError::Config("a refund needs an idempotency key".into()));
         }
+        let refund_id = Self::refund_id(&request.idempotency_key);
+        let mut books = self.refunds.lock().unwrap_or_else(PoisonError::into_inner);
+        if !books.iter().any(|(_, r)| r.refund_id == refund_id) {
+            books.push((
+                request.external_payment_id.clone(),
+                ProviderRefund {
+                    refund_id: refund_id.clone(),
+                    amount: Some(amount.amount),
+                    status: "succeeded".into(),
+                    marker: Some(refund_marker(&request.idempotency_key)),
+                },
+            ));
+        }
         Ok(RefundOutcome {
-            refund_id: Self::refund_id(&request.idempotency_key),
+            refund_id,
             amount: Some(amount.amount),
             status: "succeeded".into(),
         })

@@ -1,19 +1,29 @@
 //! A mock of Mollie's API on 127.0.0.1 (test builds only: `cfg(payments_mock)`), built on the
-//! core's mock kit: `POST /v2/payments`, `GET /v2/payments/{id}`, `POST /v2/payments/{id}/refunds`,
-//! Bearer auth, `Idempotency-Key` replays, and Mollie's error JSON. Tests move payments through
-//! Mollie's statuses with [`MockMollie::set_status`], [`MockMollie::refund`] and
-//! [`MockMollie::charge_back`], and build the webhook Mollie would send with
+//! core's mock kit: `POST /v2/payments`, `GET /v2/payments/{id}`, `POST /v2/payments/{id}/refunds`
+//! (the refund's `metadata` kept), `GET /v2/payments/{id}/refunds` (HAL list, paged with `from` and
+//! `limit`), Bearer auth, `Idempotency-Key` replays (a key reused with another body is Mollie's
+//! `400`), and Mollie's error JSON. Tests move payments through Mollie's statuses with
+//! [`MockMollie::set_status`], make refunds in the "dashboard" with [`MockMollie::refund`] and
+//! [`MockMollie::dashboard_refund`], move a refund on with [`MockMollie::set_refund_status`], charge
+//! back with [`MockMollie::charge_back`], and build the webhook Mollie would send with
 //! [`MockMollie::webhook_body`].
+
+mod fixture;
 
 use payments_core::mock::{Auth, Fault, Idempotency, Method, MockRequest, ProviderMock, Reply};
 use payments_core::money::format_decimal;
-use payments_core::{Currency, Money};
+use payments_core::{Currency, Money, RefundState, RetryPolicy};
 use serde_json::{json, Value};
 
 use crate::transformers::AMOUNTS;
 
+pub use fixture::MollieFixture;
+
 /// The API key the mock accepts.
 pub const API_KEY: &str = "test_dHar4XY7LxsDOtmnkVtjNVWXLSlXsM";
+
+/// The refund routes (create and list).
+const REFUNDS: &str = "/v2/payments/{id}/refunds";
 
 /// One payment as the mock holds it.
 #[derive(Debug, Clone)]
@@ -22,17 +32,33 @@ pub struct Payment {
     /// Mollie's status (`open`, `paid`, ...).
     pub status: &'static str,
     pub amount: Money,
+    /// Mollie's `amountRefunded`: every refund that is not `failed` or `canceled`.
     pub refunded: i64,
     pub charged_back: i64,
     pub metadata: Value,
-    pub refunds: Vec<String>,
+    pub refunds: Vec<Refund>,
 }
 
-/// Mollie's side: the payments, and an amount the next create answers with instead of the asked one.
+/// One refund as the mock holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refund {
+    pub id: String,
+    /// Minor units of the payment's currency.
+    pub amount: i64,
+    /// Mollie's refund status: `queued`, `pending`, `processing`, `refunded`, `failed`, `canceled`.
+    pub status: String,
+    /// What the creator put in `metadata` (`null` for a dashboard refund).
+    pub metadata: Value,
+}
+
+/// Mollie's side: the payments, an amount the next create answers with instead of the asked one,
+/// and a smaller page size for refund lists (to exercise paging).
 #[derive(Default)]
 pub struct State {
     pub payments: Vec<Payment>,
     pub next_amount: Option<Money>,
+    pub refund_page_size: Option<usize>,
+    refunds_made: usize,
 }
 
 /// Mollie's API as the adapter's tests see it.
@@ -48,6 +74,11 @@ fn error(status: u16, title: &str, detail: &str) -> Reply {
 
 fn decimal(units: i64, currency: Currency) -> Value {
     json!({"currency": currency.code(), "value": format_decimal(units, AMOUNTS.exponent(currency), false)})
+}
+
+/// Failed and canceled refunds give the money back: they no longer count in `amountRefunded`.
+fn is_void(status: &str) -> bool {
+    RefundState::from_provider(status).is_void()
 }
 
 fn show(p: &Payment, base: &str) -> Value {
@@ -66,7 +97,24 @@ fn show(p: &Payment, base: &str) -> Value {
     if p.charged_back > 0 {
         body["amountChargedBack"] = decimal(p.charged_back, p.amount.currency);
     }
+    if !p.refunds.is_empty() {
+        body["_links"]["refunds"] = json!({"href": format!("{base}/v2/payments/{}/refunds", p.id),
+            "type": "application/hal+json"});
+    }
     body
+}
+
+fn show_refund(p: &Payment, r: &Refund, base: &str) -> Value {
+    let hal = |href: String| json!({"href": href, "type": "application/hal+json"});
+    let links = json!({
+        "self": hal(format!("{base}/v2/payments/{}/refunds/{}", p.id, r.id)),
+        "payment": hal(format!("{base}/v2/payments/{}", p.id)),
+    });
+    json!({
+        "resource": "refund", "id": r.id, "status": r.status, "paymentId": p.id,
+        "amount": decimal(r.amount, p.amount.currency), "metadata": r.metadata,
+        "createdAt": "2024-05-01T10:00:00+00:00", "_links": links,
+    })
 }
 
 /// `{currency, value}` with exactly Mollie's decimals, as Mollie insists.
@@ -119,13 +167,37 @@ fn create(state: &mut State, req: &MockRequest<'_>) -> Reply {
     Reply::json(201, &show(&payment, req.base_uri()))
 }
 
+fn no_payment() -> Reply {
+    error(404, "Not Found", "No payment exists with token {id}.")
+}
+
+impl State {
+    /// A new refund of `units` on payment `id`, counted in its `amountRefunded` unless void.
+    fn add_refund(&mut self, id: &str, units: i64, status: &str, metadata: Value) -> Option<&Refund> {
+        self.refunds_made += 1;
+        let refund = Refund {
+            id: format!("re_mock{}", self.refunds_made),
+            amount: units,
+            status: status.to_string(),
+            metadata,
+        };
+        let p = self.payments.iter_mut().find(|p| p.id == id)?;
+        if !is_void(status) {
+            p.refunded += units;
+        }
+        p.refunds.push(refund);
+        p.refunds.last()
+    }
+}
+
 fn refund(state: &mut State, req: &MockRequest<'_>) -> Reply {
-    let asked = match amount(&req.json().unwrap_or(Value::Null)) {
+    let body = req.json().unwrap_or(Value::Null);
+    let asked = match amount(&body) {
         Ok(money) => money,
         Err(reply) => return reply,
     };
-    let Some(p) = state.payments.iter_mut().find(|p| p.id == req.param("id")) else {
-        return error(404, "Not Found", "No payment exists with token {id}.");
+    let Some(p) = state.payments.iter().find(|p| p.id == req.param("id")) else {
+        return no_payment();
     };
     if p.status != "paid"
         || asked.currency != p.amount.currency
@@ -137,18 +209,59 @@ fn refund(state: &mut State, req: &MockRequest<'_>) -> Reply {
             "The amount is higher than the amount that can be refunded",
         );
     }
-    p.refunded += asked.amount.0;
-    let id = format!("re_mock{}", p.refunds.len() + 1);
-    p.refunds.push(id.clone());
+    let id = p.id.clone();
+    let metadata = body.get("metadata").cloned().unwrap_or(Value::Null);
+    let refund = state
+        .add_refund(&id, asked.amount.0, "pending", metadata)
+        .cloned();
+    match (state.payments.iter().find(|p| p.id == id), refund) {
+        (Some(p), Some(r)) => Reply::json(201, &show_refund(p, &r, req.base_uri())),
+        _ => no_payment(),
+    }
+}
+
+/// `GET /v2/payments/{id}/refunds?from=re_...&limit=n`: Mollie's HAL list, `limit` 1 to 250
+/// (default 50), `from` the first refund of the page.
+fn list_refunds(state: &mut State, req: &MockRequest<'_>) -> Reply {
+    let Some(p) = state.payments.iter().find(|p| p.id == req.param("id")) else {
+        return no_payment();
+    };
+    let limit = match req.query("limit").map(|l| l.parse::<usize>()) {
+        None => 50,
+        Some(Ok(l)) if (1..=250).contains(&l) => l,
+        Some(_) => return error(400, "Bad Request", "The limit must be between 1 and 250"),
+    };
+    let page = state.refund_page_size.map_or(limit, |size| size.min(limit));
+    let start = match req.query("from") {
+        None => 0,
+        Some(from) => match p.refunds.iter().position(|r| r.id == from) {
+            Some(i) => i,
+            None => return error(400, "Bad Request", "Invalid value for the from parameter"),
+        },
+    };
+    let base = req.base_uri();
+    let list = format!("{base}/v2/payments/{}/refunds", p.id);
+    let shown: Vec<Value> = (p.refunds.iter().skip(start).take(page))
+        .map(|r| show_refund(p, r, base))
+        .collect();
+    let next = p.refunds.get(start + page).map(
+        |r| json!({"href": format!("{list}?from={}&limit={limit}", r.id), "type": "application/hal+json"}),
+    );
     Reply::json(
-        201,
-        &json!({"resource": "refund", "id": id, "status": "pending", "paymentId": p.id,
-        "amount": decimal(asked.amount.0, asked.currency)}),
+        200,
+        &json!({"count": shown.len(), "_embedded": {"refunds": shown}, "_links": {
+            "self": {"href": format!("{list}?limit={limit}"), "type": "application/hal+json"},
+            "previous": null,
+            "next": next,
+            "documentation": {"href": "https://docs.mollie.com/reference/list-refunds", "type": "text/html"},
+        }}),
     )
+    .header("Content-Type", "application/hal+json")
 }
 
 impl MockMollie {
     pub async fn start() -> MockMollie {
+        let reused = |_key: &str| error(400, "Bad Request", "This Idempotency-Key has already been used.");
         let mock = ProviderMock::builder(crate::NAME, State::default())
             .auth(
                 Auth::bearer(API_KEY),
@@ -159,17 +272,18 @@ impl MockMollie {
                 ),
             )
             .fault_reply(|status| error(status, "Service Unavailable", "Mollie is temporarily unavailable"))
-            .idempotency(Idempotency::header("Idempotency-Key"))
+            .idempotency(Idempotency::header("Idempotency-Key").conflict(reused))
             .route(Method::POST, "/v2/payments", create)
             .route(
                 Method::GET,
                 "/v2/payments/{id}",
                 |state: &mut State, req| match state.payments.iter().find(|p| p.id == req.param("id")) {
                     Some(p) => Reply::json(200, &show(p, req.base_uri())),
-                    None => error(404, "Not Found", "No payment exists with token {id}."),
+                    None => no_payment(),
                 },
             )
-            .route(Method::POST, "/v2/payments/{id}/refunds", refund)
+            .route(Method::POST, REFUNDS, refund)
+            .route(Method::GET, REFUNDS, list_refunds)
             .start()
             .await;
         MockMollie { mock }
@@ -191,10 +305,10 @@ impl MockMollie {
         crate::MollieConfig::from_lookup(&lookup).expect("the mock's configuration")
     }
 
-    fn update(&self, id: &str, change: impl FnOnce(&mut Payment)) {
+    pub(crate) fn update<T>(&self, id: &str, change: impl FnOnce(&mut Payment) -> T) -> T {
         let mut state = self.mock.state();
         let payment = state.payments.iter_mut().find(|p| p.id == id);
-        change(payment.unwrap_or_else(|| panic!("the mock has no payment {id}")));
+        change(payment.unwrap_or_else(|| panic!("the mock has no payment {id}")))
     }
 
     /// Moves payment `id` to `status`, as the payer or Mollie would.
@@ -202,9 +316,70 @@ impl MockMollie {
         self.update(id, |p| p.status = status);
     }
 
-    /// A refund made in Mollie's dashboard (minor units of the payment's currency).
-    pub fn refund(&self, id: &str, units: i64) {
-        self.update(id, |p| p.refunded += units);
+    /// A refund of `units` (minor units of the payment's currency) made in Mollie's dashboard,
+    /// already `refunded`; returns its id.
+    pub fn refund(&self, id: &str, units: i64) -> String {
+        self.dashboard_refund(id, units, "refunded")
+    }
+
+    /// A refund of `units` made in Mollie's dashboard (not through the adapter: no marker) with
+    /// Mollie's refund `status`; counted in `amountRefunded` unless `failed` or `canceled`.
+    /// Returns its id.
+    pub fn dashboard_refund(&self, id: &str, units: i64, status: &str) -> String {
+        let mut state = self.mock.state();
+        match state.add_refund(id, units, status, Value::Null) {
+            Some(r) => r.id.clone(),
+            None => panic!("the mock has no payment {id}"),
+        }
+    }
+
+    /// Moves refund `refund_id` to Mollie's refund `status` (`processing`, `refunded`, `failed`,
+    /// `canceled`, ...); a refund that fails or is canceled leaves `amountRefunded` (and one that
+    /// comes back from there enters it again), as at Mollie.
+    pub fn set_refund_status(&self, refund_id: &str, status: &str) {
+        let mut state = self.mock.state();
+        let found = state.payments.iter_mut().find_map(|p| {
+            let r = p.refunds.iter_mut().find(|r| r.id == refund_id)?;
+            let change = match (is_void(&r.status), is_void(status)) {
+                (false, true) => -r.amount,
+                (true, false) => r.amount,
+                _ => 0,
+            };
+            r.status = status.to_string();
+            p.refunded += change;
+            Some(())
+        });
+        if found.is_none() {
+            panic!("the mock has no refund {refund_id}");
+        }
+    }
+
+    /// The refunds of payment `id`, oldest first.
+    pub fn refunds_of(&self, id: &str) -> Vec<Refund> {
+        self.update(id, |p| p.refunds.clone())
+    }
+
+    /// Puts `units` refunded on payment `id` as dashboard refunds: a higher total adds one
+    /// `refunded` refund for the difference; a lower one replaces the refunds by one of `units`
+    /// (none for 0), so that `amountRefunded` and the refund list always agree.
+    pub fn set_refunded_total(&self, id: &str, units: i64) {
+        let current = self.update(id, |p| p.refunded);
+        if units > current {
+            self.refund(id, units - current);
+        } else if units < current {
+            self.update(id, |p| {
+                p.refunds.clear();
+                p.refunded = 0;
+            });
+            if units > 0 {
+                self.refund(id, units);
+            }
+        }
+    }
+
+    /// Refund lists come in pages of at most `size` refunds (Mollie's own limit otherwise).
+    pub fn set_refund_page_size(&self, size: usize) {
+        self.mock.state().refund_page_size = Some(size);
     }
 
     /// A chargeback of `units` on payment `id`.
@@ -229,6 +404,21 @@ impl MockMollie {
             .inject(Method::POST, "/v2/payments", Fault::LostAnswer, 1);
     }
 
+    /// The next refund-create takes effect but its answer is lost, on every attempt the
+    /// adapter's retry policy makes (the retries, with the same key, are replayed and lost too):
+    /// the call fails although the refund exists.
+    pub fn lose_next_refund(&self) {
+        let attempts = RetryPolicy::default().max_attempts.max(1);
+        let attempts = usize::try_from(attempts).unwrap_or(usize::MAX);
+        self.mock
+            .inject(Method::POST, REFUNDS, Fault::LostAnswer, attempts);
+    }
+
+    /// Forgets every `Idempotency-Key`, as Mollie does after an hour.
+    pub fn forget_idempotency_keys(&self) {
+        self.mock.forget_idempotency_keys();
+    }
+
     /// The next create answers with `amount` instead of the one asked.
     pub fn answer_next_create_with(&self, amount: Money) {
         self.mock.state().next_amount = Some(amount);
@@ -239,166 +429,3 @@ impl MockMollie {
         format!("id={id}").into_bytes()
     }
 }
-
-mod fixture {
-    use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Received, Secret, WireAmount};
-    use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus};
-
-    use super::{MockMollie, API_KEY};
-    use crate::MollieProvider;
-
-    /// The conformance suite's fixture for Mollie (also drives the server's end-to-end test).
-    pub struct MollieFixture {
-        pub provider: MollieProvider,
-        pub mock: MockMollie,
-    }
-
-    impl MollieFixture {
-        pub async fn start() -> Self {
-            let mock = MockMollie::start().await;
-            MollieFixture {
-                provider: MollieProvider::new(mock.config()).expect("provider"),
-                mock,
-            }
-        }
-    }
-
-    fn mollie_status(status: PaymentStatus) -> &'static str {
-        match status {
-            PaymentStatus::Pending => "open",
-            PaymentStatus::RequiresCapture => "authorized",
-            PaymentStatus::Succeeded => "paid",
-            PaymentStatus::Failed => "failed",
-            PaymentStatus::Expired => "expired",
-            PaymentStatus::Canceled => "canceled",
-            PaymentStatus::Refunded => "paid",
-        }
-    }
-
-    #[async_trait]
-    impl AdapterFixture for MollieFixture {
-        fn provider(&self) -> &dyn PaymentProvider {
-            &self.provider
-        }
-
-        /// docs/providers/mollie.md: two decimals, JPY and ISK none, no three-decimal currency.
-        fn currencies(&self) -> Vec<&'static str> {
-            vec!["EUR", "JPY", "ISK"]
-        }
-
-        fn wire_amount(&self) -> WireAmount {
-            WireAmount::Decimal
-        }
-
-        async fn received(&self) -> Option<Vec<Received>> {
-            Some(
-                self.mock
-                    .mock
-                    .received()
-                    .await
-                    .iter()
-                    .map(Received::from)
-                    .collect(),
-            )
-        }
-
-        fn is_checkout_create(&self, request: &Received) -> bool {
-            request.method == "POST" && request.path == "/v2/payments"
-        }
-
-        fn amount_sent(&self, request: &Received) -> Option<String> {
-            let body: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
-            Some(body["amount"]["value"].as_str()?.to_string())
-        }
-
-        async fn checkouts_at_provider(&self, payment_ref: &str) -> Option<usize> {
-            Some(self.mock.payments_for(payment_ref).len())
-        }
-
-        async fn lose_next_checkout_answer(&self) -> bool {
-            self.mock.lose_next_create();
-            true
-        }
-
-        async fn answer_next_checkout_with_other_amount(&self, asked: Money) -> bool {
-            let other = Money::new(asked.amount.0 / 100 + 1, asked.currency);
-            self.mock.answer_next_create_with(other);
-            true
-        }
-
-        /// Every kind: Mollie's fetched payment tells each of them apart.
-        fn event_kinds(&self) -> Vec<Kind> {
-            Kind::ALL.to_vec()
-        }
-
-        /// Mollie's webhook names only the payment: the mock's payment is put in the state the
-        /// event stands for, and the body is `id=tr_...`.
-        async fn event_body(&self, spec: &EventSpec<'_>) -> Option<Vec<u8>> {
-            let id = &spec.session.external_id;
-            let status = match spec.kind {
-                Kind::Succeeded | Kind::Refunded | Kind::Disputed => "paid",
-                Kind::Failed => "failed",
-                Kind::Pending => "pending",
-                Kind::Expired => "expired",
-                Kind::CaptureRequired => "authorized",
-            };
-            self.mock.set_status(id, status);
-            self.mock
-                .mock
-                .state()
-                .payments
-                .iter_mut()
-                .filter(|p| p.id == *id)
-                .for_each(|p| {
-                    p.refunded = spec.refunded.map_or(0, |m| m.amount.0);
-                    p.charged_back = if spec.kind == Kind::Disputed {
-                        spec.amount.amount.0
-                    } else {
-                        0
-                    };
-                });
-            Some(MockMollie::webhook_body(id))
-        }
-
-        /// Mollie signs nothing: the webhook is verified by fetching the payment.
-        fn sign(&self, _body: &[u8], _timestamp: i64, _secret: Secret) -> Option<Vec<(String, String)>> {
-            None
-        }
-
-        fn statuses(&self) -> Vec<PaymentStatus> {
-            use PaymentStatus::*;
-            vec![
-                Pending,
-                RequiresCapture,
-                Succeeded,
-                Failed,
-                Expired,
-                Canceled,
-                Refunded,
-            ]
-        }
-
-        /// A fully refunded payment stays `paid` at Mollie, with `amountRefunded` equal to its amount.
-        fn server_vars(&self) -> Option<Vec<(&'static str, String)>> {
-            Some(vec![
-                ("MOLLIE_API_KEY", API_KEY.into()),
-                ("MOLLIE_API_BASE", self.mock.uri()),
-            ])
-        }
-
-        async fn set_status(&self, session: &CheckoutSession, status: PaymentStatus) -> bool {
-            let id = &session.external_id;
-            self.mock.set_status(id, mollie_status(status));
-            let mut state = self.mock.mock.state();
-            for p in state.payments.iter_mut().filter(|p| p.id == *id) {
-                p.refunded = if status == PaymentStatus::Refunded {
-                    p.amount.amount.0
-                } else {
-                    0
-                };
-            }
-            true
-        }
-    }
-}
-pub use fixture::MollieFixture;

@@ -1,7 +1,10 @@
 //! Mollie's wire types (docs/providers/mollie.md) and their mapping into the core's types.
 
-use payments_core::wire::{metadata, DecimalAmount};
-use payments_core::{AmountRules, EventKind, ExponentOverrides, MinorUnits, Money, PaymentStatus};
+use payments_core::wire::{is_provider_id, link, metadata, DecimalAmount};
+use payments_core::{
+    AmountRules, EventKind, ExponentOverrides, MinorUnits, Money, PaymentStatus, ProviderRefund,
+    REFUND_MARKER_KEY,
+};
 use serde::Deserialize;
 
 /// Mollie's payment currencies; its decimals are ISO 4217's (JPY and ISK without).
@@ -28,12 +31,70 @@ pub struct MolliePayment {
     pub links: serde_json::Value,
 }
 
-/// A refund as Mollie reports it.
+/// A refund as Mollie reports it (`queued`, `pending`, `processing`, `refunded`, `failed`,
+/// `canceled`); `metadata` holds our [`REFUND_MARKER_KEY`] on the refunds the adapter made.
 #[derive(Debug, Deserialize)]
 pub struct MollieRefund {
     pub id: String,
     pub status: String,
     pub amount: DecimalAmount,
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+}
+
+impl MollieRefund {
+    /// As the core's listed refund: its own amount (exactly, in Mollie's decimals) and status,
+    /// and our marker read back from `metadata`.
+    pub fn listed(self) -> Result<ProviderRefund, String> {
+        let amount = self
+            .amount
+            .money(&AMOUNTS)
+            .map_err(|e| format!("refund {}: {e}", self.id))?;
+        Ok(ProviderRefund {
+            marker: metadata(&self.metadata, REFUND_MARKER_KEY),
+            amount: Some(amount.amount),
+            status: self.status,
+            refund_id: self.id,
+        })
+    }
+}
+
+/// One page of `GET /v2/payments/{id}/refunds` (HAL: `_embedded.refunds`, `_links.next`).
+#[derive(Debug, Deserialize)]
+pub struct RefundPage {
+    #[serde(rename = "_embedded", default)]
+    pub embedded: RefundsEmbedded,
+    #[serde(rename = "_links", default)]
+    pub links: serde_json::Value,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RefundsEmbedded {
+    #[serde(default)]
+    pub refunds: Vec<MollieRefund>,
+}
+
+/// The most refunds Mollie lists on one page.
+pub const REFUND_PAGE_LIMIT: usize = 250;
+
+impl RefundPage {
+    /// The `from` of the next page (`_links.next.href`'s `from=re_...`), when there is one.
+    /// Only the refund id is taken from the link: the next request goes to our own API base.
+    pub fn next_from(&self) -> Result<Option<String>, String> {
+        let Some(href) = link(&self.links, "next") else {
+            return Ok(None);
+        };
+        let query = href.split_once('?').map_or("", |(_, q)| q);
+        let query = query.split('#').next().unwrap_or_default();
+        let from = query.split('&').find_map(|pair| pair.strip_prefix("from="));
+        match from {
+            // A refund id is letters, digits and `_`: nothing to percent-decode.
+            Some(id) if is_provider_id(id, "re_") => Ok(Some(id.to_string())),
+            _ => Err(format!(
+                "the next page link {href:?} names no refund to start from"
+            )),
+        }
+    }
 }
 
 /// Mollie's payment status as the core's: `open`, `pending` and any status Mollie adds later
@@ -57,6 +118,16 @@ impl MolliePayment {
     /// Our payment id from `metadata` (an object, or the same as a JSON string).
     pub fn payment_ref(&self) -> Option<String> {
         metadata(&self.metadata, "payment_ref")
+    }
+
+    /// Mollie's cumulative `amountRefunded`, as reported (`None` when the payment has none).
+    pub fn refunded(&self) -> Result<Option<MinorUnits>, String> {
+        let money = self
+            .amount_refunded
+            .as_ref()
+            .map(|a| a.money(&AMOUNTS))
+            .transpose()?;
+        Ok(money.map(|m| m.amount))
     }
 
     /// The cumulative amount refunded or charged back, when positive.

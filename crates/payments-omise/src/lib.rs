@@ -11,20 +11,25 @@ use payments_core::http::{segment, Auth, Client, Idempotency, JsonErrors, Lookup
 use payments_core::signature::Scheme;
 use payments_core::wire::is_provider_id;
 use payments_core::{
-    async_trait, check_checkout, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider,
-    PaymentSnapshot, ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest,
+    async_trait, check_checkout, refund_marker, Capabilities, CheckoutRequest, CheckoutSession, KeyLifetime,
+    PaymentProvider, PaymentSnapshot, ProviderError, ProviderRefund, RefundOutcome, RefundRequest,
+    WebhookError, WebhookEvent, WebhookRequest, REFUND_MARKER_KEY,
 };
 
 pub use config::{OmiseConfig, API_VERSION, DEFAULT_API_BASE, DEFAULT_SOURCE_TYPE, ENV_VARS};
 pub use webhook::{OmiseSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
-use transformers::{create_charge_form, OmiseCharge, OmiseRefund, AMOUNTS, META_IDEMPOTENCY_KEY};
+use transformers::{create_charge_form, OmiseCharge, OmiseList, OmiseRefund, AMOUNTS, META_IDEMPOTENCY_KEY};
 
 /// The adapter's name in configuration, the database and the audit log.
 pub const PROVIDER: &str = "omise";
 
 /// Omise's error body.
 pub const ERRORS: JsonErrors = JsonErrors::new(PROVIDER, &["/code"], &["/message"]);
+
+/// `GET /charges/{id}/refunds` pages of at most 100 (Omise's largest `limit`; a charge has
+/// fewer than 15 refunds), at most this many pages.
+const MAX_REFUND_PAGES: u64 = 20;
 
 /// The client for `config`: Basic auth with the secret key (empty password), the pinned
 /// `Omise-Version`. Omise documents no idempotency key: `POST /charges` looks up the charge
@@ -121,7 +126,13 @@ impl PaymentProvider for OmiseProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::REFUND_AND_FETCH
+        Capabilities::REFUND_AND_FETCH.with_refund_lookup()
+    }
+
+    /// Omise takes no idempotency key: a refund whose answer was lost is settled by
+    /// [`PaymentProvider::list_refunds`], never by sending it again.
+    fn refund_key_lifetime(&self) -> KeyLifetime {
+        KeyLifetime::NotTaken
     }
 
     /// `POST /charges` with the configured redirect `source[type]`, `return_uri` and our ids in
@@ -157,8 +168,9 @@ impl PaymentProvider for OmiseProvider {
         webhook::parse_webhook(&self.client, &self.scheme, request).await
     }
 
-    /// `POST /charges/{id}/refunds`. Without an amount, the rest of the charge (amount minus
-    /// what is already refunded, read with `GET /charges/{id}`) is refunded.
+    /// `POST /charges/{id}/refunds` with our [`refund_marker`] in `metadata[refund_key]`.
+    /// Without an amount, the rest of the charge (amount minus what is already refunded, read
+    /// with `GET /charges/{id}`) is refunded.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
         let charge_id = webhook::charge_id(&request.external_payment_id)?;
         let amount = match request.amount {
@@ -180,6 +192,10 @@ impl PaymentProvider for OmiseProvider {
                 format!("metadata[{META_IDEMPOTENCY_KEY}]"),
                 request.idempotency_key.clone(),
             ),
+            (
+                format!("metadata[{REFUND_MARKER_KEY}]"),
+                refund_marker(&request.idempotency_key),
+            ),
         ];
         let path = format!("/charges/{}/refunds", segment(charge_id));
         let refund: OmiseRefund = self.client.json(&Request::post(path).form(form)).await?;
@@ -189,20 +205,50 @@ impl PaymentProvider for OmiseProvider {
                 refund.object, refund.id
             )));
         }
-        let refunded = AMOUNTS
-            .money(refund.amount, &refund.currency)
-            .map_err(unexpected)?;
         Ok(RefundOutcome {
-            amount: Some(refunded.amount),
-            status: refund
-                .status
-                .clone()
-                .unwrap_or_else(|| if refund.voided { "voided" } else { "created" }.to_string()),
+            amount: Some(refund.money()?.amount),
+            status: refund.status_word(),
             refund_id: refund.id,
         })
     }
 
-    /// `GET /charges/{id}`: status, amount and currency as Omise has them now.
+    /// `GET /charges/{id}/refunds?limit=100&offset=...` (Omise's list object: `data`, `offset`,
+    /// `total`), page after page: every refund of the charge with the marker read back from its
+    /// metadata.
+    async fn list_refunds(&self, external_payment_id: &str) -> Result<Vec<ProviderRefund>, ProviderError> {
+        let charge_id = webhook::charge_id(external_payment_id.trim())?;
+        let mut listed = Vec::new();
+        for _ in 0..MAX_REFUND_PAGES {
+            let offset = listed.len();
+            let path = format!(
+                "/charges/{}/refunds?limit=100&offset={offset}&order=chronological",
+                segment(charge_id)
+            );
+            let page: OmiseList<OmiseRefund> = self.client.json(&Request::get(path)).await?;
+            if page.object != "list" || page.offset != u64::try_from(offset).unwrap_or(u64::MAX) {
+                let what = format!("{} from offset {}", page.object, page.offset);
+                return Err(unexpected(format!(
+                    "refunds of {charge_id} answered {what}, not from {offset}"
+                )));
+            }
+            for refund in &page.data {
+                if refund.object != "refund" || refund.charge.as_ref().is_some_and(|c| c.id() != charge_id) {
+                    let (object, id) = (&refund.object, &refund.id);
+                    return Err(unexpected(format!("refunds of {charge_id} listed {object} {id}")));
+                }
+                listed.push(refund.provider_refund()?);
+            }
+            if page.data.is_empty() || u64::try_from(listed.len()).unwrap_or(u64::MAX) >= page.total {
+                return Ok(listed);
+            }
+        }
+        Err(unexpected(format!(
+            "{charge_id} has more than {} refunds",
+            MAX_REFUND_PAGES * 100
+        )))
+    }
+
+    /// `GET /charges/{id}`: status, amount, currency and `refunded_amount` as Omise has them now.
     async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
         let charge = self.fetch_charge(external_id).await?;
         Ok(PaymentSnapshot {
@@ -210,6 +256,8 @@ impl PaymentProvider for OmiseProvider {
             status: charge.payment_status(),
             amount: Some(charge.money()?),
             payment_ref: charge.payment_ref(),
+            references: Vec::new(),
+            refunded: charge.refunded()?.map(|m| m.amount),
         })
     }
 }

@@ -18,12 +18,15 @@
 //! `POST /charges` (form or JSON; a pending charge `chrg_test_...` with `authorize_uri`,
 //! `return_uri`, metadata echoed, upper-case currency; Omise's minimums enforced),
 //! `GET /charges/{id}` (the current stored state; 404 `not_found`),
-//! `POST /charges/{id}/refunds`, `GET /charges/{id}/refunds/{id}`, `GET /events/{id}`,
+//! `POST /charges/{id}/refunds` (metadata kept), `GET /charges/{id}/refunds` (Omise's list
+//! object, `limit`/`offset`/`order`), `GET /charges/{id}/refunds/{id}`, `GET /events/{id}`,
 //! `GET /search?scope=charge&query=...` (id, description and metadata values searched),
 //! the hosted page behind `authorize_uri` (`GET /payments/{id}/authorize`, no key; add
 //! `?result=successful` or `?result=failed` to settle the charge like a payer and be redirected
 //! to `return_uri`), and injected failures or delays ([`MockOmise::fail_next`],
-//! [`MockOmise::delay_next`]). Routing, the key check, the failures and the recording are
+//! [`MockOmise::delay_next`], [`MockOmise::lose_next_refund_answer`]). Tests move a refund to
+//! another status with [`MockOmise::set_refund_status`] and make one "in the dashboard" with
+//! [`MockOmise::refund_at_omise`]. Routing, the key check, the failures and the recording are
 //! `payments_core::mock`'s.
 
 use std::collections::BTreeMap;
@@ -316,6 +319,56 @@ fn create_refund(state: &mut State, charge_id: &str, body: &Map<String, Value>) 
     Reply::json(200, &refund)
 }
 
+/// `GET /charges/{id}/refunds?limit=&offset=&order=`: the charge's refunds as they stand, in
+/// Omise's list object (`chronological` by default).
+fn list_refunds(state: &mut State, request: &MockRequest<'_>) -> Reply {
+    let charge_id = request.param("id");
+    let Some(charge) = state.charges.get(charge_id) else {
+        return error(404, "not_found", &format!("charge {charge_id} was not found"));
+    };
+    let number = |name: &str, default: usize| match request.query(name) {
+        None => Some(default),
+        Some(v) => v.parse::<usize>().ok(),
+    };
+    let (Some(limit), Some(offset)) = (number("limit", 20), number("offset", 0)) else {
+        return error(400, "bad_request", "limit and offset must be integers");
+    };
+    if !(1..=100).contains(&limit) {
+        return error(400, "bad_request", "limit must be between 1 and 100");
+    }
+    let order = request.query("order").unwrap_or_else(|| "chronological".into());
+    let ids = charge["refunds"]["data"].as_array().cloned().unwrap_or_default();
+    let mut all: Vec<Value> = (ids.iter())
+        .filter_map(|r| r["id"].as_str())
+        .filter_map(|id| state.refunds.get(&(charge_id.to_string(), id.to_string())))
+        .cloned()
+        .collect();
+    match order.as_str() {
+        "chronological" => {}
+        "reverse_chronological" => all.reverse(),
+        _ => {
+            return error(
+                400,
+                "bad_request",
+                "order must be chronological or reverse_chronological",
+            )
+        }
+    }
+    let data: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
+    Reply::json(
+        200,
+        &json!({"object": "list", "data": data, "limit": limit, "offset": offset, "total": all.len(),
+            "order": order, "location": format!("/charges/{charge_id}/refunds"),
+            "from": "1970-01-01T00:00:00Z", "to": iso8601(payments_core::unix_now())}),
+    )
+}
+
+/// Whether a refund in `status` has returned (or will return) its amount: not when it failed or
+/// was cancelled.
+fn counts(status: &str) -> bool {
+    !payments_core::RefundState::from_provider(status).is_void()
+}
+
 /// A running mock Omise API.
 pub struct MockOmise {
     mock: ProviderMock<State>,
@@ -357,6 +410,7 @@ impl MockOmise {
             .route(Method::POST, "/charges/{id}/refunds", |state, r| {
                 create_refund(state, r.param("id"), &r.body_object())
             })
+            .route(Method::GET, "/charges/{id}/refunds", list_refunds)
             .route(Method::GET, "/charges/{id}/refunds/{rid}", move |state, r| {
                 let key = (r.param("id").to_string(), r.param("rid").to_string());
                 stored(state.refunds.get(&key), "refund", r.param("rid"))
@@ -592,6 +646,64 @@ impl MockOmise {
         list.last()?["id"].as_str().map(str::to_string)
     }
 
+    /// Every refund of a charge as Omise has it now, oldest first.
+    pub fn refunds_of(&self, charge_id: &str) -> Vec<Value> {
+        let state = self.state();
+        let Some(charge) = state.charges.get(charge_id) else {
+            return Vec::new();
+        };
+        (charge["refunds"]["data"].as_array().into_iter().flatten())
+            .filter_map(|r| r["id"].as_str())
+            .filter_map(|id| state.refunds.get(&(charge_id.to_string(), id.to_string())))
+            .cloned()
+            .collect()
+    }
+
+    /// The refund `refund_id` of a charge as Omise has it now.
+    pub fn refund(&self, charge_id: &str, refund_id: &str) -> Option<Value> {
+        let key = (charge_id.to_string(), refund_id.to_string());
+        self.state().refunds.get(&key).cloned()
+    }
+
+    /// Moves a refund to another `status` (Omise's `pending` or `closed`, or e.g. `failed` for a
+    /// refund that did not go through): one that no longer counts gives its amount back to the
+    /// charge's `refunded_amount` (and one that counts again takes it). Returns the refund, or
+    /// `None` if it does not exist.
+    pub fn set_refund_status(&self, charge_id: &str, refund_id: &str, status: &str) -> Option<Value> {
+        let mut state = self.state();
+        let key = (charge_id.to_string(), refund_id.to_string());
+        let refund = state.refunds.get_mut(&key)?;
+        let was = counts(refund["status"].as_str().unwrap_or("closed"));
+        refund["status"] = json!(status);
+        let amount = refund["amount"].as_i64().unwrap_or(0);
+        let updated = refund.clone();
+        let change = match (was, counts(status)) {
+            (true, false) => -amount,
+            (false, true) => amount,
+            _ => 0,
+        };
+        if let Some(c) = state.charges.get_mut(charge_id) {
+            let refunded = c["refunded_amount"].as_i64().unwrap_or(0);
+            c["refunded_amount"] = json!(refunded + change);
+            let listed = c["refunds"]["data"].as_array_mut().into_iter().flatten();
+            for r in listed.filter(|r| r["id"] == refund_id) {
+                *r = updated.clone();
+            }
+        }
+        Some(updated)
+    }
+
+    /// The next `POST /charges/{id}/refunds` creates the refund but its answer is lost (a 502).
+    pub fn lose_next_refund_answer(&self) {
+        self.mock
+            .inject(Method::POST, "/charges/{id}/refunds", Fault::LostAnswer, 1);
+    }
+
+    /// Forgets every kept idempotency key (Omise keeps none: nothing changes).
+    pub fn forget_idempotency_keys(&self) {
+        self.mock.forget_idempotency_keys();
+    }
+
     /// A `refund.create` event for a stored refund.
     pub fn refund_event(&self, charge_id: &str, refund_id: &str) -> (String, Vec<u8>) {
         let refund = self
@@ -603,6 +715,13 @@ impl MockOmise {
             panic!("the mock has no refund {refund_id} of {charge_id}");
         };
         self.event("refund.create", refund)
+    }
+
+    /// The signed `refund.create` webhook Omise sends for a stored refund, received at `now`
+    /// (the adapter re-fetches the refund: it reports the refund's current status).
+    pub fn signed_refund_event(&self, charge_id: &str, refund_id: &str, now: i64) -> WebhookRequest {
+        let (_, body) = self.refund_event(charge_id, refund_id);
+        WebhookRequest::new(self.sign(&body, now), body, now)
     }
 
     /// Headers signing `body` at `timestamp` with [`TEST_WEBHOOK_SECRET`], the way Omise does.

@@ -2,6 +2,7 @@
 
 use payments_core::{
     AmountRules, CheckoutRequest, EventKind, ExponentOverrides, Money, PaymentStatus, ProviderError,
+    ProviderRefund, REFUND_MARKER_KEY,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -27,7 +28,8 @@ pub const AMOUNTS: AmountRules = AmountRules {
     ..AmountRules::new("Omise", ExponentOverrides::NONE)
 };
 
-/// Metadata keys the adapter writes on charges (and `idempotency_key` on refunds).
+/// Metadata keys the adapter writes on charges (and `idempotency_key` on refunds, with our
+/// [`payments_core::refund_marker`] under [`REFUND_MARKER_KEY`]).
 pub const META_PAYMENT_ID: &str = "payment_id";
 pub const META_IDEMPOTENCY_KEY: &str = "idempotency_key";
 
@@ -122,9 +124,22 @@ impl OmiseCharge {
     pub fn payment_status(&self) -> PaymentStatus {
         PaymentStatus::from(self.status).after_refunds(self.amount, self.refunded_amount.unwrap_or(0))
     }
+
+    /// `refunded_amount` in ISO minor units (`None` when Omise does not say).
+    pub fn refunded(&self) -> Result<Option<Money>, ProviderError> {
+        let Some(units) = self.refunded_amount else {
+            return Ok(None);
+        };
+        AMOUNTS
+            .money(units, &self.currency)
+            .map(Some)
+            .map_err(|e| ProviderError::unexpected(PROVIDER, format!("charge {} refunded: {e}", self.id)))
+    }
 }
 
-/// An Omise refund.
+/// An Omise refund. Its `status` is `pending` or `closed` (omise-swift `Refund.Status`, omise-go
+/// `RefundClosed`); `voided` says the refund was carried out as a void of the charge (a full
+/// refund before settlement, docs.opn.ooo/refunds-api): the money is returned all the same.
 #[derive(Debug, Clone, Deserialize)]
 pub struct OmiseRefund {
     pub object: String,
@@ -135,6 +150,55 @@ pub struct OmiseRefund {
     pub status: Option<String>,
     #[serde(default)]
     pub voided: bool,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+impl OmiseRefund {
+    /// Omise's status word; without one, a void is a refund carried out (`closed`) and anything
+    /// else is `pending` (never taken for money returned).
+    pub fn status_word(&self) -> String {
+        match (&self.status, self.voided) {
+            (Some(status), _) if !status.trim().is_empty() => status.clone(),
+            (_, true) => "closed".into(),
+            _ => "pending".into(),
+        }
+    }
+
+    /// The [`payments_core::refund_marker`] we stored under [`REFUND_MARKER_KEY`], if any.
+    pub fn marker(&self) -> Option<String> {
+        match self.metadata.as_ref()?.get(REFUND_MARKER_KEY)? {
+            Value::String(m) if !m.trim().is_empty() => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    /// This refund's amount in ISO minor units.
+    pub fn money(&self) -> Result<Money, ProviderError> {
+        AMOUNTS
+            .money(self.amount, &self.currency)
+            .map_err(|e| ProviderError::unexpected(PROVIDER, format!("refund {}: {e}", self.id)))
+    }
+
+    /// As [`payments_core::PaymentProvider::list_refunds`] reports it.
+    pub fn provider_refund(&self) -> Result<ProviderRefund, ProviderError> {
+        Ok(ProviderRefund {
+            refund_id: self.id.clone(),
+            amount: Some(self.money()?.amount),
+            status: self.status_word(),
+            marker: self.marker(),
+        })
+    }
+}
+
+/// A page of an Omise list (`GET /charges/{id}/refunds`): `data` from `offset`, of `total`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OmiseList<T> {
+    pub object: String,
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default)]
+    pub total: u64,
 }
 
 /// The form body of `POST /charges` for a hosted redirect charge.

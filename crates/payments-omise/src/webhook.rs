@@ -20,7 +20,7 @@ use payments_core::{
 };
 use serde_json::Value;
 
-use crate::transformers::{Expandable, OmiseCharge, OmiseRefund, AMOUNTS};
+use crate::transformers::{Expandable, OmiseCharge, OmiseRefund};
 use crate::PROVIDER;
 use payments_core::wire::is_provider_id;
 
@@ -174,7 +174,8 @@ pub async fn parse_webhook(
     event.kind = match envelope.key.as_str() {
         // The status decides, not the key: a re-fetched charge is the truth.
         "charge.complete" | "charge.expire" => EventKind::from(charge.status),
-        "refund.create" => {
+        // `refund.create` (and any other `refund.*` key): the refund as Omise has it now.
+        key if key.starts_with("refund.") => {
             let refund_id = envelope.refund_id.as_deref().unwrap_or_default();
             let foreign = || {
                 WebhookError::Refused(format!(
@@ -188,23 +189,20 @@ pub async fn parse_webhook(
             };
             if refund.object != "refund"
                 || refund.id != refund_id
-                || refund.charge.is_some_and(|c| c.id() != charge_id)
+                || refund.charge.as_ref().is_some_and(|c| c.id() != charge_id)
             {
                 return Err(foreign());
             }
-            let refunded = AMOUNTS.money(refund.amount, &refund.currency);
-            let refunded =
-                refunded.map_err(|e| WebhookError::Upstream(format!("refund {refund_id}: {e}")))?;
+            let refunded = refund
+                .money()
+                .map_err(|e| WebhookError::Upstream(e.to_string()))?;
             // Omise reports one refund per event, never a running total: the store sums
-            // them per refund id.
+            // them per refund id. `closed` is done, `pending` not yet; a voided refund was
+            // carried out as a void of the charge (money returned), not cancelled.
             event.refund = Some(RefundReport {
                 id: refund.id.clone(),
                 amount: Some(refunded.amount),
-                state: match (&refund.status, refund.voided) {
-                    (_, true) => RefundState::Failed,
-                    (Some(status), false) => RefundState::from_provider(status),
-                    (None, false) => RefundState::Succeeded,
-                },
+                state: RefundState::from_provider(&refund.status_word()),
             });
             event.references.push(refund.id.clone());
             EventKind::Refunded { amount: None }

@@ -9,6 +9,8 @@ mod common;
 mod config;
 #[path = "omise/outbound.rs"]
 mod outbound;
+#[path = "omise/refunds.rs"]
+mod refunds;
 #[path = "omise/suite.rs"]
 mod suite;
 #[path = "omise/units.rs"]

@@ -9,8 +9,9 @@ pub mod testing;
 
 use payments_core::http::{bounded_key, Auth, Client, Idempotency, Request};
 use payments_core::{
-    async_trait, Capabilities, CheckoutRequest, CheckoutSession, PaymentProvider, PaymentSnapshot,
-    ProviderError, RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest,
+    async_trait, refund_marker, Capabilities, CheckoutRequest, CheckoutSession, KeyLifetime, PaymentProvider,
+    PaymentSnapshot, ProviderError, ProviderRefund, RefundOutcome, RefundRequest, WebhookError, WebhookEvent,
+    WebhookRequest,
 };
 use serde_json::json;
 
@@ -18,13 +19,18 @@ pub use config::{PayPalConfig, ENV_VARS};
 pub use transformers::{PayPalError, PAYPAL_EXPONENTS};
 pub use webhook::{transmission_message, HEADER_TRANSMISSION_SIG};
 
-use transformers::{invoice_id, truncate_chars, AmountWire, Order, RefundWire};
+use transformers::{invoice_id, truncate_chars, AmountWire, Order, RefundWire, MAX_CUSTOM_ID};
 
 /// The provider's name in configuration, the database and the audit log.
 pub const PROVIDER: &str = "paypal";
 
 /// PayPal keeps `PayPal-Request-Id` values up to 108 characters.
 pub const MAX_REQUEST_ID: usize = 108;
+
+/// How long PayPal keeps a `PayPal-Request-Id`: "The server stores keys for 45 days" (the
+/// `PayPal-Request-Id` parameter of `POST /v2/payments/captures/{capture_id}/refund` in PayPal's
+/// Payments v2 description).
+pub const REQUEST_ID_LIFETIME_SECS: u64 = 45 * 86_400;
 
 /// A `PayPal-Request-Id` for `key` (see [`bounded_key`]).
 pub fn request_id(key: &str) -> String {
@@ -126,7 +132,12 @@ impl PaymentProvider for PayPalProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
+        Capabilities::ALL.with_refund_lookup()
+    }
+
+    /// 45 days: see [`REQUEST_ID_LIFETIME_SECS`].
+    fn refund_key_lifetime(&self) -> KeyLifetime {
+        KeyLifetime::Secs(REQUEST_ID_LIFETIME_SECS)
     }
 
     /// `POST /v2/checkout/orders` (intent CAPTURE); the payer goes to the `payer-action` link.
@@ -206,25 +217,42 @@ impl PaymentProvider for PayPalProvider {
     }
 
     /// `POST /v2/payments/captures/{capture_id}/refund`; `external_payment_id` may be the order
-    /// id (its capture is looked up) or a capture id. Empty body = full refund.
+    /// id (its capture is looked up) or a capture id. No `amount` = full refund. `custom_id` is
+    /// our [`refund_marker`], read back by `list_refunds`.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
-        // An empty body refunds everything.
+        let marker = refund_marker(&request.idempotency_key);
+        if marker.is_empty() || marker.len() > MAX_CUSTOM_ID {
+            return Err(ProviderError::Config(format!(
+                "the refund key {:?} does not fit PayPal's custom_id (1 to {MAX_CUSTOM_ID} characters)",
+                request.idempotency_key
+            )));
+        }
+        // Without an amount PayPal refunds what remains of the capture.
         let body = match request.amount {
-            Some(a) => json!({ "amount": AmountWire::from_money(a)? }),
-            None => json!({}),
+            Some(a) => json!({ "amount": AmountWire::from_money(a)?, "custom_id": marker }),
+            None => json!({ "custom_id": marker }),
         };
         let capture_id = self.capture_id_for(&request.external_payment_id).await?;
         let path = format!("/v2/payments/captures/{}/refund", path_segment(&capture_id)?);
         let key = request_id(&request.idempotency_key);
         let refund: RefundWire = self.client.json(&post(path, &body, &key)?).await?;
-        let amount = refund.amount.as_ref().map(AmountWire::to_money).transpose();
-        let amount = amount.map_err(|e| unexpected(format!("refund {}: {e}", refund.id)))?;
-        let (refund_id, status, amount) = (refund.id, refund.status, amount.map(|m| m.amount));
+        let amount = refund.money().map_err(unexpected)?.map(|m| m.amount);
         Ok(RefundOutcome {
-            refund_id,
+            refund_id: refund.id,
             amount,
-            status,
+            status: refund.status,
         })
+    }
+
+    /// `GET /v2/checkout/orders/{id}` and its `purchase_units[].payments.refunds[]`: every refund
+    /// of the order with its status (`COMPLETED`, `PENDING`, `FAILED`, `CANCELLED`) and our marker
+    /// (`custom_id`). `external_payment_id` is the order id the server stores (PayPal has no
+    /// refund list for a bare capture id).
+    async fn list_refunds(&self, external_payment_id: &str) -> Result<Vec<ProviderRefund>, ProviderError> {
+        let order = self.get_order(external_payment_id).await?;
+        let refunds = order.refunds().unwrap_or_default();
+        let listed = refunds.into_iter().map(RefundWire::listed);
+        listed.collect::<Result<_, _>>().map_err(unexpected)
     }
 
     /// `GET /v2/checkout/orders/{id}`: `APPROVED` → `RequiresCapture`, `COMPLETED` with a

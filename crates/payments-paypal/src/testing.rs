@@ -11,8 +11,10 @@
 //! ```
 //!
 //! What it serves: `POST /v1/oauth2/token`, `POST /v2/checkout/orders`,
-//! `GET /v2/checkout/orders/{id}`, `POST /v2/checkout/orders/{id}/capture`,
-//! `POST /v2/payments/captures/{id}/refund`, `POST /v1/notifications/verify-webhook-signature`,
+//! `GET /v2/checkout/orders/{id}` (with the capture and its refunds in
+//! `purchase_units[].payments`), `POST /v2/checkout/orders/{id}/capture`,
+//! `POST /v2/payments/captures/{id}/refund` (the request's `custom_id` kept on the refund),
+//! `POST /v1/notifications/verify-webhook-signature`,
 //! and `GET /checkoutnow?token={id}` (the payer's approval page: approves the order and redirects
 //! to its return URL). Bearer tokens are checked (401 otherwise); `PayPal-Request-Id` replays the
 //! first answer like PayPal; duplicate invoice ids, capturing an unapproved or captured order, and
@@ -38,7 +40,7 @@ use std::time::Duration;
 pub use payments_core::mock::Fault;
 use payments_core::mock::{Idempotency, Method, MockRequest, OAuth, ProviderMock, Reply, Request};
 use payments_core::signature::{hmac_sha256, verify_hmac_sha256};
-use payments_core::{Money, RetryPolicy, WebhookRequest};
+use payments_core::{RetryPolicy, WebhookRequest};
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
@@ -49,6 +51,15 @@ use crate::webhook::{
     HEADER_TRANSMISSION_ID, HEADER_TRANSMISSION_SIG, HEADER_TRANSMISSION_TIME,
 };
 use crate::PayPalProvider;
+
+mod fixture;
+mod refunds;
+
+pub use fixture::PayPalFixture;
+pub use refunds::MockRefund;
+
+/// The refund route (PayPal's Payments v2).
+const REFUND_ROUTE: &str = "/v2/payments/captures/{id}/refund";
 
 pub const TEST_CLIENT_ID: &str = "test-client-id";
 pub const TEST_CLIENT_SECRET: &str = "test-client-secret";
@@ -163,8 +174,8 @@ pub struct MockCapture {
     pub id: String,
     pub status: String,
     pub amount: AmountWire,
-    /// Refunded so far, in ISO minor units.
-    pub refunded: i64,
+    /// Its refunds, oldest first ([`MockCapture::refunded`]: the total not failed or cancelled).
+    pub refunds: Vec<MockRefund>,
 }
 
 #[derive(Debug)]
@@ -257,8 +268,8 @@ impl MockPayPal {
             .route(Method::POST, "/v2/checkout/orders/{id}/capture", |st, req| {
                 answer(capture(st, req.param("id")))
             })
-            .route(Method::POST, "/v2/payments/captures/{id}/refund", |st, req| {
-                answer(json_body(req).and_then(|body| refund(st, req.param("id"), &body)))
+            .route(Method::POST, REFUND_ROUTE, |st, req| {
+                answer(json_body(req).and_then(|body| refunds::refund(st, req.param("id"), &body)))
             })
             .route(
                 Method::POST,
@@ -433,9 +444,60 @@ impl MockPayPal {
         self.state().default_capture_outcome = capture_status.to_string();
     }
 
-    /// Refunds created so far (PayPal's refund JSON).
+    /// The answers to the refund requests so far (PayPal's refund JSON as first answered).
     pub fn refunds(&self) -> Vec<Value> {
         self.state().refunds.clone()
+    }
+
+    /// The refunds of the order's capture as the mock holds them now (none if not captured).
+    pub fn refunds_of(&self, order_id: &str) -> Vec<MockRefund> {
+        self.order(order_id)
+            .and_then(|o| o.capture)
+            .map(|c| c.refunds)
+            .unwrap_or_default()
+    }
+
+    /// Approves and captures the order at the mock, as the payer and PayPal would without our
+    /// adapter (e.g. a capture the server made before a crash), with `capture_status`
+    /// (`COMPLETED`, `DECLINED`, `PENDING`, ...); returns the capture id, `None` if the order is
+    /// unknown or cannot be captured.
+    pub fn capture_order(&self, order_id: &str, capture_status: &str) -> Option<String> {
+        let mut st = self.state();
+        let order = st.order_mut(order_id)?;
+        if matches!(order.status.as_str(), "PAYER_ACTION_REQUIRED" | "CREATED") {
+            order.status = "APPROVED".into();
+        }
+        order.capture_outcome = Some(capture_status.to_string());
+        capture(&mut st, order_id).ok()?;
+        let capture = st.order_mut(order_id)?.capture.as_ref()?;
+        Some(capture.id.clone())
+    }
+
+    /// A refund of `units` (ISO minor units) of the order's capture made in PayPal's dashboard
+    /// (not through the adapter: no `custom_id`), with PayPal's refund `status` (`COMPLETED`,
+    /// `PENDING`, ...); returns its id, `None` if the order has no capture.
+    pub fn dashboard_refund(&self, order_id: &str, units: i64, status: &str) -> Option<String> {
+        self.state().dashboard_refund(order_id, units, status)
+    }
+
+    /// Moves refund `refund_id` to PayPal's refund `status` (`COMPLETED`, `PENDING`, `FAILED`,
+    /// `CANCELLED`); the capture's status follows. False if unknown.
+    pub fn set_refund_status(&self, refund_id: &str, status: &str) -> bool {
+        self.state().set_refund_status(refund_id, status)
+    }
+
+    /// The next refund request takes effect but its answer is lost, on every attempt of the
+    /// adapter's retry policy ([`MockPayPal::config`]: the retries with the same
+    /// `PayPal-Request-Id` are replayed and lost too): the call fails although the refund exists.
+    pub fn lose_next_refund(&self) {
+        let attempts = usize::try_from(self.config().retry.max_attempts.max(1)).unwrap_or(usize::MAX);
+        self.mock
+            .inject(Method::POST, REFUND_ROUTE, Fault::LostAnswer, attempts);
+    }
+
+    /// Forgets every `PayPal-Request-Id`, as PayPal does after 45 days.
+    pub fn forget_request_ids(&self) {
+        self.mock.forget_idempotency_keys();
     }
 
     // ------------------------------------------------------------ webhooks
@@ -569,6 +631,10 @@ fn order_json(o: &MockOrder, uri: &str) -> Value {
             cap["status_details"] = json!({"reason": "DECLINED_BY_RISK_FRAUD_FILTERS"});
         }
         unit["payments"] = json!({"captures": [cap]});
+        if !c.refunds.is_empty() {
+            let refunds: Vec<Value> = c.refunds.iter().map(|r| r.json(uri, &c.id)).collect();
+            unit["payments"]["refunds"] = json!(refunds);
+        }
     }
     let mut links =
         vec![json!({"href": format!("{uri}/v2/checkout/orders/{}", o.id), "rel": "self", "method": "GET"})];
@@ -742,76 +808,9 @@ fn capture(st: &mut State, order_id: &str) -> Result<(u16, Value), Reply> {
         id: capture_id,
         status: outcome,
         amount: order.amount.clone(),
-        refunded: 0,
+        refunds: Vec::new(),
     });
     Ok((201, order_json(order, &uri)))
-}
-
-fn refund(st: &mut State, capture_id: &str, body: &Value) -> Result<(u16, Value), Reply> {
-    let refund_id = st.next_id("1R");
-    let Some(order) = st
-        .orders
-        .iter_mut()
-        .find(|o| o.capture.as_ref().is_some_and(|c| c.id == capture_id))
-    else {
-        return Err(not_found(capture_id));
-    };
-    let Some(cap) = order.capture.as_mut() else {
-        return Err(not_found(capture_id));
-    };
-    if cap.status != "COMPLETED" && cap.status != "PARTIALLY_REFUNDED" {
-        return Err(unprocessable(
-            "CAPTURE_FULLY_REFUNDED",
-            "The capture has already been fully refunded or was not completed.",
-        ));
-    }
-    let captured = cap.amount.to_money().map_err(|_| not_found(capture_id))?;
-    let remaining = captured.amount.get() - cap.refunded;
-    let amount: Money = match body.get("amount") {
-        None => Money::new(remaining, captured.currency),
-        Some(a) => {
-            let wire: AmountWire = serde_json::from_value(a.clone()).map_err(|_| {
-                error_json(
-                    400,
-                    "INVALID_REQUEST",
-                    "Request is not well-formed.",
-                    Some(("INVALID_PARAMETER_VALUE", "amount")),
-                )
-            })?;
-            let m = wire
-                .to_money()
-                .map_err(|_| unprocessable("DECIMAL_PRECISION", "The amount has too many decimals."))?;
-            if m.currency != captured.currency {
-                return Err(unprocessable(
-                    "REFUND_CURRENCY_MISMATCH",
-                    "Refund must be in the same currency as the capture.",
-                ));
-            }
-            m
-        }
-    };
-    if !amount.amount.is_positive() || amount.amount.get() > remaining {
-        return Err(unprocessable("REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture amount that has not yet been refunded."));
-    }
-    cap.refunded += amount.amount.get();
-    cap.status = if cap.refunded == captured.amount.get() {
-        "REFUNDED".into()
-    } else {
-        "PARTIALLY_REFUNDED".into()
-    };
-    let wire = AmountWire::from_money(amount).map_err(|_| unprocessable("DECIMAL_PRECISION", "amount"))?;
-    let value = json!({
-        "id": refund_id,
-        "status": "COMPLETED",
-        "amount": wire,
-        "custom_id": order.custom_id,
-        "links": [
-            {"href": format!("{}/v2/payments/refunds/{refund_id}", st.uri), "rel": "self", "method": "GET"},
-            {"href": format!("{}/v2/payments/captures/{capture_id}", st.uri), "rel": "up", "method": "GET"},
-        ],
-    });
-    st.refunds.push(value.clone());
-    Ok((201, value))
 }
 
 /// The exact text of the posted `webhook_event` member, with the whitespace around it.
@@ -881,5 +880,3 @@ fn verify(req: &Request) -> Result<(u16, Value), Reply> {
     };
     Ok((200, json!({"verification_status": status})))
 }
-mod fixture;
-pub use fixture::PayPalFixture;

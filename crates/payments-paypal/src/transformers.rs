@@ -1,6 +1,8 @@
 //! PayPal wire types, status mapping and amount conversion.
 
-use payments_core::{AmountRules, ExponentOverrides, Money, PaymentStatus, ProviderError};
+use payments_core::{
+    AmountRules, ExponentOverrides, MinorUnits, Money, PaymentStatus, ProviderError, ProviderRefund,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::PROVIDER;
@@ -83,10 +85,13 @@ pub struct PurchaseUnit {
     pub payments: Option<PaymentCollection>,
 }
 
+/// `purchase_units[].payments`: the captures and, once there are any, the refunds.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PaymentCollection {
     #[serde(default)]
     pub captures: Vec<Capture>,
+    /// `None` when the answer has no `refunds` member.
+    pub refunds: Option<Vec<RefundWire>>,
 }
 
 /// A capture, as nested in an order and as the resource of `PAYMENT.CAPTURE.*` webhooks.
@@ -184,26 +189,111 @@ impl Order {
             .or_else(|| self.decisive_capture().and_then(|c| c.custom_id.clone()))
     }
 
+    fn collections(&self) -> impl Iterator<Item = &PaymentCollection> {
+        self.purchase_units.iter().filter_map(|pu| pu.payments.as_ref())
+    }
+
+    /// The ids of the order's captures (one per capture attempt): a dispute or a refund made in
+    /// PayPal's dashboard names only the capture.
+    pub fn capture_ids(&self) -> Vec<String> {
+        let ids = self
+            .collections()
+            .flat_map(|p| p.captures.iter())
+            .map(|c| c.id.clone());
+        let mut ids: Vec<String> = ids.filter(|id| !id.trim().is_empty()).collect();
+        ids.dedup();
+        ids
+    }
+
+    /// Every refund of the order (`purchase_units[].payments.refunds[]`); `None` when the
+    /// answer lists no refunds at all.
+    pub fn refunds(&self) -> Option<Vec<&RefundWire>> {
+        let mut lists = self.collections().filter_map(|p| p.refunds.as_ref()).peekable();
+        lists.peek()?;
+        Some(lists.flatten().collect())
+    }
+
+    /// Everything refunded so far: the sum of the `COMPLETED` refunds, in the payment's
+    /// currency; `None` when the order lists no refunds.
+    pub fn refunded(&self, currency: Option<payments_core::Currency>) -> Result<Option<MinorUnits>, String> {
+        let Some(refunds) = self.refunds() else {
+            return Ok(None);
+        };
+        let mut total: i64 = 0;
+        for refund in refunds.into_iter().filter(|r| r.status == "COMPLETED") {
+            let money = refund
+                .money()?
+                .ok_or_else(|| format!("refund {} has no amount", refund.id))?;
+            if currency.is_some_and(|c| c != money.currency) {
+                return Err(format!(
+                    "refund {} is in {}, not the payment's currency",
+                    refund.id, money.currency
+                ));
+            }
+            total = total
+                .checked_add(money.amount.get())
+                .ok_or_else(|| format!("the refunds of order {} overflow", self.id))?;
+        }
+        Ok(Some(MinorUnits(total)))
+    }
+
+    /// What PayPal says about the payment now: status and amount from the capture, the capture
+    /// ids as references, and the completed refunds' total.
     pub fn snapshot(&self) -> Result<payments_core::PaymentSnapshot, ProviderError> {
-        let amount = self
-            .amount()
-            .map_err(|e| ProviderError::unexpected(PROVIDER, format!("order {}: {e}", self.id)))?;
+        let bad = |e: String| ProviderError::unexpected(PROVIDER, format!("order {}: {e}", self.id));
+        let amount = self.amount().map_err(bad)?;
+        let refunded = self.refunded(amount.map(|m| m.currency)).map_err(bad)?;
         Ok(payments_core::PaymentSnapshot {
             external_id: self.id.clone(),
             status: self.payment_status(),
             amount,
             payment_ref: self.custom_id(),
+            references: self.capture_ids(),
+            refunded,
         })
     }
 }
 
 // ---------------------------------------------------------------- refunds
 
+/// A refund: the answer to a refund request, and an entry of an order's
+/// `purchase_units[].payments.refunds` (`COMPLETED | PENDING | FAILED | CANCELLED`). `custom_id`
+/// is our [`refund_marker`](payments_core::refund_marker) on the refunds the adapter made.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RefundWire {
     pub id: String,
     pub status: String,
     pub amount: Option<AmountWire>,
+    pub custom_id: Option<String>,
+}
+
+impl RefundWire {
+    /// Its amount in ISO minor units (PayPal's decimals read back exactly).
+    pub fn money(&self) -> Result<Option<Money>, String> {
+        let money = self.amount.as_ref().map(AmountWire::to_money).transpose();
+        money.map_err(|e| format!("refund {}: {e}", self.id))
+    }
+
+    /// As the core's listed refund, with our marker read back from `custom_id`.
+    pub fn listed(&self) -> Result<ProviderRefund, String> {
+        Ok(ProviderRefund {
+            refund_id: self.id.clone(),
+            amount: self.money()?.map(|m| m.amount),
+            status: self.status.clone(),
+            marker: self.custom_id.clone().filter(|c| !c.is_empty()),
+        })
+    }
+}
+
+/// The longest `custom_id` PayPal takes on a refund (`maxLength` in its Payments v2
+/// description; pattern `^[A-Za-z0-9-_.,]*$`, which every refund marker fits).
+pub const MAX_CUSTOM_ID: usize = 127;
+
+/// Whether a refund resource's `custom_id` is one of our refund markers
+/// (`refund_marker(idempotency_key(payment, "refund", n))` = `pay.<payment>.refund.<n>`) rather
+/// than our payment id (`pay_...`, which has no `.`).
+pub fn is_refund_marker(custom_id: &str) -> bool {
+    custom_id.starts_with("pay.") && custom_id.contains(".refund.")
 }
 
 // ---------------------------------------------------------------- errors

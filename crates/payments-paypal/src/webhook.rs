@@ -296,7 +296,11 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
                 event.references.push(r.id.clone());
             }
             event.amount = amount;
-            event.payment_ref = r.custom_id;
+            // A refund's `custom_id` is its own: our refund marker on the refunds we make (not
+            // our payment id, which a refund made in PayPal's dashboard may still carry).
+            event.payment_ref = r
+                .custom_id
+                .filter(|c| !(refund_event && crate::transformers::is_refund_marker(c)));
             event.external_payment_id = r
                 .supplementary_data
                 .and_then(|s| s.related_ids?.order_id)

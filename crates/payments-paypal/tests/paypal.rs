@@ -291,7 +291,7 @@ async fn refunds_partial_then_full_and_refuses_too_much() {
     let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
     assert_eq!(
         body,
-        json!({"amount": {"currency_code": "THB", "value": "234.50"}})
+        json!({"amount": {"currency_code": "THB", "value": "234.50"}, "custom_id": "pay.pay_refund.refund.0"})
     );
     assert_eq!(
         header(&sent[0], "paypal-request-id"),
@@ -334,11 +334,12 @@ async fn refunds_partial_then_full_and_refuses_too_much() {
     )
     .await;
     assert_eq!(sent.len(), 3);
-    assert_eq!(sent[2].body, b"{}");
-    assert_eq!(
-        provider.fetch_payment(&order_id).await.unwrap().status,
-        PaymentStatus::Refunded
-    );
+    // No amount: PayPal refunds what remains; our marker still goes along.
+    assert_eq!(sent[2].body, br#"{"custom_id":"pay.pay_refund.refund.2"}"#);
+    let snapshot = provider.fetch_payment(&order_id).await.unwrap();
+    assert_eq!(snapshot.status, PaymentStatus::Refunded);
+    assert_eq!(snapshot.refunded, Some(thb(123_450).amount));
+    assert_eq!(snapshot.references, vec![capture_id.clone()]);
     assert_eq!(mock.refunds().len(), 2);
     mock.record_requests("refund").await;
 }
@@ -857,6 +858,8 @@ fn message_construction_matches_the_shared_vector() {
     assert_eq!(transmission_message("id", "t", "W", b""), "id|t|W|0");
 }
 
+#[path = "paypal/refunds.rs"]
+mod refunds;
 #[path = "paypal/suite.rs"]
 mod suite;
 #[path = "paypal/units.rs"]

@@ -609,6 +609,45 @@ impl Store {
         })
     }
 
+    /// Finalizes a payment from what the provider answered (a look-up at reconciliation, a
+    /// capture the server made), in one transaction: the provider ids the answer reveals are
+    /// remembered (so that later events naming only them are matched), the exact amount and
+    /// currency are checked as for a webhook, and a payment finalized now takes the provider's
+    /// refunded total (refunds made at the provider before we saw the payment succeed).
+    pub fn finalize_from_provider(
+        &self,
+        event_row_id: Option<i64>,
+        public_id: &str,
+        snapshot: &payments_core::PaymentSnapshot,
+        actor: &str,
+        source: &str,
+    ) -> Result<FinalizeOutcome, StoreError> {
+        write_tx!(self, |c| {
+            let payment = ops::payments::by_public_id(c, public_id)?;
+            if let Some(p) = &payment {
+                ops::payments::remember_references(
+                    c,
+                    p,
+                    snapshot.references.iter().map(String::as_str),
+                )?;
+            }
+            let payment_id = payment.as_ref().map(|p| p.id);
+            let mut audits = Vec::new();
+            let outcome =
+                ops::payments::finalize_success(c, payment, snapshot.amount, actor, source, &mut audits)?;
+            if let Some(row) = event_row_id {
+                ops::events::set_outcome(c, row, payment_id, outcome.label(), true)?;
+            }
+            ops::audit::append_all(c, &audits)?;
+            if let (FinalizeOutcome::Finalized { payment_id, .. }, Some(total)) = (&outcome, snapshot.refunded) {
+                if total.get() > 0 {
+                    ops::refunds::apply_total(c, *payment_id, total.get(), actor)?;
+                }
+            }
+            Ok(outcome)
+        })
+    }
+
     /// Marks an open payment failed/expired/canceled (e.g. the payer cancelled, a capture was
     /// declined). A succeeded payment is never changed.
     pub fn close_payment(
@@ -639,8 +678,60 @@ impl Store {
             payment_public_id,
             amount_minor,
             reason,
-            actor
+            actor,
+            None
         ))
+        .map(|r| r.row().clone())
+    }
+
+    /// [`Store::request_refund`] from a confirmation page whose random `token` it carries: the
+    /// first request with the token stores the refund, every later one (also at the same time,
+    /// from another browser) gets that refund back as [`RefundRequested::Repeated`].
+    pub fn request_refund_once(
+        &self,
+        payment_public_id: &str,
+        amount_minor: i64,
+        reason: &str,
+        actor: &str,
+        token: &str,
+    ) -> Result<RefundRequested, StoreError> {
+        write_tx!(self, |c| ops::refunds::request(
+            c,
+            payment_public_id,
+            amount_minor,
+            reason,
+            actor,
+            Some(token)
+        ))
+    }
+
+    /// Brings our refunds of a payment in line with `listed`, the provider's list of them
+    /// (`PaymentProvider::list_refunds`), and settles the payment and receipt; audited.
+    pub fn sync_refunds(
+        &self,
+        payment_id: i64,
+        listed: &[payments_core::ProviderRefund],
+        actor: &str,
+    ) -> Result<RefundSync, StoreError> {
+        write_tx!(self, |c| ops::refunds::sync(c, payment_id, listed, actor))
+    }
+
+    /// The admin's record of the outcome of a refund the provider cannot be asked about.
+    pub fn record_refund_outcome(
+        &self,
+        refund_id: i64,
+        succeeded: bool,
+        note: &str,
+        actor: &str,
+    ) -> Result<RefundRow, StoreError> {
+        write_tx!(self, |c| ops::refunds::manual_outcome(
+            c, refund_id, succeeded, note, actor
+        ))
+    }
+
+    /// Refunds in flight not updated since `before` (unix seconds), oldest first.
+    pub fn open_refunds(&self, before: i64, limit: i64) -> Result<Vec<RefundRow>, StoreError> {
+        read!(self, |c| ops::refunds::open_refunds(c, before, limit))
     }
 
     /// Stores the provider's answer to a requested refund and settles the payment and receipt
@@ -654,12 +745,28 @@ impl Store {
         write_tx!(self, |c| ops::refunds::record_answer(c, refund_id, answer, actor))
     }
 
+    /// The payment an event names (by any provider id of it, else by our id echoed in metadata).
+    pub fn payment_for_event(
+        &self,
+        provider: &str,
+        external_id: Option<&str>,
+        references: &[String],
+        payment_ref: Option<&str>,
+    ) -> Result<Option<PaymentRow>, StoreError> {
+        read!(self, |c| ops::payments::lookup(c, provider, external_id, references, payment_ref))
+    }
+
     pub fn payment_by_id(&self, id: i64) -> Result<Option<PaymentRow>, StoreError> {
         read!(self, |c| ops::refunds::payment(c, id))
     }
 
     pub fn refund(&self, id: i64) -> Result<Option<RefundRow>, StoreError> {
         read!(self, |c| ops::refunds::by_id(c, id))
+    }
+
+    /// The refund a confirmation page with this token made, if any.
+    pub fn refund_by_request_token(&self, token: &str) -> Result<Option<RefundRow>, StoreError> {
+        read!(self, |c| ops::refunds::by_request_token(c, token))
     }
 
     /// Every refund of every payment of a receipt, oldest first.

@@ -215,6 +215,7 @@ text_enum!(
         Pending => "pending",
         Succeeded => "succeeded",
         Failed => "failed",
+        Canceled => "canceled",
     }
 );
 
@@ -227,7 +228,18 @@ impl RefundStatus {
             payments_core::RefundState::Pending => RefundStatus::Pending,
             payments_core::RefundState::Succeeded => RefundStatus::Succeeded,
             payments_core::RefundState::Failed => RefundStatus::Failed,
+            payments_core::RefundState::Canceled => RefundStatus::Canceled,
         }
+    }
+
+    /// Still waiting for the provider (asked, or accepted and not yet carried out).
+    pub fn in_flight(self) -> bool {
+        matches!(self, RefundStatus::Requested | RefundStatus::Pending)
+    }
+
+    /// Failed or canceled: nothing was refunded.
+    pub fn is_void(self) -> bool {
+        matches!(self, RefundStatus::Failed | RefundStatus::Canceled)
     }
 }
 
@@ -252,6 +264,8 @@ pub struct RefundRow {
     pub error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The confirmation page's token, for refunds started from it (see `Store::request_refund`).
+    pub request_token: Option<String>,
 }
 
 impl RefundRow {

@@ -3,7 +3,7 @@
 use payments_core::{EventKind, Money, RefundReport};
 use serde::Serialize;
 
-use crate::models::PaymentRow;
+use crate::models::{PaymentRow, RefundRow};
 
 /// `create_payment_for_receipt`.
 #[derive(Debug, Clone)]
@@ -141,6 +141,36 @@ impl EventOutcome {
             EventOutcome::Disputed { .. } => "dispute_recorded".into(),
         }
     }
+}
+
+/// `Store::request_refund_once`.
+#[derive(Debug, Clone)]
+pub enum RefundRequested {
+    /// Stored now, as `requested`: call the provider.
+    New(RefundRow),
+    /// The confirmation page was posted before: the refund it made, as it stands.
+    Repeated(RefundRow),
+}
+
+impl RefundRequested {
+    pub fn row(&self) -> &RefundRow {
+        match self {
+            RefundRequested::New(r) | RefundRequested::Repeated(r) => r,
+        }
+    }
+}
+
+/// What [`crate::Store::sync_refunds`] found when it compared our refunds of a payment with the
+/// provider's list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RefundSync {
+    /// Our refunds whose state changed (id, new status).
+    pub changed: Vec<(i64, String)>,
+    /// Refunds at the provider we did not know, now recorded as the provider's own.
+    pub added: usize,
+    /// Our refunds still `requested` that the provider does not list (their call never arrived,
+    /// or has not been carried out yet).
+    pub not_listed: Vec<i64>,
 }
 
 /// What the provider answered to a refund we asked for (`Store::record_refund_answer`).

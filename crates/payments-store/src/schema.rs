@@ -125,6 +125,7 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        request_token -> Nullable<Text>,
     }
 }
 

@@ -10,15 +10,15 @@ pub mod testing;
 use payments_core::http::{segment, Auth, Client, Idempotency, JsonErrors, Request};
 use payments_core::signature::{Scheme, SignatureError, Timestamped};
 use payments_core::{
-    async_trait, check_checkout, idempotency_key, Capabilities, CheckoutRequest, CheckoutSession,
-    PaymentProvider, PaymentSnapshot, ProviderError, RefundOutcome, RefundRequest, WebhookError,
-    WebhookEvent, WebhookRequest,
+    async_trait, check_checkout, idempotency_key, refund_marker, Capabilities, CheckoutRequest,
+    CheckoutSession, KeyLifetime, PaymentProvider, PaymentSnapshot, ProviderError, ProviderRefund,
+    RefundOutcome, RefundRequest, WebhookError, WebhookEvent, WebhookRequest, REFUND_MARKER_KEY,
 };
 
 pub use config::{StripeConfig, ENV_VARS};
 pub use webhook::{HANDLED_EVENTS, SIGNATURE_HEADER};
 
-use transformers::{CheckoutSessionObject, RefundObject, AMOUNTS};
+use transformers::{CheckoutSessionObject, RefundList, RefundObject, AMOUNTS};
 
 /// The adapter's name in configuration, the database and the audit log.
 pub const NAME: &str = "stripe";
@@ -28,6 +28,16 @@ pub const STRIPE_VERSION: &str = "2023-08-16";
 
 /// Stripe keeps idempotency keys of at most 255 characters.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// How long Stripe keeps an idempotency key (docs.stripe.com/api/idempotent_requests: keys are
+/// removed once they are at least 24 hours old).
+pub const IDEMPOTENCY_KEY_LIFETIME_SECS: u64 = 86_400;
+
+/// The shortest `expires_at` Stripe accepts for a Checkout Session: 30 minutes after creation.
+pub const MIN_CHECKOUT_LIFETIME_SECS: u64 = 1800;
+
+/// `GET /v1/refunds` pages of at most 100 (Stripe's largest `limit`), at most this many pages.
+const MAX_REFUND_PAGES: usize = 100;
 
 /// Stripe's error body (`{"error": {"type", "code", "decline_code", "message", "param"}}`) and
 /// its `Stripe-Should-Retry` advice.
@@ -92,7 +102,50 @@ impl StripeProvider {
         let path = format!("/v1/checkout/sessions/{}", segment(session_id));
         self.client.json(&Request::get(path)).await
     }
+
+    /// The Checkout Session with its PaymentIntent and that intent's latest charge expanded
+    /// (`expand[]=payment_intent&expand[]=payment_intent.latest_charge`): the ids and the
+    /// refunded total [`PaymentSnapshot`] reports.
+    pub async fn retrieve_session_expanded(
+        &self,
+        session_id: &str,
+    ) -> Result<CheckoutSessionObject, ProviderError> {
+        if session_id.trim().is_empty() {
+            return Err(unexpected("empty checkout session id"));
+        }
+        let path = format!(
+            "/v1/checkout/sessions/{}?expand[]=payment_intent&expand[]=payment_intent.latest_charge",
+            segment(session_id)
+        );
+        let session: CheckoutSessionObject = self.client.json(&Request::get(path)).await?;
+        if session.id != session_id {
+            return Err(unexpected(format!(
+                "asked for {session_id}, Stripe answered {}",
+                session.id
+            )));
+        }
+        Ok(session)
+    }
+
+    /// What refunds of `id` are made against: (`payment_intent`|`charge`, id), with the session
+    /// when `id` is one (`None` target: a session without a payment yet).
+    async fn payment_of(&self, id: &str) -> Result<(Option<CheckoutSessionObject>, Target), ProviderError> {
+        if id.starts_with("cs_") {
+            let session = self.retrieve_session(id).await?;
+            let target = session.payment_intent_id().map(|pi| ("payment_intent", pi));
+            Ok((Some(session), target))
+        } else if id.starts_with("pi_") {
+            Ok((None, Some(("payment_intent", id.to_string()))))
+        } else if id.starts_with("ch_") || id.starts_with("py_") {
+            Ok((None, Some(("charge", id.to_string()))))
+        } else {
+            Err(unexpected(format!("{id:?} is not a Stripe payment id")))
+        }
+    }
 }
+
+/// The parameter (`payment_intent` or `charge`) and id that refunds of a payment name.
+type Target = Option<(&'static str, String)>;
 
 #[async_trait]
 impl PaymentProvider for StripeProvider {
@@ -101,7 +154,15 @@ impl PaymentProvider for StripeProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::REFUND_AND_FETCH
+        Capabilities::REFUND_AND_FETCH.with_refund_lookup().with_expire()
+    }
+
+    fn refund_key_lifetime(&self) -> KeyLifetime {
+        KeyLifetime::Secs(IDEMPOTENCY_KEY_LIFETIME_SECS)
+    }
+
+    fn min_checkout_lifetime_secs(&self) -> Option<u64> {
+        Some(MIN_CHECKOUT_LIFETIME_SECS)
     }
 
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
@@ -137,29 +198,57 @@ impl PaymentProvider for StripeProvider {
         webhook::parse(&self.scheme, self.config.livemode(), request)
     }
 
+    /// `GET /v1/checkout/sessions/{id}` with the PaymentIntent and its latest charge expanded:
+    /// status, amount, the `pi_`/`ch_` ids and the refunded total.
     async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
-        let session = self.retrieve_session(external_id).await?;
-        let amount = session.amount().map_err(unexpected)?;
-        Ok(PaymentSnapshot {
-            status: session.payment_status(),
-            amount,
-            payment_ref: session.payment_ref(),
-            external_id: session.id,
-        })
+        let session = self.retrieve_session_expanded(external_id).await?;
+        session.snapshot().map_err(unexpected)
+    }
+
+    /// `POST /v1/checkout/sessions/{id}/expire` (key `expire:{id}`). Stripe expires only an open
+    /// session; when it refuses, the session is read again and reported as it stands (a session
+    /// paid meanwhile is `Succeeded`, never `Expired`).
+    async fn expire_checkout(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
+        let id = external_id.trim();
+        if !id.starts_with("cs_") {
+            return Err(unexpected(format!("{id:?} is not a Checkout Session id")));
+        }
+        let key = format!("expire:{id}");
+        let post = Request::post(format!("/v1/checkout/sessions/{}/expire", segment(id)))
+            .idempotency(Idempotency::Header("Idempotency-Key", &key));
+        match self.client.json::<CheckoutSessionObject>(&post).await {
+            Ok(session) if session.id == id => session.snapshot().map_err(unexpected),
+            Ok(session) => Err(unexpected(format!(
+                "expired {id}, Stripe answered {}",
+                session.id
+            ))),
+            Err(
+                refused @ ProviderError::Api {
+                    status: 400 | 409, ..
+                },
+            ) => {
+                let session = self.retrieve_session_expanded(id).await?;
+                if session.status.as_deref() == Some("open") {
+                    return Err(refused);
+                }
+                tracing::info!(session = %id, status = ?session.status, "stripe checkout no longer open: not expired");
+                session.snapshot().map_err(unexpected)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Refunds through the PaymentIntent: a `cs_` id is looked up first (`GET` the session), a
-    /// `pi_` id is used as is, a `ch_`/`py_` id is refunded as a charge.
+    /// `pi_` id is used as is, a `ch_`/`py_` id is refunded as a charge. Our
+    /// [`refund_marker`] goes into `metadata[refund_key]`.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
         let amount = request.amount.map(|a| AMOUNTS.refund(a)).transpose()?;
         if request.idempotency_key.trim().is_empty() {
             return Err(ProviderError::Config("a refund needs an idempotency key".into()));
         }
         let id = request.external_payment_id.trim();
-        let mut form: Vec<(String, String)> = Vec::new();
-        let mut push = |k: &str, v: &str| form.push((k.to_string(), v.to_string()));
-        if id.starts_with("cs_") {
-            let session = self.retrieve_session(id).await?;
+        let (session, target) = self.payment_of(id).await?;
+        if let Some(session) = &session {
             if let (Some(want), Some(have)) = (request.amount, session.currency.as_deref()) {
                 if !have.eq_ignore_ascii_case(want.currency.code()) {
                     return Err(ProviderError::AmountRefused(format!(
@@ -169,23 +258,26 @@ impl PaymentProvider for StripeProvider {
                     )));
                 }
             }
-            let pi = session.payment_intent_id().ok_or_else(|| {
-                ProviderError::AmountRefused(format!(
-                    "checkout session {id} has no payment to refund (status {:?}, payment {:?})",
-                    session.status, session.payment_status
-                ))
-            })?;
-            push("payment_intent", &pi);
-            if let Some(r) = session.payment_ref() {
-                push("metadata[payment_id]", &r);
-            }
-        } else if id.starts_with("pi_") {
-            push("payment_intent", id);
-        } else if id.starts_with("ch_") || id.starts_with("py_") {
-            push("charge", id);
-        } else {
-            return Err(unexpected(format!("{id:?} is not a Stripe payment id")));
         }
+        let (param, payment) = target.ok_or_else(|| {
+            let (status, paid) = session
+                .as_ref()
+                .map(|s| (s.status.clone(), s.payment_status.clone()))
+                .unwrap_or_default();
+            ProviderError::AmountRefused(format!(
+                "checkout session {id} has no payment to refund (status {status:?}, payment {paid:?})"
+            ))
+        })?;
+        let mut form: Vec<(String, String)> = Vec::new();
+        let mut push = |k: &str, v: &str| form.push((k.to_string(), v.to_string()));
+        push(param, &payment);
+        if let Some(r) = session.as_ref().and_then(CheckoutSessionObject::payment_ref) {
+            push("metadata[payment_id]", &r);
+        }
+        push(
+            &format!("metadata[{REFUND_MARKER_KEY}]"),
+            &refund_marker(&request.idempotency_key),
+        );
         if let Some(a) = amount {
             push("amount", &a.to_string());
         }
@@ -197,10 +289,52 @@ impl PaymentProvider for StripeProvider {
         let refunded =
             transformers::money_from_stripe(refund.amount, &refund.currency).map_err(unexpected)?;
         Ok(RefundOutcome {
-            refund_id: refund.id,
             amount: Some(refunded.amount),
-            status: refund.status.unwrap_or_else(|| "unknown".into()),
+            status: refund.status_word(),
+            refund_id: refund.id,
         })
+    }
+
+    /// `GET /v1/refunds?payment_intent=pi_...&limit=100` (or `charge=ch_...`), following
+    /// `has_more` with `starting_after`; a `cs_` id is resolved to its PaymentIntent first (a
+    /// session without one has no refunds).
+    async fn list_refunds(&self, external_payment_id: &str) -> Result<Vec<ProviderRefund>, ProviderError> {
+        let (_, target) = self.payment_of(external_payment_id.trim()).await?;
+        let Some((param, payment)) = target else {
+            return Ok(Vec::new());
+        };
+        let mut listed = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_REFUND_PAGES {
+            let mut path = format!("/v1/refunds?{param}={}&limit=100", segment(&payment));
+            if let Some(last) = &after {
+                path.push_str(&format!("&starting_after={}", segment(last)));
+            }
+            let page: RefundList = self.client.json(&Request::get(path)).await?;
+            for refund in &page.data {
+                let of = match param {
+                    "charge" => refund.charge.as_deref(),
+                    _ => refund.payment_intent.as_deref(),
+                };
+                if of.is_some_and(|p| p != payment) {
+                    return Err(unexpected(format!(
+                        "refund {} listed for {payment} is of {of:?}",
+                        refund.id
+                    )));
+                }
+                listed.push(refund.provider_refund().map_err(unexpected)?);
+            }
+            match page.data.last() {
+                Some(last) if page.has_more && after.as_deref() != Some(last.id.as_str()) => {
+                    after = Some(last.id.clone());
+                }
+                _ => return Ok(listed),
+            }
+        }
+        Err(unexpected(format!(
+            "{payment} has more than {} refunds",
+            MAX_REFUND_PAGES * 100
+        )))
     }
 }
 

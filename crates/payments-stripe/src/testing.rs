@@ -27,7 +27,6 @@
 //! with one of the kit's faults (e.g. [`Fault::LostAnswer`]: the session is created, the answer
 //! lost).
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::MutexGuard;
 use std::time::Duration;
 
@@ -40,6 +39,7 @@ use serde_json::{json, Value};
 use crate::config::StripeConfig;
 use crate::transformers::STRIPE_EXPONENTS;
 use crate::{StripeProvider, NAME, SIGNATURE_HEADER};
+use state::{error, Intent, State};
 
 /// The secret key the mock accepts.
 pub const TEST_SECRET_KEY: &str = "sk_test_51MockStripeKeyForLocalTestsOnly";
@@ -178,259 +178,29 @@ fn now() -> i64 {
 // ---------------------------------------------------------------------------------------------
 // The mock server
 
-#[derive(Debug, Default)]
-struct State {
-    sessions: BTreeMap<String, Value>,
-    /// Session ids in creation order.
-    created: Vec<String>,
-    /// What is left to refund, by PaymentIntent id, with the session it belongs to.
-    payments: HashMap<String, (String, i64)>,
-}
-
-fn error(
-    status: u16,
-    error_type: &str,
-    code: Option<&str>,
-    message: &str,
-    param: Option<&str>,
-) -> (u16, Value) {
-    let mut e = json!({ "type": error_type, "message": message });
-    if let Some(c) = code {
-        e["code"] = json!(c);
-        e["doc_url"] = json!(format!(
-            "https://stripe.com/docs/error-codes/{}",
-            c.replace('_', "-")
-        ));
-    }
-    if let Some(p) = param {
-        e["param"] = json!(p);
-    }
-    (status, json!({ "error": e }))
-}
-
-fn field<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-/// `prefix[name]=value` pairs as a map (`metadata[payment_id]` -> `payment_id`).
-fn sub_map(form: &[(String, String)], prefix: &str) -> BTreeMap<String, String> {
-    form.iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix(prefix)
-                .and_then(|r| r.strip_prefix('['))
-                .and_then(|r| r.strip_suffix(']'))
-                .filter(|r| !r.contains('['))
-                .map(|name| (name.to_string(), v.clone()))
-        })
-        .collect()
-}
-
-impl State {
-    fn create_session(&mut self, form: &[(String, String)], base: &str) -> (u16, Value) {
-        let Some(success_url) = field(form, "success_url") else {
-            return error(
-                400,
-                "invalid_request_error",
-                Some("parameter_missing"),
-                "Missing required param: success_url.",
-                Some("success_url"),
-            );
-        };
-        let currency = field(form, "line_items[0][price_data][currency]");
-        let unit_amount = field(form, "line_items[0][price_data][unit_amount]").map(str::parse::<i64>);
-        let quantity = field(form, "line_items[0][quantity]")
-            .unwrap_or("1")
-            .parse::<i64>();
-        let (Some(currency), Some(Ok(unit_amount)), Ok(quantity)) = (currency, unit_amount, quantity) else {
-            return error(
-                400,
-                "invalid_request_error",
-                Some("parameter_missing"),
-                "You must specify either `price` or `price_data` with `currency` and `unit_amount` in `line_items[0]`.",
-                Some("line_items[0]"),
-            );
-        };
-        if field(form, "line_items[0][price_data][product_data][name]").is_none_or(str::is_empty) {
-            return error(
-                400,
-                "invalid_request_error",
-                Some("parameter_missing"),
-                "Missing required param: line_items[0][price_data][product_data][name].",
-                Some("line_items[0][price_data][product_data][name]"),
-            );
-        }
-        let created = now();
-        // Stripe: `expires_at` from 30 minutes to 24 hours after creation (default 24 hours).
-        let expires_at = match field(form, "expires_at").map(str::parse::<i64>) {
-            None => created + 86_400,
-            Some(Ok(at)) if (created + 1800..=created + 86_400).contains(&at) => at,
-            Some(_) => {
-                return error(
-                    400,
-                    "invalid_request_error",
-                    Some("parameter_invalid_integer"),
-                    "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
-                    Some("expires_at"),
-                )
-            }
-        };
-        let id = format!("cs_{}", id_suffix("test"));
-        let total = unit_amount.saturating_mul(quantity);
-        let session = json!({
-            "id": id,
-            "object": "checkout.session",
-            "after_expiration": null,
-            "allow_promotion_codes": null,
-            "amount_subtotal": total,
-            "amount_total": total,
-            "automatic_tax": { "enabled": false, "status": null },
-            "billing_address_collection": null,
-            "cancel_url": field(form, "cancel_url"),
-            "client_reference_id": field(form, "client_reference_id"),
-            "consent": null,
-            "consent_collection": null,
-            "created": created,
-            "currency": currency.to_ascii_lowercase(),
-            "custom_fields": [],
-            "custom_text": { "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
-            "customer": null,
-            "customer_creation": "if_required",
-            "customer_details": null,
-            "customer_email": null,
-            "expires_at": expires_at,
-            "invoice": null,
-            "livemode": false,
-            "locale": null,
-        });
-        let more = json!({
-            "metadata": sub_map(form, "metadata"),
-            "mode": field(form, "mode").unwrap_or("payment"),
-            "payment_intent": null,
-            "payment_link": null,
-            "payment_method_collection": "if_required",
-            "payment_method_options": {},
-            "payment_method_types": ["card"],
-            "payment_status": "unpaid",
-            "phone_number_collection": { "enabled": false },
-            "recovered_from": null,
-            "setup_intent": null,
-            "shipping_address_collection": null,
-            "shipping_cost": null,
-            "shipping_details": null,
-            "shipping_options": [],
-            "status": "open",
-            "submit_type": null,
-            "subscription": null,
-            "success_url": success_url,
-            "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
-            "url": format!("{}{CHECKOUT_PAGE_PREFIX}{id}#fidkdWxOYHwnPyd1blpxYHZxWjA0", base),
-        });
-        let mut session = session;
-        if let (Some(a), Value::Object(b)) = (session.as_object_mut(), more) {
-            a.extend(b);
-        }
-        self.created.push(id.clone());
-        self.sessions.insert(id, session.clone());
-        (200, session)
-    }
-
-    fn get_session(&self, id: &str) -> (u16, Value) {
-        match self.sessions.get(id) {
-            Some(s) => (200, s.clone()),
-            None => error(
-                404,
-                "invalid_request_error",
-                Some("resource_missing"),
-                &format!("No such checkout.session: '{id}'"),
-                Some("session"),
-            ),
-        }
-    }
-
-    fn refund(&mut self, form: &[(String, String)]) -> (u16, Value) {
-        let Some(pi) = field(form, "payment_intent").or_else(|| field(form, "charge")) else {
-            return error(
-                400,
-                "invalid_request_error",
-                Some("parameter_missing"),
-                "One of the following params should be provided for this request: payment_intent or charge.",
-                None,
-            );
-        };
-        let Some((session_id, left)) = self.payments.get(pi).cloned() else {
-            return error(
-                404,
-                "invalid_request_error",
-                Some("resource_missing"),
-                &format!("No such payment_intent: '{pi}'"),
-                Some("payment_intent"),
-            );
-        };
-        let currency = self.sessions[&session_id]["currency"]
-            .as_str()
-            .unwrap_or("usd")
-            .to_string();
-        if left == 0 {
-            return error(
-                400,
-                "invalid_request_error",
-                Some("charge_already_refunded"),
-                &format!("Charge ch_{} has already been refunded.", &pi[3..]),
-                None,
-            );
-        }
-        let amount = match field(form, "amount").map(str::parse::<i64>) {
-            None => left,
-            Some(Ok(a)) if a > 0 && a <= left => a,
-            Some(Ok(a)) if a > left => {
-                return error(
-                    400,
-                    "invalid_request_error",
-                    Some("amount_too_large"),
-                    &format!(
-                        "Refund amount ({a} {currency}) is greater than unrefunded amount on charge ({left} {currency})"
-                    ),
-                    Some("amount"),
-                )
-            }
-            Some(_) => {
-                return error(
-                    400,
-                    "invalid_request_error",
-                    Some("parameter_invalid_integer"),
-                    "Invalid positive integer",
-                    Some("amount"),
-                )
-            }
-        };
-        self.payments.insert(pi.to_string(), (session_id, left - amount));
-        (
-            200,
-            json!({
-                "id": format!("re_{}", id_suffix("test")),
-                "object": "refund",
-                "amount": amount,
-                "balance_transaction": format!("txn_{}", id_suffix("test")),
-                "charge": format!("ch_{}", &pi[3..]),
-                "created": now(),
-                "currency": currency,
-                "metadata": sub_map(form, "metadata"),
-                "payment_intent": pi,
-                "reason": field(form, "reason"),
-                "receipt_number": null,
-                "source_transfer_reversal": null,
-                "status": "succeeded",
-                "transfer_reversal": null,
-            }),
-        )
-    }
-}
-
 /// Stripe's answer headers around `body`.
 fn reply(status: u16, body: &Value) -> Reply {
     Reply::json(status, body)
         .header("Request-Id", &format!("req_{}", id_suffix("mock")))
         .header("Stripe-Version", crate::STRIPE_VERSION)
+}
+
+/// An object or Stripe's error, answered.
+fn answer(result: Result<Value, (u16, Value)>) -> Reply {
+    match result {
+        Ok(body) => reply(200, &body),
+        Err((status, body)) => reply(status, &body),
+    }
+}
+
+/// The `expand[]` values of a request's query (`expand[]=a&expand[0]=b`).
+fn expansions(request: &Request) -> Vec<String> {
+    request
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k == "expand" || k.starts_with("expand["))
+        .map(|(_, v)| v.into_owned())
+        .collect()
 }
 
 /// A Stripe error body, for [`MockStripe::inject`]: `{"error": {"type", "code", "message"}}`.
@@ -506,12 +276,19 @@ impl MockStripe {
                 reply(status, &body)
             })
             .route(Method::GET, "/v1/checkout/sessions/{id}", |state, request| {
-                let (status, body) = state.get_session(request.param("id"));
-                reply(status, &body)
+                answer(state.get_session(request.param("id"), &expansions(request)))
             })
+            .route(
+                Method::POST,
+                "/v1/checkout/sessions/{id}/expire",
+                |state, request| answer(state.expire(request.param("id"))),
+            )
             .route(Method::POST, "/v1/refunds", |state, request| {
-                let (status, body) = state.refund(&request.form());
-                reply(status, &body)
+                answer(state.refund(&request.form()))
+            })
+            .route(Method::GET, "/v1/refunds", |state, request| {
+                let query = payments_core::mock::form_pairs(request.url.query().unwrap_or("").as_bytes());
+                answer(state.list_refunds(&query))
             })
             .not_found(|_, request| {
                 let path = request.url.path();
@@ -646,7 +423,8 @@ impl MockStripe {
 
     /// Sets what Stripe reports for a session (`status`: open | complete | expired;
     /// `payment_status`: paid | unpaid | no_payment_required). A paid session gets a PaymentIntent
-    /// (which refunds then refer to). Returns the session, or `None` if it does not exist.
+    /// `pi_...` with one charge `ch_...` (the same suffix), which refunds then refer to. Returns
+    /// the session, or `None` if it does not exist.
     pub fn set_session_status(&self, session_id: &str, status: &str, payment_status: &str) -> Option<Value> {
         let mut state = self.state();
         let session = state.sessions.get_mut(session_id)?;
@@ -659,14 +437,91 @@ impl MockStripe {
         if payment_status == "paid" && session["payment_intent"].is_null() {
             let pi = format!("pi_{}", id_suffix("test"));
             session["payment_intent"] = json!(pi);
-            let total = session["amount_total"].as_i64().unwrap_or(0);
-            new_payment = Some((pi, total));
+            let intent = Intent {
+                session: session_id.to_string(),
+                charge: format!("ch_{}", &pi[3..]),
+                amount: session["amount_total"].as_i64().unwrap_or(0),
+                currency: session["currency"].as_str().unwrap_or("usd").to_string(),
+            };
+            new_payment = Some((pi, intent));
         }
         let snapshot = session.clone();
-        if let Some((pi, total)) = new_payment {
-            state.payments.insert(pi, (session_id.to_string(), total));
+        if let Some((pi, intent)) = new_payment {
+            state.intents.insert(pi, intent);
         }
         Some(snapshot)
+    }
+
+    /// The PaymentIntent behind a session (or PaymentIntent, or charge) id, once it is paid.
+    pub fn payment_intent_of(&self, id: &str) -> Option<String> {
+        self.state().intent_id(id)
+    }
+
+    /// The charge behind a session, PaymentIntent or charge id, as Stripe reports it now
+    /// (`amount_refunded` counts every refund that is not failed or canceled).
+    pub fn charge(&self, id: &str) -> Option<Value> {
+        let state = self.state();
+        state.charge_json(&state.intent_id(id)?)
+    }
+
+    /// Every refund of the payment behind a session, PaymentIntent or charge id, oldest first.
+    pub fn refunds_of(&self, id: &str) -> Vec<Value> {
+        let state = self.state();
+        let Some(pi) = state.intent_id(id) else {
+            return Vec::new();
+        };
+        state
+            .refunds
+            .iter()
+            .filter(|r| r["payment_intent"] == pi.as_str())
+            .cloned()
+            .collect()
+    }
+
+    /// The refund `refund_id` as Stripe reports it now.
+    pub fn refund(&self, refund_id: &str) -> Option<Value> {
+        self.state()
+            .refunds
+            .iter()
+            .find(|r| r["id"] == refund_id)
+            .cloned()
+    }
+
+    /// A refund made in Stripe's Dashboard (not through the adapter: no idempotency key, no
+    /// metadata of ours) of the payment behind a session, PaymentIntent or charge id; `None`
+    /// refunds what is left. The refund object, or Stripe's error body when it refuses.
+    pub fn refund_in_dashboard(&self, id: &str, amount: Option<i64>) -> Result<Value, Value> {
+        let mut state = self.state();
+        let pi = state.intent_id(id).unwrap_or_else(|| id.to_string());
+        let mut form = vec![("payment_intent".to_string(), pi)];
+        form.extend(amount.map(|a| ("amount".to_string(), a.to_string())));
+        state.refund(&form).map_err(|(_, body)| body)
+    }
+
+    /// Moves a refund to another `status` (`pending`, `succeeded`, `failed`, `canceled`), as
+    /// Stripe does when a refund fails later: a failed or canceled refund no longer counts in
+    /// its charge's `amount_refunded`. Returns the refund, or `None` if it does not exist.
+    pub fn set_refund_status(&self, refund_id: &str, status: &str) -> Option<Value> {
+        self.state().set_refund_status(refund_id, status)
+    }
+
+    /// The signed `charge.refund.updated` event Stripe sends about a refund's current state.
+    pub fn signed_refund_updated(&self, refund_id: &str, timestamp: i64) -> Option<SignedWebhook> {
+        let refund = self.refund(refund_id)?;
+        Some(self.signed_event("charge.refund.updated", refund, timestamp))
+    }
+
+    /// The signed `charge.refunded` event Stripe sends with the charge behind a session,
+    /// PaymentIntent or charge id as it now stands (`amount_refunded`: the cumulative total).
+    pub fn signed_charge_refunded(&self, id: &str, timestamp: i64) -> Option<SignedWebhook> {
+        let charge = self.charge(id)?;
+        Some(self.signed_event("charge.refunded", charge, timestamp))
+    }
+
+    /// Forgets every idempotency key, as Stripe does after 24 hours: the same key again is a new
+    /// request.
+    pub fn forget_idempotency_keys(&self) {
+        self.mock.forget_idempotency_keys();
     }
 
     /// The payer paid: `complete` + `paid`.
@@ -741,4 +596,5 @@ impl MockStripe {
     }
 }
 mod fixture;
+mod state;
 pub use fixture::StripeFixture;

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use payments_core::{AmountRules, CheckoutRequest, ExponentOverrides, Money, PaymentStatus, ProviderError};
+use payments_core::{
+    AmountRules, CheckoutRequest, ExponentOverrides, Money, PaymentSnapshot, PaymentStatus, ProviderError,
+    ProviderRefund, REFUND_MARKER_KEY,
+};
 use serde::Deserialize;
 
 /// Where Stripe's decimals differ from ISO 4217 (docs.stripe.com/currencies): ISK is zero-decimal
@@ -179,6 +182,49 @@ impl CheckoutSessionObject {
             _ => Ok(None),
         }
     }
+
+    /// The PaymentIntent's latest charge: its id (expanded PaymentIntent), and the charge itself
+    /// when that is expanded too (`expand[]=payment_intent.latest_charge`).
+    pub fn latest_charge(&self) -> Result<(Option<String>, Option<ChargeObject>), String> {
+        let Some(serde_json::Value::Object(intent)) = &self.payment_intent else {
+            return Ok((None, None));
+        };
+        match intent.get("latest_charge") {
+            Some(serde_json::Value::String(id)) if !id.is_empty() => Ok((Some(id.clone()), None)),
+            Some(charge @ serde_json::Value::Object(_)) => {
+                let charge: ChargeObject = serde_json::from_value(charge.clone())
+                    .map_err(|e| format!("the latest charge of session {} is not a charge: {e}", self.id))?;
+                Ok((Some(charge.id.clone()), Some(charge)))
+            }
+            _ => Ok((None, None)),
+        }
+    }
+
+    /// The payment as this session shows it: status, amount, our id, the PaymentIntent and its
+    /// latest charge, and (with the charge expanded) Stripe's cumulative `amount_refunded`. A
+    /// paid session whose charge is refunded in full is `Refunded` (the session itself stays
+    /// `complete`/`paid` at Stripe).
+    pub fn snapshot(self) -> Result<PaymentSnapshot, String> {
+        let amount = self.amount()?;
+        let (charge_id, charge) = self.latest_charge()?;
+        let mut references: Vec<String> = self.payment_intent_id().into_iter().chain(charge_id).collect();
+        references.retain(|r| !r.trim().is_empty() && *r != self.id);
+        references.dedup();
+        let mut status = self.payment_status();
+        let mut refunded = None;
+        if let Some(c) = charge {
+            refunded = Some(money_from_stripe(c.amount_refunded, &c.currency)?.amount);
+            status = status.after_refunds(c.amount, c.amount_refunded);
+        }
+        Ok(PaymentSnapshot {
+            status,
+            amount,
+            payment_ref: self.payment_ref(),
+            references,
+            refunded,
+            external_id: self.id,
+        })
+    }
 }
 
 pub fn metadata_payment_id(metadata: Option<&BTreeMap<String, String>>) -> Option<String> {
@@ -188,13 +234,57 @@ pub fn metadata_payment_id(metadata: Option<&BTreeMap<String, String>>) -> Optio
         .cloned()
 }
 
-/// A Refund object.
+/// A Refund object (API answers, `GET /v1/refunds` lists and `charge.refund.updated`,
+/// `refund.*` events).
 #[derive(Debug, Clone, Deserialize)]
 pub struct RefundObject {
     pub id: String,
     pub amount: i64,
     pub currency: String,
+    /// `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
     pub status: Option<String>,
+    pub charge: Option<String>,
+    pub payment_intent: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl RefundObject {
+    /// The [`payments_core::refund_marker`] we stored under [`REFUND_MARKER_KEY`], if any.
+    pub fn marker(&self) -> Option<String> {
+        self.metadata
+            .as_ref()?
+            .get(REFUND_MARKER_KEY)
+            .filter(|m| !m.trim().is_empty())
+            .cloned()
+    }
+
+    /// Stripe's status word (`unknown` when Stripe gives none: never taken for a success).
+    pub fn status_word(&self) -> String {
+        self.status.clone().unwrap_or_else(|| "unknown".into())
+    }
+
+    /// This refund's amount in ISO minor units.
+    pub fn money(&self) -> Result<Money, String> {
+        money_from_stripe(self.amount, &self.currency).map_err(|e| format!("refund {}: {e}", self.id))
+    }
+
+    /// As [`payments_core::PaymentProvider::list_refunds`] reports it.
+    pub fn provider_refund(&self) -> Result<ProviderRefund, String> {
+        Ok(ProviderRefund {
+            refund_id: self.id.clone(),
+            amount: Some(self.money()?.amount),
+            status: self.status_word(),
+            marker: self.marker(),
+        })
+    }
+}
+
+/// A page of `GET /v1/refunds` (newest first).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundList {
+    pub data: Vec<RefundObject>,
+    #[serde(default)]
+    pub has_more: bool,
 }
 
 /// A Charge (`charge.refunded`) or a Dispute (`charge.dispute.created`): the fields both have.

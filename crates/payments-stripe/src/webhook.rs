@@ -4,10 +4,14 @@
 //! from the signed payload.
 
 use payments_core::signature::Scheme;
-use payments_core::{EventKind, Money, WebhookError, WebhookEvent, WebhookRequest};
+use payments_core::{
+    EventKind, Money, RefundReport, RefundState, WebhookError, WebhookEvent, WebhookRequest,
+};
 use serde::Deserialize;
 
-use crate::transformers::{metadata_payment_id, money_from_stripe, ChargeObject, CheckoutSessionObject};
+use crate::transformers::{
+    metadata_payment_id, money_from_stripe, ChargeObject, CheckoutSessionObject, RefundObject,
+};
 use crate::NAME;
 
 /// The header Stripe signs webhooks in.
@@ -20,7 +24,18 @@ pub const HANDLED_EVENTS: &[&str] = &[
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
     "charge.refunded",
+    "charge.refund.updated",
     "charge.dispute.created",
+];
+
+/// Events whose `data.object` is one refund (`charge.refund.updated` on every API version;
+/// `refund.created`, `refund.updated` and, on newer versions, `refund.failed`): reported as
+/// that refund, in its current state.
+pub const REFUND_EVENTS: &[&str] = &[
+    "charge.refund.updated",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
 ];
 
 /// The event envelope.
@@ -87,6 +102,7 @@ pub fn parse(
     let obj = &envelope.data.object;
     let t = envelope.event_type.as_str();
     let mut references: Vec<String> = Vec::new();
+    let mut refund = None;
     let (kind, external_payment_id, payment_ref, amount) = match t {
         "checkout.session.completed"
         | "checkout.session.async_payment_succeeded"
@@ -147,6 +163,33 @@ pub fn parse(
                 Some(paid),
             )
         }
+        t if REFUND_EVENTS.contains(&t) => {
+            let r: RefundObject = object(t, obj)?;
+            let payment = r
+                .payment_intent
+                .clone()
+                .or(r.charge.clone())
+                .filter(|p| !p.trim().is_empty());
+            let Some(payment) = payment else {
+                return Err(malformed(format!("{t}: refund {} names no payment", r.id)));
+            };
+            references.extend(r.payment_intent.clone());
+            references.extend(r.charge.clone());
+            references.retain(|p| !p.trim().is_empty() && *p != payment);
+            // One refund in its current state (a failed or canceled one gives its amount back);
+            // the refund object carries no cumulative total: `charge.refunded` does.
+            refund = Some(RefundReport {
+                id: r.id.clone(),
+                amount: Some(r.money().map_err(malformed)?.amount),
+                state: RefundState::from_provider(&r.status_word()),
+            });
+            (
+                EventKind::Refunded { amount: None },
+                Some(payment),
+                metadata_payment_id(r.metadata.as_ref()),
+                None,
+            )
+        }
         other => {
             let id = obj.get("id").and_then(|v| v.as_str()).map(str::to_string);
             let payment_ref = obj.get("metadata").and_then(|m| m["payment_id"].as_str());
@@ -171,7 +214,7 @@ pub fn parse(
         payment_ref,
         references,
         amount,
-        refund: None,
+        refund,
         raw,
         signature: scheme.verdict(),
     })

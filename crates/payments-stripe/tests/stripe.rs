@@ -938,6 +938,10 @@ async fn the_testing_helpers_drive_a_whole_payment() {
     assert_eq!(record(&mock, "helpers").await.len(), 3);
 }
 
+#[path = "stripe/official_libraries.rs"]
+mod official_libraries;
+#[path = "stripe/refunds.rs"]
+mod refunds;
 #[path = "stripe/suite.rs"]
 mod suite;
 #[path = "stripe/units.rs"]

@@ -72,11 +72,15 @@ pub struct RefundView {
     pub origin_text: String,
     pub reason: String,
     pub external_id: String,
-    pub retryable: bool,
+    /// `retry` (the provider is asked first), `record` (it cannot be asked: the admin records
+    /// what they find at the provider) or empty: see `payments_app::refunds::RetryOffer`.
+    pub offer: payments_app::refunds::RetryOffer,
+    /// The outcome is unknown: the admin may record what they found at the provider.
+    pub unknown: bool,
 }
 
 impl RefundView {
-    pub fn from(r: &RefundRow) -> Result<Self, AppError> {
+    pub fn from(app: &payments_app::App, r: &RefundRow) -> Result<Self, AppError> {
         Ok(RefundView {
             id: r.id,
             created: format_time(r.created_at),
@@ -90,7 +94,8 @@ impl RefundView {
             },
             reason: r.reason.clone(),
             external_id: r.external_id.clone().unwrap_or_default(),
-            retryable: r.status == "requested" && r.idempotency_key.is_some(),
+            offer: payments_app::refunds::RetryOffer::of(app, r),
+            unknown: r.status == "requested",
         })
     }
 }

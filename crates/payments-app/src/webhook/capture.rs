@@ -73,7 +73,7 @@ pub async fn capture_payment(
     match snapshot.status {
         PaymentStatus::Succeeded => {
             let source = by.map_or_else(|| format!("capture {external_id}"), |b| b.1.to_string());
-            app.db(move |s| s.complete_capture(event_row_id, &public_id, snapshot.amount, &actor, &source))
+            app.db(move |s| s.finalize_from_provider(event_row_id, &public_id, &snapshot, &actor, &source))
                 .await
                 .map_err(|e| CaptureFailure::Retry(e.to_string()))
         }

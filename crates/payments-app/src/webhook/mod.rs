@@ -8,7 +8,7 @@ pub mod refusals;
 mod refused;
 mod reply;
 
-use payments_core::{SignatureVerdict, WebhookError, WebhookRequest};
+use payments_core::{EventKind, SignatureVerdict, WebhookError, WebhookRequest};
 use payments_store::{EventOutcome, VerifiedEvent};
 
 pub use refused::flush_refusals;
@@ -19,6 +19,40 @@ use crate::App;
 use ingest::IngestError;
 use reply::{reply_for, store_failure};
 
+/// A provider that reports only its refunded total (Mollie) says nothing about which refund
+/// moved: the payment's refund rows are settled from its refund list, in the background (the
+/// webhook's answer does not wait for another call to the provider; reconciliation does the
+/// same later if this fails).
+fn settle_refund_rows_later(app: &App, event: &payments_core::WebhookEvent) {
+    if !app.provider().capabilities().list_refunds {
+        return;
+    }
+    let app = app.clone();
+    let (provider, external, references, payment_ref) = (
+        event.provider.clone(),
+        event.external_payment_id.clone(),
+        event.references.clone(),
+        event.payment_ref.clone(),
+    );
+    tokio::spawn(async move {
+        let found = app
+            .db(move |s| s.payment_for_event(&provider, external.as_deref(), &references, payment_ref.as_deref()))
+            .await;
+        let payment = match found {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not find the payment of a refund total");
+                return;
+            }
+        };
+        let actor = format!("provider:{}", payment.provider);
+        if let Err(e) = crate::refunds::sync_payment(&app, &payment, &actor).await {
+            tracing::warn!(payment = %payment.public_id, error = %e, "could not settle refunds from the provider's list; reconciliation tries again");
+        }
+    });
+}
+
 /// Verifies, records and acts on one webhook. Every path is audited. The answer comes only
 /// after what it changed was committed.
 pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply {
@@ -27,10 +61,13 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
         Ok(ev) => ev,
         Err(e) => {
             refused::audit_refused(app, &request, &e.to_string(), e.code()).await;
-            let (answer, result) = if matches!(e, WebhookError::Upstream(_)) {
-                (Answer::RetryLater, "retry_later")
-            } else {
-                (Answer::Refused, "refused")
+            let (answer, result) = match e {
+                WebhookError::Upstream(_) => (Answer::RetryLater, "retry_later"),
+                // Nothing changed, nothing stored: only the answer differs (Mollie).
+                WebhookError::UnknownPayment(_) if provider.acknowledges_unknown_ids() => {
+                    (Answer::Processed, "unknown_id_ignored")
+                }
+                _ => (Answer::Refused, "refused"),
             };
             return WebhookReply::new(answer, result, bounded(&e.to_string()));
         }
@@ -58,6 +95,7 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
         raw_payload: String::from_utf8_lossy(&request.body).into_owned(),
         received_at: request.received_at,
     };
+    let total_only_refund = matches!(event.kind, EventKind::Refunded { .. }) && event.refund.is_none();
     // Written by a writer, in a batch with whatever else arrived meanwhile; the outcome comes
     // back only after that batch was committed.
     let outcome = match app.ingest().submit(verified).await {
@@ -70,6 +108,9 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
             return reply;
         }
     };
+    if total_only_refund {
+        settle_refund_rows_later(app, &event);
+    }
     match outcome {
         EventOutcome::CaptureRequired {
             event_row_id,

@@ -205,6 +205,25 @@ pub trait AdapterFixture: Send + Sync {
         false
     }
 
+    /// How many refunds the provider mock holds for the payment behind `session` (whatever
+    /// their state); `None`: unknown (the refund checks are then skipped).
+    async fn refunds_at_provider(&self, session: &CheckoutSession) -> Option<usize> {
+        let _ = session;
+        None
+    }
+
+    /// Arms the mock so that the next refund-create takes effect but its answer is lost (a
+    /// 502 after the refund was stored). `false`: cannot.
+    async fn lose_next_refund_answer(&self) -> bool {
+        false
+    }
+
+    /// Makes the mock forget every idempotency key it keeps, as the provider does once the
+    /// adapter's declared key lifetime has passed. `false`: cannot.
+    async fn forget_idempotency_keys(&self) -> bool {
+        false
+    }
+
     /// The event kinds the adapter maps.
     fn event_kinds(&self) -> Vec<Kind>;
 

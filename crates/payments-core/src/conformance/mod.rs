@@ -28,6 +28,7 @@ mod amounts;
 mod checkout;
 mod events;
 mod fixture;
+mod refunds;
 mod report;
 mod robustness;
 mod signatures;
@@ -320,6 +321,13 @@ pub async fn run(f: &dyn AdapterFixture) -> Report {
         status::capture_not_approved(&cx),
     )
     .await;
+    check(
+        r,
+        "refunds.listed_with_marker".into(),
+        refunds::listed_with_marker(&cx),
+    )
+    .await;
+    check(r, "refunds.lost_answer".into(), refunds::lost_answer(&cx)).await;
     check(r, "signature.missing".into(), signatures::missing(&cx)).await;
     check(r, "signature.wrong_secret".into(), signatures::wrong_secret(&cx)).await;
     check(r, "signature.tampered_body".into(), signatures::tampered(&cx)).await;

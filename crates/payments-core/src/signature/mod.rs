@@ -175,7 +175,9 @@ pub(crate) fn match_any(
     }
 }
 
-/// Checks `timestamp` against `now` within `tolerance` seconds, in both directions.
+/// Checks `timestamp` against `now` within `tolerance` seconds, in both directions: a timestamp up
+/// to `tolerance` ahead of `now` passes (our clock may be behind the sender's), as does one up to
+/// `tolerance` old. Stripe's libraries check only the age; refusing one further ahead is ours.
 pub fn check_tolerance(timestamp: i64, now: i64, tolerance: i64) -> Result<(), SignatureError> {
     let age = now.saturating_sub(timestamp);
     if age.unsigned_abs() > tolerance.unsigned_abs() {
@@ -209,6 +211,13 @@ impl Encoding {
             Encoding::Hex => hex::decode(text.trim()).ok(),
             Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(text.trim()).ok(),
         }
+    }
+
+    /// Decodes one candidate only when it is written exactly as [`Encoding::encode`] writes it (for
+    /// hex: lower case, no spaces). Stripe's libraries compare signatures as text, so any other
+    /// spelling of the right bytes is no match there either.
+    pub(crate) fn decode_exact(self, text: &str) -> Option<Vec<u8>> {
+        self.decode(text).filter(|bytes| self.encode(bytes) == text)
     }
 }
 
@@ -247,20 +256,39 @@ pub fn decode_secrets<S: AsRef<str>>(
         .collect()
 }
 
-/// Parses a `k=v,k=v` header such as Stripe's `t=...,v1=...,v1=...,v0=...`.
-pub fn parse_kv_header(header: &'static str, value: &str) -> Result<Vec<(String, String)>, SignatureError> {
-    value
-        .split(',')
-        .map(|item| {
-            item.trim()
-                .split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| SignatureError::MalformedHeader {
+/// Parses a `k=v,k=v` header such as Stripe's `t=...,v1=...,v1=...,v0=...` as Stripe's official
+/// libraries do (stripe-python `_get_timestamp_and_signatures`, stripe-node `parseHeader`,
+/// stripe-ruby `get_timestamp_and_signatures`, stripe-go `parseSignatureHeader`). Where they
+/// disagree this follows the majority, and on a two-two split stripe-python with stripe-node:
+///
+/// - items are split on `,` alone and nothing is trimmed: in `t=1, v1=ab` the second key is `" v1"`,
+///   not `v1` (python, node, go; ruby alone also drops spaces after commas);
+/// - an item without `=` is skipped, such as the empty one after a trailing comma or an unknown
+///   flag (python, node, ruby; go refuses the header), except that one naming a key in `keys` is
+///   malformed (all four refuse a bare `t` or `v1`);
+/// - a value ends at a second `=`: `v1=ab=cd` is `ab` (python's `split("=", 2)[1]`, node's
+///   `split("=")[1]`; ruby keeps `ab=cd`, go refuses the header).
+pub fn parse_kv_header<'v>(
+    header: &'static str,
+    value: &'v str,
+    keys: &[&str],
+) -> Result<Vec<(&'v str, &'v str)>, SignatureError> {
+    let mut pairs = Vec::new();
+    for item in value.split(',') {
+        let mut parts = item.split('=');
+        let key = parts.next().unwrap_or_default();
+        match parts.next() {
+            Some(v) => pairs.push((key, v)),
+            None if keys.contains(&key) => {
+                return Err(SignatureError::MalformedHeader {
                     header,
-                    reason: format!("{item:?} is not key=value"),
+                    reason: format!("{key:?} has no value (expected {key}=...)"),
                 })
-        })
-        .collect()
+            }
+            None => {}
+        }
+    }
+    Ok(pairs)
 }
 
 /// Parses a unix-seconds timestamp from a header value.

@@ -68,7 +68,18 @@ impl TimestampedHmac {
             .into_iter()
             .filter_map(|c| self.encoding.decode(c))
             .collect();
-        match_any(&self.keys, parts, &decoded)?;
+        self.verify_decoded(parts, timestamp, &decoded, now)
+    }
+
+    /// [`TimestampedHmac::verify_parts`] with the candidates already decoded.
+    fn verify_decoded(
+        &self,
+        parts: &[&[u8]],
+        timestamp: i64,
+        decoded: &[Vec<u8>],
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        match_any(&self.keys, parts, decoded)?;
         check_tolerance(timestamp, now, self.tolerance)
     }
 }
@@ -77,6 +88,9 @@ impl TimestampedHmac {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     /// One header `t=<unix>,v1=<sig>,v1=<sig>,...` (Stripe): any `signature_key` entry may match.
+    /// Read as Stripe's official libraries read it (see [`super::parse_kv_header`]): no spaces
+    /// around keys, signatures exactly as the encoding writes them (lower-case hex), items without
+    /// `=` other than the two keys skipped.
     KeyValue {
         timestamp_key: &'static str,
         signature_key: &'static str,
@@ -198,36 +212,51 @@ impl Timestamped {
             header: self.header,
             reason: reason.into(),
         };
-        let (t, sigs): (i64, Vec<String>) = match self.layout {
+        let encoding = self.hmac.encoding;
+        let (t, sigs): (i64, Vec<Vec<u8>>) = match self.layout {
             Layout::KeyValue {
                 timestamp_key,
                 signature_key,
             } => {
-                let pairs = parse_kv_header(self.header, value)?;
-                let t = pairs
+                let pairs = parse_kv_header(self.header, value, &[timestamp_key, signature_key])?;
+                let missing = |key: &str, what: &str| match pairs.iter().find(|(k, _)| k.trim() == key) {
+                    Some((k, _)) => malformed(&format!(
+                        "no {key}= {what}: the key {k:?} has spaces around it (Stripe's libraries match \
+                         keys exactly)"
+                    )),
+                    None => malformed(&format!("no {key}= {what}")),
+                };
+                // Several timestamps: the first counts, as in stripe-python and stripe-ruby
+                // (stripe-node and stripe-go take the last; a two-two split where python and node
+                // differ, so our earlier behaviour stays; Stripe sends one). Spaces around the
+                // digits, a sign and leading zeros are allowed, as by python's int(), node's
+                // parseInt and ruby's Integer(); `1_700_000_000` is refused (python and ruby take
+                // it, node reads 1, go refuses).
+                let (_, t) = pairs
                     .iter()
-                    .find(|(k, _)| k == timestamp_key)
-                    .ok_or_else(|| malformed(&format!("no {timestamp_key}= timestamp")))?;
-                let t = parse_timestamp(self.header, &t.1)?;
-                let sigs: Vec<String> = pairs
-                    .into_iter()
-                    .filter(|(k, _)| k == signature_key)
-                    .map(|(_, v)| v)
-                    .collect();
-                if sigs.is_empty() {
-                    return Err(malformed(&format!("no {signature_key} signature")));
+                    .find(|(k, _)| *k == timestamp_key)
+                    .ok_or_else(|| missing(timestamp_key, "timestamp"))?;
+                let t = parse_timestamp(self.header, t)?;
+                if !pairs.iter().any(|(k, _)| *k == signature_key) {
+                    return Err(missing(signature_key, "signature"));
                 }
+                // Compared as text with the lower-case hex Stripe sends, as stripe-python, -node
+                // and -ruby do (stripe-go alone decodes the hex, so accepts upper case).
+                let sigs = pairs
+                    .iter()
+                    .filter(|(k, _)| *k == signature_key)
+                    .filter_map(|(_, v)| encoding.decode_exact(v))
+                    .collect();
                 (t, sigs)
             }
             Layout::TimestampHeader(h) => {
                 let t = parse_timestamp(h, ts.ok_or(SignatureError::MissingHeader(h))?)?;
                 let sigs = candidates(self.header, value)?;
-                (t, sigs.into_iter().map(str::to_string).collect())
+                (t, sigs.into_iter().filter_map(|s| encoding.decode(s)).collect())
             }
         };
         let ts = t.to_string();
-        self.hmac
-            .verify_parts(&self.parts(&ts, body), t, sigs.iter().map(String::as_str), now)?;
+        self.hmac.verify_decoded(&self.parts(&ts, body), t, &sigs, now)?;
         Ok(t)
     }
 }

@@ -205,6 +205,8 @@ impl Refpay {
             status: status.ok_or_else(|| unexpected(format!("status {}", v["status"])))?,
             amount: Some(self.money(&v["amount"], &v["currency"]).map_err(unexpected)?),
             payment_ref: v["reference"].as_str().map(str::to_string),
+            references: Vec::new(),
+            refunded: None,
         })
     }
 
@@ -234,6 +236,8 @@ impl PaymentProvider for Refpay {
             capture: true,
             refund: false,
             fetch_payment: true,
+            list_refunds: false,
+            expire_checkout: false,
         }
     }
 

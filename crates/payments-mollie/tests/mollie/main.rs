@@ -6,6 +6,7 @@ use payments_core::conformance;
 use payments_mollie::testing::MollieFixture;
 
 mod published;
+mod refunds;
 
 #[tokio::test]
 async fn passes_the_conformance_suite() {

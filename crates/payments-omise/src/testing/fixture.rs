@@ -76,6 +76,22 @@ impl AdapterFixture for OmiseFixture {
         Some(self.mock.charges_for_payment(payment_ref).len())
     }
 
+    async fn refunds_at_provider(&self, session: &CheckoutSession) -> Option<usize> {
+        self.mock.charge(&session.external_id)?;
+        Some(self.mock.refunds_of(&session.external_id).len())
+    }
+
+    /// Omise takes no idempotency key: the refund is stored, its 502 is not retried.
+    async fn lose_next_refund_answer(&self) -> bool {
+        self.mock.lose_next_refund_answer();
+        true
+    }
+
+    async fn forget_idempotency_keys(&self) -> bool {
+        self.mock.forget_idempotency_keys();
+        true
+    }
+
     async fn lose_next_checkout_answer(&self) -> bool {
         self.mock.inject("POST", "/charges", Fault::LostAnswer, 1);
         true

@@ -6,7 +6,9 @@ use payments_omise::testing::OmiseFixture;
 
 /// Not checked for Omise: no three-decimal currency, the mock cannot create another amount than
 /// asked, no disputes or capture in this adapter. (Refund events are checked: the fixture makes
-/// the refund in the mock, and `refund.create` names it, one refund per event.)
+/// the refund in the mock, and `refund.create` names it, one refund per event. So are the refund
+/// look-ups: `refunds.listed_with_marker`, and `refunds.lost_answer`, where the lost answer is
+/// not resent, since Omise takes no idempotency key, and `list_refunds` finds the refund.)
 const OMISE_SKIPS: &[&str] = &[
     "amounts.three_decimal.wire",
     "amounts.three_decimal.event",

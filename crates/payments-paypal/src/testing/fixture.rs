@@ -157,11 +157,16 @@ impl AdapterFixture for PayPalFixture {
         Some(HEADER_TRANSMISSION_SIG)
     }
 
+    /// Every status but `Expired` (a voided order is `Canceled`): paid, failed and refunded
+    /// orders are captured at the mock (`COMPLETED`, `DECLINED`; refunded in PayPal's dashboard).
     fn statuses(&self) -> Vec<PaymentStatus> {
         vec![
             PaymentStatus::Pending,
             PaymentStatus::RequiresCapture,
+            PaymentStatus::Succeeded,
+            PaymentStatus::Failed,
             PaymentStatus::Canceled,
+            PaymentStatus::Refunded,
         ]
     }
 
@@ -171,8 +176,31 @@ impl AdapterFixture for PayPalFixture {
             PaymentStatus::Pending => self.mock.order(id).is_some(),
             PaymentStatus::RequiresCapture => self.mock.approve_order(id),
             PaymentStatus::Canceled => self.mock.set_order_status(id, "VOIDED"),
-            _ => false,
+            PaymentStatus::Succeeded => self.mock.capture_order(id, "COMPLETED").is_some(),
+            PaymentStatus::Failed => self.mock.capture_order(id, "DECLINED").is_some(),
+            PaymentStatus::Refunded => {
+                let captured = self.mock.capture_order(id, "COMPLETED").is_some();
+                let amount = self.mock.order(id).and_then(|o| o.amount.to_money().ok());
+                let full = amount.map(|m| m.amount.get());
+                captured
+                    && full.is_some_and(|units| self.mock.dashboard_refund(id, units, "COMPLETED").is_some())
+            }
+            PaymentStatus::Expired => false,
         }
+    }
+
+    async fn refunds_at_provider(&self, session: &CheckoutSession) -> Option<usize> {
+        Some(self.mock.refunds_of(&session.external_id).len())
+    }
+
+    async fn lose_next_refund_answer(&self) -> bool {
+        self.mock.lose_next_refund();
+        true
+    }
+
+    async fn forget_idempotency_keys(&self) -> bool {
+        self.mock.forget_request_ids();
+        true
     }
 
     /// [`MockPayPal::env_vars`]: the server asks the mock to verify each webhook.

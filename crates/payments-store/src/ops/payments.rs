@@ -383,6 +383,8 @@ pub fn finalize_success(
         .receipt(payment.receipt_id)
         .payment(payment.id),
     );
+    // Refunds recorded while it was open here (an early event) apply to the receipt now.
+    super::refunds::after_finalize(c, &payment, actor)?;
     Ok(FinalizeOutcome::Finalized {
         payment_id: payment.id,
         receipt_id: payment.receipt_id,

@@ -1,6 +1,7 @@
 use payments_core::{Currency, EventKind, Money};
 use payments_store::*;
 
+mod refund_books;
 mod refunds;
 
 fn thb(amount: i64) -> Money {

@@ -1,7 +1,9 @@
 //! Stripe's fixture for the conformance suite v2, against [`MockStripe`]. Written from
 //! Stripe's docs: amounts in the currency's smallest unit (ISK with 2 decimals), three-decimal
 //! amounts ending in 0; Checkout Session events carry our `metadata[payment_id]`, Charge and
-//! Dispute objects name the PaymentIntent but carry no metadata of ours.
+//! Dispute objects name the PaymentIntent but carry no metadata of ours. Stripe keeps an
+//! idempotency key's first answer, so a refund whose answer is lost stays lost on every retry
+//! only when each attempt's answer is lost; the mock keeps the refund and its metadata.
 
 use std::time::Duration;
 
@@ -97,6 +99,25 @@ impl AdapterFixture for StripeFixture {
                 .filter(|s| s["metadata"]["payment_id"] == payment_ref)
                 .count(),
         )
+    }
+
+    async fn refunds_at_provider(&self, session: &CheckoutSession) -> Option<usize> {
+        Some(self.mock.refunds_of(&session.external_id).len())
+    }
+
+    /// Every attempt of the next refund loses its answer (the first one stores the refund; the
+    /// retries with the same key get Stripe's replay of that answer, lost as well).
+    async fn lose_next_refund_answer(&self) -> bool {
+        let attempts = self.provider.config().retry.max_attempts;
+        let times = usize::try_from(attempts).unwrap_or(usize::MAX);
+        self.mock
+            .inject_fault("POST", "/v1/refunds", testing::Fault::LostAnswer, times);
+        true
+    }
+
+    async fn forget_idempotency_keys(&self) -> bool {
+        self.mock.forget_idempotency_keys();
+        true
     }
 
     async fn lose_next_checkout_answer(&self) -> bool {
@@ -219,6 +240,7 @@ impl AdapterFixture for StripeFixture {
             PaymentStatus::Pending,
             PaymentStatus::Succeeded,
             PaymentStatus::Expired,
+            PaymentStatus::Refunded,
         ]
     }
 
@@ -229,6 +251,10 @@ impl AdapterFixture for StripeFixture {
             PaymentStatus::Pending => self.mock.session(id).is_some(),
             PaymentStatus::Succeeded => self.mock.complete_session(id).is_some(),
             PaymentStatus::Expired => self.mock.expire_session(id).is_some(),
+            // Paid, then refunded in full (in the Dashboard): the session stays complete and paid.
+            PaymentStatus::Refunded => {
+                self.mock.complete_session(id).is_some() && self.mock.refund_in_dashboard(id, None).is_ok()
+            }
             _ => false,
         }
     }

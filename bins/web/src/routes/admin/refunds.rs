@@ -29,6 +29,8 @@ struct ConfirmView {
     reason: String,
     currency: String,
     provider: String,
+    /// This page's random token: however often it is posted, one refund is made.
+    request: String,
 }
 
 /// `POST /admin/payments/{public_id}/refund`
@@ -61,11 +63,28 @@ pub async fn refund(
     let reason = form.get("reason").unwrap_or_default().trim().to_string();
     let remaining = payment.amount_minor - taken;
     let (amount, problems) = refunds::check_request(&state.app, &payment, taken, &amount_text, &reason);
-    if form.get("confirm") == Some("yes") && problems.is_empty() {
-        if let Some(amount) = amount {
-            let row = refunds::refund(&state.app, &payment, amount, reason, user.actor()).await?;
+    if form.get("confirm") == Some("yes") {
+        // A repeated post of a page whose refund was made shows that refund, whatever the
+        // amount left now says.
+        let token = form.get("request").unwrap_or_default().to_string();
+        let repeated = if token.is_empty() {
+            None
+        } else {
+            let t = token.clone();
+            state.db(move |s| s.refund_by_request_token(&t)).await?
+        };
+        if let Some(row) = repeated.filter(|r| r.payment_id == payment.id) {
             return Ok(see_other(&format!(
-                "/receipts/{}?refund={}#refunds",
+                "/receipts/{}?refund={}&again=1#refunds",
+                payment.receipt_id, row.id
+            )));
+        }
+        if let (Some(amount), true) = (amount, problems.is_empty()) {
+            let (row, again) =
+                refunds::refund_once(&state.app, &payment, amount, reason, user.actor(), token).await?;
+            let again = if again { "&again=1" } else { "" };
+            return Ok(see_other(&format!(
+                "/receipts/{}?refund={}{again}#refunds",
                 payment.receipt_id, row.id
             )));
         }
@@ -85,6 +104,7 @@ pub async fn refund(
             reason,
             currency: currency.code().to_string(),
             provider: payment.provider.clone(),
+            request: payments_app::random_token(18)?,
         },
     );
     ctx.insert("problems", &problems);
@@ -98,8 +118,9 @@ pub async fn refund(
     }
 }
 
-/// `POST /admin/refunds/{id}/retry`: sends a refund whose outcome was unknown again, with its
-/// own idempotency key (the provider cannot refund it twice).
+/// `POST /admin/refunds/{id}/retry`: settles a refund whose outcome was unknown by asking the
+/// provider first; sent again (with its own key) only when the provider has no such refund and
+/// still honours the key (see `payments_app::refunds::retry`).
 pub async fn retry(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -123,9 +144,39 @@ pub async fn retry(
             row.id, row.status
         )));
     }
-    let row = refunds::send(&state.app, &payment, row, user.actor()).await?;
+    let row = refunds::retry(&state.app, &payment, row, user.actor()).await?;
     Ok(see_other(&format!(
         "/receipts/{}?refund={}#refunds",
         payment.receipt_id, row.id
     )))
+}
+
+/// `POST /admin/refunds/{id}/record`: the admin records what the provider shows for a refund
+/// whose outcome is unknown (`outcome` = `succeeded` or `failed`, `note` = what they saw);
+/// audited.
+pub async fn record(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: CsrfForm,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let id = path.into_inner();
+    let succeeded = match form.get("outcome") {
+        Some("succeeded") => true,
+        Some("failed") => false,
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "outcome must be \"succeeded\" or \"failed\", not {:?}",
+                other.unwrap_or("")
+            )))
+        }
+    };
+    let note = form.get("note").unwrap_or_default().to_string();
+    let row = refunds::record_outcome(&state.app, id, succeeded, note, user.actor()).await?;
+    let receipt = state
+        .db(move |s| s.payment_by_id(row.payment_id))
+        .await?
+        .map_or(0, |p| p.receipt_id);
+    Ok(see_other(&format!("/receipts/{receipt}?refund={}#refunds", row.id)))
 }

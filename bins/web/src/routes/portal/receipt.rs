@@ -21,6 +21,8 @@ pub struct ReceiptQuery {
     problem: Option<String>,
     /// `?refund=N` after an admin's refund: the page says how it went.
     refund: Option<i64>,
+    /// `&again=1`: the confirmation was posted again; it made no second refund.
+    again: Option<String>,
     #[serde(rename = "ref")]
     reference: Option<String>,
 }
@@ -69,9 +71,12 @@ pub async fn receipt(
             .filter(|p| ["unavailable", "amount"].contains(p)),
     );
     ctx.insert("reference", &payment_reference(q.reference.as_deref()));
-    ctx.insert("refunds", &views(&data.refunds, RefundView::from)?);
+    ctx.insert("refunds", &views(&data.refunds, |r| RefundView::from(&state.app, r))?);
     ctx.insert("disputes", &views(&data.disputes, DisputeView::from)?);
-    ctx.insert("refund_notice", &refund_notice(&data.refunds, q.refund)?);
+    ctx.insert(
+        "refund_notice",
+        &refund_notice(&state.app, &data.refunds, q.refund, q.again.is_some())?,
+    );
     if user.is_admin() {
         ctx.insert("operator_error", &last_error.map(|(_, e)| e));
         ctx.insert("refund_forms", &refund_forms(&data.payments, &data.refunds)?);
@@ -129,13 +134,42 @@ fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<Re
     Ok(forms)
 }
 
-/// What `?refund=N` (after an admin's refund) says about refund N.
-fn refund_notice(refunds: &[RefundRow], n: Option<i64>) -> Result<Option<String>, AppError> {
+/// What `?refund=N` (after an admin's refund) says about refund N; `again`: the confirmation
+/// page was posted again and made no second refund.
+fn refund_notice(
+    app: &payments_app::App,
+    refunds: &[RefundRow],
+    n: Option<i64>,
+    again: bool,
+) -> Result<Option<String>, AppError> {
     let Some(r) = n.and_then(|n| refunds.iter().find(|r| r.id == n)) else {
         return Ok(None);
     };
     let amount = r.amount()?;
-    Ok(Some(match r.status.as_str() {
+    let prefix = if again {
+        "This confirmation was already submitted; no second refund was made. "
+    } else {
+        ""
+    };
+    let unknown = match payments_app::refunds::RetryOffer::of(app, r) {
+        payments_app::refunds::RetryOffer::Retry => format!(
+            "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved; \
+             press Retry: {} is asked first and the refund is sent again only if it has none.",
+            r.id,
+            r.provider,
+            r.error.as_deref().unwrap_or("no answer"),
+            r.provider
+        ),
+        _ => format!(
+            "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved. \
+             {} cannot be asked about it here: check its dashboard and record what you find below.",
+            r.id,
+            r.provider,
+            r.error.as_deref().unwrap_or("no answer"),
+            r.provider
+        ),
+    };
+    Ok(Some(prefix.to_string() + &match r.status.as_str() {
         "succeeded" => format!("Refund #{} of {amount} succeeded.", r.id),
         "pending" => format!(
             "Refund #{} of {amount} was accepted by {} and is pending.",
@@ -146,11 +180,7 @@ fn refund_notice(refunds: &[RefundRow], n: Option<i64>) -> Result<Option<String>
             r.id,
             r.error.as_deref().unwrap_or("no reason given")
         ),
-        _ => format!(
-            "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved; press Retry (it cannot refund twice).",
-            r.id,
-            r.provider,
-            r.error.as_deref().unwrap_or("no answer")
-        ),
+        "canceled" => format!("Refund #{} of {amount} was canceled. Nothing was refunded.", r.id),
+        _ => unknown,
     }))
 }

@@ -3,14 +3,22 @@
 //! on SQLite), so concurrent requests and webhooks are decided one at a time and the refunded
 //! amount can never exceed what was paid.
 
+mod settle;
+mod sync;
+
+pub(crate) use settle::after_finalize;
+use settle::settle;
+pub use sync::{manual_outcome, open_refunds, sync};
+
 use diesel::prelude::*;
 use payments_core::{idempotency_key, unix_now, EventKind};
 use serde_json::json;
 
 use super::{audit, lock_payment, Conn};
-use crate::models::{DisputeRow, NewAudit, PaymentRow, PaymentState, ReceiptStatus, RefundRow, RefundStatus};
-use crate::outcomes::{EventOutcome, RefundAnswer, VerifiedEvent};
-use crate::schema::{disputes, payments, receipts, refunds};
+
+use crate::models::{DisputeRow, NewAudit, PaymentRow, PaymentState, RefundRow, RefundStatus};
+use crate::outcomes::{EventOutcome, RefundAnswer, RefundRequested, VerifiedEvent};
+use crate::schema::{disputes, payments, refunds};
 use crate::StoreError;
 
 const AUDIT_ACTION: &str = "payment.refund";
@@ -64,16 +72,36 @@ fn fmt(p: &PaymentRow, minor: i64) -> String {
 /// deterministic idempotency key (`pay:{payment}:refund:{n}`), BEFORE anyone calls the provider.
 /// Refused (nothing stored) when the payment is not paid or the amount is not positive or larger
 /// than what remains unrefunded.
+///
+/// `token` is the confirmation page's random token: the first request with it makes the refund,
+/// every later one (one after the other or at once: they are decided one at a time under the
+/// payment's lock) gets that refund back as [`RefundRequested::Repeated`], nothing stored.
 pub fn request(
     c: &mut Conn,
     public_id: &str,
     amount_minor: i64,
     reason: &str,
     actor: &str,
-) -> Result<RefundRow, StoreError> {
+    token: Option<&str>,
+) -> Result<RefundRequested, StoreError> {
     let found = super::payments::by_public_id(c, public_id)?
         .ok_or_else(|| StoreError::NotFound(format!("payment {public_id}")))?;
     let p = locked(c, found.id)?;
+    if let Some(token) = token {
+        let first: Option<RefundRow> = refunds::table
+            .filter(refunds::request_token.eq(token))
+            .select(RefundRow::as_select())
+            .first(c)
+            .optional()?;
+        if let Some(first) = first {
+            if first.payment_id != p.id {
+                return Err(StoreError::Invalid(format!(
+                    "this confirmation was made for another payment than {public_id}: open the receipt again"
+                )));
+            }
+            return Ok(RefundRequested::Repeated(first));
+        }
+    }
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(StoreError::Invalid("a refund needs a reason".into()));
@@ -134,6 +162,7 @@ pub fn request(
             refunds::requested_by.eq(actor),
             refunds::created_at.eq(now),
             refunds::updated_at.eq(now),
+            refunds::request_token.eq(token),
         ))
         .returning(RefundRow::as_returning())
         .get_result(c)?;
@@ -154,14 +183,19 @@ pub fn request(
             }),
         ),
     )?;
-    Ok(row)
+    Ok(RefundRequested::New(row))
 }
 
-/// Moves a refund to `to` unless that would go backwards (a succeeded or failed refund stays so).
-fn advance(current: RefundStatus, to: RefundStatus) -> RefundStatus {
+/// Moves a refund to `to` as the provider reports it, unless that would go backwards: a failed
+/// or canceled refund stays so, a pending one is never `requested` again, and a succeeded one
+/// can still fail (Stripe: a refund can fail after it succeeded) but not become pending again.
+pub(crate) fn advance(current: RefundStatus, to: RefundStatus) -> RefundStatus {
+    use RefundStatus::*;
     match (current, to) {
-        (RefundStatus::Succeeded | RefundStatus::Failed, _) => current,
-        (RefundStatus::Pending, RefundStatus::Requested) => current,
+        (Failed | Canceled, _) => current,
+        (Succeeded, Failed) => Failed,
+        (Succeeded, _) => current,
+        (Pending, Requested) => current,
         _ => to,
     }
 }
@@ -251,110 +285,24 @@ pub fn record_answer(
         .returning(RefundRow::as_returning())
         .get_result(c)?;
     audit::append(c, &refund_audit(&p, actor, detail))?;
-    settle(c, &p, None, actor)?;
+    settle(c, p.id, None, actor)?;
     Ok(row)
 }
 
-/// Brings the payment's cumulative refunded amount and the payment's and receipt's states up to
-/// date after a change: refunded = the largest of what was recorded, the provider's reported
-/// total and the succeeded refunds, never above the amount paid. Returns the new state label when
-/// something changed.
-fn settle(
-    c: &mut Conn,
-    before: &PaymentRow,
-    reported_total: Option<i64>,
-    actor: &str,
-) -> Result<Option<&'static str>, StoreError> {
-    let p = payment_by_id(c, before.id)?;
-    let succeeded = sum_where(c, p.id, &[RefundStatus::Succeeded.as_str()])?;
-    let wanted = p.refunded_minor.max(succeeded).max(reported_total.unwrap_or(0));
-    if wanted > p.amount_minor {
-        audit::append(
-            c,
-            &refund_audit(
-                &p,
-                actor,
-                json!({"step": "anomaly", "detail": format!(
-                    "refunds of {} reported for a payment of {}; kept at the amount paid",
-                    fmt(&p, wanted), fmt(&p, p.amount_minor))}),
-            ),
-        )?;
-    }
-    let refunded = wanted.min(p.amount_minor);
-    // A refund the provider reported only as part of its total (no refund id), with nothing of
-    // ours in flight to explain it: recorded as the provider's own, so the list adds up.
-    let in_flight = sum_where(
+/// The provider's refunded total of a payment, learned from a look-up (not an event): taken as
+/// the provider's books, settled and audited.
+pub(crate) fn apply_total(c: &mut Conn, payment_id: i64, total: i64, actor: &str) -> Result<(), StoreError> {
+    let p = locked(c, payment_id)?;
+    audit::append(
         c,
-        p.id,
-        &[RefundStatus::Requested.as_str(), RefundStatus::Pending.as_str()],
+        &refund_audit(
+            &p,
+            actor,
+            json!({"step": "provider_total", "total_reported": fmt(&p, total), "source": "look-up"}),
+        ),
     )?;
-    if in_flight == 0 && refunded > succeeded {
-        let now = unix_now();
-        diesel::insert_into(refunds::table)
-            .values((
-                refunds::payment_id.eq(p.id),
-                refunds::provider.eq(&p.provider),
-                refunds::amount_minor.eq(refunded - succeeded),
-                refunds::currency.eq(&p.currency),
-                refunds::status.eq(RefundStatus::Succeeded.as_str()),
-                refunds::origin.eq("provider"),
-                refunds::reason.eq("refunded at the provider (its total refunded went up)"),
-                refunds::requested_by.eq(actor),
-                refunds::created_at.eq(now),
-                refunds::updated_at.eq(now),
-            ))
-            .execute(c)?;
-    }
-    let full = refunded >= p.amount_minor;
-    let mut changed = None;
-    if refunded != p.refunded_minor || (full && p.state()? == PaymentState::Succeeded) {
-        let status = if full && p.state()? == PaymentState::Succeeded {
-            PaymentState::Refunded.as_str()
-        } else {
-            p.status.as_str()
-        };
-        diesel::update(payments::table.find(p.id))
-            .set((
-                payments::refunded_minor.eq(refunded),
-                payments::status.eq(status),
-                payments::updated_at.eq(unix_now()),
-            ))
-            .execute(c)?;
-        changed = Some(if full { "refunded" } else { "partially_refunded" });
-    }
-    if refunded > 0 {
-        let receipt_to = if full {
-            ReceiptStatus::Refunded
-        } else {
-            ReceiptStatus::PartiallyRefunded
-        };
-        let from: &[&str] = if full {
-            &["paid", "partially_refunded"]
-        } else {
-            &["paid"]
-        };
-        let flipped = diesel::update(
-            receipts::table
-                .find(p.receipt_id)
-                .filter(receipts::status.eq_any(from)),
-        )
-        .set(receipts::status.eq(receipt_to.as_str()))
-        .execute(c)?;
-        if flipped > 0 || changed.is_some() {
-            audit::append(
-                c,
-                &refund_audit(
-                    &p,
-                    actor,
-                    json!({"step": "settled", "refunded": fmt(&p, refunded),
-                           "refunded_minor": refunded, "paid": fmt(&p, p.amount_minor),
-                           "receipt": receipt_to.as_str()}),
-                ),
-            )?;
-            changed = Some(if full { "refunded" } else { "partially_refunded" });
-        }
-    }
-    Ok(changed)
+    settle(c, p.id, Some(total), actor)?;
+    Ok(())
 }
 
 /// A verified refund event for `payment`: records the refund it names (once per refund id: a
@@ -368,13 +316,9 @@ pub fn apply_event(
     let EventKind::Refunded { amount: total } = &ev.kind else {
         return Err(StoreError::Corrupt("not a refund event".into()));
     };
+    // A payment still open here (its success not yet seen, or lost) keeps the refund for when
+    // it is finalized: `settle` leaves its receipt alone until then.
     let p = locked(c, payment.id)?;
-    let state = p.state()?;
-    if !matches!(state, PaymentState::Succeeded | PaymentState::Refunded) {
-        return Ok(EventOutcome::Ignored {
-            reason: format!("refunded while the payment is {}", p.status),
-        });
-    }
     let actor = format!("provider:{}", ev.provider);
     let now = unix_now();
     let mut recorded = json!(null);
@@ -416,7 +360,7 @@ pub fn apply_event(
                 recorded = json!({"refund": row.id, "external_refund_id": r.id, "status": next.as_str()});
             }
             None => match r.amount.map(|a| a.get()).filter(|a| *a > 0) {
-                Some(a) if to != RefundStatus::Failed => {
+                Some(a) if !to.is_void() => {
                     let settled = sum_where(
                         c,
                         p.id,
@@ -467,10 +411,17 @@ pub fn apply_event(
                    "recorded": recorded}),
         ),
     )?;
-    Ok(match settle(c, &p, reported, &actor)? {
+    let paid = matches!(p.state()?, PaymentState::Succeeded | PaymentState::Refunded);
+    Ok(match settle(c, p.id, reported, &actor)? {
         Some(state) => EventOutcome::StateChanged {
             payment_id: p.id,
             state: state.to_string(),
+        },
+        None if !paid => EventOutcome::Ignored {
+            reason: format!(
+                "refund recorded while the payment is {}; applied when it is finalized",
+                p.status
+            ),
         },
         None => EventOutcome::Ignored {
             reason: "refund already recorded".into(),
@@ -534,6 +485,14 @@ pub fn payment(c: &mut Conn, id: i64) -> Result<Option<PaymentRow>, StoreError> 
 pub fn by_id(c: &mut Conn, id: i64) -> Result<Option<RefundRow>, StoreError> {
     Ok(refunds::table
         .find(id)
+        .select(RefundRow::as_select())
+        .first(c)
+        .optional()?)
+}
+
+pub fn by_request_token(c: &mut Conn, token: &str) -> Result<Option<RefundRow>, StoreError> {
+    Ok(refunds::table
+        .filter(refunds::request_token.eq(token))
         .select(RefundRow::as_select())
         .first(c)
         .optional()?)

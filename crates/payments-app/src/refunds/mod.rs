@@ -4,9 +4,17 @@
 //! is stored. A call whose outcome is unknown (network, timeout, 5xx) leaves the refund
 //! `requested` with its amount reserved; retrying sends the same key, so the provider never
 //! refunds twice.
+//!
+//! A refund whose outcome is unknown is never sent again blindly: [`follow`] asks the provider
+//! first (its refund list), and resends only when the provider has no such refund and still
+//! honours the key.
+
+pub mod follow;
+
+pub use follow::{record_outcome, retry, sync_payment, RetryOffer};
 
 use payments_core::{Currency, Money, ProviderError, RefundRequest, RefundState};
-use payments_store::{PaymentRow, RefundAnswer, RefundRow};
+use payments_store::{PaymentRow, RefundAnswer, RefundRequested, RefundRow};
 
 use crate::{App, Error};
 
@@ -15,7 +23,7 @@ use crate::{App, Error};
 pub fn taken_minor(payment: &PaymentRow, refunds: &[RefundRow]) -> i64 {
     let reserved: i64 = refunds
         .iter()
-        .filter(|r| r.payment_id == payment.id && r.status != "failed")
+        .filter(|r| r.payment_id == payment.id && !matches!(r.status.as_str(), "failed" | "canceled"))
         .map(|r| r.amount_minor)
         .sum();
     reserved.max(payment.refunded_minor)
@@ -141,8 +149,42 @@ pub async fn refund(
     send(app, payment, row, actor).await
 }
 
+/// [`refund`] from the confirmation page whose random `token` the request carries: however
+/// often the page is posted (one after the other or at once, from one browser or two), one
+/// refund is made; a repeated post gets that refund as it stands, with `true`.
+pub async fn refund_once(
+    app: &App,
+    payment: &PaymentRow,
+    amount: Money,
+    reason: String,
+    actor: String,
+    token: String,
+) -> Result<(RefundRow, bool), Error> {
+    check_provider(app, payment)?;
+    if token.trim().is_empty() {
+        return Err(Error::Invalid(
+            "this confirmation carries no refund token: review the refund again".into(),
+        ));
+    }
+    let (pid, who) = (payment.public_id.clone(), actor.clone());
+    let minor = amount.amount.get();
+    let requested = app
+        .db(move |s| s.request_refund_once(&pid, minor, &reason, &who, &token))
+        .await?;
+    match requested {
+        RefundRequested::Repeated(row) => {
+            tracing::info!(payment = %payment.public_id, refund = row.id, "refund confirmation posted again");
+            Ok((row, true))
+        }
+        RefundRequested::New(row) => {
+            tracing::info!(payment = %payment.public_id, refund = row.id, amount = %amount, "refund requested");
+            Ok((send(app, payment, row, actor).await?, false))
+        }
+    }
+}
+
 /// Phase two for a stored refund: call the provider with the refund's own key, store the answer.
-/// Also used to retry a refund whose outcome was unknown.
+/// A refund whose outcome is unknown is retried through [`retry`], which asks first.
 pub async fn send(
     app: &App,
     payment: &PaymentRow,
@@ -220,6 +262,7 @@ mod tests {
             error: None,
             created_at: 0,
             updated_at: 0,
+            request_token: None,
         }
     }
 
@@ -229,6 +272,7 @@ mod tests {
             refund(7, 1_000, "succeeded"),
             refund(7, 500, "requested"),
             refund(7, 2_000, "failed"),
+            refund(7, 3_000, "canceled"),
             refund(8, 4_000, "succeeded"),
         ];
         assert_eq!(taken_minor(&payment(10_000, 0), &refunds), 1_500);

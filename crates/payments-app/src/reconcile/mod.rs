@@ -11,11 +11,17 @@
 //!   currency check as a webhook (audited `payment.finalize`, actor and source `reconcile`); an
 //!   approval that needs a capture is captured (same check first) and finalized from the capture;
 //!   a failure, expiry or cancellation closes the payment as the provider says (`payment.close`);
-//! - a payment still unpaid after `CHECKOUT_LIFETIME_SECS` is expired here (`payment.close`,
-//!   reason "checkout abandoned"), but never one the provider could not be asked about, nor one
+//! - a payment still unpaid after `CHECKOUT_LIFETIME_SECS` is expired at the provider first
+//!   where its API allows (Stripe), then here (`payment.close`, reason "checkout abandoned"),
+//!   but never one the provider could not be asked about or could not expire, nor one
 //!   it reports paid with another amount (that stays open and is audited as a mismatch on each
 //!   check, for an operator);
 //! - then the lease is given up and the payment is due again `RECONCILE_AFTER_SECS` later.
+//!
+//! A success (or a refund) found this way is finalized with what the provider's answer reveals:
+//! its further ids (a PaymentIntent, a charge, a capture) and its refunded total. Then refunds
+//! still in flight (`requested`, `pending`) are settled from the provider's refund list
+//! ([`refunds`]).
 //!
 //! `web serve` runs a cycle every `RECONCILE_INTERVAL_SECS`; `web reconcile` runs one and exits.
 
@@ -26,6 +32,8 @@ use payments_core::{PaymentSnapshot, PaymentStatus, ProviderError};
 use payments_store::{FinalizeOutcome, NewAudit, PaymentRow, PaymentState};
 use serde::Serialize;
 use serde_json::json;
+
+mod refunds;
 
 use crate::settings::ReconcileSettings;
 use crate::webhook::capture::{capture_payment, CaptureFailure};
@@ -59,6 +67,10 @@ pub struct CycleReport {
     pub errors: usize,
     /// Still open, nothing to do yet.
     pub still_open: usize,
+    /// Payments whose in-flight refunds were compared with the provider's refund list.
+    pub refunds_checked: usize,
+    /// Refunds whose state changed (or that were found at the provider) that way.
+    pub refunds_settled: usize,
 }
 
 impl std::fmt::Display for CycleReport {
@@ -66,7 +78,8 @@ impl std::fmt::Display for CycleReport {
         write!(
             f,
             "{} checked, {} looked up, {} finalized, {} captured, {} closed by the provider, \
-             {} abandoned checkouts expired, {} amount mismatches, {} errors, {} still open",
+             {} abandoned checkouts expired, {} amount mismatches, {} errors, {} still open, \
+             {} payments' refunds checked, {} refunds settled",
             self.checked,
             self.fetched,
             self.finalized,
@@ -75,7 +88,9 @@ impl std::fmt::Display for CycleReport {
             self.expired,
             self.mismatched,
             self.errors,
-            self.still_open
+            self.still_open,
+            self.refunds_checked,
+            self.refunds_settled
         )
     }
 }
@@ -154,6 +169,7 @@ impl Reconciler {
                     .await?;
             }
         }
+        self.follow_refunds(app, now - after, &mut report).await?;
         Ok(report)
     }
 
@@ -186,6 +202,29 @@ impl Reconciler {
         if !abandoned {
             report.still_open += 1;
             return;
+        }
+        // Expired at the provider first, where its API allows: never expire here a checkout the
+        // payer can still pay there. A checkout paid meanwhile comes back paid and is finalized.
+        if provider.name() == payment.provider && provider.capabilities().expire_checkout {
+            let Some(external_id) = payment.external_id.clone() else {
+                report.still_open += 1;
+                return;
+            };
+            self.pace(provider.name()).await;
+            match provider.expire_checkout(&external_id).await {
+                Ok(snapshot) if snapshot.status != PaymentStatus::Expired => {
+                    if let Settled::Done = self.settle(app, payment, snapshot, report).await {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::warn!(payment = %payment.public_id, error = %e, "reconcile: could not expire the checkout at the provider; trying again later");
+                    audit(app, payment, json!({"result": "error", "step": "expire", "error": e.to_string()})).await;
+                    return;
+                }
+            }
         }
         let (public_id, lifetime_secs) = (payment.public_id.clone(), self.settings.checkout_lifetime_secs);
         let reason = format!("checkout abandoned: not paid within CHECKOUT_LIFETIME_SECS={lifetime_secs}");
@@ -241,10 +280,11 @@ impl Reconciler {
                     }
                 }
             }
-            PaymentStatus::Succeeded | PaymentStatus::RequiresCapture => {
-                let amount = snapshot.amount;
+            // Refunded at the provider while open here (its success webhook was lost): finalized
+            // like a success, and the provider's refunded total comes with it.
+            PaymentStatus::Succeeded | PaymentStatus::RequiresCapture | PaymentStatus::Refunded => {
                 match app
-                    .db(move |s| s.finalize_success_if_amount_matches(&public_id, amount, ACTOR, ACTOR))
+                    .db(move |s| s.finalize_from_provider(None, &public_id, &snapshot, ACTOR, ACTOR))
                     .await
                 {
                     Ok(outcome) => self.count_finalize(&outcome, payment, report, false),
@@ -275,18 +315,6 @@ impl Reconciler {
                         tracing::warn!(payment = %payment.public_id, error = %e, "reconcile: could not close");
                     }
                 }
-                Settled::Done
-            }
-            PaymentStatus::Refunded => {
-                // Paid and refunded at the provider while open here: an operator should look.
-                tracing::warn!(payment = %payment.public_id, "reconcile: the provider reports an open payment refunded; left for an operator");
-                audit(
-                    app,
-                    payment,
-                    json!({"result": "needs_attention", "provider_status": "refunded"}),
-                )
-                .await;
-                report.still_open += 1;
                 Settled::Done
             }
         }

@@ -1,0 +1,177 @@
+//! The conformance suite's fixture for Mollie, against [`MockMollie`] (also drives the server's
+//! end-to-end test). Refunded amounts are put at the mock as dashboard refunds, so that the
+//! payment's `amountRefunded` and its refund list always agree.
+
+use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Received, Secret, WireAmount};
+use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus};
+
+use super::{MockMollie, API_KEY};
+use crate::MollieProvider;
+
+/// The conformance suite's fixture for Mollie (also drives the server's end-to-end test).
+pub struct MollieFixture {
+    pub provider: MollieProvider,
+    pub mock: MockMollie,
+}
+
+impl MollieFixture {
+    pub async fn start() -> Self {
+        let mock = MockMollie::start().await;
+        MollieFixture {
+            provider: MollieProvider::new(mock.config()).expect("provider"),
+            mock,
+        }
+    }
+}
+
+fn mollie_status(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Pending => "open",
+        PaymentStatus::RequiresCapture => "authorized",
+        PaymentStatus::Succeeded => "paid",
+        PaymentStatus::Failed => "failed",
+        PaymentStatus::Expired => "expired",
+        PaymentStatus::Canceled => "canceled",
+        PaymentStatus::Refunded => "paid",
+    }
+}
+
+#[async_trait]
+impl AdapterFixture for MollieFixture {
+    fn provider(&self) -> &dyn PaymentProvider {
+        &self.provider
+    }
+
+    /// docs/providers/mollie.md: two decimals, JPY and ISK none, no three-decimal currency.
+    fn currencies(&self) -> Vec<&'static str> {
+        vec!["EUR", "JPY", "ISK"]
+    }
+
+    fn wire_amount(&self) -> WireAmount {
+        WireAmount::Decimal
+    }
+
+    async fn received(&self) -> Option<Vec<Received>> {
+        Some(
+            self.mock
+                .mock
+                .received()
+                .await
+                .iter()
+                .map(Received::from)
+                .collect(),
+        )
+    }
+
+    fn is_checkout_create(&self, request: &Received) -> bool {
+        request.method == "POST" && request.path == "/v2/payments"
+    }
+
+    fn amount_sent(&self, request: &Received) -> Option<String> {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
+        Some(body["amount"]["value"].as_str()?.to_string())
+    }
+
+    async fn checkouts_at_provider(&self, payment_ref: &str) -> Option<usize> {
+        Some(self.mock.payments_for(payment_ref).len())
+    }
+
+    async fn lose_next_checkout_answer(&self) -> bool {
+        self.mock.lose_next_create();
+        true
+    }
+
+    async fn answer_next_checkout_with_other_amount(&self, asked: Money) -> bool {
+        let other = Money::new(asked.amount.0 / 100 + 1, asked.currency);
+        self.mock.answer_next_create_with(other);
+        true
+    }
+
+    /// Every kind: Mollie's fetched payment tells each of them apart.
+    fn event_kinds(&self) -> Vec<Kind> {
+        Kind::ALL.to_vec()
+    }
+
+    /// Mollie's webhook names only the payment: the mock's payment is put in the state the
+    /// event stands for, and the body is `id=tr_...`.
+    async fn event_body(&self, spec: &EventSpec<'_>) -> Option<Vec<u8>> {
+        let id = &spec.session.external_id;
+        let status = match spec.kind {
+            Kind::Succeeded | Kind::Refunded | Kind::Disputed => "paid",
+            Kind::Failed => "failed",
+            Kind::Pending => "pending",
+            Kind::Expired => "expired",
+            Kind::CaptureRequired => "authorized",
+        };
+        self.mock.set_status(id, status);
+        self.mock
+            .set_refunded_total(id, spec.refunded.map_or(0, |m| m.amount.0));
+        self.mock
+            .mock
+            .state()
+            .payments
+            .iter_mut()
+            .filter(|p| p.id == *id)
+            .for_each(|p| {
+                p.charged_back = if spec.kind == Kind::Disputed {
+                    spec.amount.amount.0
+                } else {
+                    0
+                };
+            });
+        Some(MockMollie::webhook_body(id))
+    }
+
+    /// Mollie signs nothing: the webhook is verified by fetching the payment.
+    fn sign(&self, _body: &[u8], _timestamp: i64, _secret: Secret) -> Option<Vec<(String, String)>> {
+        None
+    }
+
+    fn statuses(&self) -> Vec<PaymentStatus> {
+        use PaymentStatus::*;
+        vec![
+            Pending,
+            RequiresCapture,
+            Succeeded,
+            Failed,
+            Expired,
+            Canceled,
+            Refunded,
+        ]
+    }
+
+    /// A fully refunded payment stays `paid` at Mollie, with `amountRefunded` equal to its amount.
+    fn server_vars(&self) -> Option<Vec<(&'static str, String)>> {
+        Some(vec![
+            ("MOLLIE_API_KEY", API_KEY.into()),
+            ("MOLLIE_API_BASE", self.mock.uri()),
+        ])
+    }
+
+    async fn set_status(&self, session: &CheckoutSession, status: PaymentStatus) -> bool {
+        let id = &session.external_id;
+        self.mock.set_status(id, mollie_status(status));
+        let amount = self.mock.update(id, |p| p.amount.amount.0);
+        let refunded = if status == PaymentStatus::Refunded {
+            amount
+        } else {
+            0
+        };
+        self.mock.set_refunded_total(id, refunded);
+        true
+    }
+
+    async fn refunds_at_provider(&self, session: &CheckoutSession) -> Option<usize> {
+        Some(self.mock.refunds_of(&session.external_id).len())
+    }
+
+    async fn lose_next_refund_answer(&self) -> bool {
+        self.mock.lose_next_refund();
+        true
+    }
+
+    async fn forget_idempotency_keys(&self) -> bool {
+        self.mock.forget_idempotency_keys();
+        true
+    }
+}
