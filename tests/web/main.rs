@@ -17,6 +17,10 @@ mod refunds;
 mod security;
 mod startup;
 
+#[cfg(all(feature = "mollie", feature = "omise", feature = "paypal"))]
+mod money_others;
+#[cfg(feature = "stripe")]
+mod money_stripe;
 #[cfg(feature = "omise")]
 mod omise;
 #[cfg(feature = "paypal")]

@@ -139,7 +139,10 @@ async fn refund_half_then_the_rest(db: Db) {
     let again = location(&resp);
     assert!(again.contains("again=1"), "{again}");
     let page = root.get_text(&again).await;
-    assert!(page.contains("already submitted; no second refund was made"), "{page}");
+    assert!(
+        page.contains("already submitted; no second refund was made"),
+        "{page}"
+    );
     assert_eq!(server.store().refunds_for_receipt(receipt).unwrap().len(), 1);
     // Without the page's token nothing is refunded.
     let resp = root

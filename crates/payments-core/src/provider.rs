@@ -101,7 +101,13 @@ pub struct RefundRequest {
 pub fn refund_marker(idempotency_key: &str) -> String {
     idempotency_key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect()
 }
 

@@ -4,7 +4,8 @@ use payments_core::signature::{split_secrets, StripeStyleScheme};
 use payments_core::{
     async_trait, refund_marker, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind,
     KeyLifetime, MinorUnits, Money, PaymentProvider, PaymentSnapshot, ProviderError, ProviderRefund,
-    RefundOutcome, RefundReport, RefundRequest, RefundState, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
+    RefundOutcome, RefundReport, RefundRequest, RefundState, SignatureVerdict, WebhookError, WebhookEvent,
+    WebhookRequest,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -625,11 +625,7 @@ impl Store {
         write_tx!(self, |c| {
             let payment = ops::payments::by_public_id(c, public_id)?;
             if let Some(p) = &payment {
-                ops::payments::remember_references(
-                    c,
-                    p,
-                    snapshot.references.iter().map(String::as_str),
-                )?;
+                ops::payments::remember_references(c, p, snapshot.references.iter().map(String::as_str))?;
             }
             let payment_id = payment.as_ref().map(|p| p.id);
             let mut audits = Vec::new();
@@ -639,7 +635,9 @@ impl Store {
                 ops::events::set_outcome(c, row, payment_id, outcome.label(), true)?;
             }
             ops::audit::append_all(c, &audits)?;
-            if let (FinalizeOutcome::Finalized { payment_id, .. }, Some(total)) = (&outcome, snapshot.refunded) {
+            if let (FinalizeOutcome::Finalized { payment_id, .. }, Some(total)) =
+                (&outcome, snapshot.refunded)
+            {
                 if total.get() > 0 {
                     ops::refunds::apply_total(c, *payment_id, total.get(), actor)?;
                 }
@@ -745,6 +743,24 @@ impl Store {
         write_tx!(self, |c| ops::refunds::record_answer(c, refund_id, answer, actor))
     }
 
+    /// Remembers provider ids of our payment `public_id` (made through `provider`), learned by
+    /// asking the provider; false when there is no such payment of that provider.
+    pub fn learn_references(
+        &self,
+        public_id: &str,
+        provider: &str,
+        references: &[String],
+    ) -> Result<bool, StoreError> {
+        write_tx!(self, |c| {
+            let Some(p) = ops::payments::by_public_id(c, public_id)?.filter(|p| p.provider == provider)
+            else {
+                return Ok(false);
+            };
+            ops::payments::remember_references(c, &p, references.iter().map(String::as_str))?;
+            Ok(true)
+        })
+    }
+
     /// The payment an event names (by any provider id of it, else by our id echoed in metadata).
     pub fn payment_for_event(
         &self,
@@ -753,7 +769,13 @@ impl Store {
         references: &[String],
         payment_ref: Option<&str>,
     ) -> Result<Option<PaymentRow>, StoreError> {
-        read!(self, |c| ops::payments::lookup(c, provider, external_id, references, payment_ref))
+        read!(self, |c| ops::payments::lookup(
+            c,
+            provider,
+            external_id,
+            references,
+            payment_ref
+        ))
     }
 
     pub fn payment_by_id(&self, id: i64) -> Result<Option<PaymentRow>, StoreError> {

@@ -18,7 +18,9 @@ use payments_core::{
 pub use config::{StripeConfig, ENV_VARS};
 pub use webhook::{HANDLED_EVENTS, SIGNATURE_HEADER};
 
-use transformers::{CheckoutSessionObject, RefundList, RefundObject, AMOUNTS};
+use transformers::{
+    ChargeObject, CheckoutSessionList, CheckoutSessionObject, RefundList, RefundObject, AMOUNTS,
+};
 
 /// The adapter's name in configuration, the database and the audit log.
 pub const NAME: &str = "stripe";
@@ -66,6 +68,17 @@ pub struct StripeProvider {
 
 fn unexpected(message: impl Into<String>) -> ProviderError {
     ProviderError::unexpected(NAME, message)
+}
+
+/// A 404 `resource_missing`, as Stripe answers for an id it does not know: for an id that Stripe
+/// knows but that no Checkout Session of ours stands behind.
+fn no_session(message: String) -> ProviderError {
+    ProviderError::Api {
+        provider: NAME,
+        status: 404,
+        code: Some("resource_missing".to_string()),
+        message,
+    }
 }
 
 impl StripeProvider {
@@ -125,6 +138,72 @@ impl StripeProvider {
             )));
         }
         Ok(session)
+    }
+
+    /// The id of the Checkout Session that created the PaymentIntent `pi`
+    /// (`GET /v1/checkout/sessions?payment_intent=pi_...&limit=1`). A PaymentIntent no Checkout
+    /// Session created is a 404 `resource_missing` error.
+    pub async fn session_id_of_payment_intent(&self, pi: &str) -> Result<String, ProviderError> {
+        if pi.trim().is_empty() {
+            return Err(unexpected("empty payment intent id"));
+        }
+        let path = format!("/v1/checkout/sessions?payment_intent={}&limit=1", segment(pi));
+        let page: CheckoutSessionList = self.client.json(&Request::get(path)).await?;
+        let Some(session) = page.data.into_iter().next() else {
+            return Err(no_session(format!("no Checkout Session for {pi}")));
+        };
+        match session.payment_intent_id() {
+            Some(of) if of == pi => Ok(session.id),
+            of => Err(unexpected(format!(
+                "session {} listed for {pi} is of {of:?}",
+                session.id
+            ))),
+        }
+    }
+
+    /// The PaymentIntent of the charge `charge` (`GET /v1/charges/{id}`). A charge without one
+    /// (made outside Checkout) is a 404 `resource_missing` error.
+    pub async fn payment_intent_of_charge(&self, charge: &str) -> Result<String, ProviderError> {
+        if charge.trim().is_empty() {
+            return Err(unexpected("empty charge id"));
+        }
+        let path = format!("/v1/charges/{}", segment(charge));
+        let found: ChargeObject = self.client.json(&Request::get(path)).await?;
+        if found.id != charge {
+            return Err(unexpected(format!(
+                "asked for {charge}, Stripe answered {}",
+                found.id
+            )));
+        }
+        found
+            .payment_intent
+            .filter(|pi| !pi.trim().is_empty())
+            .ok_or_else(|| {
+                no_session(format!(
+                    "no Checkout Session for {charge}: it has no PaymentIntent"
+                ))
+            })
+    }
+
+    /// The Checkout Session (expanded as [`Self::retrieve_session_expanded`]) behind a session id
+    /// `cs_...`, a PaymentIntent id `pi_...` (the session that created it) or a charge id
+    /// `ch_...`/`py_...` (the session that created its PaymentIntent).
+    pub async fn session_of(&self, id: &str) -> Result<CheckoutSessionObject, ProviderError> {
+        let pi = if id.starts_with("pi_") {
+            id.to_string()
+        } else if id.starts_with("ch_") || id.starts_with("py_") {
+            self.payment_intent_of_charge(id).await?
+        } else {
+            return self.retrieve_session_expanded(id).await;
+        };
+        let session_id = self.session_id_of_payment_intent(&pi).await?;
+        let session = self.retrieve_session_expanded(&session_id).await?;
+        match session.payment_intent_id() {
+            Some(of) if of == pi => Ok(session),
+            of => Err(unexpected(format!(
+                "session {session_id} listed for {pi} is of {of:?}"
+            ))),
+        }
     }
 
     /// What refunds of `id` are made against: (`payment_intent`|`charge`, id), with the session
@@ -199,9 +278,12 @@ impl PaymentProvider for StripeProvider {
     }
 
     /// `GET /v1/checkout/sessions/{id}` with the PaymentIntent and its latest charge expanded:
-    /// status, amount, the `pi_`/`ch_` ids and the refunded total.
+    /// status, amount, the `pi_`/`ch_` ids and the refunded total. A `pi_` id is first resolved
+    /// to the session that created it (`GET /v1/checkout/sessions?payment_intent=`), a
+    /// `ch_`/`py_` id through its PaymentIntent (`GET /v1/charges/{id}`): the snapshot is the
+    /// session's (`external_id` `cs_...`), with our payment id.
     async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {
-        let session = self.retrieve_session_expanded(external_id).await?;
+        let session = self.session_of(external_id.trim()).await?;
         session.snapshot().map_err(unexpected)
     }
 

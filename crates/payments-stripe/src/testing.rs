@@ -20,8 +20,9 @@
 //! The mock behaves like Stripe where the adapter can tell: bearer authentication with the
 //! configured key, form bodies with bracketed keys, `Idempotency-Key` replay (same key and
 //! parameters: the first answer again; same key, other parameters: `idempotency_error`), Stripe's
-//! error JSON, sessions that start `open`/`unpaid` without a PaymentIntent, and refunds limited to
-//! what is left to refund. Routing, the key check, injected failures and recording are
+//! error JSON, sessions that start `open`/`unpaid` without a PaymentIntent, sessions listed by
+//! their PaymentIntent, the charge behind a paid session, and refunds limited to what is left to
+//! refund. Routing, the key check, injected failures and recording are
 //! `payments_core::mock`'s: [`MockStripe::inject`] answers the next requests with any response
 //! (a 5xx, a delayed answer, an error JSON from [`error_response`]), [`MockStripe::inject_fault`]
 //! with one of the kit's faults (e.g. [`Fault::LostAnswer`]: the session is created, the answer
@@ -275,6 +276,10 @@ impl MockStripe {
                 let (status, body) = state.create_session(&request.form(), request.base_uri());
                 reply(status, &body)
             })
+            .route(Method::GET, "/v1/checkout/sessions", |state, request| {
+                let query = payments_core::mock::form_pairs(request.url.query().unwrap_or("").as_bytes());
+                answer(state.list_sessions(&query))
+            })
             .route(Method::GET, "/v1/checkout/sessions/{id}", |state, request| {
                 answer(state.get_session(request.param("id"), &expansions(request)))
             })
@@ -283,6 +288,9 @@ impl MockStripe {
                 "/v1/checkout/sessions/{id}/expire",
                 |state, request| answer(state.expire(request.param("id"))),
             )
+            .route(Method::GET, "/v1/charges/{id}", |state, request| {
+                answer(state.get_charge(request.param("id")))
+            })
             .route(Method::POST, "/v1/refunds", |state, request| {
                 answer(state.refund(&request.form()))
             })

@@ -287,7 +287,15 @@ pub struct RefundList {
     pub has_more: bool,
 }
 
-/// A Charge (`charge.refunded`) or a Dispute (`charge.dispute.created`): the fields both have.
+/// A page of `GET /v1/checkout/sessions` (newest first; the sessions are not expanded).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckoutSessionList {
+    pub data: Vec<CheckoutSessionObject>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// A Charge (`GET /v1/charges/{id}`, `charge.refunded`) or a Dispute (`charge.dispute.created`): the fields both have.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChargeObject {
     pub id: String,

@@ -938,6 +938,8 @@ async fn the_testing_helpers_drive_a_whole_payment() {
     assert_eq!(record(&mock, "helpers").await.len(), 3);
 }
 
+#[path = "stripe/lookups.rs"]
+mod lookups;
 #[path = "stripe/official_libraries.rs"]
 mod official_libraries;
 #[path = "stripe/refunds.rs"]

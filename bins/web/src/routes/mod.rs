@@ -49,7 +49,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::refunds::refund),
         )
         .route("/admin/refunds/{id}/retry", web::post().to(admin::refunds::retry))
-        .route("/admin/refunds/{id}/record", web::post().to(admin::refunds::record))
+        .route(
+            "/admin/refunds/{id}/record",
+            web::post().to(admin::refunds::record),
+        )
         .route("/payments/receipts/{id}/start", web::post().to(payments::start))
         .route("/payments/{public_id}/status", web::get().to(payments::status))
         .service(

@@ -221,7 +221,12 @@ impl Reconciler {
                 Err(e) => {
                     report.errors += 1;
                     tracing::warn!(payment = %payment.public_id, error = %e, "reconcile: could not expire the checkout at the provider; trying again later");
-                    audit(app, payment, json!({"result": "error", "step": "expire", "error": e.to_string()})).await;
+                    audit(
+                        app,
+                        payment,
+                        json!({"result": "error", "step": "expire", "error": e.to_string()}),
+                    )
+                    .await;
                     return;
                 }
             }

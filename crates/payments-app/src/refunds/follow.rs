@@ -53,10 +53,14 @@ pub async fn sync_payment(app: &App, payment: &PaymentRow, actor: &str) -> Resul
         .external_id
         .clone()
         .ok_or_else(|| Error::Conflict(format!("payment {} has no provider id", payment.public_id)))?;
-    let listed = app.provider().list_refunds(&external).await.map_err(|e| match e {
-        ProviderError::NotSupported { .. } => Error::Conflict(e.to_string()),
-        other => Error::Provider(other),
-    })?;
+    let listed = app
+        .provider()
+        .list_refunds(&external)
+        .await
+        .map_err(|e| match e {
+            ProviderError::NotSupported { .. } => Error::Conflict(e.to_string()),
+            other => Error::Provider(other),
+        })?;
     let (id, actor) = (payment.id, actor.to_string());
     app.db(move |s| s.sync_refunds(id, &listed, &actor)).await
 }
@@ -65,7 +69,12 @@ pub async fn sync_payment(app: &App, payment: &PaymentRow, actor: &str) -> Resul
 /// the provider's state and nothing is sent. Only when it has none is the refund sent again,
 /// and only while the provider still honours the key (for a provider that takes no key, once
 /// the last attempt has rested [`SETTLE_SECS`]). Otherwise the admin is told what to do.
-pub async fn retry(app: &App, payment: &PaymentRow, row: RefundRow, actor: String) -> Result<RefundRow, Error> {
+pub async fn retry(
+    app: &App,
+    payment: &PaymentRow,
+    row: RefundRow,
+    actor: String,
+) -> Result<RefundRow, Error> {
     check_provider(app, payment)?;
     if row.status != RefundStatus::Requested.as_str() {
         return Ok(row);

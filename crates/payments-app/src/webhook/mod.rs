@@ -36,7 +36,14 @@ fn settle_refund_rows_later(app: &App, event: &payments_core::WebhookEvent) {
     );
     tokio::spawn(async move {
         let found = app
-            .db(move |s| s.payment_for_event(&provider, external.as_deref(), &references, payment_ref.as_deref()))
+            .db(move |s| {
+                s.payment_for_event(
+                    &provider,
+                    external.as_deref(),
+                    &references,
+                    payment_ref.as_deref(),
+                )
+            })
             .await;
         let payment = match found {
             Ok(Some(p)) => p,
@@ -51,6 +58,43 @@ fn settle_refund_rows_later(app: &App, event: &payments_core::WebhookEvent) {
             tracing::warn!(payment = %payment.public_id, error = %e, "could not settle refunds from the provider's list; reconciliation tries again");
         }
     });
+}
+
+/// A refund or dispute naming only provider ids we never stored (Stripe's PaymentIntent or
+/// charge of a payment finalized from its Checkout Session): the provider is asked which payment
+/// they belong to (`fetch_payment`, whose answer echoes our payment id), the ids are remembered,
+/// and the event (left unprocessed) is processed again. `None`: nothing learned.
+async fn learn_payment_and_retry(
+    app: &App,
+    event: &payments_core::WebhookEvent,
+    again: VerifiedEvent,
+) -> Option<EventOutcome> {
+    let provider = app.provider().clone();
+    if !provider.capabilities().fetch_payment {
+        return None;
+    }
+    let id = event.external_payment_id.clone()?;
+    let snapshot = match provider.fetch_payment(&id).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(event = %event.event_id, id, error = %e, "could not look up the payment an event names");
+            return None;
+        }
+    };
+    let payment_ref = snapshot.payment_ref.clone()?;
+    let mut references = vec![id, snapshot.external_id.clone()];
+    references.extend(snapshot.references.iter().cloned());
+    references.extend(event.references.iter().cloned());
+    let name = provider.name();
+    let learned = app
+        .db(move |s| s.learn_references(&payment_ref, name, &references))
+        .await
+        .ok()?;
+    if !learned {
+        return None;
+    }
+    tracing::info!(event = %event.event_id, "learned the payment of an event from the provider; processing it again");
+    app.ingest().submit(again).await.ok()
 }
 
 /// Verifies, records and acts on one webhook. Every path is audited. The answer comes only
@@ -96,6 +140,8 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
         received_at: request.received_at,
     };
     let total_only_refund = matches!(event.kind, EventKind::Refunded { .. }) && event.refund.is_none();
+    let after_look_up =
+        matches!(event.kind, EventKind::Refunded { .. } | EventKind::Disputed).then(|| verified.clone());
     // Written by a writer, in a batch with whatever else arrived meanwhile; the outcome comes
     // back only after that batch was committed.
     let outcome = match app.ingest().submit(verified).await {
@@ -107,6 +153,12 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
             reply.retry_after = Some(app.ingest().retry_after_secs());
             return reply;
         }
+    };
+    let outcome = match (outcome, after_look_up) {
+        (EventOutcome::Unmatched, Some(again)) => learn_payment_and_retry(app, &event, again)
+            .await
+            .unwrap_or(EventOutcome::Unmatched),
+        (outcome, _) => outcome,
     };
     if total_only_refund {
         settle_refund_rows_later(app, &event);

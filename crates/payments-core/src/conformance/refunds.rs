@@ -46,7 +46,10 @@ pub async fn listed_with_marker(cx: &Cx<'_>) -> Check {
         .await
         .map_err(|e| fail(format!("list_refunds failed: {e}")))?;
     let marker = refund_marker(&request.idempotency_key);
-    let ours: Vec<_> = listed.iter().filter(|r| r.marker.as_deref() == Some(&marker)).collect();
+    let ours: Vec<_> = listed
+        .iter()
+        .filter(|r| r.marker.as_deref() == Some(&marker))
+        .collect();
     ensure!(
         ours.len() == 1,
         "list_refunds shows {} refunds marked {marker:?} after one refund: {listed:?}",
@@ -95,7 +98,11 @@ pub async fn lost_answer(cx: &Cx<'_>) -> Check {
             .await
             .map_err(|e| fail(format!("list_refunds failed: {e}")))?;
         ensure!(
-            again.iter().filter(|r| r.marker.as_deref() == Some(&marker)).count() == 1,
+            again
+                .iter()
+                .filter(|r| r.marker.as_deref() == Some(&marker))
+                .count()
+                == 1,
             "after the mock forgot its keys the refund is listed {} times",
             again.len()
         );

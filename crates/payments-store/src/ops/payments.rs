@@ -467,6 +467,10 @@ pub fn apply_event(
         (EventKind::PaymentSucceeded | EventKind::CaptureRequired, None) => {
             (EventOutcome::UnknownPayment, false)
         }
+        // A refund or dispute naming only ids we have not learned yet (a PaymentIntent, a
+        // charge): left unprocessed, so that once the caller has learned them by asking the
+        // provider (or the provider redelivers) it is processed, never lost.
+        (EventKind::Refunded { .. } | EventKind::Disputed, None) => (EventOutcome::Unmatched, false),
         // Anything else for a payment we do not know would be retried forever: acknowledge it.
         (_, None) => (EventOutcome::Unmatched, true),
         (EventKind::PaymentSucceeded, Some(p)) => (

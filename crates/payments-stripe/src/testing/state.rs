@@ -229,6 +229,48 @@ impl State {
         Ok(session)
     }
 
+    /// `GET /v1/checkout/sessions?payment_intent=&limit=`: newest first, not expanded; the
+    /// `payment_intent` filter keeps the session that created that PaymentIntent (an unknown
+    /// PaymentIntent is `resource_missing`).
+    pub(super) fn list_sessions(&self, query: &[(String, String)]) -> Result<Value, Failure> {
+        let of = field(query, "payment_intent");
+        if let Some(pi) = of {
+            if !self.intents.contains_key(pi) {
+                return Err(missing("payment_intent", pi, "payment_intent"));
+            }
+        }
+        let limit = match field(query, "limit").map(str::parse::<usize>) {
+            None => 10,
+            Some(Ok(n)) if (1..=100).contains(&n) => n,
+            Some(_) => {
+                return Err(invalid(
+                    "parameter_invalid_integer",
+                    "Invalid integer: limit must be between 1 and 100",
+                    Some("limit"),
+                ))
+            }
+        };
+        let mut newest_first = self
+            .created
+            .iter()
+            .rev()
+            .filter_map(|id| self.sessions.get(id))
+            .filter(|s| of.is_none_or(|pi| s["payment_intent"] == pi))
+            .peekable();
+        let data: Vec<Value> = newest_first.by_ref().take(limit).cloned().collect();
+        let has_more = newest_first.peek().is_some();
+        Ok(json!({"object": "list", "data": data, "has_more": has_more, "url": "/v1/checkout/sessions"}))
+    }
+
+    /// `GET /v1/charges/{id}`: the charge of a paid session's PaymentIntent.
+    pub(super) fn get_charge(&self, id: &str) -> Result<Value, Failure> {
+        self.intents
+            .iter()
+            .find(|(_, i)| i.charge == id)
+            .and_then(|(pi, _)| self.charge_json(pi))
+            .ok_or_else(|| missing("charge", id, "id"))
+    }
+
     /// `POST /v1/checkout/sessions/{id}/expire`: only an `open` session can be expired.
     pub(super) fn expire(&mut self, id: &str) -> Result<Value, Failure> {
         let session = self

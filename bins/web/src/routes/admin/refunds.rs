@@ -178,5 +178,8 @@ pub async fn record(
         .db(move |s| s.payment_by_id(row.payment_id))
         .await?
         .map_or(0, |p| p.receipt_id);
-    Ok(see_other(&format!("/receipts/{receipt}?refund={}#refunds", row.id)))
+    Ok(see_other(&format!(
+        "/receipts/{receipt}?refund={}#refunds",
+        row.id
+    )))
 }

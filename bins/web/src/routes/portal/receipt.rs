@@ -71,7 +71,10 @@ pub async fn receipt(
             .filter(|p| ["unavailable", "amount"].contains(p)),
     );
     ctx.insert("reference", &payment_reference(q.reference.as_deref()));
-    ctx.insert("refunds", &views(&data.refunds, |r| RefundView::from(&state.app, r))?);
+    ctx.insert(
+        "refunds",
+        &views(&data.refunds, |r| RefundView::from(&state.app, r))?,
+    );
     ctx.insert("disputes", &views(&data.disputes, DisputeView::from)?);
     ctx.insert(
         "refund_notice",
@@ -169,18 +172,21 @@ fn refund_notice(
             r.provider
         ),
     };
-    Ok(Some(prefix.to_string() + &match r.status.as_str() {
-        "succeeded" => format!("Refund #{} of {amount} succeeded.", r.id),
-        "pending" => format!(
-            "Refund #{} of {amount} was accepted by {} and is pending.",
-            r.id, r.provider
-        ),
-        "failed" => format!(
-            "Refund #{} of {amount} was refused: {}. Nothing was refunded.",
-            r.id,
-            r.error.as_deref().unwrap_or("no reason given")
-        ),
-        "canceled" => format!("Refund #{} of {amount} was canceled. Nothing was refunded.", r.id),
-        _ => unknown,
-    }))
+    Ok(Some(
+        prefix.to_string()
+            + &match r.status.as_str() {
+                "succeeded" => format!("Refund #{} of {amount} succeeded.", r.id),
+                "pending" => format!(
+                    "Refund #{} of {amount} was accepted by {} and is pending.",
+                    r.id, r.provider
+                ),
+                "failed" => format!(
+                    "Refund #{} of {amount} was refused: {}. Nothing was refunded.",
+                    r.id,
+                    r.error.as_deref().unwrap_or("no reason given")
+                ),
+                "canceled" => format!("Refund #{} of {amount} was canceled. Nothing was refunded.", r.id),
+                _ => unknown,
+            },
+    ))
 }
