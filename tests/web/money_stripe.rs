@@ -240,7 +240,67 @@ async fn abandoned_checkouts_are_expired_at_stripe_first(db: Db) {
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid);
 }
 
+async fn a_second_payment_is_flagged_and_refundable(db: Db) {
+    let stripe = MockStripe::start().await;
+    let (server, receipt, first, first_session) = open_checkout(&stripe, db, &[]).await;
+    // The first checkout is closed here (e.g. by an older server that expired it before Stripe
+    // did) while Stripe still accepts it; a second checkout pays the receipt.
+    assert!(server
+        .store()
+        .close_payment(
+            &first,
+            payments_store::PaymentState::Expired,
+            "reconcile",
+            "abandoned"
+        )
+        .unwrap());
+    let alice = Browser::login(&server, "alice").await;
+    alice.pay_now(receipt).await;
+    let (second, amount) = server.payment_of(receipt);
+    assert_ne!(first, second);
+    let second_session = stripe.session_for_payment(&second).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    stripe.complete_session(&second_session).unwrap();
+    let hook = stripe.signed_checkout_completed(&second_session, &second, amount, unix_now());
+    let (status, body) = server.post_webhook(&hook.headers(), &hook.body).await;
+    assert_eq!(
+        (status, server.receipt_status(receipt)),
+        (StatusCode::OK, ReceiptStatus::Paid),
+        "{body}"
+    );
+    // Then the payer completes the first checkout too.
+    stripe.complete_session(&first_session).unwrap();
+    let hook = stripe.signed_checkout_completed(&first_session, &first, amount, unix_now());
+    let (status, body) = server.post_webhook(&hook.headers(), &hook.body).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kept = server.store().payment_by_public_id(&first).unwrap().unwrap();
+    assert_eq!((kept.status.as_str(), kept.second_payment), ("succeeded", true));
+    server.add_user("root", Role::Admin);
+    let root = Browser::login(&server, "root").await;
+    let page = root.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(page.contains(&format!("id=\"paid-twice-{first}\"")), "{page}");
+    let list = root.get_text("/admin/receipts").await;
+    assert!(list.contains("paid twice"), "{list}");
+    let finalize = server.audit("payment.finalize", Some(receipt));
+    assert!(
+        finalize
+            .iter()
+            .any(|e| e.detail.contains("\"second_payment\":true")),
+        "audited"
+    );
+    // Refunded in full from the receipt page; the receipt stays paid by the other payment.
+    let resp = root.confirm_refund(&first, "25.00", "paid twice").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stripe.refunds_of(&first_session).len(), 1);
+    let kept = server.store().payment_by_public_id(&first).unwrap().unwrap();
+    assert_eq!((kept.status.as_str(), kept.refunded_minor), ("refunded", 2500));
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid);
+}
+
 crate::on_both_backends! {
+    a_second_payment_is_flagged_and_refundable: a_second_payment_for_a_paid_receipt_is_flagged_and_refundable_on_sqlite, a_second_payment_for_a_paid_receipt_is_flagged_and_refundable_on_postgres, "web_stripe_second_payment";
     fifty_posts_of_one_page: fifty_posts_of_one_confirmation_page_make_one_refund_at_stripe_on_sqlite, fifty_posts_of_one_confirmation_page_make_one_refund_at_stripe_on_postgres, "web_stripe_fifty";
     a_failed_refund_is_given_back: a_stripe_refund_that_fails_later_is_given_back_on_sqlite, a_stripe_refund_that_fails_later_is_given_back_on_postgres, "web_stripe_failed_refund";
     reconciliation_learns_the_payment_intent: ids_learned_by_reconciliation_match_a_later_dispute_on_sqlite, ids_learned_by_reconciliation_match_a_later_dispute_on_postgres, "web_stripe_references";

@@ -800,6 +800,11 @@ impl Store {
         read!(self, |c| ops::refunds::disputes_for_receipt(c, receipt_id))
     }
 
+    /// Which of `receipt_ids` received a second payment.
+    pub fn receipts_paid_twice(&self, receipt_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        read!(self, |c| ops::payments::paid_twice(c, receipt_ids))
+    }
+
     /// Which of `receipt_ids` have a dispute.
     pub fn disputed_receipts(&self, receipt_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
         read!(self, |c| ops::refunds::disputed_receipts(c, receipt_ids))

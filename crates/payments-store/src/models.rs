@@ -181,6 +181,9 @@ pub struct PaymentRow {
     pub updated_at: i64,
     /// The cumulative refunded amount (minor units), never above `amount_minor`.
     pub refunded_minor: i64,
+    /// Succeeded for a receipt another payment had paid (or that was voided): kept, flagged,
+    /// to be refunded; it never changes its receipt.
+    pub second_payment: bool,
 }
 
 impl PaymentRow {

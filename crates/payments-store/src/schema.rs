@@ -56,6 +56,7 @@ diesel::table! {
         refunded_minor -> BigInt,
         reconcile_owner -> Nullable<Text>,
         reconcile_lease_until -> Nullable<BigInt>,
+        second_payment -> Bool,
     }
 }
 

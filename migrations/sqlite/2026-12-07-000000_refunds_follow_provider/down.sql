@@ -1,3 +1,8 @@
+DROP INDEX payments_second;
+DROP INDEX payments_one_success_per_receipt;
+UPDATE payments SET status = 'canceled' WHERE second_payment AND status IN ('succeeded', 'refunded');
+CREATE UNIQUE INDEX payments_one_success_per_receipt ON payments (receipt_id) WHERE status = 'succeeded';
+ALTER TABLE payments DROP COLUMN second_payment;
 CREATE TABLE refunds_old (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     payment_id BIGINT NOT NULL REFERENCES payments (id),

@@ -32,3 +32,11 @@ ALTER TABLE refunds_new RENAME TO refunds;
 CREATE INDEX refunds_payment ON refunds (payment_id);
 -- Reconciliation looks at the refunds still in flight.
 CREATE INDEX refunds_open ON refunds (updated_at) WHERE status IN ('requested', 'pending');
+
+-- A success for a receipt already paid by another payment (or voided) is kept as a second
+-- payment: succeeded, flagged, refundable in full; it never pays (or unpays) its receipt.
+ALTER TABLE payments ADD COLUMN second_payment BOOLEAN NOT NULL DEFAULT FALSE;
+DROP INDEX payments_one_success_per_receipt;
+CREATE UNIQUE INDEX payments_one_success_per_receipt ON payments (receipt_id)
+    WHERE status = 'succeeded' AND second_payment = FALSE;
+CREATE INDEX payments_second ON payments (receipt_id) WHERE second_payment = TRUE;

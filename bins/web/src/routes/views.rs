@@ -46,6 +46,8 @@ pub struct ReceiptView {
     pub total: String,
     /// A dispute was recorded against one of its payments (admin list).
     pub disputed: bool,
+    /// A second payment arrived for it (see `PaymentRow::second_payment`): to be refunded.
+    pub paid_twice: bool,
 }
 
 impl ReceiptView {
@@ -58,6 +60,7 @@ impl ReceiptView {
             status: r.status.clone(),
             total: r.total()?.to_string(),
             disputed: false,
+            paid_twice: false,
         })
     }
 }

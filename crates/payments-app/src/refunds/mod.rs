@@ -242,6 +242,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             refunded_minor,
+            second_payment: false,
         }
     }
 

@@ -331,12 +331,27 @@ pub fn finalize_success(
             .first::<String>(c)
             .optional()?
             .unwrap_or_else(|| "missing".into());
+        // The money is real: kept as a second payment (succeeded, flagged) so that it shows on
+        // the receipt and in All receipts and can be refunded in full; the receipt is left.
+        // (Also one closed here: expired or replaced here while the provider still took it.)
+        let kept = diesel::update(payments::table.find(payment.id).filter(
+            payments::status.ne_all([PaymentState::Succeeded.as_str(), PaymentState::Refunded.as_str()]),
+        ))
+        .set((
+            payments::status.eq(PaymentState::Succeeded.as_str()),
+            payments::second_payment.eq(true),
+            payments::updated_at.eq(now),
+        ))
+        .execute(c)?;
         audits.push(
             NewAudit::new(
                 actor,
                 "payment.finalize",
                 subject,
-                json!({"result": "receipt_not_payable", "source": source, "receipt_status": receipt_status}),
+                json!({"result": "receipt_not_payable", "source": source, "receipt_status": receipt_status,
+                       "amount": expected.to_string(),
+                       "second_payment": kept == 1,
+                       "note": "paid at the provider for a receipt already paid or voided: kept as a second payment; refund it"}),
             )
             .receipt(payment.receipt_id)
             .payment(payment.id),
@@ -605,4 +620,16 @@ pub fn close(
         .payment(p.id),
     )?;
     Ok(true)
+}
+
+/// Which of `receipt_ids` received a second payment.
+pub fn paid_twice(c: &mut Conn, receipt_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut ids: Vec<i64> = payments::table
+        .filter(payments::receipt_id.eq_any(receipt_ids))
+        .filter(payments::second_payment.eq(true))
+        .select(payments::receipt_id)
+        .load(c)?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }

@@ -194,7 +194,8 @@ fn intents_are_reused_and_paid_receipts_refused(store: &Store) {
         matches!(outcome, FinalizeOutcome::Finalized { .. }),
         "{outcome:?}"
     );
-    // Money for the retired intent arrives late: nothing changes, an operator must refund it.
+    // Money for the retired intent arrives late: the receipt is left as it is; the money is kept
+    // as a second payment, flagged, for an operator to refund.
     let late = store
         .finalize_success_if_amount_matches(&payment.public_id, Some(thb(123_450)), "t", "test")
         .unwrap();
@@ -205,15 +206,9 @@ fn intents_are_reused_and_paid_receipts_refused(store: &Store) {
             receipt_status: "paid".into()
         }
     );
-    assert_eq!(
-        store
-            .payment_by_public_id(&payment.public_id)
-            .unwrap()
-            .unwrap()
-            .state()
-            .unwrap(),
-        PaymentState::Canceled
-    );
+    let kept = store.payment_by_public_id(&payment.public_id).unwrap().unwrap();
+    assert!(kept.second_payment, "{kept:?}");
+    assert_eq!(kept.state().unwrap(), PaymentState::Succeeded);
     let err = store.create_payment_for_receipt(receipt.id, "dummy").unwrap_err();
     assert!(
         matches!(err, StoreError::ReceiptNotPayable { ref status, .. } if status == "paid"),
@@ -990,9 +985,10 @@ fn the_batch_writer_answers_every_sender(store: &Store) {
     assert_eq!(stats.fallbacks(), 0);
 }
 
-/// A verified non-success event for a payment we do not know is acknowledged once ("unmatched",
-/// processed, audited) instead of being retried forever; a success for an unknown payment stays
-/// retryable (it can race the checkout).
+/// A verified non-success event for a payment we do not know is acknowledged ("unmatched",
+/// audited); a failure or expiry once (processed), a refund or dispute stays processable (its
+/// payment may become known), and a success for an unknown payment stays retryable (it can race
+/// the checkout).
 fn unmatched_non_success_events_are_acknowledged(store: &Store) {
     let webhook_entries = |store: &Store| -> Vec<AuditRow> {
         store
@@ -1019,13 +1015,19 @@ fn unmatched_non_success_events_are_acknowledged(store: &Store) {
         assert_eq!(first, EventOutcome::Unmatched, "{kind:?}");
         assert_eq!(first.label(), "unmatched");
         let again = store.handle_verified_event(&ev).unwrap();
-        assert_eq!(
-            again,
-            EventOutcome::Duplicate {
-                previous: "unmatched".into()
-            },
-            "a redelivery of {kind:?} is a duplicate, not processed again"
-        );
+        if matches!(kind, EventKind::Refunded { .. } | EventKind::Disputed) {
+            // Money out: kept unprocessed until its payment is known (learned by asking the
+            // provider, or on a redelivery), never lost.
+            assert_eq!(again, EventOutcome::Unmatched, "{kind:?} is processed again");
+        } else {
+            assert_eq!(
+                again,
+                EventOutcome::Duplicate {
+                    previous: "unmatched".into()
+                },
+                "a redelivery of {kind:?} is a duplicate, not processed again"
+            );
+        }
         let entries = webhook_entries(store);
         assert!(
             entries

@@ -359,4 +359,69 @@ crate::store_tests!(
     a_refund_before_the_payment_is_finalized_applies_when_it_is,
     the_provider_list_settles_our_refunds,
     an_admin_records_what_the_provider_cannot_be_asked,
+    a_second_success_for_a_paid_receipt_is_kept_flagged_and_refundable,
 );
+
+pub fn a_second_success_for_a_paid_receipt_is_kept_flagged_and_refundable(store: &Store) {
+    // Checkout 1 expired here while the provider still accepted it; checkout 2 paid the receipt;
+    // then the payer completes checkout 1 too.
+    let (receipt, first) = receipt_with_checkout(store, "dummy_twice_1");
+    assert!(store
+        .close_payment(&first.public_id, PaymentState::Expired, "reconcile", "abandoned")
+        .unwrap());
+    let intent = store.create_payment_for_receipt(receipt.id, "dummy").unwrap();
+    let paying = store
+        .attach_provider_checkout(
+            intent.payment().id,
+            "dummy_twice_2",
+            "http://127.0.0.1/pay",
+            "user:alice",
+        )
+        .unwrap();
+    store
+        .handle_verified_event(&event(
+            "evt_paid_2",
+            EventKind::PaymentSucceeded,
+            "dummy_twice_2",
+            Some(thb(123_450)),
+        ))
+        .unwrap();
+    let second = first;
+    let first = paying;
+    let o = store
+        .handle_verified_event(&event(
+            "evt_twice",
+            EventKind::PaymentSucceeded,
+            "dummy_twice_1",
+            Some(thb(123_450)),
+        ))
+        .unwrap();
+    assert!(
+        matches!(
+            o,
+            EventOutcome::Finalize(FinalizeOutcome::ReceiptNotPayable { .. })
+        ),
+        "{o:?}"
+    );
+    let kept = store.payment_by_public_id(&second.public_id).unwrap().unwrap();
+    assert_eq!((kept.status.as_str(), kept.second_payment), ("succeeded", true));
+    assert_eq!(
+        store.receipts_paid_twice(&[receipt.id, receipt.id + 1]).unwrap(),
+        [receipt.id]
+    );
+    // Refunded in full from the receipt; the receipt stays paid by the first payment.
+    let r = store
+        .request_refund(&kept.public_id, 123_450, "paid twice", "user:root")
+        .unwrap();
+    let done = RefundAnswer::Accepted {
+        external_id: "re_twice".into(),
+        amount_minor: Some(123_450),
+        state: RefundState::Succeeded,
+    };
+    store.record_refund_answer(r.id, &done, "user:root").unwrap();
+    assert_eq!(
+        state(store, &kept),
+        (123_450, "refunded".into(), ReceiptStatus::Paid)
+    );
+    assert_eq!(state(store, &first).0, 0);
+}

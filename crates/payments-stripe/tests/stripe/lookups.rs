@@ -33,7 +33,10 @@ async fn fetch_payment_by_intent_or_charge_reports_the_session() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(pi.starts_with("pi_") && charge.starts_with("ch_"), "{pi} {charge}");
+    assert!(
+        pi.starts_with("pi_") && charge.starts_with("ch_"),
+        "{pi} {charge}"
+    );
 
     let by_session = provider.fetch_payment(&s.external_id).await.unwrap();
     for id in [pi.as_str(), charge.as_str()] {
@@ -150,7 +153,10 @@ async fn an_unknown_intent_or_charge_is_an_error() {
         1,
     )
     .await;
-    let err = provider.fetch_payment("pi_test_outside_checkout").await.unwrap_err();
+    let err = provider
+        .fetch_payment("pi_test_outside_checkout")
+        .await
+        .unwrap_err();
     match &err {
         ProviderError::Api { status, message, .. } => {
             assert_eq!(*status, 404);

@@ -160,10 +160,13 @@ pub async fn admin_receipts(
     ctx.insert("range", &sel.range);
     ctx.insert("max_text", &MAX_FILTER_TEXT);
     let ids: Vec<i64> = shown.iter().map(|(r, _)| r.id).collect();
-    let disputed = state.db(move |s| s.disputed_receipts(&ids)).await?;
+    let (disputed, paid_twice) = state
+        .db(move |s| Ok((s.disputed_receipts(&ids)?, s.receipts_paid_twice(&ids)?)))
+        .await?;
     let mut receipts = views(shown, |(r, owner)| ReceiptView::from(r, owner))?;
     for r in &mut receipts {
         r.disputed = disputed.contains(&r.id);
+        r.paid_twice = paid_twice.contains(&r.id);
     }
     ctx.insert("receipts", &receipts);
     Ok(html(state.templates.render("admin_receipts.html", &ctx)?))

@@ -76,6 +76,7 @@ pub async fn receipt(
         &views(&data.refunds, |r| RefundView::from(&state.app, r))?,
     );
     ctx.insert("disputes", &views(&data.disputes, DisputeView::from)?);
+    ctx.insert("second_payments", &second_payments(&data.payments)?);
     ctx.insert(
         "refund_notice",
         &refund_notice(&state.app, &data.refunds, q.refund, q.again.is_some())?,
@@ -106,6 +107,28 @@ pub async fn receipt_pdf(
         ))
         .insert_header(("Cache-Control", "no-store"))
         .body(bytes))
+}
+
+/// A payment that succeeded after another had paid the receipt (or after it was voided).
+#[derive(Serialize)]
+struct SecondPaymentView {
+    public_id: String,
+    amount: String,
+    refunded: String,
+}
+
+fn second_payments(payments: &[PaymentRow]) -> Result<Vec<SecondPaymentView>, AppError> {
+    payments
+        .iter()
+        .filter(|p| p.second_payment)
+        .map(|p| {
+            Ok(SecondPaymentView {
+                public_id: p.public_id.clone(),
+                amount: p.amount()?.to_string(),
+                refunded: p.refunded()?.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// The admin's refund form for a paid payment with something left to refund.

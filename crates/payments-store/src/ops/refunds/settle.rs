@@ -117,20 +117,20 @@ pub(crate) fn settle(
             ))
             .execute(c)?;
     }
-    if !paid {
+    if !paid || p.second_payment {
         if payment_changed {
-            audit::append(
-                c,
-                &refund_audit(
-                    &p,
-                    actor,
-                    json!({"step": "recorded_before_payment", "refunded": fmt(&p, refunded),
-                           "refunded_minor": refunded, "payment_status": p.status,
-                           "note": "applied to the receipt when the payment is finalized"}),
-                ),
-            )?;
+            let detail = if paid {
+                json!({"step": "settled", "refunded": fmt(&p, refunded), "refunded_minor": refunded,
+                       "paid": fmt(&p, p.amount_minor), "second_payment": true,
+                       "note": "a second payment: its receipt is left as it is"})
+            } else {
+                json!({"step": "recorded_before_payment", "refunded": fmt(&p, refunded),
+                       "refunded_minor": refunded, "payment_status": p.status,
+                       "note": "applied to the receipt when the payment is finalized"})
+            };
+            audit::append(c, &refund_audit(&p, actor, detail))?;
         }
-        return Ok(None);
+        return Ok((paid && payment_changed).then_some(if full { "refunded" } else { "partially_refunded" }));
     }
     let receipt_to = receipt_state(p.amount_minor, refunded);
     // Only the receipt this payment paid: a receipt paid by another payment or voided is left.
