@@ -53,6 +53,7 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db:
         cancel_url: String::new(),
         idempotency_key: String::new(),
         lifetime_secs: None,
+        created_at: None,
     };
     let session = CheckoutSession {
         external_id,
@@ -217,6 +218,7 @@ async fn a_lost_refund_answer_ends_with_one_refund(name: &str, fixture: &dyn Ada
         cancel_url: String::new(),
         idempotency_key: String::new(),
         lifetime_secs: None,
+        created_at: None,
     };
     let spec = EventSpec {
         kind: Kind::Succeeded,

@@ -41,6 +41,7 @@ pub async fn start_payment(
         cancel_url: format!("{}?cancelled={}", cfg.url(&cfg.cancel_path), payment.public_id),
         idempotency_key: payment.idempotency_key.clone(),
         lifetime_secs: Some(cfg.reconcile.checkout_lifetime_secs),
+        created_at: Some(payment.created_at),
     };
     match app.provider().create_checkout(&request).await {
         Ok(session) => {

@@ -32,6 +32,10 @@ pub struct CheckoutRequest {
     /// pass it on, clamped to what the provider allows (Stripe: 30 min to 24 h); `None` leaves
     /// the provider's default.
     pub lifetime_secs: Option<u64>,
+    /// When our payment was created (unix seconds). A provider expiry is counted from it, so
+    /// that the same checkout asked for again (after a lost answer) carries the same expiry and
+    /// the provider's idempotency check sees the same request; `None`: from now.
+    pub created_at: Option<i64>,
 }
 
 /// A started checkout at the provider.

@@ -113,7 +113,11 @@ pub fn checkout_session_form(request: &CheckoutRequest) -> Result<Vec<(String, S
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     if let Some(lifetime) = request.lifetime_secs {
-        let at = session_expires_at(payments_core::unix_now(), lifetime);
+        let now = payments_core::unix_now();
+        // Counted from our payment's creation, so a retry sends the same `expires_at` (Stripe
+        // refuses a key reused with other parameters); never closer than Stripe's minimum.
+        let at = session_expires_at(request.created_at.unwrap_or(now), lifetime);
+        let at = at.max(now + i64::try_from(MIN_EXPIRY_SECS).unwrap_or(0));
         form.push(("expires_at".to_string(), at.to_string()));
     }
     Ok(form)
@@ -123,10 +127,13 @@ pub fn checkout_session_form(request: &CheckoutRequest) -> Result<Vec<(String, S
 /// `lifetime` seconds: Stripe accepts 30 minutes to 24 hours after creation, so the lifetime is
 /// clamped to 32 minutes .. 23 hours 58 minutes (two minutes' margin for clock skew and latency).
 pub fn session_expires_at(now: i64, lifetime: u64) -> i64 {
-    const MIN: u64 = 30 * 60 + 120;
     const MAX: u64 = 24 * 3600 - 120;
-    now + i64::try_from(lifetime.clamp(MIN, MAX)).unwrap_or(0)
+    now + i64::try_from(lifetime.clamp(MIN_EXPIRY_SECS, MAX)).unwrap_or(0)
 }
+
+/// The shortest `expires_at` we send, counted from now: Stripe's 30 minutes and two minutes'
+/// margin for clock skew and latency.
+const MIN_EXPIRY_SECS: u64 = 30 * 60 + 120;
 
 // ---------------------------------------------------------------------------------------------
 // Wire types (only the fields we use; unknown fields are ignored)
@@ -354,6 +361,26 @@ mod tests {
         assert_eq!(session_expires_at(now, 3600), now + 3600);
         assert_eq!(session_expires_at(now, 60), now + 1800 + 120);
         assert_eq!(session_expires_at(now, 7 * 86_400), now + 86_400 - 120);
+    }
+
+    #[test]
+    fn the_same_checkout_asked_again_carries_the_same_expiry() {
+        let mut request = payments_core::conformance::sample_checkout_request("pay_expiry");
+        request.lifetime_secs = Some(3600);
+        request.created_at = Some(payments_core::unix_now() - 5);
+        let first = checkout_session_form(&request).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(checkout_session_form(&request).unwrap(), first);
+        let at = |form: &[(String, String)]| {
+            form.iter()
+                .find(|(k, _)| k == "expires_at")
+                .map(|(_, v)| v.parse::<i64>().unwrap())
+        };
+        assert_eq!(at(&first), Some(request.created_at.unwrap() + 3600));
+        // Asked again long after the payment was created: never closer than Stripe allows.
+        request.created_at = Some(payments_core::unix_now() - 3500);
+        let late = checkout_session_form(&request).unwrap();
+        assert!(at(&late).unwrap() >= payments_core::unix_now() + 1800);
     }
 
     #[test]

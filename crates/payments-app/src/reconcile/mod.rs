@@ -12,8 +12,9 @@
 //!   approval that needs a capture is captured (same check first) and finalized from the capture;
 //!   a failure, expiry or cancellation closes the payment as the provider says (`payment.close`);
 //! - a payment still unpaid after `CHECKOUT_LIFETIME_SECS` is expired at the provider first
-//!   where its API allows (Stripe), then here (`payment.close`, reason "checkout abandoned"),
-//!   but never one the provider could not be asked about or could not expire, nor one
+//!   where its API allows (Stripe), then here (`payment.close`, reason "checkout abandoned");
+//!   one the provider reports still payable and cannot expire waits for the provider's own
+//!   expiry; never one the provider could not be asked about, nor one
 //!   it reports paid with another amount (that stays open and is audited as a mismatch on each
 //!   check, for an operator);
 //! - then the lease is given up and the payment is due again `RECONCILE_AFTER_SECS` later.
@@ -181,13 +182,14 @@ impl Reconciler {
             .external_id
             .clone()
             .filter(|_| provider.name() == payment.provider && provider.capabilities().fetch_payment);
+        let mut open_there = false;
         if let Some(external_id) = external_id {
             self.pace(provider.name()).await;
             report.fetched += 1;
             match provider.fetch_payment(&external_id).await {
                 Ok(snapshot) => match self.settle(app, payment, snapshot, report).await {
                     Settled::Done => return,
-                    Settled::Open => {}
+                    Settled::Open => open_there = true,
                 },
                 Err(ProviderError::NotSupported { .. }) => {}
                 Err(e) => {
@@ -205,7 +207,14 @@ impl Reconciler {
         }
         // Expired at the provider first, where its API allows: never expire here a checkout the
         // payer can still pay there. A checkout paid meanwhile comes back paid and is finalized.
-        if provider.name() == payment.provider && provider.capabilities().expire_checkout {
+        let can_expire = provider.name() == payment.provider && provider.capabilities().expire_checkout;
+        if open_there && !can_expire {
+            // The provider says it can still be paid and cannot be told otherwise: wait for its
+            // own expiry (a later look-up closes it), never expire it here first.
+            report.still_open += 1;
+            return;
+        }
+        if can_expire {
             let Some(external_id) = payment.external_id.clone() else {
                 report.still_open += 1;
                 return;

@@ -237,6 +237,7 @@ pub fn checkout_request(payment_ref: &str, amount: Money) -> CheckoutRequest {
         idempotency_key: idempotency_key(payment_ref, "checkout", 0),
         // An hour: the adapters that pass an expiry to their provider send it (and CI checks it).
         lifetime_secs: Some(3600),
+        created_at: Some(crate::unix_now()),
     }
 }
 
@@ -372,5 +373,6 @@ pub fn sample_checkout_request(payment_ref: &str) -> CheckoutRequest {
         cancel_url: "http://127.0.0.1:8000/me".into(),
         idempotency_key: idempotency_key(payment_ref, "checkout", 0),
         lifetime_secs: None,
+        created_at: None,
     }
 }

@@ -2,7 +2,7 @@
 //! [`refund_marker`](crate::refund_marker) and is listed with it by `list_refunds`, so that a
 //! refund whose answer was lost is settled by asking, even after the provider forgot its key.
 
-use super::{ensure, fail, refund_of, skip, Check, Cx};
+use super::{ensure, fail, refund_of, skip, Check, Cx, Verdict};
 use crate::provider::{idempotency_key, refund_marker, CheckoutSession, PaymentStatus, RefundRequest};
 use crate::Money;
 
@@ -30,8 +30,6 @@ async fn paid(cx: &Cx<'_>, tag: &str) -> Result<(CheckoutSession, RefundRequest,
     };
     Ok((session, request, part))
 }
-
-use super::Verdict;
 
 /// A refund is listed with our marker, its id and its amount.
 pub async fn listed_with_marker(cx: &Cx<'_>) -> Check {

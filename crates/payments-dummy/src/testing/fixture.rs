@@ -2,7 +2,7 @@
 //! current or the previous of two secrets, or a wrong one.
 
 use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Secret};
-use payments_core::{async_trait, PaymentProvider};
+use payments_core::{async_trait, CheckoutSession, PaymentProvider, PaymentStatus};
 
 use crate::{DummyProvider, SIGNATURE_HEADER};
 
@@ -117,6 +117,21 @@ impl AdapterFixture for DummyFixture {
             Secret::Wrong => signer("not-the-secret"),
         };
         with.sign(body, timestamp).ok()
+    }
+
+    /// The dummy keeps no payments: any checkout it made can be refunded as if paid.
+    async fn set_status(&self, session: &CheckoutSession, status: PaymentStatus) -> bool {
+        let _ = session;
+        status == PaymentStatus::Succeeded
+    }
+
+    /// The refunds the dummy made for the payment (its own books).
+    async fn refunds_at_provider(&self, session: &CheckoutSession) -> Option<usize> {
+        self.provider()
+            .list_refunds(&session.external_id)
+            .await
+            .ok()
+            .map(|r| r.len())
     }
 
     fn signature_header(&self) -> Option<&'static str> {

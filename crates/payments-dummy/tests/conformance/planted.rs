@@ -1,5 +1,5 @@
 //! The suite's strength, proven: the reference adapter passes it with nothing skipped, and
-//! each of thirteen bugs planted into it (one at a time) makes it fail, in the check named here.
+//! each of fourteen bugs planted into it (one at a time) makes it fail, in the check named here.
 //! `cargo test -p payments-dummy --test conformance planted -- --nocapture` prints the table.
 
 use payments_core::conformance::{self, Outcome};
@@ -23,6 +23,7 @@ fn expected_catcher(bug: Bug) -> &'static str {
         Bug::SignatureOverTrimmedBody => "signature.whitespace",
         Bug::WebhookAmountHalved => "amounts.two_decimal.event",
         Bug::PanicsOnWrongType => "robustness.mutated_bodies",
+        Bug::RefundMarkerNotStored => "refunds.listed_with_marker",
     }
 }
 

@@ -11,6 +11,11 @@
 //!   `refunded`.
 //! - `POST /v1/checkouts/{id}/capture`: captures an `authorized` checkout (a `paid` one is
 //!   answered as is; anything else is a 409).
+//! - `POST /v1/checkouts/{id}/refunds` with JSON `{"amount", "currency", "metadata": {..}}` (no
+//!   amount: the rest of a `paid` checkout) and an `Idempotency-Key` header (kept 24 hours);
+//!   answers the refund object `{"id": "re_N", "checkout", "amount", "currency", "status",
+//!   "metadata"}`. A checkout refunded in full becomes `refunded`.
+//! - `GET /v1/checkouts/{id}/refunds`: `{"data": [<refund object>, ..]}`, every refund of it.
 //! - Webhooks: `{"id", "type": "checkout.<status>" | "checkout.disputed", "data": {"checkout":
 //!   <checkout object>, "fee": {"amount", "currency"}}}` signed `Refpay-Signature: t=..,v1=..`
 //!   (HMAC-SHA256 hex over `"{t}.{body}"`, 300 s tolerance).
@@ -21,9 +26,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use payments_core::money::ExponentOverrides;
 use payments_core::signature::StripeStyleScheme;
 use payments_core::{
-    async_trait, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind, Money, PaymentProvider,
-    PaymentSnapshot, PaymentStatus, ProviderError, SignatureVerdict, WebhookError, WebhookEvent,
-    WebhookRequest,
+    async_trait, refund_marker, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind,
+    KeyLifetime, Money, PaymentProvider, PaymentSnapshot, PaymentStatus, ProviderError, ProviderRefund,
+    RefundOutcome, RefundRequest, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
+    REFUND_MARKER_KEY,
 };
 use serde_json::{json, Value};
 
@@ -31,6 +37,9 @@ pub const NAME: &str = "refpay";
 pub const SIGNATURE_HEADER: &str = "Refpay-Signature";
 /// The provider's decimals where they differ from ISO 4217.
 pub const DECIMALS: ExponentOverrides = ExponentOverrides::new(&[("ISK", 2)]);
+/// How many times [`Refpay`] sends one call (the same key each time): once, and once again
+/// after a 5xx or a failed connection.
+pub const ATTEMPTS: u32 = 2;
 /// A table that is wrong for JPY and KWD.
 const WRONG_DECIMALS: ExponentOverrides = ExponentOverrides::new(&[("ISK", 2), ("JPY", 2), ("KWD", 2)]);
 
@@ -50,10 +59,11 @@ pub enum Bug {
     SignatureOverTrimmedBody,
     WebhookAmountHalved,
     PanicsOnWrongType,
+    RefundMarkerNotStored,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 14] = [
         Bug::CheckoutSendsHundredth,
         Bug::WrongDecimalsBothSides,
         Bug::AmountFromWrongObject,
@@ -67,6 +77,7 @@ impl Bug {
         Bug::SignatureOverTrimmedBody,
         Bug::WebhookAmountHalved,
         Bug::PanicsOnWrongType,
+        Bug::RefundMarkerNotStored,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -84,6 +95,7 @@ impl Bug {
             Bug::SignatureOverTrimmedBody => "signature over a trimmed body",
             Bug::WebhookAmountHalved => "webhook amount halved",
             Bug::PanicsOnWrongType => "parse_webhook panics on a wrongly typed amount",
+            Bug::RefundMarkerNotStored => "the refund's marker is not stored",
         }
     }
 }
@@ -133,7 +145,8 @@ impl Refpay {
         }
     }
 
-    /// One call, retried once on a 5xx or a failed connection with the same key.
+    /// One call, sent [`ATTEMPTS`] times at most: again (with the same key) after a 5xx or a
+    /// failed connection.
     async fn call(
         &self,
         method: reqwest::Method,
@@ -142,7 +155,7 @@ impl Refpay {
         key: Option<&str>,
     ) -> Result<Value, ProviderError> {
         let mut last = String::new();
-        for _attempt in 0..2 {
+        for _attempt in 0..ATTEMPTS {
             let mut rb = self.http.request(method.clone(), format!("{}{path}", self.base));
             if let Some(k) = key {
                 rb = rb.header("Idempotency-Key", k);
@@ -210,6 +223,26 @@ impl Refpay {
         })
     }
 
+    /// A refund object as [`list_refunds`](PaymentProvider::list_refunds) reports it.
+    fn listed(&self, v: &Value) -> Result<ProviderRefund, ProviderError> {
+        Ok(ProviderRefund {
+            refund_id: v["id"]
+                .as_str()
+                .ok_or_else(|| unexpected("a refund without id"))?
+                .to_string(),
+            amount: Some(
+                self.money(&v["amount"], &v["currency"])
+                    .map_err(unexpected)?
+                    .amount,
+            ),
+            status: v["status"]
+                .as_str()
+                .ok_or_else(|| unexpected("a refund without status"))?
+                .to_string(),
+            marker: v["metadata"][REFUND_MARKER_KEY].as_str().map(str::to_string),
+        })
+    }
+
     fn verify(&self, request: &WebhookRequest) -> Result<(), WebhookError> {
         if self.has(Bug::AnySignatureAccepted) {
             return Ok(());
@@ -234,9 +267,9 @@ impl PaymentProvider for Refpay {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             capture: true,
-            refund: false,
+            refund: true,
             fetch_payment: true,
-            list_refunds: false,
+            list_refunds: true,
             expire_checkout: false,
         }
     }
@@ -356,6 +389,61 @@ impl PaymentProvider for Refpay {
             )
             .await?;
         self.snapshot(&v)
+    }
+
+    /// `POST /v1/checkouts/{id}/refunds` with our [`refund_marker`] in `metadata`, so that
+    /// `list_refunds` finds the refund even if this answer is lost.
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
+        let marker = if self.has(Bug::RefundMarkerNotStored) {
+            json!({})
+        } else {
+            json!({ REFUND_MARKER_KEY: refund_marker(&request.idempotency_key) })
+        };
+        let body = match request.amount {
+            Some(money) => json!({
+                "amount": self.decimals().to_provider(money)?,
+                "currency": money.currency.code(),
+                "metadata": marker,
+            }),
+            None => json!({ "metadata": marker }),
+        };
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/checkouts/{}/refunds", request.external_payment_id),
+                Some(body),
+                Some(&request.idempotency_key),
+            )
+            .await?;
+        let refund = self.listed(&v)?;
+        Ok(RefundOutcome {
+            refund_id: refund.refund_id,
+            amount: refund.amount,
+            status: refund.status,
+        })
+    }
+
+    /// `GET /v1/checkouts/{id}/refunds`: every refund, with our marker from its `metadata`.
+    async fn list_refunds(&self, external_payment_id: &str) -> Result<Vec<ProviderRefund>, ProviderError> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/checkouts/{external_payment_id}/refunds"),
+                None,
+                None,
+            )
+            .await?;
+        v["data"]
+            .as_array()
+            .ok_or_else(|| unexpected("a refund list without data"))?
+            .iter()
+            .map(|r| self.listed(r))
+            .collect()
+    }
+
+    /// Refpay keeps idempotency keys for 24 hours.
+    fn refund_key_lifetime(&self) -> KeyLifetime {
+        KeyLifetime::Secs(86_400)
     }
 
     async fn fetch_payment(&self, external_id: &str) -> Result<PaymentSnapshot, ProviderError> {

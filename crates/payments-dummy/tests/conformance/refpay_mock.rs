@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::refpay::{Bug, Refpay, SIGNATURE_HEADER};
+use crate::refpay::{Bug, Refpay, ATTEMPTS, SIGNATURE_HEADER};
 
 const CURRENT: &str = "whsec_refpay_current";
 const PREVIOUS: &str = "whsec_refpay_previous";
@@ -26,6 +26,31 @@ struct Checkout {
     status: String,
     amount_refunded: i64,
     url: String,
+    /// Every refund of this checkout, in order.
+    refunds: Vec<Refund>,
+}
+
+#[derive(Debug, Clone)]
+struct Refund {
+    id: String,
+    checkout: String,
+    amount: i64,
+    currency: String,
+    status: String,
+    metadata: Value,
+}
+
+impl Refund {
+    fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "checkout": self.checkout,
+            "amount": self.amount,
+            "currency": self.currency,
+            "status": self.status,
+            "metadata": self.metadata,
+        })
+    }
 }
 
 impl Checkout {
@@ -46,10 +71,13 @@ impl Checkout {
 struct State {
     base: String,
     checkouts: Vec<Checkout>,
-    /// Idempotency-Key -> (request body, answer).
-    keys: HashMap<String, (Vec<u8>, Value)>,
+    /// (path, Idempotency-Key) -> (request body, answer).
+    keys: HashMap<(String, String), (Vec<u8>, Value)>,
     lose_next: bool,
     other_amount_next: bool,
+    /// How many refund-create answers to lose from now on (each after it took effect, a replay
+    /// included).
+    lose_refund_answers: u32,
 }
 
 fn answer(status: u16, body: &Value) -> ResponseTemplate {
@@ -61,17 +89,26 @@ impl State {
         self.checkouts.iter_mut().find(|c| c.id == id)
     }
 
+    /// The request's path and `Idempotency-Key`, if it has one.
+    fn key(request: &Request) -> Option<(String, String)> {
+        let key = request.headers.get("idempotency-key")?.to_str().ok()?;
+        Some((request.url.path().to_string(), key.to_string()))
+    }
+
+    /// The first answer again for a key already used on this path (refused with another body).
+    fn replay(&self, key: Option<&(String, String)>, request: &Request) -> Option<ResponseTemplate> {
+        let (body, stored) = self.keys.get(key?)?;
+        Some(if *body == request.body {
+            answer(200, stored)
+        } else {
+            answer(400, &json!({"error": "idempotency_key_reused"}))
+        })
+    }
+
     fn create(&mut self, request: &Request) -> ResponseTemplate {
-        let key = request
-            .headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        if let Some((body, stored)) = key.as_ref().and_then(|k| self.keys.get(k)) {
-            if *body == request.body {
-                return answer(200, stored);
-            }
-            return answer(400, &json!({"error": "idempotency_key_reused"}));
+        let key = State::key(request);
+        if let Some(replayed) = self.replay(key.as_ref(), request) {
+            return replayed;
         }
         let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
             return answer(400, &json!({"error": "invalid_json"}));
@@ -93,6 +130,7 @@ impl State {
             reference: reference.to_string(),
             status: "open".into(),
             amount_refunded: 0,
+            refunds: Vec::new(),
         };
         let out = checkout.json();
         self.checkouts.push(checkout);
@@ -102,6 +140,69 @@ impl State {
         if std::mem::take(&mut self.lose_next) {
             // It took effect; the answer is lost.
             return answer(502, &json!({"error": "bad_gateway"}));
+        }
+        answer(200, &out)
+    }
+
+    /// A refund-create; its answer is lost (a 502 after it took effect) while
+    /// `lose_refund_answers` lasts.
+    fn refund(&mut self, id: &str, request: &Request) -> ResponseTemplate {
+        let reply = self.make_refund(id, request);
+        if self.lose_refund_answers > 0 {
+            self.lose_refund_answers -= 1;
+            return answer(502, &json!({"error": "bad_gateway"}));
+        }
+        reply
+    }
+
+    fn make_refund(&mut self, id: &str, request: &Request) -> ResponseTemplate {
+        let key = State::key(request);
+        if let Some(replayed) = self.replay(key.as_ref(), request) {
+            return replayed;
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return answer(400, &json!({"error": "invalid_json"}));
+        };
+        let seq = self.checkouts.iter().map(|c| c.refunds.len()).sum::<usize>() + 1;
+        let Some(c) = self.find(id) else {
+            return answer(404, &json!({"error": "not_found"}));
+        };
+        if c.status != "paid" {
+            return answer(409, &json!({"error": "not_refundable"}));
+        }
+        if body["currency"].as_str().is_some_and(|cur| cur != c.currency) {
+            return answer(400, &json!({"error": "currency_mismatch"}));
+        }
+        let left = c.amount - c.amount_refunded;
+        let amount = match &body["amount"] {
+            Value::Null => left,
+            v => match v.as_i64() {
+                Some(a) => a,
+                None => return answer(400, &json!({"error": "invalid_amount"})),
+            },
+        };
+        if amount <= 0 || amount > left {
+            return answer(400, &json!({"error": "invalid_amount"}));
+        }
+        let refund = Refund {
+            id: format!("re_{seq}"),
+            checkout: c.id.clone(),
+            amount,
+            currency: c.currency.clone(),
+            status: "succeeded".into(),
+            metadata: match &body["metadata"] {
+                Value::Object(m) => Value::Object(m.clone()),
+                _ => json!({}),
+            },
+        };
+        c.amount_refunded += amount;
+        if c.amount_refunded == c.amount {
+            c.status = "refunded".into();
+        }
+        let out = refund.json();
+        c.refunds.push(refund);
+        if let Some(k) = key {
+            self.keys.insert(k, (request.body.clone(), out.clone()));
         }
         answer(200, &out)
     }
@@ -122,6 +223,14 @@ impl State {
                     answer(200, &c.json())
                 }
                 Some(_) => answer(409, &json!({"error": "not_capturable"})),
+                None => answer(404, &json!({"error": "not_found"})),
+            },
+            ("POST", ["v1", "checkouts", id, "refunds"]) => self.refund(id, request),
+            ("GET", ["v1", "checkouts", id, "refunds"]) => match self.find(id) {
+                Some(c) => answer(
+                    200,
+                    &json!({"data": c.refunds.iter().map(Refund::json).collect::<Vec<_>>()}),
+                ),
                 None => answer(404, &json!({"error": "not_found"})),
             },
             _ => answer(404, &json!({"error": "not_found"})),
@@ -236,6 +345,26 @@ impl AdapterFixture for RefpayFixture {
 
     async fn answer_next_checkout_with_other_amount(&self, _asked: Money) -> bool {
         lock(&self.state).other_amount_next = true;
+        true
+    }
+
+    async fn refunds_at_provider(&self, session: &CheckoutSession) -> Option<usize> {
+        Some(
+            lock(&self.state)
+                .find(&session.external_id)
+                .map_or(0, |c| c.refunds.len()),
+        )
+    }
+
+    /// Refpay sends a call [`ATTEMPTS`] times with the same key, and the mock replays the kept
+    /// answer: every attempt's answer is lost, else the retry would hide the loss.
+    async fn lose_next_refund_answer(&self) -> bool {
+        lock(&self.state).lose_refund_answers = ATTEMPTS;
+        true
+    }
+
+    async fn forget_idempotency_keys(&self) -> bool {
+        lock(&self.state).keys.clear();
         true
     }
 
