@@ -1049,3 +1049,97 @@ async fn refund_flow(viewport: Viewport) {
 }
 
 at_both_sizes!(refund_flow: browser_refund_half_then_the_rest_on_desktop, browser_refund_half_then_the_rest_on_a_phone);
+
+/// The receipt page as an admin sees it when money did not move as planned, with realistic data
+/// (Thai text, a long unbroken job name, a big amount): a refund whose outcome is unknown (Retry
+/// and "Record what dummy shows", opened) and a second payment for the paid receipt ("Paid
+/// twice", its refund form); All receipts flags it. Each page: no sideways scroll, axe clean,
+/// screenshots.
+async fn money_states(viewport: Viewport) {
+    let name = viewport.name;
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage(
+        "alice",
+        "การจำลองสภาพอากาศ-เอเชียตะวันออกเฉียงใต้-ensemble-member-0042-of-0100-restart-from-checkpoint",
+        250_000,
+    );
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    let first = alice
+        .pay_now(receipt)
+        .await
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    // The first checkout was closed here; the second pays; then the first is paid too.
+    assert!(server
+        .store()
+        .close_payment(
+            &first,
+            payments_store::PaymentState::Expired,
+            "reconcile",
+            "abandoned"
+        )
+        .unwrap());
+    let second = alice
+        .pay_now(receipt)
+        .await
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        alice.simulate(&second, "succeed").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (_, amount) = server.payment_of(receipt);
+    server
+        .store()
+        .finalize_success_if_amount_matches(&first, Some(amount), "provider:dummy", "webhook evt_late")
+        .unwrap();
+    // A refund of the paying payment whose answer was lost.
+    let row = server
+        .store()
+        .request_refund(
+            &second,
+            1_234_567,
+            "ลูกค้าขอคืนเงินบางส่วน: งานรันซ้ำสองครั้ง",
+            "user:root",
+        )
+        .unwrap();
+    server
+        .store()
+        .record_refund_answer(
+            row.id,
+            &payments_store::RefundAnswer::Unknown {
+                error: "dummy unreachable: connection reset by peer".into(),
+            },
+            "user:root",
+        )
+        .unwrap();
+
+    let chrome = Chrome::start(viewport, &server).await;
+    chrome.log_in("root").await;
+    chrome
+        .open(&format!("/receipts/{receipt}?refund={}#refunds", row.id))
+        .await;
+    chrome.wait_for(&format!("#paid-twice-{first}")).await;
+    chrome
+        .wait_for(&format!("form[action='/admin/refunds/{}/retry']", row.id))
+        .await;
+    let mut problems = chrome.check_page("money-receipt").await;
+    chrome.click(".record-outcome summary").await;
+    chrome.wait_for(".record-form").await;
+    problems.extend(chrome.check_page("money-record-outcome").await);
+    chrome.open("/admin/receipts").await;
+    chrome.wait_for(".status.paid-twice").await;
+    problems.extend(chrome.check_page("money-admin-receipts").await);
+    chrome.log_out().await;
+    chrome.quit().await;
+    assert_no_problems(&problems, name);
+}
+
+at_both_sizes!(money_states: browser_receipt_money_states_on_desktop, browser_receipt_money_states_on_a_phone);

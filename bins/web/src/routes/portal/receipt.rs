@@ -77,6 +77,13 @@ pub async fn receipt(
     );
     ctx.insert("disputes", &views(&data.disputes, DisputeView::from)?);
     ctx.insert("second_payments", &second_payments(&data.payments)?);
+    let second_ids: Vec<&str> = data
+        .payments
+        .iter()
+        .filter(|p| p.second_payment)
+        .map(|p| p.public_id.as_str())
+        .collect();
+    ctx.insert("second_ids", &second_ids);
     ctx.insert(
         "refund_notice",
         &refund_notice(&state.app, &data.refunds, q.refund, q.again.is_some())?,
@@ -139,6 +146,8 @@ struct RefundFormView {
     remaining: String,
     remaining_plain: String,
     currency: String,
+    /// A second payment for the receipt (see `PaymentRow::second_payment`).
+    second: bool,
 }
 
 fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<RefundFormView>, AppError> {
@@ -155,6 +164,7 @@ fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<Re
             remaining: left.to_string(),
             remaining_plain: left.decimal_string(),
             currency: p.currency.clone(),
+            second: p.second_payment,
         });
     }
     Ok(forms)
