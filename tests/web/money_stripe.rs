@@ -299,7 +299,67 @@ async fn a_second_payment_is_flagged_and_refundable(db: Db) {
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid);
 }
 
+async fn a_refund_that_never_reached_stripe(db: Db) {
+    use payments_core::mock::Fault;
+    let stripe = MockStripe::start().await;
+    let (server, root, receipt, payment, session) = paid(&stripe, db).await;
+    // Stripe never gets the refund (every attempt of the retry policy meets a 503).
+    stripe.inject_fault("POST", "/v1/refunds", Fault::Status(503), 3);
+    let resp = root.confirm_refund(&payment, "5.00", "first try").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let rows = server.store().refunds_for_receipt(receipt).unwrap();
+    assert_eq!(
+        (rows[0].status.as_str(), stripe.refunds_of(&session).len()),
+        ("requested", 0)
+    );
+    // Retry while Stripe still honours the key: asked first, not there, sent again: one refund.
+    let resp = root
+        .submit(&format!("/admin/refunds/{}/retry", rows[0].id), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        server.store().refund(rows[0].id).unwrap().unwrap().status,
+        "succeeded"
+    );
+    assert_eq!(stripe.refunds_of(&session).len(), 1);
+
+    // The same, but Retry comes a day later: Stripe has forgotten the key, so the refund is not
+    // sent again; the admin is told to check and records what the dashboard shows.
+    stripe.inject_fault("POST", "/v1/refunds", Fault::Status(503), 3);
+    let resp = root.confirm_refund(&payment, "5.00", "second try").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let late = server.store().refunds_for_receipt(receipt).unwrap()[1].clone();
+    assert_eq!(late.status, "requested");
+    server
+        .store()
+        .execute_sql_for_tests(&format!(
+            "UPDATE refunds SET created_at = created_at - 90000, updated_at = updated_at - 90000 WHERE id = {}",
+            late.id
+        ))
+        .unwrap();
+    let resp = root
+        .submit(&format!("/admin/refunds/{}/retry", late.id), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let said = resp.text().await.unwrap();
+    assert!(said.contains("no longer honours its idempotency key"), "{said}");
+    assert_eq!(stripe.refunds_of(&session).len(), 1, "nothing sent again");
+    let resp = root
+        .submit(
+            &format!("/admin/refunds/{}/record", late.id),
+            &[("outcome", "failed"), ("note", "not in Stripe's dashboard")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = root.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(
+        page.contains("THB 20.00 of THB 25.00 can still be refunded"),
+        "{page}"
+    );
+}
+
 crate::on_both_backends! {
+    a_refund_that_never_reached_stripe: a_refund_that_never_reached_stripe_is_sent_again_only_while_its_key_lives_on_sqlite, a_refund_that_never_reached_stripe_is_sent_again_only_while_its_key_lives_on_postgres, "web_stripe_never_reached";
     a_second_payment_is_flagged_and_refundable: a_second_payment_for_a_paid_receipt_is_flagged_and_refundable_on_sqlite, a_second_payment_for_a_paid_receipt_is_flagged_and_refundable_on_postgres, "web_stripe_second_payment";
     fifty_posts_of_one_page: fifty_posts_of_one_confirmation_page_make_one_refund_at_stripe_on_sqlite, fifty_posts_of_one_confirmation_page_make_one_refund_at_stripe_on_postgres, "web_stripe_fifty";
     a_failed_refund_is_given_back: a_stripe_refund_that_fails_later_is_given_back_on_sqlite, a_stripe_refund_that_fails_later_is_given_back_on_postgres, "web_stripe_failed_refund";
