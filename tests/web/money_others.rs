@@ -180,12 +180,13 @@ crate::on_both_backends! {
     mollie_rows_follow_the_list: mollie_refund_rows_follow_its_refund_list_on_sqlite, mollie_refund_rows_follow_its_refund_list_on_postgres, "web_mollie_rows";
     mollie_refund_after_lost_paid_webhook: a_mollie_refund_after_a_lost_paid_webhook_is_kept_by_reconciliation_on_sqlite, a_mollie_refund_after_a_lost_paid_webhook_is_kept_by_reconciliation_on_postgres, "web_mollie_lost_paid";
     paypal_capture_is_learned: a_dispute_naming_a_capture_the_server_made_is_recorded_on_sqlite, a_dispute_naming_a_capture_the_server_made_is_recorded_on_postgres, "web_paypal_capture_ref";
+    mollie_unknown_id: an_id_mollie_does_not_know_is_answered_200_and_changes_nothing_on_sqlite, an_id_mollie_does_not_know_is_answered_200_and_changes_nothing_on_postgres, "web_mollie_unknown_id";
+    omise_never_blindly: an_omise_refund_is_never_sent_again_blindly_on_sqlite, an_omise_refund_is_never_sent_again_blindly_on_postgres, "web_omise_never_blindly";
 }
 
-#[actix_web::test]
-async fn an_id_mollie_does_not_know_is_answered_200_and_changes_nothing() {
+async fn mollie_unknown_id(db: Db) {
     let fixture = MollieFixture::start().await;
-    let (server, receipt, _, _) = mollie_checkout(&fixture, Db::Sqlite).await;
+    let (server, receipt, _, _) = mollie_checkout(&fixture, db).await;
     let (status, body) = mollie_webhook(&server, "tr_unknown0000").await;
     assert_eq!(
         (status, body["result"].as_str()),
@@ -197,8 +198,7 @@ async fn an_id_mollie_does_not_know_is_answered_200_and_changes_nothing() {
 
 /// Omise takes no idempotency key: a refund whose call never reached Omise is not sent again at
 /// once (a call still under way could land); Retry asks first and says to wait.
-#[actix_web::test]
-async fn an_omise_refund_is_never_sent_again_blindly() {
+async fn omise_never_blindly(db: Db) {
     let omise = MockOmise::start().await;
     let mut vars: Vec<(&str, String)> = omise
         .env_vars()
@@ -206,7 +206,7 @@ async fn an_omise_refund_is_never_sent_again_blindly() {
         .map(|(k, v)| (&*Box::leak(k.into_boxed_str()), v))
         .collect();
     vars.push(("PAYMENT_PROVIDER", "omise".into()));
-    let server = TestServer::start_with(Db::Sqlite, &vars).await;
+    let server = TestServer::start_with(db, &vars).await;
     server.add_user("somchai", Role::User);
     server.add_usage("somchai", "j1", 25);
     let somchai = Browser::login(&server, "somchai").await;

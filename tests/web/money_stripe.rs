@@ -359,6 +359,7 @@ async fn a_refund_that_never_reached_stripe(db: Db) {
 }
 
 crate::on_both_backends! {
+    stripe_signature_shapes: the_stripe_signature_header_is_read_as_stripes_libraries_read_it_on_sqlite, the_stripe_signature_header_is_read_as_stripes_libraries_read_it_on_postgres, "web_stripe_signature";
     a_refund_that_never_reached_stripe: a_refund_that_never_reached_stripe_is_sent_again_only_while_its_key_lives_on_sqlite, a_refund_that_never_reached_stripe_is_sent_again_only_while_its_key_lives_on_postgres, "web_stripe_never_reached";
     a_second_payment_is_flagged_and_refundable: a_second_payment_for_a_paid_receipt_is_flagged_and_refundable_on_sqlite, a_second_payment_for_a_paid_receipt_is_flagged_and_refundable_on_postgres, "web_stripe_second_payment";
     fifty_posts_of_one_page: fifty_posts_of_one_confirmation_page_make_one_refund_at_stripe_on_sqlite, fifty_posts_of_one_confirmation_page_make_one_refund_at_stripe_on_postgres, "web_stripe_fifty";
@@ -398,10 +399,9 @@ fn a_checkout_lifetime_below_stripes_minimum_is_refused_at_start_up() {
 /// Stripe-Signature edge shapes, as Stripe's libraries read them: a trailing comma and an
 /// unknown bare item are accepted, a space after a comma and upper-case hex are refused, and a
 /// timestamp a little ahead of our clock (ours runs behind) is accepted.
-#[actix_web::test]
-async fn the_stripe_signature_header_is_read_as_stripes_libraries_read_it() {
+async fn stripe_signature_shapes(db: Db) {
     let stripe = MockStripe::start().await;
-    let (server, receipt, payment, session) = open_checkout(&stripe, Db::Sqlite, &[]).await;
+    let (server, receipt, payment, session) = open_checkout(&stripe, db, &[]).await;
     stripe.complete_session(&session).unwrap();
     let (_, amount) = server.payment_of(receipt);
     let hook = stripe.signed_checkout_completed(&session, &payment, amount, unix_now() + 30);

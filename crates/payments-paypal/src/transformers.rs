@@ -373,3 +373,15 @@ impl PayPalError {
         }
     }
 }
+
+#[cfg(test)]
+mod marker_tests {
+    #[test]
+    fn refund_markers_are_told_from_payment_ids() {
+        assert!(super::is_refund_marker("pay.pay_07.refund.1"));
+        // Our payment id, and ids that have only one of the two parts, are not markers.
+        assert!(!super::is_refund_marker("pay_07"));
+        assert!(!super::is_refund_marker("pay.pay_07"));
+        assert!(!super::is_refund_marker("order.refund.1"));
+    }
+}

@@ -364,6 +364,22 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_names_only_other_real_ids_of_the_payment() {
+        let session = |pi: serde_json::Value| -> CheckoutSessionObject {
+            serde_json::from_value(serde_json::json!({
+                "id": "cs_1", "payment_status": "paid", "status": "complete",
+                "amount_total": 5000, "currency": "thb", "payment_intent": pi,
+            }))
+            .unwrap()
+        };
+        let refs = |pi| session(pi).snapshot().unwrap().references;
+        assert_eq!(refs(serde_json::json!("pi_1")), ["pi_1"]);
+        // An expanded PaymentIntent with an empty id, or one naming the session itself, adds nothing.
+        assert!(refs(serde_json::json!({"id": ""})).is_empty());
+        assert!(refs(serde_json::json!({"id": "cs_1"})).is_empty());
+    }
+
+    #[test]
     fn the_same_checkout_asked_again_carries_the_same_expiry() {
         let mut request = payments_core::conformance::sample_checkout_request("pay_expiry");
         request.lifetime_secs = Some(3600);

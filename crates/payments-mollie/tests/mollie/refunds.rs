@@ -162,6 +162,8 @@ async fn refund_lookup_is_declared_and_keys_live_one_hour() {
     assert!(caps.list_refunds && caps.refund && caps.fetch_payment);
     assert!(!caps.capture && !caps.expire_checkout);
     assert_eq!(mollie.refund_key_lifetime(), KeyLifetime::Secs(3_600));
+    // Mollie's docs: an id it does not know is answered 200, so nobody learns which ids exist.
+    assert!(mollie.acknowledges_unknown_ids());
     assert!(mollie.list_refunds(&id).await.unwrap().is_empty());
     let gone = mollie.list_refunds("tr_unknown42").await.unwrap_err();
     assert!(matches!(gone, ProviderError::Api { status: 404, .. }), "{gone:?}");
@@ -198,4 +200,35 @@ fn only_the_refund_id_is_taken_from_the_next_page_link() {
     ] {
         assert!(page(json!({"href": bad})).next_from().is_err(), "{bad}");
     }
+}
+
+/// A refunds page whose next link points back at itself (a provider bug, or a hostile answer)
+/// ends the listing with an error instead of asking for the same page for ever.
+#[tokio::test]
+async fn a_refund_page_linking_to_itself_is_an_error() {
+    let (mock, mollie, id) = paid("pay_loop").await;
+    let page = |from: &str| {
+        json!({"count": 1, "_embedded": {"refunds": [{
+            "resource": "refund", "id": "re_loop1", "status": "refunded",
+            "amount": {"currency": "EUR", "value": "1.00"}, "paymentId": id}]},
+            "_links": {"next": {"href": format!("https://api.mollie.com/v2/payments/{id}/refunds?from={from}&limit=250"), "type": "application/hal+json"}}})
+    };
+    let reply = |body: Value| Fault::Reply(payments_core::mock::Reply::json(200, &body).into());
+    mock.mock.inject(
+        Method::GET,
+        "/v2/payments/{id}/refunds",
+        reply(page("re_loop2")),
+        1,
+    );
+    mock.mock.inject(
+        Method::GET,
+        "/v2/payments/{id}/refunds",
+        reply(page("re_loop2")),
+        1,
+    );
+    let err = mollie.list_refunds(&id).await.unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::UnexpectedResponse { message, .. } if message.contains("links to itself")),
+        "{err:?}"
+    );
 }

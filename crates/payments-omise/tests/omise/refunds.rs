@@ -223,3 +223,67 @@ async fn refund_webhooks_report_the_refunds_current_state() {
     assert_eq!(e.payment_ref.as_deref(), Some("pay_state"));
     record(&mock, "refund-states").await;
 }
+
+/// Omise's list answers are checked, not trusted: a page that is not a list, a page from another
+/// offset, and a refund of another charge are errors; a refund with an empty status that was
+/// voided counts as carried out, and an empty marker is no marker.
+#[tokio::test]
+async fn list_answers_are_checked() {
+    use payments_core::mock::Fault;
+    use wiremock::ResponseTemplate;
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let id = mock.insert_charge(100_000, "THB", "successful", Some("pay_checked"));
+    let path = format!("/charges/{id}/refunds");
+    let refund_json = |charge: &str, status: &str, voided: bool, marker: &str| {
+        json!({"object": "refund", "id": "rfnd_test_1", "amount": 1000, "currency": "thb",
+               "charge": charge, "status": status, "voided": voided,
+               "metadata": {REFUND_MARKER_KEY: marker}})
+    };
+    let page = |object: &str, offset: u64, data: serde_json::Value| {
+        let total = data.as_array().map_or(0, Vec::len);
+        Fault::Reply(ResponseTemplate::new(200).set_body_json(json!({
+            "object": object, "offset": offset, "limit": 100, "total": total, "data": data})))
+    };
+    let fine = json!([refund_json(&id, "closed", false, "pay.x.refund.1")]);
+    for (what, fault) in [
+        ("not a list", page("charge", 0, fine.clone())),
+        ("another offset", page("list", 5, fine.clone())),
+        (
+            "another charge's refund",
+            page(
+                "list",
+                0,
+                json!([refund_json("chrg_test_other", "closed", false, "m")]),
+            ),
+        ),
+        (
+            "not a refund",
+            page(
+                "list",
+                0,
+                json!([{"object": "charge", "id": "chrg_x", "amount": 1, "currency": "thb"}]),
+            ),
+        ),
+    ] {
+        mock.inject("GET", &path, fault, 1);
+        let err = provider.list_refunds(&id).await.unwrap_err();
+        assert!(
+            matches!(err, ProviderError::UnexpectedResponse { .. }),
+            "{what}: {err:?}"
+        );
+    }
+    mock.inject(
+        "GET",
+        &path,
+        page("list", 0, json!([refund_json(&id, " ", true, " ")])),
+        1,
+    );
+    let listed = provider.list_refunds(&id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].status, "closed",
+        "a void without a status word was carried out"
+    );
+    assert_eq!(listed[0].marker, None, "an empty marker is none");
+}

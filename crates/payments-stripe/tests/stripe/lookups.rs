@@ -171,3 +171,84 @@ async fn an_unknown_intent_or_charge_is_an_error() {
     let requests = record(&mock, "lookups-unknown").await;
     assert_eq!(requests.len(), 4, "{requests:?}");
 }
+
+/// Stripe's answers are checked, not trusted: a session listed for a PaymentIntent that is of
+/// another one, a listed session that turns out to be of another one when fetched, and an
+/// expire answered with another session are errors, never another payment's snapshot.
+#[tokio::test]
+async fn answers_about_another_payment_are_refused() {
+    let mock = MockStripe::start().await;
+    let provider = mock.provider();
+    let s = provider
+        .create_checkout(&checkout("pay_lookup_mine", money(50_000, "THB")))
+        .await
+        .unwrap();
+    let other = provider
+        .create_checkout(&checkout("pay_lookup_theirs", money(70_000, "THB")))
+        .await
+        .unwrap();
+    mock.complete_session(&s.external_id).unwrap();
+    mock.complete_session(&other.external_id).unwrap();
+    let pi = mock.payment_intent_of(&s.external_id).unwrap();
+    let theirs = mock.session(&other.external_id).unwrap();
+
+    // The list answers with the other session (of another PaymentIntent).
+    let listed =
+        json!({"object": "list", "data": [theirs], "has_more": false, "url": "/v1/checkout/sessions"});
+    mock.inject(
+        "GET",
+        "/v1/checkout/sessions",
+        ResponseTemplate::new(200).set_body_json(listed.clone()),
+        1,
+    )
+    .await;
+    let err = provider.fetch_payment(&pi).await.unwrap_err();
+    assert!(matches!(err, ProviderError::UnexpectedResponse { .. }), "{err:?}");
+    mock.inject(
+        "GET",
+        "/v1/checkout/sessions",
+        ResponseTemplate::new(200).set_body_json(listed),
+        1,
+    )
+    .await;
+    let err = provider.session_id_of_payment_intent(&pi).await.unwrap_err();
+    assert!(matches!(err, ProviderError::UnexpectedResponse { .. }), "{err:?}");
+
+    // The list names our session, but fetching it gives one of another PaymentIntent.
+    let mut mine = mock.session(&s.external_id).unwrap();
+    let listed =
+        json!({"object": "list", "data": [mine.clone()], "has_more": false, "url": "/v1/checkout/sessions"});
+    mock.inject(
+        "GET",
+        "/v1/checkout/sessions",
+        ResponseTemplate::new(200).set_body_json(listed),
+        1,
+    )
+    .await;
+    mine["payment_intent"] = json!("pi_someone_else");
+    mock.inject(
+        "GET",
+        &format!("/v1/checkout/sessions/{}", s.external_id),
+        ResponseTemplate::new(200).set_body_json(mine),
+        1,
+    )
+    .await;
+    let err = provider.fetch_payment(&pi).await.unwrap_err();
+    assert!(matches!(err, ProviderError::UnexpectedResponse { .. }), "{err:?}");
+
+    // Expiring our open session, Stripe answers with another session.
+    let open = provider
+        .create_checkout(&checkout("pay_lookup_open", money(50_000, "THB")))
+        .await
+        .unwrap();
+    mock.inject(
+        "POST",
+        &format!("/v1/checkout/sessions/{}/expire", open.external_id),
+        ResponseTemplate::new(200).set_body_json(mock.session(&other.external_id).unwrap()),
+        1,
+    )
+    .await;
+    let err = provider.expire_checkout(&open.external_id).await.unwrap_err();
+    assert!(matches!(err, ProviderError::UnexpectedResponse { .. }), "{err:?}");
+    assert_eq!(mock.session(&open.external_id).unwrap()["status"], "open");
+}
