@@ -294,6 +294,7 @@ async fn a_site_base_url_that_differs_from_bind_addr_is_named_as_the_one_used() 
     );
 }
 
+#[cfg(feature = "stripe")]
 #[tokio::test]
 async fn a_real_provider_on_an_empty_database_says_how_to_create_the_first_admin() {
     let (lines, mut child, _dir) = serve_until_open(&[
