@@ -134,7 +134,47 @@ pub fn run(root: &Path, name: &str) -> Result<Generated, String> {
         write(&root.join(rel), &text)?;
         generated.changed.push(root.join(rel));
     }
+    // The templates cannot be formatted for every name's length: the generated Rust is formatted
+    // as the workspace formats it, so that an untouched crate passes `cargo fmt --check`.
+    let rust: Vec<PathBuf> = generated
+        .created
+        .iter()
+        .chain(generated.changed.iter())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .cloned()
+        .collect();
+    rustfmt(root, &rust, false)?;
     Ok(generated)
+}
+
+/// Runs rustfmt (edition 2021, the workspace's `rustfmt.toml`) on `files`; with `check`, only
+/// says whether they are formatted.
+pub fn rustfmt(root: &Path, files: &[PathBuf], check: bool) -> Result<(), String> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = std::process::Command::new(std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into()));
+    cmd.args(["--edition", "2021"]);
+    if root.join("rustfmt.toml").exists() {
+        cmd.arg("--config-path").arg(root.join("rustfmt.toml"));
+    }
+    if check {
+        cmd.arg("--check");
+    }
+    let out = cmd
+        .args(files)
+        .output()
+        .map_err(|e| format!("rustfmt could not run ({e}): run `cargo fmt --all` yourself"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "rustfmt{}: {}{}",
+            if check { " --check" } else { "" },
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +209,23 @@ mod tests {
         assert!(web.contains("payments-acme = { path = \"../../crates/payments-acme\", optional = true }"));
         let lib = std::fs::read_to_string(root.path().join("crates/payments-acme/src/lib.rs")).unwrap();
         assert!(lib.contains("impl payments_core::Adapter for AcmeProvider"));
+    }
+
+    #[test]
+    fn the_generated_rust_is_formatted_as_the_workspace_formats_it() {
+        let root = scratch_root();
+        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        std::fs::copy(real.join("rustfmt.toml"), root.path().join("rustfmt.toml")).unwrap();
+        // A long name changes how lines break: the output is formatted, not the templates.
+        let out = run(root.path(), "averylongprovidername").unwrap();
+        let rust: Vec<PathBuf> = out
+            .created
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .cloned()
+            .collect();
+        assert!(rust.len() >= 4, "{rust:?}");
+        rustfmt(root.path(), &rust, true).unwrap();
     }
 
     #[test]
