@@ -173,8 +173,25 @@ impl PaymentProvider for OmiseProvider {
     /// with `GET /charges/{id}`) is refunded.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
         let charge_id = webhook::charge_id(&request.external_payment_id)?;
-        let amount = match request.amount {
-            Some(money) => AMOUNTS.refund(money)?,
+        // Refused amounts reach no server.
+        let asked = request.amount.map(|money| AMOUNTS.refund(money)).transpose()?;
+        // Omise takes no idempotency key: the refund is looked up by our marker first, so that
+        // the same request asked again (a retry after a lost answer) never refunds twice.
+        let marker = refund_marker(&request.idempotency_key);
+        if let Some(made) = self
+            .list_refunds(charge_id)
+            .await?
+            .into_iter()
+            .find(|r| r.marker.as_deref() == Some(marker.as_str()))
+        {
+            return Ok(RefundOutcome {
+                refund_id: made.refund_id,
+                amount: made.amount,
+                status: made.status,
+            });
+        }
+        let amount = match asked {
+            Some(units) => units,
             None => {
                 let charge = self.fetch_charge(charge_id).await?;
                 let remaining = charge.amount - charge.refunded_amount.unwrap_or(0);
@@ -192,10 +209,7 @@ impl PaymentProvider for OmiseProvider {
                 format!("metadata[{META_IDEMPOTENCY_KEY}]"),
                 request.idempotency_key.clone(),
             ),
-            (
-                format!("metadata[{REFUND_MARKER_KEY}]"),
-                refund_marker(&request.idempotency_key),
-            ),
+            (format!("metadata[{REFUND_MARKER_KEY}]"), marker),
         ];
         let path = format!("/charges/{}/refunds", segment(charge_id));
         let refund: OmiseRefund = self.client.json(&Request::post(path).form(form)).await?;

@@ -205,6 +205,13 @@ pub trait AdapterFixture: Send + Sync {
         false
     }
 
+    /// Whether `request` asks the provider to create a refund (`POST /v1/refunds`); `false` (the
+    /// default): the refund wire checks are skipped.
+    fn is_refund_create(&self, request: &Received) -> bool {
+        let _ = request;
+        false
+    }
+
     /// How many refunds the provider mock holds for the payment behind `session` (whatever
     /// their state); `None`: unknown (the refund checks are then skipped).
     async fn refunds_at_provider(&self, session: &CheckoutSession) -> Option<usize> {

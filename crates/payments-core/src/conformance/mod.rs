@@ -329,6 +329,16 @@ pub async fn run(f: &dyn AdapterFixture) -> Report {
     )
     .await;
     check(r, "refunds.lost_answer".into(), refunds::lost_answer(&cx)).await;
+    check(r, "refunds.same_key_twice".into(), refunds::same_key_twice(&cx)).await;
+    for class in &amounts::CLASSES {
+        let c = cx.chosen.iter().find(|c| c.class == class.name).cloned();
+        check(
+            r,
+            format!("refunds.{}.wire", class.name),
+            refunds::amount_on_wire(&cx, class, c),
+        )
+        .await;
+    }
     check(r, "signature.missing".into(), signatures::missing(&cx)).await;
     check(r, "signature.wrong_secret".into(), signatures::wrong_secret(&cx)).await;
     check(r, "signature.tampered_body".into(), signatures::tampered(&cx)).await;

@@ -2,7 +2,8 @@
 //! [`refund_marker`](crate::refund_marker) and is listed with it by `list_refunds`, so that a
 //! refund whose answer was lost is settled by asking, even after the provider forgot its key.
 
-use super::{ensure, fail, refund_of, skip, Check, Cx, Verdict};
+use super::amounts::{contains_number, Chosen, Class};
+use super::{checkout_request, ensure, fail, money, refund_of, skip, Check, Cx, Verdict};
 use crate::provider::{idempotency_key, refund_marker, CheckoutSession, PaymentStatus, RefundRequest};
 use crate::Money;
 
@@ -107,6 +108,104 @@ pub async fn lost_answer(cx: &Cx<'_>) -> Check {
     }
     match cx.f.refunds_at_provider(&session).await {
         Some(n) => ensure!(n == 1, "the provider mock holds {n} refunds, expected 1"),
+        None => return Err(skip("the fixture cannot count the refunds at its mock")),
+    }
+    Ok(())
+}
+
+/// A paid checkout of `amount` (any currency the fixture supports) and a refund request for all
+/// of it with key `refund:1`.
+async fn paid_of(cx: &Cx<'_>, tag: &str, amount: Money) -> Result<(CheckoutSession, RefundRequest), Verdict> {
+    let provider = cx.f.provider();
+    if !provider.capabilities().refund {
+        return Err(skip("the adapter does not declare refunds"));
+    }
+    let req = checkout_request(&cx.new_ref(tag), amount);
+    let session = provider
+        .create_checkout(&req)
+        .await
+        .map_err(|e| fail(format!("create_checkout of {amount} failed: {e}")))?;
+    if !cx.f.set_status(&session, PaymentStatus::Succeeded).await {
+        return Err(skip("the fixture cannot make a paid payment"));
+    }
+    let request = RefundRequest {
+        external_payment_id: session.external_id.clone(),
+        amount: Some(amount),
+        idempotency_key: idempotency_key(&req.payment_ref, "refund", 1),
+    };
+    Ok((session, request))
+}
+
+/// A refund of the suite's amount in a currency class reaches the provider exactly as that
+/// class's wire form (`123456`, `4321`, `12340`; or `"1234.56"`, ... for decimal providers): a
+/// refund amount sent in the wrong units fails here, whatever the mock accepts.
+pub async fn amount_on_wire(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) -> Check {
+    let c = chosen.ok_or_else(|| {
+        skip(format!(
+            "the fixture supports none of {:?}",
+            class.candidates.iter().map(|(c, _)| *c).collect::<Vec<_>>()
+        ))
+    })?;
+    let amount = money(&c)?;
+    let (_, request) = paid_of(cx, &format!("refund_{}", class.name), amount).await?;
+    let before =
+        cx.f.received()
+            .await
+            .ok_or_else(|| skip("the fixture hands over no requests received by a provider mock"))?
+            .len();
+    let made = cx.f.provider().refund(&request).await;
+    let received = cx.f.received().await.unwrap_or_default();
+    let creates: Vec<_> = received
+        .iter()
+        .skip(before)
+        .filter(|r| cx.f.is_refund_create(r))
+        .collect();
+    if creates.is_empty() {
+        return Err(match made {
+            Err(e) => fail(format!(
+                "the refund of {amount} failed before reaching the mock: {e}"
+            )),
+            Ok(_) => skip("the fixture does not say which requests create refunds (is_refund_create)"),
+        });
+    }
+    for r in &creates {
+        ensure!(
+            contains_number(&r.text(), &c.wire),
+            "a refund of {amount} ({} decimals at the provider) must reach it as {}; {} {} sent {}",
+            c.provider_decimals,
+            c.wire,
+            r.method,
+            r.path,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    made.map_err(|e| fail(format!("the refund of {amount} failed: {e}")))?;
+    Ok(())
+}
+
+/// The same refund asked twice with the same key: the same refund, one at the provider.
+pub async fn same_key_twice(cx: &Cx<'_>) -> Check {
+    let (session, request, part) = paid(cx, "refund_twice").await?;
+    let provider = cx.f.provider();
+    let first = provider
+        .refund(&request)
+        .await
+        .map_err(|e| fail(format!("a refund of {part} failed: {e}")))?;
+    let second = provider
+        .refund(&request)
+        .await
+        .map_err(|e| fail(format!("the same refund asked again failed: {e}")))?;
+    ensure!(
+        first.refund_id == second.refund_id,
+        "the same refund key gave two refunds: {} and {}",
+        first.refund_id,
+        second.refund_id
+    );
+    match cx.f.refunds_at_provider(&session).await {
+        Some(n) => ensure!(
+            n == 1,
+            "the provider mock holds {n} refunds after one refund asked twice"
+        ),
         None => return Err(skip("the fixture cannot count the refunds at its mock")),
     }
     Ok(())

@@ -24,6 +24,8 @@ fn expected_catcher(bug: Bug) -> &'static str {
         Bug::WebhookAmountHalved => "amounts.two_decimal.event",
         Bug::PanicsOnWrongType => "robustness.mutated_bodies",
         Bug::RefundMarkerNotStored => "refunds.listed_with_marker",
+        Bug::RefundSendsHundredth => "refunds.two_decimal.wire",
+        Bug::RefundNotIdempotent => "refunds.same_key_twice",
     }
 }
 

@@ -60,10 +60,12 @@ pub enum Bug {
     WebhookAmountHalved,
     PanicsOnWrongType,
     RefundMarkerNotStored,
+    RefundSendsHundredth,
+    RefundNotIdempotent,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 16] = [
         Bug::CheckoutSendsHundredth,
         Bug::WrongDecimalsBothSides,
         Bug::AmountFromWrongObject,
@@ -78,6 +80,8 @@ impl Bug {
         Bug::WebhookAmountHalved,
         Bug::PanicsOnWrongType,
         Bug::RefundMarkerNotStored,
+        Bug::RefundSendsHundredth,
+        Bug::RefundNotIdempotent,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -96,6 +100,8 @@ impl Bug {
             Bug::WebhookAmountHalved => "webhook amount halved",
             Bug::PanicsOnWrongType => "parse_webhook panics on a wrongly typed amount",
             Bug::RefundMarkerNotStored => "the refund's marker is not stored",
+            Bug::RefundSendsHundredth => "refund sends 1/100 of the amount",
+            Bug::RefundNotIdempotent => "refund sent without its idempotency key",
         }
     }
 }
@@ -401,7 +407,11 @@ impl PaymentProvider for Refpay {
         };
         let body = match request.amount {
             Some(money) => json!({
-                "amount": self.decimals().to_provider(money)?,
+                "amount": if self.has(Bug::RefundSendsHundredth) {
+                    self.decimals().to_provider(money)? / 100
+                } else {
+                    self.decimals().to_provider(money)?
+                },
                 "currency": money.currency.code(),
                 "metadata": marker,
             }),
@@ -412,7 +422,7 @@ impl PaymentProvider for Refpay {
                 reqwest::Method::POST,
                 &format!("/v1/checkouts/{}/refunds", request.external_payment_id),
                 Some(body),
-                Some(&request.idempotency_key),
+                Some(request.idempotency_key.as_str()).filter(|_| !self.has(Bug::RefundNotIdempotent)),
             )
             .await?;
         let refund = self.listed(&v)?;

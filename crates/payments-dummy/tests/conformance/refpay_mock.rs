@@ -319,6 +319,10 @@ impl AdapterFixture for RefpayFixture {
         Some(requests.iter().map(Received::from).collect())
     }
 
+    fn is_refund_create(&self, r: &Received) -> bool {
+        r.method == "POST" && r.path.starts_with("/v1/checkouts/") && r.path.ends_with("/refunds")
+    }
+
     fn is_checkout_create(&self, r: &Received) -> bool {
         r.method == "POST" && r.path == "/v1/checkouts"
     }

@@ -63,6 +63,12 @@ impl AdapterFixture for MollieFixture {
         )
     }
 
+    fn is_refund_create(&self, request: &Received) -> bool {
+        request.method == "POST"
+            && request.path.starts_with("/v2/payments/")
+            && request.path.ends_with("/refunds")
+    }
+
     fn is_checkout_create(&self, request: &Received) -> bool {
         request.method == "POST" && request.path == "/v2/payments"
     }

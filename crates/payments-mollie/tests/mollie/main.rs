@@ -23,6 +23,7 @@ async fn passes_the_conformance_suite() {
     // (each one is verified by fetching the payment).
     report.assert_passed(&[
         "amounts.three_decimal.wire",
+        "refunds.three_decimal.wire",
         "amounts.three_decimal.event",
         "capture.approved",
         "capture.not_approved",

@@ -62,6 +62,10 @@ impl AdapterFixture for OmiseFixture {
         Some(requests.iter().map(Received::from).collect())
     }
 
+    fn is_refund_create(&self, r: &Received) -> bool {
+        r.method == "POST" && r.path.starts_with("/charges/") && r.path.ends_with("/refunds")
+    }
+
     fn is_checkout_create(&self, r: &Received) -> bool {
         r.method == "POST" && r.path == "/charges"
     }

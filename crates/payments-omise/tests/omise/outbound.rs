@@ -267,7 +267,7 @@ async fn refunds_partial_then_the_rest() {
     let requests = mock.received_requests().await;
     let first = requests
         .iter()
-        .find(|r| r.url.path() == path)
+        .find(|r| r.url.path() == path && r.method.as_str() == "POST")
         .expect("refund request");
     let f = form(first);
     assert_eq!(field(&f, "amount"), Some("30000"));

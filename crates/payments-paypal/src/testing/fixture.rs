@@ -78,6 +78,10 @@ impl AdapterFixture for PayPalFixture {
         Some(self.mock.received().await.iter().map(Received::from).collect())
     }
 
+    fn is_refund_create(&self, r: &Received) -> bool {
+        r.method == "POST" && r.path.starts_with("/v2/payments/captures/") && r.path.ends_with("/refund")
+    }
+
     fn is_checkout_create(&self, r: &Received) -> bool {
         r.method == "POST" && r.path == "/v2/checkout/orders"
     }

@@ -11,6 +11,7 @@ use payments_paypal::testing::PayPalFixture;
 /// itself (a voided one is `Canceled`).
 const PAYPAL_SKIPS: &[&str] = &[
     "amounts.three_decimal.wire",
+    "refunds.three_decimal.wire",
     "amounts.three_decimal.event",
     "amounts.other_amount_refused",
     "idempotency.one_checkout_at_provider",

@@ -81,6 +81,10 @@ impl AdapterFixture for StripeFixture {
         )
     }
 
+    fn is_refund_create(&self, r: &Received) -> bool {
+        r.method == "POST" && r.path == "/v1/refunds"
+    }
+
     fn is_checkout_create(&self, r: &Received) -> bool {
         r.method == "POST" && r.path == "/v1/checkout/sessions"
     }
