@@ -287,3 +287,33 @@ async fn list_answers_are_checked() {
     );
     assert_eq!(listed[0].marker, None, "an empty marker is none");
 }
+
+/// A refund answered with something that is not a refund, or a refund without an id, is an
+/// error, never taken for a refund made.
+#[tokio::test]
+async fn a_refund_answer_that_is_not_a_refund_is_an_error() {
+    use payments_core::mock::Fault;
+    use wiremock::ResponseTemplate;
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let id = mock.insert_charge(100_000, "THB", "successful", Some("pay_answer"));
+    for (n, answer) in [
+        json!({"object": "charge", "id": "rfnd_test_1", "amount": 1000, "currency": "thb", "status": "closed"}),
+        json!({"object": "refund", "id": "", "amount": 1000, "currency": "thb", "status": "closed"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        mock.inject(
+            "POST",
+            &format!("/charges/{id}/refunds"),
+            Fault::Reply(ResponseTemplate::new(200).set_body_json(answer)),
+            1,
+        );
+        let err = provider
+            .refund(&refund(&id, Some(1000), &format!("pay:pay_answer:refund:{n}")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::UnexpectedResponse { .. }), "{n}: {err:?}");
+    }
+}
