@@ -11,7 +11,7 @@ use payments_core::{CheckoutRequest, CheckoutSession, Money, PaymentStatus};
 use payments_store::{ReceiptStatus, Role};
 use reqwest::StatusCode;
 
-use crate::support::{Browser, Db, TestServer};
+use crate::support::{Browser, Db, OpenCheckout, TestServer};
 
 /// Pays a receipt through `fixture`'s adapter, as a payer and the provider would.
 async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db: Db) {
@@ -179,30 +179,25 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db:
 /// finds the refund and sends nothing. The provider holds exactly one refund.
 async fn a_lost_refund_answer_ends_with_one_refund(name: &str, fixture: &dyn AdapterFixture, db: Db) {
     if name == "dummy" {
-        // The dummy refunds in-process: there is no call whose answer could be lost.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED adapters::lost_refund_answer for the dummy: it refunds in-process, no answer can be lost\n",
+        );
         return;
     }
-    let Some(mut vars) = fixture.server_vars() else {
+    let Some(vars) = fixture.server_vars() else {
         panic!("{name}: its fixture gives no server_vars()");
     };
-    vars.push(("PAYMENT_PROVIDER", name.to_string()));
-    let server = TestServer::start_with(db, &vars).await;
-    server.add_user("alice", Role::User);
-    server.add_usage("alice", "j1", 25);
-    let alice = Browser::login(&server, "alice").await;
-    let receipt = alice.create_receipt().await;
-    let checkout = alice.pay_now(receipt).await;
-    let (payment_ref, amount) = server.payment_of(receipt);
-    let external_id = server
-        .store()
-        .payment_by_public_id(&payment_ref)
-        .unwrap()
-        .unwrap()
-        .external_id
-        .expect("the checkout's provider id");
+    let OpenCheckout {
+        server,
+        receipt,
+        payment: payment_ref,
+        external_id,
+    } = OpenCheckout::start(db, name, &vars, "alice", 25).await;
+    let (_, amount) = server.payment_of(receipt);
     let session = CheckoutSession {
         external_id,
-        redirect_url: checkout,
+        redirect_url: String::new(),
         idempotency_key: String::new(),
     };
     if !fixture.set_status(&session, PaymentStatus::Succeeded).await {
@@ -290,60 +285,51 @@ async fn a_lost_refund_answer_ends_with_one_refund(name: &str, fixture: &dyn Ada
     );
 }
 
-/// One end-to-end test per registry line and backend, named after the adapter's crate, compiled
-/// with the adapter's feature.
+/// For each registry line compiled in, a test `$sqlite::<its crate>` and `$postgres::<its
+/// crate>` running `$run` against the line's fixture on that backend.
+macro_rules! adapter_tests {
+    ($sqlite:ident, $postgres:ident, $run:ident, $db:literal;
+     $($feature:literal => $krate:ident::{$adapter:ident, testing::$fixture:ident}),+ $(,)?) => {
+        mod $sqlite {
+            use crate::support::Db;
+            $(#[cfg(feature = $feature)]
+            #[actix_web::test]
+            async fn $krate() {
+                let fixture = $krate::testing::$fixture::start().await;
+                super::$run($feature, &fixture, Db::Sqlite).await;
+            })+
+        }
+        mod $postgres {
+            use crate::support::Db;
+            $(#[cfg(feature = $feature)]
+            #[actix_web::test]
+            #[cfg_attr(
+                postgres_tests_ignored,
+                ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
+            )]
+            async fn $krate() {
+                let Some(pg) = payments_store::testing::postgres(concat!($db, $feature)) else {
+                    return;
+                };
+                let fixture = $krate::testing::$fixture::start().await;
+                super::$run($feature, &fixture, Db::Postgres(pg)).await;
+            })+
+        }
+    };
+}
+
+/// The end-to-end tests every adapter gets, named after the adapter's crate, compiled with the
+/// adapter's feature.
 macro_rules! e2e {
-    ($($feature:literal => $krate:ident::{$adapter:ident, testing::$fixture:ident}),+ $(,)?) => {
-        mod pays_a_receipt {
-            use crate::support::Db;
-            $(#[cfg(feature = $feature)]
-            #[actix_web::test]
-            async fn $krate() {
-                let fixture = $krate::testing::$fixture::start().await;
-                super::pays_a_receipt_end_to_end($feature, &fixture, Db::Sqlite).await;
-            })+
-        }
-        mod lost_refund_answer {
-            use crate::support::Db;
-            $(#[cfg(feature = $feature)]
-            #[actix_web::test]
-            async fn $krate() {
-                let fixture = $krate::testing::$fixture::start().await;
-                super::a_lost_refund_answer_ends_with_one_refund($feature, &fixture, Db::Sqlite).await;
-            })+
-        }
-        mod lost_refund_answer_on_postgres {
-            use crate::support::Db;
-            $(#[cfg(feature = $feature)]
-            #[actix_web::test]
-            #[cfg_attr(
-                postgres_tests_ignored,
-                ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-            )]
-            async fn $krate() {
-                let Some(pg) = payments_store::testing::postgres(concat!("web_lost_refund_", $feature)) else {
-                    return;
-                };
-                let fixture = $krate::testing::$fixture::start().await;
-                super::a_lost_refund_answer_ends_with_one_refund($feature, &fixture, Db::Postgres(pg)).await;
-            })+
-        }
-        mod pays_a_receipt_on_postgres {
-            use crate::support::Db;
-            $(#[cfg(feature = $feature)]
-            #[actix_web::test]
-            #[cfg_attr(
-                postgres_tests_ignored,
-                ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-            )]
-            async fn $krate() {
-                let Some(pg) = payments_store::testing::postgres(concat!("web_e2e_", $feature)) else {
-                    return;
-                };
-                let fixture = $krate::testing::$fixture::start().await;
-                super::pays_a_receipt_end_to_end($feature, &fixture, Db::Postgres(pg)).await;
-            })+
-        }
+    ($($line:tt)+) => {
+        adapter_tests!(pays_a_receipt, pays_a_receipt_on_postgres, pays_a_receipt_end_to_end, "web_e2e_"; $($line)+);
+        adapter_tests!(
+            lost_refund_answer,
+            lost_refund_answer_on_postgres,
+            a_lost_refund_answer_ends_with_one_refund,
+            "web_lost_refund_";
+            $($line)+
+        );
     };
 }
 

@@ -16,28 +16,14 @@ use payments_store::{ReceiptStatus, Role};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{Browser, Db, TestServer};
+use crate::support::{Browser, Db, OpenCheckout, TestServer};
 
 /// A Mollie server on `db` with alice's open checkout of EUR/THB 25.00: (server, receipt,
 /// payment id, Mollie's `tr_` id).
 async fn mollie_checkout(fixture: &MollieFixture, db: Db) -> (TestServer, i64, String, String) {
-    let mut vars = fixture.server_vars().expect("server vars");
-    vars.push(("PAYMENT_PROVIDER", "mollie".into()));
-    let server = TestServer::start_with(db, &vars).await;
-    server.add_user("alice", Role::User);
-    server.add_usage("alice", "j1", 25);
-    let alice = Browser::login(&server, "alice").await;
-    let receipt = alice.create_receipt().await;
-    alice.pay_now(receipt).await;
-    let (payment, _) = server.payment_of(receipt);
-    let tr = server
-        .store()
-        .payment_by_public_id(&payment)
-        .unwrap()
-        .unwrap()
-        .external_id
-        .expect("tr_ id");
-    (server, receipt, payment, tr)
+    let vars = fixture.server_vars().expect("server vars");
+    let c = OpenCheckout::start(db, "mollie", &vars, "alice", 25).await;
+    (c.server, c.receipt, c.payment, c.external_id)
 }
 
 async fn mollie_webhook(server: &TestServer, tr: &str) -> (StatusCode, serde_json::Value) {
@@ -133,16 +119,12 @@ async fn mollie_refund_after_lost_paid_webhook(db: Db) {
 
 async fn paypal_capture_is_learned(db: Db) {
     let paypal = MockPayPal::start().await;
-    let mut vars: Vec<(&str, String)> = paypal.env_vars();
-    vars.push(("PAYMENT_PROVIDER", "paypal".into()));
-    let server = TestServer::start_with(db, &vars).await;
-    server.add_user("carol", Role::User);
-    server.add_usage("carol", "j1", 7);
-    let carol = Browser::login(&server, "carol").await;
-    let receipt = carol.create_receipt().await;
-    carol.pay_now(receipt).await;
-    let (payment, _) = server.payment_of(receipt);
-    let order = paypal.order_id_for_payment(&payment).expect("order");
+    let OpenCheckout {
+        server,
+        receipt,
+        payment,
+        external_id: order,
+    } = OpenCheckout::start(db, "paypal", &paypal.env_vars(), "carol", 7).await;
     // The server captures on approval: the capture id is its own, learned from its answer.
     let approved = paypal.approved_webhook(&order, unix_now());
     let (status, body) = server.post_webhook(approved.headers(), &approved.body).await;
@@ -200,20 +182,14 @@ async fn mollie_unknown_id(db: Db) {
 /// once (a call still under way could land); Retry asks first and says to wait.
 async fn omise_never_blindly(db: Db) {
     let omise = MockOmise::start().await;
-    let mut vars: Vec<(&str, String)> = omise
-        .env_vars()
-        .into_iter()
-        .map(|(k, v)| (&*Box::leak(k.into_boxed_str()), v))
-        .collect();
-    vars.push(("PAYMENT_PROVIDER", "omise".into()));
-    let server = TestServer::start_with(db, &vars).await;
-    server.add_user("somchai", Role::User);
-    server.add_usage("somchai", "j1", 25);
-    let somchai = Browser::login(&server, "somchai").await;
-    let receipt = somchai.create_receipt().await;
-    somchai.pay_now(receipt).await;
-    let (payment, _) = server.payment_of(receipt);
-    let charge = omise.charge_id_for_payment(&payment).unwrap();
+    let env = omise.env_vars();
+    let vars: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let OpenCheckout {
+        server,
+        receipt,
+        payment,
+        external_id: charge,
+    } = OpenCheckout::start(db, "omise", &vars, "somchai", 25).await;
     omise.set_charge_status(&charge, "successful");
     let hook = omise.signed_charge_complete(&charge, unix_now());
     let (status, body) = server.post_webhook(hook.headers(), &hook.body).await;

@@ -12,7 +12,7 @@ use payments_stripe::testing::MockStripe;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{location, Browser, Db, TestServer};
+use crate::support::{location, Browser, Db, OpenCheckout, TestServer};
 
 /// A server on `db` running Stripe against `stripe`, with alice's receipt of THB 25.00 whose
 /// checkout is open at the mock: (server, receipt, payment id, session id).
@@ -22,20 +22,9 @@ async fn open_checkout(
     extra: &[(&'static str, String)],
 ) -> (TestServer, i64, String, String) {
     let mut vars: Vec<(&str, String)> = stripe.env_vars();
-    vars.push(("PAYMENT_PROVIDER", "stripe".into()));
     vars.extend(extra.iter().cloned());
-    let server = TestServer::start_with(db, &vars).await;
-    server.add_user("alice", Role::User);
-    server.add_usage("alice", "j1", 25);
-    let alice = Browser::login(&server, "alice").await;
-    let receipt = alice.create_receipt().await;
-    alice.pay_now(receipt).await;
-    let (payment, _) = server.payment_of(receipt);
-    let session = stripe.session_for_payment(&payment).expect("session")["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (server, receipt, payment, session)
+    let c = OpenCheckout::start(db, "stripe", &vars, "alice", 25).await;
+    (c.server, c.receipt, c.payment, c.external_id)
 }
 
 /// [`open_checkout`], paid at Stripe and by its webhook; and a logged-in admin.

@@ -205,6 +205,45 @@ pub fn location(resp: &reqwest::Response) -> String {
         .to_string()
 }
 
+/// An open checkout on a server running `provider` (its `vars` pointing it at a mock).
+pub struct OpenCheckout {
+    pub server: TestServer,
+    pub receipt: i64,
+    /// Our payment id.
+    pub payment: String,
+    /// The provider's id of the checkout (`cs_...`, `tr_...`, an order or charge id).
+    pub external_id: String,
+}
+
+impl OpenCheckout {
+    /// Starts the server on `db` with `provider` and `vars`; `user` has `cpu_hours` of usage,
+    /// makes it a receipt and presses "Pay now".
+    pub async fn start(db: Db, provider: &str, vars: &[(&str, String)], user: &str, cpu_hours: i64) -> Self {
+        let mut vars = vars.to_vec();
+        vars.push(("PAYMENT_PROVIDER", provider.to_string()));
+        let server = TestServer::start_with(db, &vars).await;
+        server.add_user(user, Role::User);
+        server.add_usage(user, "j1", cpu_hours);
+        let browser = Browser::login(&server, user).await;
+        let receipt = browser.create_receipt().await;
+        browser.pay_now(receipt).await;
+        let (payment, _) = server.payment_of(receipt);
+        let external_id = server
+            .store()
+            .payment_by_public_id(&payment)
+            .unwrap()
+            .unwrap()
+            .external_id
+            .expect("the checkout's provider id is stored");
+        OpenCheckout {
+            server,
+            receipt,
+            payment,
+            external_id,
+        }
+    }
+}
+
 impl Browser {
     pub fn new(server: &TestServer) -> Browser {
         Browser::at(&server.base)

@@ -262,11 +262,11 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     let active = startup::build_provider(&config, &Env)
         .map_err(|e| problems.push(format!("configuration: {e}")))
         .ok();
-    if let Some(Err(StartError::Problems(found))) =
-        active.as_ref().map(|a| startup::check_lifetime(&config, a))
-    {
-        problems.extend(found);
-    }
+    problems.extend(
+        active
+            .as_ref()
+            .and_then(|a| startup::lifetime_problem(&config, a)),
+    );
     if let Err(e) = crate::templates::Templates::load() {
         problems.push(format!("templates: {e}"));
     }

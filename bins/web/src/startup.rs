@@ -75,23 +75,26 @@ pub fn build_state(mut config: Config, src: &dyn Source) -> Result<AppState, Sta
         tracing::warn!("{note}");
     }
     let active = build_provider(&config, src)?;
-    check_lifetime(&config, &active)?;
+    if let Some(problem) = lifetime_problem(&config, &active) {
+        return Err(StartError::Problems(vec![problem]));
+    }
     let store = Store::open(&config.database_url, &pool_options(&config))?;
     assemble(config, active, store)
 }
 
-/// A `CHECKOUT_LIFETIME_SECS` below the provider's shortest checkout is refused: the server
-/// would expire a checkout the payer can still pay.
-pub fn check_lifetime(config: &Config, active: &ActiveProvider) -> Result<(), StartError> {
+/// A `CHECKOUT_LIFETIME_SECS` below the provider's shortest checkout, in words: refused at
+/// start-up, because the server would expire a checkout the payer can still pay.
+pub fn lifetime_problem(config: &Config, active: &ActiveProvider) -> Option<String> {
     let lifetime = config.app.reconcile.checkout_lifetime_secs;
-    match active.provider.min_checkout_lifetime_secs() {
-        Some(min) if lifetime < min => Err(StartError::Problems(vec![format!(
-            "CHECKOUT_LIFETIME_SECS={lifetime} is below {}'s minimum of {min} seconds: a checkout expired \
-             here could still be paid there; set it to {min} or more",
-            active.provider.name()
-        )])),
-        _ => Ok(()),
-    }
+    let min = active
+        .provider
+        .min_checkout_lifetime_secs()
+        .filter(|min| lifetime < *min)?;
+    Some(format!(
+        "CHECKOUT_LIFETIME_SECS={lifetime} is below {}'s minimum of {min} seconds: a checkout expired \
+         here could still be paid there; set it to {min} or more",
+        active.provider.name()
+    ))
 }
 
 /// The options the database is opened with (`DB_DURABILITY`), saying so when relaxed.

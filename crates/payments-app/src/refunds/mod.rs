@@ -14,7 +14,7 @@ pub mod follow;
 pub use follow::{record_outcome, retry, sync_payment, RetryOffer};
 
 use payments_core::{Currency, Money, ProviderError, RefundRequest, RefundState};
-use payments_store::{PaymentRow, RefundAnswer, RefundRequested, RefundRow};
+use payments_store::{PaymentRow, RefundAnswer, RefundRequested, RefundRow, RefundStatus};
 
 use crate::{App, Error};
 
@@ -23,7 +23,7 @@ use crate::{App, Error};
 pub fn taken_minor(payment: &PaymentRow, refunds: &[RefundRow]) -> i64 {
     let reserved: i64 = refunds
         .iter()
-        .filter(|r| r.payment_id == payment.id && !matches!(r.status.as_str(), "failed" | "canceled"))
+        .filter(|r| r.payment_id == payment.id && RefundStatus::COUNTED.contains(&r.status.as_str()))
         .map(|r| r.amount_minor)
         .sum();
     reserved.max(payment.refunded_minor)

@@ -11,6 +11,19 @@ pub struct Class {
     pub minor: i64,
 }
 
+impl Class {
+    /// The amount chosen for this class, or a skip naming the currencies none of which the
+    /// fixture supports.
+    pub(crate) fn chosen_or_skip(&self, chosen: Option<Chosen>) -> Result<Chosen, super::Verdict> {
+        chosen.ok_or_else(|| {
+            super::skip(format!(
+                "the fixture supports none of {:?}",
+                self.candidates.iter().map(|(c, _)| *c).collect::<Vec<_>>()
+            ))
+        })
+    }
+}
+
 /// Two-, zero- and three-decimal currencies (ISO 4217, list one).
 pub const CLASSES: [Class; 3] = [
     Class {

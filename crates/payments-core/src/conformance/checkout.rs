@@ -42,12 +42,7 @@ async fn creates_for(cx: &Cx<'_>, payment_ref: &str) -> Result<Vec<Received>, su
 
 /// The provider received exactly the chosen amount, in its own units.
 pub async fn amount_on_wire(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) -> Check {
-    let c = chosen.ok_or_else(|| {
-        skip(format!(
-            "the fixture supports none of {:?}",
-            class.candidates.iter().map(|(c, _)| *c).collect::<Vec<_>>()
-        ))
-    })?;
+    let c = class.chosen_or_skip(chosen)?;
     let amount = money(&c)?;
     let req = checkout_request(&cx.new_ref(class.name), amount);
     // What reached the provider is judged first, whatever the adapter then made of the answer.

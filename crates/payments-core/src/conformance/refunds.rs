@@ -140,12 +140,7 @@ async fn paid_of(cx: &Cx<'_>, tag: &str, amount: Money) -> Result<(CheckoutSessi
 /// class's wire form (`123456`, `4321`, `12340`; or `"1234.56"`, ... for decimal providers): a
 /// refund amount sent in the wrong units fails here, whatever the mock accepts.
 pub async fn amount_on_wire(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) -> Check {
-    let c = chosen.ok_or_else(|| {
-        skip(format!(
-            "the fixture supports none of {:?}",
-            class.candidates.iter().map(|(c, _)| *c).collect::<Vec<_>>()
-        ))
-    })?;
+    let c = class.chosen_or_skip(chosen)?;
     let amount = money(&c)?;
     let (_, request) = paid_of(cx, &format!("refund_{}", class.name), amount).await?;
     let before =

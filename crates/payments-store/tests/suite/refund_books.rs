@@ -3,54 +3,16 @@
 //! payment is finalized apply when it is, the provider's refund list settles our rows, and an
 //! admin can record what the provider cannot be asked about.
 
-use payments_core::{refund_marker, EventKind, MinorUnits, ProviderRefund, RefundReport, RefundState};
+use payments_core::{refund_marker, EventKind, MinorUnits, ProviderRefund, RefundState};
 use payments_store::*;
 
+use super::refunds::{paid, refund_event_in};
 use super::{event, receipt_with_checkout, thb};
-
-fn paid(store: &Store, ext: &str) -> (ReceiptRow, PaymentRow) {
-    let (receipt, payment) = receipt_with_checkout(store, ext);
-    let o = store
-        .handle_verified_event(&event(
-            "evt_paid",
-            EventKind::PaymentSucceeded,
-            ext,
-            Some(thb(123_450)),
-        ))
-        .unwrap();
-    assert!(
-        matches!(o, EventOutcome::Finalize(FinalizeOutcome::Finalized { .. })),
-        "{o:?}"
-    );
-    (receipt, payment)
-}
 
 fn state(store: &Store, p: &PaymentRow) -> (i64, String, ReceiptStatus) {
     let p = store.payment_by_public_id(&p.public_id).unwrap().unwrap();
     let r = store.receipt(p.receipt_id).unwrap().unwrap();
     (p.refunded_minor, p.status, r.status().unwrap())
-}
-
-fn refund_event(
-    id: &str,
-    ext: &str,
-    total: Option<i64>,
-    one: Option<(&str, i64, RefundState)>,
-) -> VerifiedEvent {
-    let mut ev = event(
-        id,
-        EventKind::Refunded {
-            amount: total.map(MinorUnits),
-        },
-        ext,
-        None,
-    );
-    ev.refund = one.map(|(rid, amount, state)| RefundReport {
-        id: rid.into(),
-        amount: Some(MinorUnits(amount)),
-        state,
-    });
-    ev
 }
 
 fn listed(id: &str, amount: i64, status: &str, key: Option<&str>) -> ProviderRefund {
@@ -158,7 +120,7 @@ pub fn a_refund_that_fails_later_gives_its_amount_back(store: &Store) {
         .unwrap();
     // Stripe: charge.refunded counts the pending refund in its total.
     store
-        .handle_verified_event(&refund_event(
+        .handle_verified_event(&refund_event_in(
             "evt_r1",
             "dummy_fail",
             Some(3_100),
@@ -171,7 +133,7 @@ pub fn a_refund_that_fails_later_gives_its_amount_back(store: &Store) {
     );
     // Then the refund fails, and the total goes back down.
     store
-        .handle_verified_event(&refund_event(
+        .handle_verified_event(&refund_event_in(
             "evt_r2",
             "dummy_fail",
             None,
@@ -184,7 +146,7 @@ pub fn a_refund_that_fails_later_gives_its_amount_back(store: &Store) {
         (0, "succeeded".into(), ReceiptStatus::Paid)
     );
     store
-        .handle_verified_event(&refund_event("evt_r3", "dummy_fail", Some(0), None))
+        .handle_verified_event(&refund_event_in("evt_r3", "dummy_fail", Some(0), None))
         .unwrap();
     assert_eq!(
         state(store, &payment),
@@ -213,14 +175,14 @@ pub fn a_succeeded_refund_that_fails_and_a_total_that_goes_down_are_followed(sto
     );
     // The provider's total goes down first (the refund failed), before the refund's own event.
     store
-        .handle_verified_event(&refund_event("evt_d1", "dummy_down", Some(0), None))
+        .handle_verified_event(&refund_event_in("evt_d1", "dummy_down", Some(0), None))
         .unwrap();
     assert_eq!(
         state(store, &payment),
         (0, "succeeded".into(), ReceiptStatus::Paid)
     );
     store
-        .handle_verified_event(&refund_event(
+        .handle_verified_event(&refund_event_in(
             "evt_d2",
             "dummy_down",
             None,
@@ -237,7 +199,7 @@ pub fn a_succeeded_refund_that_fails_and_a_total_that_goes_down_are_followed(sto
 pub fn a_refund_before_the_payment_is_finalized_applies_when_it_is(store: &Store) {
     let (receipt, payment) = receipt_with_checkout(store, "dummy_out_of_order");
     let o = store
-        .handle_verified_event(&refund_event(
+        .handle_verified_event(&refund_event_in(
             "evt_early",
             "dummy_out_of_order",
             None,

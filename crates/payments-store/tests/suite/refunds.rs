@@ -6,7 +6,7 @@ use payments_store::*;
 use super::{audit_count, event, receipt_with_checkout, thb};
 
 /// Alice's receipt of THB 1,234.50, paid through the checkout `ext`.
-fn paid(store: &Store, ext: &str) -> (ReceiptRow, PaymentRow) {
+pub(super) fn paid(store: &Store, ext: &str) -> (ReceiptRow, PaymentRow) {
     let (receipt, payment) = receipt_with_checkout(store, ext);
     let paid = store
         .handle_verified_event(&event(
@@ -38,6 +38,22 @@ fn accepted(id: &str, amount: i64) -> RefundAnswer {
 }
 
 fn refund_event(id: &str, ext: &str, total: Option<i64>, one: Option<(&str, i64)>) -> VerifiedEvent {
+    refund_event_in(
+        id,
+        ext,
+        total,
+        one.map(|(rid, amount)| (rid, amount, RefundState::Succeeded)),
+    )
+}
+
+/// A refund event with the provider's cumulative `total` and/or the one refund it names, in
+/// the given state.
+pub(super) fn refund_event_in(
+    id: &str,
+    ext: &str,
+    total: Option<i64>,
+    one: Option<(&str, i64, RefundState)>,
+) -> VerifiedEvent {
     let mut ev = event(
         id,
         EventKind::Refunded {
@@ -46,10 +62,10 @@ fn refund_event(id: &str, ext: &str, total: Option<i64>, one: Option<(&str, i64)
         ext,
         None,
     );
-    ev.refund = one.map(|(rid, amount)| RefundReport {
+    ev.refund = one.map(|(rid, amount, state)| RefundReport {
         id: rid.into(),
         amount: Some(MinorUnits(amount)),
-        state: RefundState::Succeeded,
+        state,
     });
     ev
 }

@@ -4,6 +4,7 @@
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use payments_app::receipts::ReceiptRecord;
+use payments_app::refunds::RetryOffer;
 use payments_store::{PaymentRow, RefundRow};
 use serde::{Deserialize, Serialize};
 
@@ -187,24 +188,6 @@ fn refund_notice(
     } else {
         ""
     };
-    let unknown = match payments_app::refunds::RetryOffer::of(app, r) {
-        payments_app::refunds::RetryOffer::Retry => format!(
-            "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved; \
-             press Retry: {} is asked first and the refund is sent again only if it has none.",
-            r.id,
-            r.provider,
-            r.error.as_deref().unwrap_or("no answer"),
-            r.provider
-        ),
-        _ => format!(
-            "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays reserved. \
-             {} cannot be asked about it here: check its dashboard and record what you find below.",
-            r.id,
-            r.provider,
-            r.error.as_deref().unwrap_or("no answer"),
-            r.provider
-        ),
-    };
     Ok(Some(
         prefix.to_string()
             + &match r.status.as_str() {
@@ -219,7 +202,26 @@ fn refund_notice(
                     r.error.as_deref().unwrap_or("no reason given")
                 ),
                 "canceled" => format!("Refund #{} of {amount} was canceled. Nothing was refunded.", r.id),
-                _ => unknown,
+                _ => {
+                    let next = if RetryOffer::of(app, r) == RetryOffer::Retry {
+                        format!(
+                            "press Retry: {} is asked first and the refund is sent again only if it has none.",
+                            r.provider
+                        )
+                    } else {
+                        format!(
+                            "{} cannot be asked about it here: check its dashboard and record what you find below.",
+                            r.provider
+                        )
+                    };
+                    format!(
+                        "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays \
+                         reserved; {next}",
+                        r.id,
+                        r.provider,
+                        r.error.as_deref().unwrap_or("no answer"),
+                    )
+                }
             },
     ))
 }

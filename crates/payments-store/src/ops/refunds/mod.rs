@@ -88,12 +88,7 @@ pub fn request(
         .ok_or_else(|| StoreError::NotFound(format!("payment {public_id}")))?;
     let p = locked(c, found.id)?;
     if let Some(token) = token {
-        let first: Option<RefundRow> = refunds::table
-            .filter(refunds::request_token.eq(token))
-            .select(RefundRow::as_select())
-            .first(c)
-            .optional()?;
-        if let Some(first) = first {
+        if let Some(first) = by_request_token(c, token)? {
             if first.payment_id != p.id {
                 return Err(StoreError::Invalid(format!(
                     "this confirmation was made for another payment than {public_id}: open the receipt again"

@@ -164,18 +164,15 @@ pub(crate) fn settle(
 }
 
 /// After a payment was finalized: refunds recorded while it was still open here (an early
-/// event, the provider's figure at reconciliation) are applied to its receipt now.
+/// event, the provider's figure at reconciliation) are applied to its receipt now. Only a
+/// refunded total can change the receipt (refunds still in flight or void add nothing), so one
+/// read of it decides; on the usual path, nothing was refunded and that is all.
 pub(crate) fn after_finalize(c: &mut Conn, payment: &PaymentRow, actor: &str) -> Result<(), StoreError> {
-    let any: Option<i64> = refunds::table
-        .filter(refunds::payment_id.eq(payment.id))
-        .select(refunds::id)
-        .first(c)
-        .optional()?;
     let stored: i64 = payments::table
         .find(payment.id)
         .select(payments::refunded_minor)
         .first(c)?;
-    if any.is_some() || stored > 0 {
+    if stored > 0 {
         settle(c, payment.id, None, actor)?;
     }
     Ok(())
