@@ -380,6 +380,29 @@ mod tests {
     }
 
     #[test]
+    fn empty_ids_name_no_payment_intent_or_charge() {
+        let session = |pi: serde_json::Value| -> CheckoutSessionObject {
+            serde_json::from_value(serde_json::json!({
+                "id": "cs_1", "payment_status": "paid", "payment_intent": pi,
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            session(serde_json::json!("pi_1")).payment_intent_id().as_deref(),
+            Some("pi_1")
+        );
+        assert_eq!(session(serde_json::json!("")).payment_intent_id(), None);
+        let charge = |c: serde_json::Value| {
+            session(serde_json::json!({"id": "pi_1", "latest_charge": c}))
+                .latest_charge()
+                .unwrap()
+                .0
+        };
+        assert_eq!(charge(serde_json::json!("ch_1")).as_deref(), Some("ch_1"));
+        assert_eq!(charge(serde_json::json!("")), None);
+    }
+
+    #[test]
     fn the_same_checkout_asked_again_carries_the_same_expiry() {
         let mut request = payments_core::conformance::sample_checkout_request("pay_expiry");
         request.lifetime_secs = Some(3600);

@@ -317,3 +317,43 @@ async fn a_refund_answer_that_is_not_a_refund_is_an_error() {
         assert!(matches!(err, ProviderError::UnexpectedResponse { .. }), "{n}: {err:?}");
     }
 }
+
+/// A refund event is judged on the refund as Omise answers it: one answered with another id,
+/// or as a refund of another charge, is refused, never recorded against this charge.
+#[tokio::test]
+async fn a_refund_event_whose_refetch_names_another_refund_or_charge_is_refused() {
+    use payments_core::mock::Fault;
+    use wiremock::ResponseTemplate;
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let id = mock.insert_charge(100_000, "THB", "successful", Some("pay_foreign"));
+    let made = provider
+        .refund(&refund(&id, Some(1000), "pay:pay_foreign:refund:1"))
+        .await
+        .unwrap();
+    for (what, answer) in [
+        (
+            "another refund id",
+            json!({"object": "refund", "id": "rfnd_test_other", "amount": 1000, "currency": "thb",
+                   "charge": id, "status": "closed"}),
+        ),
+        (
+            "another charge",
+            json!({"object": "refund", "id": made.refund_id, "amount": 1000, "currency": "thb",
+                   "charge": "chrg_test_other", "status": "closed"}),
+        ),
+    ] {
+        mock.inject(
+            "GET",
+            &format!("/charges/{id}/refunds/{}", made.refund_id),
+            Fault::Reply(ResponseTemplate::new(200).set_body_json(answer)),
+            1,
+        );
+        let hook = mock.signed_refund_event(&id, &made.refund_id, payments_core::unix_now());
+        let err = provider.parse_webhook(&hook).await.unwrap_err();
+        assert!(
+            matches!(err, payments_core::WebhookError::Refused(_)),
+            "{what}: {err:?}"
+        );
+    }
+}
