@@ -167,3 +167,27 @@ async fn refund_lookup_is_declared_and_keys_live_45_days() {
     );
     mock.record_requests("refund-lookup").await;
 }
+
+/// A marker fills PayPal's `custom_id` up to its 127 characters; one more is refused before any
+/// call.
+#[tokio::test]
+async fn a_marker_of_up_to_127_characters_is_sent_one_more_is_refused() {
+    let mock = MockPayPal::start().await;
+    let provider = mock.provider();
+    let order_id = approved_order(&mock, &provider, "pay_long", thb(10_000)).await;
+    provider
+        .capture(&order_id, &idempotency_key("pay_long", "capture", 0))
+        .await
+        .unwrap();
+    let refund = |key: String| RefundRequest {
+        external_payment_id: order_id.clone(),
+        amount: Some(thb(1_000)),
+        idempotency_key: key,
+    };
+    let made = provider.refund(&refund("k".repeat(127))).await.unwrap();
+    assert!(!made.refund_id.is_empty());
+    let before = mock.received().await.len();
+    let err = provider.refund(&refund("k".repeat(128))).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Config(_)), "{err:?}");
+    assert_eq!(mock.received().await.len(), before, "refused before any call");
+}
