@@ -66,6 +66,8 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db:
         session: &session,
         amount,
         refunded: None,
+        this_refund: None,
+        other_amount: None,
         event_id: format!("evt_e2e_{payment_ref}"),
         timestamp: fixture.now(),
     };
@@ -116,9 +118,10 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db:
         panic!("{name}: its fixture builds no refund webhook");
     }
     let half = Money::new(amount.amount.get() / 2, amount.currency);
-    for (n, (refunded, want)) in [
-        (half, ReceiptStatus::PartiallyRefunded),
-        (amount, ReceiptStatus::Refunded),
+    let rest = Money::new(amount.amount.get() - half.amount.get(), amount.currency);
+    for (n, (refunded, this, want)) in [
+        (half, half, ReceiptStatus::PartiallyRefunded),
+        (amount, rest, ReceiptStatus::Refunded),
     ]
     .into_iter()
     .enumerate()
@@ -126,6 +129,7 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db:
         let spec = EventSpec {
             kind: Kind::Refunded,
             refunded: Some(refunded),
+            this_refund: Some(this),
             event_id: format!("evt_e2e_refund{n}_{payment_ref}"),
             timestamp: fixture.now(),
             ..spec.clone()
@@ -221,6 +225,8 @@ async fn a_lost_refund_answer_ends_with_one_refund(name: &str, fixture: &dyn Ada
         session: &session,
         amount,
         refunded: None,
+        this_refund: None,
+        other_amount: None,
         event_id: format!("evt_lost_{payment_ref}"),
         timestamp: fixture.now(),
     };

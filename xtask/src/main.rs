@@ -30,7 +30,9 @@ fn main() -> ExitCode {
                 }
                 println!(
                     "\nNext: `cargo test -p payments-{name}` runs the conformance suite, which fails until the \
-                     adapter is implemented; docs/writing-an-adapter.md walks through it."
+                     adapter is implemented and crates/payments-{name}/evidence/ holds the provider's published \
+                     payloads, signature vectors and example requests (its README.md says what goes where); \
+                     docs/writing-an-adapter.md walks through it."
                 );
                 ExitCode::SUCCESS
             }

@@ -1,6 +1,7 @@
-//! `new-adapter NAME`: writes a compiling adapter crate from `templates/adapter/`, its provider
-//! doc, and the three registration lines (in two files). Everything is checked before anything
-//! is written.
+//! `new-adapter NAME`: writes a compiling adapter crate from `templates/adapter/` (with an
+//! `evidence/` folder for the provider's published payloads, vectors and example requests), its
+//! provider doc, and the three registration lines (in two files). Everything is checked before
+//! anything is written.
 
 use std::path::{Path, PathBuf};
 
@@ -46,10 +47,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/adapter/tests.rs.tmpl"),
     ),
     (
+        "crates/payments-{{name}}/evidence/README.md",
+        include_str!("../templates/adapter/evidence-README.md.tmpl"),
+    ),
+    // Empty: they keep the empty folders in git (the suite reads only `*.json` there). No
+    // `signatures.json`: only published vectors belong in it, so `evidence.signatures` fails for
+    // a signed provider until the author adds them.
+    (EVENTS_KEEP, ""),
+    (REQUESTS_KEEP, ""),
+    (
         "docs/providers/{{name}}.md",
         include_str!("../templates/adapter/provider.md.tmpl"),
     ),
 ];
+
+const EVENTS_KEEP: &str = "crates/payments-{{name}}/evidence/events/.gitkeep";
+const REQUESTS_KEEP: &str = "crates/payments-{{name}}/evidence/requests/.gitkeep";
 
 const SERVER_MANIFEST: &str = "bins/web/Cargo.toml";
 const REGISTRY: &str = "bins/web/src/registry.rs";
@@ -226,6 +239,91 @@ mod tests {
             .collect();
         assert!(rust.len() >= 4, "{rust:?}");
         rustfmt(root.path(), &rust, true).unwrap();
+    }
+
+    #[test]
+    fn the_crate_gets_an_evidence_folder_without_signatures() {
+        let root = scratch_root();
+        run(root.path(), "acme").unwrap();
+        let evidence = root.path().join("crates/payments-acme/evidence");
+        let readme = std::fs::read_to_string(evidence.join("README.md")).unwrap();
+        for part in [
+            "## events/",
+            "## signatures.json",
+            "## requests/",
+            "Never",
+            "this adapter's code",
+            "official SDKs' tests",
+            "`source`",
+            "`patch`",
+            "minor units",
+        ] {
+            assert!(readme.contains(part), "the evidence README lacks {part:?}");
+        }
+        // One small example of each file, each naming its source.
+        let examples: Vec<&str> = readme.split("```json").skip(1).collect();
+        assert_eq!(examples.len(), 3, "{readme}");
+        for example in examples {
+            let example = example.split("```").next().unwrap();
+            assert!(example.contains("\"source\": \"https://"), "{example}");
+        }
+        // The two folders exist, and hold nothing the suite reads (it reads `*.json` only).
+        for dir in ["events", "requests"] {
+            let names: Vec<String> = std::fs::read_dir(evidence.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names, [".gitkeep"], "evidence/{dir}");
+        }
+        // Only the provider's own vectors belong in signatures.json: none is made up.
+        assert!(!evidence.join("signatures.json").exists());
+    }
+
+    #[test]
+    fn the_fixture_hands_the_suite_the_evidence_and_guides_the_rest() {
+        let root = scratch_root();
+        run(root.path(), "acme").unwrap();
+        let testing =
+            std::fs::read_to_string(root.path().join("crates/payments-acme/src/testing.rs")).unwrap();
+        for code in [
+            "fn evidence_dir(&self) -> Option<PathBuf> {",
+            "Some(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/evidence\").into())",
+            "async fn serve(&self, served: &Served) -> bool {",
+            "self.mock.serve(&served.method, &served.path, served.status, &served.body);",
+            "async fn verifier(&self, case: &SignatureCase) -> Option<Box<dyn PaymentProvider>> {",
+            "AcmeConfig::new(API_KEY, &case.secret)",
+            "config.api_base = self.mock.uri();",
+        ] {
+            // rustfmt may break the lines anywhere: compare without whitespace.
+            let squash = |t: &str| t.split_whitespace().collect::<String>();
+            assert!(
+                squash(&testing).contains(&squash(code)),
+                "testing.rs lacks {code:?}"
+            );
+        }
+        // The hooks left to their defaults are described in comments, not written.
+        for hook in [
+            "fn set_refund_state(",
+            "fn no_authorization_because(",
+            "fn second_amount(",
+            "fn event_id_header(",
+        ] {
+            let lines: Vec<&str> = testing.lines().filter(|l| l.contains(hook)).collect();
+            assert!(!lines.is_empty(), "no guidance for {hook}");
+            assert!(
+                lines.iter().all(|l| l.trim_start().starts_with("//")),
+                "{lines:?}"
+            );
+        }
+        for guidance in [
+            "`spec.refunded` is the running total",
+            "`spec.this_refund` is this refund's own amount",
+            "it proves nothing",
+            "`evidence/signatures.json`",
+            "Placeholder",
+        ] {
+            assert!(testing.contains(guidance), "testing.rs lacks {guidance:?}");
+        }
     }
 
     #[test]

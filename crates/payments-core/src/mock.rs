@@ -532,6 +532,8 @@ struct Injected {
     matches: Matcher,
     fault: Fault,
     remaining: usize,
+    /// `(method, path)` for an answer given by [`ProviderMock::serve`]: a later one replaces it.
+    served: Option<(String, String)>,
 }
 
 struct Shared<S> {
@@ -889,6 +891,24 @@ impl<S: Send + 'static> ProviderMock<S> {
         );
     }
 
+    /// From now on, `method path` (exactly this path) is answered with `status` and `body` as
+    /// given, the handler not run: for replaying an object exactly as the provider published
+    /// it (the conformance suite's `serve` hook). A later `serve` of the same method and path
+    /// replaces it; faults injected before it still come first.
+    pub fn serve(&self, method: &str, path: &str, status: u16, body: &Value) {
+        let key = (method.to_ascii_uppercase(), path.to_string());
+        let (m, p) = key.clone();
+        let reply: ResponseTemplate = Reply::json(status, body).into();
+        let mut faults = lock(&self.shared.faults);
+        faults.retain(|f| f.served.as_ref() != Some(&key));
+        faults.push(Injected {
+            matches: Box::new(move |r| r.method.as_str() == m && r.url.path() == p),
+            fault: Fault::Reply(reply),
+            remaining: usize::MAX,
+            served: Some(key),
+        });
+    }
+
     /// The next `times` requests for which `matches` is true meet `fault`.
     pub fn inject_when(
         &self,
@@ -900,6 +920,7 @@ impl<S: Send + 'static> ProviderMock<S> {
             matches: Box::new(matches),
             fault,
             remaining: times,
+            served: None,
         });
     }
 

@@ -228,7 +228,10 @@ pub struct WebhookEvent {
     /// events naming only one of these ids (a dispute) find the payment. Empty when unknown.
     #[serde(default)]
     pub references: Vec<String>,
-    /// Amount and currency as the (verified) provider says, in ISO minor units.
+    /// Amount and currency as the (verified) provider says, in ISO minor units: the payment's
+    /// (a refund event may state the running refunded total instead); for a dispute, the
+    /// disputed amount, which may be part of the payment (Stripe's and Omise's dispute
+    /// `amount`, PayPal's `dispute_amount`).
     pub amount: Option<Money>,
     /// The one refund a refund event is about, when the provider names it (its id, amount and
     /// state): recorded per refund id, so a redelivery or a second event about the same refund

@@ -127,10 +127,18 @@ impl PaymentProvider for MollieProvider {
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundOutcome, ProviderError> {
-        let amount = match request.amount {
-            Some(money) => DecimalAmount::new(&AMOUNTS, money)?,
-            None => self.payment(&request.external_payment_id).await?.0.amount,
+        // Everything: what is left of the payment (see `MolliePayment::unrefunded`), read once
+        // before the call, so that the client's retries send the same body under the same key.
+        let money = match request.amount {
+            Some(money) => money,
+            None => {
+                let (payment, _) = self.payment(&request.external_payment_id).await?;
+                payment.unrefunded().map_err(unexpected)?.ok_or_else(|| {
+                    ProviderError::AmountRefused(format!("payment {} is refunded in full", payment.id))
+                })?
+            }
         };
+        let amount = DecimalAmount::new(&AMOUNTS, money)?;
         let path = format!("/v2/payments/{}/refunds", segment(&request.external_payment_id));
         let key = Idempotency::key(&request.idempotency_key);
         // Our marker, so that `list_refunds` finds this refund even if its answer is lost.

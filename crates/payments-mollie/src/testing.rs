@@ -5,8 +5,8 @@
 //! `400`), and Mollie's error JSON. Tests move payments through Mollie's statuses with
 //! [`MockMollie::set_status`], make refunds in the "dashboard" with [`MockMollie::refund`] and
 //! [`MockMollie::dashboard_refund`], move a refund on with [`MockMollie::set_refund_status`], charge
-//! back with [`MockMollie::charge_back`], and build the webhook Mollie would send with
-//! [`MockMollie::webhook_body`].
+//! back with [`MockMollie::charge_back`], answer a published object as it is with
+//! [`MockMollie::serve`], and build the webhook Mollie would send with [`MockMollie::webhook_body`].
 
 mod fixture;
 
@@ -35,6 +35,9 @@ pub struct Payment {
     /// Mollie's `amountRefunded`: every refund that is not `failed` or `canceled`.
     pub refunded: i64,
     pub charged_back: i64,
+    /// Mollie's `settlementAmount` ("the approximate amount that will be settled to your
+    /// account"), shown once paid: the payment's amount unless set otherwise.
+    pub settlement: Option<Money>,
     pub metadata: Value,
     pub refunds: Vec<Refund>,
 }
@@ -58,6 +61,9 @@ pub struct State {
     pub payments: Vec<Payment>,
     pub next_amount: Option<Money>,
     pub refund_page_size: Option<usize>,
+    /// Published objects answered as they are (`method`, exact `path`, status, body), before
+    /// the routes' own answers; a later one for the same call replaces an earlier one.
+    pub served: Vec<(String, String, u16, Value)>,
     refunds_made: usize,
 }
 
@@ -93,6 +99,8 @@ fn show(p: &Payment, base: &str) -> Value {
     if p.status == "paid" {
         body["amountRefunded"] = decimal(p.refunded, p.amount.currency);
         body["amountRemaining"] = decimal(p.amount.amount.0 - p.refunded, p.amount.currency);
+        let settled = p.settlement.unwrap_or(p.amount);
+        body["settlementAmount"] = decimal(settled.amount.0, settled.currency);
     }
     if p.charged_back > 0 {
         body["amountChargedBack"] = decimal(p.charged_back, p.amount.currency);
@@ -160,6 +168,7 @@ fn create(state: &mut State, req: &MockRequest<'_>) -> Reply {
         amount: state.next_amount.take().unwrap_or(asked),
         refunded: 0,
         charged_back: 0,
+        settlement: None,
         metadata: body["metadata"].clone(),
         refunds: Vec::new(),
     };
@@ -172,6 +181,16 @@ fn no_payment() -> Reply {
 }
 
 impl State {
+    /// The published answer put on `method path` with [`MockMollie::serve`], if any.
+    fn served(&self, req: &MockRequest<'_>) -> Option<Reply> {
+        let (method, path) = (req.method.as_str(), req.url.path());
+        (self.served.iter().rev())
+            .find(|(m, p, _, _)| m.eq_ignore_ascii_case(method) && p == path)
+            .map(|(_, _, status, body)| {
+                Reply::json(*status, body).header("Content-Type", "application/hal+json")
+            })
+    }
+
     /// A new refund of `units` on payment `id`, counted in its `amountRefunded` unless void.
     fn add_refund(&mut self, id: &str, units: i64, status: &str, metadata: Value) -> Option<&Refund> {
         self.refunds_made += 1;
@@ -223,6 +242,9 @@ fn refund(state: &mut State, req: &MockRequest<'_>) -> Reply {
 /// `GET /v2/payments/{id}/refunds?from=re_...&limit=n`: Mollie's HAL list, `limit` 1 to 250
 /// (default 50), `from` the first refund of the page.
 fn list_refunds(state: &mut State, req: &MockRequest<'_>) -> Reply {
+    if let Some(reply) = state.served(req) {
+        return reply;
+    }
     let Some(p) = state.payments.iter().find(|p| p.id == req.param("id")) else {
         return no_payment();
     };
@@ -274,14 +296,15 @@ impl MockMollie {
             .fault_reply(|status| error(status, "Service Unavailable", "Mollie is temporarily unavailable"))
             .idempotency(Idempotency::header("Idempotency-Key").conflict(reused))
             .route(Method::POST, "/v2/payments", create)
-            .route(
-                Method::GET,
-                "/v2/payments/{id}",
-                |state: &mut State, req| match state.payments.iter().find(|p| p.id == req.param("id")) {
+            .route(Method::GET, "/v2/payments/{id}", |state: &mut State, req| {
+                if let Some(reply) = state.served(req) {
+                    return reply;
+                }
+                match state.payments.iter().find(|p| p.id == req.param("id")) {
                     Some(p) => Reply::json(200, &show(p, req.base_uri())),
                     None => no_payment(),
-                },
-            )
+                }
+            })
             .route(Method::POST, REFUNDS, refund)
             .route(Method::GET, REFUNDS, list_refunds)
             .start()
@@ -337,6 +360,13 @@ impl MockMollie {
     /// `canceled`, ...); a refund that fails or is canceled leaves `amountRefunded` (and one that
     /// comes back from there enters it again), as at Mollie.
     pub fn set_refund_status(&self, refund_id: &str, status: &str) {
+        if !self.move_refund(refund_id, status) {
+            panic!("the mock has no refund {refund_id}");
+        }
+    }
+
+    /// [`set_refund_status`](Self::set_refund_status); `false` when the mock has no such refund.
+    pub fn move_refund(&self, refund_id: &str, status: &str) -> bool {
         let mut state = self.mock.state();
         let found = state.payments.iter_mut().find_map(|p| {
             let r = p.refunds.iter_mut().find(|r| r.id == refund_id)?;
@@ -349,9 +379,7 @@ impl MockMollie {
             p.refunded += change;
             Some(())
         });
-        if found.is_none() {
-            panic!("the mock has no refund {refund_id}");
-        }
+        found.is_some()
     }
 
     /// The refunds of payment `id`, oldest first.
@@ -375,6 +403,42 @@ impl MockMollie {
                 self.refund(id, units);
             }
         }
+    }
+
+    /// Puts `total` refunded on payment `id`, `last` of it by its newest refund (both minor
+    /// units): the payment's `amountRefunded` is the running total and its refund list ends with
+    /// a refund of `last`, as after successive partial refunds. Nothing changes when the payment
+    /// is already so.
+    pub fn set_refunds(&self, id: &str, total: i64, last: i64) {
+        let (refunded, newest) = self.update(id, |p| (p.refunded, p.refunds.last().map(|r| r.amount)));
+        if total <= 0 || last <= 0 || last > total {
+            return self.set_refunded_total(id, total.max(0));
+        }
+        if refunded == total && newest == Some(last) {
+            return;
+        }
+        self.set_refunded_total(id, total - last);
+        self.refund(id, last);
+    }
+
+    /// Payment `id`'s `settlementAmount` (`None`: its own amount).
+    pub fn set_settlement(&self, id: &str, settlement: Option<Money>) {
+        self.update(id, |p| p.settlement = settlement);
+    }
+
+    /// From now on `method path` is answered with `status` and the published `body` as they are
+    /// (the conformance suite's `serve` hook); a later call for the same request replaces it.
+    pub fn serve(&self, method: &str, path: &str, status: u16, body: &Value) {
+        let mut state = self.mock.state();
+        state
+            .served
+            .retain(|(m, p, _, _)| !(m.eq_ignore_ascii_case(method) && p == path));
+        state.served.push((
+            method.to_ascii_uppercase(),
+            path.to_string(),
+            status,
+            body.clone(),
+        ));
     }
 
     /// Refund lists come in pages of at most `size` refunds (Mollie's own limit otherwise).

@@ -24,6 +24,9 @@ pub struct MolliePayment {
     pub status: String,
     pub amount: DecimalAmount,
     pub amount_refunded: Option<DecimalAmount>,
+    /// "The remaining amount that can be refunded": with Mollie's over-refunding (up to
+    /// EUR 25.00 more than the payment, for most methods) it can exceed what is left of `amount`.
+    pub amount_remaining: Option<DecimalAmount>,
     pub amount_charged_back: Option<DecimalAmount>,
     #[serde(default)]
     pub metadata: serde_json::Value,
@@ -128,6 +131,31 @@ impl MolliePayment {
             .map(|a| a.money(&AMOUNTS))
             .transpose()?;
         Ok(money.map(|m| m.amount))
+    }
+
+    /// What is left of the payment to refund ("refund everything"): its `amount` less
+    /// `amountRefunded` (the total already refunded), and never more than `amountRemaining`
+    /// when Mollie states it. Not `amountRemaining` alone: "most payment methods ... support
+    /// over refunding, where you can refund an additional EUR 25.00 more than the original
+    /// payment's amount" (https://docs.mollie.com/payments/refunds), so it may exceed what the
+    /// customer paid. Nor the whole `amount`: after a partial refund that would refund twice.
+    /// `None` when nothing is left.
+    pub fn unrefunded(&self) -> Result<Option<Money>, String> {
+        let amount = self.money()?;
+        let refunded = Self::total(&self.amount_refunded)?.unwrap_or(0);
+        let mut left = amount.amount.0 - refunded;
+        if let Some(remaining) = &self.amount_remaining {
+            let remaining = remaining.money(&AMOUNTS)?;
+            if remaining.currency != amount.currency {
+                return Err(format!(
+                    "payment {}: amountRemaining is {remaining}, the payment is in {}",
+                    self.id,
+                    amount.currency.code()
+                ));
+            }
+            left = left.min(remaining.amount.0);
+        }
+        Ok((left > 0).then(|| Money::new(left, amount.currency)))
     }
 
     /// The cumulative amount refunded or charged back, when positive.

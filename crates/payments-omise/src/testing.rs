@@ -21,6 +21,8 @@
 //! `POST /charges/{id}/refunds` (metadata kept), `GET /charges/{id}/refunds` (Omise's list
 //! object, `limit`/`offset`/`order`), `GET /charges/{id}/refunds/{id}`, `GET /events/{id}`,
 //! `GET /search?scope=charge&query=...` (id, description and metadata values searched),
+//! `GET /disputes/{id}` (disputes opened with [`MockOmise::open_dispute`]), any path answered as
+//! published through [`MockOmise::serve`],
 //! the hosted page behind `authorize_uri` (`GET /payments/{id}/authorize`, no key; add
 //! `?result=successful` or `?result=failed` to settle the charge like a payer and be redirected
 //! to `return_uri`), and injected failures or delays ([`MockOmise::fail_next`],
@@ -71,7 +73,11 @@ struct State {
     charge_order: Vec<String>,
     /// (charge id, refund id) → refund.
     refunds: BTreeMap<(String, String), Value>,
+    /// Dispute id → dispute.
+    disputes: BTreeMap<String, Value>,
     events: BTreeMap<String, Value>,
+    /// The amount the next `POST /charges` creates instead of the one asked.
+    next_charge_amount: Option<i64>,
 }
 
 /// A fresh id like Omise's (`chrg_test_5y4oqn9l0ypdcd1ad5x`).
@@ -196,6 +202,8 @@ fn create_charge(state: &mut State, body: &Map<String, Value>) -> Reply {
         Some(Value::Object(m)) => Value::Object(m.clone()),
         _ => json!({}),
     };
+    // An armed fault: Omise creates (and answers with) another amount than asked.
+    let amount = state.next_charge_amount.take().unwrap_or(amount);
     let id = new_id("chrg");
     let source_id = new_id("src");
     let now = payments_core::unix_now();
@@ -414,6 +422,9 @@ impl MockOmise {
             .route(Method::GET, "/charges/{id}/refunds/{rid}", move |state, r| {
                 let key = (r.param("id").to_string(), r.param("rid").to_string());
                 stored(state.refunds.get(&key), "refund", r.param("rid"))
+            })
+            .route(Method::GET, "/disputes/{id}", move |state, r| {
+                stored(state.disputes.get(r.param("id")), "dispute", r.param("id"))
             })
             .route(Method::GET, "/search", search)
             .route(Method::GET, "/events/{id}", move |state, r| {
@@ -702,6 +713,58 @@ impl MockOmise {
     /// Forgets every kept idempotency key (Omise keeps none: nothing changes).
     pub fn forget_idempotency_keys(&self) {
         self.mock.forget_idempotency_keys();
+    }
+
+    /// From now on `method path` (exactly this path) is answered with `status` and `body` as
+    /// given (an object exactly as Omise published it; the kit's `ProviderMock::serve`): a later
+    /// call for the same path replaces the answer.
+    pub fn serve(&self, method: &str, path: &str, status: u16, body: &Value) {
+        self.mock.serve(method, path, status, body);
+    }
+
+    /// The next `POST /charges` creates a charge of `amount` (Omise units) whatever it asked,
+    /// and answers with it (for the adapter's refusal of a checkout of another amount).
+    pub fn answer_next_charge_with_amount(&self, amount: i64) {
+        self.state().next_charge_amount = Some(amount);
+    }
+
+    /// A dispute opened on a stored charge (of `amount` in Omise units, in the charge's
+    /// currency), as `GET /disputes/{id}` returns it (shape of omise-php's published fixture
+    /// `disputes/dspt_test_6344e4i5yv427gaj1s2-get.json`); its id.
+    pub fn open_dispute(&self, charge_id: &str, amount: i64) -> String {
+        let mut state = self.state();
+        let currency = match state.charges.get(charge_id) {
+            Some(c) => c["currency"].clone(),
+            None => panic!("the mock has no charge {charge_id}"),
+        };
+        let id = new_id("dspt");
+        let now = iso8601(payments_core::unix_now());
+        let dispute = json!({
+            "object": "dispute", "id": id, "livemode": false, "location": format!("/disputes/{id}"),
+            "currency": currency, "amount": amount, "funding_amount": amount,
+            "funding_currency": currency, "metadata": {}, "charge": charge_id,
+            "documents": {"object": "list", "data": [], "limit": 20, "offset": 0, "total": 0,
+                "location": format!("/disputes/{id}/documents"), "order": "chronological"},
+            "transactions": [], "admin_message": null, "message": null,
+            "reason_code": "goods_or_services_not_provided",
+            "reason_message": "Merchandise/Services Not Received",
+            "status": "open", "closed_at": null, "created_at": now,
+        });
+        if let Some(c) = state.charges.get_mut(charge_id) {
+            c["dispute"] = dispute.clone();
+            c["disputable"] = json!(false);
+        }
+        state.disputes.insert(id.clone(), dispute);
+        id
+    }
+
+    /// A `dispute.create` event ("Dispute has been opened") for a stored dispute.
+    pub fn dispute_event(&self, dispute_id: &str) -> (String, Vec<u8>) {
+        let dispute = self.state().disputes.get(dispute_id).cloned();
+        let Some(dispute) = dispute else {
+            panic!("the mock has no dispute {dispute_id}");
+        };
+        self.event("dispute.create", dispute)
     }
 
     /// A `refund.create` event for a stored refund.

@@ -154,12 +154,14 @@ pub struct OmiseRefund {
 }
 
 impl OmiseRefund {
-    /// Omise's status word; without one, a void is a refund carried out (`closed`) and anything
-    /// else is `pending` (never taken for money returned).
+    /// Omise's status word. `voided` comes first: the Refunds API documents it ("Charges are
+    /// voided if refund is processed before settlement time": carried out, `closed`) and lists
+    /// `status` as a deprecated attribute, so a void is `closed` whatever `status` says. Else
+    /// the status; without one, `pending` (never taken for money returned).
     pub fn status_word(&self) -> String {
         match (&self.status, self.voided) {
-            (Some(status), _) if !status.trim().is_empty() => status.clone(),
             (_, true) => "closed".into(),
+            (Some(status), _) if !status.trim().is_empty() => status.clone(),
             _ => "pending".into(),
         }
     }

@@ -4,8 +4,15 @@
 //! Omise's own advice is not to trust a webhook body. The adapter therefore takes the charge id
 //! from the body, fetches `GET /charges/{id}` and builds the event from the charge Omise
 //! returns: status, amount, currency and our payment id (metadata). The body supplies only the
-//! event id, its key and which charge (and refund) it names. A body that lies about the status
-//! or the amount changes nothing; a charge Omise does not know is refused.
+//! event id, its key and which charge (and refund, or dispute) it names. A body that lies about
+//! the status or the amount changes nothing; a charge Omise does not know is refused, and so is a
+//! refund or dispute Omise does not hold for that charge.
+//!
+//! The keys acted on (docs.omise.co/api-webhooks): `charge.create`, `charge.complete`,
+//! `charge.capture` and `charge.expire` by the re-fetched charge's status (an authorized charge
+//! awaiting a manual capture is `pending`: never a success; this adapter does not capture);
+//! `refund.*` as the refund Omise holds; `dispute.create` ("Dispute has been opened") as a
+//! dispute of the charge. Every other key is acknowledged and not acted on.
 //!
 //! When `OMISE_WEBHOOK_SECRET` is set the signature is verified first and a bad one is refused
 //! before any call to Omise: key = base64-decode(secret), message = `"{timestamp}.{raw body}"`,
@@ -15,12 +22,12 @@
 use payments_core::http::{segment, Client, Request};
 use payments_core::signature::{Scheme, SignatureError, Timestamped, Verified};
 use payments_core::{
-    EventKind, ProviderError, RefundReport, RefundState, SignatureVerdict, WebhookError, WebhookEvent,
+    EventKind, Money, ProviderError, RefundReport, RefundState, SignatureVerdict, WebhookError, WebhookEvent,
     WebhookRequest,
 };
 use serde_json::Value;
 
-use crate::transformers::{Expandable, OmiseCharge, OmiseRefund};
+use crate::transformers::{Expandable, OmiseCharge, OmiseRefund, AMOUNTS};
 use crate::PROVIDER;
 use payments_core::wire::is_provider_id;
 
@@ -62,6 +69,8 @@ pub struct Envelope {
     pub charge_id: Option<String>,
     /// The refund, for `refund.*` events.
     pub refund_id: Option<String>,
+    /// The dispute, for events whose data is a dispute object.
+    pub dispute_id: Option<String>,
 }
 
 fn malformed(reason: impl Into<String>) -> WebhookError {
@@ -89,13 +98,18 @@ pub fn parse_envelope(raw: &Value) -> Result<Envelope, WebhookError> {
             .and_then(|v| serde_json::from_value::<Expandable>(v.clone()).ok());
         e.map(|e| e.id().to_string())
     };
-    let (charge_id, refund_id) = match data.get("object").and_then(Value::as_str) {
-        Some("charge") => (id_of("id"), None),
-        Some("refund") => (id_of("charge"), id_of("id")),
-        // Disputes and other objects that point at a charge.
-        _ => (id_of("charge"), None),
+    let (charge_id, refund_id, dispute_id) = match data.get("object").and_then(Value::as_str) {
+        Some("charge") => (id_of("id"), None, None),
+        Some("refund") => (id_of("charge"), id_of("id"), None),
+        Some("dispute") => (id_of("charge"), None, id_of("id")),
+        // Other objects that point at a charge.
+        _ => (id_of("charge"), None, None),
     };
-    for (id, prefix) in [(&charge_id, "chrg_"), (&refund_id, "rfnd_")] {
+    for (id, prefix) in [
+        (&charge_id, "chrg_"),
+        (&refund_id, "rfnd_"),
+        (&dispute_id, "dspt_"),
+    ] {
         if let Some(id) = id.as_deref().filter(|id| !is_provider_id(id, prefix)) {
             return Err(malformed(format!("{id:?} is not an Omise {prefix} id")));
         }
@@ -106,11 +120,15 @@ pub fn parse_envelope(raw: &Value) -> Result<Envelope, WebhookError> {
     if key.starts_with("refund.") && refund_id.is_none() {
         return Err(malformed(format!("{key} event names no refund")));
     }
+    if key == "dispute.create" && (dispute_id.is_none() || charge_id.is_none()) {
+        return Err(malformed(format!("{key} event names no dispute of a charge")));
+    }
     Ok(Envelope {
         id,
         key,
         charge_id,
         refund_id,
+        dispute_id,
     })
 }
 
@@ -133,8 +151,40 @@ pub async fn fetch_charge(client: &Client, id: &str) -> Result<OmiseCharge, Prov
     Ok(charge)
 }
 
+/// `GET /disputes/{id}`, checking that Omise holds that dispute of `charge_id` (a dispute Omise
+/// does not know, or of another charge, is refused); its disputed amount, when it states one.
+async fn fetch_dispute(
+    client: &Client,
+    dispute_id: &str,
+    charge_id: &str,
+) -> Result<Option<Money>, WebhookError> {
+    let foreign = || WebhookError::Refused(format!("dispute {dispute_id} is not one of charge {charge_id}"));
+    let path = format!("/disputes/{}", segment(dispute_id));
+    let dispute: Value = match client.json(&Request::get(path)).await {
+        Err(ProviderError::Api { status: 404, .. }) => return Err(foreign()),
+        other => other.map_err(|e| WebhookError::Upstream(e.to_string()))?,
+    };
+    let charge = serde_json::from_value::<Expandable>(dispute["charge"].clone()).ok();
+    if dispute["object"] != "dispute"
+        || dispute["id"] != dispute_id
+        || charge.as_ref().map(Expandable::id) != Some(charge_id)
+    {
+        return Err(foreign());
+    }
+    let disputed = match (dispute["amount"].as_i64(), dispute["currency"].as_str()) {
+        (Some(amount), Some(currency)) => Some(
+            AMOUNTS
+                .money(amount, currency)
+                .map_err(|e| WebhookError::Upstream(format!("dispute {dispute_id}: {e}")))?,
+        ),
+        _ => None,
+    };
+    Ok(disputed)
+}
+
 /// Verifies the signature when one is configured (else the scheme is verify-by-refetch), then
-/// re-fetches the charge (and refund) the event names and builds the event from them only.
+/// re-fetches the charge (and refund or dispute) the event names and builds the event from them
+/// only.
 pub async fn parse_webhook(
     client: &Client,
     scheme: &Scheme,
@@ -168,12 +218,26 @@ pub async fn parse_webhook(
     };
     let charge = fetch_charge(client, &charge_id).await;
     let charge = charge.map_err(|e| WebhookError::refetch(&charge_id, e))?;
-    let amount = charge
+    let mut amount = charge
         .money()
         .map_err(|e| WebhookError::Upstream(e.to_string()))?;
     event.kind = match envelope.key.as_str() {
-        // The status decides, not the key: a re-fetched charge is the truth.
-        "charge.complete" | "charge.expire" => EventKind::from(charge.status),
+        // The status decides, not the key: a re-fetched charge is the truth. `charge.create`
+        // (a charge awaiting its payer, or an authorization awaiting capture: `pending`) and
+        // `charge.capture` ("Charge has been captured": `successful`) are read the same way.
+        "charge.create" | "charge.complete" | "charge.capture" | "charge.expire" => {
+            EventKind::from(charge.status)
+        }
+        // "Dispute has been opened": the dispute as Omise holds it, of this charge.
+        "dispute.create" => {
+            let dispute_id = envelope.dispute_id.as_deref().unwrap_or_default();
+            // A dispute event states the disputed amount (possibly part of the charge).
+            if let Some(disputed) = fetch_dispute(client, dispute_id, &charge_id).await? {
+                amount = disputed;
+            }
+            event.references.push(dispute_id.to_string());
+            EventKind::Disputed
+        }
         // `refund.create` (and any other `refund.*` key): the refund as Omise has it now.
         key if key.starts_with("refund.") => {
             let refund_id = envelope.refund_id.as_deref().unwrap_or_default();
@@ -238,6 +302,13 @@ mod tests {
         .unwrap();
         assert_eq!(r.charge_id.as_deref(), Some("chrg_test_1"));
         assert_eq!(r.refund_id.as_deref(), Some("rfnd_test_1"));
+        let d = parse_envelope(
+            &json!({"object": "event", "id": "evnt_4", "key": "dispute.create",
+            "data": {"object": "dispute", "id": "dspt_test_1", "charge": "chrg_test_1", "amount": 900}}),
+        )
+        .unwrap();
+        assert_eq!(d.charge_id.as_deref(), Some("chrg_test_1"));
+        assert_eq!(d.dispute_id.as_deref(), Some("dspt_test_1"));
         let other = parse_envelope(
             &json!({"object": "event", "id": "evnt_3", "key": "customer.create",
             "data": {"object": "customer", "id": "cust_1"}}),
@@ -257,6 +328,10 @@ mod tests {
                 "data": {"object": "charge", "id": "chrg_../../account"}}),
             json!({"object": "event", "id": "evnt_1", "key": "refund.create",
                 "data": {"object": "refund", "id": "rfnd_1"}}),
+            json!({"object": "event", "id": "evnt_1", "key": "dispute.create",
+                "data": {"object": "dispute", "id": "dspt_1"}}),
+            json!({"object": "event", "id": "evnt_1", "key": "dispute.create",
+                "data": {"object": "dispute", "id": "dspt_../x", "charge": "chrg_1"}}),
             json!({"object": "charge", "id": "chrg_1"}),
         ] {
             assert!(

@@ -142,6 +142,16 @@ impl PaymentProvider for PayPalProvider {
 
     /// `POST /v2/checkout/orders` (intent CAPTURE); the payer goes to the `payer-action` link.
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError> {
+        // Our payment id travels as `custom_id` (1 to 127 characters in PayPal's
+        // `purchase_unit_request`) and must come back whole: a longer one is refused here,
+        // never cut (a cut id would not name the payment).
+        let ref_len = request.payment_ref.chars().count();
+        if ref_len == 0 || ref_len > MAX_CUSTOM_ID {
+            return Err(ProviderError::Config(format!(
+                "the payment id {:?} does not fit PayPal's custom_id (1 to {MAX_CUSTOM_ID} characters)",
+                request.payment_ref
+            )));
+        }
         let amount = AmountWire::from_money(request.amount)?;
         let description = truncate_chars(&request.description, 127);
         let description = match description.is_empty() {

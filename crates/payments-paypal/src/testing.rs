@@ -53,9 +53,11 @@ use crate::webhook::{
 use crate::PayPalProvider;
 
 mod fixture;
+mod published;
 mod refunds;
 
 pub use fixture::PayPalFixture;
+pub use published::{published_key, start_rsa_verifier, RsaKey};
 pub use refunds::MockRefund;
 
 /// The refund route (PayPal's Payments v2).
@@ -493,6 +495,12 @@ impl MockPayPal {
         let attempts = usize::try_from(self.config().retry.max_attempts.max(1)).unwrap_or(usize::MAX);
         self.mock
             .inject(Method::POST, REFUND_ROUTE, Fault::LostAnswer, attempts);
+    }
+
+    /// From now on `method path` is answered with `status` and `body` as given (an object
+    /// replayed exactly as PayPal published it).
+    pub fn serve(&self, method: &str, path: &str, status: u16, body: &Value) {
+        self.mock.serve(method, path, status, body);
     }
 
     /// Forgets every `PayPal-Request-Id`, as PayPal does after 45 days.

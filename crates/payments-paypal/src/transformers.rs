@@ -286,7 +286,8 @@ impl RefundWire {
 }
 
 /// The longest `custom_id` PayPal takes on a refund (`maxLength` in its Payments v2
-/// description; pattern `^[A-Za-z0-9-_.,]*$`, which every refund marker fits).
+/// description; pattern `^[A-Za-z0-9-_.,]*$`, which every refund marker fits) and on a purchase
+/// unit (Orders v2 `purchase_unit_request.custom_id`, 1 to 127 characters).
 pub const MAX_CUSTOM_ID: usize = 127;
 
 /// Whether a refund resource's `custom_id` is one of our refund markers

@@ -231,6 +231,24 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
             event.payment_ref = unit.and_then(|u| u.custom_id.clone());
             event.external_payment_id = Some(order.id);
         }
+        "CHECKOUT.PAYMENT-APPROVAL.REVERSED" => {
+            // PayPal's "Handle uncaptured payments": an approved order not captured in time is
+            // cancelled by PayPal and the buyer refunded; it will never be paid. The published
+            // sample names the order as `order_id` and carries no amount.
+            #[derive(Deserialize)]
+            struct Reversed {
+                order_id: Option<String>,
+                id: Option<String>,
+                #[serde(default)]
+                purchase_units: Vec<crate::transformers::PurchaseUnit>,
+            }
+            let r: Reversed = serde_json::from_value(resource).map_err(|e| malformed(&event_type, e))?;
+            let unit = r.purchase_units.first();
+            event.kind = EventKind::PaymentFailed;
+            event.amount = money(&event_type, unit.and_then(|u| u.amount.as_ref()))?;
+            event.payment_ref = unit.and_then(|u| u.custom_id.clone());
+            event.external_payment_id = r.order_id.or(r.id).filter(|id| !id.trim().is_empty());
+        }
         "PAYMENT.CAPTURE.COMPLETED"
         | "PAYMENT.CAPTURE.PENDING"
         | "PAYMENT.CAPTURE.DENIED"
@@ -295,16 +313,22 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
             } else {
                 event.references.push(r.id.clone());
             }
-            event.amount = amount;
+            // The payment's amount is the capture's. A refund resource states only this refund
+            // and the running total (Payments v2 `refund` schema), never the payment's amount: the
+            // event carries the running total it states, or no amount.
+            event.amount = if refund_event { total } else { amount };
             // A refund's `custom_id` is its own: our refund marker on the refunds we make (not
             // our payment id, which a refund made in PayPal's dashboard may still carry).
             event.payment_ref = r
                 .custom_id
                 .filter(|c| !(refund_event && crate::transformers::is_refund_marker(c)));
-            event.external_payment_id = r
-                .supplementary_data
-                .and_then(|s| s.related_ids?.order_id)
-                .or_else(|| up_id("/orders/"));
+            // The order when the resource names it; a refund (whose `links[rel=up]` is its
+            // capture, and which has no `supplementary_data`) names the capture it refunds.
+            let order_id = r.supplementary_data.and_then(|s| s.related_ids?.order_id);
+            event.external_payment_id = order_id
+                .or_else(|| up_id("/orders/"))
+                .or_else(|| refund_event.then(|| up_id("/captures/")).flatten())
+                .filter(|id| !id.trim().is_empty());
             event.references.retain(|id| !id.trim().is_empty());
         }
         t if t.starts_with("CUSTOMER.DISPUTE.") => {
@@ -313,6 +337,9 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
             if t == "CUSTOMER.DISPUTE.CREATED" {
                 event.kind = EventKind::Disputed;
             }
+            // A dispute event states the disputed amount (`WebhookEvent::amount`):
+            // `dispute_amount`, possibly part of the payment (the disputed transaction's own
+            // `gross_amount` is the payment's).
             let amount = resource.get("dispute_amount").cloned();
             let amount: Option<AmountWire> = amount
                 .map(serde_json::from_value)
@@ -326,6 +353,8 @@ pub fn map_event(raw: serde_json::Value, envelope: EventEnvelope) -> Result<Webh
                 .map(str::to_string)
                 .collect();
             event.references.dedup();
+            // The merchant's id of the disputed payment: its capture.
+            event.external_payment_id = event.references.first().cloned();
         }
         _ => {}
     }

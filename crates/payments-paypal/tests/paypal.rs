@@ -66,6 +66,30 @@ async fn approved_order(
 
 // ---------------------------------------------------------------- checkout
 
+/// Our payment id is PayPal's `custom_id` (1 to 127 characters, Orders v2
+/// `purchase_unit_request`): 127 characters go through whole, 128 are refused before any call
+/// (never cut: a cut id would not name the payment when PayPal echoes it).
+#[tokio::test]
+async fn a_payment_id_longer_than_custom_id_is_refused_before_any_call() {
+    let mock = MockPayPal::start().await;
+    let provider = mock.provider();
+    let fits = "p".repeat(127);
+    let session = provider
+        .create_checkout(&sample_checkout_request(&fits))
+        .await
+        .unwrap();
+    let order = mock.order(&session.external_id).expect("order at the mock");
+    assert_eq!(order.custom_id.as_deref(), Some(fits.as_str()));
+    let before = mock.received().await.len();
+    let long = "p".repeat(128);
+    let err = provider
+        .create_checkout(&sample_checkout_request(&long))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Config(_)), "{err:?}");
+    assert_eq!(mock.received().await.len(), before, "nothing sent to PayPal");
+}
+
 #[tokio::test]
 async fn create_checkout_sends_the_documented_order() {
     let mock = MockPayPal::start().await;
@@ -648,6 +672,10 @@ async fn capture_outcome_events_map_to_pending_failed_and_refunded() {
     );
     assert_eq!(event.references, ["3C00000000000XYZ"]);
     assert_eq!(event.payment_ref.as_deref(), Some("pay_evt"));
+    // A refund names no order (Payments v2 `refund` has no supplementary_data): the capture it
+    // refunds is the payment; it states neither the payment's amount nor a total here.
+    assert_eq!(event.external_payment_id.as_deref(), Some("3C00000000000XYZ"));
+    assert_eq!(event.amount, None);
 
     // A capture and a refund that name neither our id nor the order's, only links[rel=up]
     // (as PayPal's published samples): the capture finds its order, the refund its capture.
@@ -682,8 +710,11 @@ async fn capture_outcome_events_map_to_pending_failed_and_refunded() {
     assert_eq!(event.refund, None, "a running total is given");
     assert_eq!(
         (event.external_payment_id.as_deref(), event.payment_ref.as_deref()),
-        (None, None)
+        (Some("3C00000000000XYZ"), None)
     );
+    // The amount a refund event carries is the running total it states (THB 500.00), never
+    // this refund's own THB 400.00 taken for the payment's.
+    assert_eq!(event.amount, Some(thb(50_000)));
     assert_eq!(event.references, ["3C00000000000XYZ"]);
     let other = provider
         .parse_webhook(&mock.webhook("BILLING.PLAN.CREATED", "plan", json!({"id": "P-1"}), now))

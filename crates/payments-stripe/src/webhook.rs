@@ -1,7 +1,7 @@
 //! Stripe events (verified with the core's Stripe-style [`Scheme`]) mapped to [`WebhookEvent`]s.
 //!
 //! Nothing is read from the body before its signature is verified; amounts and ids come only
-//! from the signed payload.
+//! from the signed payload (a dispute's amount is the disputed amount).
 
 use payments_core::signature::Scheme;
 use payments_core::{
@@ -110,8 +110,16 @@ pub fn parse(
         | "checkout.session.expired" => {
             let session: CheckoutSessionObject = object(t, obj)?;
             let kind = match t {
-                // Delayed payment methods complete unpaid: wait for async_payment_succeeded.
-                "checkout.session.completed" if session.payment_status != "paid" => EventKind::PaymentPending,
+                // Delayed payment methods (and an authorization Checkout leaves uncaptured) complete
+                // `unpaid`: wait for async_payment_succeeded. Stripe's fulfilment rule is
+                // `payment_status != "unpaid"` (docs.stripe.com/checkout/fulfillment): `paid` and
+                // `no_payment_required` are done, as `fetch_payment` reports them; anything else
+                // (an unknown word) stays pending, never a success.
+                "checkout.session.completed"
+                    if !matches!(session.payment_status.as_str(), "paid" | "no_payment_required") =>
+                {
+                    EventKind::PaymentPending
+                }
                 "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
                     EventKind::PaymentSucceeded
                 }
@@ -155,12 +163,15 @@ pub fn parse(
             }
             references.retain(|r| !r.trim().is_empty());
             references.dedup();
-            let paid = money(c.amount, &c.currency)?;
+            // A charge's `amount` is the payment's; a dispute's is the disputed amount ("usually
+            // the amount of the charge, but it can differ": docs.stripe.com/api/disputes/object),
+            // which is what a dispute event states (`WebhookEvent::amount`).
+            let amount = Some(money(c.amount, &c.currency)?);
             (
                 kind,
                 Some(payment),
                 metadata_payment_id(c.metadata.as_ref()),
-                Some(paid),
+                amount,
             )
         }
         t if REFUND_EVENTS.contains(&t) => {

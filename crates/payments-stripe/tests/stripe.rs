@@ -681,6 +681,23 @@ async fn events_are_mapped_from_the_signed_payload() {
         EventKind::PaymentPending,
         "completed but unpaid is pending"
     );
+    // Stripe's fulfilment rule is `payment_status != "unpaid"` (docs.stripe.com/checkout/
+    // fulfillment): `no_payment_required` is done, as fetch_payment reports it; a word Stripe
+    // does not document stays pending.
+    for (paid, kind) in [
+        ("no_payment_required", EventKind::PaymentSucceeded),
+        ("processing_later", EventKind::PaymentPending),
+    ] {
+        let e = parse(
+            &provider,
+            &mock,
+            "checkout.session.completed",
+            session_object("cs_test_b", "pay_b", paid, 5000, "thb"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(e.kind, kind, "{paid}");
+    }
 
     for (t, kind) in [
         (
@@ -719,8 +736,10 @@ async fn events_are_mapped_from_the_signed_payload() {
     assert_eq!(e.payment_ref.as_deref(), Some("pay_a"));
     assert_eq!(e.amount, thb(123_450));
 
+    // A dispute's `amount` is the disputed amount (docs.stripe.com/api/disputes/object: "usually
+    // the amount of the charge, but it can differ"): part of the payment here.
     let dispute = json!({
-        "id": "dp_test_1", "object": "dispute", "amount": 123_450, "currency": "thb",
+        "id": "dp_test_1", "object": "dispute", "amount": 100_000, "currency": "thb",
         "charge": "ch_test_1", "payment_intent": "pi_test_1", "reason": "fraudulent", "metadata": {}
     });
     let e = parse(&provider, &mock, "charge.dispute.created", dispute)
@@ -728,7 +747,7 @@ async fn events_are_mapped_from_the_signed_payload() {
         .unwrap();
     assert_eq!(e.kind, EventKind::Disputed);
     assert_eq!(e.external_payment_id.as_deref(), Some("pi_test_1"));
-    assert_eq!(e.amount, thb(123_450));
+    assert_eq!(e.amount, thb(100_000));
 
     let e = parse(
         &provider,

@@ -41,9 +41,15 @@ fn same_payment(
         EventKind::Refunded { amount: Some(a) } => Some(Money::new(a.get(), req.amount.currency)),
         _ => None,
     };
+    // A dispute's amount is the disputed amount: the payment's, or part of it.
+    let disputed_part = kind == Kind::Disputed
+        && ev.amount.is_some_and(|m| {
+            m.currency == req.amount.currency && m.amount.get() > 0 && m.amount <= req.amount.amount
+        });
     ensure!(
         ev.amount == Some(req.amount)
-            || (kind == Kind::Refunded && ev.amount.is_some() && ev.amount == refunded),
+            || (kind == Kind::Refunded && ev.amount.is_some() && ev.amount == refunded)
+            || disputed_part,
         "{what}: amount {:?}, the payment is {}",
         ev.amount.map(|m| m.to_string()),
         req.amount
@@ -104,7 +110,8 @@ pub async fn kind(cx: &Cx<'_>, kind: Kind) -> Check {
     let ev = cx.event(kind, &req, &session, refunded).await?;
     let want = expected(kind, refunded);
     // A provider that reports refunds one at a time (no running total) names the refund
-    // instead; for the payment's first refund its amount is the total.
+    // instead; for the payment's first refund its amount is the total (two successive partial
+    // refunds: `refunds.two_partial_events`).
     let one_at_a_time = kind == Kind::Refunded
         && ev.kind == (EventKind::Refunded { amount: None })
         && ev

@@ -1,10 +1,14 @@
 //! What an adapter's tests hand the suite: the adapter, its provider mock, and a handful of
 //! small hooks written from the provider's documentation.
 
+use std::path::PathBuf;
+
 use async_trait::async_trait;
 
+use super::evidence::{Served, SignatureCase};
 use crate::money::Money;
 use crate::provider::{CheckoutRequest, CheckoutSession, PaymentProvider, PaymentStatus};
+use crate::webhook::RefundState;
 
 /// One request as the provider mock received it (owned, so a fixture can hand over what its
 /// mock recorded). With the `wiremock` feature, `Received::from(&wiremock::Request)`.
@@ -130,8 +134,16 @@ pub struct EventSpec<'a> {
     pub session: &'a CheckoutSession,
     /// The amount of the payment (the same as `request.amount`).
     pub amount: Money,
-    /// For [`Kind::Refunded`]: everything refunded so far, this refund included.
+    /// For [`Kind::Refunded`]: everything refunded so far, this refund included (the running
+    /// total a provider states, e.g. Stripe's `amount_refunded`).
     pub refunded: Option<Money>,
+    /// For [`Kind::Refunded`]: this refund's own amount (the last part of `refunded`). The suite
+    /// sends two successive partial refunds, so the two differ: a body must carry each where
+    /// the provider's payload does (a refund object's `amount` beside the charge's total).
+    pub this_refund: Option<Money>,
+    /// For the hard case of several amounts ([`AdapterFixture::second_amount`]): the other
+    /// amount the payload holds (the link's, the order's, the subtotal), unlike the paid one.
+    pub other_amount: Option<Money>,
     /// A fresh event id the fixture may use (`evt_cfm_7`).
     pub event_id: String,
     /// When the event is sent (unix seconds).
@@ -291,5 +303,79 @@ pub trait AdapterFixture: Send + Sync {
     /// The clock signatures are made with (unix seconds).
     fn now(&self) -> i64 {
         crate::unix_now()
+    }
+
+    /// The adapter crate's `evidence/` folder (published payloads, signature vectors, example
+    /// requests): `Some(concat!(env!("CARGO_MANIFEST_DIR"), "/evidence").into())`. `None`: the
+    /// evidence checks fail, unless [`no_evidence_because`](Self::no_evidence_because) says why.
+    fn evidence_dir(&self) -> Option<PathBuf> {
+        None
+    }
+
+    /// Why this adapter has no provider evidence (only an adapter that is its own provider,
+    /// such as the dummy, has a reason); the evidence checks are then skipped with it.
+    fn no_evidence_because(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Makes the mock answer `served.method served.path` with its status and published body
+    /// (an object the adapter re-fetches while handling a published event). `false`: cannot.
+    async fn serve(&self, served: &Served) -> bool {
+        let _ = served;
+        false
+    }
+
+    /// The adapter configured to verify webhooks with `case.secret` (and, for a provider that
+    /// verifies online, pointed at a mock that answers as the vector says). `None`: cannot
+    /// (the signature-vector check then fails for signed webhooks).
+    async fn verifier(&self, case: &SignatureCase) -> Option<Box<dyn PaymentProvider>> {
+        let _ = case;
+        None
+    }
+
+    /// The header that carries the event id, when the provider sends it there rather than in
+    /// the body (`webhook-id`). `None` (the default): the id is in the body.
+    fn event_id_header(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The headers that sign `body` as the event `event_id` (for an
+    /// [`event_id_header`](Self::event_id_header) provider whose signature covers the id).
+    /// The default signs with [`sign`](Self::sign) and sets the header.
+    fn sign_with_event_id(
+        &self,
+        body: &[u8],
+        timestamp: i64,
+        event_id: &str,
+    ) -> Option<Vec<(String, String)>> {
+        let header = self.event_id_header()?;
+        let mut headers = self.sign(body, timestamp, Secret::Current).unwrap_or_default();
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(header));
+        headers.push((header.to_string(), event_id.to_string()));
+        Some(headers)
+    }
+
+    /// Puts the mock's refund `refund_id` of the payment behind `session` in the provider's
+    /// state for `state` (its own words: Stripe `failed`, Omise `voided`...). `false`: cannot
+    /// (the refund-state check is then skipped).
+    async fn set_refund_state(&self, session: &CheckoutSession, refund_id: &str, state: RefundState) -> bool {
+        let _ = (session, refund_id, state);
+        false
+    }
+
+    /// Why the provider has no payment that is authorized but not captured (the hard case is
+    /// then skipped with it). `None` (the default): [`event_body`](Self::event_body) must build
+    /// a [`Kind::CaptureRequired`] body, declared or not, and the adapter must not take it as
+    /// a success.
+    fn no_authorization_because(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Where the provider's payload holds a second amount besides the paid one (`"the
+    /// session's amount_subtotal"`, `"the order's purchase unit"`). `Some`: the suite asks for a
+    /// success body with [`EventSpec::other_amount`] set and expects the paid amount. `None`:
+    /// one amount per payload (the hard case is skipped).
+    fn second_amount(&self) -> Option<&'static str> {
+        None
     }
 }

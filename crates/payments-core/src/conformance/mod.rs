@@ -27,7 +27,11 @@
 mod amounts;
 mod checkout;
 mod events;
+mod evidence;
+mod examples;
 mod fixture;
+mod hard;
+mod published;
 mod refunds;
 mod report;
 mod robustness;
@@ -39,6 +43,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 
+pub use evidence::{
+    Evidence, Expect, ExpectAmount, ExpectRefund, PublishedEvent, PublishedRequest, Served, SignatureCase,
+    SignatureVectors,
+};
 pub use fixture::{AdapterFixture, EventSpec, Kind, Received, Secret, WireAmount};
 pub use report::{CheckResult, Outcome, Report};
 
@@ -141,7 +149,8 @@ impl Cx<'_> {
         Ok((req, session))
     }
 
-    /// The fixture's genuine body for `kind` about `session`.
+    /// The fixture's genuine body for `kind` about `session` (a refund: the payment's first,
+    /// of `refunded`).
     pub async fn body(
         &self,
         kind: Kind,
@@ -149,19 +158,45 @@ impl Cx<'_> {
         session: &CheckoutSession,
         refunded: Option<Money>,
     ) -> Result<Vec<u8>, Verdict> {
-        let spec = EventSpec {
+        let spec = self.spec(kind, req, session, refunded);
+        self.f
+            .event_body(&spec)
+            .await
+            .ok_or_else(|| skip(format!("the fixture builds no {} event", kind.label())))
+    }
+
+    /// What the suite asks of the fixture for `kind`, with a fresh event id.
+    pub fn spec<'s>(
+        &self,
+        kind: Kind,
+        req: &'s CheckoutRequest,
+        session: &'s CheckoutSession,
+        refunded: Option<Money>,
+    ) -> EventSpec<'s> {
+        EventSpec {
             kind,
             request: req,
             session,
             amount: req.amount,
             refunded,
+            this_refund: refunded,
+            other_amount: None,
             event_id: self.new_event_id(),
             timestamp: self.f.now(),
-        };
+        }
+    }
+
+    /// `body` parsed by the adapter, signed now; a refusal fails naming `what`.
+    pub async fn parse(&self, what: &str, body: &[u8]) -> Result<WebhookEvent, Verdict> {
         self.f
-            .event_body(&spec)
+            .provider()
+            .parse_webhook(&self.signed(body))
             .await
-            .ok_or_else(|| skip(format!("the fixture builds no {} event", kind.label())))
+            .map_err(|e| {
+                fail(format!(
+                    "a genuine, correctly signed {what} webhook was refused: {e}"
+                ))
+            })
     }
 
     /// `body` signed now with the current secret (unsigned for re-fetch providers).
@@ -339,6 +374,24 @@ pub async fn run(f: &dyn AdapterFixture) -> Report {
         )
         .await;
     }
+    check(r, "refunds.states".into(), refunds::states(&cx)).await;
+    check(
+        r,
+        "refunds.two_partial_events".into(),
+        refunds::two_partial_events(&cx),
+    )
+    .await;
+    check(r, "events.header_id".into(), hard::header_id(&cx)).await;
+    check(
+        r,
+        "hard.authorized_not_captured".into(),
+        hard::authorized_not_captured(&cx),
+    )
+    .await;
+    check(r, "hard.amounts_differ".into(), hard::amounts_differ(&cx)).await;
+    check(r, "evidence.kinds".into(), published::kinds(&cx)).await;
+    check(r, "evidence.events".into(), published::events(&cx)).await;
+    check(r, "evidence.signatures".into(), published::signatures(&cx)).await;
     check(r, "signature.missing".into(), signatures::missing(&cx)).await;
     check(r, "signature.wrong_secret".into(), signatures::wrong_secret(&cx)).await;
     check(r, "signature.tampered_body".into(), signatures::tampered(&cx)).await;
@@ -363,6 +416,8 @@ pub async fn run(f: &dyn AdapterFixture) -> Report {
         robustness::mutated_headers(&cx),
     )
     .await;
+    // Last: every request the run made, against the provider's example of that call.
+    check(r, "evidence.requests".into(), examples::requests(&cx)).await;
     eprintln!("{}", r.summary());
     std::mem::take(r)
 }

@@ -3,8 +3,9 @@
 //! refund whose answer was lost is settled by asking, even after the provider forgot its key.
 
 use super::amounts::{contains_number, Chosen, Class};
-use super::{checkout_request, ensure, fail, money, refund_of, skip, Check, Cx, Verdict};
+use super::{checkout_request, ensure, fail, money, refund_of, skip, Check, Cx, Kind, Verdict};
 use crate::provider::{idempotency_key, refund_marker, CheckoutSession, PaymentStatus, RefundRequest};
+use crate::webhook::{EventKind, RefundState};
 use crate::Money;
 
 /// A paid checkout, and the refund request the suite makes of it (two fifths, key `refund:1`).
@@ -202,6 +203,110 @@ pub async fn same_key_twice(cx: &Cx<'_>) -> Check {
             "the provider mock holds {n} refunds after one refund asked twice"
         ),
         None => return Err(skip("the fixture cannot count the refunds at its mock")),
+    }
+    Ok(())
+}
+
+/// A refund's state at the provider (pending, succeeded, and failed and canceled where the
+/// provider has them), put there by the fixture in the provider's own words, reaches us through
+/// `list_refunds` as that state.
+pub async fn states(cx: &Cx<'_>) -> Check {
+    let (session, request, part) = paid(cx, "refund_states").await?;
+    let provider = cx.f.provider();
+    let made = provider
+        .refund(&request)
+        .await
+        .map_err(|e| fail(format!("a refund of {part} failed: {e}")))?;
+    let mut tried = 0;
+    for state in [
+        RefundState::Pending,
+        RefundState::Succeeded,
+        RefundState::Failed,
+        RefundState::Canceled,
+    ] {
+        if !cx.f.set_refund_state(&session, &made.refund_id, state).await {
+            if tried == 0 {
+                return Err(skip("the fixture cannot set a refund's state (set_refund_state)"));
+            }
+            // Every provider has pending and done refunds; not every one has failed (Omise)
+            // or cancelled ones: the fixture says so by refusing.
+            ensure!(
+                matches!(state, RefundState::Failed | RefundState::Canceled),
+                "the fixture cannot put a refund in the state {state:?} (hook set_refund_state)"
+            );
+            continue;
+        }
+        tried += 1;
+        let listed = provider
+            .list_refunds(&session.external_id)
+            .await
+            .map_err(|e| fail(format!("list_refunds failed: {e}")))?;
+        let ours = listed
+            .iter()
+            .find(|r| r.refund_id == made.refund_id)
+            .ok_or_else(|| fail(format!("refund {} is not listed: {listed:?}", made.refund_id)))?;
+        let got = RefundState::from_provider(&ours.status);
+        ensure!(
+            got == state,
+            "a refund the provider holds as {state:?} is listed with status {:?}, which means {got:?}",
+            ours.status
+        );
+    }
+    Ok(())
+}
+
+/// Two successive partial refunds (a fifth, then two fifths): each refund event states the
+/// running total (a fifth, then three fifths) or names its own refund with its own amount (a
+/// fifth, then two fifths, under two refund ids), never the one for the other.
+pub async fn two_partial_events(cx: &Cx<'_>) -> Check {
+    if !cx.f.event_kinds().contains(&Kind::Refunded) {
+        return Err(skip("the fixture declares no refunded event"));
+    }
+    let (_, amount) = cx.primary()?;
+    let (req, session) = cx.checkout("two_refunds", amount).await?;
+    let fifth = |n: i64| Money::new(amount.amount.get() * n / 5, amount.currency);
+    let mut seen: Vec<String> = Vec::new();
+    for (n, (total, this)) in [(fifth(1), fifth(1)), (fifth(3), fifth(2))]
+        .into_iter()
+        .enumerate()
+    {
+        let mut spec = cx.spec(Kind::Refunded, &req, &session, Some(total));
+        spec.this_refund = Some(this);
+        let body =
+            cx.f.event_body(&spec)
+                .await
+                .ok_or_else(|| skip("the fixture builds no refunded event"))?;
+        let ev = cx.parse("refunded", &body).await?;
+        let which = if n == 0 { "first" } else { "second" };
+        match (&ev.kind, &ev.refund) {
+            (EventKind::Refunded { amount: Some(a) }, _) => ensure!(
+                *a == total.amount,
+                "the {which} refund event states a running total of {} minor units; {total} has been \
+                 refunded in all ({this} by this refund)",
+                a.get()
+            ),
+            (EventKind::Refunded { amount: None }, Some(r)) => {
+                ensure!(
+                    r.amount == Some(this.amount),
+                    "the {which} refund event names refund {:?} of {:?} minor units; this refund is {this} \
+                     ({total} in all)",
+                    r.id,
+                    r.amount.map(|a| a.get())
+                );
+                ensure!(
+                    !r.id.trim().is_empty() && !seen.contains(&r.id),
+                    "the {which} refund event names refund {:?}, already named by the first",
+                    r.id
+                );
+                seen.push(r.id.clone());
+            }
+            (other, _) => {
+                return Err(fail(format!(
+                    "the {which} refund event ({this}, {total} in all) was taken as {other:?} without \
+                     a total or a refund"
+                )))
+            }
+        }
     }
     Ok(())
 }

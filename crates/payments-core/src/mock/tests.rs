@@ -271,6 +271,28 @@ async fn a_5xx_once_answers_in_the_providers_format_without_effect() {
 }
 
 #[tokio::test]
+async fn a_served_object_answers_as_given_until_served_again() {
+    let mock = shop(Auth::bearer("sk_1")).await;
+    mock.serve("get", "/v1/orders/ord_9", 200, &json!({"id": "ord_9", "v": 1}));
+    assert_eq!(
+        get_order(&mock, "ord_9").await,
+        (200, json!({"id": "ord_9", "v": 1}))
+    );
+    assert_eq!(get_order(&mock, "ord_9").await.1["v"], 1, "again and again");
+    // The latest serve of a path wins; other paths still reach the handler.
+    mock.serve("GET", "/v1/orders/ord_9", 200, &json!({"id": "ord_9", "v": 2}));
+    assert_eq!(get_order(&mock, "ord_9").await.1["v"], 2);
+    assert_eq!(get_order(&mock, "ord_8").await.0, 404);
+    // Behind the auth check, like every fault.
+    let unauthorized = client(Duration::from_secs(10))
+        .get(format!("{}/v1/orders/ord_9", mock.uri()))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(unauthorized.status().as_u16(), 401);
+}
+
+#[tokio::test]
 async fn a_timeout_has_no_effect_and_a_late_answer_has_one() {
     let mock = shop(Auth::bearer("sk_1")).await;
     let quick = || client(Duration::from_millis(300));

@@ -55,6 +55,14 @@ impl AdapterFixture for DummyFixture {
         vec!["USD", "JPY", "KWD"]
     }
 
+    fn no_authorization_because(&self) -> Option<&'static str> {
+        Some("the dummy has no authorization step: its payments are paid or not")
+    }
+
+    fn no_evidence_because(&self) -> Option<&'static str> {
+        Some("the dummy is its own provider: its payloads and API are defined by this crate")
+    }
+
     fn event_kinds(&self) -> Vec<Kind> {
         vec![
             Kind::Succeeded,

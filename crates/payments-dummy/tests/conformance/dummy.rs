@@ -30,6 +30,17 @@ const DUMMY_SKIPS: &[&str] = &[
     "refunds.two_decimal.wire",
     "refunds.zero_decimal.wire",
     "refunds.three_decimal.wire",
+    // Its refunds succeed at once: there is no other state to put them in.
+    "refunds.states",
+    // Its event ids are in the body; its payload holds one amount; it has no authorization step.
+    "events.header_id",
+    "hard.amounts_differ",
+    "hard.authorized_not_captured",
+    // The dummy is its own provider: no one else publishes its payloads.
+    "evidence.kinds",
+    "evidence.events",
+    "evidence.signatures",
+    "evidence.requests",
 ];
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The suite's strength, proven: the reference adapter passes it with nothing skipped, and
-//! each of fourteen bugs planted into it (one at a time) makes it fail, in the check named here.
+//! each of the bugs planted into it (one at a time) makes it fail, in the check named here.
 //! `cargo test -p payments-dummy --test conformance planted -- --nocapture` prints the table.
 
 use payments_core::conformance::{self, Outcome};
@@ -26,6 +26,12 @@ fn expected_catcher(bug: Bug) -> &'static str {
         Bug::RefundMarkerNotStored => "refunds.listed_with_marker",
         Bug::RefundSendsHundredth => "refunds.two_decimal.wire",
         Bug::RefundNotIdempotent => "refunds.same_key_twice",
+        Bug::SignatureHexNotBase64 => "evidence.signatures",
+        Bug::WrongSignatureHeader => "evidence.signatures",
+        Bug::EventIdFromBody => "events.header_id",
+        Bug::RefundEventThisRefundAsTotal => "refunds.two_partial_events",
+        Bug::CurrencyLowerCase => "evidence.requests",
+        Bug::RefundStatusIgnored => "refunds.states",
     }
 }
 

@@ -16,25 +16,33 @@
 //!   answers the refund object `{"id": "re_N", "checkout", "amount", "currency", "status",
 //!   "metadata"}`. A checkout refunded in full becomes `refunded`.
 //! - `GET /v1/checkouts/{id}/refunds`: `{"data": [<refund object>, ..]}`, every refund of it.
-//! - Webhooks: `{"id", "type": "checkout.<status>" | "checkout.disputed", "data": {"checkout":
-//!   <checkout object>, "fee": {"amount", "currency"}}}` signed `Refpay-Signature: t=..,v1=..`
-//!   (HMAC-SHA256 hex over `"{t}.{body}"`, 300 s tolerance).
+//! - Webhooks: `{"type": "checkout.<status>" | "checkout.disputed", "created", "data":
+//!   {"checkout": <checkout object>, "fee": {"amount", "currency"}, "refund": <refund object>}}`
+//!   (`refund` on `checkout.refunded` only: the refund this event is about; the checkout's
+//!   `amount_refunded` is the running total), signed as [Standard Webhooks](https://www.standardwebhooks.com/)
+//!   sign: the event id in the `webhook-id` header (not in the body), `webhook-timestamp`,
+//!   `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, the key the
+//!   base64 after `whsec_`, 300 s tolerance.
+//! - Currency codes are upper case (`USD`) in requests and answers; refund `status` is
+//!   `pending`, `succeeded`, `failed` or `canceled`.
 //! - Amounts are in ISO 4217 minor units except ISK, which has 2 decimals.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use payments_core::money::ExponentOverrides;
-use payments_core::signature::StripeStyleScheme;
+use payments_core::signature::{Encoding, StandardWebhooks};
 use payments_core::{
     async_trait, refund_marker, Capabilities, CheckoutRequest, CheckoutSession, Currency, EventKind,
     KeyLifetime, Money, PaymentProvider, PaymentSnapshot, PaymentStatus, ProviderError, ProviderRefund,
-    RefundOutcome, RefundRequest, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
-    REFUND_MARKER_KEY,
+    RefundOutcome, RefundReport, RefundRequest, RefundState, SignatureVerdict, WebhookError, WebhookEvent,
+    WebhookRequest, REFUND_MARKER_KEY,
 };
 use serde_json::{json, Value};
 
 pub const NAME: &str = "refpay";
-pub const SIGNATURE_HEADER: &str = "Refpay-Signature";
+pub const SIGNATURE_HEADER: &str = StandardWebhooks::SIGNATURE;
+/// The header that carries the event id.
+pub const EVENT_ID_HEADER: &str = StandardWebhooks::ID;
 /// The provider's decimals where they differ from ISO 4217.
 pub const DECIMALS: ExponentOverrides = ExponentOverrides::new(&[("ISK", 2)]);
 /// How many times [`Refpay`] sends one call (the same key each time): once, and once again
@@ -62,10 +70,16 @@ pub enum Bug {
     RefundMarkerNotStored,
     RefundSendsHundredth,
     RefundNotIdempotent,
+    SignatureHexNotBase64,
+    WrongSignatureHeader,
+    EventIdFromBody,
+    RefundEventThisRefundAsTotal,
+    CurrencyLowerCase,
+    RefundStatusIgnored,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 22] = [
         Bug::CheckoutSendsHundredth,
         Bug::WrongDecimalsBothSides,
         Bug::AmountFromWrongObject,
@@ -82,6 +96,12 @@ impl Bug {
         Bug::RefundMarkerNotStored,
         Bug::RefundSendsHundredth,
         Bug::RefundNotIdempotent,
+        Bug::SignatureHexNotBase64,
+        Bug::WrongSignatureHeader,
+        Bug::EventIdFromBody,
+        Bug::RefundEventThisRefundAsTotal,
+        Bug::CurrencyLowerCase,
+        Bug::RefundStatusIgnored,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -102,6 +122,12 @@ impl Bug {
             Bug::RefundMarkerNotStored => "the refund's marker is not stored",
             Bug::RefundSendsHundredth => "refund sends 1/100 of the amount",
             Bug::RefundNotIdempotent => "refund sent without its idempotency key",
+            Bug::SignatureHexNotBase64 => "signature compared in hex, not base64",
+            Bug::WrongSignatureHeader => "signature read from another header",
+            Bug::EventIdFromBody => "event id taken from the body, not the header",
+            Bug::RefundEventThisRefundAsTotal => "refund event: this refund taken as the total",
+            Bug::CurrencyLowerCase => "currency sent in lower case",
+            Bug::RefundStatusIgnored => "refund status ignored (always succeeded)",
         }
     }
 }
@@ -111,7 +137,7 @@ impl Bug {
 pub struct Refpay {
     http: reqwest::Client,
     base: String,
-    scheme: StripeStyleScheme,
+    scheme: StandardWebhooks,
     bug: Option<Bug>,
     /// Checkout calls so far (the `NewCheckoutOnRetry` bug puts it into the key).
     calls: AtomicU32,
@@ -133,7 +159,7 @@ impl Refpay {
         Refpay {
             http: reqwest::Client::new(),
             base: base.trim_end_matches('/').to_string(),
-            scheme: StripeStyleScheme::new(SIGNATURE_HEADER, secrets, 300),
+            scheme: StandardWebhooks::new(secrets).expect("refpay secrets are whsec_<base64>"),
             bug,
             calls: AtomicU32::new(0),
         }
@@ -193,6 +219,15 @@ impl Refpay {
         })
     }
 
+    /// Our currency code as refpay takes it (upper case).
+    fn currency_code(&self, money: Money) -> String {
+        if self.has(Bug::CurrencyLowerCase) {
+            money.currency.code_lowercase()
+        } else {
+            money.currency.code().to_string()
+        }
+    }
+
     fn money(&self, amount: &Value, currency: &Value) -> Result<Money, String> {
         let currency =
             Currency::from_code(currency.as_str().ok_or("no currency")?).map_err(|e| e.to_string())?;
@@ -241,10 +276,14 @@ impl Refpay {
                     .map_err(unexpected)?
                     .amount,
             ),
-            status: v["status"]
-                .as_str()
-                .ok_or_else(|| unexpected("a refund without status"))?
-                .to_string(),
+            status: if self.has(Bug::RefundStatusIgnored) {
+                "succeeded".to_string()
+            } else {
+                v["status"]
+                    .as_str()
+                    .ok_or_else(|| unexpected("a refund without status"))?
+                    .to_string()
+            },
             marker: v["metadata"][REFUND_MARKER_KEY].as_str().map(str::to_string),
         })
     }
@@ -253,13 +292,23 @@ impl Refpay {
         if self.has(Bug::AnySignatureAccepted) {
             return Ok(());
         }
-        let header = request.require_header(SIGNATURE_HEADER)?;
+        let id = request.require_header(EVENT_ID_HEADER)?;
+        let timestamp = request.require_header(StandardWebhooks::TIMESTAMP)?;
+        let signature = if self.has(Bug::WrongSignatureHeader) {
+            request.require_header("refpay-signature")?
+        } else {
+            request.require_header(SIGNATURE_HEADER)?
+        };
         let body = if self.has(Bug::SignatureOverTrimmedBody) {
             request.body.trim_ascii()
         } else {
             &request.body[..]
         };
-        self.scheme.verify(header, body, request.received_at)?;
+        let mut scheme = self.scheme.clone();
+        if self.has(Bug::SignatureHexNotBase64) {
+            scheme.hmac.encoding = Encoding::Hex;
+        }
+        scheme.verify(id, timestamp, signature, body, request.received_at)?;
         Ok(())
     }
 }
@@ -287,7 +336,7 @@ impl PaymentProvider for Refpay {
         }
         let body = json!({
             "amount": units,
-            "currency": request.amount.currency.code(),
+            "currency": self.currency_code(request.amount),
             "reference": request.payment_ref,
             "return_url": request.success_url,
         });
@@ -316,12 +365,17 @@ impl PaymentProvider for Refpay {
     async fn parse_webhook(&self, request: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
         self.verify(request)?;
         let raw = request.json()?;
-        let id = raw["id"].as_str().ok_or_else(|| malformed("no id"))?.to_string();
+        let checkout = &raw["data"]["checkout"];
+        let id = if self.has(Bug::EventIdFromBody) {
+            checkout["id"].as_str().ok_or_else(|| malformed("no id"))?
+        } else {
+            request.require_header(EVENT_ID_HEADER)?
+        }
+        .to_string();
         let raw_type = raw["type"]
             .as_str()
             .ok_or_else(|| malformed("no type"))?
             .to_string();
-        let checkout = &raw["data"]["checkout"];
         if self.has(Bug::PanicsOnWrongType) {
             let _ = checkout["amount"].as_i64().expect("the amount is an integer");
         }
@@ -344,13 +398,20 @@ impl PaymentProvider for Refpay {
             "checkout.processing" => EventKind::PaymentPending,
             "checkout.expired" if self.has(Bug::ExpiredIsSuccess) => EventKind::PaymentSucceeded,
             "checkout.expired" => EventKind::CheckoutExpired,
-            "checkout.refunded" => EventKind::Refunded {
-                amount: Some(
-                    self.money(&checkout["amount_refunded"], &checkout["currency"])
-                        .map_err(malformed)?
-                        .amount,
-                ),
-            },
+            "checkout.refunded" => {
+                let total = if self.has(Bug::RefundEventThisRefundAsTotal) {
+                    &raw["data"]["refund"]["amount"]
+                } else {
+                    &checkout["amount_refunded"]
+                };
+                EventKind::Refunded {
+                    amount: Some(
+                        self.money(total, &checkout["currency"])
+                            .map_err(malformed)?
+                            .amount,
+                    ),
+                }
+            }
             "checkout.disputed" => EventKind::Disputed,
             other => EventKind::Other {
                 raw_type: other.to_string(),
@@ -361,9 +422,24 @@ impl PaymentProvider for Refpay {
         } else {
             checkout["reference"].as_str().map(str::to_string)
         };
+        let refund = match &raw["data"]["refund"] {
+            Value::Null => None,
+            r => Some(RefundReport {
+                id: r["id"]
+                    .as_str()
+                    .ok_or_else(|| malformed("a refund without id"))?
+                    .to_string(),
+                amount: Some(
+                    self.money(&r["amount"], &r["currency"])
+                        .map_err(malformed)?
+                        .amount,
+                ),
+                state: RefundState::from_provider(r["status"].as_str().unwrap_or("pending")),
+            }),
+        };
         Ok(WebhookEvent {
             references: Vec::new(),
-            refund: None,
+            refund,
             provider: NAME.to_string(),
             event_id: id,
             raw_type,
@@ -412,7 +488,7 @@ impl PaymentProvider for Refpay {
                 } else {
                     self.decimals().to_provider(money)?
                 },
-                "currency": money.currency.code(),
+                "currency": self.currency_code(money),
                 "metadata": marker,
             }),
             None => json!({ "metadata": marker }),

@@ -4,18 +4,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Received, Secret, WireAmount};
-use payments_core::signature::StripeStyleScheme;
-use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus};
+use payments_core::conformance::{
+    AdapterFixture, EventSpec, Kind, Received, Secret, SignatureCase, WireAmount,
+};
+use payments_core::signature::StandardWebhooks;
+use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus, RefundState};
 use serde_json::{json, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::refpay::{Bug, Refpay, ATTEMPTS, SIGNATURE_HEADER};
+use crate::refpay::{Bug, Refpay, ATTEMPTS, EVENT_ID_HEADER, SIGNATURE_HEADER};
 
-const CURRENT: &str = "whsec_refpay_current";
-const PREVIOUS: &str = "whsec_refpay_previous";
-const WRONG: &str = "whsec_refpay_wrong";
+const CURRENT: &str = "whsec_cmVmcGF5IGN1cnJlbnQgc2lnbmluZyBrZXkgMzJieQ==";
+const PREVIOUS: &str = "whsec_cmVmcGF5IHByZXZpb3VzIHNpZ25pbmcga2V5IDMyYg==";
+const WRONG: &str = "whsec_cmVmcGF5IHdyb25nIHNpZ25pbmcga2V5IDMyYnl0ZQ==";
 
 #[derive(Debug, Clone)]
 struct Checkout {
@@ -255,6 +257,9 @@ pub struct RefpayFixture {
     server: MockServer,
     state: Arc<Mutex<State>>,
     provider: Refpay,
+    bug: Option<Bug>,
+    /// The event id each body was built for (refpay sends it in a header, not in the body).
+    ids: Mutex<HashMap<Vec<u8>, String>>,
 }
 
 impl RefpayFixture {
@@ -273,6 +278,8 @@ impl RefpayFixture {
             server,
             state,
             provider,
+            bug,
+            ids: Mutex::default(),
         }
     }
 }
@@ -282,6 +289,26 @@ fn provider_units(m: Money) -> i64 {
     let iso = m.currency.exponent();
     let provider = if m.currency.code() == "ISK" { 2 } else { iso };
     m.amount.get() * 10_i64.pow(u32::from(provider - iso))
+}
+
+/// Refpay's words for a refund's state (its docs).
+fn refund_status(state: RefundState) -> &'static str {
+    match state {
+        RefundState::Pending => "pending",
+        RefundState::Succeeded => "succeeded",
+        RefundState::Failed => "failed",
+        RefundState::Canceled => "canceled",
+    }
+}
+
+/// Standard Webhooks headers for `body` as the event `id`, with `secret`.
+fn standard_headers(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut headers = StandardWebhooks::new(&[secret.to_string()])
+        .ok()?
+        .sign_headers(id, timestamp, body)
+        .ok()?;
+    headers.push(("Content-Type".into(), "application/json".into()));
+    Some(headers)
 }
 
 fn status_name(status: PaymentStatus) -> &'static str {
@@ -393,23 +420,35 @@ impl AdapterFixture for RefpayFixture {
             c.amount_refunded = refunded;
         }
         let currency = spec.amount.currency.code();
-        let body = json!({
-            "id": spec.event_id,
-            "type": event_type,
-            "created": spec.timestamp,
-            "data": {
-                "checkout": {
-                    "id": spec.session.external_id,
-                    "amount": units,
-                    "currency": currency,
-                    "reference": spec.request.payment_ref,
-                    "status": status,
-                    "amount_refunded": refunded,
-                },
-                "fee": { "amount": units * 3 / 100 + 30, "currency": currency },
+        let fee = spec.other_amount.map_or(units * 3 / 100 + 30, provider_units);
+        let mut data = json!({
+            "checkout": {
+                "id": spec.session.external_id,
+                "amount": units,
+                "currency": currency,
+                "reference": spec.request.payment_ref,
+                "status": status,
+                "amount_refunded": refunded,
             },
+            "fee": { "amount": fee, "currency": currency },
         });
-        Some(body.to_string().into_bytes())
+        if let (Kind::Refunded, Some(this)) = (spec.kind, spec.this_refund) {
+            data["refund"] = json!({
+                "id": format!("re_{}", spec.event_id),
+                "checkout": spec.session.external_id,
+                "amount": provider_units(this),
+                "currency": currency,
+                "status": "succeeded",
+            });
+        }
+        let body = json!({ "type": event_type, "created": spec.timestamp, "data": data })
+            .to_string()
+            .into_bytes();
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(body.clone(), spec.event_id.clone());
+        Some(body)
     }
 
     fn sign(&self, body: &[u8], timestamp: i64, secret: Secret) -> Option<Vec<(String, String)>> {
@@ -418,13 +457,63 @@ impl AdapterFixture for RefpayFixture {
             Secret::Previous => PREVIOUS,
             Secret::Wrong => WRONG,
         };
-        let value = StripeStyleScheme::new(SIGNATURE_HEADER, &[s.to_string()], 300)
-            .header_value(timestamp, body)
-            .ok()?;
-        Some(vec![
-            (SIGNATURE_HEADER.to_string(), value),
-            ("Content-Type".into(), "application/json".into()),
-        ])
+        // The id the body was built for; a body the suite changed keeps one derived from it.
+        let id = self
+            .ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(body)
+            .cloned()
+            .unwrap_or_else(|| {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                body.hash(&mut h);
+                format!("msg_{:016x}", h.finish())
+            });
+        standard_headers(s, &id, timestamp, body)
+    }
+
+    fn event_id_header(&self) -> Option<&'static str> {
+        Some(EVENT_ID_HEADER)
+    }
+
+    fn sign_with_event_id(
+        &self,
+        body: &[u8],
+        timestamp: i64,
+        event_id: &str,
+    ) -> Option<Vec<(String, String)>> {
+        standard_headers(CURRENT, event_id, timestamp, body)
+    }
+
+    fn evidence_dir(&self) -> Option<std::path::PathBuf> {
+        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance/refpay-evidence").into())
+    }
+
+    async fn verifier(&self, case: &SignatureCase) -> Option<Box<dyn PaymentProvider>> {
+        Some(Box::new(Refpay::new(
+            &self.server.uri(),
+            std::slice::from_ref(&case.secret),
+            self.bug,
+        )))
+    }
+
+    async fn set_refund_state(&self, session: &CheckoutSession, refund_id: &str, state: RefundState) -> bool {
+        let mut st = lock(&self.state);
+        let Some(c) = st.find(&session.external_id) else {
+            return false;
+        };
+        match c.refunds.iter_mut().find(|r| r.id == refund_id) {
+            Some(r) => {
+                r.status = refund_status(state).into();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn second_amount(&self) -> Option<&'static str> {
+        Some("the event's fee object")
     }
 
     fn signature_header(&self) -> Option<&'static str> {

@@ -2,8 +2,12 @@
 //! end-to-end test). Refunded amounts are put at the mock as dashboard refunds, so that the
 //! payment's `amountRefunded` and its refund list always agree.
 
-use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Received, Secret, WireAmount};
-use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus};
+use std::path::PathBuf;
+
+use payments_core::conformance::{
+    AdapterFixture, EventSpec, Kind, Received, Secret, Served, SignatureCase, WireAmount,
+};
+use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus, RefundState};
 
 use super::{MockMollie, API_KEY};
 use crate::MollieProvider;
@@ -110,8 +114,13 @@ impl AdapterFixture for MollieFixture {
             Kind::CaptureRequired => "authorized",
         };
         self.mock.set_status(id, status);
-        self.mock
-            .set_refunded_total(id, spec.refunded.map_or(0, |m| m.amount.0));
+        // `amountRefunded` is the running total; the refund list ends with this refund's own
+        // amount (the webhook itself names neither: the payment states only the total).
+        let total = spec.refunded.map_or(0, |m| m.amount.0);
+        let last = spec.this_refund.map_or(total, |m| m.amount.0);
+        self.mock.set_refunds(id, total, last);
+        // The second amount a payment holds: `settlementAmount`.
+        self.mock.set_settlement(id, spec.other_amount);
         self.mock
             .mock
             .state()
@@ -126,6 +135,46 @@ impl AdapterFixture for MollieFixture {
                 };
             });
         Some(MockMollie::webhook_body(id))
+    }
+
+    /// Where a Mollie payment holds another amount than the one paid.
+    fn second_amount(&self) -> Option<&'static str> {
+        Some("the payment's settlementAmount (\"the approximate amount that will be settled to your account\")")
+    }
+
+    fn evidence_dir(&self) -> Option<PathBuf> {
+        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/evidence").into())
+    }
+
+    /// The published payment is answered as it is, on this fixture's mock.
+    async fn serve(&self, served: &Served) -> bool {
+        self.mock
+            .serve(&served.method, &served.path, served.status, &served.body);
+        true
+    }
+
+    /// Mollie's classic webhook has no secret to configure (it is verified by fetching the
+    /// payment): the adapter against this fixture's mock, which answers what was served.
+    async fn verifier(&self, _case: &SignatureCase) -> Option<Box<dyn PaymentProvider>> {
+        let provider = MollieProvider::new(self.mock.config()).ok()?;
+        Some(Box::new(provider))
+    }
+
+    /// Mollie's refund statuses (https://docs.mollie.com/payments/refunds): `pending` ("ready to
+    /// be sent to the bank"), `refunded`, `failed`, `canceled`.
+    async fn set_refund_state(
+        &self,
+        _session: &CheckoutSession,
+        refund_id: &str,
+        state: RefundState,
+    ) -> bool {
+        let status = match state {
+            RefundState::Pending => "pending",
+            RefundState::Succeeded => "refunded",
+            RefundState::Failed => "failed",
+            RefundState::Canceled => "canceled",
+        };
+        self.mock.move_refund(refund_id, status)
     }
 
     /// Mollie signs nothing: the webhook is verified by fetching the payment.

@@ -10,7 +10,7 @@ use payments_core::{
     RefundRequest, RefundState, WebhookError, WebhookRequest,
 };
 use payments_mollie::testing::MockMollie;
-use payments_mollie::transformers::RefundPage;
+use payments_mollie::transformers::{MolliePayment, RefundPage};
 use payments_mollie::MollieProvider;
 use serde_json::{json, Value};
 
@@ -231,4 +231,64 @@ async fn a_refund_page_linking_to_itself_is_an_error() {
         matches!(&err, ProviderError::UnexpectedResponse { message, .. } if message.contains("links to itself")),
         "{err:?}"
     );
+}
+
+/// "Refund everything" after a partial refund refunds what is left, not the whole amount again.
+#[tokio::test]
+async fn a_full_refund_after_a_partial_one_refunds_what_is_left() {
+    let (mock, mollie, id) = paid("pay_rest").await;
+    mollie.refund(&refund(&id, Some(2_500), 1)).await.unwrap();
+    let rest = mollie.refund(&refund(&id, None, 2)).await.unwrap();
+    assert_eq!(rest.amount, Some(eur(7_500).amount));
+    let sent = mock.mock.received().await;
+    let last = sent
+        .iter()
+        .rfind(|r| r.method == Method::POST && r.url.path() == format!("/v2/payments/{id}/refunds"))
+        .expect("the refund request");
+    let body: Value = serde_json::from_slice(&last.body).unwrap();
+    assert_eq!(body["amount"], json!({"currency": "EUR", "value": "75.00"}));
+    let snapshot = mollie.fetch_payment(&id).await.unwrap();
+    assert_eq!(
+        (snapshot.status, snapshot.refunded),
+        (PaymentStatus::Refunded, Some(eur(10_000).amount))
+    );
+    // Nothing is left: refused before any call.
+    let before = mock.mock.received().await.len();
+    let none = mollie.refund(&refund(&id, None, 3)).await.unwrap_err();
+    assert!(matches!(none, ProviderError::AmountRefused(_)), "{none:?}");
+    let after = mock.mock.received().await;
+    assert!(
+        after[before..].iter().all(|r| r.method != Method::POST),
+        "no refund was sent"
+    );
+}
+
+/// Mollie's `amountRemaining` includes over-refunding ("an additional EUR 25.00 more than the
+/// original payment's amount", https://docs.mollie.com/payments/refunds): "everything" is the
+/// amount less `amountRefunded`, and no more than `amountRemaining`. (Values composed from the
+/// documented fields.)
+#[test]
+fn what_is_left_to_refund_is_the_amount_less_the_refunded_total_within_the_remaining() {
+    let payment = |refunded: Option<&str>, remaining: Option<&str>| -> MolliePayment {
+        let mut body = json!({"id": "tr_left1", "status": "paid",
+            "amount": {"currency": "EUR", "value": "10.00"}});
+        if let Some(v) = refunded {
+            body["amountRefunded"] = json!({"currency": "EUR", "value": v});
+        }
+        if let Some(v) = remaining {
+            body["amountRemaining"] = json!({"currency": "EUR", "value": v});
+        }
+        serde_json::from_value(body).unwrap()
+    };
+    let left = |p: MolliePayment| p.unrefunded().unwrap().map(|m| m.amount.0);
+    assert_eq!(left(payment(Some("4.00"), Some("31.00"))), Some(600));
+    assert_eq!(left(payment(Some("0.00"), Some("35.00"))), Some(1_000));
+    assert_eq!(left(payment(Some("4.00"), Some("2.00"))), Some(200));
+    assert_eq!(left(payment(None, None)), Some(1_000));
+    assert_eq!(left(payment(Some("10.00"), Some("0.00"))), None);
+    assert_eq!(left(payment(Some("12.00"), Some("0.00"))), None);
+    let mut other = payment(Some("0.00"), None);
+    other.amount_remaining =
+        Some(serde_json::from_value(json!({"currency": "USD", "value": "10.00"})).unwrap());
+    assert!(other.unrefunded().is_err());
 }

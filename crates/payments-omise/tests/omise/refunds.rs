@@ -201,11 +201,19 @@ async fn refund_webhooks_report_the_refunds_current_state() {
         .unwrap();
     assert_eq!(state_of(&e), Some(RefundState::Succeeded));
 
-    // The status decides; `voided: true` is a refund carried out as a void.
+    // `voided: true` is a refund carried out as a void: done, whatever the deprecated `status`
+    // says (Refunds API: "Charges are voided if refund is processed before settlement time").
     let mut object = mock.refund(&id, &made.refund_id).unwrap();
     object["voided"] = json!(true);
     let parsed: payments_omise::transformers::OmiseRefund = serde_json::from_value(object.clone()).unwrap();
     assert_eq!(parsed.status_word(), "closed");
+    object["status"] = json!("pending");
+    let parsed: payments_omise::transformers::OmiseRefund = serde_json::from_value(object.clone()).unwrap();
+    assert_eq!(
+        parsed.status_word(),
+        "closed",
+        "a void is done even where status says pending"
+    );
     object.as_object_mut().unwrap().remove("status");
     let parsed: payments_omise::transformers::OmiseRefund = serde_json::from_value(object.clone()).unwrap();
     assert_eq!(parsed.status_word(), "closed");

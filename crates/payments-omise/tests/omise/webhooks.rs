@@ -395,12 +395,34 @@ async fn event_keys_map_by_the_refetched_status() {
         parse("charge.expire").await.expect("late").kind,
         EventKind::PaymentSucceeded
     );
+    // `charge.create` and `charge.capture` are read by the status too (docs.omise.co/api-webhooks:
+    // "Charge has been created", "Charge has been captured").
+    assert_eq!(
+        parse("charge.capture").await.expect("capture").kind,
+        EventKind::PaymentSucceeded
+    );
+    assert_eq!(
+        parse("charge.create").await.expect("create").kind,
+        EventKind::PaymentSucceeded
+    );
+    // An authorization awaiting a manual capture (capture=false, authorized, capturable,
+    // status pending) is never a success; this adapter does not capture: pending.
+    mock.set_charge_status(&id, "pending");
+    mock.update_charge(&id, |c| {
+        c["capture"] = json!(false);
+        c["authorized"] = json!(true);
+        c["capturable"] = json!(true);
+    });
+    assert_eq!(
+        parse("charge.create").await.expect("authorized").kind,
+        EventKind::PaymentPending
+    );
     // Other charge events are acknowledged, still about a re-fetched charge.
-    let other = parse("charge.create").await.expect("create");
+    let other = parse("charge.update").await.expect("update");
     assert_eq!(
         other.kind,
         EventKind::Other {
-            raw_type: "charge.create".into()
+            raw_type: "charge.update".into()
         }
     );
     assert_eq!(other.external_payment_id.as_deref(), Some(id.as_str()));
@@ -429,8 +451,60 @@ async fn event_keys_map_by_the_refetched_status() {
     assert_eq!(unsigned.signature, SignatureVerdict::NotSigned);
     assert!(!unsigned.signature.is_verified());
 
-    assert_eq!(mock.count("GET", &format!("/charges/{id}")).await, 7);
+    assert_eq!(mock.count("GET", &format!("/charges/{id}")).await, 10);
     record(&mock, "webhook-keys").await;
+}
+
+/// `dispute.create` ("Dispute has been opened"): the dispute is re-fetched and must be one of the
+/// charge it names; the event is about the charge and states the disputed amount (part of it here).
+#[tokio::test]
+async fn dispute_create_is_a_dispute_of_the_refetched_charge() {
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let now = unix_now();
+    let id = mock.insert_charge(50_000, "THB", "successful", Some("pay_disputed"));
+    let dispute = mock.open_dispute(&id, 30_000);
+    let (event_id, body) = mock.dispute_event(&dispute);
+    let event = provider
+        .parse_webhook(&WebhookRequest::new(mock.sign(&body, now), body, now))
+        .await
+        .expect("dispute");
+    assert_eq!(event.kind, EventKind::Disputed);
+    assert_eq!(event.event_id, event_id);
+    assert_eq!(event.external_payment_id.as_deref(), Some(id.as_str()));
+    assert_eq!(event.payment_ref.as_deref(), Some("pay_disputed"));
+    assert_eq!(event.amount, Some(thb(30_000)), "the disputed amount");
+    assert_eq!(event.references, vec![dispute.clone()]);
+    assert_eq!(mock.count("GET", &format!("/disputes/{dispute}")).await, 1);
+
+    // A body naming a dispute Omise does not hold, or one of another charge, is refused.
+    let other = mock.insert_charge(10_000, "THB", "successful", Some("pay_other"));
+    for data in [
+        json!({"object": "dispute", "id": "dspt_test_unknown", "charge": id}),
+        json!({"object": "dispute", "id": dispute, "charge": other}),
+    ] {
+        let (_, body) = mock.event("dispute.create", data);
+        let result = provider
+            .parse_webhook(&WebhookRequest::new(mock.sign(&body, now), body, now))
+            .await;
+        assert!(matches!(result, Err(WebhookError::Refused(_))), "{result:?}");
+    }
+    // Later dispute events are acknowledged, not a second dispute.
+    let (_, body) = mock.event(
+        "dispute.close",
+        json!({"object": "dispute", "id": dispute, "charge": id}),
+    );
+    let closed = provider
+        .parse_webhook(&WebhookRequest::new(mock.sign(&body, now), body, now))
+        .await
+        .expect("close");
+    assert_eq!(
+        closed.kind,
+        EventKind::Other {
+            raw_type: "dispute.close".into()
+        }
+    );
+    record(&mock, "webhook-dispute").await;
 }
 
 #[tokio::test]

@@ -3,12 +3,18 @@
 //! payment id in `custom_id`, orders approved by the payer and then captured, events verified
 //! through PayPal's verify-webhook-signature call (no shared secret to rotate).
 
-use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Received, Secret, WireAmount};
-use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus};
+use std::path::PathBuf;
+
+use payments_core::conformance::{
+    AdapterFixture, EventSpec, Kind, Received, Secret, Served, SignatureCase, WireAmount,
+};
+use payments_core::mock::ProviderMock;
+use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus, RefundState};
 use serde_json::{json, Value};
 
 use crate::testing::{
-    capture_resource, event_body, sign_webhook, MockPayPal, TEST_SIGNING_KEY, TEST_WEBHOOK_ID,
+    capture_resource, event_body, published_key, sign_webhook, start_rsa_verifier, MockPayPal, RsaKey,
+    TEST_SIGNING_KEY, TEST_WEBHOOK_ID,
 };
 use crate::transformers::AmountWire;
 use crate::{PayPalProvider, HEADER_TRANSMISSION_SIG};
@@ -18,6 +24,14 @@ use crate::{PayPalProvider, HEADER_TRANSMISSION_SIG};
 pub struct PayPalFixture {
     pub mock: MockPayPal,
     pub provider: PayPalProvider,
+    /// PayPal's verify-webhook-signature for the published vectors: a real RSA check with the
+    /// certificate PayPal published (see [`start_rsa_verifier`]).
+    rsa_verifier: ProviderMock<Option<RsaKey>>,
+}
+
+/// This crate's `evidence/` folder.
+fn evidence() -> PathBuf {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/evidence").into()
 }
 
 impl PayPalFixture {
@@ -26,9 +40,28 @@ impl PayPalFixture {
         let mock = MockPayPal::start().await;
         PayPalFixture {
             provider: mock.provider(),
+            rsa_verifier: start_rsa_verifier(published_key(&evidence())).await,
             mock,
         }
     }
+}
+
+/// The id of the capture of order `order_id` in the events built here (PayPal's form: capital
+/// letters and digits), the same for every event of one order: a refund or a dispute names only
+/// the capture, which the capture events made known.
+fn capture_id(order_id: &str) -> String {
+    let tail: String = order_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .skip(2)
+        .collect();
+    format!("CAP{tail}").to_ascii_uppercase()
+}
+
+/// A refund or dispute id unique to the event (PayPal's form).
+fn id_from(prefix: &str, event_id: &str) -> String {
+    let tail: String = event_id.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("{prefix}{tail}").to_ascii_uppercase()
 }
 
 /// From PayPal's currency codes page: decimals PayPal uses where they differ from ISO 4217.
@@ -93,60 +126,150 @@ impl AdapterFixture for PayPalFixture {
             .map(str::to_string)
     }
 
+    /// No `Expired`: PayPal documents no event for an order that lapses (its Orders v2 events
+    /// are APPROVED, COMPLETED, PAYMENT-APPROVAL.REVERSED); an unapproved order just ends, and
+    /// the server expires it locally.
     fn event_kinds(&self) -> Vec<Kind> {
         vec![
             Kind::Succeeded,
             Kind::Failed,
             Kind::Pending,
-            Kind::Expired,
             Kind::CaptureRequired,
             Kind::Refunded,
+            Kind::Disputed,
         ]
     }
 
+    /// As PayPal's payloads are described (Payments v2 `capture` and `refund`, Orders v2 `order`,
+    /// Disputes v1 `dispute`; see `evidence/events`): captures carry our `custom_id` and their
+    /// order; a refund carries this refund's `amount`, the running `total_refunded_amount` and a
+    /// link up to its capture only; a dispute names the capture and its gross amount.
     async fn event_body(&self, spec: &EventSpec<'_>) -> Option<Vec<u8>> {
         let order_id = &spec.session.external_id;
         let custom_id = &spec.request.payment_ref;
         let amount = wire(spec.amount);
+        let capture = capture_id(order_id);
         let (event_type, resource_type, resource) = match spec.kind {
-            Kind::CaptureRequired | Kind::Expired => {
-                let (event_type, status) = if spec.kind == Kind::Expired {
-                    ("CHECKOUT.ORDER.VOIDED", "VOIDED")
-                } else {
-                    self.mock.approve_order(order_id);
-                    ("CHECKOUT.ORDER.APPROVED", "APPROVED")
-                };
-                self.mock.set_order_status(order_id, status);
+            Kind::CaptureRequired => {
+                self.mock.approve_order(order_id);
+                self.mock.set_order_status(order_id, "APPROVED");
                 let mut order = self.mock.order_json(order_id)?;
                 order["purchase_units"][0]["amount"] = json!(amount);
-                (event_type.to_string(), "checkout-order", order)
+                ("CHECKOUT.ORDER.APPROVED".to_string(), "checkout-order", order)
             }
+            Kind::Expired => return None,
             Kind::Succeeded | Kind::Pending | Kind::Failed => {
                 let status = match spec.kind {
                     Kind::Succeeded => "COMPLETED",
                     Kind::Pending => "PENDING",
                     _ => "DECLINED",
                 };
-                let capture_id = format!("CAP-{}", spec.event_id);
-                let resource = capture_resource(&capture_id, status, order_id, custom_id, &amount);
+                let mut resource = capture_resource(&capture, status, order_id, custom_id, &amount);
+                match spec.kind {
+                    Kind::Pending => resource["status_details"] = json!({"reason": "PENDING_REVIEW"}),
+                    // The second amount of a capture: what the payee receives after the fee.
+                    Kind::Succeeded => {
+                        if let Some(other) = spec.other_amount {
+                            resource["seller_receivable_breakdown"] =
+                                json!({"gross_amount": amount, "net_amount": wire(other)});
+                        }
+                    }
+                    _ => {}
+                }
                 (format!("PAYMENT.CAPTURE.{status}"), "capture", resource)
             }
             Kind::Refunded => {
-                let refunded = wire(spec.refunded?);
+                let total = spec.refunded?;
+                let this = wire(spec.this_refund.unwrap_or(total));
+                let id = id_from("R", &spec.event_id);
+                let uri = self.mock.uri();
                 let resource = json!({
-                    "id": format!("REF-{}", spec.event_id),
+                    "id": id,
                     "status": "COMPLETED",
-                    "amount": refunded,
-                    "custom_id": custom_id,
-                    "seller_payable_breakdown": { "total_refunded_amount": refunded },
-                    "supplementary_data": { "related_ids": { "order_id": order_id } },
-                    "links": [],
+                    "amount": this,
+                    "seller_payable_breakdown": {"gross_amount": this, "total_refunded_amount": wire(total)},
+                    "links": [
+                        {"href": format!("{uri}/v2/payments/refunds/{id}"), "rel": "self", "method": "GET"},
+                        {"href": format!("{uri}/v2/payments/captures/{capture}"), "rel": "up", "method": "GET"},
+                    ],
                 });
                 ("PAYMENT.CAPTURE.REFUNDED".to_string(), "refund", resource)
             }
-            Kind::Disputed => return None,
+            Kind::Disputed => {
+                let part = Money::new((spec.amount.amount.get() / 2).max(1), spec.amount.currency);
+                let id = id_from("PP-D-", &spec.event_id);
+                let resource = json!({
+                    "dispute_id": id,
+                    "disputed_transactions": [{
+                        "seller_transaction_id": capture,
+                        "transaction_status": "COMPLETED",
+                        "gross_amount": amount,
+                    }],
+                    "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+                    "status": "OPEN",
+                    "dispute_amount": wire(part),
+                    "dispute_life_cycle_stage": "INQUIRY",
+                    "dispute_channel": "INTERNAL",
+                    "links": [],
+                });
+                ("CUSTOMER.DISPUTE.CREATED".to_string(), "dispute", resource)
+            }
         };
         Some(event_body(&spec.event_id, &event_type, resource_type, resource))
+    }
+
+    /// A refund or a dispute names the capture (neither carries the order id).
+    fn event_external_id(&self, kind: Kind, session: &CheckoutSession) -> String {
+        match kind {
+            Kind::Refunded | Kind::Disputed => capture_id(&session.external_id),
+            _ => session.external_id.clone(),
+        }
+    }
+
+    /// A refund's `custom_id` is the refund's own (our refund marker), and a dispute carries
+    /// none of ours.
+    fn carries_payment_ref(&self, kind: Kind) -> bool {
+        !matches!(kind, Kind::Refunded | Kind::Disputed)
+    }
+
+    fn second_amount(&self) -> Option<&'static str> {
+        Some("the capture's seller_receivable_breakdown.net_amount (what the payee receives after the fee)")
+    }
+
+    fn evidence_dir(&self) -> Option<PathBuf> {
+        Some(evidence())
+    }
+
+    async fn serve(&self, served: &Served) -> bool {
+        self.mock
+            .serve(&served.method, &served.path, served.status, &served.body);
+        true
+    }
+
+    /// The adapter with the vector's webhook id, asking a mock PayPal that checks the RSA
+    /// signature with the certificate PayPal published (not the test-only scheme).
+    async fn verifier(&self, case: &SignatureCase) -> Option<Box<dyn PaymentProvider>> {
+        let mut config = self.mock.config();
+        config.api_base = self.rsa_verifier.uri();
+        config.webhook_id = case.secret.clone();
+        let provider = PayPalProvider::new(config).ok()?;
+        Some(Box::new(provider))
+    }
+
+    /// PayPal's refund statuses: `PENDING`, `COMPLETED`, `FAILED`, `CANCELLED`.
+    async fn set_refund_state(
+        &self,
+        _session: &CheckoutSession,
+        refund_id: &str,
+        state: RefundState,
+    ) -> bool {
+        let status = match state {
+            RefundState::Pending => "PENDING",
+            RefundState::Succeeded => "COMPLETED",
+            RefundState::Failed => "FAILED",
+            RefundState::Canceled => "CANCELLED",
+        };
+        self.mock.set_refund_status(refund_id, status)
     }
 
     fn sign(&self, body: &[u8], timestamp: i64, secret: Secret) -> Option<Vec<(String, String)>> {

@@ -224,11 +224,33 @@ mod disputes {
         ));
         assert_eq!(event.kind, EventKind::Disputed);
         assert_eq!(event.references, ["7TK53561YB803214S"]);
+        // A dispute event states the disputed amount (USD 30.00).
         assert_eq!(
             event.amount,
-            Some(Money::new(3000, Currency::from_code("USD").unwrap()))
+            Some(Money::new(3_000, Currency::from_code("USD").unwrap()))
         );
-        assert_eq!((event.payment_ref, event.external_payment_id), (None, None));
+        assert_eq!(event.payment_ref, None);
+        assert_eq!(event.external_payment_id.as_deref(), Some("7TK53561YB803214S"));
+    }
+
+    /// `dispute_amount` is what the buyer disputes, and what the event states; the disputed
+    /// transaction's `gross_amount` (Disputes v1 `transaction_info`) is the payment's.
+    #[test]
+    fn a_partial_dispute_carries_the_disputed_amount_not_the_payments() {
+        let event = map(dispute_event(
+            "CUSTOMER.DISPUTE.CREATED",
+            serde_json::json!([{
+                "seller_transaction_id": "7TK53561YB803214S",
+                "transaction_status": "COMPLETED",
+                "gross_amount": {"currency_code": "USD", "value": "100.00"}
+            }]),
+        ));
+        assert_eq!(event.kind, EventKind::Disputed);
+        assert_eq!(
+            event.amount,
+            Some(Money::new(3_000, Currency::from_code("USD").unwrap()))
+        );
+        assert_eq!(event.external_payment_id.as_deref(), Some("7TK53561YB803214S"));
     }
 
     #[test]
@@ -246,5 +268,74 @@ mod disputes {
         ));
         assert_eq!(event.kind, EventKind::Disputed);
         assert!(event.references.is_empty(), "{:?}", event.references);
+    }
+}
+
+mod published_signature {
+    use payments_paypal::testing::published_key;
+    use payments_paypal::transmission_message;
+
+    fn vectors() -> serde_json::Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/evidence/signatures.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// The mock's RSA check (PKCS#1 v1.5, SHA-256) accepts PayPal's published delivery with the
+    /// certificate PayPal published, and refuses it once anything signed is changed.
+    #[test]
+    fn the_published_vector_verifies_with_the_published_certificate() {
+        use base64::Engine as _;
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/evidence"));
+        let key = published_key(dir).expect("the certificate in signatures.json");
+        let doc = vectors();
+        let case = &doc["cases"][0];
+        assert_eq!(case["valid"], true);
+        let h = |name: &str| case["headers"][name].as_str().unwrap().to_string();
+        let body = case["body"].as_str().unwrap();
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(h("PAYPAL-TRANSMISSION-SIG"))
+            .unwrap();
+        let secret = case["secret"].as_str().unwrap();
+        let message = |id: &str, body: &str| {
+            transmission_message(id, &h("PAYPAL-TRANSMISSION-TIME"), secret, body.as_bytes())
+        };
+        let id = h("PAYPAL-TRANSMISSION-ID");
+        assert!(key.verify_sha256(message(&id, body).as_bytes(), &sig));
+        assert!(!key.verify_sha256(message(&id, &format!("{body}\n")).as_bytes(), &sig));
+        assert!(!key.verify_sha256(message("dfb3be50", body).as_bytes(), &sig));
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        assert!(!key.verify_sha256(message(&id, body).as_bytes(), &bad));
+    }
+}
+
+mod approval_reversed {
+    use payments_core::EventKind;
+    use payments_paypal::webhook::{map_event, parse_envelope};
+
+    /// PayPal's own sample (Handle uncaptured payments): the approved order was not captured in
+    /// time, PayPal cancelled it and refunded the buyer: a failed payment, named by `order_id`.
+    #[test]
+    fn an_approval_reversed_by_paypal_is_a_failed_payment() {
+        let body = serde_json::json!({
+            "id": "WH-COC11055RA711503B-4YM959094A144403T",
+            "create_time": "2020-01-25T21:21:49.000Z",
+            "event_type": "CHECKOUT.PAYMENT-APPROVAL.REVERSED",
+            "summary": "A payment has been reversed after approval.",
+            "resource": {
+                "order_id": "5O190127TN364715T",
+                "purchase_units": [{"reference_id": "d9f80740-38f0-11e8-b467-0ed5f89f718b",
+                                    "custom_id": "MERCHANT_CUSTOM_ID", "invoice_id": "MERCHANT_INVOICE_ID"}],
+                "payment_source": {"ideal": {"name": "John Doe", "country_code": "NL"}}
+            },
+            "event_version": "1.0"
+        });
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let (raw, envelope) = parse_envelope(&bytes).unwrap();
+        let event = map_event(raw, envelope).unwrap();
+        assert_eq!(event.kind, EventKind::PaymentFailed);
+        assert_eq!(event.external_payment_id.as_deref(), Some("5O190127TN364715T"));
+        assert_eq!(event.payment_ref.as_deref(), Some("MERCHANT_CUSTOM_ID"));
+        assert_eq!(event.amount, None);
     }
 }

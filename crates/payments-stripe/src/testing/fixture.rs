@@ -5,10 +5,13 @@
 //! idempotency key's first answer, so a refund whose answer is lost stays lost on every retry
 //! only when each attempt's answer is lost; the mock keeps the refund and its metadata.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Received, Secret};
-use payments_core::{async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus, RetryPolicy};
+use payments_core::conformance::{AdapterFixture, EventSpec, Kind, Received, Secret, Served, SignatureCase};
+use payments_core::{
+    async_trait, CheckoutSession, Money, PaymentProvider, PaymentStatus, RefundState, RetryPolicy,
+};
 use serde_json::json;
 
 use crate::testing::{self, MockStripe, TEST_SECRET_KEY};
@@ -29,16 +32,7 @@ impl StripeFixture {
     /// Starts the mock and an adapter pointed at it.
     pub async fn start() -> Self {
         let mock = MockStripe::start().await;
-        let config = StripeConfig::new(TEST_SECRET_KEY, &format!("{CURRENT},{PREVIOUS}"))
-            .and_then(|c| c.with_api_base(&mock.uri()))
-            .expect("config")
-            .with_retry(RetryPolicy {
-                max_attempts: 3,
-                initial_backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(40),
-                timeout: Duration::from_secs(2),
-            });
-        let provider = StripeProvider::new(config).expect("provider");
+        let provider = adapter(&mock, &format!("{CURRENT},{PREVIOUS}")).expect("provider");
         StripeFixture { mock, provider }
     }
 
@@ -47,6 +41,20 @@ impl StripeFixture {
             .as_str()
             .map(str::to_string)
     }
+}
+
+/// The adapter pointed at `mock`, verifying webhooks with `webhook_secrets`, with quick retries.
+fn adapter(mock: &MockStripe, webhook_secrets: &str) -> Option<StripeProvider> {
+    let config = StripeConfig::new(TEST_SECRET_KEY, webhook_secrets)
+        .and_then(|c| c.with_api_base(&mock.uri()))
+        .ok()?
+        .with_retry(RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(40),
+            timeout: Duration::from_secs(2),
+        });
+    StripeProvider::new(config).ok()
 }
 
 /// From Stripe's docs: the smallest currency unit, with ISK at 2 decimals.
@@ -154,21 +162,35 @@ impl AdapterFixture for StripeFixture {
         ]
     }
 
+    /// Checkout Session events carry the session as it now stands at the mock, with
+    /// `amount_total` (what is paid) and `amount_subtotal` (before discounts and taxes: the
+    /// suite's other amount when it asks for one). Refunds: `charge.refunded` with the charge's
+    /// running `amount_refunded` (on API version 2023-08-16 a charge no longer carries its
+    /// `refunds` list, so this refund's own amount is nowhere in that payload). Authorized, not
+    /// captured: `checkout.session.completed` with `payment_status: unpaid` and a PaymentIntent
+    /// (Stripe's Checkout with `capture_method: manual`, which this adapter never asks for).
     async fn event_body(&self, spec: &EventSpec<'_>) -> Option<Vec<u8>> {
         let id = &spec.session.external_id;
         let units = stripe_units(spec.amount);
         let currency = spec.amount.currency.code_lowercase();
         let (event_type, object) = match spec.kind {
-            Kind::Succeeded | Kind::Pending | Kind::Failed | Kind::Expired => {
+            Kind::Succeeded | Kind::Pending | Kind::Failed | Kind::Expired | Kind::CaptureRequired => {
                 let (event_type, status, paid) = match spec.kind {
                     Kind::Succeeded => ("checkout.session.completed", "complete", "paid"),
-                    Kind::Pending => ("checkout.session.completed", "complete", "unpaid"),
+                    Kind::Pending | Kind::CaptureRequired => {
+                        ("checkout.session.completed", "complete", "unpaid")
+                    }
                     Kind::Failed => ("checkout.session.async_payment_failed", "complete", "unpaid"),
                     _ => ("checkout.session.expired", "expired", "unpaid"),
                 };
                 let mut session = self.mock.set_session_status(id, status, paid)?;
                 session["amount_total"] = json!(units);
+                session["amount_subtotal"] = json!(spec.other_amount.map_or(units, stripe_units));
                 session["currency"] = json!(currency);
+                if spec.kind == Kind::CaptureRequired {
+                    // The PaymentIntent Checkout confirmed, now `requires_capture`.
+                    session["payment_intent"] = json!(format!("pi_{}", &id[3..]));
+                }
                 (event_type, session)
             }
             Kind::Refunded | Kind::Disputed => {
@@ -194,7 +216,6 @@ impl AdapterFixture for StripeFixture {
                     ("charge.dispute.created", dispute)
                 }
             }
-            Kind::CaptureRequired => return None,
         };
         Some(testing::event_body(
             &spec.event_id,
@@ -261,6 +282,44 @@ impl AdapterFixture for StripeFixture {
             }
             _ => false,
         }
+    }
+
+    fn evidence_dir(&self) -> Option<PathBuf> {
+        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/evidence").into())
+    }
+
+    async fn serve(&self, served: &Served) -> bool {
+        self.mock
+            .mock
+            .serve(&served.method, &served.path, served.status, &served.body);
+        true
+    }
+
+    /// The adapter with the vector's secret as its only webhook secret (Stripe verifies
+    /// offline: no mock is asked).
+    async fn verifier(&self, case: &SignatureCase) -> Option<Box<dyn PaymentProvider>> {
+        adapter(&self.mock, &case.secret).map(|p| Box::new(p) as Box<dyn PaymentProvider>)
+    }
+
+    /// Stripe's refund `status` words are the suite's: `pending`, `succeeded`, `failed`,
+    /// `canceled` (docs.stripe.com/api/refunds/object).
+    async fn set_refund_state(&self, session: &CheckoutSession, refund_id: &str, state: RefundState) -> bool {
+        let ours = self
+            .mock
+            .refunds_of(&session.external_id)
+            .iter()
+            .any(|r| r["id"] == refund_id);
+        let word = match state {
+            RefundState::Pending => "pending",
+            RefundState::Succeeded => "succeeded",
+            RefundState::Failed => "failed",
+            RefundState::Canceled => "canceled",
+        };
+        ours && self.mock.set_refund_status(refund_id, word).is_some()
+    }
+
+    fn second_amount(&self) -> Option<&'static str> {
+        Some("the Checkout Session's amount_subtotal (amount_total is what is paid)")
     }
 
     /// [`MockStripe::env_vars`], with the fixture's current and previous webhook secrets.
