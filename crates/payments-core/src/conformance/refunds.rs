@@ -255,9 +255,9 @@ pub async fn states(cx: &Cx<'_>) -> Check {
     Ok(())
 }
 
-/// Two successive partial refunds (a fifth, then two fifths): each refund event states the
-/// running total (a fifth, then three fifths) or names its own refund with its own amount (a
-/// fifth, then two fifths, under two refund ids), never the one for the other.
+/// Two successive partial refunds (a fifth, then two fifths): two events (two event ids), each
+/// stating the running total (a fifth, then three fifths) or naming its own refund with its own
+/// amount (a fifth, then two fifths, under two refund ids), never the one for the other.
 pub async fn two_partial_events(cx: &Cx<'_>) -> Check {
     if !cx.f.event_kinds().contains(&Kind::Refunded) {
         return Err(skip("the fixture declares no refunded event"));
@@ -266,6 +266,7 @@ pub async fn two_partial_events(cx: &Cx<'_>) -> Check {
     let (req, session) = cx.checkout("two_refunds", amount).await?;
     let fifth = |n: i64| Money::new(amount.amount.get() * n / 5, amount.currency);
     let mut seen: Vec<String> = Vec::new();
+    let mut event_ids: Vec<String> = Vec::new();
     for (n, (total, this)) in [(fifth(1), fifth(1)), (fifth(3), fifth(2))]
         .into_iter()
         .enumerate()
@@ -278,6 +279,13 @@ pub async fn two_partial_events(cx: &Cx<'_>) -> Check {
                 .ok_or_else(|| skip("the fixture builds no refunded event"))?;
         let ev = cx.parse("refunded", &body).await?;
         let which = if n == 0 { "first" } else { "second" };
+        // Two refunds are two events: one id for both would drop the second as a redelivery.
+        ensure!(
+            !event_ids.contains(&ev.event_id),
+            "the two refund events have one event id {:?}: the second would be dropped as a redelivery",
+            ev.event_id
+        );
+        event_ids.push(ev.event_id.clone());
         match (&ev.kind, &ev.refund) {
             (EventKind::Refunded { amount: Some(a) }, _) => ensure!(
                 *a == total.amount,
