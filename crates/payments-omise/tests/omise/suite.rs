@@ -27,7 +27,7 @@ const OMISE_SKIPS: &[&str] = &[
 ];
 
 #[tokio::test]
-async fn conformance_suite_v2() {
+async fn passes_the_conformance_suite_v2() {
     let f = OmiseFixture::start().await;
     let report = conformance::run(&f).await;
     eprintln!("{report}");
