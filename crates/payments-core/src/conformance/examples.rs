@@ -174,42 +174,48 @@ fn mime(ct: &str) -> String {
     ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
-/// What in `got` disagrees with the published example `example`.
-fn compare(example: &PublishedRequest, got: &Received) -> Vec<String> {
+/// What in `got` disagrees with the published examples of its call (one or more: a field is
+/// compared with the first example that has it; `documented_fields` of all of them count).
+fn compare(examples: &[&PublishedRequest], got: &Received) -> Vec<String> {
     let mut problems = Vec::new();
-    let form = match example.content_type.as_deref() {
+    let has_body = |e: &PublishedRequest| !matches!(e.body, None | Some(Value::Null));
+    let Some(lead) = examples.iter().find(|e| has_body(e)).or(examples.first()) else {
+        return problems;
+    };
+    let form = match lead.content_type.as_deref() {
         Some(ct) => {
             let ours = got.header("content-type").map(mime).unwrap_or_default();
-            let published_body = !matches!(example.body, None | Some(Value::Null));
-            if published_body && ours != mime(ct) {
+            if has_body(lead) && ours != mime(ct) {
                 problems.push(format!("content type {ours:?}, the example's is {:?}", mime(ct)));
             }
             mime(ct) == "application/x-www-form-urlencoded"
         }
-        None => matches!(example.body, Some(Value::String(_))),
+        None => matches!(lead.body, Some(Value::String(_))),
     };
-    let published = match fields(
-        example.body.as_ref(),
-        example.query.as_deref().unwrap_or(""),
-        form,
-    ) {
-        Ok(f) => f,
-        Err(e) => return vec![format!("the example: {e}")],
-    };
+    let mut published = Vec::new();
+    for example in examples {
+        match fields(
+            example.body.as_ref(),
+            example.query.as_deref().unwrap_or(""),
+            form,
+        ) {
+            Ok(f) => published.extend(f),
+            Err(e) => return vec![format!("the example {}: {e}", example.file)],
+        }
+    }
+    let documented_fields: Vec<&String> = examples.iter().flat_map(|e| e.documented_fields.keys()).collect();
     let text = String::from_utf8_lossy(&got.body).into_owned();
-    let body = (!text.trim().is_empty() && !matches!(example.body, None | Some(Value::Null)))
-        .then_some(Value::String(text));
+    let body = (!text.trim().is_empty() && has_body(lead)).then_some(Value::String(text));
     let ours = match fields(body.as_ref(), &got.query, form) {
         Ok(f) => f,
         Err(e) => return vec![e],
     };
     for (path, value) in &ours {
-        let wild = example
-            .documented_fields
-            .keys()
+        let wild = documented_fields
+            .iter()
             .any(|p| p.contains('*') && documented(p, path));
         let Some((_, example_value)) = published.iter().find(|(p, _)| p == path) else {
-            if !wild && !example.documented_fields.keys().any(|p| documented(p, path)) {
+            if !wild && !documented_fields.iter().any(|p| documented(p, path)) {
                 problems.push(format!(
                     "sends `{path}`, which is neither in the example nor in its documented_fields"
                 ));
@@ -267,22 +273,21 @@ pub async fn requests(cx: &Cx<'_>) -> Check {
     );
     let mut problems = BTreeSet::new();
     for got in &received {
-        let example = evidence
+        let examples: Vec<&PublishedRequest> = evidence
             .requests
             .iter()
-            .find(|r| r.method.eq_ignore_ascii_case(&got.method) && path_matches(&r.path, &got.path));
-        match example {
-            None => {
-                problems.insert(format!(
-                    "{}: no published example request for this call",
-                    call_name(&got.method, &got.path)
-                ));
-            }
-            Some(example) => {
-                for p in compare(example, got) {
-                    problems.insert(format!("{} ({}): {p}", example.file, example.call));
-                }
-            }
+            .filter(|r| r.method.eq_ignore_ascii_case(&got.method) && path_matches(&r.path, &got.path))
+            .collect();
+        if examples.is_empty() {
+            problems.insert(format!(
+                "{}: no published example request for this call",
+                call_name(&got.method, &got.path)
+            ));
+            continue;
+        }
+        let files: Vec<&str> = examples.iter().map(|e| e.file.as_str()).collect();
+        for p in compare(&examples, got) {
+            problems.insert(format!("{} ({}): {p}", files.join(" + "), examples[0].call));
         }
     }
     if problems.is_empty() {
@@ -344,10 +349,10 @@ mod tests {
         );
         let good =
             r#"{"intent":"CAPTURE","purchase_units":[{"amount":{"currency_code":"JPY","value":"1234"}}]}"#;
-        assert!(compare(&ex, &sent(good, "application/json")).is_empty());
+        assert!(compare(&[&ex], &sent(good, "application/json")).is_empty());
         let bad =
             r#"{"intent":"CAPTURE","purchase_units":[{"amount":{"currency_code":"jpy","value":1234}}]}"#;
-        let problems = compare(&ex, &sent(bad, "application/json"));
+        let problems = compare(&[&ex], &sent(bad, "application/json"));
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("currency_code"), "{problems:?}");
         assert!(problems[1].contains("is a number"), "{problems:?}");
@@ -360,7 +365,7 @@ mod tests {
             "application/x-www-form-urlencoded",
         );
         let body = "line_items[0][price_data][currency]=thb&mode=payment&metadata[payment_id]=pay_1";
-        let problems = compare(&ex, &sent(body, "application/x-www-form-urlencoded"));
+        let problems = compare(&[&ex], &sent(body, "application/x-www-form-urlencoded"));
         assert_eq!(problems.len(), 2, "{problems:?}");
         ex.documented_fields.insert(
             "line_items[][price_data][currency]".into(),
@@ -368,8 +373,8 @@ mod tests {
         );
         ex.documented_fields
             .insert("metadata[*]".into(), json!("API reference"));
-        assert!(compare(&ex, &sent(body, "application/x-www-form-urlencoded")).is_empty());
-        let json_sent = compare(&ex, &sent("{\"mode\":\"payment\"}", "application/json"));
+        assert!(compare(&[&ex], &sent(body, "application/x-www-form-urlencoded")).is_empty());
+        let json_sent = compare(&[&ex], &sent("{\"mode\":\"payment\"}", "application/json"));
         assert!(json_sent[0].contains("content type"), "{json_sent:?}");
     }
 
