@@ -126,3 +126,32 @@ pub async fn kind(cx: &Cx<'_>, kind: Kind) -> Check {
     );
     same_payment(cx, kind, &req, &session, &ev)
 }
+
+/// Every declared kind about one payment (pending, then succeeded, ...) is its own event: no two
+/// share an event id, else the store would drop the later one as a redelivery.
+pub async fn distinct_ids(cx: &Cx<'_>) -> Check {
+    let (_, amount) = cx.primary()?;
+    let (req, session) = cx.checkout("distinct_ids", amount).await?;
+    let mut seen: Vec<(Kind, String)> = Vec::new();
+    for kind in cx.f.event_kinds() {
+        let refunded = (kind == Kind::Refunded).then(|| refund_of(amount)).flatten();
+        let ev = match cx.event(kind, &req, &session, refunded).await {
+            Ok(ev) => ev,
+            // A kind the fixture cannot build here is judged by `events.<kind>`.
+            Err(super::Verdict::Skip(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some((other, _)) = seen.iter().find(|(_, id)| *id == ev.event_id) {
+            return Err(super::fail(format!(
+                "the {} and {} events about one payment have one event id {:?}: the second would be \
+                 dropped as a redelivery",
+                other.label(),
+                kind.label(),
+                ev.event_id
+            )));
+        }
+        seen.push((kind, ev.event_id));
+    }
+    ensure!(seen.len() >= 2, "fewer than two event kinds could be built");
+    Ok(())
+}

@@ -382,6 +382,7 @@ pub async fn run(f: &dyn AdapterFixture) -> Report {
     )
     .await;
     check(r, "events.header_id".into(), hard::header_id(&cx)).await;
+    check(r, "events.distinct_ids".into(), events::distinct_ids(&cx)).await;
     check(
         r,
         "hard.authorized_not_captured".into(),
