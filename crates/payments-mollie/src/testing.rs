@@ -61,9 +61,6 @@ pub struct State {
     pub payments: Vec<Payment>,
     pub next_amount: Option<Money>,
     pub refund_page_size: Option<usize>,
-    /// Published objects answered as they are (`method`, exact `path`, status, body), before
-    /// the routes' own answers; a later one for the same call replaces an earlier one.
-    pub served: Vec<(String, String, u16, Value)>,
     refunds_made: usize,
 }
 
@@ -181,16 +178,6 @@ fn no_payment() -> Reply {
 }
 
 impl State {
-    /// The published answer put on `method path` with [`MockMollie::serve`], if any.
-    fn served(&self, req: &MockRequest<'_>) -> Option<Reply> {
-        let (method, path) = (req.method.as_str(), req.url.path());
-        (self.served.iter().rev())
-            .find(|(m, p, _, _)| m.eq_ignore_ascii_case(method) && p == path)
-            .map(|(_, _, status, body)| {
-                Reply::json(*status, body).header("Content-Type", "application/hal+json")
-            })
-    }
-
     /// A new refund of `units` on payment `id`, counted in its `amountRefunded` unless void.
     fn add_refund(&mut self, id: &str, units: i64, status: &str, metadata: Value) -> Option<&Refund> {
         self.refunds_made += 1;
@@ -242,9 +229,6 @@ fn refund(state: &mut State, req: &MockRequest<'_>) -> Reply {
 /// `GET /v2/payments/{id}/refunds?from=re_...&limit=n`: Mollie's HAL list, `limit` 1 to 250
 /// (default 50), `from` the first refund of the page.
 fn list_refunds(state: &mut State, req: &MockRequest<'_>) -> Reply {
-    if let Some(reply) = state.served(req) {
-        return reply;
-    }
     let Some(p) = state.payments.iter().find(|p| p.id == req.param("id")) else {
         return no_payment();
     };
@@ -296,15 +280,14 @@ impl MockMollie {
             .fault_reply(|status| error(status, "Service Unavailable", "Mollie is temporarily unavailable"))
             .idempotency(Idempotency::header("Idempotency-Key").conflict(reused))
             .route(Method::POST, "/v2/payments", create)
-            .route(Method::GET, "/v2/payments/{id}", |state: &mut State, req| {
-                if let Some(reply) = state.served(req) {
-                    return reply;
-                }
-                match state.payments.iter().find(|p| p.id == req.param("id")) {
+            .route(
+                Method::GET,
+                "/v2/payments/{id}",
+                |state: &mut State, req| match state.payments.iter().find(|p| p.id == req.param("id")) {
                     Some(p) => Reply::json(200, &show(p, req.base_uri())),
                     None => no_payment(),
-                }
-            })
+                },
+            )
             .route(Method::POST, REFUNDS, refund)
             .route(Method::GET, REFUNDS, list_refunds)
             .start()
@@ -429,16 +412,7 @@ impl MockMollie {
     /// From now on `method path` is answered with `status` and the published `body` as they are
     /// (the conformance suite's `serve` hook); a later call for the same request replaces it.
     pub fn serve(&self, method: &str, path: &str, status: u16, body: &Value) {
-        let mut state = self.mock.state();
-        state
-            .served
-            .retain(|(m, p, _, _)| !(m.eq_ignore_ascii_case(method) && p == path));
-        state.served.push((
-            method.to_ascii_uppercase(),
-            path.to_string(),
-            status,
-            body.clone(),
-        ));
+        self.mock.serve(method, path, status, body);
     }
 
     /// Refund lists come in pages of at most `size` refunds (Mollie's own limit otherwise).
