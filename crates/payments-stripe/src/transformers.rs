@@ -448,6 +448,24 @@ mod tests {
     }
 
     #[test]
+    fn a_success_url_ending_in_a_separator_gets_no_second_one() {
+        let cases = [
+            ("http://h/t?", "http://h/t?session_id={CHECKOUT_SESSION_ID}"),
+            (
+                "http://h/t?a=1&",
+                "http://h/t?a=1&session_id={CHECKOUT_SESSION_ID}",
+            ),
+            (
+                "http://h/t?a=1&#top",
+                "http://h/t?a=1&session_id={CHECKOUT_SESSION_ID}#top",
+            ),
+        ];
+        for (url, want) in cases {
+            assert_eq!(success_url_with_session_id(url), want, "{url}");
+        }
+    }
+
+    #[test]
     fn session_states_map_to_core_statuses() {
         let st = |s: &str, p: &str| {
             let v = serde_json::json!({"id": "cs_1", "status": s, "payment_status": p});

@@ -609,6 +609,45 @@ async fn amounts_stripe_cannot_take_are_refused_before_any_call() {
     assert_eq!(record(&mock, "refused").await.len(), 0);
 }
 
+#[tokio::test]
+async fn idr_takes_up_to_twelve_digits_other_currencies_eight() {
+    // docs.stripe.com/currencies#minimum-and-maximum-charge-amounts: up to eight digits in
+    // Stripe's units (99999999), twelve for IDR.
+    let mock = MockStripe::start().await;
+    let provider = mock.provider();
+    let largest = money(999_999_999_999, "IDR");
+    let session = provider
+        .create_checkout(&checkout("pay_idr_max", largest))
+        .await
+        .expect("twelve IDR digits are accepted");
+    let requests = mock.api_requests().await;
+    let sent = form(posts(&requests, "/v1/checkout/sessions").pop().unwrap());
+    assert_eq!(sent["line_items[0][price_data][unit_amount]"], "999999999999");
+    assert_eq!(sent["line_items[0][price_data][currency]"], "idr");
+    assert_eq!(
+        provider.fetch_payment(&session.external_id).await.unwrap().amount,
+        Some(largest)
+    );
+    // Nine digits are fine for IDR, not for USD; thirteen are too many even for IDR.
+    assert!(provider
+        .create_checkout(&checkout("pay_idr_nine", money(100_000_000, "IDR")))
+        .await
+        .is_ok());
+    let before = mock.api_requests().await.len();
+    for amount in [money(1_000_000_000_000, "IDR"), money(100_000_000, "USD")] {
+        let err = provider
+            .create_checkout(&checkout("pay_too_large", amount))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ProviderError::AmountRefused(m) if m.contains("largest amount")),
+            "{amount}: {err:?}"
+        );
+    }
+    assert_eq!(mock.api_requests().await.len(), before, "refused before any call");
+    record(&mock, "idr-maximum").await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Webhooks
 
@@ -796,6 +835,111 @@ async fn events_are_mapped_from_the_signed_payload() {
         mock.received_requests().await.is_empty(),
         "webhooks make no calls"
     );
+}
+
+#[tokio::test]
+async fn an_event_without_an_id_or_a_type_is_malformed() {
+    // The event id is the idempotency key of the delivery: a signed event without one (or
+    // without a type) is not a Stripe event we can act on.
+    let mock = MockStripe::start().await;
+    let provider = mock.provider();
+    let now = payments_core::unix_now();
+    let object = session_object("cs_test_noid", "pay_noid", "paid", 5000, "thb");
+    for (id, t) in [
+        ("", "checkout.session.completed"),
+        ("  ", "checkout.session.completed"),
+        ("evt_test_notype", ""),
+        ("", ""),
+    ] {
+        let body = testing::event_body(id, t, object.clone(), now, false);
+        let req = WebhookRequest::new(vec![(SIGNATURE_HEADER.into(), mock.sign(&body, now))], body, now);
+        let err = provider.parse_webhook(&req).await.unwrap_err();
+        assert!(
+            matches!(err, WebhookError::MalformedPayload(_)),
+            "id {id:?}, type {t:?}: {err:?}"
+        );
+    }
+    // The same event with an id is accepted.
+    let body = testing::event_body(
+        "evt_test_withid",
+        "checkout.session.completed",
+        object,
+        now,
+        false,
+    );
+    let req = WebhookRequest::new(vec![(SIGNATURE_HEADER.into(), mock.sign(&body, now))], body, now);
+    assert_eq!(
+        provider.parse_webhook(&req).await.unwrap().event_id,
+        "evt_test_withid"
+    );
+}
+
+#[tokio::test]
+async fn a_session_event_names_its_payment_intent_expanded_or_not() {
+    let mock = MockStripe::start().await;
+    let provider = mock.provider();
+    let mut obj = session_object("cs_test_pi", "pay_pi", "paid", 5000, "thb");
+    let e = parse(&provider, &mock, "checkout.session.completed", obj.clone())
+        .await
+        .unwrap();
+    assert_eq!(e.references, ["pi_test_1"]);
+    // The same session with its PaymentIntent expanded (`expand[]=payment_intent`).
+    obj["payment_intent"] =
+        json!({"id": "pi_test_1", "object": "payment_intent", "latest_charge": "ch_test_1"});
+    let e = parse(&provider, &mock, "checkout.session.completed", obj)
+        .await
+        .unwrap();
+    assert_eq!(e.kind, EventKind::PaymentSucceeded);
+    assert_eq!(e.external_payment_id.as_deref(), Some("cs_test_pi"));
+    assert_eq!(e.references, ["pi_test_1"]);
+}
+
+#[tokio::test]
+async fn charge_events_reference_the_payment_and_a_dispute_not_itself() {
+    let mock = MockStripe::start().await;
+    let provider = mock.provider();
+    // A charge event's object is the charge: its id names the payment too.
+    let charge = json!({
+        "id": "ch_test_1", "object": "charge", "amount": 123_450, "amount_refunded": 123_450,
+        "currency": "thb", "payment_intent": "pi_test_1", "refunded": true, "metadata": {}
+    });
+    let e = parse(&provider, &mock, "charge.refunded", charge).await.unwrap();
+    assert_eq!(e.references, ["pi_test_1", "ch_test_1"]);
+    // A dispute's object is the dispute (`dp_...`): an id of the dispute, not of the payment.
+    let dispute = json!({
+        "id": "dp_test_1", "object": "dispute", "amount": 123_450, "currency": "thb",
+        "charge": "ch_test_1", "payment_intent": "pi_test_1", "reason": "fraudulent", "metadata": {}
+    });
+    let e = parse(&provider, &mock, "charge.dispute.created", dispute)
+        .await
+        .unwrap();
+    assert_eq!(e.kind, EventKind::Disputed);
+    assert_eq!(e.external_payment_id.as_deref(), Some("pi_test_1"));
+    assert_eq!(e.references, ["pi_test_1", "ch_test_1"]);
+    assert!(!e.references.iter().any(|r| r == "dp_test_1"));
+}
+
+#[tokio::test]
+async fn an_unrecognised_event_names_our_payment_from_its_metadata() {
+    let mock = MockStripe::start().await;
+    let provider = mock.provider();
+    let t = "payment_intent.succeeded";
+    let intent = |payment_id: &str| {
+        json!({
+            "id": "pi_test_7", "object": "payment_intent", "amount": 5000, "currency": "thb",
+            "metadata": { "payment_id": payment_id, "receipt_id": "42" }
+        })
+    };
+    let e = parse(&provider, &mock, t, intent("pay_other")).await.unwrap();
+    assert_eq!(e.kind, EventKind::Other { raw_type: t.into() });
+    assert_eq!(e.external_payment_id.as_deref(), Some("pi_test_7"));
+    assert_eq!(e.payment_ref.as_deref(), Some("pay_other"));
+    assert_eq!(e.amount, None);
+    // A blank payment_id names no payment.
+    for blank in ["", "   "] {
+        let e = parse(&provider, &mock, t, intent(blank)).await.unwrap();
+        assert_eq!(e.payment_ref, None, "{blank:?}");
+    }
 }
 
 #[tokio::test]
