@@ -90,6 +90,30 @@ async fn create_checkout_posts_a_redirect_charge_with_our_ids_in_metadata() {
     record(&mock, "create-checkout").await;
 }
 
+/// The description is the receipt text with our payment id at its end (the Search API finds a
+/// repeated checkout's charge through it): a long receipt text is cut so that the whole stays
+/// within 255 characters (counted as characters, not bytes) and our payment id is never cut off.
+#[tokio::test]
+async fn a_long_description_is_cut_to_255_characters_keeping_our_payment_id() {
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let mut req = checkout("pay_long", thb(50_000));
+    req.description = "ใบเสร็จ".repeat(60);
+    provider.create_checkout(&req).await.expect("checkout");
+    let requests = mock.received_requests().await;
+    let post = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == "/charges")
+        .expect("the create");
+    let f = form(post);
+    let description = field(&f, "description").expect("a description");
+    assert_eq!(description.chars().count(), 255, "{description}");
+    assert!(description.ends_with(" (pay_long)"), "{description}");
+    let kept = description.trim_end_matches(" (pay_long)");
+    assert!(req.description.starts_with(kept), "{description}");
+    record(&mock, "create-checkout-long-description").await;
+}
+
 #[tokio::test]
 async fn the_source_type_is_configurable_and_jpy_has_no_decimals() {
     let mock = MockOmise::start().await;

@@ -296,6 +296,32 @@ async fn list_answers_are_checked() {
     assert_eq!(listed[0].marker, None, "an empty marker is none");
 }
 
+/// A refund that is not voided takes its `status`; without a status word (none, or a blank one)
+/// it is listed `pending`, never taken for money returned.
+#[tokio::test]
+async fn a_refund_without_a_status_word_is_listed_pending() {
+    use payments_core::mock::Fault;
+    use wiremock::ResponseTemplate;
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let id = mock.insert_charge(100_000, "THB", "successful", Some("pay_nostatus"));
+    let path = format!("/charges/{id}/refunds");
+    for status in [json!("closed"), json!(""), json!("  "), json!(null)] {
+        let refund = json!({"object": "refund", "id": "rfnd_test_1", "amount": 1000,
+            "currency": "thb", "charge": id, "status": status, "voided": false});
+        let page = json!({"object": "list", "offset": 0, "limit": 100, "total": 1, "data": [refund]});
+        mock.inject(
+            "GET",
+            &path,
+            Fault::Reply(ResponseTemplate::new(200).set_body_json(page)),
+            1,
+        );
+        let listed = provider.list_refunds(&id).await.unwrap();
+        let expected = if status == "closed" { "closed" } else { "pending" };
+        assert_eq!(listed[0].status, expected, "status {status}");
+    }
+}
+
 /// A refund answered with something that is not a refund, or a refund without an id, is an
 /// error, never taken for a refund made.
 #[tokio::test]

@@ -585,6 +585,14 @@ async fn malformed_bodies_are_refused_without_calling_omise() {
             "data": {"object": "charge", "id": "chrg_../../account"}}),
         json!({"object": "event", "key": "charge.complete", "data": {"object": "charge", "id": "chrg_test_1"}}),
         json!({"object": "charge", "id": "chrg_test_1", "status": "successful"}),
+        // An event names itself by its `id` and says what happened by its `key`: a blank one
+        // names nothing, and an id far longer than any Omise id (`evnt_...`) is not one.
+        json!({"object": "event", "id": " ", "key": "charge.complete",
+            "data": {"object": "charge", "id": "chrg_test_1"}}),
+        json!({"object": "event", "id": "evnt_1", "key": "",
+            "data": {"object": "charge", "id": "chrg_test_1"}}),
+        json!({"object": "event", "id": format!("evnt_{}", "a".repeat(200)), "key": "charge.complete",
+            "data": {"object": "charge", "id": "chrg_test_1"}}),
     ] {
         let bytes = serde_json::to_vec(&body).expect("json");
         let req = WebhookRequest::new(mock.sign(&bytes, now), bytes, now);
@@ -640,4 +648,122 @@ async fn the_payer_flow_through_the_mock_hosted_page() {
     let snap = provider.fetch_payment(&session.external_id).await.expect("fetch");
     assert_eq!(snap.status, payments_core::PaymentStatus::Succeeded);
     record(&mock, "payer-flow").await;
+}
+
+/// The re-fetch is only as good as Omise's answer being about the charge asked for: an answer
+/// about another charge (or that is not a charge) is never taken for it, neither by a webhook
+/// (refused as an upstream fault, so Omise delivers it again) nor by `fetch_payment`.
+#[tokio::test]
+async fn a_refetch_answered_with_another_charge_is_never_taken_for_it() {
+    use payments_core::mock::Fault;
+    use wiremock::ResponseTemplate;
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let now = unix_now();
+    let id = mock.insert_charge(50_000, "THB", "pending", Some("pay_asked"));
+    let other = mock.insert_charge(90_000, "THB", "successful", Some("pay_other"));
+    let mut not_a_charge = mock.charge(&id).expect("charge");
+    not_a_charge["object"] = json!("refund");
+    not_a_charge["status"] = json!("successful");
+    for (what, answer) in [
+        ("another charge", mock.charge(&other).expect("charge")),
+        ("not a charge", not_a_charge),
+    ] {
+        let reply = || Fault::Reply(ResponseTemplate::new(200).set_body_json(answer.clone()));
+        mock.inject("GET", &format!("/charges/{id}"), reply(), 1);
+        match provider
+            .parse_webhook(&mock.signed_charge_complete(&id, now))
+            .await
+        {
+            Err(WebhookError::Upstream(m)) => assert!(m.contains(&id), "{what}: {m}"),
+            other => panic!("{what}: {other:?}"),
+        }
+        mock.inject("GET", &format!("/charges/{id}"), reply(), 1);
+        let err = provider.fetch_payment(&id).await.expect_err(what);
+        assert!(
+            matches!(err, payments_core::ProviderError::UnexpectedResponse { .. }),
+            "{what}: {err:?}"
+        );
+    }
+    // Omise answering for the charge asked: the event is about it.
+    let event = provider
+        .parse_webhook(&mock.signed_charge_complete(&id, now))
+        .await
+        .expect("event");
+    assert_eq!(event.kind, EventKind::PaymentPending);
+    assert_eq!(event.payment_ref.as_deref(), Some("pay_asked"));
+}
+
+/// A `dispute.create` is judged on the dispute as Omise answers `GET /disputes/{id}`: an answer
+/// about another dispute of the same charge, or that is not a dispute, is refused.
+#[tokio::test]
+async fn a_dispute_refetch_answered_with_another_dispute_is_refused() {
+    use payments_core::mock::Fault;
+    use wiremock::ResponseTemplate;
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let now = unix_now();
+    let id = mock.insert_charge(50_000, "THB", "successful", Some("pay_dspt"));
+    let dispute = mock.open_dispute(&id, 30_000);
+    let second = mock.open_dispute(&id, 10_000);
+    let held = |d: &str| {
+        let (_, body) = mock.dispute_event(d);
+        let event: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        event["data"].clone()
+    };
+    let mut not_a_dispute = held(&dispute);
+    not_a_dispute["object"] = json!("charge");
+    for (what, answer) in [
+        ("another dispute of the charge", held(&second)),
+        ("not a dispute", not_a_dispute),
+    ] {
+        mock.inject(
+            "GET",
+            &format!("/disputes/{dispute}"),
+            Fault::Reply(ResponseTemplate::new(200).set_body_json(answer)),
+            1,
+        );
+        let (_, body) = mock.dispute_event(&dispute);
+        let result = provider
+            .parse_webhook(&WebhookRequest::new(mock.sign(&body, now), body, now))
+            .await;
+        assert!(
+            matches!(result, Err(WebhookError::Refused(_))),
+            "{what}: {result:?}"
+        );
+    }
+    let (_, body) = mock.dispute_event(&dispute);
+    let event = provider
+        .parse_webhook(&WebhookRequest::new(mock.sign(&body, now), body, now))
+        .await
+        .expect("the dispute Omise holds");
+    assert_eq!(event.kind, EventKind::Disputed);
+    assert_eq!(event.amount, Some(thb(30_000)));
+}
+
+/// `payment_ref` is the re-fetched charge's `metadata.payment_id`: an empty value names no
+/// payment; Omise's metadata is free JSON (Charges API: "Custom metadata (e.g. {\"answer\":
+/// 42})"), so a number set there through the JSON API is given as its text.
+#[tokio::test]
+async fn payment_ref_is_the_charges_metadata_payment_id_when_it_names_one() {
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    let now = unix_now();
+    let id = mock.insert_charge(50_000, "THB", "successful", Some("pay_meta"));
+    for (stored, expected) in [
+        (json!("pay_meta"), Some("pay_meta")),
+        (json!(""), None),
+        (json!(12_345), Some("12345")),
+        (json!(null), None),
+    ] {
+        mock.update_charge(&id, |c| c["metadata"]["payment_id"] = stored.clone());
+        let event = provider
+            .parse_webhook(&mock.signed_charge_complete(&id, now))
+            .await
+            .expect("event");
+        assert_eq!(event.payment_ref.as_deref(), expected, "metadata {stored}");
+        assert_eq!(event.kind, EventKind::PaymentSucceeded);
+        let snap = provider.fetch_payment(&id).await.expect("fetch");
+        assert_eq!(snap.payment_ref.as_deref(), expected, "metadata {stored}");
+    }
 }
