@@ -5,6 +5,7 @@
 use payments_core::conformance;
 use payments_mollie::testing::MollieFixture;
 
+mod currencies;
 mod published;
 mod refunds;
 
