@@ -822,6 +822,9 @@ async fn webhook_verification_refusals() {
         b"{}",
         b"null",
         br#"{"id":"WH-1","event_type":"X","resource":[]}"#,
+        br#"{"id":" ","event_type":"PAYMENT.CAPTURE.COMPLETED","resource":{}}"#,
+        br#"{"id":"WH-1","event_type":"","resource":{}}"#,
+        br#"{"id":"WH-1","event_type":"X","resource":{},"event_version":"1."}"#,
     ] {
         let err = provider
             .parse_webhook(&WebhookRequest::new(mock.sign(bad, now), bad.to_vec(), now))
@@ -829,11 +832,41 @@ async fn webhook_verification_refusals() {
             .unwrap_err();
         assert!(matches!(err, WebhookError::MalformedPayload(_)), "{err:?}");
     }
+    // So are headers outside the verify request's limits (at most 50 characters of
+    // `^(?!\d+$)\w+\S+` for the transmission id, `^[a-zA-Z0-9]+$` for the algorithm).
+    let with = |name: &str, value: &str| {
+        let mut headers = good.clone();
+        headers.iter_mut().find(|(k, _)| k == name).unwrap().1 = value.to_string();
+        WebhookRequest::new(headers, body.clone(), now)
+    };
+    for (name, value) in [
+        ("PAYPAL-TRANSMISSION-ID", "a".repeat(51)),
+        ("PAYPAL-TRANSMISSION-ID", "1234567890".into()),
+        ("PAYPAL-AUTH-ALGO", "SHA256-withRSA".into()),
+    ] {
+        let err = provider.parse_webhook(&with(name, &value)).await.unwrap_err();
+        assert!(
+            matches!(err, WebhookError::Signature(SignatureError::MalformedHeader { header, .. }) if header == name),
+            "{name} {value:?}: {err:?}"
+        );
+    }
     assert_eq!(
         requests_to(&mock, "POST", "/v1/notifications/verify-webhook-signature")
             .await
             .len(),
         before
+    );
+    // At the bound the id is PayPal's to judge (not what was signed here: refused by PayPal).
+    let err = provider
+        .parse_webhook(&with("PAYPAL-TRANSMISSION-ID", &"a".repeat(50)))
+        .await
+        .unwrap_err();
+    assert_eq!(err, WebhookError::Signature(SignatureError::Mismatch));
+    assert_eq!(
+        requests_to(&mock, "POST", "/v1/notifications/verify-webhook-signature")
+            .await
+            .len(),
+        before + 1
     );
     mock.record_requests("webhook-refusals").await;
 }

@@ -87,6 +87,30 @@ mod amounts {
             assert!(back(v, c).is_err(), "{v} {c}");
         }
     }
+
+    /// Orders v2 `amount_with_breakdown`: "The `amount.value` field supports up to 15 digits
+    /// preceding the decimal": 15 integer digits go through, 16 are refused (in PayPal's decimals:
+    /// HUF has none, so its ISO minor units hold two more digits).
+    #[test]
+    fn amounts_take_at_most_fifteen_integer_digits() {
+        let value = |a, c| AmountWire::from_money(m(a, c)).map(|w| w.value);
+        assert_eq!(
+            value(99_999_999_999_999_999, "USD").unwrap(),
+            "999999999999999.99"
+        );
+        assert_eq!(value(999_999_999_999_999, "JPY").unwrap(), "999999999999999");
+        assert_eq!(value(99_999_999_999_999_900, "HUF").unwrap(), "999999999999999");
+        for (a, c) in [
+            (100_000_000_000_000_000, "USD"),
+            (1_000_000_000_000_000, "JPY"),
+            (100_000_000_000_000_000, "HUF"),
+        ] {
+            assert!(
+                matches!(value(a, c), Err(ProviderError::AmountRefused(_))),
+                "{a} {c} has 16 integer digits at PayPal"
+            );
+        }
+    }
 }
 
 mod verify_request {
@@ -111,6 +135,232 @@ mod verify_request {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["webhook_id"], "WH1");
         assert_eq!(v["webhook_event"]["a"], "é");
+    }
+}
+
+mod transmission_limits {
+    use payments_core::{SignatureError, WebhookError, WebhookRequest};
+    use payments_paypal::webhook::Transmission;
+
+    /// The headers of PayPal's published, genuinely signed delivery (evidence/signatures.json).
+    fn published() -> Vec<(String, String)> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/evidence/signatures.json");
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let headers = doc["cases"][0]["headers"].as_object().unwrap();
+        headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect()
+    }
+
+    /// The published delivery with `header` set to `value`, read as PayPal's transmission.
+    fn with(header: &str, value: &str) -> Result<Transmission, WebhookError> {
+        let mut headers = published();
+        headers.iter_mut().find(|(k, _)| k == header).unwrap().1 = value.to_string();
+        Transmission::from_request(&WebhookRequest::new(headers, b"{}".to_vec(), 0))
+    }
+
+    fn refused(header: &str, value: &str) -> bool {
+        matches!(
+            with(header, value),
+            Err(WebhookError::Signature(SignatureError::MalformedHeader { header: h, .. })) if h == header
+        )
+    }
+
+    /// The verify-webhook-signature request's limits (Webhooks v1 `verify_webhook_signature`):
+    /// `transmission_id` at most 50 characters and `transmission_sig` at most 500, both
+    /// `^(?!\d+$)\w+\S+`; `transmission_time` at most 100; `cert_url` at most 500; `auth_algo`
+    /// at most 100 of `^[a-zA-Z0-9]+$`. Values within them are taken (and sent on to PayPal), at
+    /// each bound included; one past a bound, or of another form, is refused as malformed.
+    #[test]
+    fn headers_are_held_to_the_verify_request_limits() {
+        let genuine = published();
+        let t = Transmission::from_request(&WebhookRequest::new(genuine, b"{}".to_vec(), 0))
+            .expect("PayPal's published delivery");
+        assert_eq!(t.transmission_id, "dfb3be50-fd74-11e4-8bf3-77339302725b");
+
+        let rep = |c: &str, n: usize| c.repeat(n);
+        let cases = [
+            ("PAYPAL-TRANSMISSION-ID", 50),
+            ("PAYPAL-TRANSMISSION-SIG", 500),
+            ("PAYPAL-TRANSMISSION-TIME", 100),
+            ("PAYPAL-CERT-URL", 500),
+            ("PAYPAL-AUTH-ALGO", 100),
+        ];
+        for (header, max) in cases {
+            assert!(with(header, &rep("a", max)).is_ok(), "{header}: {max} characters");
+            assert!(
+                refused(header, &rep("a", max + 1)),
+                "{header}: {} characters",
+                max + 1
+            );
+        }
+        // Characters, not bytes: 500 characters of which most take two bytes.
+        let url = format!("https://x/{}", rep("é", 490));
+        assert!(with("PAYPAL-CERT-URL", &url).is_ok());
+        assert!(refused("PAYPAL-CERT-URL", &format!("{url}é")));
+
+        // `^(?!\d+$)\w+\S+`: a word character, then at least one non-space; not only digits.
+        for header in ["PAYPAL-TRANSMISSION-ID", "PAYPAL-TRANSMISSION-SIG"] {
+            for ok in ["ab", "_1", "a_", "9b", "12345a", "thy4/U0+q=="] {
+                assert!(
+                    with(header, ok).is_ok(),
+                    "{header}: {ok:?} is of the documented form"
+                );
+            }
+            for bad in ["a", "_", "-abc", "/thy4", "+a", "a b", "a\tb", "12345", "00"] {
+                assert!(refused(header, bad), "{header}: {bad:?} is not");
+            }
+        }
+        // `^[a-zA-Z0-9]+$`.
+        assert!(with("PAYPAL-AUTH-ALGO", "SHA256withRSA").is_ok());
+        for bad in ["SHA256-withRSA", "SHA256_RSA", "SHA256 RSA"] {
+            assert!(refused("PAYPAL-AUTH-ALGO", bad), "{bad:?}");
+        }
+    }
+}
+
+mod envelope {
+    use payments_core::WebhookError;
+    use payments_paypal::webhook::parse_envelope;
+    use serde_json::{json, Value};
+
+    fn event() -> Value {
+        json!({
+            "id": "WH-58D329510W468432D-8HN650336L201105X",
+            "create_time": "2019-02-14T21:50:07.940Z",
+            "resource_type": "capture",
+            "event_type": "PAYMENT.CAPTURE.COMPLETED",
+            "summary": "Payment completed for $ 2.51 USD",
+            "resource": {"id": "27M47624FP291604U", "status": "COMPLETED"},
+            "event_version": "1.0"
+        })
+    }
+
+    fn parse(body: &Value) -> Result<(), WebhookError> {
+        parse_envelope(&serde_json::to_vec(body).unwrap()).map(|_| ())
+    }
+
+    fn set(key: &str, value: Value) -> Value {
+        let mut body = event();
+        body[key] = value;
+        body
+    }
+
+    /// An event names itself (`id`, the key it is deduplicated by) and its `event_type`: either
+    /// blank alone is a malformed event.
+    #[test]
+    fn an_event_without_id_or_type_is_malformed() {
+        assert!(parse(&event()).is_ok());
+        for (key, value) in [("id", ""), ("id", "  "), ("event_type", ""), ("event_type", " ")] {
+            assert!(
+                matches!(
+                    parse(&set(key, value.into())),
+                    Err(WebhookError::MalformedPayload(_))
+                ),
+                "{key} = {value:?}"
+            );
+        }
+    }
+
+    /// Webhooks v1 `event_version`: `^([0-9]+.[0-9]+)$` (digits, a dot, digits); absent is fine
+    /// (the member is deprecated). `create_time` is a string.
+    #[test]
+    fn the_event_version_is_digits_dot_digits() {
+        for ok in ["1.0", "10.25", "0.0"] {
+            assert!(parse(&set("event_version", ok.into())).is_ok(), "{ok}");
+        }
+        let mut bare = event();
+        bare.as_object_mut().unwrap().remove("event_version");
+        assert!(parse(&bare).is_ok());
+        for bad in ["1.", ".0", ".", "1.x", "x.0", "a.b", "1", "", "1.0.0"] {
+            assert!(
+                matches!(
+                    parse(&set("event_version", bad.into())),
+                    Err(WebhookError::MalformedPayload(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(parse(&set("event_version", json!(1.0))).is_err());
+        assert!(parse(&set("create_time", json!(1_550_181_007))).is_err());
+    }
+}
+
+mod captures {
+    use payments_core::{Currency, Money, PaymentStatus};
+    use payments_paypal::transformers::Order;
+    use serde_json::json;
+
+    /// An order as `GET /v2/checkout/orders/{id}` returns it: one purchase unit per slice, each
+    /// with its captures `(id, status, USD value)` in the order PayPal lists them.
+    fn order(units: &[&[(&str, &str, &str)]]) -> Order {
+        let units: Vec<_> = units
+            .iter()
+            .enumerate()
+            .map(|(i, captures)| {
+                let captures: Vec<_> = captures
+                    .iter()
+                    .map(|(id, status, value)| {
+                        json!({"id": id, "status": status,
+                               "amount": {"currency_code": "USD", "value": value}})
+                    })
+                    .collect();
+                json!({"reference_id": format!("unit-{i}"), "custom_id": "pay_multi",
+                       "amount": {"currency_code": "USD", "value": "99.00"},
+                       "payments": {"captures": captures}})
+            })
+            .collect();
+        serde_json::from_value(json!({"id": "5O190127TN364715T", "status": "COMPLETED",
+                                      "purchase_units": units}))
+        .unwrap()
+    }
+
+    fn usd(cents: i64) -> Option<Money> {
+        Some(Money::new(cents, Currency::from_code("USD").unwrap()))
+    }
+
+    fn seen(o: &Order) -> (PaymentStatus, Option<Money>) {
+        let snap = o.snapshot().unwrap();
+        (snap.status, snap.amount)
+    }
+
+    /// The payment's status and amount come from the capture that decides it: one that moved
+    /// money (COMPLETED, PARTIALLY_REFUNDED, REFUNDED) over a PENDING one, a PENDING one over the
+    /// DECLINED/FAILED attempts, and among those the last.
+    #[test]
+    fn the_capture_that_moved_money_decides_the_payment() {
+        // A declined attempt, then the capture that went through.
+        let o = order(&[&[("C1", "DECLINED", "10.00"), ("C2", "COMPLETED", "10.00")]]);
+        assert_eq!(seen(&o), (PaymentStatus::Succeeded, usd(1000)));
+        // Two purchase units captured with different outcomes.
+        let o = order(&[&[("C1", "COMPLETED", "10.00")], &[("C2", "DECLINED", "5.00")]]);
+        assert_eq!(seen(&o), (PaymentStatus::Succeeded, usd(1000)));
+        let o = order(&[&[("C1", "COMPLETED", "10.00")], &[("C2", "PENDING", "5.00")]]);
+        assert_eq!(seen(&o), (PaymentStatus::Succeeded, usd(1000)));
+        let o = order(&[
+            &[("C1", "PARTIALLY_REFUNDED", "10.00")],
+            &[("C2", "FAILED", "5.00")],
+        ]);
+        assert_eq!(seen(&o), (PaymentStatus::Succeeded, usd(1000)));
+        let o = order(&[&[("C1", "REFUNDED", "10.00")], &[("C2", "PENDING", "5.00")]]);
+        assert_eq!(seen(&o), (PaymentStatus::Refunded, usd(1000)));
+        let o = order(&[&[("C1", "REFUNDED", "10.00")], &[("C2", "DECLINED", "5.00")]]);
+        assert_eq!(seen(&o), (PaymentStatus::Refunded, usd(1000)));
+    }
+
+    #[test]
+    fn a_pending_capture_outranks_failed_attempts() {
+        let o = order(&[&[("C1", "PENDING", "10.00")], &[("C2", "DECLINED", "5.00")]]);
+        assert_eq!(seen(&o), (PaymentStatus::Pending, usd(1000)));
+        let o = order(&[&[("C1", "PENDING", "10.00"), ("C2", "FAILED", "5.00")]]);
+        assert_eq!(seen(&o), (PaymentStatus::Pending, usd(1000)));
+        // Only failed attempts: the last one.
+        let o = order(&[&[("C1", "DECLINED", "10.00"), ("C2", "FAILED", "7.00")]]);
+        assert_eq!(seen(&o), (PaymentStatus::Failed, usd(700)));
+        // No capture yet: the order's status and the purchase unit's amount.
+        let o = order(&[&[]]);
+        assert_eq!(seen(&o), (PaymentStatus::Pending, usd(9900)));
     }
 }
 
@@ -268,6 +518,50 @@ mod disputes {
         ));
         assert_eq!(event.kind, EventKind::Disputed);
         assert!(event.references.is_empty(), "{:?}", event.references);
+    }
+}
+
+mod unknown_events {
+    use payments_core::EventKind;
+    use payments_paypal::webhook::{map_event, parse_envelope};
+
+    /// "Anything else: `Other`, acknowledged, not acted on" (docs/providers/paypal.md): PayPal's
+    /// deprecated `RISK.DISPUTE.CREATED`, whose resource is shaped like a dispute, names no
+    /// payment and states no amount, even a `dispute_amount` PayPal's money object would refuse.
+    #[test]
+    fn a_dispute_shaped_event_of_another_type_is_only_acknowledged() {
+        for amount in [
+            serde_json::json!({"currency_code": "USD", "value": "30.00"}),
+            serde_json::json!({"currency_code": "USD", "value": "-3.000"}),
+        ] {
+            let body = serde_json::json!({
+                "id": "WH-4M0448861G563140B-9EX36365822141321",
+                "create_time": "2018-06-21T13:36:33.000Z",
+                "resource_type": "dispute",
+                "event_type": "RISK.DISPUTE.CREATED",
+                "summary": "A new dispute opened with Case # PP-000-042-663-135",
+                "resource": {
+                    "disputed_transactions": [{"seller_transaction_id": "7TK53561YB803214S"}],
+                    "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+                    "status": "OPEN",
+                    "dispute_amount": amount,
+                    "dispute_id": "PP-000-042-663-135"
+                },
+                "event_version": "1.0"
+            });
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let (raw, envelope) = parse_envelope(&bytes).unwrap();
+            let event = map_event(raw, envelope).expect("acknowledged");
+            assert_eq!(
+                event.kind,
+                EventKind::Other {
+                    raw_type: "RISK.DISPUTE.CREATED".into()
+                }
+            );
+            assert!(event.references.is_empty(), "{:?}", event.references);
+            assert_eq!(event.external_payment_id, None);
+            assert_eq!(event.amount, None);
+        }
     }
 }
 
