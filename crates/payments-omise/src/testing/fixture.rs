@@ -216,9 +216,17 @@ impl AdapterFixture for OmiseFixture {
     /// no failed or cancelled refund, and the suite's refund-state check needs a failed one:
     /// nothing is set, so the check is skipped (the pending/closed/voided reading is unit-tested
     /// in tests/omise/refunds.rs).
+    /// Omise's two refund statuses (omise-go `RefundClosed`, omise-swift `Refund.Status`):
+    /// `pending`, and `closed` once done. It has no failed or cancelled refund.
     async fn set_refund_state(&self, session: &CheckoutSession, refund_id: &str, state: RefundState) -> bool {
-        let _ = (session, refund_id, state);
-        false
+        let status = match state {
+            RefundState::Pending => "pending",
+            RefundState::Succeeded => "closed",
+            RefundState::Failed | RefundState::Canceled => return false,
+        };
+        self.mock
+            .set_refund_status(&session.external_id, refund_id, status)
+            .is_some()
     }
 
     fn sign(&self, body: &[u8], timestamp: i64, secret: Secret) -> Option<Vec<(String, String)>> {

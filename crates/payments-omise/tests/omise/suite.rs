@@ -10,9 +10,6 @@ use payments_omise::testing::OmiseFixture;
 /// - capture (`events.capture_required`, `fetch.requires_capture`, `capture.*`): this adapter
 ///   creates charges with Omise's default `capture=true` and declares no capture; an
 ///   authorized, uncaptured charge is reported pending (`hard.authorized_not_captured` passes);
-/// - `refunds.states`: Omise publishes two refund statuses, `pending` and `closed` (`voided`:
-///   carried out as a void, money returned); the check needs a failed refund, which Omise
-///   has not (see the fixture's `set_refund_state`; the mapping is unit-tested);
 /// - `events.header_id`: Omise's event id is in the body (`id`), not in a header.
 const OMISE_SKIPS: &[&str] = &[
     "amounts.three_decimal.wire",
@@ -22,7 +19,6 @@ const OMISE_SKIPS: &[&str] = &[
     "capture.approved",
     "capture.not_approved",
     "refunds.three_decimal.wire",
-    "refunds.states",
     "events.header_id",
 ];
 
