@@ -16,6 +16,7 @@ mod reconcile;
 mod refunds;
 mod security;
 mod startup;
+mod truths;
 
 #[cfg(all(feature = "mollie", feature = "omise", feature = "paypal"))]
 mod money_others;

@@ -133,6 +133,12 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
         Command::Serve => serve(config),
         Command::Reconcile => reconcile_once(config),
         Command::Migrate => {
+            // The whole configuration, the provider's variables too, before the database is
+            // created or changed: a migrated database for a server that cannot start helps no one.
+            let problems = startup::provider_problems(&config, &Env);
+            if !problems.is_empty() {
+                return Err(StartError::Problems(problems));
+            }
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
             println!(
                 "database {} is up to date ({})",
@@ -197,6 +203,9 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
 /// `web reconcile`: one cycle with the configured provider and database.
 #[actix_web::main]
 async fn reconcile_once(config: Config) -> Result<(), StartError> {
+    if let Some(problem) = startup::log_dir_problem(&config) {
+        return Err(StartError::Problems(vec![problem]));
+    }
     let _log_guard = payments_app::logging::to_file(&config.log_dir, config.json_logs);
     let settings = config.app.reconcile;
     let state = startup::build_state(config, &Env)?;
@@ -234,7 +243,7 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
     Ok(password)
 }
 
-/// Checks everything that can be checked without writing (provider, port, templates) and
+/// Checks everything that can be checked without writing (provider, port, templates, LOG_DIR) and
 /// names every problem at once; only then opens the database (which creates an SQLite file),
 /// the log file, and seeds the demo accounts.
 #[actix_web::main]
@@ -270,6 +279,7 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     if let Err(e) = crate::templates::Templates::load() {
         problems.push(format!("templates: {e}"));
     }
+    problems.extend(startup::log_dir_problem(&config));
     let (Some(listener), Some(bound), Some(active), true) = (listener, bound, active, problems.is_empty())
     else {
         return Err(StartError::Problems(problems));

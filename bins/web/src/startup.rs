@@ -82,6 +82,29 @@ pub fn build_state(mut config: Config, src: &dyn Source) -> Result<AppState, Sta
     assemble(config, active, store)
 }
 
+/// Every problem of the provider's configuration (its variables, and `CHECKOUT_LIFETIME_SECS`
+/// against its shortest checkout), found without writing anything; empty when it would start.
+pub fn provider_problems(config: &Config, src: &dyn Source) -> Vec<String> {
+    let mut config = config.clone();
+    if let Err(e) = fill_dev_secrets(&mut config) {
+        return vec![e.to_string()];
+    }
+    match build_provider(&config, src) {
+        Ok(active) => lifetime_problem(&config, &active).into_iter().collect(),
+        Err(e) => vec![format!("configuration: {e}")],
+    }
+}
+
+/// Why `LOG_DIR` cannot hold `app.log` (a file, a folder we may not write in, ...), in words
+/// naming it; checked before anything is created.
+pub fn log_dir_problem(config: &Config) -> Option<String> {
+    let problem = payments_app::logging::dir_problem(&config.log_dir)?;
+    Some(format!(
+        "LOG_DIR={}: cannot log there: {problem}",
+        config.log_dir.display()
+    ))
+}
+
 /// A `CHECKOUT_LIFETIME_SECS` below the provider's shortest checkout, in words: refused at
 /// start-up, because the server would expire a checkout the payer can still pay.
 pub fn lifetime_problem(config: &Config, active: &ActiveProvider) -> Option<String> {

@@ -1,6 +1,7 @@
 //! Logs to the console and to `LOG_DIR/app.log`. Secrets are never logged: configuration
 //! types redact them in `Debug`, and webhook bodies are not logged.
 
+use std::io::ErrorKind;
 use std::path::Path;
 
 use tracing_subscriber::fmt;
@@ -18,6 +19,57 @@ pub fn console() {
         .with(filter())
         .with(fmt::layer().with_writer(std::io::stderr))
         .try_init();
+}
+
+/// Why `dir` cannot hold `app.log`, found without creating anything: `None` when it can. A
+/// missing folder is fine when its nearest existing parent is a folder we may write in (it is
+/// created then); an existing one must be a folder we may write in (a probe file is created
+/// there and removed at once), and an existing `app.log` must open for appending.
+pub fn dir_problem(dir: &Path) -> Option<String> {
+    let mut existing = dir;
+    let missing = loop {
+        match std::fs::metadata(existing) {
+            Ok(_) => break existing != dir,
+            // Missing, or under a file: the nearest existing parent says which.
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                match existing.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+                    _ => {
+                        existing = Path::new(".");
+                        break true;
+                    }
+                }
+            }
+            Err(e) => return Some(format!("{} cannot be read: {e}", existing.display())),
+        }
+    };
+    if !existing.is_dir() {
+        return Some(match missing {
+            true => format!(
+                "{} is a file, so no folder can be created under it",
+                existing.display()
+            ),
+            false => format!("{} is a file, not a folder", existing.display()),
+        });
+    }
+    let probe = existing.join(format!(".app.log.probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) => return Some(format!("cannot write in {}: {e}", existing.display())),
+    }
+    let log = dir.join("app.log");
+    if !missing && log.exists() {
+        if let Err(e) = std::fs::OpenOptions::new().append(true).open(&log) {
+            return Some(format!("{} cannot be opened for appending: {e}", log.display()));
+        }
+    }
+    None
 }
 
 /// Console and `dir/app.log`, as text or (`json`) one JSON object a line; keep the guard alive

@@ -6,7 +6,7 @@
 //! let provider = mock.provider();                       // configured for the mock
 //! let session = provider.create_checkout(&req).await?;  // order PAYER_ACTION_REQUIRED
 //! let hook = mock.approved_webhook(&session.external_id, now); // approves + signed event
-//! // POST hook.body with hook.headers() to the server's /webhooks/paypal ...
+//! // POST hook.body with hook.headers() to the server's /payments/webhook ...
 //! mock.record_requests("my-test").await;                // for the oracle
 //! ```
 //!

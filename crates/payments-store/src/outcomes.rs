@@ -111,6 +111,12 @@ pub enum EventOutcome {
         payment_id: i64,
         state: String,
     },
+    /// A verified refund the books cannot take (it would make the refunds exceed the amount
+    /// paid): not recorded, audited with the reason, and answered as refused.
+    RefundRefused {
+        payment_id: i64,
+        reason: String,
+    },
     /// Acknowledged without effect.
     Ignored {
         reason: String,
@@ -136,6 +142,7 @@ impl EventOutcome {
             EventOutcome::CaptureRequired { .. } => "capture_required".into(),
             EventOutcome::StateChanged { state, .. } => format!("state_{state}"),
             EventOutcome::Ignored { reason } => format!("ignored: {reason}"),
+            EventOutcome::RefundRefused { .. } => "refund_refused".into(),
             EventOutcome::UnknownPayment => "unknown_payment".into(),
             EventOutcome::Unmatched => "unmatched".into(),
             EventOutcome::Disputed { .. } => "dispute_recorded".into(),

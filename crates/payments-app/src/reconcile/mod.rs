@@ -17,7 +17,9 @@
 //!   expiry; never one the provider could not be asked about, nor one
 //!   it reports paid with another amount (that stays open and is audited as a mismatch on each
 //!   check, for an operator);
-//! - then the lease is given up and the payment is due again `RECONCILE_AFTER_SECS` later.
+//! - then the lease is given up and the payment is due again `RECONCILE_AFTER_SECS` after its
+//!   look-up ended (not after the cycle began: a cycle paced to `RECONCILE_RATE` can take
+//!   minutes, and two look-ups of one payment are never closer than `RECONCILE_AFTER_SECS`).
 //!
 //! A success (or a refund) found this way is finalized with what the provider's answer reveals:
 //! its further ids (a PaymentIntent, a charge, a capture) and its refunded total. Then refunds
@@ -27,7 +29,8 @@
 //! `web serve` runs a cycle every `RECONCILE_INTERVAL_SECS`; `web reconcile` runs one and exits.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use payments_core::{PaymentSnapshot, PaymentStatus, ProviderError};
 use payments_store::{FinalizeOutcome, NewAudit, PaymentRow, PaymentState};
@@ -96,11 +99,24 @@ impl std::fmt::Display for CycleReport {
     }
 }
 
-/// One reconciling instance: its owner id for row leases and its per-provider pacing.
+/// Unix seconds now, for when a look-up ended: the wall clock rounded up, or a test's own.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The wall clock in unix seconds, rounded up (a look-up that ended at 10.2 s counts as 11 s,
+/// so that the next one, `RECONCILE_AFTER_SECS` later, is never early by a fraction).
+pub fn unix_now_ceil() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 4);
+    secs + i64::from(since.subsec_nanos() > 0)
+}
+
+/// One reconciling instance: its owner id for row leases, its per-provider pacing and the clock
+/// that says when each look-up ended.
 pub struct Reconciler {
     owner: String,
     settings: ReconcileSettings,
     pacers: tokio::sync::Mutex<HashMap<String, tokio::time::Interval>>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for Reconciler {
@@ -128,7 +144,14 @@ impl Reconciler {
             owner,
             settings,
             pacers: tokio::sync::Mutex::default(),
+            clock: Arc::new(unix_now_ceil),
         })
+    }
+
+    /// The same reconciler reading the time a look-up ended from `clock` (tests drive it).
+    pub fn with_clock(mut self, clock: Clock) -> Reconciler {
+        self.clock = clock;
+        self
     }
 
     /// The id this instance's leases carry (`payments.reconcile_owner`).
@@ -148,7 +171,9 @@ impl Reconciler {
         interval.tick().await;
     }
 
-    /// One cycle as of `now` (unix seconds): every due open payment once.
+    /// One cycle as of `now` (unix seconds, its start): every due open payment once. Each is
+    /// due again `RECONCILE_AFTER_SECS` after its own look-up ended (the clock's time, never
+    /// before `now`), however long the cycle took to reach it.
     pub async fn run_cycle(&self, app: &App, now: i64) -> Result<CycleReport, Error> {
         let mut report = CycleReport::default();
         let after = i64::try_from(self.settings.after_secs).unwrap_or(i64::MAX / 4);
@@ -165,8 +190,9 @@ impl Reconciler {
             for payment in claimed {
                 report.checked += 1;
                 self.reconcile_one(app, &payment, now, &mut report).await;
+                let next_check = (self.clock)().max(now).saturating_add(after);
                 let (owner, id) = (self.owner.clone(), payment.id);
-                app.db(move |s| s.release_reconcile(id, &owner, now + after))
+                app.db(move |s| s.release_reconcile(id, &owner, next_check))
                     .await?;
             }
         }

@@ -12,7 +12,8 @@ pub enum Answer {
     Processed,
     /// Not verified or not readable: no delivery of the same request can succeed.
     Refused,
-    /// Verified, but the amount or currency is not the receipt's: refused and audited.
+    /// Verified, but the amount or currency is not the receipt's, or a refund would exceed the
+    /// amount paid: refused and audited.
     Mismatch,
     /// Verified, but no payment of ours matches it yet.
     UnknownPayment,
@@ -91,9 +92,18 @@ pub(super) fn reply_for(outcome: &EventOutcome) -> WebhookReply {
             "mismatch",
             "duplicate of an event refused for an amount mismatch",
         ),
+        EventOutcome::Duplicate { previous } if previous == "refund_refused" => WebhookReply::new(
+            Answer::Mismatch,
+            "refund_refused",
+            "duplicate of a refund refused because it would exceed the amount paid",
+        ),
         EventOutcome::Duplicate { .. } => ok("duplicate; already processed"),
         EventOutcome::StateChanged { state, .. } => ok(&format!("payment is now {state}")),
         EventOutcome::Ignored { reason } => ok(reason),
+        // Verified, but the books cannot take it: refused like an amount mismatch (409, audited).
+        EventOutcome::RefundRefused { reason, .. } => {
+            WebhookReply::new(Answer::Mismatch, "refund_refused", reason.clone())
+        }
         EventOutcome::CaptureRequired { .. } => ok("capture required"),
     }
 }

@@ -27,13 +27,25 @@ pub fn list(c: &mut Conn, q: &AuditQuery) -> Result<(Vec<AuditRow>, i64), StoreE
     search(c, q, &AuditSearch::default())
 }
 
+diesel::define_sql_function! {
+    /// SQL's `lower()`: Unicode-aware on PostgreSQL, ASCII letters only on SQLite.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// The LIKE pattern for `text` anywhere, with `\`, `%` and `_` escaped (matched literally,
+/// with `ESCAPE '\'`).
+fn contains_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// `list` narrowed further by actor, time range and a text found in the actor, subject or
-/// detail (LIKE with `%` and `_` escaped, so the text is matched literally).
+/// detail: `lower(column) LIKE lower(text)`, so the search ignores case on both backends
+/// (SQLite's LIKE alone ignores ASCII case, PostgreSQL's does not); both sides are folded by the
+/// same `lower()`, so a text always finds itself. A pattern with a leading `%` cannot use a
+/// B-tree index on either backend, so nothing is lost by `lower()`.
 pub fn search(c: &mut Conn, q: &AuditQuery, more: &AuditSearch) -> Result<(Vec<AuditRow>, i64), StoreError> {
-    let pattern = more.text.as_ref().map(|t| {
-        let escaped = t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let pattern = more.text.as_deref().map(contains_pattern);
     let filtered = || {
         let mut query = audit_log::table.into_boxed();
         if let Some(action) = &q.action {
@@ -53,11 +65,11 @@ pub fn search(c: &mut Conn, q: &AuditQuery, more: &AuditSearch) -> Result<(Vec<A
         }
         if let Some(p) = &pattern {
             query = query.filter(
-                audit_log::actor
-                    .like(p.clone())
+                lower(audit_log::actor)
+                    .like(lower(p.clone()))
                     .escape('\\')
-                    .or(audit_log::subject.like(p.clone()).escape('\\'))
-                    .or(audit_log::detail.like(p.clone()).escape('\\')),
+                    .or(lower(audit_log::subject).like(lower(p.clone())).escape('\\'))
+                    .or(lower(audit_log::detail).like(lower(p.clone())).escape('\\')),
             );
         }
         query

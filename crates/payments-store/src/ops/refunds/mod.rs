@@ -317,6 +317,7 @@ pub fn apply_event(
     let actor = format!("provider:{}", ev.provider);
     let now = unix_now();
     let mut recorded = json!(null);
+    let mut refused = None;
     if let Some(r) = &ev.refund {
         let to = RefundStatus::from_core(r.state);
         let known: Option<RefundRow> = refunds::table
@@ -362,8 +363,15 @@ pub fn apply_event(
                         &[RefundStatus::Pending.as_str(), RefundStatus::Succeeded.as_str()],
                     )?;
                     if settled + a > p.amount_minor {
-                        recorded = json!({"external_refund_id": r.id, "refused": format!(
-                            "{} more would exceed the {} paid", fmt(&p, a), fmt(&p, p.amount_minor))});
+                        let reason = format!(
+                            "refund {} of {} refused: with the {} already refunded it would exceed the {} paid",
+                            r.id,
+                            fmt(&p, a),
+                            fmt(&p, settled),
+                            fmt(&p, p.amount_minor)
+                        );
+                        recorded = json!({"external_refund_id": r.id, "refused": reason});
+                        refused = Some(reason);
                     } else {
                         let id: i64 = diesel::insert_into(refunds::table)
                             .values((
@@ -407,18 +415,23 @@ pub fn apply_event(
         ),
     )?;
     let paid = matches!(p.state()?, PaymentState::Succeeded | PaymentState::Refunded);
-    Ok(match settle(c, p.id, reported, &actor)? {
-        Some(state) => EventOutcome::StateChanged {
+    Ok(match (settle(c, p.id, reported, &actor)?, refused) {
+        (Some(state), _) => EventOutcome::StateChanged {
             payment_id: p.id,
             state: state.to_string(),
         },
-        None if !paid => EventOutcome::Ignored {
+        // The one refund it named was refused, and nothing else changed: say so.
+        (None, Some(reason)) => EventOutcome::RefundRefused {
+            payment_id: p.id,
+            reason,
+        },
+        (None, None) if !paid => EventOutcome::Ignored {
             reason: format!(
                 "refund recorded while the payment is {}; applied when it is finalized",
                 p.status
             ),
         },
-        None => EventOutcome::Ignored {
+        (None, None) => EventOutcome::Ignored {
             reason: "refund already recorded".into(),
         },
     })
