@@ -10,6 +10,8 @@ mod dummy_flow;
 mod error_pages;
 mod hardening;
 mod ingest;
+mod log_redaction;
+mod nul_text;
 mod portal;
 mod receipts;
 mod reconcile;

@@ -8,6 +8,7 @@ use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use payments_app::accounts::constant_time_eq;
+use payments_app::logsafe::bounded;
 use payments_app::random_token;
 use payments_store::{Role, UserRow};
 
@@ -141,6 +142,12 @@ impl FromRequest for CsrfForm {
             let expected = session.get::<String>(CSRF_KEY).ok().flatten().unwrap_or_default();
             if expected.is_empty() || !constant_time_eq(sent.as_bytes(), expected.as_bytes()) {
                 return Err(AppError::Csrf);
+            }
+            // No field of any form may hold a NUL (PostgreSQL cannot store one): refused here,
+            // for every form alike, before a handler sees it.
+            for (name, value) in &pairs {
+                payments_core::refuse_nul("the name of a form field", name)?;
+                payments_core::refuse_nul(&format!("the form field {}", bounded(name)), value)?;
             }
             Ok(CsrfForm { pairs })
         })

@@ -28,6 +28,10 @@ pub enum AppError {
     App(#[from] payments_app::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Text no store may hold (a NUL character in a filter, a form field, a payment id): refused
+    /// the same way on every backend, nothing changed.
+    #[error(transparent)]
+    Nul(#[from] payments_core::NulText),
     /// Refused by a rate limit; the client may try again after `retry_after` seconds.
     #[error("{message}; try again in {retry_after} s")]
     TooMany { message: String, retry_after: u64 },
@@ -77,7 +81,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::LoginRequired => StatusCode::SEE_OTHER,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::Nul(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::App(e) => app_status(e),
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod listen;
 pub mod login_guard;
+pub mod redact;
 pub mod registry;
 pub mod routes;
 pub mod server;

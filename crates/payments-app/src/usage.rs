@@ -95,6 +95,13 @@ pub fn parse(input: impl Read, rates: &RateCard) -> Result<Vec<(usize, NewUsage)
             if line.is_empty() || r.job_id.trim().is_empty() {
                 return Err("username and job_id must not be empty".to_string());
             }
+            for (field, value) in [
+                ("username", &r.username),
+                ("job_id", &r.job_id),
+                ("description", &r.description),
+            ] {
+                payments_core::refuse_nul(field, value).map_err(|e| e.to_string())?;
+            }
             let cpu = seconds("cpu_core_seconds", &r.cpu_core_seconds)?;
             let gpu = seconds("gpu_seconds", &r.gpu_seconds)?;
             Ok(NewUsage {
@@ -187,6 +194,27 @@ pub(crate) mod tests {
         assert_eq!(r.cost(0, 0).unwrap().amount.get(), 0);
         assert_eq!(r.cost(5400, 1800).unwrap().amount.get(), 150 + 2500);
         assert!(r.cost(i64::MAX, i64::MAX).is_err());
+    }
+
+    #[test]
+    fn a_nul_in_any_text_field_is_a_bad_row() {
+        let csv = format!(
+            "{HEADER}\nal\0ice,j1,ok,3600,0,0\nalice,j\0,ok,3600,0,0\nalice,j3,o\0k,3600,0,0\nalice,j4,ok,3600,0,0\n"
+        );
+        match parse(csv.as_bytes(), &rates()) {
+            Err(ImportError::BadRows(p)) => {
+                assert_eq!(p.len(), 3, "{p:?}");
+                for (problem, (line, field)) in
+                    p.iter().zip([(2, "username"), (3, "job_id"), (4, "description")])
+                {
+                    assert!(
+                        problem.starts_with(&format!("line {line}: {field} contains a NUL character")),
+                        "{p:?}"
+                    );
+                }
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod money;
 pub mod provider;
 pub mod retry;
 pub mod signature;
+pub mod text;
 pub mod webhook;
 pub mod wire;
 
@@ -31,6 +32,7 @@ pub use provider::{
 };
 pub use retry::RetryPolicy;
 pub use signature::SignatureError;
+pub use text::{refuse_nul, NulText};
 pub use webhook::{
     EventKind, RefundReport, RefundState, SignatureVerdict, WebhookError, WebhookEvent, WebhookRequest,
 };

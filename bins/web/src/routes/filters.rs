@@ -1,6 +1,7 @@
 //! What lists read from a query string: page numbers and the links between pages, date ranges,
 //! text filters and payment references. A bad value is reported on the page, not as a bare 400.
 
+use payments_core::{refuse_nul, NulText};
 use serde::Serialize;
 
 pub use payments_app::checkout::payment_reference;
@@ -63,15 +64,23 @@ pub fn page_links(page: i64, pages: i64, href: impl Fn(i64) -> String) -> Vec<Pa
 /// The longest actor or search text the audit filters accept.
 pub const MAX_FILTER_TEXT: usize = 100;
 
-/// A trimmed, non-empty text filter of at most `MAX_FILTER_TEXT` characters.
-pub fn text_filter(value: Option<&str>, what: &str, problems: &mut Vec<String>) -> Option<String> {
-    let v = value.map(str::trim).filter(|v| !v.is_empty())?;
+/// A trimmed, non-empty text filter of at most `MAX_FILTER_TEXT` characters. One holding a NUL
+/// character (`%00`) is refused with a 400: no database could search for it the same way.
+pub fn text_filter(
+    value: Option<&str>,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Result<Option<String>, NulText> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    refuse_nul(what, v)?;
     if v.chars().count() > MAX_FILTER_TEXT {
         problems.push(format!(
             "{what} is {} characters long; at most {MAX_FILTER_TEXT} are accepted, so it is not applied",
             v.chars().count()
         ));
-        return None;
+        return Ok(None);
     }
-    Some(v.to_string())
+    Ok(Some(v.to_string()))
 }

@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod refusals;
 mod refused;
 mod reply;
+mod text;
 
 use payments_core::{EventKind, SignatureVerdict, WebhookError, WebhookRequest};
 use payments_store::{EventOutcome, VerifiedEvent};
@@ -124,6 +125,14 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
             return WebhookReply::new(Answer::Refused, "refused", reason);
         }
     };
+    // Verified, but text no store may hold (a NUL): refused like an unreadable event, before
+    // anything of it is logged, queued or stored.
+    let raw_payload = String::from_utf8_lossy(&request.body).into_owned();
+    if let Err(e) = text::check(&event, &raw_payload) {
+        let reason = e.to_string();
+        refused::audit_refused(app, &request, &reason, text::CODE).await;
+        return WebhookReply::new(Answer::Refused, "refused", reason);
+    }
     tracing::info!(provider = provider.name(), event = %event.event_id, kind = event.kind.label(), "webhook verified");
     let verified = VerifiedEvent {
         provider: event.provider.clone(),
@@ -136,7 +145,7 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
         refund: event.refund.clone(),
         amount: event.amount,
         verified_by,
-        raw_payload: String::from_utf8_lossy(&request.body).into_owned(),
+        raw_payload,
         received_at: request.received_at,
     };
     let total_only_refund = matches!(event.kind, EventKind::Refunded { .. }) && event.refund.is_none();

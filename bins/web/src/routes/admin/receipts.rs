@@ -62,8 +62,8 @@ async fn select_receipts(state: &AppState, q: &ReceiptParams) -> Result<ReceiptS
                 None
             }
         });
-    let username = text_filter(q.user.as_deref(), "User", &mut problems);
-    let search = text_filter(q.q.as_deref(), "The search text", &mut problems);
+    let username = text_filter(q.user.as_deref(), "User", &mut problems)?;
+    let search = text_filter(q.q.as_deref(), "The search text", &mut problems)?;
     let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), &mut problems);
     let filter = payments_store::ReceiptFilter {
         status,

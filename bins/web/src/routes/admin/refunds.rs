@@ -43,6 +43,7 @@ pub async fn refund(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let public_id = path.into_inner();
+    payments_core::refuse_nul("the payment id", &public_id)?;
     let found = state
         .db(move |s| {
             let Some(p) = s.payment_by_public_id(&public_id)? else {

@@ -71,6 +71,7 @@ async fn visible_payment(
     user: &CurrentUser,
     public_id: String,
 ) -> Result<(PaymentRow, ReceiptStatus), AppError> {
+    payments_core::refuse_nul("the payment id", &public_id)?;
     let found = state
         .db(move |s| {
             let Some(p) = s.payment_by_public_id(&public_id)? else {

@@ -35,6 +35,7 @@ async fn open_payment(
     user: &CurrentUser,
     public_id: String,
 ) -> Result<(payments_store::PaymentRow, bool), AppError> {
+    payments_core::refuse_nul("the payment id", &public_id)?;
     let found = state
         .db(move |s| {
             let Some(p) = s.payment_by_public_id(&public_id)? else {
