@@ -578,7 +578,8 @@ async fn a_login_flood_is_answered_429_without_hashing_every_attempt() {
         checked <= 10,
         "at most the burst reached a password check: {statuses:?}"
     );
-    // The right password right after the flood is refused too: the name is locked for a while.
+    // The right password right after the flood from the same address is refused too: the
+    // address has used its burst (another address would get in, see `lockout`).
     let resp = b
         .submit(
             "/login",

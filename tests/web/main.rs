@@ -10,6 +10,7 @@ mod dummy_flow;
 mod error_pages;
 mod hardening;
 mod ingest;
+mod lockout;
 mod log_redaction;
 mod nul_text;
 mod portal;

@@ -4,6 +4,7 @@ pub mod access_log;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod device_proof;
 pub mod error;
 pub mod listen;
 pub mod login_guard;

@@ -14,6 +14,7 @@ pub const ACTIONS: &[&str] = &[
     "receipt.create",
     "usage.import",
     "user.create",
+    "user.login",
 ];
 
 /// An entry's detail JSON as `key: value` lines, and the signature verdict as a word

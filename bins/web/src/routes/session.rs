@@ -5,11 +5,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use payments_app::accounts::{check_username, verify_password};
 use payments_app::logsafe::bounded;
+use payments_core::unix_now;
+use payments_store::{NewAudit, UserRow};
 
 use super::page::{html, page_context, see_other};
 use crate::auth::{log_in, log_out, CsrfForm};
+use crate::device_proof;
 use crate::error::AppError;
 use crate::state::AppState;
+
+/// The session value that carries, to the next page, how many wrong passwords strangers tried
+/// for the account since its previous good login (shown once, on My Usage).
+pub const LOGIN_NOTICE: &str = "login_notice";
 
 pub async fn login_page(state: web::Data<AppState>, session: Session) -> Result<HttpResponse, AppError> {
     let mut ctx = page_context(&state, &session, None)?;
@@ -29,12 +36,17 @@ pub async fn login(
     let addr = req
         .peer_addr()
         .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let secret = state.config.session_secret.clone().unwrap_or_default();
+    let now = unix_now();
+    let proven = req
+        .cookie(device_proof::COOKIE)
+        .is_some_and(|c| device_proof::proves(&secret, c.value(), &username, now));
     let guard = state.login_guard.clone();
     let limited = |r| {
         state.app.metrics().login("rate_limited");
         too_many(r)
     };
-    guard.admit(addr, &username).map_err(limited)?;
+    guard.admit(addr, &username, proven).map_err(limited)?;
     let _slot = guard.hashing_slot().await.map_err(limited)?;
     let name = username.clone();
     // A name no account can have is not looked up (it still costs a decoy hash below).
@@ -49,11 +61,14 @@ pub async fn login(
         .run(move || verify_password(&password, hash.as_deref()))
         .await
         .ok_or_else(|| AppError::internal("the password-hashing threads are gone"))?;
+    let mut strangers = 0;
     if ok && user.is_some() {
-        guard.succeeded(&username);
+        strangers = guard.succeeded(addr, &username);
         state.app.metrics().login("ok");
     } else {
-        guard.failed(&username);
+        if let (Some(failures), Some(user)) = (guard.failed(addr, &username, user.is_some()), &user) {
+            audit_failures(&state, user, failures, addr).await;
+        }
         state.app.metrics().login(if user.is_some() {
             "wrong_password"
         } else {
@@ -63,8 +78,16 @@ pub async fn login(
     match user {
         Some(user) if ok => {
             log_in(&session, &user)?;
+            if strangers > 0 {
+                session
+                    .insert(LOGIN_NOTICE, strangers)
+                    .map_err(AppError::internal)?;
+            }
             tracing::info!(user = %bounded(&user.username), "logged in");
-            Ok(see_other("/me"))
+            let mut resp = see_other("/me");
+            let proof = device_proof::cookie(&secret, &user.username, now, state.config.secure_cookies());
+            resp.add_cookie(&proof).map_err(AppError::internal)?;
+            Ok(resp)
         }
         found => {
             // A name is logged only once it matched an account: what was typed into the field
@@ -106,10 +129,34 @@ pub fn unknown_user_tag(state: &AppState, typed: &str) -> String {
     format!("unknown user #{}", hex::encode(&tag[..4]))
 }
 
+/// A `user.login` audit entry: `failures` wrong passwords for `user` from other addresses than
+/// its last good login's (written at 5, 50, 500, ...; see `login_guard`), and the address of the
+/// latest.
+async fn audit_failures(state: &AppState, user: &UserRow, failures: u32, latest: IpAddr) {
+    tracing::warn!(user = %bounded(&user.username), failures, "wrong passwords for this account from other addresses");
+    let entry = NewAudit::new(
+        "login-guard",
+        "user.login",
+        format!("user {}", user.username),
+        serde_json::json!({
+            "outcome": "failures from other addresses",
+            "failures": failures,
+            "latest_from": latest.to_string(),
+            "since": "the last good login (or the server's start)",
+        }),
+    );
+    if let Err(e) = state.db(move |s| s.append_audit(&entry)).await {
+        tracing::error!(error = %e, "could not audit failed logins");
+    }
+}
+
 fn too_many(r: crate::login_guard::Refused) -> AppError {
     tracing::info!(reason = r.reason, "login refused by the rate limit");
     AppError::TooMany {
         message: r.reason.to_string(),
-        retry_after: r.retry_after.as_secs().max(1),
+        // Rounded up: a client that waits what it is told is not refused again.
+        retry_after: u64::try_from(r.retry_after.as_millis().div_ceil(1000))
+            .unwrap_or(u64::MAX)
+            .max(1),
     }
 }

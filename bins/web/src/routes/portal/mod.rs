@@ -78,6 +78,16 @@ async fn render_me(
     let shown = &unbilled[start.min(unbilled.len())..(start + PAGE_SIZE as usize).min(unbilled.len())];
     let unbilled_total = payments_app::usage::total_cost(&unbilled)?;
     let mut ctx = page_context(state, session, Some(user))?;
+    // Shown once, on the first page after the login that found it.
+    if let Some(Ok(n)) = session.remove_as::<u32>(crate::routes::session::LOGIN_NOTICE) {
+        ctx.insert(
+            "login_notice",
+            &format!(
+                "{n} failed sign-in attempt{} for your account from other addresses since your last sign-in.",
+                if n == 1 { "" } else { "s" }
+            ),
+        );
+    }
     // Only for the user's own payments, and only while the receipt is still unpaid.
     if let Some(p) = cancelled.filter(|p| {
         receipts
