@@ -81,6 +81,74 @@ async fn logs_in(client: &Client, user: &str) -> reqwest::Response {
     resp
 }
 
+/// Behind a reverse proxy named in `TRUSTED_PROXIES`, the client is the address the proxy puts
+/// in `X-Forwarded-For`: a stranger failing for carol through the proxy does not slow carol
+/// through the same proxy, and a client that is not the proxy cannot choose its address by
+/// writing the header itself.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_who_is_limited() {
+    let server = TestServer::start_with(
+        crate::support::Db::Sqlite,
+        &[("TRUSTED_PROXIES", "127.0.0.7".to_string())],
+    )
+    .await;
+    server.add_user("carol", Role::User);
+    let proxy_for = |client: &str| {
+        let from: IpAddr = "127.0.0.7".parse().expect("address");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", client.parse().expect("header"));
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .local_address(from)
+                .default_headers(headers)
+                .build()
+                .expect("client"),
+            base: server.base.clone(),
+        }
+    };
+    // The stranger, through the proxy, is slowed...
+    let stranger = proxy_for("198.51.100.66");
+    let (before, _) = fail_until_slowed(&stranger, "carol").await;
+    assert_eq!(before.len(), 4, "{before:?}");
+    // ... and carol, through the same proxy, from a fresh browser, is not.
+    logs_in(&proxy_for("203.0.113.10"), "carol").await;
+
+    // Not through the proxy: the header is the client's own word, and is ignored.
+    let spoofer = Client {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .local_address("127.0.0.8".parse::<IpAddr>().expect("address"))
+            .build()
+            .expect("client"),
+        base: server.base.clone(),
+    };
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let page = spoofer.get("/login").await.text().await.expect("login page");
+        let resp = spoofer
+            .http
+            .post(format!("{}/login", spoofer.base))
+            .header("x-forwarded-for", format!("192.0.2.{i}"))
+            .form(&[
+                ("username", "carol"),
+                ("password", &format!("wrong-{i}")),
+                ("csrf_token", &csrf_from(&page)),
+            ])
+            .send()
+            .await
+            .expect("POST /login");
+        statuses.push(resp.status());
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "a forged X-Forwarded-For does not give a fresh address: {statuses:?}"
+    );
+}
+
 crate::on_both_backends! {
     strangers_failures_do_not_lock_out: carol_and_an_admin_log_in_while_a_stranger_keeps_failing_on_sqlite, carol_and_an_admin_log_in_while_a_stranger_keeps_failing_on_postgres, "web_lockout_stranger";
     distributed_guess_meets_the_ceiling: a_guess_from_many_addresses_meets_the_username_ceiling_but_not_a_known_device_on_sqlite, a_guess_from_many_addresses_meets_the_username_ceiling_but_not_a_known_device_on_postgres, "web_lockout_distributed";

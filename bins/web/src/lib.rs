@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod auth;
 pub mod cli;
+pub mod client_addr;
 pub mod config;
 pub mod device_proof;
 pub mod error;

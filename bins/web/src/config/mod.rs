@@ -38,6 +38,9 @@ pub struct Config {
     pub json_logs: bool,
     /// Never logged; `/metrics` answers only with it (`Authorization: Bearer ...`).
     pub metrics_token: Option<String>,
+    /// `TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client (the login
+    /// limits key on the client's address).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// What the application layer reads (`PAYMENT_CURRENCY`, `SITE_BASE_URL`, the payer's return
     /// paths, `RATE_*`, `RECONCILE_*`, `ISSUER_*`, `WEBHOOK_*`), see `payments_app::Settings`.
     pub app: Settings,
@@ -114,6 +117,17 @@ impl Config {
             });
             grab(checked, &mut problems);
         }
+        let trusted_proxies = match crate::client_addr::parse_trusted(&get_or(src, "TRUSTED_PROXIES", "")) {
+            Ok(list) => list,
+            Err(why) => {
+                problems.push(ConfigError::Invalid {
+                    name: "TRUSTED_PROXIES",
+                    value: payments_app::logsafe::bounded(&get_or(src, "TRUSTED_PROXIES", "")),
+                    expected: format!("IP addresses separated by commas ({why})"),
+                });
+                Vec::new()
+            }
+        };
         let webhook_secret = src.get("PAYMENT_WEBHOOK_SECRET").filter(|s| !s.trim().is_empty());
         if let Some(s) = &webhook_secret {
             grab(check_webhook_secret("PAYMENT_WEBHOOK_SECRET", s), &mut problems);
@@ -149,6 +163,7 @@ impl Config {
                 body_timeout: std::time::Duration::from_secs(body_timeout),
                 max_connections: usize::try_from(max_connections).unwrap_or(256),
                 metrics_token,
+                trusted_proxies,
                 json_logs,
                 app,
             }),

@@ -29,6 +29,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "seconds a request body may take to arrive (default 10; headers: 5)",
     ),
     (
+        "TRUSTED_PROXIES",
+        "reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client; default none",
+    ),
+    (
         "METRICS_TOKEN",
         "enables GET /metrics (Prometheus) for `Authorization: Bearer <token>`; 24+ random characters",
     ),

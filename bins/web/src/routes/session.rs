@@ -33,9 +33,7 @@ pub async fn login(
     let username = form.get("username").unwrap_or("").trim().to_string();
     let password = form.get("password").unwrap_or("").to_string();
     // Rate limits first: a refused login costs no database read and no hash.
-    let addr = req
-        .peer_addr()
-        .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    let addr = crate::client_addr::client_addr(&req, &state.config.trusted_proxies);
     let secret = state.config.session_secret.clone().unwrap_or_default();
     let now = unix_now();
     let proven = req
