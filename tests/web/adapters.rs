@@ -43,34 +43,18 @@ async fn pays_a_receipt_end_to_end(name: &str, fixture: &dyn AdapterFixture, db:
         .external_id
         .clone()
         .expect("the checkout's provider id is stored");
-    let request = CheckoutRequest {
-        payment_ref: payment_ref.clone(),
-        amount,
-        username: "alice".into(),
-        receipt_id: receipt,
-        description: String::new(),
-        success_url: String::new(),
-        cancel_url: String::new(),
-        idempotency_key: String::new(),
-        lifetime_secs: None,
-        created_at: None,
-    };
+    let request = alices_checkout(&payment_ref, amount, receipt);
     let session = CheckoutSession {
         external_id,
         redirect_url: checkout,
         idempotency_key: String::new(),
     };
-    let spec = EventSpec {
-        kind: Kind::Succeeded,
-        request: &request,
-        session: &session,
-        amount,
-        refunded: None,
-        this_refund: None,
-        other_amount: None,
-        event_id: format!("evt_e2e_{payment_ref}"),
-        timestamp: fixture.now(),
-    };
+    let spec = success(
+        &request,
+        &session,
+        format!("evt_e2e_{payment_ref}"),
+        fixture.now(),
+    );
     let body = fixture
         .event_body(&spec)
         .await
@@ -207,29 +191,13 @@ async fn a_lost_refund_answer_ends_with_one_refund(name: &str, fixture: &dyn Ada
     if !fixture.set_status(&session, PaymentStatus::Succeeded).await {
         panic!("{name}: its fixture cannot make the payment paid at its mock");
     }
-    let request = CheckoutRequest {
-        payment_ref: payment_ref.clone(),
-        amount,
-        username: "alice".into(),
-        receipt_id: receipt,
-        description: String::new(),
-        success_url: String::new(),
-        cancel_url: String::new(),
-        idempotency_key: String::new(),
-        lifetime_secs: None,
-        created_at: None,
-    };
-    let spec = EventSpec {
-        kind: Kind::Succeeded,
-        request: &request,
-        session: &session,
-        amount,
-        refunded: None,
-        this_refund: None,
-        other_amount: None,
-        event_id: format!("evt_lost_{payment_ref}"),
-        timestamp: fixture.now(),
-    };
+    let request = alices_checkout(&payment_ref, amount, receipt);
+    let spec = success(
+        &request,
+        &session,
+        format!("evt_lost_{payment_ref}"),
+        fixture.now(),
+    );
     let body = fixture.event_body(&spec).await.expect("a success webhook");
     let headers = fixture
         .sign(&body, spec.timestamp, Secret::Current)
@@ -340,3 +308,39 @@ macro_rules! e2e {
 }
 
 payments_web::adapter_registry!(e2e);
+
+/// The checkout the server asked the provider for, as the fixture needs it to build events.
+fn alices_checkout(payment_ref: &str, amount: Money, receipt: i64) -> CheckoutRequest {
+    CheckoutRequest {
+        payment_ref: payment_ref.to_string(),
+        amount,
+        username: "alice".into(),
+        receipt_id: receipt,
+        description: String::new(),
+        success_url: String::new(),
+        cancel_url: String::new(),
+        idempotency_key: String::new(),
+        lifetime_secs: None,
+        created_at: None,
+    }
+}
+
+/// What the suite asks a fixture for: the genuine success webhook of `session`.
+fn success<'a>(
+    request: &'a CheckoutRequest,
+    session: &'a CheckoutSession,
+    event_id: String,
+    timestamp: i64,
+) -> EventSpec<'a> {
+    EventSpec {
+        kind: Kind::Succeeded,
+        request,
+        session,
+        amount: request.amount,
+        refunded: None,
+        this_refund: None,
+        other_amount: None,
+        event_id,
+        timestamp,
+    }
+}

@@ -14,12 +14,7 @@ fn real_server(extra: &[(&str, &str)]) -> (String, String, std::process::Child, 
     let mut env = vec![("BIND_ADDR", "127.0.0.1:0")];
     env.extend_from_slice(extra);
     let (lines, child, dir) = serve_until_open(&env);
-    let base = lines
-        .last()
-        .and_then(|l| l.strip_prefix("Open "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(|u| u.trim_end_matches("/login").to_string())
-        .unwrap_or_else(|| panic!("{lines:?}"));
+    let base = crate::startup::base_from_open_line(&lines);
     let password = lines
         .iter()
         .find_map(|l| {

@@ -19,12 +19,7 @@ async fn secret_query_values_and_the_metrics_token_never_reach_a_log_file() {
         ("LOG_DIR", &log_dir),
         ("METRICS_TOKEN", METRICS_TOKEN),
     ]);
-    let base = lines
-        .last()
-        .and_then(|l| l.strip_prefix("Open "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(|u| u.trim_end_matches("/login").to_string())
-        .unwrap_or_else(|| panic!("{lines:?}"));
+    let base = crate::startup::base_from_open_line(&lines);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

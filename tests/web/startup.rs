@@ -209,6 +209,16 @@ fn the_cli_adds_users_and_imports_usage_all_or_nothing() {
     );
 }
 
+/// The site's base URL from the server's last `Open <base>/login ...` line.
+pub(crate) fn base_from_open_line(lines: &[String]) -> String {
+    lines
+        .last()
+        .and_then(|l| l.strip_prefix("Open "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|u| u.trim_end_matches("/login").to_string())
+        .unwrap_or_else(|| panic!("{lines:?}"))
+}
+
 /// The real binary, started on `BIND_ADDR`, until it prints its `Open …` line: returns every
 /// line it printed up to then, and the child (killed on drop by the caller).
 pub(crate) fn serve_until_open(

@@ -11,7 +11,6 @@ use serde_json::Value;
 
 use super::evidence::PublishedRequest;
 use super::fixture::Received;
-use super::published::load;
 use super::{ensure, fail, skip, Check, Cx};
 
 /// What a string value looks like.
@@ -260,7 +259,7 @@ fn call_name(method: &str, path: &str) -> String {
 
 /// Every request the mock received so far has a published example and agrees with it.
 pub async fn requests(cx: &Cx<'_>) -> Check {
-    let evidence = load(cx)?;
+    let evidence = cx.evidence()?;
     let received =
         cx.f.received()
             .await

@@ -56,7 +56,7 @@ use crate::webhook::{WebhookEvent, WebhookRequest};
 use amounts::Chosen;
 
 /// Why a check did not pass.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Verdict {
     Fail(String),
     Skip(String),
@@ -106,6 +106,8 @@ pub(crate) async fn catch<T>(fut: impl Future<Output = T>) -> Result<T, String> 
 pub(crate) struct Cx<'a> {
     pub f: &'a dyn AdapterFixture,
     pub chosen: Vec<Chosen>,
+    /// The fixture's evidence folder, read once for the run.
+    pub evidence: Result<evidence::Evidence, Verdict>,
 }
 
 static SEQ: AtomicU64 = AtomicU64::new(1);
@@ -115,6 +117,11 @@ fn seq() -> u64 {
 }
 
 impl Cx<'_> {
+    /// The evidence read for this run, or why there is none (a failure or a skip).
+    pub fn evidence(&self) -> Result<&evidence::Evidence, Verdict> {
+        self.evidence.as_ref().map_err(Clone::clone)
+    }
+
     /// A payment id no other check (or run in this process) uses.
     pub fn new_ref(&self, tag: &str) -> String {
         format!("pay_cfm_{tag}_{}_{}", std::process::id(), seq())
@@ -215,16 +222,7 @@ impl Cx<'_> {
         refunded: Option<Money>,
     ) -> Result<WebhookEvent, Verdict> {
         let body = self.body(kind, req, session, refunded).await?;
-        self.f
-            .provider()
-            .parse_webhook(&self.signed(&body))
-            .await
-            .map_err(|e| {
-                fail(format!(
-                    "a genuine, correctly signed {} webhook was refused: {e}",
-                    kind.label()
-                ))
-            })
+        self.parse(kind.label(), &body).await
     }
 
     /// A genuine body of the first kind the fixture builds, about a fresh checkout.
@@ -297,7 +295,11 @@ pub async fn run(f: &dyn AdapterFixture) -> Report {
         .iter()
         .filter_map(|c| amounts::choose(c, &currencies, &overrides, f.wire_amount()))
         .collect();
-    let cx = Cx { f, chosen };
+    let cx = Cx {
+        f,
+        chosen,
+        evidence: published::load(f),
+    };
     let r = &mut Report {
         provider: f.provider().name().to_string(),
         results: Vec::new(),

@@ -4,14 +4,14 @@
 //! with the vector's own secret.
 
 use super::evidence::{Evidence, Expect, PublishedEvent};
-use super::{ensure, fail, skip, Check, Cx, Secret, Verdict};
+use super::{ensure, fail, skip, AdapterFixture, Check, Cx, Secret, Verdict};
 use crate::webhook::{EventKind, WebhookError, WebhookEvent, WebhookRequest};
 
 /// The fixture's evidence, loaded; a skip only for an adapter that says why it has none.
-pub(crate) fn load(cx: &Cx<'_>) -> Result<Evidence, Verdict> {
-    match cx.f.evidence_dir() {
+pub(crate) fn load(f: &dyn AdapterFixture) -> Result<Evidence, Verdict> {
+    match f.evidence_dir() {
         Some(dir) => Evidence::load(&dir).map_err(|e| fail(format!("the evidence folder: {e}"))),
-        None => Err(match cx.f.no_evidence_because() {
+        None => Err(match f.no_evidence_because() {
             Some(why) => skip(format!("no published evidence: {why}")),
             None => fail(
                 "the fixture names no evidence folder (hook evidence_dir): an adapter is judged on the \
@@ -23,7 +23,7 @@ pub(crate) fn load(cx: &Cx<'_>) -> Result<Evidence, Verdict> {
 
 /// The folder reads, and every event kind the fixture declares is backed by a published payload.
 pub async fn kinds(cx: &Cx<'_>) -> Check {
-    let evidence = load(cx)?;
+    let evidence = cx.evidence()?;
     let missing: Vec<&str> =
         cx.f.event_kinds()
             .into_iter()
@@ -41,7 +41,7 @@ pub async fn kinds(cx: &Cx<'_>) -> Check {
 
 /// Every published payload, sent as the provider sends it, means what its documentation says.
 pub async fn events(cx: &Cx<'_>) -> Check {
-    let evidence = load(cx)?;
+    let evidence = cx.evidence()?;
     if evidence.events.is_empty() {
         return Err(skip("the evidence folder holds no published event"));
     }
@@ -177,7 +177,7 @@ pub(crate) fn judge(expect: &Expect, ev: &WebhookEvent) -> Vec<String> {
 /// one is. A scheme read differently (header name, encoding, prefix, signed message) fails here
 /// whatever the fixture's own `sign` does.
 pub async fn signatures(cx: &Cx<'_>) -> Check {
-    let evidence = load(cx)?;
+    let evidence = cx.evidence()?;
     let vectors = evidence.signatures.as_ref();
     let cases = vectors.map(|v| v.cases.as_slice()).unwrap_or_default();
     if cases.is_empty() {

@@ -62,6 +62,35 @@ fn refund_audit(p: &PaymentRow, actor: &str, detail: serde_json::Value) -> NewAu
         .payment(p.id)
 }
 
+/// A refund we learn of from the provider (an event or its list) that no row of ours is: one made
+/// in the provider's dashboard. Returns its row id.
+fn insert_from_provider(
+    c: &mut Conn,
+    p: &PaymentRow,
+    external_id: &str,
+    amount_minor: i64,
+    status: RefundStatus,
+    actor: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    Ok(diesel::insert_into(refunds::table)
+        .values((
+            refunds::payment_id.eq(p.id),
+            refunds::provider.eq(&p.provider),
+            refunds::external_id.eq(external_id),
+            refunds::amount_minor.eq(amount_minor),
+            refunds::currency.eq(&p.currency),
+            refunds::status.eq(status.as_str()),
+            refunds::origin.eq("provider"),
+            refunds::reason.eq("started at the provider"),
+            refunds::requested_by.eq(actor),
+            refunds::created_at.eq(now),
+            refunds::updated_at.eq(now),
+        ))
+        .returning(refunds::id)
+        .get_result(c)?)
+}
+
 fn fmt(p: &PaymentRow, minor: i64) -> String {
     payments_core::Currency::from_code(&p.currency)
         .map(|cur| payments_core::Money::new(minor, cur).to_string())
@@ -373,22 +402,7 @@ pub fn apply_event(
                         recorded = json!({"external_refund_id": r.id, "refused": reason});
                         refused = Some(reason);
                     } else {
-                        let id: i64 = diesel::insert_into(refunds::table)
-                            .values((
-                                refunds::payment_id.eq(p.id),
-                                refunds::provider.eq(&p.provider),
-                                refunds::external_id.eq(&r.id),
-                                refunds::amount_minor.eq(a),
-                                refunds::currency.eq(&p.currency),
-                                refunds::status.eq(to.as_str()),
-                                refunds::origin.eq("provider"),
-                                refunds::reason.eq("started at the provider"),
-                                refunds::requested_by.eq(&actor),
-                                refunds::created_at.eq(now),
-                                refunds::updated_at.eq(now),
-                            ))
-                            .returning(refunds::id)
-                            .get_result(c)?;
+                        let id = insert_from_provider(c, &p, &r.id, a, to, &actor, now)?;
                         recorded = json!({"refund": id, "external_refund_id": r.id, "status": to.as_str(), "origin": "provider"});
                     }
                 }

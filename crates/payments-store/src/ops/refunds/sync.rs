@@ -6,7 +6,7 @@ use payments_core::{refund_marker, unix_now, ProviderRefund, RefundState};
 use serde_json::json;
 
 use super::super::{audit, Conn};
-use super::{advance, fmt, locked, refund_audit, settle};
+use super::{advance, fmt, insert_from_provider, locked, refund_audit, settle};
 use crate::models::{RefundRow, RefundStatus};
 use crate::outcomes::RefundSync;
 use crate::schema::refunds;
@@ -107,22 +107,7 @@ pub fn sync(
                 if to.is_void() {
                     continue;
                 }
-                let id: i64 = diesel::insert_into(refunds::table)
-                    .values((
-                        refunds::payment_id.eq(p.id),
-                        refunds::provider.eq(&p.provider),
-                        refunds::external_id.eq(&l.refund_id),
-                        refunds::amount_minor.eq(a),
-                        refunds::currency.eq(&p.currency),
-                        refunds::status.eq(to.as_str()),
-                        refunds::origin.eq("provider"),
-                        refunds::reason.eq("started at the provider"),
-                        refunds::requested_by.eq(actor),
-                        refunds::created_at.eq(now),
-                        refunds::updated_at.eq(now),
-                    ))
-                    .returning(refunds::id)
-                    .get_result(c)?;
+                let id = insert_from_provider(c, &p, &l.refund_id, a, to, actor, now)?;
                 seen.push(id);
                 report.added += 1;
                 audit::append(
