@@ -129,3 +129,33 @@ fn secrets_never_appear_in_debug_output() {
         assert!(text.contains("redacted"), "{text}");
     }
 }
+
+/// The key's and the source type's bounds, at each edge (what cargo mutants found unchecked).
+#[test]
+fn the_secret_key_and_source_type_are_held_to_their_form_at_each_edge() {
+    for key in ["skey_12345", "skey_test_5rq7d1whd0u3ojqhfd2"] {
+        assert!(from(&[("OMISE_SECRET_KEY", key)]).is_ok(), "{key}");
+    }
+    for key in [
+        "skey_1234",
+        "pkey_test_5rq7d1whd0u3",
+        "skey_ab cd1234",
+        "skey_abc:defgh",
+        "skey_\tabcdefgh",
+    ] {
+        assert!(
+            config_error(&[("OMISE_SECRET_KEY", key)]).contains("OMISE_SECRET_KEY"),
+            "{key:?}"
+        );
+    }
+    let longest = "a".repeat(64);
+    let source = |s: &str| from(&[("OMISE_SECRET_KEY", KEY), ("OMISE_SOURCE_TYPE", s)]);
+    assert!(source(&longest).is_ok(), "64 characters");
+    assert!(source("truemoney_jumpapp").is_ok());
+    for bad in ["a".repeat(65), "mobile-banking".into(), "promptpay!".into()] {
+        match source(&bad) {
+            Err(ProviderError::Config(m)) => assert!(m.contains("OMISE_SOURCE_TYPE"), "{bad:?}: {m}"),
+            other => panic!("{bad:?} gave {other:?}"),
+        }
+    }
+}

@@ -444,3 +444,35 @@ async fn post_is_retried_only_when_the_connection_never_opened() {
         other => panic!("connection refused gave {other:?}"),
     }
 }
+
+/// `POST /charges` answered with something that is not a charge (another object, or a charge
+/// without a `chrg_` id) is an error, never a checkout (what cargo mutants found unchecked).
+#[tokio::test]
+async fn a_charge_answer_that_is_not_a_charge_is_an_error() {
+    use payments_core::mock::Fault;
+    use serde_json::json;
+    use wiremock::ResponseTemplate;
+    let mock = MockOmise::start().await;
+    let provider = mock.provider();
+    for (n, answer) in [
+        json!({"object": "refund", "id": "chrg_test_5x1753iuub61dfe41q4", "amount": 123_450, "currency": "thb",
+               "status": "pending", "authorize_uri": "https://pay.example/a"}),
+        json!({"object": "charge", "id": "rfnd_test_1", "amount": 123_450, "currency": "thb",
+               "status": "pending", "authorize_uri": "https://pay.example/a"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        mock.inject(
+            "POST",
+            "/charges",
+            Fault::Reply(ResponseTemplate::new(200).set_body_json(answer)),
+            1,
+        );
+        let err = provider
+            .create_checkout(&checkout(&format!("pay_answer{n}"), thb(123_450)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::UnexpectedResponse { .. }), "{n}: {err:?}");
+    }
+}

@@ -44,6 +44,24 @@ mod config {
         let local = PayPalConfig::new("http://127.0.0.1:9/", "c", "s", "WH1").unwrap();
         assert_eq!(local.api_base, "http://127.0.0.1:9");
     }
+
+    /// The webhook id is up to 50 letters and digits (the verify request's `webhook_id`).
+    #[test]
+    fn the_webhook_id_takes_up_to_fifty_characters() {
+        let with_id = |id: &'static str| {
+            let vars: &'static [(&str, &str)] = Box::leak(Box::new([
+                ("PAYPAL_CLIENT_ID", "cid"),
+                ("PAYPAL_CLIENT_SECRET", "s"),
+                ("PAYPAL_WEBHOOK_ID", id),
+            ]));
+            PayPalConfig::from_lookup(&lookup(vars))
+        };
+        let fifty: &'static str = Box::leak("A".repeat(50).into_boxed_str());
+        let fifty_one: &'static str = Box::leak("A".repeat(51).into_boxed_str());
+        assert!(with_id(fifty).is_ok(), "50 characters");
+        let e = with_id(fifty_one).unwrap_err();
+        assert!(e.to_string().contains("PAYPAL_WEBHOOK_ID"), "{e}");
+    }
 }
 
 mod amounts {
