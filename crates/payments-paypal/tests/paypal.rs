@@ -69,6 +69,43 @@ async fn approved_order(
 /// Our payment id is PayPal's `custom_id` (1 to 127 characters, Orders v2
 /// `purchase_unit_request`): 127 characters go through whole, 128 are refused before any call
 /// (never cut: a cut id would not name the payment when PayPal echoes it).
+/// An order id goes into the URL only as PayPal writes ids (letters, digits, `-`, `_`, at most
+/// 64): anything else is refused before any call (what cargo mutants found unchecked).
+#[tokio::test]
+async fn an_order_id_that_is_not_a_paypal_id_never_reaches_the_url() {
+    let mock = MockPayPal::start().await;
+    let provider = mock.provider();
+    let before = mock.received().await.len();
+    let longest = "A".repeat(64);
+    for bad in [
+        "",
+        "5O190127/../x",
+        "5O19?x=1",
+        "5O19 0127",
+        "A%2F",
+        &"A".repeat(65),
+    ] {
+        let err = provider.fetch_payment(bad).await.unwrap_err();
+        assert!(
+            matches!(err, ProviderError::UnexpectedResponse { .. }),
+            "{bad:?}: {err:?}"
+        );
+    }
+    assert_eq!(mock.received().await.len(), before, "nothing sent to PayPal");
+    for fine in ["5O190127TN364715T", "ORDER-1_a", longest.as_str()] {
+        let err = provider.fetch_payment(fine).await.err();
+        assert!(
+            !matches!(err, Some(ProviderError::UnexpectedResponse { .. })),
+            "{fine:?}: {err:?}"
+        );
+    }
+    let asked = mock.received().await[before..]
+        .iter()
+        .filter(|r| r.url.path().starts_with("/v2/checkout/orders/"))
+        .count();
+    assert_eq!(asked, 3, "each well-formed id is asked about");
+}
+
 #[tokio::test]
 async fn a_payment_id_longer_than_custom_id_is_refused_before_any_call() {
     let mock = MockPayPal::start().await;

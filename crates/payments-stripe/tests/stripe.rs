@@ -113,6 +113,30 @@ async fn published_vectors_pass_through_the_adapter() {
 // ---------------------------------------------------------------------------------------------
 // Outbound requests
 
+/// Stripe takes an Idempotency-Key of up to 255 characters: one of 255 is sent, one of 256 is
+/// refused before any call (what cargo mutants found unchecked).
+#[tokio::test]
+async fn an_idempotency_key_is_sent_up_to_stripes_255_characters() {
+    let mock = MockStripe::start().await;
+    let provider = mock.provider();
+    let mut req = checkout("pay_key_255", money(123_450, "THB"));
+    req.idempotency_key = "k".repeat(255);
+    provider
+        .create_checkout(&req)
+        .await
+        .expect("a 255-character key is sent");
+    let sent = mock.received_requests().await.len();
+    let mut req = checkout("pay_key_256", money(123_450, "THB"));
+    req.idempotency_key = "k".repeat(256);
+    let err = provider.create_checkout(&req).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Config(_)), "{err:?}");
+    assert_eq!(
+        mock.received_requests().await.len(),
+        sent,
+        "nothing sent to Stripe"
+    );
+}
+
 #[tokio::test]
 async fn checkout_sends_the_documented_form() {
     let mock = MockStripe::start().await;
