@@ -288,50 +288,6 @@ async fn admins_see_all_receipts_and_the_audit_log() {
     assert_eq!(bob.get("/admin/audit").await.status(), StatusCode::NOT_FOUND);
 }
 
-/// PostgreSQL goes away: the webhook is answered 503 (so the provider retries), nothing is half
-/// written, and the retry after the outage pays the receipt.
-#[cfg(feature = "postgres")]
-#[actix_web::test]
-#[cfg_attr(
-    postgres_tests_ignored,
-    ignore = "needs PostgreSQL: set TEST_DATABASE_URL and use --all-features (see README)"
-)]
-async fn a_database_outage_is_503_and_the_retry_succeeds() {
-    let Some(pg) = payments_store::testing::postgres("web_outage") else {
-        return;
-    };
-    let server = TestServer::start_with(Db::Postgres(pg), &[]).await;
-    server.add_user("bob", Role::User);
-    server.add_usage("bob", "j", 5);
-    let bob = Browser::login(&server, "bob").await;
-    let receipt = bob.create_receipt().await;
-    bob.pay_now(receipt).await;
-    let (payment, amount) = server.payment_of(receipt);
-    let hook = dummy()
-        .signed_webhook("evt_outage", "payment.succeeded", &payment, amount, unix_now())
-        .unwrap();
-
-    server.postgres().unwrap().set_available(false);
-    let (status, body) = server.post_webhook(hook.headers(), &hook.body).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    let health = reqwest::get(server.url("/healthz")).await.unwrap();
-    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
-
-    server.postgres().unwrap().set_available(true);
-    assert_eq!(
-        server.receipt_status(receipt),
-        ReceiptStatus::Unpaid,
-        "nothing was half written"
-    );
-    let (status, body) = server.post_webhook(hook.headers(), &hook.body).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body["result"], "finalized",
-        "the redelivery is processed, not taken for a duplicate"
-    );
-    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid);
-}
-
 /// A verified failure for a payment we do not know is recorded and acknowledged (200,
 /// "unmatched", audited), so the provider stops retrying; a redelivery is a duplicate. A verified
 /// success for an unknown payment stays 422 (retryable: it can race the checkout).

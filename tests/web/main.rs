@@ -13,6 +13,7 @@ mod ingest;
 mod lockout;
 mod log_redaction;
 mod nul_text;
+mod outage;
 mod portal;
 mod receipts;
 mod reconcile;

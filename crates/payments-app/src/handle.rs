@@ -91,6 +91,7 @@ impl App {
         self.inner.metrics.render(
             self.inner.store.pool_state(),
             (stats.batches(), stats.events(), stats.largest_batch()),
+            self.inner.ingest.database_up(),
         )
     }
 

@@ -71,7 +71,7 @@ impl Metrics {
 
     /// The text exposition, with the database pool's open and idle connections and the webhook
     /// writers' figures (batches, events, largest batch).
-    pub fn render(&self, pool: (u32, u32), writers: (u64, u64, u64)) -> String {
+    pub fn render(&self, pool: (u32, u32), writers: (u64, u64, u64), database_up: bool) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP payments_webhooks_total Webhooks answered, by provider, result and HTTP status.\n",
@@ -140,6 +140,11 @@ impl Metrics {
         );
         out.push_str("# TYPE payments_webhook_largest_batch gauge\n");
         let _ = writeln!(out, "payments_webhook_largest_batch {largest}");
+        out.push_str(
+            "# HELP payments_database_up 1 while the database answers, 0 while webhooks are answered 503 for want of it.\n",
+        );
+        out.push_str("# TYPE payments_database_up gauge\n");
+        let _ = writeln!(out, "payments_database_up {}", u8::from(database_up));
         out
     }
 }
@@ -155,7 +160,7 @@ mod tests {
         m.webhook("dummy", "refused", 400, Duration::from_millis(300));
         m.refused("dummy", "bad_signature");
         m.login("ok");
-        let text = m.render((3, 2), (4, 9, 3));
+        let text = m.render((3, 2), (4, 9, 3), false);
         assert!(text
             .contains("payments_webhooks_total{provider=\"dummy\",result=\"finalized\",status=\"200\"} 1"));
         assert!(text.contains("payments_webhook_duration_seconds_bucket{le=\"0.01\"} 1"));
@@ -168,5 +173,6 @@ mod tests {
         assert!(text.contains("payments_webhook_batches_total 4\n"));
         assert!(text.contains("payments_webhook_batched_events_total 9\n"));
         assert!(text.contains("payments_webhook_largest_batch 3\n"));
+        assert!(text.contains("payments_database_up 0\n"));
     }
 }

@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "postgres")]
+mod outage;
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,6 +84,15 @@ struct Args {
     /// it first; else `web` beside this benchmark's own binary.
     #[arg(long)]
     server: Option<std::path::PathBuf>,
+    /// Instead of the throughput run: take PostgreSQL away for this many seconds while
+    /// `--deliveries` arrive spread over the outage, and report how and when each was answered
+    /// and how soon after the return deliveries are written again.
+    #[arg(long)]
+    outage_secs: Option<u64>,
+    /// With `--outage-secs`: how long a delivery waits for its answer before it counts as
+    /// unanswered.
+    #[arg(long, default_value_t = 120)]
+    outage_client_timeout: u64,
 }
 
 type Failure = String;
@@ -106,6 +118,14 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     // Before any seeding: a missing server binary is said at once.
     let server = server_binary(args)?;
+    if let Some(secs) = args.outage_secs {
+        #[cfg(feature = "postgres")]
+        return outage::run(args, &server, secs.max(1));
+        #[cfg(not(feature = "postgres"))]
+        return Err(format!(
+            "--outage-secs {secs} needs --backend postgres, in a build with `--features postgres`"
+        ));
+    }
     let durability = if args.relaxed {
         Durability::Relaxed
     } else {

@@ -97,4 +97,29 @@ fn a_small_run_on_postgres_pays_every_receipt() {
     };
     let out = run_bench(&web, &["--backend", "postgres", "--database-url", &url]);
     assert!(out.contains("== Postgres, durability durable"), "{out}");
+
+    // The outage mode: every delivery while the database is away is told to retry later, and
+    // everything is paid once after it returns.
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_payments-bench"))
+        .arg("--server")
+        .arg(&web)
+        .args(["--backend", "postgres", "--database-url", &url])
+        .args(["--deliveries", "4", "--outage-secs", "2"])
+        .env_remove("WEBHOOK_WRITERS")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the outage run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "answers: 4 of 4 were 503 with Retry-After, 0 other [], 0 no answer",
+        "answer time ms: p50 ",
+        "the first redelivery was written ",
+        "verified: all 4 receipts paid, 4 finalize audit entries (one per payment)",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
+    }
 }

@@ -5,7 +5,10 @@
 //! its own savepoint, one commit (one sync to stable storage) for the whole batch. Each event's
 //! outcome goes back on its own channel only after that commit returned. If the batch cannot be
 //! committed, nothing of it was written, and each event is written again on its own, so every
-//! sender still gets its own outcome (or its own error).
+//! sender still gets its own outcome (or its own error) — unless the database could not be
+//! reached: then the whole batch fails at once (each event alone would only wait for the pool's
+//! timeout again), and while the [`Availability`] circuit is open a batch is answered "database
+//! unavailable" without being tried.
 //!
 //! The queue itself (its bound, how long a sender waits for room) belongs to the caller: this
 //! module only drains it.
@@ -16,6 +19,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::availability::Availability;
 use crate::outcomes::{EventOutcome, VerifiedEvent};
 use crate::{Store, StoreError};
 
@@ -45,6 +49,7 @@ pub struct WriterStats {
     largest: AtomicU64,
     fallbacks: AtomicU64,
     retried: AtomicU64,
+    unreachable: AtomicU64,
 }
 
 impl WriterStats {
@@ -68,6 +73,12 @@ impl WriterStats {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
+    /// Batches answered "database unavailable" as a whole: not tried while the circuit was
+    /// open, or failed because the database could not be reached.
+    pub fn unreachable(&self) -> u64 {
+        self.unreachable.load(Ordering::Relaxed)
+    }
+
     /// Events whose savepoint failed on a transient error (a deadlock between writers) and
     /// that were written again on their own.
     pub fn retried(&self) -> u64 {
@@ -86,6 +97,7 @@ pub fn run_writer(
     queue: &Mutex<mpsc::Receiver<PendingEvent>>,
     max_batch: usize,
     stats: &WriterStats,
+    availability: &Availability,
 ) {
     let max_batch = max_batch.max(1);
     loop {
@@ -114,8 +126,32 @@ pub fn run_writer(
         stats.events.fetch_add(n, Ordering::Relaxed);
         stats.largest.fetch_max(n, Ordering::Relaxed);
         let began = Instant::now();
+        if !availability.is_up() {
+            // Nothing of it can commit now: every sender hears so at once (and retries later).
+            stats.unreachable.fetch_add(1, Ordering::Relaxed);
+            for reply in replies {
+                let _ = reply.send(Err(availability.down_error()));
+            }
+            continue;
+        }
         let outcomes = match store.handle_verified_events(&events) {
-            Ok(outcomes) => outcomes,
+            Ok(outcomes) => {
+                availability.answered();
+                outcomes
+            }
+            Err(e) if e.is_unreachable() => {
+                availability.unreachable();
+                stats.unreachable.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, events = n, "a batch of webhook events could not reach the database; all of it is answered retry-later");
+                let cause = match &e {
+                    StoreError::Unavailable(cause) => cause.clone(),
+                    other => other.to_string(),
+                };
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable(cause.clone())));
+                }
+                continue;
+            }
             Err(e) => {
                 // Nothing of the batch was committed: write each event on its own, so that each
                 // sender gets its own outcome or error.

@@ -66,6 +66,20 @@ impl StoreError {
         }
     }
 
+    /// The database itself could not be reached (no connection, or the connection was lost):
+    /// nothing else sent to it now can succeed either. A lock or a serialization failure is
+    /// transient but not this.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(DieselError::DatabaseError(kind, _)) => matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+            ),
+            _ => false,
+        }
+    }
+
     pub(crate) fn unique_violation(e: &DieselError) -> bool {
         matches!(
             e,

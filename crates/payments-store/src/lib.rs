@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod availability;
 pub mod batch;
 #[cfg(feature = "sqlite")]
 pub mod checkpoint;
@@ -84,9 +85,22 @@ mod reconcile;
 pub struct Store {
     pool: DbPool,
     durability: Durability,
+    /// Where [`Store::probe`] connects (its `Debug` hides the URL: it may hold a password).
+    target: HiddenTarget,
     /// SQLite: checkpoints the WAL off the commit path (see [`checkpoint`]).
     #[cfg(feature = "sqlite")]
     _checkpointer: Option<checkpoint::Checkpointer>,
+}
+
+struct HiddenTarget(Target);
+
+impl std::fmt::Debug for HiddenTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Target::Sqlite(path) => write!(f, "Sqlite({path:?})"),
+            Target::Postgres(url) => write!(f, "Postgres({:?})", redact(url)),
+        }
+    }
 }
 
 #[cfg(feature = "sqlite")]
@@ -107,10 +121,11 @@ impl Store {
     /// Opens the database named by `url` (see [`parse_url`]) and applies pending migrations.
     pub fn open(url: &str, options: &PoolOptions) -> Result<Store, StoreError> {
         let pool = connection::open(url, options)?;
+        let target = parse_url(url)?;
         #[cfg(feature = "sqlite")]
-        let checkpointer = match parse_url(url)? {
+        let checkpointer = match &target {
             Target::Sqlite(path) => Some(checkpoint::Checkpointer::start(
-                &path,
+                path,
                 connection::sqlite_synchronous(options.durability),
             )?),
             Target::Postgres(_) => None,
@@ -118,6 +133,7 @@ impl Store {
         Ok(Store {
             pool,
             durability: options.durability,
+            target: HiddenTarget(target),
             #[cfg(feature = "sqlite")]
             _checkpointer: checkpointer,
         })
@@ -200,6 +216,12 @@ impl Store {
             DbPool::Pg(pool) => select.execute(&mut *pool.get_timeout(timeout)?)?,
         };
         Ok(())
+    }
+
+    /// A connection of its own (not from the pool) for telling whether the database answers
+    /// (see [`availability`]); it connects on its first ping.
+    pub fn probe(&self) -> availability::Probe {
+        availability::Probe::new(self.target.0.clone())
     }
 
     /// The pool's open and idle connections.

@@ -98,6 +98,19 @@ async fn learn_payment_and_retry(
     app.ingest().submit(again).await.ok()
 }
 
+/// 503 with `Retry-After`: nothing of the webhook was written.
+fn retry_later(app: &App, message: String) -> WebhookReply {
+    let mut reply = WebhookReply::new(Answer::RetryLater, "retry_later", message);
+    reply.retry_after = Some(app.ingest().retry_after_secs());
+    reply
+}
+
+/// A webhook that could not be audited because the database does not answer.
+fn database_down(app: &App) -> WebhookReply {
+    let since = app.ingest().availability().since_last_answer();
+    retry_later(app, IngestError::DatabaseDown(since).to_string())
+}
+
 /// Verifies, records and acts on one webhook. Every path is audited. The answer comes only
 /// after what it changed was committed.
 pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply {
@@ -105,7 +118,9 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
     let event = match provider.parse_webhook(&request).await {
         Ok(ev) => ev,
         Err(e) => {
-            refused::audit_refused(app, &request, &e.to_string(), e.code()).await;
+            if !refused::audit_refused(app, &request, &e.to_string(), e.code()).await {
+                return database_down(app);
+            }
             let (answer, result) = match e {
                 WebhookError::Upstream(_) => (Answer::RetryLater, "retry_later"),
                 // Nothing changed, nothing stored: only the answer differs (Mollie).
@@ -121,7 +136,9 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
         SignatureVerdict::Verified { method } => method.clone(),
         other => {
             let reason = bounded(&format!("not verified: {other:?}"));
-            refused::audit_refused(app, &request, &reason, "not_verified").await;
+            if !refused::audit_refused(app, &request, &reason, "not_verified").await {
+                return database_down(app);
+            }
             return WebhookReply::new(Answer::Refused, "refused", reason);
         }
     };
@@ -130,7 +147,9 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
     let raw_payload = String::from_utf8_lossy(&request.body).into_owned();
     if let Err(e) = text::check(&event, &raw_payload) {
         let reason = e.to_string();
-        refused::audit_refused(app, &request, &reason, text::CODE).await;
+        if !refused::audit_refused(app, &request, &reason, text::CODE).await {
+            return database_down(app);
+        }
         return WebhookReply::new(Answer::Refused, "refused", reason);
     }
     tracing::info!(provider = provider.name(), event = %event.event_id, kind = event.kind.label(), "webhook verified");
@@ -158,9 +177,7 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
         Err(IngestError::Store(e)) => return store_failure(&e),
         Err(e) => {
             tracing::warn!(error = %e, "webhook not written; the provider will retry");
-            let mut reply = WebhookReply::new(Answer::RetryLater, "retry_later", e.to_string());
-            reply.retry_after = Some(app.ingest().retry_after_secs());
-            return reply;
+            return retry_later(app, e.to_string());
         }
     };
     let outcome = match (outcome, after_look_up) {

@@ -19,8 +19,16 @@ fn claimed_event_id(body: &[u8]) -> Option<String> {
 }
 
 /// Audits and logs a refused webhook (the first of its kind this minute; the rest are counted).
-pub(super) async fn audit_refused(app: &App, request: &WebhookRequest, reason: &str, code: &str) {
+/// `false`, with nothing counted: the database does not answer, so the refusal could not be
+/// audited; the sender is to be told to retry later (a genuine sender's redelivery is then
+/// refused and audited once the database is back, and nothing waits for the pool meanwhile).
+#[must_use]
+pub(super) async fn audit_refused(app: &App, request: &WebhookRequest, reason: &str, code: &str) -> bool {
     let provider = app.provider_name();
+    if !app.ingest().database_up() {
+        tracing::warn!(provider, code, "a webhook was refused while the database does not answer; answered retry-later so that it is audited when delivered again");
+        return false;
+    }
     let reason = bounded(reason);
     app.metrics().refused(provider, code);
     let (refusal, previous) = app.refusals().note(provider, code, request.received_at);
@@ -48,6 +56,7 @@ pub(super) async fn audit_refused(app: &App, request: &WebhookRequest, reason: &
             tracing::error!(error = %e, "could not audit a refused webhook");
         }
     }
+    true
 }
 
 /// The audit record of refusals that were only counted during one minute.

@@ -926,11 +926,12 @@ fn the_batch_writer_answers_every_sender(store: &Store) {
     let refs: Vec<&str> = exts.iter().map(String::as_str).collect();
     let rows = receipts_with_checkouts(store, &refs);
     let stats = payments_store::batch::WriterStats::default();
+    let availability = payments_store::availability::Availability::default();
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let queue = std::sync::Mutex::new(rx);
     let outcomes: Vec<EventOutcome> = std::thread::scope(|s| {
         let writers: Vec<_> = (0..3)
-            .map(|_| s.spawn(|| payments_store::batch::run_writer(store, &queue, 16, &stats)))
+            .map(|_| s.spawn(|| payments_store::batch::run_writer(store, &queue, 16, &stats, &availability)))
             .collect();
         let senders: Vec<_> = exts
             .iter()
@@ -983,6 +984,61 @@ fn the_batch_writer_answers_every_sender(store: &Store) {
     );
     assert!(stats.largest_batch() <= 16);
     assert_eq!(stats.fallbacks(), 0);
+    assert_eq!(stats.unreachable(), 0);
+}
+
+/// While the circuit says the database is unreachable, a writer answers every queued event
+/// "unavailable" at once and writes nothing; once something answered again, the same events
+/// are written.
+fn the_batch_writer_refuses_at_once_while_the_database_is_unreachable(store: &Store) {
+    let exts = ["u_0", "u_1", "u_2"];
+    let rows = receipts_with_checkouts(store, &exts);
+    let availability = payments_store::availability::Availability::default();
+    let deliver = |availability: &payments_store::availability::Availability| {
+        let stats = payments_store::batch::WriterStats::default();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let queue = std::sync::Mutex::new(rx);
+        let mut replies = Vec::new();
+        for (i, ext) in exts.iter().enumerate() {
+            let ev = event(
+                &format!("evt_u{i}"),
+                EventKind::PaymentSucceeded,
+                ext,
+                Some(thb(100_000)),
+            );
+            let (pending, reply) = payments_store::batch::PendingEvent::new(ev);
+            tx.blocking_send(pending).unwrap();
+            replies.push(reply);
+        }
+        drop(tx);
+        payments_store::batch::run_writer(store, &queue, 16, &stats, availability);
+        let outcomes: Vec<_> = replies.into_iter().map(|r| r.blocking_recv().unwrap()).collect();
+        (outcomes, stats.unreachable())
+    };
+    availability.unreachable();
+    let (outcomes, unreachable) = deliver(&availability);
+    assert_eq!(unreachable, 1, "one batch, refused whole");
+    for outcome in &outcomes {
+        let e = outcome.as_ref().unwrap_err();
+        assert!(e.is_transient() && e.is_unreachable(), "{e}");
+        assert!(e.to_string().contains("has not answered"), "{e}");
+    }
+    for (receipt, _) in &rows {
+        let status = store.receipt(receipt.id).unwrap().unwrap().status().unwrap();
+        assert_eq!(status, ReceiptStatus::Unpaid, "nothing written");
+    }
+    availability.answered();
+    let (outcomes, unreachable) = deliver(&availability);
+    assert_eq!(unreachable, 0);
+    for outcome in outcomes {
+        assert!(
+            matches!(
+                outcome,
+                Ok(EventOutcome::Finalize(FinalizeOutcome::Finalized { .. }))
+            ),
+            "{outcome:?}"
+        );
+    }
 }
 
 /// A verified non-success event for a payment we do not know is acknowledged ("unmatched",
@@ -1123,6 +1179,7 @@ crate::store_tests!(
     a_mixed_batch_gives_each_event_its_own_outcome,
     a_batch_sees_what_its_earlier_events_wrote,
     the_batch_writer_answers_every_sender,
+    the_batch_writer_refuses_at_once_while_the_database_is_unreachable,
     commits_are_durable_on_every_pooled_connection,
     users_are_unique,
     import_is_all_or_nothing,
