@@ -10,7 +10,8 @@
       .then(function (r) { return r.json(); })
       .then(function (s) {
         var done = ['failed', 'expired', 'canceled'];
-        if (s.receipt_status === 'paid' || done.indexOf(s.payment_status) >= 0) {
+        var settled = ['paid', 'partially_refunded', 'refunded', 'void'];
+        if (settled.indexOf(s.receipt_status) >= 0 || done.indexOf(s.payment_status) >= 0) {
           window.location.reload();
           return;
         }

@@ -387,7 +387,7 @@ impl Chrome {
         }
     }
 
-    /// Logs in through the login form and waits for My Usage.
+    /// Logs in through the login form and waits for the landing page.
     pub async fn log_in(&self, user: &str) {
         self.open("/login").await;
         self.wait_for("input[name=username]")
@@ -401,7 +401,12 @@ impl Chrome {
             .await
             .expect("type the password");
         self.click_button("Log in").await;
-        self.wait_for_heading("My Usage").await;
+        // Users land on My Usage, admins on All receipts.
+        self.wait_until(
+            "My Usage or All receipts",
+            "const h = document.querySelector('h1'); return !!h && /My Usage|All receipts/.test(h.textContent);",
+        )
+        .await;
     }
 
     /// Logs out with the header's button.
@@ -484,10 +489,13 @@ impl Chrome {
         let mut problems = Vec::new();
         let path = self.path().await;
         self.screenshot(name).await;
+        // Against the window the test asked for: a page too wide for a phone can make the
+        // browser widen its layout viewport (and `innerWidth` with it) instead of scrolling.
         let (scroll, inner) = self.widths().await;
-        if scroll > inner {
+        let asked = u64::from(self.viewport.width);
+        if scroll > asked || inner > asked {
             problems.push(format!(
-                "{name} ({path}) at {}: scrolls sideways, {scroll} px wide in a {inner} px window",
+                "{name} ({path}) at {}: scrolls sideways, {scroll} px wide (window {inner} px) for a {asked} px screen",
                 self.viewport.name
             ));
         }
@@ -961,7 +969,11 @@ async fn refund_flow(viewport: Viewport) {
     );
     chrome.screenshot(&shot("1-paid-receipt")).await;
     let mut problems = refund_in_browser(&chrome, receipt, "5.00", "job 1 ran twice", "refund-confirm").await;
-    assert_eq!(shown_status(&chrome).await, "partially_refunded", "{name}");
+    assert_eq!(
+        shown_status(&chrome).await,
+        "Partially refunded, THB 5.00 back",
+        "{name}: the status in words"
+    );
     assert_eq!(
         server.receipt_status(receipt),
         ReceiptStatus::PartiallyRefunded,
@@ -981,7 +993,7 @@ async fn refund_flow(viewport: Viewport) {
     chrome.screenshot(&shot("2-partially-refunded")).await;
 
     problems.extend(refund_in_browser(&chrome, receipt, "5.00", "the rest", "refund-confirm-rest").await);
-    assert_eq!(shown_status(&chrome).await, "refunded", "{name}");
+    assert_eq!(shown_status(&chrome).await, "Refunded, THB 10.00 back", "{name}");
     assert_eq!(server.receipt_status(receipt), ReceiptStatus::Refunded, "{name}");
     assert_eq!(refunds_shown(&chrome).await, Some(2), "{name}");
     let form_left = chrome
@@ -1143,3 +1155,185 @@ async fn money_states(viewport: Viewport) {
 }
 
 at_both_sizes!(money_states: browser_receipt_money_states_on_desktop, browser_receipt_money_states_on_a_phone);
+
+/// The cells matching `css` that lie outside `[0, width]` horizontally (text and right edge),
+/// `width` defaulting to the window's.
+async fn cells_outside(chrome: &Chrome, css: &str, width: Option<u32>) -> Vec<String> {
+    let script = format!(
+        "const w = {}; return [...document.querySelectorAll({})].filter(e => {{ \
+           const r = e.getBoundingClientRect(); return r.width > 0 && (r.right > w + 0.5 || r.left < -0.5); }}) \
+           .map(e => e.textContent.trim() + ' ends at ' + Math.round(e.getBoundingClientRect().right) + ' of ' + w);",
+        width.map_or("window.innerWidth".to_string(), |w| w.to_string()),
+        json!(css)
+    );
+    serde_json::from_value(chrome.script(&script).await.expect("cell positions")).expect("a list")
+}
+
+/// How many cells match `css` (so that a check of their positions cannot pass on none).
+async fn count(chrome: &Chrome, css: &str) -> u64 {
+    chrome
+        .script(&format!(
+            "return document.querySelectorAll({}).length",
+            json!(css)
+        ))
+        .await
+        .ok()
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0)
+}
+
+/// A4 portrait at 96 px per inch, less Chromium's default print margins (about 1 cm a side).
+const A4_PRINT_WIDTH: u32 = 718;
+
+/// The portal with long unbroken names and big amounts, as a payer and an admin read it: Amount,
+/// Total and Cost stay inside the window (and inside the printed A4 width), Pay now comes before
+/// the first line item, the thanks page tells a partly refunded payment, admins see money net of
+/// refunds and void a receipt.
+async fn money_in_view(viewport: Viewport) {
+    let name = viewport.name;
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    let mut rows = String::new();
+    for i in 0..12 {
+        // 40-character job ids, 120-character descriptions without a space, big amounts.
+        let job = format!("slurm-array-{i:02}-{}", "0123456789abcdefghijklmnopq");
+        let desc: String = "resnet50_imagenet_lr0.1_bs256_seed42_epochs90_"
+            .repeat(3)
+            .chars()
+            .take(120)
+            .collect();
+        rows.push_str(&format!(
+            "alice,{job},{desc},{},0,2026-11-{:02}T12:00:00Z\n",
+            4_444_444_321_i64 + i,
+            1 + i
+        ));
+    }
+    server.import_usage_rows(&rows);
+    server.add_usage("alice", "การจำลองสภาพอากาศ-เอเชียตะวันออกเฉียงใต้-ensemble", 3);
+    let alice = Browser::login(&server, "alice").await;
+    let chrome = Chrome::start(viewport, &server).await;
+    chrome.log_in("alice").await;
+    let mut problems = Vec::new();
+
+    // My Usage: every Cost on screen.
+    assert!(
+        count(&chrome, "#bill td.num").await >= 12,
+        "{name}: the usage list"
+    );
+    for cell in cells_outside(&chrome, "#bill td.num, #bill th.num", None).await {
+        problems.push(format!("{name}: My Usage cost off screen: {cell}"));
+    }
+    problems.extend(chrome.check_page("money-in-view-usage").await);
+
+    let receipt = alice.create_receipt_of_first(13).await;
+    chrome.open(&format!("/receipts/{receipt}")).await;
+    assert_eq!(
+        count(&chrome, "table.lines td.amt").await,
+        13,
+        "{name}: the lines"
+    );
+    for cell in cells_outside(&chrome, "table.lines td.amt, #total", None).await {
+        problems.push(format!("{name}: receipt amount off screen: {cell}"));
+    }
+    let order = chrome
+        .script(
+            "const pay = [...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'Pay now'); \
+             const line = document.querySelector('table.lines tbody tr'); \
+             return [pay ? pay.getBoundingClientRect().top : -1, line.getBoundingClientRect().top];",
+        )
+        .await
+        .expect("positions");
+    let (pay_top, line_top): (f64, f64) = serde_json::from_value(order).expect("two numbers");
+    assert!(
+        pay_top >= 0.0 && pay_top < line_top,
+        "{name}: Pay now ({pay_top}) must come before the first line item ({line_top})"
+    );
+    problems.extend(chrome.check_page("money-in-view-receipt").await);
+
+    // Printed on A4: the same amounts inside the printable width.
+    chrome
+        .cdp("Emulation.setEmulatedMedia", json!({ "media": "print" }))
+        .await;
+    chrome
+        .cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": A4_PRINT_WIDTH, "height": 1040, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await;
+    for cell in cells_outside(&chrome, "table.lines td.amt, #total", Some(A4_PRINT_WIDTH)).await {
+        problems.push(format!("{name}: printed receipt amount outside A4: {cell}"));
+    }
+    chrome.screenshot("money-in-view-print").await;
+    chrome
+        .cdp("Emulation.clearDeviceMetricsOverride", json!({}))
+        .await;
+    chrome
+        .cdp("Emulation.setEmulatedMedia", json!({ "media": "" }))
+        .await;
+
+    // Paid, then partly refunded by an admin: the thanks page says so.
+    let checkout = alice.pay_now(receipt).await;
+    let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+    assert_eq!(
+        alice.simulate(&payment, "succeed").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    chrome.log_out().await;
+    chrome.log_in("root").await;
+    chrome.wait_for("#totals").await;
+    problems.extend(
+        refund_in_browser(
+            &chrome,
+            receipt,
+            "20.00",
+            "one job ran twice",
+            "money-in-view-refund",
+        )
+        .await,
+    );
+    chrome.open("/admin/receipts").await;
+    let net = chrome.wait_for("#totals .net").await.text().await.expect("net");
+    let received = chrome
+        .wait_for("#totals .received")
+        .await
+        .text()
+        .await
+        .expect("received");
+    assert_ne!(net, received, "{name}: the net total is less the refund");
+    for cell in cells_outside(&chrome, "#totals td.num, table.receipts td.num", None).await {
+        problems.push(format!("{name}: admin total off screen: {cell}"));
+    }
+    problems.extend(chrome.check_page("money-in-view-admin-receipts").await);
+
+    // Voiding an unpaid receipt through its form.
+    server.add_usage("alice", "to-void", 1);
+    let unpaid = alice.create_receipt().await;
+    chrome.open(&format!("/receipts/{unpaid}")).await;
+    chrome.wait_for("#not-yours").await;
+    type_into(
+        &chrome,
+        "#void-form input[name=reason]",
+        "billed to the wrong project",
+    )
+    .await;
+    problems.extend(chrome.check_page("money-in-view-void-form").await);
+    chrome.click_button("Void receipt").await;
+    chrome.wait_for("#void-notice").await;
+    assert_eq!(server.receipt_status(unpaid), ReceiptStatus::Void, "{name}");
+
+    chrome.log_out().await;
+    chrome.log_in("alice").await;
+    chrome.open(&format!("/payments/thanks?payment={payment}")).await;
+    chrome.wait_for_heading("Payment received, partly refunded").await;
+    let said = chrome.wait_for("#refunded").await.text().await.expect("text");
+    assert!(
+        said.contains("THB 20.00 of it has been refunded"),
+        "{name}: {said}"
+    );
+    problems.extend(chrome.check_page("money-in-view-thanks-refunded").await);
+    chrome.quit().await;
+    assert_no_problems(&problems, name);
+}
+
+at_both_sizes!(money_in_view: browser_money_stays_in_view_on_desktop, browser_money_stays_in_view_on_a_phone);

@@ -279,11 +279,19 @@ async fn admins_see_all_receipts_and_the_audit_log() {
         audit.contains("payment.intent") && audit.contains("1 entries"),
         "filtered audit log"
     );
-    // Admins may pay any receipt; users may not see admin pages.
-    assert!(admin
-        .get_text(&format!("/receipts/{receipt}"))
-        .await
-        .contains("Pay now"));
+    // Admins see whose an unpaid receipt is, and cannot pay it for them; users may not see
+    // admin pages.
+    let page = admin.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(!page.contains("Pay now"), "{page}");
+    assert!(
+        page.contains("This receipt is bob's: only bob can pay it."),
+        "{page}"
+    );
+    let resp = admin
+        .submit(&format!("/payments/receipts/{receipt}/start"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.text().await.unwrap().contains("only bob can pay it"));
     let bob = Browser::login(&server, "bob").await;
     assert_eq!(bob.get("/admin/audit").await.status(), StatusCode::NOT_FOUND);
 }

@@ -16,6 +16,7 @@ mod nul_text;
 mod outage;
 mod portal;
 mod receipts;
+mod receipts_told;
 mod reconcile;
 mod refunds;
 mod security;

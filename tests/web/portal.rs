@@ -548,6 +548,18 @@ crate::on_both_backends! {
     receipt_filters_on: admin_receipts_filter_search_total_and_export_csv_from_integers, receipt_filters_on_postgres, "web_receipt_filters";
 }
 
+/// The text of the first totals cell of class `class` (`billed`, `received`, `refunded`, `net`).
+fn cell(page: &str, class: &str) -> String {
+    let open = format!("class=\"num {class}\">");
+    let start = page.find(&open).map(|i| i + open.len()).unwrap_or(0);
+    page[start..]
+        .split("</td>")
+        .next()
+        .unwrap_or_default()
+        .replace("<strong>", "")
+        .replace("</strong>", "")
+}
+
 async fn receipt_filters_on(db: Db) {
     let server = TestServer::start_with(db, &[]).await;
     server.add_user("alice", Role::User);
@@ -571,25 +583,34 @@ async fn receipt_filters_on(db: Db) {
     let unpaid_bob = bob.create_receipt().await;
 
     let all = root.get_text("/admin/receipts").await;
+    assert_eq!(
+        (cell(&all, "received"), cell(&all, "refunded"), cell(&all, "net")),
+        (
+            "THB 3.00".to_string(),
+            "THB 0.00".to_string(),
+            "THB 3.00".to_string()
+        ),
+        "only the paid receipt's payment was received"
+    );
     assert!(
-        all.contains("3 receipts; total <strong>THB 11.00</strong>"),
+        all.contains("3 receipts.") && cell(&all, "billed") == "THB 11.00",
         "{all}"
     );
     let unpaid = root.get_text("/admin/receipts?status=unpaid").await;
     assert!(
-        unpaid.contains("2 receipts match; total <strong>THB 8.00</strong>"),
+        unpaid.contains("2 receipts match.") && cell(&unpaid, "billed") == "THB 8.00",
         "{unpaid}"
     );
     assert!(!unpaid.contains(&format!("#{paid}<")));
     let by_user = root.get_text("/admin/receipts?user=alice").await;
     assert!(
-        by_user.contains("2 receipts match; total <strong>THB 4.00</strong>"),
+        by_user.contains("2 receipts match.") && cell(&by_user, "billed") == "THB 4.00",
         "{by_user}"
     );
     // Search: a receipt number, or part of a username (an _ is literal, not a wildcard).
     let by_id = root.get_text(&format!("/admin/receipts?q=%23{unpaid_bob}")).await;
     assert!(
-        by_id.contains("1 receipt matches; total <strong>THB 7.00</strong>"),
+        by_id.contains("1 receipt matches.") && cell(&by_id, "billed") == "THB 7.00",
         "{by_id}"
     );
     let by_name = root.get_text("/admin/receipts?q=b_s").await;
@@ -647,20 +668,25 @@ async fn receipt_filters_on(db: Db) {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "receipt,user,status,created,paid,currency,total_minor,total"
+        "receipt,user,status,created,paid,currency,total_minor,total,received_minor,received,\
+         refunded_minor,refunded,net_minor,net,provider,provider_payment_ids,refunds,disputed"
     );
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(
         lines[1].starts_with(&format!("{unpaid_bob},bob_smith,unpaid,")),
         "{csv}"
     );
-    assert!(lines[1].ends_with(",,THB,700,7.00"), "{csv}");
     assert!(
-        lines[2].starts_with(&format!("{unpaid_alice},alice,unpaid,")) && lines[2].ends_with(",THB,100,1.00")
+        lines[1].ends_with(",,THB,700,7.00,0,0.00,0,0.00,0,0.00,,,0,no"),
+        "{csv}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{unpaid_alice},alice,unpaid,"))
+            && lines[2].ends_with(",THB,100,1.00,0,0.00,0,0.00,0,0.00,,,0,no")
     );
     let all_csv = root.get_text("/admin/receipts.csv").await;
     assert!(
-        all_csv.contains(",paid,") && all_csv.contains(",THB,300,3.00"),
+        all_csv.contains(",paid,") && all_csv.contains(",THB,300,3.00,300,3.00,0,0.00,300,3.00,dummy,"),
         "{all_csv}"
     );
     assert_eq!(

@@ -31,7 +31,7 @@ async fn server_with_issuer(issuer: &[(&str, &str)]) -> TestServer {
 
 /// The PDF's cross-reference table points at each object it lists, and the trailer at the
 /// table: what a reader needs to open the file.
-fn assert_well_formed_pdf(pdf: &[u8]) {
+pub(crate) fn assert_well_formed_pdf(pdf: &[u8]) {
     assert!(pdf.starts_with(b"%PDF-"), "a PDF header");
     // The header's second line is binary, so offsets are taken on the bytes.
     let end = String::from_utf8_lossy(&pdf[pdf.len().saturating_sub(64)..]).into_owned();
@@ -67,7 +67,7 @@ fn assert_well_formed_pdf(pdf: &[u8]) {
 }
 
 /// The text the PDF draws, as `(...) Tj` literal strings (ASCII) or hex strings.
-fn shows(pdf: &[u8], text: &str) -> bool {
+pub(crate) fn shows(pdf: &[u8], text: &str) -> bool {
     let body = String::from_utf8_lossy(pdf);
     let mut lossy = false;
     let bytes = payments_app::receipts::pdf::encode(text, &mut lossy);

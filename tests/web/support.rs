@@ -350,7 +350,12 @@ impl Browser {
             .submit("/login", &[("username", user), ("password", PASSWORD)])
             .await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login as {user}");
-        assert_eq!(location(&resp), "/me");
+        // Users land on My Usage, admins on All receipts.
+        let landing = location(&resp);
+        assert!(
+            ["/me", "/admin/receipts"].contains(&landing.as_str()),
+            "login as {user}: {landing}"
+        );
         b
     }
 

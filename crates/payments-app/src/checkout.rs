@@ -127,6 +127,9 @@ pub fn payer_outcome(
 ) -> Result<(&'static str, &'static str), Error> {
     match receipt_status {
         ReceiptStatus::Paid => return Ok(("paid", "Thank you: payment received")),
+        ReceiptStatus::PartiallyRefunded => {
+            return Ok(("partially_refunded", "Payment received, partly refunded"))
+        }
         ReceiptStatus::Refunded => return Ok(("refunded", "Payment refunded")),
         _ => {}
     }

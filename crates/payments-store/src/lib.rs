@@ -391,6 +391,75 @@ impl Store {
         })
     }
 
+    /// Bills every unbilled record of `user_id` that ended in `[since, until)` on one new
+    /// receipt (audited `receipt.create`); returns it and how many records it holds.
+    pub fn create_receipt_for_unbilled(
+        &self,
+        user_id: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+        actor: &str,
+    ) -> Result<(ReceiptRow, i64), StoreError> {
+        write_tx!(self, |c| {
+            let (receipt, records) = ops::receipts::create_for_unbilled(c, user_id, since, until)?;
+            ops::audit::append(
+                c,
+                &NewAudit::new(
+                    actor,
+                    "receipt.create",
+                    format!("receipt {}", receipt.id),
+                    serde_json::json!({"records": records, "total": receipt.total()?.to_string(), "all_unbilled": true}),
+                )
+                .receipt(receipt.id),
+            )?;
+            Ok((receipt, records))
+        })
+    }
+
+    /// Voids unpaid receipt `id` (its usage is unbilled again), audited `receipt.void` with
+    /// `reason`; returns the receipt and how many usage records were freed.
+    pub fn void_receipt(
+        &self,
+        id: i64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(ReceiptRow, usize), StoreError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::Invalid(
+                "give a reason for voiding the receipt".into(),
+            ));
+        }
+        if reason.chars().count() > 500 {
+            return Err(StoreError::Invalid(
+                "the reason is longer than 500 characters".into(),
+            ));
+        }
+        write_tx!(self, |c| {
+            let (receipt, freed) = ops::receipts::void(c, id)?;
+            ops::audit::append(
+                c,
+                &NewAudit::new(
+                    actor,
+                    "receipt.void",
+                    format!("receipt {id}"),
+                    serde_json::json!({"reason": reason, "records_unbilled": freed, "total": receipt.total()?.to_string()}),
+                )
+                .receipt(id),
+            )?;
+            Ok((receipt, freed))
+        })
+    }
+
+    /// Paid, refunded, refund count, dispute and provider ids of each of `receipt_ids` that has
+    /// a payment (any number of ids).
+    pub fn receipt_money(
+        &self,
+        receipt_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, ReceiptMoney>, StoreError> {
+        read!(self, |c| ops::receipts::money(c, receipt_ids))
+    }
+
     pub fn receipt(&self, id: i64) -> Result<Option<ReceiptRow>, StoreError> {
         read!(self, |c| ops::receipts::by_id(c, id))
     }
@@ -698,6 +767,7 @@ impl Store {
             payment_public_id,
             amount_minor,
             reason,
+            "",
             actor,
             None
         ))
@@ -707,11 +777,13 @@ impl Store {
     /// [`Store::request_refund`] from a confirmation page whose random `token` it carries: the
     /// first request with the token stores the refund, every later one (also at the same time,
     /// from another browser) gets that refund back as [`RefundRequested::Repeated`].
+    /// `payer_note` is what the payer is told (the reason is for admins only).
     pub fn request_refund_once(
         &self,
         payment_public_id: &str,
         amount_minor: i64,
         reason: &str,
+        payer_note: &str,
         actor: &str,
         token: &str,
     ) -> Result<RefundRequested, StoreError> {
@@ -720,6 +792,7 @@ impl Store {
             payment_public_id,
             amount_minor,
             reason,
+            payer_note,
             actor,
             Some(token)
         ))
@@ -816,6 +889,12 @@ impl Store {
     /// Every refund of every payment of a receipt, oldest first.
     pub fn refunds_for_receipt(&self, receipt_id: i64) -> Result<Vec<RefundRow>, StoreError> {
         read!(self, |c| ops::refunds::for_receipt(c, receipt_id))
+    }
+
+    /// What the payer is told about each of a receipt's refunds that has a note: `(refund id,
+    /// note)`.
+    pub fn refund_notes_for_receipt(&self, receipt_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        read!(self, |c| ops::refunds::notes_for_receipt(c, receipt_id))
     }
 
     pub fn disputes_for_receipt(&self, receipt_id: i64) -> Result<Vec<DisputeRow>, StoreError> {

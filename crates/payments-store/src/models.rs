@@ -391,3 +391,17 @@ pub struct AuditSearch {
     pub until: Option<i64>,
     pub text: Option<String>,
 }
+
+/// What an admin's list and its CSV show of a receipt's money besides its total.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiptMoney {
+    /// The succeeded payments' amounts (a second payment included).
+    pub paid_minor: i64,
+    /// What the provider refunded of them.
+    pub refunded_minor: i64,
+    /// Refunds recorded (any state).
+    pub refunds: i64,
+    pub disputed: bool,
+    /// Provider and provider payment id of each succeeded payment, oldest first.
+    pub providers: Vec<(String, String)>,
+}

@@ -131,6 +131,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// What the payer is told about a refund (its reason is for admins only).
+    refund_notes (refund_id) {
+        refund_id -> BigInt,
+        note -> Text,
+    }
+}
+
+diesel::table! {
     disputes (id) {
         id -> BigInt,
         payment_id -> BigInt,
@@ -144,6 +152,7 @@ diesel::table! {
 }
 
 diesel::joinable!(refunds -> payments (payment_id));
+diesel::joinable!(refund_notes -> refunds (refund_id));
 diesel::joinable!(disputes -> payments (payment_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(payment_references -> payments (payment_id));
@@ -160,5 +169,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     sessions,
     refunds,
+    refund_notes,
     disputes
 );

@@ -33,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(session::logout))
         .route("/me", web::get().to(portal::me))
         .route("/receipts", web::post().to(portal::create_receipt))
+        .route("/receipts/all", web::post().to(portal::create_receipt_for_all))
         .route(
             "/receipts/{id:\\d+}.pdf",
             web::get().to(portal::receipt::receipt_pdf),
@@ -42,6 +43,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/receipts.csv",
             web::get().to(admin::receipts::admin_receipts_csv),
+        )
+        .route(
+            "/admin/receipts/{id}/void",
+            web::post().to(admin::receipts::void_receipt),
         )
         .route("/admin/audit", web::get().to(admin::audit::admin_audit))
         .route(

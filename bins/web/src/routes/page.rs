@@ -43,6 +43,8 @@ pub struct PaymentSummary {
     public_id: String,
     receipt_id: i64,
     amount: String,
+    /// What the provider refunded of it, when anything.
+    refunded: Option<String>,
 }
 
 impl PaymentSummary {
@@ -51,6 +53,9 @@ impl PaymentSummary {
             public_id: p.public_id.clone(),
             receipt_id: p.receipt_id,
             amount: p.amount()?.to_string(),
+            refunded: (p.refunded_minor > 0)
+                .then(|| p.refunded().map(|m| m.to_string()))
+                .transpose()?,
         })
     }
 }

@@ -82,7 +82,13 @@ pub async fn login(
                     .map_err(AppError::internal)?;
             }
             tracing::info!(user = %bounded(&user.username), "logged in");
-            let mut resp = see_other("/me");
+            // Admins have no usage of their own: they land on All receipts.
+            let landing = if user.role().ok() == Some(payments_store::Role::Admin) {
+                "/admin/receipts"
+            } else {
+                "/me"
+            };
+            let mut resp = see_other(landing);
             let proof = device_proof::cookie(&secret, &user.username, now, state.config.secure_cookies());
             resp.add_cookie(&proof).map_err(AppError::internal)?;
             Ok(resp)
@@ -156,5 +162,17 @@ fn too_many(r: crate::login_guard::Refused) -> AppError {
         retry_after: u64::try_from(r.retry_after.as_millis().div_ceil(1000))
             .unwrap_or(u64::MAX)
             .max(1),
+    }
+}
+
+/// The notice of failed sign-ins by strangers, shown once, on the first page after the login
+/// that found them (My Usage, or All receipts for admins).
+pub fn take_login_notice(session: &actix_session::Session) -> Option<String> {
+    match session.remove_as::<u32>(LOGIN_NOTICE) {
+        Some(Ok(n)) => Some(format!(
+            "{n} failed sign-in attempt{} for your account from other addresses since your last sign-in.",
+            if n == 1 { "" } else { "s" }
+        )),
+        _ => None,
     }
 }

@@ -43,6 +43,8 @@ pub struct ReceiptView {
     pub created: String,
     pub paid: Option<String>,
     pub status: String,
+    /// The status in words (`Partially refunded, THB 20.00 back`).
+    pub status_text: String,
     pub total: String,
     /// A dispute was recorded against one of its payments (admin list).
     pub disputed: bool,
@@ -58,16 +60,50 @@ impl ReceiptView {
             created: format_time(r.created_at),
             paid: r.paid_at.map(format_time),
             status: r.status.clone(),
+            status_text: payments_app::receipts::receipt_status_text(
+                &r.status,
+                r.total()?,
+                None,
+                r.paid_at.map(format_time).as_deref(),
+            ),
             total: r.total()?.to_string(),
             disputed: false,
             paid_twice: false,
         })
+    }
+
+    /// The same, its status telling what was refunded (`money` from `Store::receipt_money`).
+    pub fn with_money(
+        r: &ReceiptRow,
+        owner: &str,
+        money: Option<&payments_store::ReceiptMoney>,
+    ) -> Result<Self, AppError> {
+        let mut view = ReceiptView::from(r, owner)?;
+        if let Some(m) = money {
+            let total = r.total()?;
+            let refunded =
+                (m.refunded_minor > 0).then(|| payments_core::Money::new(m.refunded_minor, total.currency));
+            view.status_text = payments_app::receipts::receipt_status_text(
+                &r.status,
+                total,
+                refunded,
+                r.paid_at.map(format_time).as_deref(),
+            );
+            view.disputed = m.disputed;
+        }
+        Ok(view)
     }
 }
 
 #[derive(Serialize)]
 pub struct RefundView {
     pub id: i64,
+    /// 1, 2, ... on its receipt.
+    pub number: usize,
+    /// The state in words (the payer's view).
+    pub state: String,
+    /// The note to the payer (empty when there is none).
+    pub note: String,
     pub created: String,
     pub amount: String,
     pub status: String,
@@ -83,9 +119,17 @@ pub struct RefundView {
 }
 
 impl RefundView {
-    pub fn from(app: &payments_app::App, r: &RefundRow) -> Result<Self, AppError> {
+    /// `entry` is the refund as the receipt document numbers and tells it.
+    pub fn from(
+        app: &payments_app::App,
+        r: &RefundRow,
+        entry: Option<&payments_app::receipts::RefundEntry>,
+    ) -> Result<Self, AppError> {
         Ok(RefundView {
             id: r.id,
+            number: entry.map_or(0, |e| e.number),
+            state: entry.map(|e| e.state.clone()).unwrap_or_default(),
+            note: entry.map(|e| e.note.clone()).unwrap_or_default(),
             created: format_time(r.created_at),
             amount: r.amount()?.to_string(),
             status: r.status.clone(),

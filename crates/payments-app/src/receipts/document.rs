@@ -1,6 +1,7 @@
 //! What a receipt says, built once from the stored rows for the HTML page and the PDF alike:
 //! issuer, customer, number and dates, line items with their quantities and rates, the total,
-//! how amounts were rounded, and the payment history.
+//! how amounts were rounded, the payment history, and the refunds and disputes (as the payer
+//! is told them: numbered per receipt, with the note to the payer, never the internal reason).
 //!
 //! Amounts are never recomputed here: each line shows the cost stored when its usage was
 //! imported, and the total the receipt stores. The rates shown are the configured rate card;
@@ -8,7 +9,7 @@
 //! says so instead of showing a rate it was not priced at.
 
 use payments_core::{Currency, Money};
-use payments_store::{PaymentRow, ReceiptRow, UsageRow};
+use payments_store::{DisputeRow, PaymentRow, ReceiptRow, RefundRow, UsageRow};
 use serde::Serialize;
 
 use super::Issuer;
@@ -36,6 +37,82 @@ pub struct ReceiptDoc {
     /// Whether some line was priced at rates other than the ones configured now.
     pub earlier_rates: bool,
     pub payments: Vec<PaymentEntry>,
+    /// Refunds, oldest first, numbered 1, 2, ... on this receipt.
+    pub refunds: Vec<RefundEntry>,
+    pub disputes: Vec<DisputeEntry>,
+    /// What the provider refunded of this receipt's payments, when anything (`THB 20.00`).
+    pub refunded: Option<String>,
+}
+
+/// One refund as the payer is told it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundEntry {
+    /// 1, 2, ... on this receipt.
+    pub number: usize,
+    /// The stored id (for the admin's forms and links).
+    pub id: i64,
+    pub date: String,
+    pub amount: String,
+    /// The stored status (also the badge's class).
+    pub status: String,
+    /// The state in words.
+    pub state: String,
+    /// The note to the payer (empty when there is none).
+    pub note: String,
+}
+
+/// One dispute event recorded against a payment of this receipt.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisputeEntry {
+    pub date: String,
+    pub amount: String,
+    /// What the provider called the event (`charge.dispute.created`).
+    pub event: String,
+}
+
+/// A refund's state in words, for the payer.
+pub fn refund_state(status: &str) -> &'static str {
+    match status {
+        "requested" | "pending" => "in progress",
+        "succeeded" => "refunded",
+        "failed" => "failed: nothing was refunded",
+        "canceled" => "cancelled: nothing was refunded",
+        _ => "unknown",
+    }
+}
+
+/// A receipt's status in words: `Paid 2026-11-26 15:40 UTC`, `Unpaid: THB 12.00 due`,
+/// `Partially refunded, THB 20.00 back`, `Refunded, THB 120.00 back`, `Void`.
+pub fn receipt_status_text(
+    status: &str,
+    total: Money,
+    refunded: Option<Money>,
+    paid: Option<&str>,
+) -> String {
+    let back = |r: Option<Money>| r.map(|m| format!(", {m} back")).unwrap_or_default();
+    match (status, paid) {
+        ("paid", Some(at)) => format!("Paid {at}"),
+        ("paid", None) => "Paid".to_string(),
+        ("unpaid", _) => format!("Unpaid: {total} due"),
+        ("partially_refunded", _) => format!("Partially refunded{}", back(refunded)),
+        ("refunded", _) => format!("Refunded{}", back(refunded)),
+        ("void", _) => "Void".to_string(),
+        (other, _) => other.replace('_', " "),
+    }
+}
+
+/// The stored rows a receipt document is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiptRows<'a> {
+    pub receipt: &'a ReceiptRow,
+    /// The owner's username.
+    pub customer: &'a str,
+    pub usage: &'a [UsageRow],
+    pub payments: &'a [PaymentRow],
+    pub refunds: &'a [RefundRow],
+    /// The payer notes of `refunds`: `(refund id, note)`.
+    pub notes: &'a [(i64, String)],
+    pub disputes: &'a [DisputeRow],
 }
 
 /// One job on the receipt. `quantities[i]` is charged at `rates[i]`.
@@ -81,16 +158,22 @@ fn payment_state(status: &str) -> &str {
 }
 
 impl ReceiptDoc {
-    pub fn build(
-        receipt: &ReceiptRow,
-        customer: &str,
-        issuer: &Issuer,
-        rates: &RateCard,
-        usage: &[UsageRow],
-        payments: &[PaymentRow],
-    ) -> Result<ReceiptDoc, Error> {
+    pub fn build(rows: &ReceiptRows<'_>, issuer: &Issuer, rates: &RateCard) -> Result<ReceiptDoc, Error> {
+        let ReceiptRows {
+            receipt,
+            customer,
+            usage,
+            payments,
+            refunds,
+            notes,
+            disputes,
+        } = *rows;
         let total = receipt.total()?;
         let currency = total.currency;
+        let refunded_minor = payments
+            .iter()
+            .try_fold(0i64, |sum, p| sum.checked_add(p.refunded_minor))
+            .ok_or_else(|| Error::internal("refunded total overflows"))?;
         // Line items by the date the job ended, then job id (as on a statement).
         let mut usage: Vec<&UsageRow> = usage.iter().collect();
         usage.sort_by(|a, b| (a.ended_at, &a.job_id, a.id).cmp(&(b.ended_at, &b.job_id, b.id)));
@@ -148,15 +231,40 @@ impl ReceiptDoc {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let paid = receipt.paid_at.map(format_time);
-        let status_text = match (receipt.status.as_str(), &paid) {
-            ("paid", Some(at)) => format!("Paid {at}"),
-            ("paid", None) => "Paid".to_string(),
-            ("unpaid", _) => format!("Unpaid: {total} due"),
-            ("partially_refunded", _) => "Paid, partially refunded".to_string(),
-            ("refunded", _) => "Refunded".to_string(),
-            ("void", _) => "Void".to_string(),
-            (other, _) => other.to_string(),
-        };
+        let refunded = (refunded_minor > 0).then(|| Money::new(refunded_minor, currency));
+        let status_text = receipt_status_text(&receipt.status, total, refunded, paid.as_deref());
+        let mut ordered: Vec<&RefundRow> = refunds.iter().collect();
+        ordered.sort_by_key(|r| (r.created_at, r.id));
+        let refunds = ordered
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Ok(RefundEntry {
+                    number: i + 1,
+                    id: r.id,
+                    date: format_time(r.created_at),
+                    amount: r.amount()?.to_string(),
+                    status: r.status.clone(),
+                    state: refund_state(&r.status).to_string(),
+                    note: notes
+                        .iter()
+                        .find(|(id, _)| *id == r.id)
+                        .map(|(_, n)| n.clone())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let disputes = disputes
+            .iter()
+            .map(|d| DisputeEntry {
+                date: format_time(d.created_at),
+                amount: match (d.amount_minor, d.currency.as_deref().map(Currency::from_code)) {
+                    (Some(a), Some(Ok(c))) => Money::new(a, c).to_string(),
+                    _ => String::new(),
+                },
+                event: d.event_type.clone(),
+            })
+            .collect();
         Ok(ReceiptDoc {
             number: receipt.id,
             issuer: issuer.clone(),
@@ -180,6 +288,9 @@ impl ReceiptDoc {
             rounding: rounding_rule(currency),
             earlier_rates,
             payments,
+            refunds,
+            disputes,
+            refunded: refunded.map(|m| m.to_string()),
         })
     }
 }
@@ -236,8 +347,20 @@ mod tests {
             // Priced when the CPU rate was THB 2.00: its amount stays, its rate is not claimed.
             usage(4, "d", 3600, 0, 300, 200),
         ];
-        let doc =
-            ReceiptDoc::build(&receipt(2951), "alice", &Issuer::default(), &rates(), &rows, &[]).unwrap();
+        let doc = ReceiptDoc::build(
+            &ReceiptRows {
+                receipt: &receipt(2951),
+                customer: "alice",
+                usage: &rows,
+                payments: &[],
+                refunds: &[],
+                notes: &[],
+                disputes: &[],
+            },
+            &Issuer::default(),
+            &rates(),
+        )
+        .unwrap();
         let jobs: Vec<&str> = doc.lines.iter().map(|l| l.job_id.as_str()).collect();
         assert_eq!(jobs, ["a", "b", "c", "d"], "by end date, then job id");
         assert_eq!(doc.lines[1].quantities, ["CPU 1h 30m 00s", "GPU 30m 00s"]);
@@ -253,6 +376,30 @@ mod tests {
         assert_eq!(doc.total, "THB 29.51");
         assert!(doc.rounding.contains("rounded up once, to the next THB 0.01"));
         assert_eq!(doc.status_text, "Unpaid: THB 29.51 due");
+    }
+
+    #[test]
+    fn statuses_are_told_in_words_with_what_went_back() {
+        let thb = |m| Money::new(m, Currency::from_code("THB").unwrap());
+        assert_eq!(
+            receipt_status_text("partially_refunded", thb(10_000), Some(thb(2_000)), None),
+            "Partially refunded, THB 20.00 back"
+        );
+        assert_eq!(
+            receipt_status_text("refunded", thb(10_000), Some(thb(10_000)), None),
+            "Refunded, THB 100.00 back"
+        );
+        assert_eq!(
+            receipt_status_text("unpaid", thb(1_200), None, None),
+            "Unpaid: THB 12.00 due"
+        );
+        assert_eq!(
+            receipt_status_text("paid", thb(1), None, Some("2026-11-26 15:40 UTC")),
+            "Paid 2026-11-26 15:40 UTC"
+        );
+        assert_eq!(receipt_status_text("void", thb(1), None, None), "Void");
+        assert_eq!(refund_state("pending"), "in progress");
+        assert_eq!(refund_state("canceled"), "cancelled: nothing was refunded");
     }
 
     #[test]

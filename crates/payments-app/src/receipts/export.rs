@@ -1,14 +1,18 @@
 //! A list of receipts as a spreadsheet reads it (CSV), and its totals per currency: amounts
 //! from the integer minor units, never floats.
 
-use payments_core::Money;
-use payments_store::ReceiptRow;
+use std::collections::HashMap;
+
+use payments_core::{Currency, Money};
+use payments_store::{ReceiptMoney, ReceiptRow};
+use serde::Serialize;
 
 use crate::format::format_time_seconds;
 use crate::Error;
 
 /// The CSV's header line.
-pub const CSV_HEADER: &str = "receipt,user,status,created,paid,currency,total_minor,total";
+pub const CSV_HEADER: &str = "receipt,user,status,created,paid,currency,total_minor,total,\
+received_minor,received,refunded_minor,refunded,net_minor,net,provider,provider_payment_ids,refunds,disputed";
 
 /// A CSV field: quoted when it holds a comma, quote or line break, and never starting with a
 /// character a spreadsheet would run as a formula.
@@ -25,12 +29,30 @@ pub fn csv_field(value: &str) -> String {
     }
 }
 
-/// `(receipt, owner)` rows as CSV with CRLF line ends: times in ISO 8601, the total both in
-/// minor units and as a decimal string.
-pub fn receipts_csv(rows: &[(ReceiptRow, String)]) -> Result<String, Error> {
+/// `(receipt, owner)` rows as CSV with CRLF line ends: times in ISO 8601, amounts both in minor
+/// units and as decimal strings. `money` (from `Store::receipt_money`) gives what was received
+/// (succeeded payments, a second payment included), refunded and kept (net), the providers
+/// and their payment ids (`;`-separated), the number of refunds and whether a dispute was
+/// recorded.
+pub fn receipts_csv(
+    rows: &[(ReceiptRow, String)],
+    money: &HashMap<i64, ReceiptMoney>,
+) -> Result<String, Error> {
     let mut out = format!("{CSV_HEADER}\r\n");
+    let none = ReceiptMoney::default();
     for (r, owner) in rows {
         let total = r.total()?;
+        let m = money.get(&r.id).unwrap_or(&none);
+        let net = m.paid_minor - m.refunded_minor;
+        let amount = |minor: i64| Money::new(minor, total.currency).decimal_string();
+        let mut providers: Vec<&str> = m.providers.iter().map(|(p, _)| p.as_str()).collect();
+        providers.dedup();
+        let ids: Vec<&str> = m
+            .providers
+            .iter()
+            .map(|(_, id)| id.as_str())
+            .filter(|id| !id.is_empty())
+            .collect();
         let line = [
             r.id.to_string(),
             csv_field(owner),
@@ -40,6 +62,16 @@ pub fn receipts_csv(rows: &[(ReceiptRow, String)]) -> Result<String, Error> {
             total.currency.code().to_string(),
             r.total_minor.to_string(),
             total.decimal_string(),
+            m.paid_minor.to_string(),
+            amount(m.paid_minor),
+            m.refunded_minor.to_string(),
+            amount(m.refunded_minor),
+            net.to_string(),
+            amount(net),
+            csv_field(&providers.join(";")),
+            csv_field(&ids.join(";")),
+            m.refunds.to_string(),
+            if m.disputed { "yes" } else { "no" }.to_string(),
         ]
         .join(",");
         out.push_str(&line);
@@ -48,19 +80,54 @@ pub fn receipts_csv(rows: &[(ReceiptRow, String)]) -> Result<String, Error> {
     Ok(out)
 }
 
-/// Totals per currency, in minor units (checked i64 sums, never floats), as display strings in
-/// the order of the currency codes.
-pub fn totals_by_currency(rows: &[(ReceiptRow, String)]) -> Result<Vec<String>, Error> {
-    let mut totals: Vec<Money> = Vec::new();
+/// One currency's money over a list of receipts: billed (their totals), received (succeeded
+/// payments), refunded, and net (received less refunded).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CurrencyTotals {
+    pub currency: String,
+    pub billed: String,
+    pub received: String,
+    pub refunded: String,
+    pub net: String,
+}
+
+/// [`CurrencyTotals`] of `rows`, in the order of the currency codes (checked i64 sums).
+pub fn money_totals(
+    rows: &[(ReceiptRow, String)],
+    money: &HashMap<i64, ReceiptMoney>,
+) -> Result<Vec<CurrencyTotals>, Error> {
+    // (currency, billed, received, refunded) in minor units.
+    let mut sums: Vec<(Currency, i64, i64, i64)> = Vec::new();
+    let overflow = || Error::internal("a total overflows");
     for (r, _) in rows {
-        let m = r.total()?;
-        match totals.iter_mut().find(|t| t.currency == m.currency) {
-            Some(t) => *t = t.checked_add(m).map_err(Error::internal)?,
-            None => totals.push(m),
+        let total = r.total()?;
+        let m = money.get(&r.id);
+        let i = match sums.iter().position(|s| s.0 == total.currency) {
+            Some(i) => i,
+            None => {
+                sums.push((total.currency, 0, 0, 0));
+                sums.len() - 1
+            }
+        };
+        let s = &mut sums[i];
+        s.1 = s.1.checked_add(total.amount.get()).ok_or_else(overflow)?;
+        if let Some(m) = m {
+            s.2 = s.2.checked_add(m.paid_minor).ok_or_else(overflow)?;
+            s.3 = s.3.checked_add(m.refunded_minor).ok_or_else(overflow)?;
         }
     }
-    totals.sort_by_key(|m| m.currency.code());
-    Ok(totals.iter().map(|m| m.to_string()).collect())
+    sums.sort_by_key(|s| s.0.code());
+    sums.into_iter()
+        .map(|(c, billed, received, refunded)| {
+            Ok(CurrencyTotals {
+                currency: c.code().to_string(),
+                billed: Money::new(billed, c).to_string(),
+                received: Money::new(received, c).to_string(),
+                refunded: Money::new(refunded, c).to_string(),
+                net: Money::new(received.checked_sub(refunded).ok_or_else(overflow)?, c).to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

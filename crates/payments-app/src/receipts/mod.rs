@@ -8,6 +8,9 @@ mod issuer;
 pub mod pdf;
 mod record;
 
-pub use document::{rounding_rule, LineItem, PaymentEntry, ReceiptDoc};
+pub use document::{
+    receipt_status_text, refund_state, rounding_rule, DisputeEntry, LineItem, PaymentEntry, ReceiptDoc,
+    RefundEntry,
+};
 pub use issuer::Issuer;
 pub use record::ReceiptRecord;

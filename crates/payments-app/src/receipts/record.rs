@@ -18,7 +18,11 @@ pub struct ReceiptRecord {
     /// The newest `payment.intent` audit entry (for the page's "Pay now" problems).
     pub intents: Vec<AuditRow>,
     pub refunds: Vec<RefundRow>,
+    /// The payer notes of `refunds`: `(refund id, note)`.
+    pub notes: Vec<(i64, String)>,
     pub disputes: Vec<DisputeRow>,
+    /// The newest `receipt.void` audit entry, when the receipt was voided.
+    pub voided: Option<AuditRow>,
 }
 
 impl ReceiptRecord {
@@ -41,6 +45,19 @@ impl ReceiptRecord {
                     offset: 0,
                 })?
                 .0;
+            let voided = if receipt.status == "void" {
+                s.audit_log(&AuditQuery {
+                    action: Some("receipt.void".into()),
+                    receipt_id: Some(id),
+                    limit: 1,
+                    offset: 0,
+                })?
+                .0
+                .into_iter()
+                .next()
+            } else {
+                None
+            };
             Ok(Some(ReceiptRecord {
                 receipt,
                 owner,
@@ -48,7 +65,9 @@ impl ReceiptRecord {
                 payments: s.payments_for_receipt(id)?,
                 intents,
                 refunds: s.refunds_for_receipt(id)?,
+                notes: s.refund_notes_for_receipt(id)?,
                 disputes: s.disputes_for_receipt(id)?,
+                voided,
             }))
         })
         .await
@@ -57,13 +76,31 @@ impl ReceiptRecord {
     /// The receipt document (for the page and the PDF alike).
     pub fn document(&self, settings: &Settings) -> Result<ReceiptDoc, Error> {
         ReceiptDoc::build(
-            &self.receipt,
-            &self.owner,
+            &super::document::ReceiptRows {
+                receipt: &self.receipt,
+                customer: &self.owner,
+                usage: &self.usage,
+                payments: &self.payments,
+                refunds: &self.refunds,
+                notes: &self.notes,
+                disputes: &self.disputes,
+            },
             &settings.issuer,
             &settings.rates,
-            &self.usage,
-            &self.payments,
         )
+    }
+
+    /// Why and by whom the receipt was voided: `(reason, admin's username, when)`.
+    pub fn void_reason(&self) -> Option<(String, String, i64)> {
+        let entry = self.voided.as_ref()?;
+        let detail: serde_json::Value = serde_json::from_str(&entry.detail).ok()?;
+        let reason = detail.get("reason")?.as_str()?.to_string();
+        let by = entry
+            .actor
+            .strip_prefix("user:")
+            .unwrap_or(&entry.actor)
+            .to_string();
+        Some((reason, by, entry.created_at))
     }
 
     /// The newest "Pay now" attempt's error for this receipt, if it failed with `provider`:

@@ -58,6 +58,7 @@ pub fn check_request(
     taken_minor: i64,
     amount_text: &str,
     reason: &str,
+    payer_note: &str,
 ) -> (Option<Money>, Vec<String>) {
     let mut problems = Vec::new();
     let remaining = payment.amount_minor - taken_minor;
@@ -83,6 +84,11 @@ pub fn check_request(
         problems.push("give a reason for the refund (it is kept in the audit log)".into());
     } else if reason.chars().count() > MAX_REASON_CHARS {
         problems.push(format!("the reason is longer than {MAX_REASON_CHARS} characters"));
+    }
+    if payer_note.chars().count() > MAX_REASON_CHARS {
+        problems.push(format!(
+            "the note to the payer is longer than {MAX_REASON_CHARS} characters"
+        ));
     }
     if let Err(e) = check_provider(app, payment) {
         problems.push(e.to_string());
@@ -157,6 +163,7 @@ pub async fn refund_once(
     payment: &PaymentRow,
     amount: Money,
     reason: String,
+    payer_note: String,
     actor: String,
     token: String,
 ) -> Result<(RefundRow, bool), Error> {
@@ -169,7 +176,7 @@ pub async fn refund_once(
     let (pid, who) = (payment.public_id.clone(), actor.clone());
     let minor = amount.amount.get();
     let requested = app
-        .db(move |s| s.request_refund_once(&pid, minor, &reason, &who, &token))
+        .db(move |s| s.request_refund_once(&pid, minor, &reason, &payer_note, &who, &token))
         .await?;
     match requested {
         RefundRequested::Repeated(row) => {

@@ -2,7 +2,7 @@ use diesel::prelude::*;
 use payments_core::{unix_now, Currency, MinorUnits};
 
 use super::Conn;
-use crate::models::{ReceiptRow, ReceiptStatus, UsageRow};
+use crate::models::{ReceiptMoney, ReceiptRow, ReceiptStatus, UsageRow};
 use crate::schema::{receipts, usage_records, users};
 use crate::StoreError;
 
@@ -117,4 +117,151 @@ pub fn all(c: &mut Conn, limit: i64, offset: i64) -> Result<Vec<(ReceiptRow, Str
         .offset(offset)
         .select((ReceiptRow::as_select(), users::username))
         .load(c)?)
+}
+
+/// Voids an unpaid receipt: its status becomes `void` and its usage records are unbilled again
+/// (free for another receipt). Refused when the receipt is not unpaid (decided by a conditional
+/// update, so a payment finalizing at the same moment wins or loses cleanly). Returns the
+/// receipt as voided and how many records were freed.
+pub fn void(c: &mut Conn, id: i64) -> Result<(ReceiptRow, usize), StoreError> {
+    let changed = diesel::update(
+        receipts::table
+            .filter(receipts::id.eq(id))
+            .filter(receipts::status.eq(ReceiptStatus::Unpaid.as_str())),
+    )
+    .set(receipts::status.eq(ReceiptStatus::Void.as_str()))
+    .execute(c)?;
+    let receipt = by_id(c, id)?.ok_or_else(|| StoreError::NotFound(format!("receipt {id}")))?;
+    if changed == 0 {
+        return Err(StoreError::Conflict(format!(
+            "receipt {id} is {}: only an unpaid receipt can be voided",
+            receipt.status
+        )));
+    }
+    let freed = diesel::update(usage_records::table.filter(usage_records::receipt_id.eq(id)))
+        .set(usage_records::receipt_id.eq(None::<i64>))
+        .execute(c)?;
+    Ok((receipt, freed))
+}
+
+#[derive(diesel::QueryableByName)]
+struct UnbilledSum {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    total: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    records: i64,
+}
+
+/// Bills every unbilled record of one user that ended in `[since, until)` (either end open) on
+/// one new receipt, in one statement whatever their number. Refused when there is none, or
+/// when they are in more than one currency. Returns the receipt and how many records it holds.
+pub fn create_for_unbilled(
+    c: &mut Conn,
+    user_id: i64,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<(ReceiptRow, i64), StoreError> {
+    use diesel::sql_types::BigInt;
+    let (since, until) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+    // The sum is checked: SQLite's SUM fails on overflow, PostgreSQL's numeric does not fit the
+    // cast to BIGINT.
+    let sums: Vec<UnbilledSum> = diesel::sql_query(
+        "SELECT currency, CAST(SUM(cost_minor) AS BIGINT) AS total, COUNT(*) AS records \
+         FROM usage_records WHERE user_id = $1 AND receipt_id IS NULL AND ended_at >= $2 AND ended_at < $3 \
+         GROUP BY currency",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<BigInt, _>(since)
+    .bind::<BigInt, _>(until)
+    .load(c)?;
+    let sum = match &sums[..] {
+        [] => return Err(StoreError::Invalid("there is no unbilled usage in these dates".into())),
+        [one] => one,
+        _ => {
+            return Err(StoreError::Invalid(
+                "the unbilled usage in these dates is in more than one currency: bill each currency on its own receipt".into(),
+            ))
+        }
+    };
+    let currency = Currency::from_code(&sum.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let receipt: ReceiptRow = diesel::insert_into(receipts::table)
+        .values((
+            receipts::user_id.eq(user_id),
+            receipts::currency.eq(currency.code()),
+            receipts::total_minor.eq(sum.total),
+            receipts::status.eq(ReceiptStatus::Unpaid.as_str()),
+            receipts::created_at.eq(unix_now()),
+        ))
+        .returning(ReceiptRow::as_returning())
+        .get_result(c)?;
+    let billed = diesel::update(
+        usage_records::table
+            .filter(usage_records::user_id.eq(user_id))
+            .filter(usage_records::receipt_id.is_null())
+            .filter(usage_records::ended_at.ge(since))
+            .filter(usage_records::ended_at.lt(until)),
+    )
+    .set(usage_records::receipt_id.eq(receipt.id))
+    .execute(c)?;
+    if billed as i64 != sum.records {
+        return Err(StoreError::Conflict(
+            "usage was billed or imported meanwhile; try again".into(),
+        ));
+    }
+    Ok((receipt, sum.records))
+}
+
+/// [`ReceiptMoney`] of each of `receipt_ids` that has a payment, read in chunks (so that any
+/// number of ids stays under the backends' bind limits).
+pub fn money(
+    c: &mut Conn,
+    receipt_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, ReceiptMoney>, StoreError> {
+    use crate::schema::{disputes, payments, refunds};
+    let mut out: std::collections::HashMap<i64, ReceiptMoney> = std::collections::HashMap::new();
+    for chunk in receipt_ids.chunks(5_000) {
+        let paid: Vec<(i64, i64, i64, String, Option<String>)> = payments::table
+            .filter(payments::receipt_id.eq_any(chunk))
+            .filter(payments::status.eq_any(["succeeded", "refunded"]))
+            .order((payments::receipt_id, payments::created_at, payments::id))
+            .select((
+                payments::receipt_id,
+                payments::amount_minor,
+                payments::refunded_minor,
+                payments::provider,
+                payments::external_id,
+            ))
+            .load(c)?;
+        for (receipt, amount, refunded, provider, external) in paid {
+            let m = out.entry(receipt).or_default();
+            m.paid_minor = m
+                .paid_minor
+                .checked_add(amount)
+                .ok_or_else(|| StoreError::Corrupt("paid total overflows".into()))?;
+            m.refunded_minor = m
+                .refunded_minor
+                .checked_add(refunded)
+                .ok_or_else(|| StoreError::Corrupt("refunded total overflows".into()))?;
+            m.providers.push((provider, external.unwrap_or_default()));
+        }
+        let counted: Vec<i64> = refunds::table
+            .inner_join(payments::table)
+            .filter(payments::receipt_id.eq_any(chunk))
+            .select(payments::receipt_id)
+            .load(c)?;
+        for receipt in counted {
+            out.entry(receipt).or_default().refunds += 1;
+        }
+        let disputed: Vec<i64> = disputes::table
+            .inner_join(payments::table)
+            .filter(payments::receipt_id.eq_any(chunk))
+            .select(payments::receipt_id)
+            .load(c)?;
+        for receipt in disputed {
+            out.entry(receipt).or_default().disputed = true;
+        }
+    }
+    Ok(out)
 }

@@ -32,7 +32,14 @@ pub fn one_confirmation_page_makes_one_refund_however_often_it_is_posted(store: 
                 let public_id = payment.public_id.clone();
                 s.spawn(move || {
                     store
-                        .request_refund_once(&public_id, 3_100, "job ran twice", "user:root", "tok_page_1")
+                        .request_refund_once(
+                            &public_id,
+                            3_100,
+                            "job ran twice",
+                            "",
+                            "user:root",
+                            "tok_page_1",
+                        )
                         .unwrap()
                 })
             })
@@ -52,7 +59,7 @@ pub fn one_confirmation_page_makes_one_refund_however_often_it_is_posted(store: 
     assert_eq!(store.refunds_for_receipt(receipt.id).unwrap().len(), 1);
     // Another page (another token) is a deliberate second refund.
     let second = store
-        .request_refund_once(&payment.public_id, 3_100, "again", "user:root", "tok_page_2")
+        .request_refund_once(&payment.public_id, 3_100, "again", "", "user:root", "tok_page_2")
         .unwrap();
     assert!(matches!(second, RefundRequested::New(_)));
     // A token is bound to its payment.
@@ -61,7 +68,7 @@ pub fn one_confirmation_page_makes_one_refund_however_often_it_is_posted(store: 
         (o.0, o.1)
     };
     let e = store
-        .request_refund_once(&other.public_id, 100, "r", "user:root", "tok_page_1")
+        .request_refund_once(&other.public_id, 100, "r", "", "user:root", "tok_page_1")
         .unwrap_err();
     assert!(
         matches!(e, StoreError::Invalid(ref m) if m.contains("another payment"))

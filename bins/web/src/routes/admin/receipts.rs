@@ -130,6 +130,9 @@ pub async fn admin_receipts(
     let shown = &sel.rows[start.min(sel.rows.len())..(start + PAGE_SIZE as usize).min(sel.rows.len())];
     let base = receipt_filter_params(&sel).finish();
     let mut ctx = page_context(&state, &session, Some(&user))?;
+    if let Some(notice) = crate::routes::session::take_login_notice(&session) {
+        ctx.insert("login_notice", &notice);
+    }
     if !sel.problems.is_empty() {
         ctx.insert("error", &sel.problems.join(" "));
     }
@@ -143,7 +146,9 @@ pub async fn admin_receipts(
     ctx.insert("count", &count);
     ctx.insert("truncated", &sel.truncated);
     ctx.insert("max_matching", &MAX_MATCHING);
-    ctx.insert("totals", &export::totals_by_currency(&sel.rows)?);
+    let all_ids: Vec<i64> = sel.rows.iter().map(|(r, _)| r.id).collect();
+    let money = state.db(move |s| s.receipt_money(&all_ids)).await?;
+    ctx.insert("totals", &export::money_totals(&sel.rows, &money)?);
     ctx.insert(
         "csv_href",
         &if base.is_empty() {
@@ -153,19 +158,26 @@ pub async fn admin_receipts(
         },
     );
     ctx.insert("filtered", &!base.is_empty());
-    ctx.insert("statuses", RECEIPT_STATUSES);
+    let labels: Vec<(&str, String)> = RECEIPT_STATUSES
+        .iter()
+        .map(|s| {
+            let mut words = s.replace('_', " ");
+            words[..1].make_ascii_uppercase();
+            (*s, words)
+        })
+        .collect();
+    ctx.insert("statuses", &labels);
     ctx.insert("status", &sel.filter.status.clone().unwrap_or_default());
     ctx.insert("user_filter", &sel.filter.username.clone().unwrap_or_default());
     ctx.insert("search", &sel.filter.search.clone().unwrap_or_default());
     ctx.insert("range", &sel.range);
     ctx.insert("max_text", &MAX_FILTER_TEXT);
     let ids: Vec<i64> = shown.iter().map(|(r, _)| r.id).collect();
-    let (disputed, paid_twice) = state
-        .db(move |s| Ok((s.disputed_receipts(&ids)?, s.receipts_paid_twice(&ids)?)))
-        .await?;
-    let mut receipts = views(shown, |(r, owner)| ReceiptView::from(r, owner))?;
+    let paid_twice = state.db(move |s| s.receipts_paid_twice(&ids)).await?;
+    let mut receipts = views(shown, |(r, owner)| {
+        ReceiptView::with_money(r, owner, money.get(&r.id))
+    })?;
     for r in &mut receipts {
-        r.disputed = disputed.contains(&r.id);
         r.paid_twice = paid_twice.contains(&r.id);
     }
     ctx.insert("receipts", &receipts);
@@ -183,10 +195,32 @@ pub async fn admin_receipts_csv(
     if !sel.problems.is_empty() {
         return Err(AppError::BadRequest(sel.problems.join(" ")));
     }
-    let out = export::receipts_csv(&sel.rows)?;
+    let ids: Vec<i64> = sel.rows.iter().map(|(r, _)| r.id).collect();
+    let money = state.db(move |s| s.receipt_money(&ids)).await?;
+    let out = export::receipts_csv(&sel.rows, &money)?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", "attachment; filename=\"receipts.csv\""))
         .insert_header(("Cache-Control", "no-store"))
         .body(out))
+}
+
+/// `POST /admin/receipts/{id}/void`: voids an unpaid receipt with the admin's reason (audited
+/// `receipt.void`); its usage becomes unbilled again.
+pub async fn void_receipt(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: crate::auth::CsrfForm,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let id = path.into_inner();
+    let reason = form.get("reason").unwrap_or_default().trim().to_string();
+    payments_core::refuse_nul("the reason", &reason)?;
+    let actor = user.actor();
+    let (_, freed) = state.db(move |s| s.void_receipt(id, &reason, &actor)).await?;
+    tracing::info!(receipt = id, records = freed, "receipt voided");
+    Ok(crate::routes::page::see_other(&format!(
+        "/receipts/{id}#void-notice"
+    )))
 }

@@ -27,6 +27,7 @@ struct ConfirmView {
     amount_text: String,
     amount: Option<String>,
     reason: String,
+    payer_note: String,
     currency: String,
     provider: String,
     /// This page's random token: however often it is posted, one refund is made.
@@ -62,8 +63,11 @@ pub async fn refund(
     let currency = payment.amount()?.currency;
     let amount_text = form.get("amount").unwrap_or_default().trim().to_string();
     let reason = form.get("reason").unwrap_or_default().trim().to_string();
+    let payer_note = form.get("payer_note").unwrap_or_default().trim().to_string();
+    payments_core::refuse_nul("the note to the payer", &payer_note)?;
     let remaining = payment.amount_minor - taken;
-    let (amount, problems) = refunds::check_request(&state.app, &payment, taken, &amount_text, &reason);
+    let (amount, problems) =
+        refunds::check_request(&state.app, &payment, taken, &amount_text, &reason, &payer_note);
     if form.get("confirm") == Some("yes") {
         // A repeated post of a page whose refund was made shows that refund, whatever the
         // amount left now says.
@@ -81,8 +85,16 @@ pub async fn refund(
             )));
         }
         if let (Some(amount), true) = (amount, problems.is_empty()) {
-            let (row, again) =
-                refunds::refund_once(&state.app, &payment, amount, reason, user.actor(), token).await?;
+            let (row, again) = refunds::refund_once(
+                &state.app,
+                &payment,
+                amount,
+                reason,
+                payer_note,
+                user.actor(),
+                token,
+            )
+            .await?;
             let again = if again { "&again=1" } else { "" };
             return Ok(see_other(&format!(
                 "/receipts/{}?refund={}{again}#refunds",
@@ -103,6 +115,7 @@ pub async fn refund(
             amount_text,
             amount: amount.map(|m| m.to_string()),
             reason,
+            payer_note,
             currency: currency.code().to_string(),
             provider: payment.provider.clone(),
             request: payments_app::random_token(18)?,

@@ -16,7 +16,8 @@ use crate::state::AppState;
 pub mod simulate;
 pub mod webhook;
 
-/// `POST /payments/receipts/{id}/start`: owner or admin only; 303 to the provider's checkout.
+/// `POST /payments/receipts/{id}/start`: the receipt's owner only (an admin is told whose it is;
+/// anyone else gets the 404 of a receipt that does not exist); 303 to the provider's checkout.
 pub async fn start(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -29,6 +30,17 @@ pub async fn start(
         .await?
         .ok_or(AppError::NotFound)?;
     user.may_access(receipt.user_id)?;
+    if receipt.user_id != user.id() {
+        let owner_id = receipt.user_id;
+        let owner = state
+            .db(move |s| s.user_by_id(owner_id))
+            .await?
+            .map(|u| u.username)
+            .unwrap_or_default();
+        return Err(AppError::Forbidden(format!(
+            "receipt {id} is {owner}'s: only {owner} can pay it"
+        )));
+    }
     if receipt.status()? != ReceiptStatus::Unpaid {
         return Err(AppError::Conflict(format!("receipt {id} is {}", receipt.status)));
     }
@@ -113,8 +125,21 @@ pub async fn thanks(
     ctx.insert("payment", &PaymentSummary::of(&payment)?);
     ctx.insert("outcome", outcome);
     ctx.insert("heading", heading);
+    // A failed, cancelled or expired payment of a receipt still unpaid: try again from here.
+    ctx.insert(
+        "try_again",
+        &(receipt_status == ReceiptStatus::Unpaid
+            && ["failed", "cancelled", "expired"].contains(&outcome)
+            && receipt_owner(&state, &payment).await? == Some(user.id())),
+    );
     ctx.insert("webhook_url", &state.config.url("/payments/webhook"));
     Ok(html(state.templates.render("thanks.html", &ctx)?))
+}
+
+/// The user id of the owner of `payment`'s receipt.
+async fn receipt_owner(state: &AppState, payment: &PaymentRow) -> Result<Option<i64>, AppError> {
+    let id = payment.receipt_id;
+    Ok(state.db(move |s| s.receipt(id)).await?.map(|r| r.user_id))
 }
 
 /// `GET /payments/{id}/status`: JSON for the thanks page's poll.

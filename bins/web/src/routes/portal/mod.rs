@@ -78,15 +78,8 @@ async fn render_me(
     let shown = &unbilled[start.min(unbilled.len())..(start + PAGE_SIZE as usize).min(unbilled.len())];
     let unbilled_total = payments_app::usage::total_cost(&unbilled)?;
     let mut ctx = page_context(state, session, Some(user))?;
-    // Shown once, on the first page after the login that found it.
-    if let Some(Ok(n)) = session.remove_as::<u32>(crate::routes::session::LOGIN_NOTICE) {
-        ctx.insert(
-            "login_notice",
-            &format!(
-                "{n} failed sign-in attempt{} for your account from other addresses since your last sign-in.",
-                if n == 1 { "" } else { "s" }
-            ),
-        );
+    if let Some(notice) = crate::routes::session::take_login_notice(session) {
+        ctx.insert("login_notice", &notice);
     }
     // Only for the user's own payments, and only while the receipt is still unpaid.
     if let Some(p) = cancelled.filter(|p| {
@@ -102,6 +95,7 @@ async fn render_me(
                 p.receipt_id
             ),
         );
+        ctx.insert("retry_receipt", &p.receipt_id);
     }
     if !problems.is_empty() {
         ctx.insert("error", &problems.join(" "));
@@ -134,11 +128,48 @@ async fn render_me(
     ctx.insert("exponent", &currency.map(|c| c.exponent()));
     ctx.insert("unbilled", &views(shown, UsageView::from)?);
     ctx.insert("billed", &views(&billed, UsageView::from)?);
+    let ids: Vec<i64> = receipts
+        .iter()
+        .filter(|r| r.status != "unpaid")
+        .map(|r| r.id)
+        .collect();
+    let money = state.db(move |s| s.receipt_money(&ids)).await?;
     ctx.insert(
         "receipts",
-        &views(&receipts, |r| ReceiptView::from(r, &user.0.username))?,
+        &views(&receipts, |r| {
+            ReceiptView::with_money(r, &user.0.username, money.get(&r.id))
+        })?,
     );
     state.templates.render("me.html", &ctx)
+}
+
+/// `POST /receipts/all`: one receipt for every unbilled record of the user (in the dates of the
+/// list's filter, when it has one), made on the server in one transaction whatever their number.
+pub async fn create_receipt_for_all(
+    state: web::Data<AppState>,
+    session: Session,
+    user: CurrentUser,
+    form: CsrfForm,
+) -> Result<HttpResponse, AppError> {
+    let mut problems = Vec::new();
+    let range = DateRange::parse(form.get("from"), form.get("to"), &mut problems);
+    if !problems.is_empty() {
+        let q = MeQuery {
+            from: form.get("from").map(str::to_string),
+            to: form.get("to").map(str::to_string),
+            ..MeQuery::default()
+        };
+        let body = render_me(&state, &session, &user, &q, None).await?;
+        return Ok(HttpResponse::UnprocessableEntity()
+            .content_type("text/html; charset=utf-8")
+            .body(body));
+    }
+    let (uid, actor, since, until) = (user.id(), user.actor(), range.start, range.end);
+    let (receipt, records) = state
+        .db(move |s| s.create_receipt_for_unbilled(uid, since, until, &actor))
+        .await?;
+    tracing::info!(receipt = receipt.id, records, user = %payments_app::logsafe::bounded(&user.0.username), "receipt created for all unbilled usage");
+    Ok(see_other(&format!("/receipts/{}", receipt.id)))
 }
 
 pub async fn create_receipt(

@@ -72,10 +72,17 @@ pub async fn receipt(
             .filter(|p| ["unavailable", "amount"].contains(p)),
     );
     ctx.insert("reference", &payment_reference(q.reference.as_deref()));
-    ctx.insert(
-        "refunds",
-        &views(&data.refunds, |r| RefundView::from(&state.app, r))?,
-    );
+    let entry = |id: i64| doc.refunds.iter().find(|e| e.id == id);
+    let mut refund_views = views(&data.refunds, |r| RefundView::from(&state.app, r, entry(r.id)))?;
+    refund_views.sort_by_key(|r| r.number);
+    ctx.insert("refunds", &refund_views);
+    // Only the owner pays a receipt; an admin looking at someone else's is told whose it is.
+    ctx.insert("is_owner", &(user.id() == r.user_id));
+    if let Some((reason, by, at)) = data.void_reason() {
+        ctx.insert("void_reason", &reason);
+        ctx.insert("voided_by", &by);
+        ctx.insert("voided_at", &payments_app::format::format_time(at));
+    }
     ctx.insert("disputes", &views(&data.disputes, DisputeView::from)?);
     ctx.insert("second_payments", &second_payments(&data.payments)?);
     let second_ids: Vec<&str> = data
@@ -87,7 +94,7 @@ pub async fn receipt(
     ctx.insert("second_ids", &second_ids);
     ctx.insert(
         "refund_notice",
-        &refund_notice(&state.app, &data.refunds, q.refund, q.again.is_some())?,
+        &refund_notice(&state.app, &data.refunds, &doc, q.refund, q.again.is_some())?,
     );
     if user.is_admin() {
         ctx.insert("operator_error", &last_error.map(|(_, e)| e));
@@ -176,12 +183,15 @@ fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<Re
 fn refund_notice(
     app: &payments_app::App,
     refunds: &[RefundRow],
+    doc: &payments_app::receipts::ReceiptDoc,
     n: Option<i64>,
     again: bool,
 ) -> Result<Option<String>, AppError> {
     let Some(r) = n.and_then(|n| refunds.iter().find(|r| r.id == n)) else {
         return Ok(None);
     };
+    // Refunds are numbered per receipt, as the page and the PDF show them.
+    let number = doc.refunds.iter().find(|e| e.id == r.id).map_or(0, |e| e.number);
     let amount = r.amount()?;
     let prefix = if again {
         "This confirmation was already submitted; no second refund was made. "
@@ -191,17 +201,16 @@ fn refund_notice(
     Ok(Some(
         prefix.to_string()
             + &match r.status.as_str() {
-                "succeeded" => format!("Refund #{} of {amount} succeeded.", r.id),
+                "succeeded" => format!("Refund #{number} of {amount} succeeded."),
                 "pending" => format!(
-                    "Refund #{} of {amount} was accepted by {} and is pending.",
-                    r.id, r.provider
+                    "Refund #{number} of {amount} was accepted by {} and is pending.",
+                    r.provider
                 ),
                 "failed" => format!(
-                    "Refund #{} of {amount} was refused: {}. Nothing was refunded.",
-                    r.id,
+                    "Refund #{number} of {amount} was refused: {}. Nothing was refunded.",
                     r.error.as_deref().unwrap_or("no reason given")
                 ),
-                "canceled" => format!("Refund #{} of {amount} was canceled. Nothing was refunded.", r.id),
+                "canceled" => format!("Refund #{number} of {amount} was cancelled. Nothing was refunded."),
                 _ => {
                     let next = if RetryOffer::of(app, r) == RetryOffer::Retry {
                         format!(
@@ -215,9 +224,8 @@ fn refund_notice(
                         )
                     };
                     format!(
-                        "Refund #{} of {amount} is recorded, but {} did not answer ({}). The amount stays \
+                        "Refund #{number} of {amount} is recorded, but {} did not answer ({}). The amount stays \
                          reserved; {next}",
-                        r.id,
                         r.provider,
                         r.error.as_deref().unwrap_or("no answer"),
                     )

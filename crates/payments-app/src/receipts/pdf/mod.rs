@@ -365,6 +365,55 @@ pub fn receipt_pdf(doc: &ReceiptDoc, site_name: &str) -> Vec<u8> {
         }
     }
 
+    if !doc.refunds.is_empty() {
+        w.heading("Refunds");
+        let cols = columns(&[350, 900, 1350, 1750, 600], 4);
+        let header = Row::header(&["#", "Date", "State", "Note", "Amount"]);
+        table_header(&mut w, &cols, &header);
+        for r in &doc.refunds {
+            let cells = vec![
+                vec![r.number.to_string()],
+                vec![r.date.clone()],
+                vec![r.state.clone()],
+                vec![r.note.clone()],
+                vec![r.amount.clone()],
+            ];
+            w.row(&cols, &cells, Font::Regular, 85, Some(&header));
+        }
+        if let Some(refunded) = &doc.refunded {
+            w.paragraph(
+                LEFT,
+                4950,
+                Font::Bold,
+                90,
+                &format!("Refunded in all: {refunded}"),
+                false,
+            );
+        }
+    }
+    if !doc.disputes.is_empty() {
+        w.heading("Disputes");
+        w.paragraph(
+            LEFT,
+            4950,
+            Font::Regular,
+            85,
+            "The payer's bank disputed this payment; the outcome follows from the provider.",
+            false,
+        );
+        let cols = columns(&[1000, 3350, 600], 2);
+        let header = Row::header(&["Date", "Event", "Amount"]);
+        table_header(&mut w, &cols, &header);
+        for d in &doc.disputes {
+            let cells = vec![
+                vec![d.date.clone()],
+                vec![d.event.clone()],
+                vec![d.amount.clone()],
+            ];
+            w.row(&cols, &cells, Font::Regular, 85, Some(&header));
+        }
+    }
+
     if w.lossy {
         w.y -= 200;
         w.paragraph(

@@ -110,6 +110,7 @@ pub fn request(
     public_id: &str,
     amount_minor: i64,
     reason: &str,
+    payer_note: &str,
     actor: &str,
     token: Option<&str>,
 ) -> Result<RefundRequested, StoreError> {
@@ -133,6 +134,12 @@ pub fn request(
     if reason.chars().count() > 500 {
         return Err(StoreError::Invalid(
             "the reason is longer than 500 characters".into(),
+        ));
+    }
+    let payer_note = payer_note.trim();
+    if payer_note.chars().count() > 500 {
+        return Err(StoreError::Invalid(
+            "the note to the payer is longer than 500 characters".into(),
         ));
     }
     match p.state()? {
@@ -190,6 +197,14 @@ pub fn request(
         ))
         .returning(RefundRow::as_returning())
         .get_result(c)?;
+    if !payer_note.is_empty() {
+        diesel::insert_into(crate::schema::refund_notes::table)
+            .values((
+                crate::schema::refund_notes::refund_id.eq(row.id),
+                crate::schema::refund_notes::note.eq(payer_note),
+            ))
+            .execute(c)?;
+    }
     audit::append(
         c,
         &refund_audit(
@@ -493,6 +508,16 @@ pub fn for_receipt(c: &mut Conn, receipt_id: i64) -> Result<Vec<RefundRow>, Stor
         .filter(payments::receipt_id.eq(receipt_id))
         .order(refunds::id)
         .select(RefundRow::as_select())
+        .load(c)?)
+}
+
+/// The payer notes of a receipt's refunds: `(refund id, note)`.
+pub fn notes_for_receipt(c: &mut Conn, receipt_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    use crate::schema::refund_notes;
+    Ok(refund_notes::table
+        .inner_join(refunds::table.inner_join(payments::table))
+        .filter(payments::receipt_id.eq(receipt_id))
+        .select((refund_notes::refund_id, refund_notes::note))
         .load(c)?)
 }
 

@@ -1,0 +1,321 @@
+//! Receipts told the way their readers need them: refunds numbered per receipt, with the note to
+//! the payer and never the internal reason or the admin's name; statuses in words; the PDF
+//! listing refunds; admin money net of refunds (page and CSV); voiding; one receipt for all
+//! unbilled usage; "Try again" after a failed or cancelled payment.
+
+use payments_store::{ReceiptStatus, Role};
+use reqwest::StatusCode;
+
+use crate::receipts::{assert_well_formed_pdf, shows};
+use crate::support::{location, Browser, Db, TestServer};
+
+/// Pays `receipt` as its owner through the dummy provider; returns the payment id.
+async fn pay(owner: &Browser, receipt: i64) -> String {
+    let checkout = owner.pay_now(receipt).await;
+    let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+    assert_eq!(
+        owner.simulate(&payment, "succeed").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    payment
+}
+
+/// Refunds `amount` of `payment` as admin `root` through the form and its confirmation page;
+/// returns where the confirmation sent the browser.
+async fn refund(root: &Browser, payment: &str, amount: &str, reason: &str, note: &str) -> String {
+    let path = format!("/admin/payments/{payment}/refund");
+    let resp = root
+        .submit(
+            &path,
+            &[("amount", amount), ("reason", reason), ("payer_note", note)],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK, "the confirmation page");
+    let page = resp.text().await.unwrap();
+    let token = page
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's request token")
+        .to_string();
+    let resp = root
+        .submit(
+            &path,
+            &[
+                ("amount", amount),
+                ("reason", reason),
+                ("payer_note", note),
+                ("confirm", "yes"),
+                ("request", &token),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "refunded");
+    location(&resp)
+}
+
+crate::on_both_backends! {
+    refunds_told_on: refunds_are_told_to_the_payer_with_their_note_and_to_admins_net, refunds_told_on_postgres, "web_refunds_told";
+}
+
+async fn refunds_told_on(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
+    server.add_user("alice", Role::User);
+    server.add_user("bob", Role::User);
+    server.add_user("root", Role::Admin);
+    let root = Browser::login(&server, "root").await;
+    // Bob's refund comes first, so alice's first refund is not the first one stored.
+    server.add_usage("bob", "b1", 4);
+    let bob = Browser::login(&server, "bob").await;
+    let bobs = bob.create_receipt().await;
+    let bob_payment = pay(&bob, bobs).await;
+    refund(&root, &bob_payment, "4.00", "bob asked", "").await;
+
+    server.add_usage("alice", "a1", 10);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    let payment = pay(&alice, receipt).await;
+    let back = refund(
+        &root,
+        &payment,
+        "2.00",
+        "job 17 ran twice (ticket 4711)",
+        "Returned for the duplicated run of job 17",
+    )
+    .await;
+    let notice = root.get_text(&back).await;
+    assert!(
+        notice.contains("Refund #1 of THB 2.00 succeeded."),
+        "numbered per receipt: {notice}"
+    );
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::PartiallyRefunded);
+
+    // The payer: the status in words, the refund numbered on the receipt with its note; neither
+    // the reason nor who started it.
+    let page = alice.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(page.contains("Partially refunded, THB 2.00 back"), "{page}");
+    assert!(page.contains("<td data-label=\"#\">1</td>"), "{page}");
+    assert!(
+        page.contains("Returned for the duplicated run of job 17"),
+        "{page}"
+    );
+    assert!(!page.contains("4711") && !page.contains("Started by"), "{page}");
+    assert!(!page.contains(">root<"), "no admin name for the payer");
+    assert!(!page.contains("partially_refunded<"), "no raw status names");
+    // The admin sees all of it.
+    let admin_page = root.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(admin_page.contains("job 17 ran twice (ticket 4711)") && admin_page.contains(">root<"));
+
+    // The PDF lists the refund with its note, not the reason.
+    let resp = alice.get(&format!("/receipts/{receipt}.pdf")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let pdf = resp.bytes().await.unwrap();
+    assert_well_formed_pdf(&pdf);
+    for text in [
+        "Refunds",
+        "Refunded in all: THB 2.00",
+        "refunded",
+        "Partially refunded, THB 2.00 back",
+    ] {
+        assert!(shows(&pdf, text), "the PDF lacks {text:?}");
+    }
+    let body = String::from_utf8_lossy(&pdf);
+    assert!(body.contains("duplicated"), "the note (wrapped in its column)");
+    assert!(!body.contains("4711"), "never the internal reason");
+
+    // The thanks page tells a partly refunded payment as such, without waiting for anything.
+    let thanks = alice
+        .get_text(&format!("/payments/thanks?payment={payment}"))
+        .await;
+    assert!(thanks.contains("Payment received, partly refunded"), "{thanks}");
+    assert!(thanks.contains("THB 2.00 of it has been refunded"), "{thanks}");
+    assert!(!thanks.contains("thanks.js"), "nothing left to poll for");
+
+    // My Usage lists it in words.
+    assert!(alice
+        .get_text("/me")
+        .await
+        .contains("Partially refunded, THB 2.00 back"));
+
+    // Admin money: billed 14, received 14, refunded 6, net 8.
+    let list = root.get_text("/admin/receipts").await;
+    for (class, value) in [
+        ("billed", "THB 14.00"),
+        ("received", "THB 14.00"),
+        ("refunded", "THB 6.00"),
+        ("net", "<strong>THB 8.00</strong>"),
+    ] {
+        assert!(
+            list.contains(&format!(
+                "<td data-label=\"{}\" class=\"num {class}\">{value}</td>",
+                capitalised(class)
+            )),
+            "{class} {value}: {list}"
+        );
+    }
+    assert!(list.contains("Refunded, THB 4.00 back"), "{list}");
+    let csv = root.get_text("/admin/receipts.csv").await;
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{receipt},alice,partially_refunded,")))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(
+        line.contains(",THB,1000,10.00,1000,10.00,200,2.00,800,8.00,dummy,"),
+        "{line}"
+    );
+    assert!(line.ends_with(",1,no"), "one refund, no dispute: {line}");
+}
+
+fn capitalised(word: &str) -> String {
+    let mut w = word.to_string();
+    w[..1].make_ascii_uppercase();
+    w
+}
+
+crate::on_both_backends! {
+    void_on: an_admin_voids_an_unpaid_receipt_and_its_usage_is_unbilled_again, void_on_postgres, "web_void";
+}
+
+async fn void_on(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage("alice", "job-to-void", 3);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    let root = Browser::login(&server, "root").await;
+    let path = format!("/admin/receipts/{receipt}/void");
+    // A reason is required; users may not void.
+    assert_eq!(
+        root.submit(&path, &[("reason", " ")]).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        alice.submit(&path, &[("reason", "mine")]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Unpaid);
+
+    let resp = root
+        .submit(&path, &[("reason", "billed to the wrong project")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(server.receipt_status(receipt), ReceiptStatus::Void);
+    let audited = server.audit("receipt.void", Some(receipt));
+    assert_eq!(audited.len(), 1);
+    assert!(audited[0].detail.contains("billed to the wrong project") && audited[0].actor == "user:root");
+    // Its usage can be billed again; the payer is told, without the admin's name.
+    let me = alice.get_text("/me").await;
+    assert!(
+        me.contains("name=\"record\""),
+        "the usage is unbilled again: {me}"
+    );
+    let page = alice.get_text(&format!("/receipts/{receipt}")).await;
+    assert!(page.contains("This receipt was voided") && page.contains("billed to the wrong project"));
+    assert!(!page.contains("by root") && !page.contains("Pay now"), "{page}");
+    let again = alice.create_receipt().await;
+    assert_ne!(again, receipt);
+    // Only unpaid receipts are voided.
+    let payment = pay(&alice, again).await;
+    assert!(!payment.is_empty());
+    let resp = root
+        .submit(
+            &format!("/admin/receipts/{again}/void"),
+            &[("reason", "too late")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(server.receipt_status(again), ReceiptStatus::Paid);
+    assert!(root
+        .get_text("/admin/receipts?status=void")
+        .await
+        .contains(&format!("#{receipt}<")));
+}
+
+crate::on_both_backends! {
+    bill_all_on: one_receipt_bills_all_unbilled_usage_in_the_chosen_dates, bill_all_on_postgres, "web_bill_all";
+}
+
+async fn bill_all_on(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
+    server.add_user("alice", Role::User);
+    let mut rows = String::new();
+    for i in 0..320 {
+        let day = if i < 300 { 1 + i % 28 } else { 1 };
+        let month = if i < 300 { 11 } else { 10 };
+        rows.push_str(&format!(
+            "alice,job-{i:04},test job,3600,0,2026-{month:02}-{day:02}T12:00:00Z\n"
+        ));
+    }
+    server.import_usage_rows(&rows);
+    let alice = Browser::login(&server, "alice").await;
+    let me = alice.get_text("/me?from=2026-11-01&to=2026-11-30").await;
+    assert!(
+        me.contains("Create one receipt for all 300 records in these dates (THB 300.00)"),
+        "{me}"
+    );
+    let resp = alice
+        .submit("/receipts/all", &[("from", "2026-11-01"), ("to", "2026-11-30")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let receipt: i64 = location(&resp).trim_start_matches("/receipts/").parse().unwrap();
+    let r = server.store().receipt(receipt).unwrap().unwrap();
+    assert_eq!(r.total_minor, 30_000);
+    assert_eq!(server.store().usage_for_receipt(receipt).unwrap().len(), 300);
+    // The October rows are left; then they go on a second receipt.
+    let me = alice.get_text("/me").await;
+    assert!(
+        me.contains("Create one receipt for all 20 records (THB 20.00)"),
+        "{me}"
+    );
+    let resp = alice.submit("/receipts/all", &[("from", ""), ("to", "")]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(alice.get_text("/me").await.contains("No unbilled usage."));
+    // Nothing left: said plainly.
+    let resp = alice.submit("/receipts/all", &[("from", ""), ("to", "")]).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("there is no unbilled usage in these dates"));
+    assert_eq!(server.audit("receipt.create", None).len(), 2);
+}
+
+#[actix_web::test]
+async fn a_failed_or_cancelled_payment_offers_try_again() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_usage("alice", "j", 2);
+    let alice = Browser::login(&server, "alice").await;
+    let receipt = alice.create_receipt().await;
+    let checkout = alice.pay_now(receipt).await;
+    let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+    let resp = alice.simulate(&payment, "fail").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = alice.get_text(&location(&resp)).await;
+    assert!(
+        page.contains("Payment failed") && page.contains("id=\"try-again\""),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("action=\"/payments/receipts/{receipt}/start\"")),
+        "{page}"
+    );
+    // Cancelled at the provider: back on My Usage, with Try again.
+    let checkout = alice.pay_now(receipt).await;
+    let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+    let resp = alice.simulate(&payment, "cancel").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = alice.get_text(&location(&resp)).await;
+    assert!(
+        page.contains(&format!("Try again: pay receipt #{receipt}")),
+        "{page}"
+    );
+    // Paid: nothing to try again.
+    let checkout = alice.pay_now(receipt).await;
+    let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+    let resp = alice.simulate(&payment, "succeed").await;
+    let page = alice.get_text(&location(&resp)).await;
+    assert!(!page.contains("try-again"), "{page}");
+}
