@@ -543,6 +543,99 @@ async fn audit_filters_on(db: Db) {
     );
 }
 
+// Both backends: the bare name becomes an exact `actor IN (...)`, the same on each.
+crate::on_both_backends! {
+    audit_actor_on: the_audit_actor_filter_finds_a_user_by_plain_username_and_only_exactly, audit_actor_on_postgres, "web_audit_actor";
+}
+
+/// Issue 25: `?actor=boss` found nothing, only `?actor=user:boss` did. A plain username now
+/// finds that user's entries; `user:NAME`, `provider:NAME` and bare actors such as `system`
+/// still work, and the match stays exact (no prefix or substring).
+async fn audit_actor_on(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
+    server.add_user("boss", Role::User);
+    server.add_user("bossy", Role::User);
+    server.add_user("root", Role::Admin);
+    server.add_usage("boss", "b1", 3);
+    server.add_usage("bossy", "y1", 2);
+    let boss = Browser::login(&server, "boss").await;
+    let boss_receipt = boss.create_receipt().await;
+    let checkout = boss.pay_now(boss_receipt).await;
+    let payment = checkout.rsplit('=').next().unwrap_or_default().to_string();
+    assert_eq!(
+        boss.simulate(&payment, "succeed").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let bossy_receipt = Browser::login(&server, "bossy").await.create_receipt().await;
+    let root = Browser::login(&server, "root").await;
+    let row = |page: &str, action: &str| page.contains(&format!("data-label=\"Action\">{action}"));
+    let subject = |page: &str, receipt: i64| page.contains(&format!(">receipt {receipt}<"));
+    let total = |page: &str| {
+        let end = page.find(" entries, newest first").expect("the count");
+        let start = page[..end].rfind('>').expect("the count's tag") + 1;
+        page[start..end].parse::<i64>().expect("a number")
+    };
+
+    let plain = root.get_text("/admin/audit?actor=boss").await;
+    let full = root.get_text("/admin/audit?actor=user:boss").await;
+    assert!(
+        row(&plain, "receipt.create") && subject(&plain, boss_receipt),
+        "{plain}"
+    );
+    assert!(
+        !subject(&plain, bossy_receipt),
+        "user:bossy is not user:boss: {plain}"
+    );
+    assert!(
+        !row(&plain, "payment.webhook"),
+        "the provider's entries are not the user's"
+    );
+    assert!(
+        !row(&plain, "user.create"),
+        "the accounts were created by `system`"
+    );
+    assert!(
+        total(&plain) > 0 && total(&plain) == total(&full),
+        "{plain}\n{full}"
+    );
+    assert!(
+        subject(&full, boss_receipt) && !subject(&full, bossy_receipt),
+        "{full}"
+    );
+    assert!(plain.contains("value=\"boss\""), "the filter is shown as written");
+
+    // Exact, not a substring or prefix, in both spellings.
+    for actor in ["bos", "oss", "user:bos", "user:", "ser:boss", "%25", "boss%25"] {
+        let page = root.get_text(&format!("/admin/audit?actor={actor}")).await;
+        assert_eq!(total(&page), 0, "{actor}: {page}");
+    }
+
+    // The other actors: a provider, a bare system actor.
+    let provider = root.get_text("/admin/audit?actor=provider:dummy").await;
+    assert!(
+        row(&provider, "payment.webhook") && !row(&provider, "receipt.create"),
+        "{provider}"
+    );
+    // What the README says a verified webhook shows: the badge and the signature's method.
+    assert!(
+        provider.contains("payment.webhook <span class=\"badge verified\">verified</span>")
+            && provider.contains("signature:</span> verified (hmac-sha256)</div>"),
+        "{provider}"
+    );
+    let system = root.get_text("/admin/audit?actor=system").await;
+    assert!(
+        row(&system, "user.create") && !row(&system, "receipt.create"),
+        "{system}"
+    );
+    assert_eq!(total(&system), 3, "the three accounts: {system}");
+
+    // The field says what it takes.
+    assert!(
+        plain.contains("a username, or <code>user:NAME</code>, <code>provider:NAME</code>"),
+        "the hint under the actor field: {plain}"
+    );
+}
+
 // Also on PostgreSQL: its LIKE is case-sensitive and needs the ESCAPE clause too.
 crate::on_both_backends! {
     receipt_filters_on: admin_receipts_filter_search_total_and_export_csv_from_integers, receipt_filters_on_postgres, "web_receipt_filters";

@@ -327,3 +327,105 @@ async fn a_real_provider_on_an_empty_database_says_how_to_create_the_first_admin
     // No demo accounts with a real provider.
     assert!(!lines.iter().any(|l| l.contains("password ")), "{lines:?}");
 }
+
+/// Issue 25: the first run's demo accounts, as printed and as the README shows them, in columns:
+/// both passwords start under each other.
+#[test]
+fn the_demo_accounts_are_printed_in_columns_as_the_readme_shows_them() {
+    let (lines, mut child, _dir) = serve_until_open(&[("BIND_ADDR", "127.0.0.1:0")]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let column = |lines: &[&str], who: &str| {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("  {who} ")))
+            .unwrap_or_else(|| panic!("no {who} line in {lines:?}"));
+        line.find(" password ")
+            .unwrap_or_else(|| panic!("no password in {line:?}"))
+    };
+    let printed: Vec<&str> = lines.iter().map(String::as_str).collect();
+    assert!(
+        printed.contains(&"First run: created demo accounts (shown only now):"),
+        "{printed:?}"
+    );
+    let at = column(&printed, "user");
+    assert_eq!(column(&printed, "admin"), at, "{printed:?}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let shown: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| *l != "First run: created demo accounts (shown only now):")
+        .take(3)
+        .collect();
+    assert_eq!(shown.len(), 3, "the README shows the block");
+    assert_eq!(
+        (column(&shown, "user"), column(&shown, "admin")),
+        (at, at),
+        "{shown:?}"
+    );
+}
+
+/// Issue 25: `.env.example` names every provider this project knows in `PAYMENT_PROVIDER`'s
+/// comment, and every variable `web --help` lists (the server's and those of the adapters
+/// compiled in); with every adapter compiled in, nothing more.
+#[test]
+fn env_example_lists_every_provider_and_variable_that_web_help_does() {
+    let out = Command::new(env!("CARGO_BIN_EXE_web"))
+        .arg("--help")
+        .env_clear()
+        .output()
+        .expect("web --help");
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example")).unwrap();
+    let listed: std::collections::BTreeSet<&str> = example
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name))
+        .filter(|name| !name.starts_with('#'))
+        .collect();
+    let helped: std::collections::BTreeSet<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Environment"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(helped.len() > 20, "{help}");
+    let missing: Vec<_> = helped.difference(&listed).collect();
+    assert!(missing.is_empty(), ".env.example lacks {missing:?}");
+    let providers_line = help
+        .lines()
+        .find(|l| l.starts_with("Providers compiled in: "))
+        .expect("the providers line");
+    let (compiled, known) = providers_line
+        .trim_start_matches("Providers compiled in: ")
+        .trim_end_matches(')')
+        .split_once(" (known: ")
+        .expect("compiled (known: ...)");
+    let choice = example
+        .lines()
+        .find(|l| l.starts_with("PAYMENT_PROVIDER="))
+        .expect("PAYMENT_PROVIDER");
+    let comment = choice.split_once('#').map(|(_, c)| c).unwrap_or_default();
+    let offered: Vec<&str> = comment
+        .split('(')
+        .next()
+        .unwrap_or_default()
+        .split('|')
+        .map(str::trim)
+        .collect();
+    let known: Vec<&str> = known.split(", ").collect();
+    assert_eq!(offered, known, "{choice}");
+    for provider in &known {
+        assert!(
+            example.contains(&format!("# --- {provider} ")),
+            "no section for {provider} in .env.example"
+        );
+    }
+    if compiled.split(", ").count() == known.len() {
+        let extra: Vec<_> = listed.difference(&helped).collect();
+        assert!(
+            extra.is_empty(),
+            ".env.example names variables nothing reads: {extra:?}"
+        );
+    }
+}

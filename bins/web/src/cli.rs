@@ -1,5 +1,5 @@
 //! The command line: `web serve` (default), `web migrate`, `web reconcile`, `web user add`,
-//! `web usage import`.
+//! `web user passwd`, `web user logout`, `web usage import`.
 
 use std::io::{BufRead, IsTerminal};
 use std::net::TcpListener;
@@ -311,9 +311,11 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
             .await
             .map_err(crate::error::AppError::from)??
         {
+            // One column for the names, so that both passwords start under each other.
+            let width = demo.user.0.len().max(demo.admin.0.len());
             println!("First run: created demo accounts (shown only now):");
-            println!("  user  {}  password {}", demo.user.0, demo.user.1);
-            println!("  admin {}  password {}", demo.admin.0, demo.admin.1);
+            println!("  user  {:<width$}  password {}", demo.user.0, demo.user.1);
+            println!("  admin {:<width$}  password {}", demo.admin.0, demo.admin.1);
         }
     } else {
         let store = state.store().clone();

@@ -11,10 +11,14 @@ pub const ACTIONS: &[&str] = &[
     "payment.close",
     "payment.refund",
     "payment.dispute",
+    "payment.reconcile",
     "receipt.create",
+    "receipt.void",
     "usage.import",
     "user.create",
     "user.login",
+    "user.password",
+    "user.sessions_ended",
 ];
 
 /// An entry's detail JSON as `key: value` lines, and the signature verdict as a word

@@ -383,7 +383,8 @@ pub struct ReceiptFilter {
 }
 
 /// Further audit-log filters (see `Store::audit_search`): all optional; times are unix seconds,
-/// `since` inclusive and `until` exclusive; `text` is matched literally.
+/// `since` inclusive and `until` exclusive; `text` is matched literally; `actor` exactly, a bare
+/// name (`boss`) standing for `user:boss` or the bare actor `boss` (`system`, `cli`, ...).
 #[derive(Debug, Clone, Default)]
 pub struct AuditSearch {
     pub actor: Option<String>,
