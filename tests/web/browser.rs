@@ -1332,6 +1332,14 @@ async fn money_in_view(viewport: Viewport) {
         "{name}: {said}"
     );
     problems.extend(chrome.check_page("money-in-view-thanks-refunded").await);
+    // The payer's receipt: the refund numbered on it, in words, without the internal reason.
+    chrome.open(&format!("/receipts/{receipt}")).await;
+    let refunds = chrome.wait_for("#refunds").await.text().await.expect("refunds");
+    assert!(
+        refunds.contains("refunded") && !refunds.contains("one job ran twice"),
+        "{name}: {refunds}"
+    );
+    problems.extend(chrome.check_page("money-in-view-receipt-refunded").await);
     chrome.quit().await;
     assert_no_problems(&problems, name);
 }
