@@ -1345,3 +1345,62 @@ async fn money_in_view(viewport: Viewport) {
 }
 
 at_both_sizes!(money_in_view: browser_money_stays_in_view_on_desktop, browser_money_stays_in_view_on_a_phone);
+
+#[cfg(all(feature = "stripe", feature = "paypal"))]
+mod choice {
+    use super::*;
+
+    /// Several providers at once: the payer sees one "Pay with ..." per provider that can take the
+    /// receipt, above the line items, and pays with the one chosen.
+    async fn provider_choice(viewport: Viewport) {
+        use payments_paypal::testing::MockPayPal;
+        use payments_stripe::testing::MockStripe;
+        let name = viewport.name;
+        let stripe = MockStripe::start().await;
+        let paypal = MockPayPal::start().await;
+        let mut vars = stripe.env_vars();
+        vars.extend(paypal.env_vars());
+        vars.push(("PAYMENT_PROVIDERS", "dummy,stripe,paypal".into()));
+        let server = TestServer::start_with(crate::support::Db::Sqlite, &vars).await;
+        server.add_user("alice", Role::User);
+        server.add_usage(
+            "alice",
+            "climate-ensemble-member-0042-of-0100-restart-from-checkpoint",
+            120,
+        );
+        let alice = Browser::login(&server, "alice").await;
+        let receipt = alice.create_receipt().await;
+        let chrome = Chrome::start(viewport, &server).await;
+        chrome.log_in("alice").await;
+        chrome.open(&format!("/receipts/{receipt}")).await;
+        let labels = chrome
+            .script(
+                "return [...document.querySelectorAll('#pay-with button')].map(b => b.textContent.trim())",
+            )
+            .await
+            .expect("buttons");
+        assert_eq!(
+            labels,
+            json!([
+                "Pay with the dummy provider",
+                "Pay with Stripe",
+                "Pay with PayPal"
+            ]),
+            "{name}"
+        );
+        let off = cells_outside(&chrome, "#pay-with button", None).await;
+        assert!(off.is_empty(), "{name}: payment buttons off screen: {off:?}");
+        let mut problems = chrome.check_page("provider-choice").await;
+        chrome.click_button("Pay with the dummy provider").await;
+        chrome.wait_for_heading("Dummy payment provider").await;
+        chrome.click_button("Succeed").await;
+        chrome.wait_for("h1#outcome[data-outcome=paid]").await;
+        problems.extend(chrome.check_page("provider-choice-paid").await);
+        assert_eq!(server.receipt_status(receipt), ReceiptStatus::Paid, "{name}");
+        assert!(stripe.session_ids().is_empty(), "{name}: Stripe was not asked");
+        chrome.quit().await;
+        assert_no_problems(&problems, name);
+    }
+
+    at_both_sizes!(provider_choice: browser_provider_choice_on_desktop, browser_provider_choice_on_a_phone);
+}

@@ -12,6 +12,7 @@ mod hardening;
 mod ingest;
 mod lockout;
 mod log_redaction;
+mod multi_provider;
 mod nul_text;
 mod outage;
 mod portal;

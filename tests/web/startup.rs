@@ -84,7 +84,7 @@ fn a_provider_that_is_not_compiled_in_names_its_feature() {
     let config = payments_web::config::Config::from_source(&env);
     if cfg!(feature = "paypal") {
         // Compiled in: it complains about PayPal's own variables instead.
-        let err = payments_web::startup::build_provider(&config.unwrap(), &env)
+        let err = payments_web::startup::build_providers(&config.unwrap(), &env)
             .unwrap_err()
             .to_string();
         assert!(err.contains("PAYPAL_"), "{err}");

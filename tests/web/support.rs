@@ -64,6 +64,10 @@ impl TestServer {
         for (k, v) in vars {
             env.insert(k.to_string(), v.clone());
         }
+        // A list of providers replaces the default single one.
+        if env.contains_key("PAYMENT_PROVIDERS") && !vars.iter().any(|(k, _)| *k == "PAYMENT_PROVIDER") {
+            env.remove("PAYMENT_PROVIDER");
+        }
         let config = Config::from_source(&env).expect("config");
         let state = startup::build_state(config, &env).expect("state");
         // The server runs on a thread and runtime of its own, so that dropping the TestServer can
@@ -162,8 +166,18 @@ impl TestServer {
         headers: &[(String, String)],
         body: &[u8],
     ) -> (StatusCode, serde_json::Value) {
+        self.post_webhook_at("/payments/webhook", headers, body).await
+    }
+
+    /// Posts a webhook to `path` (a provider's own URL, `/payments/webhook/stripe`).
+    pub async fn post_webhook_at(
+        &self,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (StatusCode, serde_json::Value) {
         let client = reqwest::Client::new();
-        let mut req = client.post(self.url("/payments/webhook")).body(body.to_vec());
+        let mut req = client.post(self.url(path)).body(body.to_vec());
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
@@ -399,8 +413,14 @@ impl Browser {
 
     /// "Pay now": returns where the browser is sent.
     pub async fn pay_now(&self, receipt: i64) -> String {
+        self.pay_with(receipt, None).await
+    }
+
+    /// "Pay with `provider`" (`None`: the one offered); returns where it sent the browser.
+    pub async fn pay_with(&self, receipt: i64, provider: Option<&str>) -> String {
+        let fields: Vec<(&str, &str)> = provider.map(|p| ("provider", p)).into_iter().collect();
         let resp = self
-            .submit(&format!("/payments/receipts/{receipt}/start"), &[])
+            .submit(&format!("/payments/receipts/{receipt}/start"), &fields)
             .await;
         if resp.status() != StatusCode::SEE_OTHER {
             panic!(

@@ -214,7 +214,8 @@ async fn reconcile_once(config: Config) -> Result<(), StartError> {
         .run_cycle(&state.app, payments_core::unix_now())
         .await?;
     tracing::info!(%report, "reconcile (one cycle from the command line)");
-    println!("reconciled with {}: {report}", state.provider_name());
+    let names: Vec<&str> = state.app.providers().all().map(|p| p.provider.name()).collect();
+    println!("reconciled with {}: {report}", names.join(", "));
     if report.errors > 0 {
         return Err(StartError::Problems(vec![format!(
             "{} look-ups or captures failed; see the log and the audit log (payment.reconcile)",
@@ -268,19 +269,17 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     if let (Some(bound), false) = (bound, config.site_base_url_explicit) {
         config.app.site_base_url = crate::listen::site_for(bound);
     }
-    let active = startup::build_provider(&config, &Env)
+    let enabled = startup::build_providers(&config, &Env)
         .map_err(|e| problems.push(format!("configuration: {e}")))
         .ok();
-    problems.extend(
-        active
-            .as_ref()
-            .and_then(|a| startup::lifetime_problem(&config, a)),
-    );
+    for active in enabled.iter().flatten() {
+        problems.extend(startup::lifetime_problem(&config, active));
+    }
     if let Err(e) = crate::templates::Templates::load() {
         problems.push(format!("templates: {e}"));
     }
     problems.extend(startup::log_dir_problem(&config));
-    let (Some(listener), Some(bound), Some(active), true) = (listener, bound, active, problems.is_empty())
+    let (Some(listener), Some(bound), Some(enabled), true) = (listener, bound, enabled, problems.is_empty())
     else {
         return Err(StartError::Problems(problems));
     };
@@ -296,15 +295,18 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
     if config.durability == payments_store::Durability::Relaxed {
         tracing::warn!("{}", startup::RELAXED_WARNING);
     }
-    if config.provider != "dummy" && config.app.issuer.name.is_none() {
+    if !config.enables("dummy") && config.app.issuer.name.is_none() {
         tracing::warn!(
             "ISSUER_NAME is not set: receipts say that no issuer is configured; set ISSUER_NAME, \
              ISSUER_ADDRESS and ISSUER_TAX_ID to print your organisation on them"
         );
     }
-    let state = startup::assemble(config, active, store)?;
+    let retired = startup::retired_providers(&config, &Env, &store)?;
+    let providers =
+        payments_app::Providers::new(enabled, retired).map_err(|e| StartError::Problems(vec![e]))?;
+    let state = startup::assemble(config, providers, store)?;
     let cfg = state.config.clone();
-    if cfg.provider == "dummy" {
+    if cfg.providers.iter().all(|p| p == "dummy") {
         let store = state.store().clone();
         let rates = cfg.rates();
         if let Some(demo) = actix_web::web::block(move || seed_if_empty(&store, &rates))
@@ -330,8 +332,9 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
             );
         }
     }
+    let names = state.provider_names().join(", ");
     tracing::info!(
-        provider = state.provider_name(),
+        providers = %names,
         database = state.store().backend(),
         site = cfg.app.site_base_url,
         "listening on {bound}"
@@ -340,11 +343,23 @@ async fn serve(mut config: Config) -> Result<(), StartError> {
         println!("{line}");
     }
     println!(
-        "Open {}/login  (provider: {}, database: {})",
+        "Open {}/login  (provider{}: {names}, database: {})",
         cfg.app.site_base_url,
-        state.provider_name(),
+        if state.provider_names().len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         state.store().backend()
     );
+    if state.provider_names().len() > 1 {
+        for name in state.provider_names() {
+            println!(
+                "  webhooks of {name}: {}/payments/webhook/{name}",
+                cfg.app.site_base_url
+            );
+        }
+    }
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     crate::server::server(state, listener, workers)
         .map_err(|source| StartError::Bind {

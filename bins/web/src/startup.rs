@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use payments_app::{ActiveProvider, App};
+use payments_app::{ActiveProvider, App, Providers};
 use payments_store::{Durability, PoolOptions, Store};
 
 use crate::config::{Config, ConfigError, Source};
@@ -44,42 +44,97 @@ impl From<payments_app::Error> for StartError {
 /// once it is open.
 pub fn fill_dev_secrets(config: &mut Config) -> Result<Vec<&'static str>, AppError> {
     let mut notes = Vec::new();
-    if config.provider == "dummy" {
-        if config.webhook_secret.is_none() {
-            config.webhook_secret = Some(payments_app::random_token(32)?);
-            notes.push("PAYMENT_WEBHOOK_SECRET is not set: generated one for this run (dummy provider only)");
-        }
-        if config.session_secret.is_none() {
-            config.session_secret = Some(payments_app::random_token(32)?);
-            notes.push("SESSION_SECRET is not set: generated one for this run; logins end at restart");
-        }
+    if config.enables("dummy") && config.webhook_secret.is_none() {
+        config.webhook_secret = Some(payments_app::random_token(32)?);
+        notes.push("PAYMENT_WEBHOOK_SECRET is not set: generated one for this run (dummy provider only)");
+    }
+    if config.providers.iter().all(|p| p == "dummy") && config.session_secret.is_none() {
+        config.session_secret = Some(payments_app::random_token(32)?);
+        notes.push("SESSION_SECRET is not set: generated one for this run; logins end at restart");
     }
     Ok(notes)
 }
 
-/// Builds the provider named by `PAYMENT_PROVIDER` through the registry, reading its own
-/// variables from `src`. The adapter sees the server's public base URL as `SITE_BASE_URL` and
-/// the dummy provider's per-run secret as `PAYMENT_WEBHOOK_SECRET`.
-pub fn build_provider(config: &Config, src: &dyn Source) -> Result<ActiveProvider, ConfigError> {
-    let lookup = |name: &str| match name {
+/// Builds the compiled provider `name` through the registry, reading its own variables from
+/// `src`. The adapter sees the server's public base URL as `SITE_BASE_URL` and the dummy
+/// provider's per-run secret as `PAYMENT_WEBHOOK_SECRET`.
+pub fn build_provider(config: &Config, src: &dyn Source, name: &str) -> Result<ActiveProvider, ConfigError> {
+    let lookup = |var: &str| match var {
         "SITE_BASE_URL" => Some(config.app.site_base_url.clone()),
         "PAYMENT_WEBHOOK_SECRET" => config.webhook_secret.clone(),
-        _ => src.get(name),
+        _ => src.get(var),
     };
-    crate::registry::build(&config.provider, &lookup)
+    crate::registry::build(name, &lookup)
 }
 
-/// Validates the configuration, builds the provider, opens (and migrates) the database.
+/// Builds every enabled provider, in order; all their problems at once.
+pub fn build_providers(config: &Config, src: &dyn Source) -> Result<Vec<ActiveProvider>, ConfigError> {
+    let mut built = Vec::new();
+    let mut problems = Vec::new();
+    for name in &config.providers {
+        match build_provider(config, src, name) {
+            Ok(p) => built.push(p),
+            Err(e) if config.providers.len() > 1 => {
+                problems.push(ConfigError::Provider(format!("{name}: {e}")))
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    match problems.len() {
+        0 => Ok(built),
+        1 => Err(problems.remove(0)),
+        _ => Err(ConfigError::Many(problems)),
+    }
+}
+
+/// The providers of payments already stored that are not enabled now: each one compiled in
+/// and configured keeps reconciling, refunding and answering webhooks for its old payments
+/// (retired); for the others the log says their payments are read-only.
+pub fn retired_providers(
+    config: &Config,
+    src: &dyn Source,
+    store: &Store,
+) -> Result<Vec<ActiveProvider>, StartError> {
+    let mut retired = Vec::new();
+    for name in store.payment_providers()? {
+        if config.enables(&name) {
+            continue;
+        }
+        if crate::registry::check_name(&name).is_err() {
+            tracing::warn!(provider = %name, "payments made through {name} are shown read-only: {name} is not compiled into this binary");
+            continue;
+        }
+        match build_provider(config, src, &name) {
+            Ok(p) => {
+                tracing::warn!(provider = %name, "{name} is not in PAYMENT_PROVIDERS: it is no longer offered to payers, but its payments are still reconciled and refunded, and its webhooks answered at /payments/webhook/{name}");
+                retired.push(p);
+            }
+            Err(e) => {
+                tracing::warn!(provider = %name, error = %e, "payments made through {name} are shown read-only: {name} is not configured here (its settings would let this server refund and reconcile them)")
+            }
+        }
+    }
+    Ok(retired)
+}
+
+/// Validates the configuration, builds the enabled providers, opens (and migrates) the
+/// database, and keeps the providers of stored payments that are no longer enabled (retired).
 pub fn build_state(mut config: Config, src: &dyn Source) -> Result<AppState, StartError> {
     for note in fill_dev_secrets(&mut config)? {
         tracing::warn!("{note}");
     }
-    let active = build_provider(&config, src)?;
-    if let Some(problem) = lifetime_problem(&config, &active) {
-        return Err(StartError::Problems(vec![problem]));
+    let enabled = build_providers(&config, src)?;
+    let problems: Vec<String> = enabled
+        .iter()
+        .filter_map(|p| lifetime_problem(&config, p))
+        .collect();
+    if !problems.is_empty() {
+        return Err(StartError::Problems(problems));
     }
     let store = Store::open(&config.database_url, &pool_options(&config))?;
-    assemble(config, active, store)
+    let retired = retired_providers(&config, src, &store)?;
+    let providers = Providers::new(enabled, retired).map_err(|e| StartError::Problems(vec![e]))?;
+    assemble(config, providers, store)
 }
 
 /// Every problem of the provider's configuration (its variables, and `CHECKOUT_LIFETIME_SECS`
@@ -89,8 +144,11 @@ pub fn provider_problems(config: &Config, src: &dyn Source) -> Vec<String> {
     if let Err(e) = fill_dev_secrets(&mut config) {
         return vec![e.to_string()];
     }
-    match build_provider(&config, src) {
-        Ok(active) => lifetime_problem(&config, &active).into_iter().collect(),
+    match build_providers(&config, src) {
+        Ok(built) => built
+            .iter()
+            .filter_map(|p| lifetime_problem(&config, p))
+            .collect(),
         Err(e) => vec![format!("configuration: {e}")],
     }
 }
@@ -132,8 +190,8 @@ pub fn pool_options(config: &Config) -> PoolOptions {
 }
 
 /// The state from parts that were each validated; starts the webhook writer threads.
-pub fn assemble(config: Config, active: ActiveProvider, store: Store) -> Result<AppState, StartError> {
-    let app = App::start(store, active, config.app.clone())?;
+pub fn assemble(config: Config, providers: Providers, store: Store) -> Result<AppState, StartError> {
+    let app = App::start(store, providers, config.app.clone())?;
     Ok(AppState {
         config: Arc::new(config),
         app,

@@ -35,7 +35,8 @@ impl AppState {
         self.app.store()
     }
 
-    pub fn provider_name(&self) -> &'static str {
-        self.app.provider_name()
+    /// The enabled providers' names, in the configured order.
+    pub fn provider_names(&self) -> Vec<&'static str> {
+        self.app.providers().enabled_names()
     }
 }

@@ -8,20 +8,44 @@ use serde_json::json;
 use crate::webhook::capture::capture_payment;
 use crate::{App, Error};
 
-/// Where "Pay now" sends the browser: the open checkout of the receipt when there is one, else a
-/// new one. A provider's refusal is audited (`payment.intent`) and returned as
-/// [`Error::Provider`].
+/// Where "Pay with ..." sends the browser: the receipt's open checkout at `provider` when there
+/// is one, else a new one there. One checkout is open per receipt: an open one at another
+/// provider is abandoned (closed here, and expired at its provider where that provider's API
+/// allows; should the payer still complete it, that payment is recorded as a second payment
+/// and flagged for a refund). A provider's refusal is audited (`payment.intent`) and returned
+/// as [`Error::Provider`].
 pub async fn start_payment(
     app: &App,
     receipt: ReceiptRow,
     username: String,
     actor: String,
+    provider: &str,
 ) -> Result<String, Error> {
-    let provider = app.provider_name();
+    let chosen = app
+        .providers()
+        .enabled_named(provider)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{provider} is not one of the payment providers offered here"
+            ))
+        })?
+        .provider
+        .clone();
+    let provider = chosen.name();
     let receipt_id = receipt.id;
-    let intent = app
-        .db(move |s| s.create_payment_for_receipt(receipt_id, provider))
+    let (intent, abandoned) = app
+        .db(move |s| {
+            let abandoned: Vec<PaymentRow> = s
+                .payments_for_receipt(receipt_id)?
+                .into_iter()
+                .filter(|p| p.provider != provider && p.state().is_ok_and(|st| st.is_open()))
+                .collect();
+            Ok((s.create_payment_for_receipt(receipt_id, provider)?, abandoned))
+        })
         .await?;
+    for old in abandoned {
+        abandon(app, &old, provider, &actor).await;
+    }
     if let IntentOutcome::Reused(p) = &intent {
         if let Some(url) = &p.checkout_url {
             tracing::info!(payment = %p.public_id, "reusing the open checkout");
@@ -43,7 +67,7 @@ pub async fn start_payment(
         lifetime_secs: Some(cfg.reconcile.checkout_lifetime_secs),
         created_at: Some(payment.created_at),
     };
-    match app.provider().create_checkout(&request).await {
+    match chosen.create_checkout(&request).await {
         Ok(session) => {
             let pid = payment.id;
             let (ext, url, who) = (
@@ -71,6 +95,74 @@ pub async fn start_payment(
     }
 }
 
+/// One enabled provider as a way to pay a receipt: offered, or why not (for admins).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Offer {
+    pub provider: &'static str,
+    /// `None`: offered. Otherwise why it cannot take this receipt.
+    pub refused: Option<String>,
+}
+
+/// The enabled providers for a receipt of `amount`, in the order `routed` gives (the names a
+/// routing rule offers for the receipt's currency, in order); an enabled provider the rule
+/// leaves out, or that cannot take the amount (currency, minimum, maximum), comes after, with
+/// the reason.
+pub fn offers(app: &App, amount: payments_core::Money, routed: &[&str]) -> Vec<Offer> {
+    let mut out: Vec<Offer> = Vec::new();
+    for name in routed {
+        if let Some(p) = app.providers().enabled_named(name) {
+            out.push(Offer {
+                provider: p.provider.name(),
+                refused: p.provider.check_amount(amount).err().map(|e| match e {
+                    payments_core::ProviderError::AmountRefused(why) => why,
+                    other => other.to_string(),
+                }),
+            });
+        }
+    }
+    for p in app.providers().enabled() {
+        if !out.iter().any(|o| o.provider == p.provider.name()) {
+            out.push(Offer {
+                provider: p.provider.name(),
+                refused: Some(format!(
+                    "PAYMENT_ROUTING does not offer it for {}",
+                    amount.currency.code()
+                )),
+            });
+        }
+    }
+    // Offered first, keeping the order within each group.
+    out.sort_by_key(|o| o.refused.is_some());
+    out
+}
+
+/// A checkout at another provider that the payer left for `chosen`: closed here already (by
+/// the store, with the new intent), expired at its provider where it can be, and audited.
+async fn abandon(app: &App, old: &PaymentRow, chosen: &str, actor: &str) {
+    let expired = match (app.provider(&old.provider), old.external_id.as_deref()) {
+        (Ok(p), Some(ext)) if p.capabilities().expire_checkout => match p.expire_checkout(ext).await {
+            Ok(_) => "expired at the provider".to_string(),
+            Err(e) => {
+                tracing::warn!(payment = %old.public_id, error = %e, "could not expire an abandoned checkout");
+                format!("could not be expired at the provider ({e}); a late payment is flagged as a second payment")
+            }
+        },
+        _ => "left to lapse at the provider; a late payment is flagged as a second payment".to_string(),
+    };
+    tracing::info!(payment = %old.public_id, provider = %old.provider, chosen, "checkout abandoned for another provider");
+    let entry = NewAudit::new(
+        actor,
+        "payment.close",
+        format!("payment {}", old.public_id),
+        json!({"provider": old.provider, "state": "canceled", "reason": format!("the payer chose {chosen}"), "at_provider": expired}),
+    )
+    .receipt(old.receipt_id)
+    .payment(old.id);
+    if let Err(e) = app.db(move |s| s.append_audit(&entry)).await {
+        tracing::error!(error = %e, "could not audit an abandoned checkout");
+    }
+}
+
 /// A payment reference as we issue them (`pay_` and up to 64 hex digits) from a query, or
 /// nothing: only such a value is ever looked up or shown back.
 pub fn payment_reference(r: Option<&str>) -> Option<String> {
@@ -87,8 +179,10 @@ pub fn payment_reference(r: Option<&str>) -> Option<String> {
 /// webhook delivery. A later webhook for the same payment is then a harmless duplicate.
 /// Providers without a capture step are left to their (signed) webhook.
 pub async fn reconcile_on_return(app: &App, payment: &PaymentRow) {
-    let provider = app.provider().clone();
-    if !provider.capabilities().capture || provider.name() != payment.provider {
+    let Ok(provider) = app.provider(&payment.provider).cloned() else {
+        return;
+    };
+    if !provider.capabilities().capture {
         return;
     }
     if !payment.state().is_ok_and(|s| s.is_open()) {

@@ -7,7 +7,7 @@ use payments_core::PaymentProvider;
 use payments_store::{Store, StoreError};
 
 use crate::metrics::Metrics;
-use crate::provider::ActiveProvider;
+use crate::provider::{ActiveProvider, Providers};
 use crate::settings::Settings;
 use crate::webhook::ingest::Ingest;
 use crate::webhook::refusals::Refusals;
@@ -23,7 +23,7 @@ pub struct App {
 #[derive(Debug)]
 struct Inner {
     store: Arc<Store>,
-    active: ActiveProvider,
+    providers: Providers,
     settings: Settings,
     ingest: Ingest,
     refusals: Refusals,
@@ -31,16 +31,16 @@ struct Inner {
 }
 
 impl App {
-    /// The application on an opened (and migrated) store with a built provider; starts the
+    /// The application on an opened (and migrated) store with its built providers; starts the
     /// webhook writer threads (`settings.ingest`).
-    pub fn start(store: Store, active: ActiveProvider, settings: Settings) -> Result<App, Error> {
+    pub fn start(store: Store, providers: Providers, settings: Settings) -> Result<App, Error> {
         let store = Arc::new(store);
         let ingest = Ingest::start(store.clone(), &settings.ingest)
             .map_err(|e| Error::Internal(format!("cannot start the webhook writer threads: {e}")))?;
         Ok(App {
             inner: Arc::new(Inner {
                 store,
-                active,
+                providers,
                 settings,
                 ingest,
                 refusals: Refusals::default(),
@@ -53,17 +53,35 @@ impl App {
         &self.inner.store
     }
 
-    /// The active provider (as a trait object and as its own type).
-    pub fn active(&self) -> &ActiveProvider {
-        &self.inner.active
+    /// Every provider: the enabled ones (offered to payers) and the retired ones.
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
     }
 
-    pub fn provider(&self) -> &Arc<dyn PaymentProvider> {
-        &self.inner.active.provider
+    /// The provider called `name` (a payment's, a refund's), enabled or retired; a clear error
+    /// when this server no longer has it (its payments are then read-only here).
+    pub fn provider(&self, name: &str) -> Result<&Arc<dyn PaymentProvider>, Error> {
+        self.inner
+            .providers
+            .get(name)
+            .map(|p| &p.provider)
+            .ok_or_else(|| {
+                Error::Conflict(format!(
+                    "this payment was made through {name}, which this server no longer has configured: \
+                     its payments are shown read-only; add {name}'s settings (it may stay out of \
+                     PAYMENT_PROVIDERS) to refund or reconcile them"
+                ))
+            })
     }
 
-    pub fn provider_name(&self) -> &'static str {
-        self.inner.active.provider.name()
+    /// The provider called `name` as its own adapter type, if it is one here.
+    pub fn adapter(&self, name: &str) -> Option<&ActiveProvider> {
+        self.inner.providers.get(name)
+    }
+
+    /// The first enabled provider (the only one when a single provider is configured).
+    pub fn primary(&self) -> &Arc<dyn PaymentProvider> {
+        &self.inner.providers.enabled()[0].provider
     }
 
     pub fn settings(&self) -> &Settings {

@@ -20,7 +20,7 @@ pub mod webhook;
 
 pub use error::Error;
 pub use handle::App;
-pub use provider::ActiveProvider;
+pub use provider::{ActiveProvider, Providers};
 pub use settings::{IngestSettings, ReconcileSettings, Settings};
 
 /// `bytes` random bytes from the operating system, as lowercase hex (session keys, CSRF tokens,

@@ -293,6 +293,15 @@ pub trait PaymentProvider: Send + Sync + std::fmt::Debug {
 
     fn capabilities(&self) -> Capabilities;
 
+    /// Whether a checkout of `amount` can be started here (its currency, minimum and maximum),
+    /// decided without a call: the server offers only the providers that can take a receipt,
+    /// and tells admins why the others cannot. Default: any amount (the adapter's
+    /// `create_checkout` still refuses what its provider would).
+    fn check_amount(&self, amount: Money) -> Result<(), ProviderError> {
+        let _ = amount;
+        Ok(())
+    }
+
     /// Starts a hosted checkout for exactly `request.amount`.
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, ProviderError>;
 

@@ -78,6 +78,10 @@ impl PaymentProvider for MollieProvider {
         Capabilities::REFUND_AND_FETCH.with_refund_lookup()
     }
 
+    fn check_amount(&self, amount: payments_core::Money) -> Result<(), ProviderError> {
+        transformers::AMOUNTS.charge(amount).map(|_| ())
+    }
+
     /// One hour: see [`IDEMPOTENCY_KEY_LIFETIME_SECS`].
     fn refund_key_lifetime(&self) -> KeyLifetime {
         KeyLifetime::Secs(IDEMPOTENCY_KEY_LIFETIME_SECS)

@@ -129,6 +129,10 @@ impl PaymentProvider for OmiseProvider {
         Capabilities::REFUND_AND_FETCH.with_refund_lookup()
     }
 
+    fn check_amount(&self, amount: payments_core::Money) -> Result<(), ProviderError> {
+        transformers::AMOUNTS.charge(amount).map(|_| ())
+    }
+
     /// Omise takes no idempotency key: a refund whose answer was lost is settled by
     /// [`PaymentProvider::list_refunds`], never by sending it again.
     fn refund_key_lifetime(&self) -> KeyLifetime {

@@ -135,6 +135,10 @@ impl PaymentProvider for PayPalProvider {
         Capabilities::ALL.with_refund_lookup()
     }
 
+    fn check_amount(&self, amount: payments_core::Money) -> Result<(), ProviderError> {
+        transformers::AMOUNTS.charge(amount).map(|_| ())
+    }
+
     /// 45 days: see [`REQUEST_ID_LIFETIME_SECS`].
     fn refund_key_lifetime(&self) -> KeyLifetime {
         KeyLifetime::Secs(REQUEST_ID_LIFETIME_SECS)

@@ -568,6 +568,11 @@ impl Store {
         read!(self, |c| ops::payments::references_of(c, payment_id))
     }
 
+    /// The providers stored payments were made through (each once).
+    pub fn payment_providers(&self) -> Result<Vec<String>, StoreError> {
+        read!(self, |c| ops::receipts::payment_providers(c))
+    }
+
     pub fn payments_for_receipt(&self, receipt_id: i64) -> Result<Vec<PaymentRow>, StoreError> {
         read!(self, |c| ops::payments::for_receipt(c, receipt_id))
     }

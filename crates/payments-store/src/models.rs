@@ -380,6 +380,8 @@ pub struct ReceiptFilter {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub search: Option<String>,
+    /// Receipts with a payment (any state) through this provider.
+    pub provider: Option<String>,
 }
 
 /// Further audit-log filters (see `Store::audit_search`): all optional; times are unix seconds,

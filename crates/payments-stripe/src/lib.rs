@@ -236,6 +236,10 @@ impl PaymentProvider for StripeProvider {
         Capabilities::REFUND_AND_FETCH.with_refund_lookup().with_expire()
     }
 
+    fn check_amount(&self, amount: payments_core::Money) -> Result<(), ProviderError> {
+        transformers::AMOUNTS.charge(amount).map(|_| ())
+    }
+
     fn refund_key_lifetime(&self) -> KeyLifetime {
         KeyLifetime::Secs(IDEMPOTENCY_KEY_LIFETIME_SECS)
     }

@@ -17,7 +17,11 @@ pub use variables::VARIABLES;
 
 #[derive(Clone)]
 pub struct Config {
-    pub provider: String,
+    /// The enabled providers, in the operator's order (`PAYMENT_PROVIDERS`, or the one
+    /// `PAYMENT_PROVIDER`); never empty.
+    pub providers: Vec<String>,
+    /// `PAYMENT_ROUTING`: which providers are offered, in which order, per currency.
+    pub routing: Routing,
     /// Whether `SITE_BASE_URL` was set (otherwise `app.site_base_url` follows the listener,
     /// see `listen::site_for`).
     pub site_base_url_explicit: bool,
@@ -49,7 +53,7 @@ pub struct Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("provider", &self.provider)
+            .field("providers", &self.providers)
             .field("currency", &self.app.rates.currency)
             .field("site_base_url", &self.app.site_base_url)
             .field("database_url", &payments_store::redact(&self.database_url))
@@ -64,8 +68,19 @@ impl Config {
     /// registry validates those when it builds the provider).
     pub fn from_source(src: &dyn Source) -> Result<Config, ConfigError> {
         let mut problems: Vec<ConfigError> = Vec::new();
-        let provider = get_or(src, "PAYMENT_PROVIDER", "dummy").to_ascii_lowercase();
-        grab(crate::registry::check_name(&provider), &mut problems);
+        let providers = provider_list(src, &mut problems);
+        let only_dummy = providers.iter().all(|p| p == "dummy");
+        let routing = match Routing::parse(&get_or(src, "PAYMENT_ROUTING", ""), &providers) {
+            Ok(r) => r,
+            Err(expected) => {
+                problems.push(ConfigError::Invalid {
+                    name: "PAYMENT_ROUTING",
+                    value: payments_app::logsafe::bounded(&get_or(src, "PAYMENT_ROUTING", "")),
+                    expected,
+                });
+                Routing::default()
+            }
+        };
         let site_base_url_explicit = src.get("SITE_BASE_URL").is_some_and(|s| !s.trim().is_empty());
         let bind_text = get_or(src, "BIND_ADDR", "127.0.0.1:8000");
         let bind_addr = bind_text.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
@@ -93,7 +108,7 @@ impl Config {
                 });
                 grab(checked, &mut problems);
             }
-            None if provider != "dummy" => problems.push(ConfigError::Missing {
+            None if !only_dummy => problems.push(ConfigError::Missing {
                 name: "SESSION_SECRET",
                 expected: "at least 32 random characters, e.g. `openssl rand -hex 32`",
             }),
@@ -134,7 +149,10 @@ impl Config {
         }
         // The adapters' webhook secrets are checked the same way (each of a comma-separated list).
         for (owner, name, _) in crate::registry::variables() {
-            if owner == provider && name.contains("WEBHOOK_SECRET") && name != "PAYMENT_WEBHOOK_SECRET" {
+            if providers.iter().any(|p| p == owner)
+                && name.contains("WEBHOOK_SECRET")
+                && name != "PAYMENT_WEBHOOK_SECRET"
+            {
                 if let Some(v) = src.get(name).filter(|v| !v.trim().is_empty()) {
                     for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                         grab(check_webhook_secret(name, part), &mut problems);
@@ -151,7 +169,8 @@ impl Config {
         let bind_addr = grab(bind_addr, &mut problems);
         match (problems.len(), app, bind_addr, body_timeout, max_connections) {
             (0, Some(app), Some(bind_addr), Some(body_timeout), Some(max_connections)) => Ok(Config {
-                provider,
+                providers,
+                routing,
                 site_base_url_explicit,
                 webhook_secret,
                 database_url,
@@ -172,6 +191,16 @@ impl Config {
         }
     }
 
+    /// The first enabled provider.
+    pub fn primary(&self) -> &str {
+        &self.providers[0]
+    }
+
+    /// Whether `name` is enabled.
+    pub fn enables(&self, name: &str) -> bool {
+        self.providers.iter().any(|p| p == name)
+    }
+
     /// The prices usage is imported at.
     pub fn rates(&self) -> RateCard {
         self.app.rates
@@ -184,5 +213,154 @@ impl Config {
     /// `path` on this site, as an absolute URL.
     pub fn url(&self, path: &str) -> String {
         self.app.url(path)
+    }
+}
+
+/// The enabled providers: `PAYMENT_PROVIDERS` (an ordered, comma-separated list) or the one
+/// `PAYMENT_PROVIDER` (default `dummy`); each name checked against the registry, every problem
+/// noted at once.
+fn provider_list(src: &dyn Source, problems: &mut Vec<ConfigError>) -> Vec<String> {
+    let list = src.get("PAYMENT_PROVIDERS").filter(|v| !v.trim().is_empty());
+    let one = src.get("PAYMENT_PROVIDER").filter(|v| !v.trim().is_empty());
+    let names: Vec<String> = match (&list, &one) {
+        (Some(list), Some(one)) => {
+            let names: Vec<String> = list.split(',').map(|n| n.trim().to_ascii_lowercase()).collect();
+            if names.len() != 1 || names[0] != one.trim().to_ascii_lowercase() {
+                problems.push(ConfigError::Invalid {
+                    name: "PAYMENT_PROVIDER",
+                    value: payments_app::logsafe::bounded(one),
+                    expected:
+                        "unset when PAYMENT_PROVIDERS is set (PAYMENT_PROVIDERS lists every enabled provider)"
+                            .into(),
+                });
+            }
+            names
+        }
+        (Some(list), None) => list.split(',').map(|n| n.trim().to_ascii_lowercase()).collect(),
+        (None, Some(one)) => vec![one.trim().to_ascii_lowercase()],
+        (None, None) => vec!["dummy".to_string()],
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for name in names {
+        if name.is_empty() {
+            problems.push(ConfigError::Invalid {
+                name: "PAYMENT_PROVIDERS",
+                value: payments_app::logsafe::bounded(list.as_deref().unwrap_or_default()),
+                expected: "provider names separated by commas, e.g. omise,stripe,paypal".into(),
+            });
+            continue;
+        }
+        if seen.contains(&name) {
+            problems.push(ConfigError::Invalid {
+                name: "PAYMENT_PROVIDERS",
+                value: payments_app::logsafe::bounded(list.as_deref().unwrap_or_default()),
+                expected: format!("each provider once ({name} is listed twice)"),
+            });
+            continue;
+        }
+        grab(crate::registry::check_name(&name), problems);
+        seen.push(name);
+    }
+    if seen.is_empty() {
+        seen.push("dummy".to_string());
+    }
+    seen
+}
+
+/// `PAYMENT_ROUTING`, e.g. `THB:omise,*:stripe`: for a receipt in THB only Omise is offered,
+/// for any other currency only Stripe. Rules for one currency (or `*`) list providers in the
+/// order they are offered; a currency without a rule of its own follows `*`; without any rule
+/// every enabled provider is offered in `PAYMENT_PROVIDERS` order. Whatever the rule, a
+/// provider that cannot take the amount (currency, minimum, maximum) is not offered.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    /// `(currency code or "*", provider)` in the order written.
+    rules: Vec<(String, String)>,
+}
+
+impl Routing {
+    /// Parses `text` against the enabled `providers`.
+    pub fn parse(text: &str, providers: &[String]) -> Result<Routing, String> {
+        let mut rules = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((currency, provider)) = part.split_once(':') else {
+                return Err(format!("CURRENCY:provider rules separated by commas, e.g. THB:omise,*:stripe ({part:?} has no colon)"));
+            };
+            let (currency, provider) = (
+                currency.trim().to_ascii_uppercase(),
+                provider.trim().to_ascii_lowercase(),
+            );
+            if currency != "*" && payments_core::Currency::from_code(&currency).is_err() {
+                return Err(format!(
+                    "{currency:?} is not an ISO 4217 currency code (or * for any other)"
+                ));
+            }
+            if !providers.contains(&provider) {
+                return Err(format!(
+                    "{provider:?} is not an enabled provider (PAYMENT_PROVIDERS: {})",
+                    providers.join(", ")
+                ));
+            }
+            rules.push((currency, provider));
+        }
+        Ok(Routing { rules })
+    }
+
+    /// The providers offered for `currency`, in order, among the enabled `providers`.
+    pub fn for_currency<'a>(&self, currency: &str, providers: &'a [String]) -> Vec<&'a str> {
+        if self.rules.is_empty() {
+            return providers.iter().map(String::as_str).collect();
+        }
+        let own: Vec<&str> = self
+            .rules
+            .iter()
+            .filter(|(c, _)| c == currency)
+            .map(|(_, p)| p.as_str())
+            .collect();
+        let chosen: Vec<&str> = if own.is_empty() {
+            self.rules
+                .iter()
+                .filter(|(c, _)| c == "*")
+                .map(|(_, p)| p.as_str())
+                .collect()
+        } else {
+            own
+        };
+        chosen
+            .into_iter()
+            .filter_map(|name| providers.iter().find(|p| *p == name).map(String::as_str))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod routing_tests {
+    use super::Routing;
+
+    #[test]
+    fn a_currency_rule_limits_and_orders_the_choice_and_star_covers_the_rest() {
+        let enabled: Vec<String> = ["stripe", "omise", "paypal"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let r = Routing::parse("THB:omise, THB:stripe ,*:paypal", &enabled).unwrap();
+        assert_eq!(r.for_currency("THB", &enabled), ["omise", "stripe"]);
+        assert_eq!(r.for_currency("EUR", &enabled), ["paypal"]);
+        let none = Routing::parse("", &enabled).unwrap();
+        assert_eq!(none.for_currency("THB", &enabled), ["stripe", "omise", "paypal"]);
+        let only = Routing::parse("THB:omise", &enabled).unwrap();
+        assert!(
+            only.for_currency("EUR", &enabled).is_empty(),
+            "no rule for EUR and no *"
+        );
+        assert!(Routing::parse("THB omise", &enabled)
+            .unwrap_err()
+            .contains("no colon"));
+        assert!(Routing::parse("XXY:omise", &enabled)
+            .unwrap_err()
+            .contains("ISO 4217"));
+        assert!(Routing::parse("THB:mollie", &enabled)
+            .unwrap_err()
+            .contains("not an enabled provider"));
     }
 }

@@ -9,6 +9,15 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "payment provider (default dummy): one of those compiled in, listed below",
     ),
     (
+        "PAYMENT_PROVIDERS",
+        "several providers at once, in the order payers are offered them, e.g. omise,stripe,paypal \
+         (instead of PAYMENT_PROVIDER); each has its webhook URL /payments/webhook/NAME",
+    ),
+    (
+        "PAYMENT_ROUTING",
+        "optional: which providers a receipt's currency is offered, in order, e.g. THB:omise,*:stripe",
+    ),
+    (
         "DATABASE_URL",
         "sqlite://data/app.db (default) or postgres://user:pass@host/db",
     ),

@@ -25,7 +25,8 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             "reachable": reachable,
             "durability": state.store().durability().as_str(),
         },
-        "provider": state.provider_name(),
+        "provider": state.provider_names()[0],
+        "providers": state.provider_names(),
     });
     if reachable {
         HttpResponse::Ok().json(body)

@@ -64,6 +64,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/payments/webhook")
                 .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
                 .route(web::post().to(payments::webhook::receive)),
+        )
+        .service(
+            web::resource("/payments/webhook/{provider}")
+                .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
+                .route(web::post().to(payments::webhook::receive_for)),
         );
     #[cfg(feature = "dummy")]
     cfg.route("/payments/simulate", web::get().to(payments::simulate::page))

@@ -29,12 +29,37 @@ pub fn page_context(
 ) -> Result<Context, AppError> {
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &csrf_token(session)?);
-    ctx.insert("provider", state.provider_name());
+    // The footer's "Payments through ..." (every enabled provider, by its display name).
+    let names: Vec<String> = state.provider_names().iter().map(|n| display_name(n)).collect();
+    ctx.insert("providers_text", &words_list(&names));
+    ctx.insert("provider", state.provider_names()[0]);
+    ctx.insert("provider_count", &state.provider_names().len());
     if let Some(u) = user {
         ctx.insert("user", &u.0.username);
         ctx.insert("is_admin", &u.is_admin());
     }
     Ok(ctx)
+}
+
+/// A provider's name as payers read it (`Stripe`, `PayPal`); unknown names as they are.
+pub fn display_name(name: &str) -> String {
+    match name {
+        "stripe" => "Stripe".into(),
+        "omise" => "Omise".into(),
+        "paypal" => "PayPal".into(),
+        "mollie" => "Mollie".into(),
+        "dummy" => "the dummy provider".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub fn words_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// What the thanks and simulate pages show of a payment.

@@ -98,6 +98,8 @@ impl ReceiptView {
 #[derive(Serialize)]
 pub struct RefundView {
     pub id: i64,
+    /// The refund's provider (the payment's).
+    pub provider: String,
     /// 1, 2, ... on its receipt.
     pub number: usize,
     /// The state in words (the payer's view).
@@ -127,6 +129,7 @@ impl RefundView {
     ) -> Result<Self, AppError> {
         Ok(RefundView {
             id: r.id,
+            provider: r.provider.clone(),
             number: entry.map_or(0, |e| e.number),
             state: entry.map(|e| e.state.clone()).unwrap_or_default(),
             note: entry.map(|e| e.note.clone()).unwrap_or_default(),

@@ -201,13 +201,19 @@ impl Reconciler {
     }
 
     async fn reconcile_one(&self, app: &App, payment: &PaymentRow, now: i64, report: &mut CycleReport) {
-        let provider = app.provider().clone();
+        // Its own provider, enabled or retired; one this server no longer has cannot be asked,
+        // so nothing is decided for it here (it may have been paid there).
+        let Ok(provider) = app.provider(&payment.provider).cloned() else {
+            report.still_open += 1;
+            tracing::warn!(payment = %payment.public_id, provider = %payment.provider, "reconcile: the payment's provider is not configured here; left open");
+            return;
+        };
         let lifetime = i64::try_from(self.settings.checkout_lifetime_secs).unwrap_or(i64::MAX / 4);
         let abandoned = now - payment.created_at >= lifetime;
         let external_id = payment
             .external_id
             .clone()
-            .filter(|_| provider.name() == payment.provider && provider.capabilities().fetch_payment);
+            .filter(|_| provider.capabilities().fetch_payment);
         let mut open_there = false;
         if let Some(external_id) = external_id {
             self.pace(provider.name()).await;
@@ -233,7 +239,7 @@ impl Reconciler {
         }
         // Expired at the provider first, where its API allows: never expire here a checkout the
         // payer can still pay there. A checkout paid meanwhile comes back paid and is finalized.
-        let can_expire = provider.name() == payment.provider && provider.capabilities().expire_checkout;
+        let can_expire = provider.capabilities().expire_checkout;
         if open_there && !can_expire {
             // The provider says it can still be paid and cannot be told otherwise: wait for its
             // own expiry (a later look-up closes it), never expire it here first.

@@ -21,21 +21,22 @@ impl Reconciler {
         before: i64,
         report: &mut CycleReport,
     ) -> Result<(), Error> {
-        let provider = app.provider().clone();
-        if !provider.capabilities().list_refunds {
+        let listing = |name: &str| app.provider(name).is_ok_and(|p| p.capabilities().list_refunds);
+        if !app.providers().all().any(|p| listing(p.provider.name())) {
             return Ok(());
         }
         let open = app.db(move |s| s.open_refunds(before, REFUNDS_PER_CYCLE)).await?;
+        // Each payment's refunds from its own provider, paced per provider.
         let payments: BTreeSet<i64> = open
             .iter()
-            .filter(|r| r.provider == provider.name())
+            .filter(|r| listing(&r.provider))
             .map(|r| r.payment_id)
             .collect();
         for id in payments {
             let Some(payment) = app.db(move |s| s.payment_by_id(id)).await? else {
                 continue;
             };
-            self.pace(provider.name()).await;
+            self.pace(&payment.provider).await;
             report.refunds_checked += 1;
             match refunds::sync_payment(app, &payment, ACTOR).await {
                 Ok(sync) => {

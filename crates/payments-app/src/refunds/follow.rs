@@ -27,11 +27,14 @@ pub enum RetryOffer {
 }
 
 impl RetryOffer {
-    /// What `row` offers with the active provider.
+    /// What `row` offers with its provider.
     pub fn of(app: &App, row: &RefundRow) -> RetryOffer {
         if row.status != RefundStatus::Requested.as_str() || row.idempotency_key.is_none() {
             RetryOffer::None
-        } else if row.provider == app.provider_name() && app.provider().capabilities().list_refunds {
+        } else if app
+            .provider(&row.provider)
+            .is_ok_and(|p| p.capabilities().list_refunds)
+        {
             RetryOffer::Retry
         } else {
             RetryOffer::RecordByHand
@@ -43,7 +46,8 @@ impl RetryOffer {
 /// the provider, the receipt); audited as `actor`.
 pub async fn sync_payment(app: &App, payment: &PaymentRow, actor: &str) -> Result<RefundSync, Error> {
     check_provider(app, payment)?;
-    if !app.provider().capabilities().list_refunds {
+    let provider = app.provider(&payment.provider)?.clone();
+    if !provider.capabilities().list_refunds {
         return Err(Error::Conflict(format!(
             "{} refunds cannot be looked up: check them in its dashboard",
             payment.provider
@@ -53,14 +57,10 @@ pub async fn sync_payment(app: &App, payment: &PaymentRow, actor: &str) -> Resul
         .external_id
         .clone()
         .ok_or_else(|| Error::Conflict(format!("payment {} has no provider id", payment.public_id)))?;
-    let listed = app
-        .provider()
-        .list_refunds(&external)
-        .await
-        .map_err(|e| match e {
-            ProviderError::NotSupported { .. } => Error::Conflict(e.to_string()),
-            other => Error::Provider(other),
-        })?;
+    let listed = provider.list_refunds(&external).await.map_err(|e| match e {
+        ProviderError::NotSupported { .. } => Error::Conflict(e.to_string()),
+        other => Error::Provider(other),
+    })?;
     let (id, actor) = (payment.id, actor.to_string());
     app.db(move |s| s.sync_refunds(id, &listed, &actor)).await
 }
@@ -97,7 +97,7 @@ pub async fn retry(
         tracing::info!(payment = %payment.public_id, refund = row.id, status = %row.status, "refund found at the provider");
         return Ok(row);
     }
-    let lifetime = app.provider().refund_key_lifetime();
+    let lifetime = app.provider(&payment.provider)?.refund_key_lifetime();
     let age = unix_now() - row.created_at;
     let may_send = match lifetime {
         KeyLifetime::NotTaken => rested >= SETTLE_SECS,

@@ -116,22 +116,19 @@ pub fn answer_of(result: Result<payments_core::RefundOutcome, ProviderError>) ->
     }
 }
 
-/// The payment a refund may be asked for through the active provider.
+/// The payment a refund may be asked for through its own provider (enabled or retired).
 pub fn check_provider(app: &App, payment: &PaymentRow) -> Result<(), Error> {
-    let active = app.provider().clone();
-    if payment.provider != active.name() {
-        return Err(Error::Conflict(format!(
-            "payment {} was made through {}, but this server runs {}: refund it in {}'s dashboard",
-            payment.public_id,
-            payment.provider,
-            active.name(),
-            payment.provider
-        )));
-    }
-    if !active.capabilities().refund {
+    let provider = app.provider(&payment.provider).map_err(|_| {
+        Error::Conflict(format!(
+            "payment {} was made through {}, which this server no longer has configured: refund it in {}'s \
+             dashboard (or add {}'s settings back)",
+            payment.public_id, payment.provider, payment.provider, payment.provider
+        ))
+    })?;
+    if !provider.capabilities().refund {
         return Err(Error::Conflict(format!(
             "{} refunds are not supported by this server: refund it in the provider's dashboard",
-            active.name()
+            provider.name()
         )));
     }
     Ok(())
@@ -217,7 +214,7 @@ pub async fn send(
         amount: Some(row.amount()?),
         idempotency_key: key,
     };
-    let result = app.provider().refund(&request).await;
+    let result = app.provider(&payment.provider)?.refund(&request).await;
     if let Err(e) = &result {
         tracing::warn!(payment = %payment.public_id, refund = row.id, error = %e, "refund call failed");
     }

@@ -52,7 +52,11 @@ pub async fn capture_payment(
         return Err(CaptureFailure::Declined("the payment has no provider id".into()));
     };
     let key = idempotency_key(&payment.public_id, "capture", 0);
-    let snapshot = match app.provider().capture(&external_id, &key).await {
+    let provider = app
+        .provider(&payment.provider)
+        .map_err(|e| CaptureFailure::Retry(e.to_string()))?
+        .clone();
+    let snapshot = match provider.capture(&external_id, &key).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(payment = %payment.public_id, error = %e, "capture failed");

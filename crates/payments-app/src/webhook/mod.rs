@@ -9,7 +9,9 @@ mod refused;
 mod reply;
 mod text;
 
-use payments_core::{EventKind, SignatureVerdict, WebhookError, WebhookRequest};
+use std::sync::Arc;
+
+use payments_core::{EventKind, PaymentProvider, SignatureVerdict, WebhookError, WebhookRequest};
 use payments_store::{EventOutcome, VerifiedEvent};
 
 pub use refused::flush_refusals;
@@ -25,7 +27,10 @@ use reply::{reply_for, store_failure};
 /// webhook's answer does not wait for another call to the provider; reconciliation does the
 /// same later if this fails).
 fn settle_refund_rows_later(app: &App, event: &payments_core::WebhookEvent) {
-    if !app.provider().capabilities().list_refunds {
+    if !app
+        .provider(&event.provider)
+        .is_ok_and(|p| p.capabilities().list_refunds)
+    {
         return;
     }
     let app = app.clone();
@@ -70,7 +75,7 @@ async fn learn_payment_and_retry(
     event: &payments_core::WebhookEvent,
     again: VerifiedEvent,
 ) -> Option<EventOutcome> {
-    let provider = app.provider().clone();
+    let provider = app.provider(&event.provider).ok()?.clone();
     if !provider.capabilities().fetch_payment {
         return None;
     }
@@ -111,14 +116,20 @@ fn database_down(app: &App) -> WebhookReply {
     retry_later(app, IngestError::DatabaseDown(since).to_string())
 }
 
-/// Verifies, records and acts on one webhook. Every path is audited. The answer comes only
-/// after what it changed was committed.
-pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply {
-    let provider = app.provider().clone();
+/// Verifies, records and acts on one webhook delivered to `provider`'s URL (the adapter that
+/// verifies it: an event of another provider posted there is refused by its signature check
+/// and changes nothing). Every path is audited. The answer comes only after what it changed
+/// was committed.
+pub async fn process_webhook(
+    app: &App,
+    provider: &Arc<dyn PaymentProvider>,
+    request: WebhookRequest,
+) -> WebhookReply {
+    let provider = provider.clone();
     let event = match provider.parse_webhook(&request).await {
         Ok(ev) => ev,
         Err(e) => {
-            if !refused::audit_refused(app, &request, &e.to_string(), e.code()).await {
+            if !refused::audit_refused(app, provider.name(), &request, &e.to_string(), e.code()).await {
                 return database_down(app);
             }
             let (answer, result) = match e {
@@ -136,7 +147,7 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
         SignatureVerdict::Verified { method } => method.clone(),
         other => {
             let reason = bounded(&format!("not verified: {other:?}"));
-            if !refused::audit_refused(app, &request, &reason, "not_verified").await {
+            if !refused::audit_refused(app, provider.name(), &request, &reason, "not_verified").await {
                 return database_down(app);
             }
             return WebhookReply::new(Answer::Refused, "refused", reason);
@@ -147,7 +158,7 @@ pub async fn process_webhook(app: &App, request: WebhookRequest) -> WebhookReply
     let raw_payload = String::from_utf8_lossy(&request.body).into_owned();
     if let Err(e) = text::check(&event, &raw_payload) {
         let reason = e.to_string();
-        if !refused::audit_refused(app, &request, &reason, text::CODE).await {
+        if !refused::audit_refused(app, provider.name(), &request, &reason, text::CODE).await {
             return database_down(app);
         }
         return WebhookReply::new(Answer::Refused, "refused", reason);

@@ -23,8 +23,13 @@ fn claimed_event_id(body: &[u8]) -> Option<String> {
 /// audited; the sender is to be told to retry later (a genuine sender's redelivery is then
 /// refused and audited once the database is back, and nothing waits for the pool meanwhile).
 #[must_use]
-pub(super) async fn audit_refused(app: &App, request: &WebhookRequest, reason: &str, code: &str) -> bool {
-    let provider = app.provider_name();
+pub(super) async fn audit_refused(
+    app: &App,
+    provider: &'static str,
+    request: &WebhookRequest,
+    reason: &str,
+    code: &str,
+) -> bool {
     if !app.ingest().database_up() {
         tracing::warn!(provider, code, "a webhook was refused while the database does not answer; answered retry-later so that it is audited when delivered again");
         return false;

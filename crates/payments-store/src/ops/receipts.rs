@@ -95,6 +95,16 @@ pub fn matching(
     if let Some(until) = f.until {
         q = q.filter(receipts::created_at.lt(until));
     }
+    if let Some(provider) = &f.provider {
+        use crate::schema::payments;
+        q = q.filter(
+            receipts::id.eq_any(
+                payments::table
+                    .filter(payments::provider.eq(provider.clone()))
+                    .select(payments::receipt_id),
+            ),
+        );
+    }
     if let Some(text) = &f.search {
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         let like = users::username.like(format!("%{escaped}%")).escape('\\');
@@ -264,4 +274,14 @@ pub fn money(
         }
     }
     Ok(out)
+}
+
+/// The providers that stored payments name (each once).
+pub fn payment_providers(c: &mut Conn) -> Result<Vec<String>, StoreError> {
+    use crate::schema::payments;
+    Ok(payments::table
+        .select(payments::provider)
+        .distinct()
+        .order(payments::provider)
+        .load(c)?)
 }

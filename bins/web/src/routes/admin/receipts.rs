@@ -26,11 +26,22 @@ pub struct ReceiptParams {
     from: Option<String>,
     to: Option<String>,
     q: Option<String>,
+    provider: Option<String>,
 }
 
 const RECEIPT_STATUSES: &[&str] = &["unpaid", "paid", "partially_refunded", "refunded", "void"];
 /// The most receipts one filter totals or exports; beyond, the page says so.
 const MAX_MATCHING: i64 = 100_000;
+
+/// The providers a receipt's payments can name here (enabled and retired).
+fn provider_names(state: &AppState) -> Vec<String> {
+    state
+        .app
+        .providers()
+        .all()
+        .map(|p| p.provider.name().to_string())
+        .collect()
+}
 
 /// The filtered set of receipts (newest first) with the problems found in the filter.
 struct ReceiptSelection {
@@ -65,7 +76,26 @@ async fn select_receipts(state: &AppState, q: &ReceiptParams) -> Result<ReceiptS
     let username = text_filter(q.user.as_deref(), "User", &mut problems)?;
     let search = text_filter(q.q.as_deref(), "The search text", &mut problems)?;
     let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), &mut problems);
+    let known = provider_names(state);
+    let provider = q
+        .provider
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .and_then(|p| {
+            if known.iter().any(|k| k == p) {
+                Some(p.to_string())
+            } else {
+                problems.push(format!(
+                    "provider {:?} is not one of {}, so it is not applied",
+                    payments_app::logsafe::bounded(p),
+                    known.join(", ")
+                ));
+                None
+            }
+        });
     let filter = payments_store::ReceiptFilter {
+        provider,
         status,
         username,
         since: range.start,
@@ -98,6 +128,7 @@ fn receipt_filter_params(sel: &ReceiptSelection) -> form_urlencoded::Serializer<
         ("from", Some(sel.range.from.as_str()).filter(|v| !v.is_empty())),
         ("to", Some(sel.range.to.as_str()).filter(|v| !v.is_empty())),
         ("q", f.search.as_deref()),
+        ("provider", f.provider.as_deref()),
     ] {
         if let Some(v) = v {
             params.append_pair(k, v);
@@ -167,6 +198,11 @@ pub async fn admin_receipts(
         })
         .collect();
     ctx.insert("statuses", &labels);
+    ctx.insert("providers", &provider_names(&state));
+    ctx.insert(
+        "provider_filter",
+        &sel.filter.provider.clone().unwrap_or_default(),
+    );
     ctx.insert("status", &sel.filter.status.clone().unwrap_or_default());
     ctx.insert("user_filter", &sel.filter.username.clone().unwrap_or_default());
     ctx.insert("search", &sel.filter.search.clone().unwrap_or_default());

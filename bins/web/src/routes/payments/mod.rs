@@ -21,7 +21,7 @@ pub mod webhook;
 pub async fn start(
     state: web::Data<AppState>,
     user: CurrentUser,
-    _form: CsrfForm,
+    form: CsrfForm,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
@@ -50,7 +50,45 @@ pub async fn start(
         .await?
         .map(|u| u.username)
         .unwrap_or_default();
-    match payments_app::checkout::start_payment(&state.app, receipt, owner, user.actor()).await {
+    // The provider the payer chose ("Pay with ..."); with one offered, that one.
+    let offers = crate::routes::portal::receipt::offers_for(&state, &receipt)?;
+    let offered: Vec<&str> = offers
+        .iter()
+        .filter(|o| o.refused.is_none())
+        .map(|o| o.provider)
+        .collect();
+    let chosen = match form.get("provider").map(str::trim).filter(|p| !p.is_empty()) {
+        Some(name) => match offers.iter().find(|o| o.provider == name) {
+            Some(o) if o.refused.is_none() => o.provider,
+            Some(o) => {
+                return Err(AppError::BadRequest(format!(
+                    "{} cannot take receipt {id}: {}",
+                    crate::routes::page::display_name(o.provider),
+                    o.refused.clone().unwrap_or_default()
+                )))
+            }
+            None => {
+                return Err(AppError::BadRequest(format!(
+                    "{:?} is not a payment provider offered here ({})",
+                    payments_app::logsafe::bounded(name),
+                    offered.join(", ")
+                )))
+            }
+        },
+        None if offered.len() == 1 => offered[0],
+        None if offered.is_empty() => {
+            return Err(AppError::Conflict(format!(
+                "receipt {id} cannot be paid online here: no payment provider takes its amount"
+            )))
+        }
+        None => {
+            return Err(AppError::BadRequest(format!(
+                "choose how to pay receipt {id}: one of {}",
+                offered.join(", ")
+            )))
+        }
+    };
+    match payments_app::checkout::start_payment(&state.app, receipt, owner, user.actor(), chosen).await {
         Ok(url) => Ok(see_other(&url)),
         // The payer gets a plain message on the receipt; the provider's own words (and any of
         // its URLs) stay in the log and in the audit entry `start_payment` wrote.
@@ -121,6 +159,7 @@ pub async fn thanks(
         (payment, receipt_status) = visible_payment(&state, &user, public_id).await?;
     }
     let (outcome, heading) = payments_app::checkout::payer_outcome(&payment, receipt_status)?;
+    let payment_provider = payment.provider.clone();
     let mut ctx = page_context(&state, &session, Some(&user))?;
     ctx.insert("payment", &PaymentSummary::of(&payment)?);
     ctx.insert("outcome", outcome);
@@ -132,7 +171,16 @@ pub async fn thanks(
             && ["failed", "cancelled", "expired"].contains(&outcome)
             && receipt_owner(&state, &payment).await? == Some(user.id())),
     );
-    ctx.insert("webhook_url", &state.config.url("/payments/webhook"));
+    // This payment's provider, its name as payers read it, and its own webhook URL.
+    ctx.insert("provider", &crate::routes::page::display_name(&payment_provider));
+    ctx.insert(
+        "webhook_url",
+        &state.config.url(&if state.provider_names().len() == 1 {
+            "/payments/webhook".to_string()
+        } else {
+            format!("/payments/webhook/{payment_provider}")
+        }),
+    );
     Ok(html(state.templates.render("thanks.html", &ctx)?))
 }
 

@@ -24,9 +24,14 @@ pub struct SimQuery {
 fn dummy(state: &AppState) -> Result<std::sync::Arc<payments_dummy::DummyProvider>, AppError> {
     state
         .app
-        .active()
-        .adapter::<payments_dummy::DummyProvider>()
+        .adapter(payments_dummy::DummyProvider::NAME)
+        .and_then(|a| a.adapter::<payments_dummy::DummyProvider>())
         .ok_or(AppError::NotFound)
+}
+
+/// The dummy provider as the trait object the webhook handler verifies with.
+fn dummy_verifier(state: &AppState) -> Result<std::sync::Arc<dyn payments_core::PaymentProvider>, AppError> {
+    Ok(state.app.provider(payments_dummy::DummyProvider::NAME)?.clone())
 }
 
 /// The payment, and whether the payer can still act on it (it is open and its receipt unpaid).
@@ -122,7 +127,7 @@ pub async fn choose(
         payment.amount()?,
         unix_now(),
     )?;
-    let reply = process_webhook(&state.app, request).await;
+    let reply = process_webhook(&state.app, &dummy_verifier(&state)?, request).await;
     tracing::info!(payment = %payment.public_id, status = webhook_status(reply.answer).as_u16(), result = %reply.result, "simulated webhook delivered");
     // Both outcomes return to the thanks page, whose heading follows the outcome.
     Ok(see_other(&format!(
@@ -155,7 +160,7 @@ pub async fn dashboard_refund(
         amount.amount,
         unix_now(),
     )?;
-    let reply = process_webhook(&state.app, request).await;
+    let reply = process_webhook(&state.app, &dummy_verifier(&state)?, request).await;
     tracing::info!(payment = %payment.public_id, status = webhook_status(reply.answer).as_u16(), result = %reply.result, "dummy dashboard refund delivered");
     Ok(see_other(&format!("/receipts/{}#refunds", payment.receipt_id)))
 }

@@ -38,6 +38,28 @@ async fn load_receipt(state: &AppState, user: &CurrentUser, id: i64) -> Result<R
     Ok(data)
 }
 
+/// A way to pay shown on the receipt.
+#[derive(Serialize)]
+struct OfferView {
+    provider: &'static str,
+    label: String,
+    refused: Option<String>,
+}
+
+/// The enabled providers for `receipt`, offered ones first, in `PAYMENT_ROUTING` order for its
+/// currency (see `payments_app::checkout::offers`).
+pub fn offers_for(
+    state: &AppState,
+    receipt: &payments_store::ReceiptRow,
+) -> Result<Vec<payments_app::checkout::Offer>, AppError> {
+    let amount = receipt.total()?;
+    let routed = state
+        .config
+        .routing
+        .for_currency(amount.currency.code(), &state.config.providers);
+    Ok(payments_app::checkout::offers(&state.app, amount, &routed))
+}
+
 /// The name receipts are issued under when `ISSUER_NAME` is not set.
 pub const SITE_NAME: &str = "HPC Usage Portal";
 
@@ -51,19 +73,40 @@ pub async fn receipt(
     let data = load_receipt(&state, &user, path.into_inner()).await?;
     let doc = data.document(state.app.settings())?;
     let r = &data.receipt;
-    let last_error = if r.status == "unpaid" {
-        data.last_intent_error(state.provider_name())
+    // How the receipt can be paid: each enabled provider, offered or (for admins) why not; a
+    // provider that refused this amount at the last attempt is not offered again.
+    let mut offers = if r.status == "unpaid" {
+        offers_for(&state, r)?
     } else {
-        None
+        Vec::new()
     };
+    let mut last_error = None;
+    for offer in &mut offers {
+        if let Some((refused, error)) = data.last_intent_error(offer.provider) {
+            if let (Some(why), None) = (refused, &offer.refused) {
+                offer.refused = Some(why);
+            }
+            last_error = Some(error);
+        }
+    }
+    offers.sort_by_key(|o| o.refused.is_some());
+    let offer_views: Vec<OfferView> = offers
+        .iter()
+        .map(|o| OfferView {
+            provider: o.provider,
+            label: crate::routes::page::display_name(o.provider),
+            refused: o.refused.clone(),
+        })
+        .collect();
     let mut ctx = page_context(&state, &session, Some(&user))?;
     ctx.insert("receipt", &ReceiptView::from(r, &data.owner)?);
     ctx.insert("owner", &data.owner);
     ctx.insert("doc", &doc);
     ctx.insert("site_name", SITE_NAME);
+    ctx.insert("offers", &offer_views);
     ctx.insert(
-        "amount_refused",
-        &last_error.as_ref().and_then(|(refused, _)| refused.clone()),
+        "offered",
+        &offer_views.iter().filter(|o| o.refused.is_none()).count(),
     );
     ctx.insert(
         "problem",
@@ -97,8 +140,17 @@ pub async fn receipt(
         &refund_notice(&state.app, &data.refunds, &doc, q.refund, q.again.is_some())?,
     );
     if user.is_admin() {
-        ctx.insert("operator_error", &last_error.map(|(_, e)| e));
-        ctx.insert("refund_forms", &refund_forms(&data.payments, &data.refunds)?);
+        ctx.insert("operator_error", &last_error);
+        // Payments through a provider this server no longer has are shown read-only.
+        let (here, gone): (Vec<PaymentRow>, Vec<PaymentRow>) = data
+            .payments
+            .iter()
+            .cloned()
+            .partition(|p| state.app.provider(&p.provider).is_ok());
+        let mut read_only: Vec<String> = gone.into_iter().map(|p| p.provider).collect();
+        read_only.dedup();
+        ctx.insert("read_only", &read_only);
+        ctx.insert("refund_forms", &refund_forms(&here, &data.refunds)?);
     } else {
         ctx.insert("refund_forms", &Vec::<RefundFormView>::new());
     }
@@ -156,6 +208,8 @@ struct RefundFormView {
     currency: String,
     /// A second payment for the receipt (see `PaymentRow::second_payment`).
     second: bool,
+    /// The payment's provider.
+    provider: String,
 }
 
 fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<RefundFormView>, AppError> {
@@ -173,6 +227,7 @@ fn refund_forms(payments: &[PaymentRow], refunds: &[RefundRow]) -> Result<Vec<Re
             remaining_plain: left.decimal_string(),
             currency: p.currency.clone(),
             second: p.second_payment,
+            provider: p.provider.clone(),
         });
     }
     Ok(forms)
