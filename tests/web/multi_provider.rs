@@ -148,6 +148,22 @@ async fn three_on(db: Db) {
         "{body}"
     );
     assert_eq!(server.receipt_status(by_paypal), ReceiptStatus::Paid);
+    // The payer completes the abandoned Stripe checkout after all: kept as a second payment,
+    // flagged for a refund, never lost.
+    let (_, amount_p) = server.payment_of(by_paypal);
+    let late_session = stripe.session_for_payment(&first).expect("the abandoned session")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let late = stripe.signed_checkout_completed(&late_session, &first, amount_p, unix_now());
+    let (status, body) = server
+        .post_webhook_at("/payments/webhook/stripe", &late.headers(), &late.body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let late_row = server.store().payment_by_public_id(&first).unwrap().unwrap();
+    assert!(late_row.second_payment, "{late_row:?}");
+    let page = root.get_text(&format!("/receipts/{by_paypal}")).await;
+    assert!(page.contains(&format!("id=\"paid-twice-{first}\"")), "{page}");
 
     // Dummy: its own page.
     let by_dummy = receipt(&server, &alice, "d1", 5).await;

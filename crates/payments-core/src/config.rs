@@ -70,12 +70,16 @@ impl Vars<'_> {
         self.get(var).ok_or_else(|| missing(var, expected))
     }
 
-    /// The URL the provider sends webhooks to: `var`, or the server's `SITE_BASE_URL` followed
-    /// by `/payments/webhook` (the server's webhook route) when `var` is unset.
-    pub fn webhook_url(&self, var: &str) -> Result<String, ProviderError> {
+    /// The URL provider `name` sends webhooks to: `var`, or the server's `SITE_BASE_URL`
+    /// followed by `/payments/webhook/{name}` (the provider's own webhook route, which serves it
+    /// whether it is the only provider or one of several) when `var` is unset.
+    pub fn webhook_url(&self, var: &str, name: &str) -> Result<String, ProviderError> {
         match self.get(var) {
             Some(url) => Ok(url),
-            None => Ok(self.require("SITE_BASE_URL", "the site's URL")? + "/payments/webhook"),
+            None => Ok(format!(
+                "{}/payments/webhook/{name}",
+                self.require("SITE_BASE_URL", "the site's URL")?
+            )),
         }
     }
 
@@ -197,11 +201,14 @@ mod tests {
         };
         let vars = Vars(&env);
         assert_eq!(
-            vars.webhook_url("UNSET").unwrap(),
-            "https://portal.example/payments/webhook"
+            vars.webhook_url("UNSET", "acme").unwrap(),
+            "https://portal.example/payments/webhook/acme"
         );
-        assert_eq!(vars.webhook_url("ACME_HOOK").unwrap(), "https://hooks.example/x");
-        assert!(Vars(&|_: &str| None).webhook_url("X").is_err());
+        assert_eq!(
+            vars.webhook_url("ACME_HOOK", "acme").unwrap(),
+            "https://hooks.example/x"
+        );
+        assert!(Vars(&|_: &str| None).webhook_url("X", "acme").is_err());
         assert_eq!(
             vars.api_base("ACME_API_BASE", "https://a").unwrap(),
             "http://127.0.0.1:9"

@@ -14,7 +14,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     (
         "MOLLIE_WEBHOOK_URL",
-        "URL Mollie calls (default SITE_BASE_URL/payments/webhook).",
+        "URL Mollie calls (default SITE_BASE_URL/payments/webhook/mollie).",
     ),
     ("MOLLIE_API_BASE", "Mollie's API base URL (tests: a local mock)."),
 ];
@@ -39,7 +39,7 @@ impl MollieConfig {
         let vars = Vars(lookup);
         Ok(MollieConfig {
             api_key: vars.api_key("MOLLIE_API_KEY", &KEY_SHAPE)?,
-            webhook_url: vars.webhook_url("MOLLIE_WEBHOOK_URL")?,
+            webhook_url: vars.webhook_url("MOLLIE_WEBHOOK_URL", crate::NAME)?,
             api_base: vars.api_base("MOLLIE_API_BASE", DEFAULT_API_BASE)?,
         })
     }

@@ -23,7 +23,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PAYPAL_CLIENT_SECRET", "secret of that REST app (never logged)"),
     (
         "PAYPAL_WEBHOOK_ID",
-        "id of the webhook registered for <SITE_BASE_URL>/payments/webhook (used to verify events)",
+        "id of the webhook registered for <SITE_BASE_URL>/payments/webhook/paypal (used to verify events)",
     ),
 ];
 

@@ -78,6 +78,26 @@ pub async fn amount_on_wire(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) 
     Ok(())
 }
 
+/// `check_amount` (which decides, before any call, whether the server offers this provider for
+/// a receipt) takes what `create_checkout` takes: the amount of each currency class the suite
+/// pays in, in a currency the fixture lists as supported, is not refused up front.
+pub async fn amount_offered(cx: &Cx<'_>, class: &Class, chosen: Option<Chosen>) -> Check {
+    let c = class.chosen_or_skip(chosen)?;
+    let amount = money(&c)?;
+    let req = checkout_request(&cx.new_ref(&format!("offered_{}", class.name)), amount);
+    let created = cx.f.provider().create_checkout(&req).await;
+    match (cx.f.provider().check_amount(amount), created) {
+        (Ok(()), _) => Ok(()),
+        (Err(e), Ok(_)) => Err(fail(format!(
+            "check_amount refuses {amount} ({e}), yet create_checkout takes it: payers would not be offered \
+             a provider that works"
+        ))),
+        (Err(e), Err(_)) => Err(fail(format!(
+            "check_amount refuses {amount} ({e}), an amount in a currency the fixture lists as supported"
+        ))),
+    }
+}
+
 /// A checkout the provider created for another amount than asked is refused.
 pub async fn other_amount_refused(cx: &Cx<'_>) -> Check {
     let (_, amount) = cx.primary()?;

@@ -317,6 +317,12 @@ pub async fn run(f: &dyn AdapterFixture) -> Report {
         .await;
         check(
             r,
+            format!("amounts.{name}.offered"),
+            checkout::amount_offered(&cx, class, c.clone()),
+        )
+        .await;
+        check(
+            r,
             format!("amounts.{name}.event"),
             events::amount_in_event(&cx, class, c),
         )

@@ -43,6 +43,7 @@ async fn mollies_currencies_are_sent_in_mollies_decimals() {
         request.amount = money(*units, code);
         let session = mollie.create_checkout(&request).await;
         assert!(session.is_ok(), "{code}: {session:?}");
+        assert!(mollie.check_amount(request.amount).is_ok(), "{code}: offered");
     }
     let expected: Vec<Value> = cases
         .iter()
@@ -66,6 +67,8 @@ async fn a_currency_mollie_does_not_take_is_refused_without_a_call() {
             }
             other => panic!("{code}: a checkout Mollie would refuse was {other:?}"),
         }
+        // Known before any call: the server does not offer Mollie for it.
+        assert!(mollie.check_amount(request.amount).is_err(), "{code}");
     }
     assert_eq!(created_amounts(&mock).await, Vec::<Value>::new());
 }

@@ -53,3 +53,33 @@ mod transformers {
         assert!(!is_provider_id("chrg_a/b", "chrg_"));
     }
 }
+
+/// `check_amount` refuses exactly what a charge would: THB from 20.00 to 150,000.00.
+mod offered {
+    use payments_core::conformance::sample_checkout_request;
+    use payments_core::{Currency, Money, PaymentProvider, ProviderError};
+    use payments_omise::testing::MockOmise;
+
+    #[tokio::test]
+    async fn check_amount_refuses_what_a_checkout_would() {
+        let mock = MockOmise::start().await;
+        let omise = mock.provider();
+        for (units, takes) in [
+            (1_999, false),
+            (2_000, true),
+            (15_000_000, true),
+            (15_000_001, false),
+        ] {
+            let amount = Money::new(units, Currency::from_code("THB").unwrap());
+            let mut request = sample_checkout_request(&format!("pay_offered_{units}"));
+            request.amount = amount;
+            let checkout = omise.create_checkout(&request).await;
+            assert_eq!(omise.check_amount(amount).is_ok(), takes, "{amount}");
+            assert_eq!(
+                matches!(checkout, Err(ProviderError::AmountRefused(_))),
+                !takes,
+                "{amount}: {checkout:?}"
+            );
+        }
+    }
+}

@@ -651,3 +651,29 @@ mod approval_reversed {
         assert_eq!(event.amount, None);
     }
 }
+
+/// `check_amount` refuses exactly what an order would: nothing positive is refused here, a zero
+/// amount is.
+mod offered {
+    use payments_core::conformance::sample_checkout_request;
+    use payments_core::{Currency, Money, PaymentProvider, ProviderError};
+    use payments_paypal::testing::MockPayPal;
+
+    #[tokio::test]
+    async fn check_amount_refuses_what_a_checkout_would() {
+        let mock = MockPayPal::start().await;
+        let paypal = mock.provider();
+        for (units, takes) in [(0, false), (1, true), (123_456, true)] {
+            let amount = Money::new(units, Currency::from_code("THB").unwrap());
+            let mut request = sample_checkout_request(&format!("pay_offered_{units}"));
+            request.amount = amount;
+            let checkout = paypal.create_checkout(&request).await;
+            assert_eq!(paypal.check_amount(amount).is_ok(), takes, "{amount}");
+            assert_eq!(
+                matches!(checkout, Err(ProviderError::AmountRefused(_))),
+                !takes,
+                "{amount}: {checkout:?}"
+            );
+        }
+    }
+}

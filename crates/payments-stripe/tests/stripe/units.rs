@@ -71,3 +71,35 @@ mod config {
         assert!(!err.to_string().contains("SUPERSECRET"), "{err}");
     }
 }
+
+/// `check_amount` (whether the server offers Stripe for a receipt, decided before any call)
+/// refuses exactly what a checkout would: THB below Stripe's THB 10.00 minimum, nothing
+/// positive above it (docs.stripe.com/currencies, "Minimum and maximum charge amounts").
+mod offered {
+    use payments_core::conformance::sample_checkout_request;
+    use payments_core::{Currency, Money, PaymentProvider, ProviderError};
+    use payments_stripe::testing::MockStripe;
+
+    #[tokio::test]
+    async fn check_amount_refuses_what_a_checkout_would() {
+        let mock = MockStripe::start().await;
+        let stripe = mock.provider();
+        for (units, code, takes) in [
+            (999, "THB", false),
+            (1_000, "THB", true),
+            (123_456, "THB", true),
+            (0, "THB", false),
+        ] {
+            let amount = Money::new(units, Currency::from_code(code).unwrap());
+            let mut request = sample_checkout_request(&format!("pay_offered_{units}"));
+            request.amount = amount;
+            let checkout = stripe.create_checkout(&request).await;
+            assert_eq!(stripe.check_amount(amount).is_ok(), takes, "{amount}");
+            assert_eq!(
+                matches!(checkout, Err(ProviderError::AmountRefused(_))),
+                !takes,
+                "{amount}: {checkout:?}"
+            );
+        }
+    }
+}
