@@ -77,7 +77,7 @@ pub async fn start_payment(
             );
             app.db(move |s| s.attach_provider_checkout(pid, &ext, &url, &who))
                 .await?;
-            tracing::info!(payment = %payment.public_id, external_id = %session.external_id, "checkout started");
+            tracing::info!(payment = %payment.public_id, provider, external_id = %session.external_id, "checkout started");
             Ok(session.redirect_url)
         }
         Err(e) => {

@@ -79,11 +79,6 @@ impl App {
         self.inner.providers.get(name)
     }
 
-    /// The first enabled provider (the only one when a single provider is configured).
-    pub fn primary(&self) -> &Arc<dyn PaymentProvider> {
-        &self.inner.providers.enabled()[0].provider
-    }
-
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
     }
