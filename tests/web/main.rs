@@ -23,6 +23,7 @@ mod refunds;
 mod security;
 mod startup;
 mod truths;
+mod usage_import;
 
 #[cfg(all(feature = "mollie", feature = "omise", feature = "paypal"))]
 mod money_others;

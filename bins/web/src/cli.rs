@@ -71,8 +71,15 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UsageCommand {
-    /// Import usage records from CSV (header: username,job_id,description,cpu_core_seconds,gpu_seconds,ended_at).
-    Import { file: PathBuf },
+    /// Import usage records from CSV (header: username,job_id,description,cpu_core_seconds,gpu_seconds,ended_at):
+    /// all rows in one transaction or none, read as a stream (any size, bounded memory).
+    Import {
+        file: PathBuf,
+        /// Check the whole file (every row against the users and what is stored) without
+        /// importing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 impl Cli {
@@ -190,14 +197,71 @@ pub fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Usage {
-            command: UsageCommand::Import { file },
+            command: UsageCommand::Import { file, dry_run },
         } => {
             let store = Store::open(&config.database_url, &PoolOptions::default())?;
-            let n = usage::import_file(&store, &file, &config.rates(), "cli")?;
-            println!("imported {n} usage records from {}", file.display());
-            Ok(())
+            import_usage(&store, &file, &config.rates(), dry_run)
         }
     }
+}
+
+/// `web usage import FILE [--dry-run]`: a progress line on a terminal (rows read, rows/s),
+/// then what was imported, or every problem (the first 100 and a count) with nothing imported.
+fn import_usage(
+    store: &Store,
+    file: &std::path::Path,
+    rates: &usage::RateCard,
+    dry_run: bool,
+) -> Result<(), StartError> {
+    let input = std::fs::File::open(file)
+        .map_err(|e| StartError::Problems(vec![format!("cannot open {}: {e}", file.display())]))?;
+    let started = std::time::Instant::now();
+    let on_terminal = std::io::stderr().is_terminal();
+    let mut last = started;
+    let mut progress = |read: u64| {
+        if on_terminal && last.elapsed() >= std::time::Duration::from_millis(250) {
+            last = std::time::Instant::now();
+            let per_sec = u128::from(read) * 1000 / started.elapsed().as_millis().max(1);
+            eprint!("\r{read} rows read ({per_sec} rows/s)...");
+        }
+    };
+    let buffered = std::io::BufReader::with_capacity(1 << 20, input);
+    let outcome = usage::import_checked(store, buffered, rates, "cli", dry_run, &mut progress);
+    if on_terminal {
+        eprint!("\r\x1b[K");
+    }
+    let outcome = outcome.map_err(|e| {
+        StartError::Problems(vec![format!(
+            "nothing was imported from {}:\n{e}",
+            file.display()
+        )])
+    })?;
+    let elapsed = started.elapsed();
+    let per_sec = u128::from(outcome.read) * 1000 / elapsed.as_millis().max(1);
+    if outcome.problem_count > 0 {
+        return Err(StartError::Problems(vec![format!(
+            "nothing was imported from {}: {} of {} rows have problems:\n  {}",
+            file.display(),
+            outcome.problem_count,
+            outcome.read,
+            usage::problem_lines(&outcome).join("\n  ")
+        )]));
+    }
+    if dry_run {
+        println!(
+            "{}: all {} rows are good; nothing was imported (--dry-run)",
+            file.display(),
+            outcome.read
+        );
+    } else {
+        println!(
+            "imported {} usage records from {} in {} ms ({per_sec} rows/s)",
+            outcome.imported,
+            file.display(),
+            elapsed.as_millis()
+        );
+    }
+    Ok(())
 }
 
 /// `web reconcile`: one cycle with the configured provider and database.

@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use payments_core::{Currency, Money};
-use payments_store::{NewUsage, Store, StoreError, UsageRow};
+use payments_store::{ImportLine, ImportOutcome, NewUsage, Store, StoreError, UsageRow};
 use serde::Deserialize;
 
 use crate::Error;
@@ -73,8 +73,12 @@ fn timestamp(value: &str) -> Result<i64, String> {
         })
 }
 
-/// Parses and prices every row; returns the rows with their file line numbers, or every problem.
-pub fn parse(input: impl Read, rates: &RateCard) -> Result<Vec<(usize, NewUsage)>, ImportError> {
+/// Checks the header, then yields each row priced, with its file line, or that line's problem:
+/// one row at a time, so a file of any size is read in bounded memory.
+pub fn lines(
+    input: impl Read,
+    rates: &RateCard,
+) -> Result<impl Iterator<Item = Result<ImportLine, (u64, String)>>, ImportError> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
     let header = reader
         .headers()
@@ -86,37 +90,52 @@ pub fn parse(input: impl Read, rates: &RateCard) -> Result<Vec<(usize, NewUsage)
             got.join(",")
         )]));
     }
+    let rates = *rates;
+    Ok(reader
+        .into_deserialize::<Row>()
+        .zip(2u64..)
+        .map(move |(record, line)| {
+            record
+                .map_err(|e| e.to_string())
+                .and_then(|r| priced(r, &rates))
+                .map(|row| ImportLine { line, row })
+                .map_err(|message| (line, message))
+        }))
+}
+
+/// One CSV row checked and priced.
+fn priced(r: Row, rates: &RateCard) -> Result<NewUsage, String> {
+    if r.username.trim().is_empty() || r.job_id.trim().is_empty() {
+        return Err("username and job_id must not be empty".to_string());
+    }
+    for (field, value) in [
+        ("username", &r.username),
+        ("job_id", &r.job_id),
+        ("description", &r.description),
+    ] {
+        payments_core::refuse_nul(field, value).map_err(|e| e.to_string())?;
+    }
+    let cpu = seconds("cpu_core_seconds", &r.cpu_core_seconds)?;
+    let gpu = seconds("gpu_seconds", &r.gpu_seconds)?;
+    Ok(NewUsage {
+        ended_at: timestamp(&r.ended_at)?,
+        cost: rates.cost(cpu, gpu)?,
+        username: r.username,
+        job_id: r.job_id,
+        description: r.description,
+        cpu_core_seconds: cpu,
+        gpu_seconds: gpu,
+    })
+}
+
+/// Parses and prices every row; returns the rows with their file line numbers, or every problem.
+pub fn parse(input: impl Read, rates: &RateCard) -> Result<Vec<(usize, NewUsage)>, ImportError> {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
-    for record in reader.deserialize::<Row>() {
-        let line = rows.len() + problems.len() + 2;
-        let parsed = record.map_err(|e| e.to_string()).and_then(|r: Row| {
-            let line = r.username.trim();
-            if line.is_empty() || r.job_id.trim().is_empty() {
-                return Err("username and job_id must not be empty".to_string());
-            }
-            for (field, value) in [
-                ("username", &r.username),
-                ("job_id", &r.job_id),
-                ("description", &r.description),
-            ] {
-                payments_core::refuse_nul(field, value).map_err(|e| e.to_string())?;
-            }
-            let cpu = seconds("cpu_core_seconds", &r.cpu_core_seconds)?;
-            let gpu = seconds("gpu_seconds", &r.gpu_seconds)?;
-            Ok(NewUsage {
-                username: r.username.clone(),
-                job_id: r.job_id.clone(),
-                description: r.description.clone(),
-                cpu_core_seconds: cpu,
-                gpu_seconds: gpu,
-                ended_at: timestamp(&r.ended_at)?,
-                cost: rates.cost(cpu, gpu)?,
-            })
-        });
-        match parsed {
-            Ok(u) => rows.push((line, u)),
-            Err(msg) => problems.push(format!("line {line}: {msg}")),
+    for next in lines(input, rates)? {
+        match next {
+            Ok(l) => rows.push((l.line as usize, l.row)),
+            Err((line, message)) => problems.push(format!("line {line}: {message}")),
         }
     }
     if !problems.is_empty() {
@@ -125,20 +144,45 @@ pub fn parse(input: impl Read, rates: &RateCard) -> Result<Vec<(usize, NewUsage)
     Ok(rows)
 }
 
+/// Reads, checks, prices and stores `input` in one transaction, streamed (memory does not grow
+/// with the file); kept only when no row has a problem and `dry_run` is false. The outcome says
+/// how many rows were read and imported (or would be), and the problems: the first 100 by line
+/// and their count. `progress` gets the rows read so far, now and then.
+pub fn import_checked(
+    store: &Store,
+    input: impl Read,
+    rates: &RateCard,
+    actor: &str,
+    dry_run: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportOutcome, ImportError> {
+    let mut rows = lines(input, rates)?;
+    store
+        .import_usage_lines(&mut rows, actor, dry_run, progress)
+        .map_err(ImportError::Store)
+}
+
 /// Parses, prices and stores; nothing is imported from a file with any bad row.
 pub fn import(store: &Store, input: impl Read, rates: &RateCard, actor: &str) -> Result<usize, ImportError> {
-    let rows = parse(input, rates)?;
-    let lines: Vec<usize> = rows.iter().map(|(l, _)| *l).collect();
-    let usage: Vec<NewUsage> = rows.into_iter().map(|(_, u)| u).collect();
-    store.import_usage(&usage, actor).map_err(|e| match e {
-        StoreError::Rejected(problems) => ImportError::BadRows(
-            problems
-                .into_iter()
-                .map(|p| format!("line {}: {}", lines.get(p.index).copied().unwrap_or(0), p.message))
-                .collect(),
-        ),
-        other => ImportError::Store(other),
-    })
+    let outcome = import_checked(store, input, rates, actor, false, &mut |_| {})?;
+    if outcome.committed {
+        Ok(outcome.imported as usize)
+    } else {
+        Err(ImportError::BadRows(problem_lines(&outcome)))
+    }
+}
+
+/// The problems as lines to show: the first 100, then how many more there are.
+pub fn problem_lines(outcome: &ImportOutcome) -> Vec<String> {
+    let mut out = outcome.problems.clone();
+    let more = outcome.problem_count.saturating_sub(out.len() as u64);
+    if more > 0 {
+        out.push(format!(
+            "... and {more} more bad rows (only the first {} are listed)",
+            out.len()
+        ));
+    }
+    out
 }
 
 /// The sum of the costs of `rows` (one currency), in minor units with checked addition; `None`
@@ -153,20 +197,6 @@ pub fn total_cost(rows: &[UsageRow]) -> Result<Option<Money>, Error> {
         });
     }
     Ok(total)
-}
-
-/// [`import`] from the CSV file at `path`; the error names the file, and says that nothing was
-/// imported.
-pub fn import_file(
-    store: &Store,
-    path: &std::path::Path,
-    rates: &RateCard,
-    actor: &str,
-) -> Result<usize, Error> {
-    let input = std::fs::File::open(path)
-        .map_err(|e| Error::Invalid(format!("cannot open {}: {e}", path.display())))?;
-    import(store, input, rates, actor)
-        .map_err(|e| Error::Invalid(format!("nothing was imported from {}:\n{e}", path.display())))
 }
 
 #[cfg(test)]

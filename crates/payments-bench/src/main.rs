@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod import;
 #[cfg(feature = "postgres")]
 mod outage;
 
@@ -93,6 +94,10 @@ struct Args {
     /// unanswered.
     #[arg(long, default_value_t = 120)]
     outage_client_timeout: u64,
+    /// Instead of the throughput run: `web usage import` of one CSV file of this many rows
+    /// (21 users), timed, with the import process's peak memory.
+    #[arg(long)]
+    import_rows: Option<usize>,
 }
 
 type Failure = String;
@@ -118,6 +123,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     // Before any seeding: a missing server binary is said at once.
     let server = server_binary(args)?;
+    if let Some(rows) = args.import_rows {
+        return import::run(args, &server, rows.max(1));
+    }
     if let Some(secs) = args.outage_secs {
         #[cfg(feature = "postgres")]
         return outage::run(args, &server, secs.max(1));

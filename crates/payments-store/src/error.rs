@@ -23,6 +23,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("{} row(s) rejected, nothing was imported", .0.len())]
     Rejected(Vec<RowProblem>),
+    /// An import that found problems or only checked the file: its transaction was rolled back
+    /// (internal to `Store::import_usage_lines`, which returns the outcome).
+    #[error("nothing was imported ({} problems)", .0.problem_count)]
+    ImportNotKept(Box<crate::models::ImportOutcome>),
     #[error("receipt {id} is {status} and cannot be paid")]
     ReceiptNotPayable { id: i64, status: String },
     #[error("stored data is inconsistent: {0}")]

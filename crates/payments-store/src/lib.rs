@@ -344,21 +344,70 @@ impl Store {
 
     // ---- usage and receipts
 
-    /// All rows or none.
+    /// All rows or none: the rows in one transaction, or nothing with every problem (index =
+    /// position in `rows`).
     pub fn import_usage(&self, rows: &[NewUsage], actor: &str) -> Result<usize, StoreError> {
-        write_tx!(self, |c| {
-            let n = ops::usage::import(c, rows)?;
+        let mut lines = rows.iter().enumerate().map(|(i, row)| {
+            Ok(ImportLine {
+                line: i as u64,
+                row: row.clone(),
+            })
+        });
+        let outcome = self.import_usage_lines(&mut lines, actor, false, &mut |_| {})?;
+        if outcome.committed {
+            return Ok(outcome.imported as usize);
+        }
+        Err(StoreError::Rejected(
+            outcome
+                .problems
+                .iter()
+                .map(|p| {
+                    let (line, message) = p
+                        .strip_prefix("line ")
+                        .and_then(|rest| rest.split_once(": "))
+                        .unwrap_or(("0", p));
+                    RowProblem {
+                        index: line.parse().unwrap_or(0),
+                        message: message.to_string(),
+                    }
+                })
+                .collect(),
+        ))
+    }
+
+    /// Imports `lines` in one transaction, streamed in chunks (memory does not grow with the
+    /// file): kept only when no line has a problem and `dry_run` is false (then audited as
+    /// `usage.import`); otherwise rolled back, with the problems (the first 100 and a count).
+    /// `progress` gets the rows read so far, after each chunk.
+    pub fn import_usage_lines(
+        &self,
+        lines: &mut dyn Iterator<Item = Result<ImportLine, (u64, String)>>,
+        actor: &str,
+        dry_run: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportOutcome, StoreError> {
+        let result = write_tx!(self, |c| {
+            let mut outcome = ImportOutcome::default();
+            ops::usage::import_lines(c, lines, &mut outcome, progress)?;
+            if outcome.problem_count > 0 || dry_run {
+                return Err(StoreError::ImportNotKept(Box::new(outcome)));
+            }
+            outcome.committed = true;
             ops::audit::append(
                 c,
                 &NewAudit::new(
                     actor,
                     "usage.import",
-                    format!("{n} records"),
-                    serde_json::json!({"records": n}),
+                    format!("{} records", outcome.imported),
+                    serde_json::json!({"records": outcome.imported}),
                 ),
             )?;
-            Ok(n)
-        })
+            Ok(outcome)
+        });
+        match result {
+            Err(StoreError::ImportNotKept(outcome)) => Ok(*outcome),
+            other => other,
+        }
     }
 
     pub fn usage_for_user(&self, user_id: i64) -> Result<Vec<UsageRow>, StoreError> {

@@ -164,6 +164,56 @@ pub struct NewUsage {
     pub cost: Money,
 }
 
+/// A priced usage row and the line of the file it came from.
+#[derive(Debug, Clone)]
+pub struct ImportLine {
+    pub line: u64,
+    pub row: NewUsage,
+}
+
+/// A chunk of usage rows to insert, column by column (PostgreSQL binds each column as one
+/// array; SQLite writes them as one multi-row statement).
+#[derive(Debug, Default)]
+pub(crate) struct UsageColumns<'a> {
+    pub user_id: Vec<i64>,
+    pub job_id: Vec<&'a str>,
+    pub description: Vec<&'a str>,
+    pub cpu_core_seconds: Vec<i64>,
+    pub gpu_seconds: Vec<i64>,
+    pub ended_at: Vec<i64>,
+    pub cost_minor: Vec<i64>,
+    pub currency: Vec<&'a str>,
+    pub created_at: i64,
+}
+
+/// The most problems an import lists; beyond, it counts them.
+pub const MAX_REPORTED: usize = 100;
+
+/// What an import (or a check of a file) found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// Rows read (good and bad).
+    pub read: u64,
+    /// Rows written (kept only when `committed`).
+    pub imported: u64,
+    /// The first [`MAX_REPORTED`] problems, each `line N: what`, in file order.
+    pub problems: Vec<String>,
+    /// Every problem, listed or not.
+    pub problem_count: u64,
+    /// Whether the rows were kept (no problem, and not a dry run).
+    pub committed: bool,
+}
+
+impl ImportOutcome {
+    /// Notes a problem of file line `line`.
+    pub fn problem(&mut self, line: u64, message: String) {
+        self.problem_count += 1;
+        if self.problems.len() < MAX_REPORTED {
+            self.problems.push(format!("line {line}: {message}"));
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = payments)]
 pub struct PaymentRow {

@@ -4,80 +4,143 @@ use diesel::prelude::*;
 use payments_core::unix_now;
 
 use super::Conn;
-use crate::error::RowProblem;
-use crate::models::{NewUsage, UsageRow};
+use crate::models::{ImportLine, ImportOutcome, UsageColumns, UsageRow};
 use crate::schema::{usage_records, users};
 use crate::StoreError;
 
-/// Imports all rows or none: unknown users and jobs already imported (or repeated in the input)
-/// are reported by row index.
-pub fn import(c: &mut Conn, rows: &[NewUsage]) -> Result<usize, StoreError> {
-    let names: HashSet<&str> = rows.iter().map(|r| r.username.as_str()).collect();
+/// Imports `lines` (each a priced row with its file line, or a problem the parser found) in
+/// chunks, checking each row against the users, the database and the rows before it, and
+/// inserting the good ones as it goes, so that memory stays bounded whatever the file's size.
+/// Problems are collected in `outcome` (the first [`MAX_REPORTED`], and a count); the caller
+/// rolls the transaction back when there is any (or when it only checks). `progress` is called
+/// with the number of rows read so far after each chunk.
+pub fn import_lines(
+    c: &mut Conn,
+    lines: &mut dyn Iterator<Item = Result<ImportLine, (u64, String)>>,
+    outcome: &mut ImportOutcome,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), StoreError> {
+    // Users are few (people), not history: one look-up table.
     let ids: HashMap<String, i64> = users::table
-        .filter(users::username.eq_any(names))
         .select((users::username, users::id))
         .load::<(String, i64)>(c)?
         .into_iter()
         .collect();
-    let existing: HashSet<(i64, String)> = usage_records::table
-        .filter(usage_records::user_id.eq_any(ids.values().copied().collect::<Vec<_>>()))
-        .filter(usage_records::job_id.eq_any(rows.iter().map(|r| r.job_id.as_str())))
-        .select((usage_records::user_id, usage_records::job_id))
-        .load::<(i64, String)>(c)?
-        .into_iter()
-        .collect();
-    let mut problems = Vec::new();
-    let mut seen = HashSet::new();
+    // Rows stored before this import; a match above it was written by this file.
+    let before: i64 = usage_records::table
+        .select(diesel::dsl::max(usage_records::id))
+        .first::<Option<i64>>(c)?
+        .unwrap_or(0);
     let now = unix_now();
-    let mut values = Vec::with_capacity(rows.len());
-    for (index, row) in rows.iter().enumerate() {
-        let Some(&user_id) = ids.get(&row.username) else {
-            problems.push(RowProblem {
-                index,
-                message: format!("unknown user {:?}", row.username),
-            });
-            continue;
+    let mut chunk: Vec<(i64, ImportLine)> = Vec::with_capacity(super::USAGE_CHUNK);
+    let mut read: u64 = 0;
+    loop {
+        chunk.clear();
+        for next in &mut *lines {
+            read += 1;
+            match next {
+                Ok(line) => match ids.get(&line.row.username) {
+                    Some(&user_id) => chunk.push((user_id, line)),
+                    None => outcome.problem(line.line, format!("unknown user {:?}", line.row.username)),
+                },
+                Err((line, message)) => outcome.problem(line, message),
+            }
+            if chunk.len() == super::USAGE_CHUNK {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        // Repeated inside this chunk: refused before anything is written.
+        let mut seen: HashSet<(i64, &str)> = HashSet::new();
+        let mut candidates: Vec<&(i64, ImportLine)> = Vec::with_capacity(chunk.len());
+        for entry in &chunk {
+            let (user_id, line) = entry;
+            if seen.insert((*user_id, line.row.job_id.as_str())) {
+                candidates.push(entry);
+            } else {
+                let row = &line.row;
+                outcome.problem(
+                    line.line,
+                    format!(
+                        "job {:?} of {} appears twice in this file",
+                        row.job_id, row.username
+                    ),
+                );
+            }
+        }
+        let mut columns = UsageColumns {
+            created_at: now,
+            ..UsageColumns::default()
         };
-        if existing.contains(&(user_id, row.job_id.clone())) {
-            problems.push(RowProblem {
-                index,
-                message: format!("job {:?} of {} was already imported", row.job_id, row.username),
-            });
-            continue;
+        for (user_id, line) in &candidates {
+            let row = &line.row;
+            columns.user_id.push(*user_id);
+            columns.job_id.push(&row.job_id);
+            columns.description.push(&row.description);
+            columns.cpu_core_seconds.push(row.cpu_core_seconds);
+            columns.gpu_seconds.push(row.gpu_seconds);
+            columns.ended_at.push(row.ended_at);
+            columns.cost_minor.push(row.cost.amount.get());
+            columns.currency.push(row.cost.currency.code());
         }
-        if !seen.insert((user_id, row.job_id.clone())) {
-            problems.push(RowProblem {
-                index,
-                message: format!(
-                    "job {:?} of {} appears twice in this file",
-                    row.job_id, row.username
-                ),
-            });
-            continue;
+        // One statement for the chunk; a row the unique index already holds (stored before, or
+        // earlier in this file) is left out and named below. The common case is one round trip.
+        let written = super::insert_usage(c, &columns)?;
+        outcome.imported += written.len() as u64;
+        if written.len() < candidates.len() {
+            let written: HashSet<(i64, &str)> = written.iter().map(|(u, j)| (*u, j.as_str())).collect();
+            let refused: Vec<&(i64, ImportLine)> = candidates
+                .into_iter()
+                .filter(|(user_id, line)| !written.contains(&(*user_id, line.row.job_id.as_str())))
+                .collect();
+            // Where each is stored, per user through the unique index.
+            let mut by_user: HashMap<i64, Vec<&str>> = HashMap::new();
+            for (user_id, line) in &refused {
+                by_user
+                    .entry(*user_id)
+                    .or_default()
+                    .push(line.row.job_id.as_str());
+            }
+            let mut stored: HashMap<(i64, String), i64> = HashMap::new();
+            for (user_id, jobs) in by_user {
+                let found: Vec<(String, i64)> = usage_records::table
+                    .filter(usage_records::user_id.eq(user_id))
+                    .filter(usage_records::job_id.eq_any(jobs))
+                    .select((usage_records::job_id, usage_records::id))
+                    .load(c)?;
+                stored.extend(found.into_iter().map(|(job, id)| ((user_id, job), id)));
+            }
+            for (user_id, line) in refused {
+                let row = &line.row;
+                let earlier_here = stored
+                    .get(&(*user_id, row.job_id.clone()))
+                    .is_some_and(|id| *id > before);
+                outcome.problem(
+                    line.line,
+                    if earlier_here {
+                        format!(
+                            "job {:?} of {} appears twice in this file",
+                            row.job_id, row.username
+                        )
+                    } else {
+                        format!("job {:?} of {} was already imported", row.job_id, row.username)
+                    },
+                );
+            }
         }
-        values.push((
-            usage_records::user_id.eq(user_id),
-            usage_records::job_id.eq(row.job_id.clone()),
-            usage_records::description.eq(row.description.clone()),
-            usage_records::cpu_core_seconds.eq(row.cpu_core_seconds),
-            usage_records::gpu_seconds.eq(row.gpu_seconds),
-            usage_records::ended_at.eq(row.ended_at),
-            usage_records::cost_minor.eq(row.cost.amount.get()),
-            usage_records::currency.eq(row.cost.currency.code()),
-            usage_records::created_at.eq(now),
-        ));
+        progress(read);
     }
-    if !problems.is_empty() {
-        return Err(StoreError::Rejected(problems));
-    }
-    let mut inserted = 0;
-    // Batches keep each statement under SQLite's bound-parameter limit.
-    for chunk in values.chunks(500) {
-        inserted += diesel::insert_into(usage_records::table)
-            .values(chunk)
-            .execute(c)?;
-    }
-    Ok(inserted)
+    outcome.read = read;
+    // A chunk's look-up problems are found after its rows' own: listed by line.
+    outcome.problems.sort_by_key(|p| {
+        p.strip_prefix("line ")
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    });
+    Ok(())
 }
 
 pub fn for_user(c: &mut Conn, user_id: i64) -> Result<Vec<UsageRow>, StoreError> {
