@@ -13,7 +13,7 @@ const USERS: usize = 21;
 
 /// The user of row `i`: `heavy` gets every tenth row, the rest are spread over the others.
 fn user_of(i: usize) -> String {
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         "heavy".to_string()
     } else {
         format!("user{:02}", i % (USERS - 1))
