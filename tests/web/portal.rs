@@ -354,7 +354,8 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
     }
     let alice = Browser::login(&server, "alice").await;
 
-    // Paging: 50 a page, nothing pre-checked, links to the other page, the script is a file.
+    // Paging: 50 a page (keyset: later and earlier records), nothing pre-checked, the script is
+    // a file.
     let me = alice.get_text("/me").await;
     assert_eq!(record_ids(&me).len(), 50, "the first page holds 50 rows");
     assert!(!me.contains(" checked"), "no record is pre-checked");
@@ -363,7 +364,9 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
         me.contains("worth THB 65.00"),
         "the total of the whole list, from integers"
     );
-    assert!(me.contains("href=\"&#x2F;me?page=2\""), "a link to page 2");
+    assert!(me.contains("50 of them below, oldest first"), "{me}");
+    let later = link(&me, "next").expect("a link to the later records");
+    assert!(link(&me, "prev").is_none(), "nothing earlier than the first page");
     assert!(me.contains("<script src=\"/static/usage.js\"></script>") && !me.contains("<script>"));
     assert!(me.contains("data-select=\"all\"") && me.contains("data-select=\"none\""));
     assert!(
@@ -374,9 +377,15 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
         me.contains("data-minor=\"100\""),
         "each row carries its cost in minor units"
     );
-    let page2 = alice.get_text("/me?page=2").await;
+    let page2 = alice.get_text(&later).await;
     assert_eq!(record_ids(&page2).len(), 10);
-    assert!(page2.contains("aria-current=\"page\">2<"));
+    assert!(link(&page2, "next").is_none(), "nothing later than the last page");
+    let back = alice.get_text(&link(&page2, "prev").expect("a link back")).await;
+    assert_eq!(
+        record_ids(&back),
+        record_ids(&me),
+        "earlier records are the first page again"
+    );
     let first: std::collections::HashSet<_> = record_ids(&me).into_iter().collect();
     assert!(
         record_ids(&page2).iter().all(|id| !first.contains(id)),
@@ -402,8 +411,8 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
     let early = alice.get_text("/me?to=2026-11-01").await;
     assert!(early.contains("55 unbilled records"));
     assert!(
-        early.contains("href=\"&#x2F;me?to=2026-11-01&amp;page=2\""),
-        "page links keep the filter"
+        link(&early, "next").is_some_and(|l| l.starts_with("/me?to=2026-11-01&after=")),
+        "paging links keep the filter"
     );
     let none = alice.get_text("/me?from=2026-12-01").await;
     assert!(none.contains("No unbilled usage ended in these dates."));
@@ -416,8 +425,8 @@ async fn my_usage_filters_by_date_pages_and_totals_the_selection() {
             "/me?from=2026-11-20&to=2026-11-01",
             "From (2026-11-20) is after To (2026-11-01)",
         ),
-        ("/me?page=abc", "Page \"abc\" does not exist"),
-        ("/me?page=9", "this list has 2 pages"),
+        ("/me?after=abc", "\"abc\" is not a position in this list"),
+        ("/me?before=1.x", "\"1.x\" is not a position in this list"),
     ] {
         let resp = alice.get(path).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
@@ -656,6 +665,14 @@ fn cell(page: &str, class: &str) -> String {
         .unwrap_or_default()
         .replace("<strong>", "")
         .replace("</strong>", "")
+}
+
+/// The href of the pager link with `rel`, unescaped.
+fn link(page: &str, rel: &str) -> Option<String> {
+    let marker = format!("\" rel=\"{rel}\"");
+    let end = page.find(&marker)?;
+    let start = page[..end].rfind("href=\"")? + "href=\"".len();
+    Some(page[start..end].replace("&#x2F;", "/").replace("&amp;", "&"))
 }
 
 async fn receipt_filters_on(db: Db) {

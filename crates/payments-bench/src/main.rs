@@ -3,6 +3,7 @@
 mod import;
 #[cfg(feature = "postgres")]
 mod outage;
+mod portal;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -98,6 +99,10 @@ struct Args {
     /// (21 users), timed, with the import process's peak memory.
     #[arg(long)]
     import_rows: Option<usize>,
+    /// Instead of the throughput run: My Usage for a payer with 1,000 records and for one
+    /// with this many (twelve months, eleven billed), each page's median time and the ratio.
+    #[arg(long)]
+    portal_rows: Option<usize>,
 }
 
 type Failure = String;
@@ -123,6 +128,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     // Before any seeding: a missing server binary is said at once.
     let server = server_binary(args)?;
+    if let Some(rows) = args.portal_rows {
+        return portal::run(args, &server, rows.max(1_000));
+    }
     if let Some(rows) = args.import_rows {
         return import::run(args, &server, rows.max(1));
     }

@@ -123,3 +123,40 @@ fn a_small_run_on_postgres_pays_every_receipt() {
         assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
     }
 }
+
+/// The import and portal modes on small sizes: they run the real binary end to end and check
+/// what they stored (figures are printed, never asserted).
+#[test]
+fn the_import_and_portal_modes_run() {
+    let Some(web) = server_binary("the_import_and_portal_modes_run") else {
+        return;
+    };
+    for (args, expected) in [
+        (
+            vec!["--import-rows", "3000"],
+            vec!["imported 3000 usage records", "verified: the heavy user's 300 rows are stored"],
+        ),
+        (
+            vec!["--portal-rows", "3000"],
+            vec!["first page ", "one-month filter ", "later records "],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let output: Output = Command::new(env!("CARGO_BIN_EXE_payments-bench"))
+            .arg("--server")
+            .arg(&web)
+            .args(["--dir", dir.path().to_str().unwrap()])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for e in expected {
+            assert!(stdout.contains(e), "{e:?} missing from {args:?}:\n{stdout}");
+        }
+    }
+}

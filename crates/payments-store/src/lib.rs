@@ -410,6 +410,55 @@ impl Store {
         }
     }
 
+    /// A page of `user_id`'s unbilled records that ended in `[since, until)` (either end open),
+    /// in date order, from `cursor`, at most `limit` (keyset paging on an index).
+    pub fn unbilled_page(
+        &self,
+        user_id: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+        cursor: UsageCursor,
+        limit: i64,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let range = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        read!(self, |c| ops::usage::unbilled_page(
+            c, user_id, range, cursor, limit
+        ))
+    }
+
+    /// `(currency, total minor units, records)` of `user_id`'s unbilled records in `[since,
+    /// until)`, one entry per currency.
+    pub fn unbilled_totals(
+        &self,
+        user_id: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let range = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        read!(self, |c| ops::usage::unbilled_totals(c, user_id, range))
+    }
+
+    /// `user_id`'s newest billed records that ended in `[since, until)`, at most `limit`.
+    pub fn billed_recent(
+        &self,
+        user_id: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let range = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        read!(self, |c| ops::usage::billed_recent(c, user_id, range, limit))
+    }
+
+    /// `user_id`'s newest receipts (at most `limit`) and their number.
+    pub fn receipts_for_user_newest(
+        &self,
+        user_id: i64,
+        limit: i64,
+    ) -> Result<(Vec<ReceiptRow>, i64), StoreError> {
+        read!(self, |c| ops::receipts::for_user_newest(c, user_id, limit))
+    }
+
     pub fn usage_for_user(&self, user_id: i64) -> Result<Vec<UsageRow>, StoreError> {
         read!(self, |c| ops::usage::for_user(c, user_id))
     }

@@ -186,6 +186,15 @@ pub(crate) struct UsageColumns<'a> {
     pub created_at: i64,
 }
 
+/// Where a page of a user's unbilled records starts: the first, or after or before the
+/// `(ended_at, id)` of a record on the page shown (keyset paging: no offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageCursor {
+    First,
+    After(i64, i64),
+    Before(i64, i64),
+}
+
 /// The most problems an import lists; beyond, it counts them.
 pub const MAX_REPORTED: usize = 100;
 

@@ -75,6 +75,21 @@ pub fn for_user(c: &mut Conn, user_id: i64) -> Result<Vec<ReceiptRow>, StoreErro
         .load(c)?)
 }
 
+/// A user's newest receipts, at most `limit`, and how many they have in all.
+pub fn for_user_newest(c: &mut Conn, user_id: i64, limit: i64) -> Result<(Vec<ReceiptRow>, i64), StoreError> {
+    let rows = receipts::table
+        .filter(receipts::user_id.eq(user_id))
+        .order(receipts::id.desc())
+        .limit(limit)
+        .select(ReceiptRow::as_select())
+        .load(c)?;
+    let count = receipts::table
+        .filter(receipts::user_id.eq(user_id))
+        .count()
+        .get_result(c)?;
+    Ok((rows, count))
+}
+
 /// All receipts with their owner's name, newest first.
 /// Receipts matching `f`, newest first, at most `limit`.
 pub fn matching(

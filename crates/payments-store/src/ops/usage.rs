@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use payments_core::unix_now;
 
 use super::Conn;
-use crate::models::{ImportLine, ImportOutcome, UsageColumns, UsageRow};
+use crate::models::{ImportLine, ImportOutcome, UsageColumns, UsageCursor, UsageRow};
 use crate::schema::{usage_records, users};
 use crate::StoreError;
 
@@ -155,6 +155,92 @@ pub fn for_receipt(c: &mut Conn, receipt_id: i64) -> Result<Vec<UsageRow>, Store
     Ok(usage_records::table
         .filter(usage_records::receipt_id.eq(receipt_id))
         .order(usage_records::id)
+        .select(UsageRow::as_select())
+        .load(c)?)
+}
+
+/// A page of a user's unbilled records that ended in `[since, until)`, in date order (then id),
+/// through the partial index `usage_unbilled`: after or before a `(ended_at, id)` position, at
+/// most `limit`. The cost does not depend on the user's history, only on the page.
+pub fn unbilled_page(
+    c: &mut Conn,
+    user_id: i64,
+    (since, until): (i64, i64),
+    cursor: UsageCursor,
+    limit: i64,
+) -> Result<Vec<UsageRow>, StoreError> {
+    use usage_records as u;
+    let q = u::table
+        .filter(u::user_id.eq(user_id))
+        .filter(u::receipt_id.is_null())
+        .filter(u::ended_at.ge(since))
+        .filter(u::ended_at.lt(until))
+        .select(UsageRow::as_select())
+        .limit(limit);
+    Ok(match cursor {
+        UsageCursor::First => q.order((u::ended_at, u::id)).load(c)?,
+        UsageCursor::After(e, id) => q
+            .filter(u::ended_at.gt(e).or(u::ended_at.eq(e).and(u::id.gt(id))))
+            .order((u::ended_at, u::id))
+            .load(c)?,
+        UsageCursor::Before(e, id) => {
+            let mut rows: Vec<UsageRow> = q
+                .filter(u::ended_at.lt(e).or(u::ended_at.eq(e).and(u::id.lt(id))))
+                .order((u::ended_at.desc(), u::id.desc()))
+                .load(c)?;
+            rows.reverse();
+            rows
+        }
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct UnbilledTotal {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    total: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    records: i64,
+}
+
+/// Count and total (checked: SQLite's SUM fails on overflow, PostgreSQL's cast does) of a user's
+/// unbilled records in `[since, until)`, per currency, read from the covering index.
+pub fn unbilled_totals(
+    c: &mut Conn,
+    user_id: i64,
+    (since, until): (i64, i64),
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    use diesel::sql_types::BigInt;
+    let rows: Vec<UnbilledTotal> = diesel::sql_query(
+        "SELECT currency, CAST(SUM(cost_minor) AS BIGINT) AS total, COUNT(*) AS records FROM usage_records \
+         WHERE user_id = $1 AND receipt_id IS NULL AND ended_at >= $2 AND ended_at < $3 GROUP BY currency ORDER BY currency",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<BigInt, _>(since)
+    .bind::<BigInt, _>(until)
+    .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.currency, r.total, r.records))
+        .collect())
+}
+
+/// A user's newest billed records that ended in `[since, until)`, at most `limit`.
+pub fn billed_recent(
+    c: &mut Conn,
+    user_id: i64,
+    (since, until): (i64, i64),
+    limit: i64,
+) -> Result<Vec<UsageRow>, StoreError> {
+    use usage_records as u;
+    Ok(u::table
+        .filter(u::user_id.eq(user_id))
+        .filter(u::receipt_id.is_not_null())
+        .filter(u::ended_at.ge(since))
+        .filter(u::ended_at.lt(until))
+        .order((u::ended_at.desc(), u::id.desc()))
+        .limit(limit)
         .select(UsageRow::as_select())
         .load(c)?)
 }

@@ -5,7 +5,9 @@ use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::filters::{page_from_text, page_links, payment_reference, DateRange, PAGE_SIZE};
+use payments_store::UsageCursor;
+
+use super::filters::{payment_reference, DateRange, PAGE_SIZE};
 use super::page::{html, page_context, see_other};
 use super::views::{views, ReceiptView, UsageView};
 use crate::auth::{CsrfForm, CurrentUser};
@@ -23,7 +25,49 @@ pub struct MeQuery {
     cancelled: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    page: Option<String>,
+    /// The later page: after the record at `ENDED_AT.ID` (keyset paging).
+    after: Option<String>,
+    /// The earlier page: before the record at `ENDED_AT.ID`.
+    before: Option<String>,
+}
+
+/// The newest receipts and billed records My Usage lists (each receipt lists its own lines).
+const NEWEST: i64 = 50;
+
+/// `ENDED_AT.ID` of a record, as the paging links carry it.
+fn position(u: &payments_store::UsageRow) -> String {
+    format!("{}.{}", u.ended_at, u.id)
+}
+
+/// Where the list starts, from `after` / `before`; a value that is not a position is named in
+/// `problems` and the list starts at the beginning.
+fn cursor(q: &MeQuery, problems: &mut Vec<String>) -> UsageCursor {
+    let parse = |v: &str| -> Option<(i64, i64)> {
+        let (e, id) = v.split_once('.')?;
+        Some((e.parse().ok()?, id.parse().ok()?))
+    };
+    let text = |v: Option<&String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    match (text(q.after.as_ref()), text(q.before.as_ref())) {
+        (Some(a), _) => parse(&a)
+            .map(|(e, id)| UsageCursor::After(e, id))
+            .unwrap_or_else(|| {
+                problems.push(format!(
+                    "{:?} is not a position in this list; showing its beginning",
+                    payments_app::logsafe::bounded(&a)
+                ));
+                UsageCursor::First
+            }),
+        (None, Some(b)) => parse(&b)
+            .map(|(e, id)| UsageCursor::Before(e, id))
+            .unwrap_or_else(|| {
+                problems.push(format!(
+                    "{:?} is not a position in this list; showing its beginning",
+                    payments_app::logsafe::bounded(&b)
+                ));
+                UsageCursor::First
+            }),
+        (None, None) => UsageCursor::First,
+    }
 }
 
 pub async fn me(
@@ -47,46 +91,63 @@ async fn render_me(
     let uid = user.id();
     let mut problems: Vec<String> = error.into_iter().collect();
     let range = DateRange::parse(q.from.as_deref(), q.to.as_deref(), &mut problems);
-    let page = page_from_text(q.page.as_deref(), &mut problems);
+    let at = cursor(q, &mut problems);
     let cancelled = payment_reference(q.cancelled.as_deref());
-    let (usage, receipts, cancelled) = state
+    let (since, until) = (range.start, range.end);
+    // One page of the unbilled records (one more to know whether there is another), their count
+    // and total, the newest billed records and receipts: bounded reads, whatever the history.
+    let (mut shown, totals, billed, (receipts, receipt_count), cancelled) = state
         .db(move |s| {
+            // Only the user's own payment, and only while its receipt is still unpaid.
             let cancelled = match cancelled {
-                Some(pid) => s.payment_by_public_id(&pid)?,
+                Some(pid) => match s.payment_by_public_id(&pid)? {
+                    Some(p) => s
+                        .receipt(p.receipt_id)?
+                        .filter(|r| r.user_id == uid && r.status == "unpaid")
+                        .map(|_| p),
+                    None => None,
+                },
                 None => None,
             };
-            Ok((s.usage_for_user(uid)?, s.receipts_for_user(uid)?, cancelled))
+            Ok((
+                s.unbilled_page(uid, since, until, at, PAGE_SIZE + 1)?,
+                s.unbilled_totals(uid, since, until)?,
+                s.billed_recent(uid, since, until, NEWEST)?,
+                s.receipts_for_user_newest(uid, NEWEST)?,
+                cancelled,
+            ))
         })
         .await?;
-    let (mut unbilled, billed): (Vec<_>, Vec<_>) = usage
-        .into_iter()
-        .filter(|u| range.contains(u.ended_at))
-        .partition(|u| u.receipt_id.is_none());
-    unbilled.sort_by(|a, b| (a.ended_at, &a.job_id, a.id).cmp(&(b.ended_at, &b.job_id, b.id)));
-    let count = unbilled.len() as i64;
-    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = if page > pages {
-        problems.push(format!(
-            "Page {page} does not exist: this list has {pages} page{}; showing page {pages}",
-            if pages == 1 { "" } else { "s" }
-        ));
-        pages
-    } else {
-        page
+    let more = shown.len() as i64 > PAGE_SIZE;
+    if more {
+        match at {
+            // Fetched backwards: the extra one is the earliest.
+            UsageCursor::Before(..) => {
+                shown.remove(0);
+            }
+            _ => shown.truncate(PAGE_SIZE as usize),
+        }
+    }
+    let (has_earlier, has_later) = match at {
+        UsageCursor::First => (false, more),
+        UsageCursor::After(..) => (true, more),
+        UsageCursor::Before(..) => (more, true),
     };
-    let start = ((page - 1) * PAGE_SIZE) as usize;
-    let shown = &unbilled[start.min(unbilled.len())..(start + PAGE_SIZE as usize).min(unbilled.len())];
-    let unbilled_total = payments_app::usage::total_cost(&unbilled)?;
+    let count: i64 = totals.iter().map(|(_, _, n)| n).sum();
+    let unbilled_total: Vec<String> = totals
+        .iter()
+        .map(|(code, minor, _)| {
+            payments_core::Currency::from_code(code)
+                .map(|c| payments_core::Money::new(*minor, c).to_string())
+                .map_err(|e| AppError::Internal(e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
     let mut ctx = page_context(state, session, Some(user))?;
     if let Some(notice) = crate::routes::session::take_login_notice(session) {
         ctx.insert("login_notice", &notice);
     }
     // Only for the user's own payments, and only while the receipt is still unpaid.
-    if let Some(p) = cancelled.filter(|p| {
-        receipts
-            .iter()
-            .any(|r| r.id == p.receipt_id && r.status == "unpaid")
-    }) {
+    if let Some(p) = cancelled {
         ctx.insert(
             "notice",
             &format!(
@@ -100,7 +161,7 @@ async fn render_me(
     if !problems.is_empty() {
         ctx.insert("error", &problems.join(" "));
     }
-    let href = |n: i64| {
+    let href = |key: &str, value: String| {
         let mut params = form_urlencoded::Serializer::new(String::new());
         if !range.from.is_empty() {
             params.append_pair("from", &range.from);
@@ -108,16 +169,29 @@ async fn render_me(
         if !range.to.is_empty() {
             params.append_pair("to", &range.to);
         }
-        params.append_pair("page", &n.to_string());
+        params.append_pair(key, &value);
         format!("/me?{}", params.finish())
     };
-    ctx.insert("page_links", &page_links(page, pages, href));
-    ctx.insert("page", &page);
-    ctx.insert("pages", &pages);
+    if let (true, Some(first)) = (has_earlier, shown.first()) {
+        ctx.insert("earlier_href", &href("before", position(first)));
+    }
+    if let (true, Some(last)) = (has_later, shown.last()) {
+        ctx.insert("later_href", &href("after", position(last)));
+    }
+    // Where a refused form returns to: this very page.
+    match at {
+        UsageCursor::After(..) => ctx.insert("after", &q.after.clone().unwrap_or_default()),
+        UsageCursor::Before(..) => ctx.insert("before", &q.before.clone().unwrap_or_default()),
+        UsageCursor::First => {}
+    }
     ctx.insert("range", &range);
     ctx.insert("filtered", &range.is_set());
     ctx.insert("unbilled_count", &count);
-    ctx.insert("unbilled_total", &unbilled_total.map(|m| m.to_string()));
+    ctx.insert("unbilled_shown", &shown.len());
+    ctx.insert(
+        "unbilled_total",
+        &(!unbilled_total.is_empty()).then(|| unbilled_total.join(" + ")),
+    );
     // What the selection total starts at, and what the script needs to format it.
     let currency = shown.first().map(|u| u.cost()).transpose()?.map(|m| m.currency);
     ctx.insert(
@@ -126,8 +200,10 @@ async fn render_me(
     );
     ctx.insert("currency", &currency.map(|c| c.code()));
     ctx.insert("exponent", &currency.map(|c| c.exponent()));
-    ctx.insert("unbilled", &views(shown, UsageView::from)?);
+    ctx.insert("unbilled", &views(&shown, UsageView::from)?);
     ctx.insert("billed", &views(&billed, UsageView::from)?);
+    ctx.insert("billed_limit", &NEWEST);
+    ctx.insert("receipt_count", &receipt_count);
     let ids: Vec<i64> = receipts
         .iter()
         .filter(|r| r.status != "unpaid")
@@ -191,7 +267,8 @@ pub async fn create_receipt(
         let q = MeQuery {
             from: form.get("from").map(str::to_string),
             to: form.get("to").map(str::to_string),
-            page: form.get("page").map(str::to_string),
+            after: form.get("after").map(str::to_string),
+            before: form.get("before").map(str::to_string),
             ..MeQuery::default()
         };
         let body = render_me(

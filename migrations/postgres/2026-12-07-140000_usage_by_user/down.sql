@@ -1,0 +1,2 @@
+DROP INDEX usage_billed;
+DROP INDEX usage_unbilled;
