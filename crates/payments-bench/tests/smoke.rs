@@ -134,7 +134,10 @@ fn the_import_and_portal_modes_run() {
     for (args, expected) in [
         (
             vec!["--import-rows", "3000"],
-            vec!["imported 3000 usage records", "verified: the heavy user's 300 rows are stored"],
+            vec![
+                "imported 3000 usage records",
+                "verified: the heavy user's 300 rows are stored",
+            ],
         ),
         (
             vec!["--portal-rows", "3000"],
