@@ -730,6 +730,11 @@ async fn receipt_filters_on(db: Db) {
     );
     let by_name = root.get_text("/admin/receipts?q=b_s").await;
     assert!(by_name.contains("1 receipt matches"), "{by_name}");
+    assert_eq!(
+        cell(&by_name, "billed"),
+        "THB 7.00",
+        "the database's sums follow the search"
+    );
     assert!(root
         .get_text("/admin/receipts?q=a_i")
         .await
@@ -738,6 +743,13 @@ async fn receipt_filters_on(db: Db) {
         .get_text("/admin/receipts?from=2000-01-01&to=9999-12-31")
         .await;
     assert!(today.contains("3 receipts match"));
+    assert_eq!(
+        (cell(&today, "billed"), cell(&today, "received")),
+        ("THB 11.00".to_string(), "THB 3.00".to_string()),
+        "and the dates"
+    );
+    let paid_only = root.get_text("/admin/receipts?status=paid&user=alice").await;
+    assert_eq!(cell(&paid_only, "billed"), "THB 3.00", "status and user together");
     assert!(root
         .get_text("/admin/receipts?to=2001-01-01")
         .await

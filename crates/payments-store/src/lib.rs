@@ -570,6 +570,16 @@ impl Store {
         read!(self, |c| ops::receipts::all(c, limit, offset))
     }
 
+    /// Per currency, over the receipts matching `filter` (from id `min_id` on): `(currency,
+    /// billed, received, refunded)` in minor units, summed by the database.
+    pub fn receipt_totals(
+        &self,
+        filter: &ReceiptFilter,
+        min_id: Option<i64>,
+    ) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
+        read!(self, |c| ops::receipts::totals(c, filter, min_id))
+    }
+
     /// Receipts matching an admin's filter, newest first, at most `limit`.
     pub fn receipts_matching(
         &self,

@@ -91,43 +91,25 @@ pub struct CurrencyTotals {
     pub net: String,
 }
 
-/// [`CurrencyTotals`] of `rows`, in the order of the currency codes (checked i64 sums).
-pub fn money_totals(
-    rows: &[(ReceiptRow, String)],
-    money: &HashMap<i64, ReceiptMoney>,
-) -> Result<Vec<CurrencyTotals>, Error> {
-    // (currency, billed, received, refunded) in minor units.
-    let mut sums: Vec<(Currency, i64, i64, i64)> = Vec::new();
-    let overflow = || Error::internal("a total overflows");
-    for (r, _) in rows {
-        let total = r.total()?;
-        let m = money.get(&r.id);
-        let i = match sums.iter().position(|s| s.0 == total.currency) {
-            Some(i) => i,
-            None => {
-                sums.push((total.currency, 0, 0, 0));
-                sums.len() - 1
-            }
-        };
-        let s = &mut sums[i];
-        s.1 = s.1.checked_add(total.amount.get()).ok_or_else(overflow)?;
-        if let Some(m) = m {
-            s.2 = s.2.checked_add(m.paid_minor).ok_or_else(overflow)?;
-            s.3 = s.3.checked_add(m.refunded_minor).ok_or_else(overflow)?;
-        }
+/// [`CurrencyTotals`] from the database's sums (`Store::receipt_totals`: currency, billed,
+/// received, refunded in minor units), in the order of the currency codes.
+pub fn money_totals(sums: &[(String, i64, i64, i64)]) -> Result<Vec<CurrencyTotals>, Error> {
+    let mut out = Vec::with_capacity(sums.len());
+    for (code, billed, received, refunded) in sums {
+        let c = Currency::from_code(code).map_err(Error::internal)?;
+        let net = received
+            .checked_sub(*refunded)
+            .ok_or_else(|| Error::internal("a total overflows"))?;
+        out.push(CurrencyTotals {
+            currency: c.code().to_string(),
+            billed: Money::new(*billed, c).to_string(),
+            received: Money::new(*received, c).to_string(),
+            refunded: Money::new(*refunded, c).to_string(),
+            net: Money::new(net, c).to_string(),
+        });
     }
-    sums.sort_by_key(|s| s.0.code());
-    sums.into_iter()
-        .map(|(c, billed, received, refunded)| {
-            Ok(CurrencyTotals {
-                currency: c.code().to_string(),
-                billed: Money::new(billed, c).to_string(),
-                received: Money::new(received, c).to_string(),
-                refunded: Money::new(refunded, c).to_string(),
-                net: Money::new(received.checked_sub(refunded).ok_or_else(overflow)?, c).to_string(),
-            })
-        })
-        .collect()
+    out.sort_by(|a, b| a.currency.cmp(&b.currency));
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -300,3 +300,134 @@ pub fn payment_providers(c: &mut Conn) -> Result<Vec<String>, StoreError> {
         .order(payments::provider)
         .load(c)?)
 }
+
+#[derive(diesel::QueryableByName)]
+struct CurrencySums {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    first: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    second: i64,
+}
+
+/// `SELECT {select} FROM receipts r JOIN users u ... {join} WHERE <f> GROUP BY r.currency` with
+/// `f`'s conditions as bound parameters (`$1`, `$2`, ... in order, which SQLite reads as named
+/// parameters numbered by first appearance), and receipts from id `min_id` on.
+fn sums(
+    c: &mut Conn,
+    select: &str,
+    join: &str,
+    f: &crate::models::ReceiptFilter,
+    min_id: Option<i64>,
+) -> Result<Vec<CurrencySums>, StoreError> {
+    use diesel::sql_types::{BigInt, Text};
+    type Backend = <Conn as diesel::Connection>::Backend;
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut sql = format!("SELECT r.currency AS currency, {select} FROM receipts r JOIN users u ON u.id = r.user_id {join} WHERE 1 = 1");
+    let mut q = diesel::sql_query("").into_boxed::<Backend>();
+    // Each condition's text first (its placeholders numbered in order), then its binds.
+    let mut texts: Vec<String> = Vec::new();
+    if f.status.is_some() {
+        texts.push(format!(" AND r.status = {}", next()));
+    }
+    if f.username.is_some() {
+        texts.push(format!(" AND u.username = {}", next()));
+    }
+    if f.since.is_some() {
+        texts.push(format!(" AND r.created_at >= {}", next()));
+    }
+    if f.until.is_some() {
+        texts.push(format!(" AND r.created_at < {}", next()));
+    }
+    let search_id = f
+        .search
+        .as_deref()
+        .and_then(|t| t.trim_start_matches('#').parse::<i64>().ok());
+    if f.search.is_some() {
+        let like = next();
+        match search_id {
+            Some(_) => texts.push(format!(
+                " AND (u.username LIKE {like} ESCAPE '\\' OR r.id = {})",
+                next()
+            )),
+            None => texts.push(format!(" AND u.username LIKE {like} ESCAPE '\\'")),
+        }
+    }
+    if f.provider.is_some() {
+        texts.push(format!(
+            " AND r.id IN (SELECT receipt_id FROM payments WHERE provider = {})",
+            next()
+        ));
+    }
+    if min_id.is_some() {
+        texts.push(format!(" AND r.id >= {}", next()));
+    }
+    sql.push_str(&texts.concat());
+    sql.push_str(" GROUP BY r.currency ORDER BY r.currency");
+    q = q.sql(sql);
+    if let Some(s) = &f.status {
+        q = q.bind::<Text, _>(s.clone());
+    }
+    if let Some(u) = &f.username {
+        q = q.bind::<Text, _>(u.clone());
+    }
+    if let Some(s) = f.since {
+        q = q.bind::<BigInt, _>(s);
+    }
+    if let Some(u) = f.until {
+        q = q.bind::<BigInt, _>(u);
+    }
+    if let Some(text) = &f.search {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        q = q.bind::<Text, _>(format!("%{escaped}%"));
+        if let Some(id) = search_id {
+            q = q.bind::<BigInt, _>(id);
+        }
+    }
+    if let Some(p) = &f.provider {
+        q = q.bind::<Text, _>(p.clone());
+    }
+    if let Some(id) = min_id {
+        q = q.bind::<BigInt, _>(id);
+    }
+    Ok(q.load(c)?)
+}
+
+/// Per currency, over the receipts matching `f` (from id `min_id` on): `(currency, billed,
+/// received, refunded)` in minor units, summed by the database (checked: SQLite's SUM fails on
+/// overflow, PostgreSQL's cast to BIGINT does), never by loading the rows.
+pub fn totals(
+    c: &mut Conn,
+    f: &crate::models::ReceiptFilter,
+    min_id: Option<i64>,
+) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
+    let billed = sums(
+        c,
+        "CAST(SUM(r.total_minor) AS BIGINT) AS first, CAST(0 AS BIGINT) AS second",
+        "",
+        f,
+        min_id,
+    )?;
+    let paid = sums(
+        c,
+        "CAST(SUM(p.amount_minor) AS BIGINT) AS first, CAST(SUM(p.refunded_minor) AS BIGINT) AS second",
+        "JOIN payments p ON p.receipt_id = r.id AND p.status IN ('succeeded', 'refunded')",
+        f,
+        min_id,
+    )?;
+    Ok(billed
+        .into_iter()
+        .map(|b| {
+            let (received, refunded) = paid
+                .iter()
+                .find(|p| p.currency == b.currency)
+                .map_or((0, 0), |p| (p.first, p.second));
+            (b.currency, b.first, received, refunded)
+        })
+        .collect())
+}

@@ -177,9 +177,16 @@ pub async fn admin_receipts(
     ctx.insert("count", &count);
     ctx.insert("truncated", &sel.truncated);
     ctx.insert("max_matching", &MAX_MATCHING);
-    let all_ids: Vec<i64> = sel.rows.iter().map(|(r, _)| r.id).collect();
-    let money = state.db(move |s| s.receipt_money(&all_ids)).await?;
-    ctx.insert("totals", &export::money_totals(&sel.rows, &money)?);
+    // Summed by the database over the same set (the newest MAX_MATCHING when truncated), not
+    // by loading every receipt's payments.
+    let (filter, min_id) = (
+        sel.filter.clone(),
+        sel.truncated
+            .then(|| sel.rows.last().map(|(r, _)| r.id))
+            .flatten(),
+    );
+    let sums = state.db(move |s| s.receipt_totals(&filter, min_id)).await?;
+    ctx.insert("totals", &export::money_totals(&sums)?);
     ctx.insert(
         "csv_href",
         &if base.is_empty() {
@@ -209,7 +216,9 @@ pub async fn admin_receipts(
     ctx.insert("range", &sel.range);
     ctx.insert("max_text", &MAX_FILTER_TEXT);
     let ids: Vec<i64> = shown.iter().map(|(r, _)| r.id).collect();
-    let paid_twice = state.db(move |s| s.receipts_paid_twice(&ids)).await?;
+    let (money, paid_twice) = state
+        .db(move |s| Ok((s.receipt_money(&ids)?, s.receipts_paid_twice(&ids)?)))
+        .await?;
     let mut receipts = views(shown, |(r, owner)| {
         ReceiptView::with_money(r, owner, money.get(&r.id))
     })?;
