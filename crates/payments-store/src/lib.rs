@@ -586,7 +586,18 @@ impl Store {
         filter: &ReceiptFilter,
         limit: i64,
     ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
-        read!(self, |c| ops::receipts::matching(c, filter, limit))
+        read!(self, |c| ops::receipts::matching(c, filter, None, limit))
+    }
+
+    /// The next `limit` receipts matching `filter` below id `before` (all when `None`), newest
+    /// first: keyset paging through any number of receipts.
+    pub fn receipts_matching_before(
+        &self,
+        filter: &ReceiptFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
+        read!(self, |c| ops::receipts::matching(c, filter, before, limit))
     }
 
     // ---- payments

@@ -29,16 +29,44 @@ pub fn csv_field(value: &str) -> String {
     }
 }
 
-/// `(receipt, owner)` rows as CSV with CRLF line ends: times in ISO 8601, amounts both in minor
-/// units and as decimal strings. `money` (from `Store::receipt_money`) gives what was received
-/// (succeeded payments, a second payment included), refunded and kept (net), the providers
-/// and their payment ids (`;`-separated), the number of refunds and whether a dispute was
-/// recorded.
-pub fn receipts_csv(
-    rows: &[(ReceiptRow, String)],
-    money: &HashMap<i64, ReceiptMoney>,
-) -> Result<String, Error> {
-    let mut out = format!("{CSV_HEADER}\r\n");
+/// CSV with CRLF line ends: times in ISO 8601, amounts both in minor units and as decimal
+/// strings; `money` (from `Store::receipt_money`) gives what was received (succeeded payments, a
+/// second payment included), refunded and kept (net), the providers and their payment ids
+/// (`;`-separated), the number of refunds and whether a dispute was recorded.
+///
+/// Every receipt matching `filter` as CSV, however many there are, in chunks of `chunk`
+/// receipts (newest first; each chunk one query for the receipts and one for their money):
+/// `write` gets the header, then each chunk's lines, and returns `false` to stop (the reader
+/// went away). Returns how many receipts were written.
+pub fn stream_csv(
+    store: &payments_store::Store,
+    filter: &payments_store::ReceiptFilter,
+    chunk: i64,
+    mut write: impl FnMut(String) -> bool,
+) -> Result<u64, Error> {
+    if !write(format!("{CSV_HEADER}\r\n")) {
+        return Ok(0);
+    }
+    let mut before = None;
+    let mut written = 0u64;
+    loop {
+        let rows = store.receipts_matching_before(filter, before, chunk.max(1))?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(written);
+        };
+        before = Some(last.id);
+        let ids: Vec<i64> = rows.iter().map(|(r, _)| r.id).collect();
+        let money = store.receipt_money(&ids)?;
+        written += rows.len() as u64;
+        if !write(csv_lines(&rows, &money)?) {
+            return Ok(written);
+        }
+    }
+}
+
+/// The CSV lines (CRLF) of `rows`, without the header.
+fn csv_lines(rows: &[(ReceiptRow, String)], money: &HashMap<i64, ReceiptMoney>) -> Result<String, Error> {
+    let mut out = String::new();
     let none = ReceiptMoney::default();
     for (r, owner) in rows {
         let total = r.total()?;

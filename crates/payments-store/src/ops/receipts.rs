@@ -95,9 +95,13 @@ pub fn for_user_newest(c: &mut Conn, user_id: i64, limit: i64) -> Result<(Vec<Re
 pub fn matching(
     c: &mut Conn,
     f: &crate::models::ReceiptFilter,
+    before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
     let mut q = receipts::table.inner_join(users::table).into_boxed();
+    if let Some(id) = before {
+        q = q.filter(receipts::id.lt(id));
+    }
     if let Some(status) = &f.status {
         q = q.filter(receipts::status.eq(status.clone()));
     }
