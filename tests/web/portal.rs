@@ -765,7 +765,10 @@ async fn receipt_filters_on(db: Db) {
             "/admin/receipts?from=2026-02-30",
             "From &quot;2026-02-30&quot; is not a date",
         ),
-        ("/admin/receipts?page=x", "Page &quot;x&quot; does not exist"),
+        (
+            "/admin/receipts?before=x",
+            "&quot;x&quot; is not a receipt number",
+        ),
     ] {
         let resp = root.get(path).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");

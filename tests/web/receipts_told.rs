@@ -320,19 +320,21 @@ async fn a_failed_or_cancelled_payment_offers_try_again() {
     assert!(!page.contains("try-again"), "{page}");
 }
 
-/// The receipts CSV holds every matching receipt, written in chunks: the same lines whatever
-/// the chunk size, and through HTTP as a stream.
+/// All receipts pages by position (older and newer receipts, 50 at a time), and its CSV holds
+/// every matching receipt, written in chunks: the same lines whatever the chunk size, and
+/// through HTTP as a stream.
 #[actix_web::test]
-async fn the_receipts_csv_is_complete_across_chunks() {
+async fn all_receipts_pages_by_position_and_its_csv_is_complete_across_chunks() {
     let server = TestServer::start().await;
     server.add_user("alice", Role::User);
     server.add_user("root", Role::Admin);
     let alice_id = server.store().user_by_username("alice").unwrap().unwrap().id;
-    for day in 1..=30 {
+    for n in 1..=60 {
+        let day = 1 + n % 28;
         server.add_usage_ended(
             "alice",
-            &format!("j{day}"),
-            day,
+            &format!("j{n}"),
+            n,
             &format!("2026-11-{day:02}T12:00:00Z"),
         );
         server
@@ -341,8 +343,42 @@ async fn the_receipts_csv_is_complete_across_chunks() {
             .unwrap();
     }
     let root = Browser::login(&server, "root").await;
+    let numbers = |page: &str| -> Vec<i64> {
+        page.match_indices("<a href=\"/receipts/")
+            .filter_map(|(i, m)| page[i + m.len()..].split('"').next()?.parse().ok())
+            .collect()
+    };
+    let link = |page: &str, rel: &str| -> Option<String> {
+        let end = page.find(&format!("\" rel=\"{rel}\""))?;
+        let start = page[..end].rfind("href=\"")? + 6;
+        Some(page[start..end].replace("&#x2F;", "/").replace("&amp;", "&"))
+    };
+    let newest = root.get_text("/admin/receipts").await;
+    assert!(
+        newest.contains("60 receipts."),
+        "the count of the whole set: {newest}"
+    );
+    assert_eq!(numbers(&newest).len(), 50);
+    assert!(link(&newest, "prev").is_none());
+    let older = root
+        .get_text(&link(&newest, "next").expect("older receipts"))
+        .await;
+    assert_eq!(numbers(&older).len(), 10);
+    assert!(
+        numbers(&older).iter().all(|n| !numbers(&newest).contains(n)),
+        "no overlap"
+    );
+    assert!(link(&older, "next").is_none());
+    let back = root
+        .get_text(&link(&older, "prev").expect("newer receipts"))
+        .await;
+    assert_eq!(
+        numbers(&back),
+        numbers(&newest),
+        "newer receipts are the first page again"
+    );
     let http = root.get_text("/admin/receipts.csv").await;
-    assert_eq!(http.lines().count(), 31, "the header and 30 receipts: {http}");
+    assert_eq!(http.lines().count(), 61, "the header and 60 receipts: {http}");
     let filter = payments_store::ReceiptFilter::default();
     let mut chunked = String::new();
     let written = payments_app::receipts::export::stream_csv(server.store(), &filter, 7, |text| {
@@ -350,7 +386,7 @@ async fn the_receipts_csv_is_complete_across_chunks() {
         true
     })
     .unwrap();
-    assert_eq!(written, 30);
+    assert_eq!(written, 60);
     assert_eq!(chunked, http, "chunks of 7 give the same file");
     let ids: Vec<i64> = http
         .lines()

@@ -571,12 +571,12 @@ impl Store {
     }
 
     /// Per currency, over the receipts matching `filter` (from id `min_id` on): `(currency,
-    /// billed, received, refunded)` in minor units, summed by the database.
+    /// receipts, billed, received, refunded)` in minor units, counted and summed by the database.
     pub fn receipt_totals(
         &self,
         filter: &ReceiptFilter,
         min_id: Option<i64>,
-    ) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
+    ) -> Result<Vec<CurrencyTotal>, StoreError> {
         read!(self, |c| ops::receipts::totals(c, filter, min_id))
     }
 
@@ -586,18 +586,23 @@ impl Store {
         filter: &ReceiptFilter,
         limit: i64,
     ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
-        read!(self, |c| ops::receipts::matching(c, filter, None, limit))
+        read!(self, |c| ops::receipts::matching(
+            c,
+            filter,
+            ReceiptCursor::Newest,
+            limit
+        ))
     }
 
-    /// The next `limit` receipts matching `filter` below id `before` (all when `None`), newest
-    /// first: keyset paging through any number of receipts.
-    pub fn receipts_matching_before(
+    /// At most `limit` receipts matching `filter` from `cursor`, newest first: keyset paging
+    /// through any number of receipts.
+    pub fn receipts_page(
         &self,
         filter: &ReceiptFilter,
-        before: Option<i64>,
+        cursor: ReceiptCursor,
         limit: i64,
     ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
-        read!(self, |c| ops::receipts::matching(c, filter, before, limit))
+        read!(self, |c| ops::receipts::matching(c, filter, cursor, limit))
     }
 
     // ---- payments

@@ -195,6 +195,29 @@ pub enum UsageCursor {
     Before(i64, i64),
 }
 
+/// One currency's count and money over a filtered set of receipts (`Store::receipt_totals`),
+/// in minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyTotal {
+    pub currency: String,
+    pub receipts: i64,
+    /// The receipts' totals.
+    pub billed_minor: i64,
+    /// Their succeeded payments (a second payment included).
+    pub received_minor: i64,
+    /// What the providers refunded of those.
+    pub refunded_minor: i64,
+}
+
+/// Where a page of receipts (newest first) starts: the newest, below an id (older ones) or
+/// above one (newer ones), keyset paging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptCursor {
+    Newest,
+    Before(i64),
+    After(i64),
+}
+
 /// The most problems an import lists; beyond, it counts them.
 pub const MAX_REPORTED: usize = 100;
 

@@ -2,7 +2,6 @@
 //! text filters and payment references. A bad value is reported on the page, not as a bare 400.
 
 use payments_core::{refuse_nul, NulText};
-use serde::Serialize;
 
 pub use payments_app::checkout::payment_reference;
 pub use payments_app::period::{parse_day, DateRange};
@@ -42,49 +41,6 @@ pub fn page_from_text(page: Option<&str>, problems: &mut Vec<String>) -> i64 {
     }
 }
 
-/// Links to pages of a list: first, last and the pages near the current one.
-#[derive(Serialize)]
-pub struct PageLink {
-    pub number: i64,
-    pub href: String,
-    pub current: bool,
-    /// Pages left out here (an ellipsis).
-    pub gap: bool,
-}
-
-/// The pager: the first page, the pages around `page`, the last page, and a gap (shown as an
-/// ellipsis) wherever numbers are left out: `1 … 5 6 [7] 8 9 … 40`.
-pub fn page_links(page: i64, pages: i64, href: impl Fn(i64) -> String) -> Vec<PageLink> {
-    let mut numbers: Vec<i64> = vec![1];
-    numbers.extend((page - 2).max(2)..=(page + 2).min(pages - 1));
-    if pages > 1 {
-        numbers.push(pages);
-    }
-    let mut links = Vec::new();
-    let mut last = 0;
-    for n in numbers {
-        if n <= last {
-            continue;
-        }
-        if n > last + 1 {
-            links.push(PageLink {
-                number: 0,
-                href: String::new(),
-                current: false,
-                gap: true,
-            });
-        }
-        links.push(PageLink {
-            number: n,
-            href: href(n),
-            current: n == page,
-            gap: false,
-        });
-        last = n;
-    }
-    links
-}
-
 /// The longest actor or search text the audit filters accept.
 pub const MAX_FILTER_TEXT: usize = 100;
 
@@ -107,30 +63,4 @@ pub fn text_filter(
         return Ok(None);
     }
     Ok(Some(v.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pager_has_first_last_and_an_ellipsis_for_what_it_leaves_out() {
-        let shown = |page, pages| -> String {
-            page_links(page, pages, |n| n.to_string())
-                .iter()
-                .map(|l| match (l.gap, l.current) {
-                    (true, _) => "…".to_string(),
-                    (_, true) => format!("[{}]", l.number),
-                    _ => l.number.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        assert_eq!(shown(7, 40), "1 … 5 6 [7] 8 9 … 40");
-        assert_eq!(shown(1, 7), "[1] 2 3 … 7");
-        assert_eq!(shown(4, 7), "1 2 3 [4] 5 6 7");
-        assert_eq!(shown(1, 1), "[1]");
-        assert_eq!(shown(2, 2), "1 [2]");
-        assert_eq!(shown(40, 40), "1 … 38 39 [40]");
-    }
 }

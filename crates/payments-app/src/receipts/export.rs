@@ -50,7 +50,11 @@ pub fn stream_csv(
     let mut before = None;
     let mut written = 0u64;
     loop {
-        let rows = store.receipts_matching_before(filter, before, chunk.max(1))?;
+        let cursor = before.map_or(
+            payments_store::ReceiptCursor::Newest,
+            payments_store::ReceiptCursor::Before,
+        );
+        let rows = store.receipts_page(filter, cursor, chunk.max(1))?;
         let Some((last, _)) = rows.last() else {
             return Ok(written);
         };
@@ -119,20 +123,21 @@ pub struct CurrencyTotals {
     pub net: String,
 }
 
-/// [`CurrencyTotals`] from the database's sums (`Store::receipt_totals`: currency, billed,
-/// received, refunded in minor units), in the order of the currency codes.
-pub fn money_totals(sums: &[(String, i64, i64, i64)]) -> Result<Vec<CurrencyTotals>, Error> {
+/// [`CurrencyTotals`] from the database's count and sums per currency (`Store::receipt_totals`),
+/// in the order of the currency codes.
+pub fn money_totals(sums: &[payments_store::CurrencyTotal]) -> Result<Vec<CurrencyTotals>, Error> {
     let mut out = Vec::with_capacity(sums.len());
-    for (code, billed, received, refunded) in sums {
-        let c = Currency::from_code(code).map_err(Error::internal)?;
-        let net = received
-            .checked_sub(*refunded)
+    for t in sums {
+        let c = Currency::from_code(&t.currency).map_err(Error::internal)?;
+        let net = t
+            .received_minor
+            .checked_sub(t.refunded_minor)
             .ok_or_else(|| Error::internal("a total overflows"))?;
         out.push(CurrencyTotals {
             currency: c.code().to_string(),
-            billed: Money::new(*billed, c).to_string(),
-            received: Money::new(*received, c).to_string(),
-            refunded: Money::new(*refunded, c).to_string(),
+            billed: Money::new(t.billed_minor, c).to_string(),
+            received: Money::new(t.received_minor, c).to_string(),
+            refunded: Money::new(t.refunded_minor, c).to_string(),
             net: Money::new(net, c).to_string(),
         });
     }

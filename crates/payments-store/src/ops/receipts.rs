@@ -95,12 +95,15 @@ pub fn for_user_newest(c: &mut Conn, user_id: i64, limit: i64) -> Result<(Vec<Re
 pub fn matching(
     c: &mut Conn,
     f: &crate::models::ReceiptFilter,
-    before: Option<i64>,
+    cursor: crate::models::ReceiptCursor,
     limit: i64,
 ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
+    use crate::models::ReceiptCursor;
     let mut q = receipts::table.inner_join(users::table).into_boxed();
-    if let Some(id) = before {
-        q = q.filter(receipts::id.lt(id));
+    match cursor {
+        ReceiptCursor::Newest => {}
+        ReceiptCursor::Before(id) => q = q.filter(receipts::id.lt(id)),
+        ReceiptCursor::After(id) => q = q.filter(receipts::id.gt(id)),
     }
     if let Some(status) = &f.status {
         q = q.filter(receipts::status.eq(status.clone()));
@@ -132,10 +135,18 @@ pub fn matching(
             Err(_) => q.filter(like),
         };
     }
-    Ok(q.order(receipts::id.desc())
+    let q = q
         .limit(limit.max(1))
-        .select((ReceiptRow::as_select(), users::username))
-        .load(c)?)
+        .select((ReceiptRow::as_select(), users::username));
+    Ok(match cursor {
+        // Newer ones: the nearest above the position, shown newest first.
+        ReceiptCursor::After(_) => {
+            let mut rows: Vec<(ReceiptRow, String)> = q.order(receipts::id.asc()).load(c)?;
+            rows.reverse();
+            rows
+        }
+        _ => q.order(receipts::id.desc()).load(c)?,
+    })
 }
 
 pub fn all(c: &mut Conn, limit: i64, offset: i64) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
@@ -402,17 +413,17 @@ fn sums(
     Ok(q.load(c)?)
 }
 
-/// Per currency, over the receipts matching `f` (from id `min_id` on): `(currency, billed,
-/// received, refunded)` in minor units, summed by the database (checked: SQLite's SUM fails on
-/// overflow, PostgreSQL's cast to BIGINT does), never by loading the rows.
+/// Per currency, over the receipts matching `f` (from id `min_id` on): `(currency, receipts,
+/// billed, received, refunded)` in minor units, summed by the database (checked: SQLite's SUM
+/// fails on overflow, PostgreSQL's cast to BIGINT does), never by loading the rows.
 pub fn totals(
     c: &mut Conn,
     f: &crate::models::ReceiptFilter,
     min_id: Option<i64>,
-) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
+) -> Result<Vec<crate::models::CurrencyTotal>, StoreError> {
     let billed = sums(
         c,
-        "CAST(SUM(r.total_minor) AS BIGINT) AS first, CAST(0 AS BIGINT) AS second",
+        "CAST(SUM(r.total_minor) AS BIGINT) AS first, CAST(COUNT(*) AS BIGINT) AS second",
         "",
         f,
         min_id,
@@ -431,7 +442,13 @@ pub fn totals(
                 .iter()
                 .find(|p| p.currency == b.currency)
                 .map_or((0, 0), |p| (p.first, p.second));
-            (b.currency, b.first, received, refunded)
+            crate::models::CurrencyTotal {
+                currency: b.currency,
+                receipts: b.second,
+                billed_minor: b.first,
+                received_minor: received,
+                refunded_minor: refunded,
+            }
         })
         .collect())
 }

@@ -3,15 +3,13 @@
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use payments_app::receipts::export;
-use payments_store::ReceiptRow;
+use payments_store::ReceiptCursor;
 use serde::Deserialize;
 
 use super::require_admin;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::routes::filters::{
-    page_from_text, page_links, text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE,
-};
+use crate::routes::filters::{text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE};
 use crate::routes::page::{html, page_context};
 use crate::routes::views::{views, ReceiptView};
 use crate::state::AppState;
@@ -20,7 +18,10 @@ use crate::state::AppState;
 /// message.
 #[derive(Deserialize)]
 pub struct ReceiptParams {
-    page: Option<String>,
+    /// Older receipts: below this receipt number (keyset paging).
+    before: Option<String>,
+    /// Newer receipts: above this receipt number.
+    after: Option<String>,
     status: Option<String>,
     user: Option<String>,
     from: Option<String>,
@@ -30,9 +31,6 @@ pub struct ReceiptParams {
 }
 
 const RECEIPT_STATUSES: &[&str] = &["unpaid", "paid", "partially_refunded", "refunded", "void"];
-/// The most receipts one filter totals or exports; beyond, the page says so.
-const MAX_MATCHING: i64 = 100_000;
-
 /// The providers a receipt's payments can name here (enabled and retired).
 fn provider_names(state: &AppState) -> Vec<String> {
     state
@@ -43,14 +41,30 @@ fn provider_names(state: &AppState) -> Vec<String> {
         .collect()
 }
 
-/// The filtered set of receipts (newest first) with the problems found in the filter.
-struct ReceiptSelection {
-    rows: Vec<(ReceiptRow, String)>,
-    truncated: bool,
-    problems: Vec<String>,
-    filter: payments_store::ReceiptFilter,
-    range: DateRange,
-    page: i64,
+/// Where the list starts, from `before` / `after` (receipt numbers); a value that is not one is
+/// named in `problems` and the list starts with the newest.
+fn receipt_cursor(q: &ReceiptParams, problems: &mut Vec<String>) -> ReceiptCursor {
+    let read = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let number = |v: String, problems: &mut Vec<String>| match v.trim_start_matches('#').parse::<i64>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            problems.push(format!(
+                "{:?} is not a receipt number; showing the newest receipts",
+                payments_app::logsafe::bounded(&v)
+            ));
+            None
+        }
+    };
+    match (read(&q.before), read(&q.after)) {
+        (Some(b), _) => number(b, problems).map_or(ReceiptCursor::Newest, ReceiptCursor::Before),
+        (None, Some(a)) => number(a, problems).map_or(ReceiptCursor::Newest, ReceiptCursor::After),
+        (None, None) => ReceiptCursor::Newest,
+    }
 }
 
 /// The filter of the list's query, with what was wrong in it noted in `problems`.
@@ -116,35 +130,17 @@ fn receipt_filter_and_range(
     Ok((filter, range))
 }
 
-async fn select_receipts(state: &AppState, q: &ReceiptParams) -> Result<ReceiptSelection, AppError> {
-    let mut problems = Vec::new();
-    let page = page_from_text(q.page.as_deref(), &mut problems);
-    let (filter, range) = receipt_filter_and_range(state, q, &mut problems)?;
-    let f = filter.clone();
-    let mut rows = state
-        .db(move |s| s.receipts_matching(&f, MAX_MATCHING + 1))
-        .await?;
-    let truncated = rows.len() as i64 > MAX_MATCHING;
-    rows.truncate(MAX_MATCHING as usize);
-    Ok(ReceiptSelection {
-        rows,
-        truncated,
-        problems,
-        filter,
-        range,
-        page,
-    })
-}
-
-/// The query string that reproduces a filter (without the page).
-fn receipt_filter_params(sel: &ReceiptSelection) -> form_urlencoded::Serializer<'static, String> {
+/// The query string that reproduces a filter (without the position).
+fn receipt_filter_params(
+    f: &payments_store::ReceiptFilter,
+    range: &DateRange,
+) -> form_urlencoded::Serializer<'static, String> {
     let mut params = form_urlencoded::Serializer::new(String::new());
-    let f = &sel.filter;
     for (k, v) in [
         ("status", f.status.as_deref()),
         ("user", f.username.as_deref()),
-        ("from", Some(sel.range.from.as_str()).filter(|v| !v.is_empty())),
-        ("to", Some(sel.range.to.as_str()).filter(|v| !v.is_empty())),
+        ("from", Some(range.from.as_str()).filter(|v| !v.is_empty())),
+        ("to", Some(range.to.as_str()).filter(|v| !v.is_empty())),
         ("q", f.search.as_deref()),
         ("provider", f.provider.as_deref()),
     ] {
@@ -162,48 +158,56 @@ pub async fn admin_receipts(
     q: web::Query<ReceiptParams>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let mut sel = select_receipts(&state, &q).await?;
-    let count = sel.rows.len() as i64;
-    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = if sel.page > pages {
-        sel.problems.push(format!(
-            "Page {} does not exist: this list has {pages} page{}; showing page {pages}",
-            sel.page,
-            if pages == 1 { "" } else { "s" }
-        ));
-        pages
-    } else {
-        sel.page
+    let mut problems = Vec::new();
+    let (filter, range) = receipt_filter_and_range(&state, &q, &mut problems)?;
+    let cursor = receipt_cursor(&q, &mut problems);
+    // One page (one more to know whether there is another), and the count and money of the
+    // whole filtered set counted and summed by the database: no row beyond the page is loaded.
+    let (f, g) = (filter.clone(), filter.clone());
+    let (mut shown, sums) = state
+        .db(move |s| {
+            Ok((
+                s.receipts_page(&f, cursor, PAGE_SIZE + 1)?,
+                s.receipt_totals(&g, None)?,
+            ))
+        })
+        .await?;
+    let more = shown.len() as i64 > PAGE_SIZE;
+    if more {
+        match cursor {
+            // Fetched upwards and turned newest first: the extra one is the newest.
+            ReceiptCursor::After(_) => {
+                shown.remove(0);
+            }
+            _ => shown.truncate(PAGE_SIZE as usize),
+        }
+    }
+    let (has_newer, has_older) = match cursor {
+        ReceiptCursor::Newest => (false, more),
+        ReceiptCursor::Before(_) => (true, more),
+        ReceiptCursor::After(_) => (more, true),
     };
-    let start = ((page - 1) * PAGE_SIZE) as usize;
-    let shown = &sel.rows[start.min(sel.rows.len())..(start + PAGE_SIZE as usize).min(sel.rows.len())];
-    let base = receipt_filter_params(&sel).finish();
+    let count: i64 = sums.iter().map(|s| s.receipts).sum();
+    let base = receipt_filter_params(&filter, &range).finish();
     let mut ctx = page_context(&state, &session, Some(&user))?;
     if let Some(notice) = crate::routes::session::take_login_notice(&session) {
         ctx.insert("login_notice", &notice);
     }
-    if !sel.problems.is_empty() {
-        ctx.insert("error", &sel.problems.join(" "));
+    if !problems.is_empty() {
+        ctx.insert("error", &problems.join(" "));
     }
-    let href = |n: i64| {
-        let mut p = receipt_filter_params(&sel);
-        p.append_pair("page", &n.to_string());
+    let href = |key: &str, id: i64| {
+        let mut p = receipt_filter_params(&filter, &range);
+        p.append_pair(key, &id.to_string());
         format!("/admin/receipts?{}", p.finish())
     };
-    ctx.insert("page_links", &page_links(page, pages, href));
-    ctx.insert("pages", &pages);
+    if let (true, Some((first, _))) = (has_newer, shown.first()) {
+        ctx.insert("newer_href", &href("after", first.id));
+    }
+    if let (true, Some((last, _))) = (has_older, shown.last()) {
+        ctx.insert("older_href", &href("before", last.id));
+    }
     ctx.insert("count", &count);
-    ctx.insert("truncated", &sel.truncated);
-    ctx.insert("max_matching", &MAX_MATCHING);
-    // Summed by the database over the same set (the newest MAX_MATCHING when truncated), not
-    // by loading every receipt's payments.
-    let (filter, min_id) = (
-        sel.filter.clone(),
-        sel.truncated
-            .then(|| sel.rows.last().map(|(r, _)| r.id))
-            .flatten(),
-    );
-    let sums = state.db(move |s| s.receipt_totals(&filter, min_id)).await?;
     ctx.insert("totals", &export::money_totals(&sums)?);
     ctx.insert(
         "csv_href",
@@ -224,20 +228,17 @@ pub async fn admin_receipts(
         .collect();
     ctx.insert("statuses", &labels);
     ctx.insert("providers", &provider_names(&state));
-    ctx.insert(
-        "provider_filter",
-        &sel.filter.provider.clone().unwrap_or_default(),
-    );
-    ctx.insert("status", &sel.filter.status.clone().unwrap_or_default());
-    ctx.insert("user_filter", &sel.filter.username.clone().unwrap_or_default());
-    ctx.insert("search", &sel.filter.search.clone().unwrap_or_default());
-    ctx.insert("range", &sel.range);
+    ctx.insert("provider_filter", &filter.provider.clone().unwrap_or_default());
+    ctx.insert("status", &filter.status.clone().unwrap_or_default());
+    ctx.insert("user_filter", &filter.username.clone().unwrap_or_default());
+    ctx.insert("search", &filter.search.clone().unwrap_or_default());
+    ctx.insert("range", &range);
     ctx.insert("max_text", &MAX_FILTER_TEXT);
     let ids: Vec<i64> = shown.iter().map(|(r, _)| r.id).collect();
     let (money, paid_twice) = state
         .db(move |s| Ok((s.receipt_money(&ids)?, s.receipts_paid_twice(&ids)?)))
         .await?;
-    let mut receipts = views(shown, |(r, owner)| {
+    let mut receipts = views(&shown, |(r, owner)| {
         ReceiptView::with_money(r, owner, money.get(&r.id))
     })?;
     for r in &mut receipts {
