@@ -103,6 +103,10 @@ struct Args {
     /// with this many (twelve months, eleven billed), each page's median time and the ratio.
     #[arg(long)]
     portal_rows: Option<usize>,
+    /// Instead of the throughput run: All receipts and its CSV on a database of 1,000 receipts
+    /// and on one of this many, each page's median time and the ratio.
+    #[arg(long)]
+    portal_receipts: Option<usize>,
 }
 
 type Failure = String;
@@ -128,6 +132,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     // Before any seeding: a missing server binary is said at once.
     let server = server_binary(args)?;
+    if let Some(n) = args.portal_receipts {
+        return portal::run_receipts(args, &server, n.max(1_000));
+    }
     if let Some(rows) = args.portal_rows {
         return portal::run(args, &server, rows.max(1_000));
     }

@@ -23,8 +23,22 @@ fn err(e: impl std::fmt::Display) -> Failure {
 
 /// Creates `name` through the server binary (`web user add --password-stdin`).
 fn add_user(binary: &std::path::Path, url: &str, dir: &std::path::Path, name: &str) -> Result<(), Failure> {
+    add_account(binary, url, dir, name, false)
+}
+
+fn add_account(
+    binary: &std::path::Path,
+    url: &str,
+    dir: &std::path::Path,
+    name: &str,
+    admin: bool,
+) -> Result<(), Failure> {
+    let mut args = vec!["user", "add", name, "--password-stdin"];
+    if admin {
+        args.push("--admin");
+    }
     let mut child = std::process::Command::new(binary)
-        .args(["user", "add", name, "--password-stdin"])
+        .args(&args)
         .env("DATABASE_URL", url)
         .env("LOG_DIR", dir.join("log"))
         .stdin(std::process::Stdio::piped())
@@ -236,6 +250,113 @@ pub(super) fn run(args: &Args, server_binary: &std::path::Path, rows: usize) -> 
     });
     server.stop()?;
     result
+}
+
+/// `n` receipts of one payer (one usage record each, made through the store, relaxed: a
+/// scratch database) and an admin.
+fn receipts_db(
+    args: &Args,
+    binary: &std::path::Path,
+    dir: &std::path::Path,
+    n: usize,
+) -> Result<Scratch, Failure> {
+    let scratch = Scratch::create(args)?;
+    add_account(binary, scratch.url(), dir, "payer", false)?;
+    add_account(binary, scratch.url(), dir, "root", true)?;
+    let relaxed = PoolOptions {
+        durability: Durability::Relaxed,
+        ..PoolOptions::default()
+    };
+    let store = Store::open(scratch.url(), &relaxed).map_err(err)?;
+    let owner = store.user_by_username("payer").map_err(err)?.ok_or("no payer")?;
+    let cost = thb(1_234)?;
+    for start in (0..n).step_by(50_000) {
+        let chunk: Vec<NewUsage> = (start..n.min(start + 50_000))
+            .map(|i| NewUsage {
+                username: "payer".into(),
+                job_id: format!("r-{i:09}"),
+                description: "bench job".into(),
+                cpu_core_seconds: 3_600,
+                gpu_seconds: 0,
+                ended_at: START + i as i64,
+                cost,
+            })
+            .collect();
+        store.import_usage(&chunk, "bench").map_err(err)?;
+    }
+    for i in 0..n {
+        let at = START + i as i64;
+        store
+            .create_receipt_for_unbilled(owner.id, Some(at), Some(at + 1), "bench")
+            .map_err(err)?;
+    }
+    Ok(scratch)
+}
+
+/// `--portal-receipts N`: All receipts and its CSV for an admin, on a database of 1,000
+/// receipts and on one of N: each page's median time, the ratio, and the CSV's size and time.
+pub(super) fn run_receipts(args: &Args, server_binary: &std::path::Path, n: usize) -> Result<(), Failure> {
+    let dir = tempfile::tempdir().map_err(err)?;
+    let seeding = Instant::now();
+    let small = receipts_db(args, server_binary, dir.path(), SMALL)?;
+    let large = receipts_db(args, server_binary, dir.path(), n)?;
+    println!(
+        "== All receipts: {SMALL} receipts vs {n} receipts ({:?}; seeded in {} ms)",
+        args.backend,
+        seeding.elapsed().as_millis()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(err)?;
+    let mut figures: Vec<Vec<(String, u64)>> = Vec::new();
+    for scratch in [&small, &large] {
+        let server = ServerProcess::start(server_binary, scratch.url(), Durability::Durable, dir.path())?;
+        let got: Result<Vec<(String, u64)>, Failure> = runtime.block_on(async {
+            let admin = Session::login(&server.base, "root").await?;
+            let mut out = Vec::new();
+            out.push((
+                "newest page".to_string(),
+                admin.median_us("/admin/receipts").await?,
+            ));
+            let (first, _) = admin.get("/admin/receipts").await?;
+            if let Some(older) = later_link(&first) {
+                out.push(("older page".to_string(), admin.median_us(&older).await?));
+            }
+            out.push((
+                "user filter".to_string(),
+                admin
+                    .median_us("/admin/receipts?user=payer&status=unpaid")
+                    .await?,
+            ));
+            let (csv, took) = admin.get("/admin/receipts.csv").await?;
+            out.push((
+                format!("CSV ({} lines)", csv.lines().count()),
+                u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            ));
+            Ok(out)
+        });
+        let report = server.stop()?;
+        if let Some(kib) = report.peak_rss_kib {
+            println!(
+                "peak RSS of the server with {} receipts: {} MB",
+                if figures.is_empty() { SMALL } else { n },
+                kib / 1024
+            );
+        }
+        figures.push(got?);
+    }
+    for (s, l) in figures[0].iter().zip(&figures[1]) {
+        println!(
+            "{:<26} {SMALL} receipts {:>9} ms   {n} receipts {:>9} ms   ratio {}   [{}]",
+            s.0,
+            ms(s.1),
+            ms(l.1),
+            super::ratio(l.1, s.1),
+            l.0
+        );
+    }
+    Ok(())
 }
 
 /// The UTC calendar day of unix time `t` (days since 1970 to a civil date, Howard Hinnant's

@@ -143,6 +143,15 @@ fn the_import_and_portal_modes_run() {
             vec!["--portal-rows", "3000"],
             vec!["first page ", "one-month filter ", "later records "],
         ),
+        (
+            vec!["--portal-receipts", "1000"],
+            vec![
+                "newest page ",
+                "older page ",
+                "user filter ",
+                "[CSV (1001 lines)]",
+            ],
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let output: Output = Command::new(env!("CARGO_BIN_EXE_payments-bench"))
