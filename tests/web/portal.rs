@@ -525,8 +525,8 @@ async fn audit_filters_on(db: Db) {
             "Actor is 101 characters long",
         ),
         (
-            "/admin/audit?page=-1".to_string(),
-            "Page &quot;-1&quot; does not exist",
+            "/admin/audit?before=-1".to_string(),
+            "&quot;-1&quot; is not a position in the log",
         ),
         (
             "/admin/audit?action=drop".to_string(),

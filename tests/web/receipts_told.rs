@@ -406,3 +406,48 @@ async fn all_receipts_pages_by_position_and_its_csv_is_complete_across_chunks() 
     .unwrap();
     assert_eq!(calls, 2);
 }
+
+/// The audit log pages by position too, and its text search says where it looked.
+#[actix_web::test]
+async fn the_audit_log_pages_by_position_and_says_where_its_text_search_looked() {
+    let server = TestServer::start().await;
+    server.add_user("root", Role::Admin);
+    for i in 0..60 {
+        server.add_user(&format!("member{i:02}"), Role::User);
+    }
+    let root = Browser::login(&server, "root").await;
+    let link = |page: &str, rel: &str| -> Option<String> {
+        let end = page.find(&format!("\" rel=\"{rel}\""))?;
+        let start = page[..end].rfind("href=\"")? + 6;
+        Some(page[start..end].replace("&#x2F;", "/").replace("&amp;", "&"))
+    };
+    let subjects = |page: &str| -> Vec<String> {
+        page.match_indices("data-label=\"Subject\" class=\"id\">")
+            .map(|(i, m)| {
+                page[i + m.len()..]
+                    .split('<')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    let newest = root.get_text("/admin/audit?action=user.create").await;
+    assert_eq!(subjects(&newest).len(), 50, "{newest}");
+    let older = root
+        .get_text(&link(&newest, "next").expect("older entries"))
+        .await;
+    assert_eq!(subjects(&older).len(), 11, "60 members and root");
+    assert!(
+        subjects(&older).iter().all(|s| !subjects(&newest).contains(s)),
+        "no overlap"
+    );
+    let back = root.get_text(&link(&older, "prev").expect("newer entries")).await;
+    assert_eq!(subjects(&back), subjects(&newest));
+    let searched = root.get_text("/admin/audit?q=member07").await;
+    assert!(
+        searched.contains("The text is searched in the newest 100000 entries"),
+        "{searched}"
+    );
+    assert_eq!(subjects(&searched).len(), 1, "{searched}");
+}

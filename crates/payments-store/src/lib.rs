@@ -25,6 +25,10 @@ mod pg;
 pub use connection::{parse_url, redact, DbPool, Durability, PoolOptions, Target, DEFAULT_DATABASE_URL};
 pub use error::{RowProblem, StoreError};
 pub use models::*;
+
+/// How many of the newest entries the audit log's text search looks through (see
+/// `Store::audit_page`).
+pub const AUDIT_SEARCH_WINDOW: i64 = 100_000;
 pub use outcomes::*;
 
 use payments_core::Money;
@@ -1050,12 +1054,17 @@ impl Store {
         read!(self, |c| ops::audit::list(c, query))
     }
 
-    /// [`Store::audit_log`] narrowed by actor, time range and text.
-    pub fn audit_search(
+    /// A page of the audit log narrowed by `query` and `more`, newest first, from `cursor`
+    /// (keyset: no offset, no count of the whole log); with a text, the search looks through
+    /// the newest `ops::audit::SEARCH_WINDOW` entries from the range's end and returns the
+    /// lowest id it looked at.
+    pub fn audit_page(
         &self,
         query: &AuditQuery,
         more: &AuditSearch,
-    ) -> Result<(Vec<AuditRow>, i64), StoreError> {
-        read!(self, |c| ops::audit::search(c, query, more))
+        cursor: ReceiptCursor,
+        limit: i64,
+    ) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
+        read!(self, |c| ops::audit::search_page(c, query, more, cursor, limit))
     }
 }

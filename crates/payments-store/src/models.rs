@@ -466,7 +466,7 @@ pub struct ReceiptFilter {
     pub provider: Option<String>,
 }
 
-/// Further audit-log filters (see `Store::audit_search`): all optional; times are unix seconds,
+/// Further audit-log filters (see `Store::audit_page`): all optional; times are unix seconds,
 /// `since` inclusive and `until` exclusive; `text` is matched literally; `actor` exactly, a bare
 /// name (`boss`) standing for `user:boss` or the bare actor `boss` (`system`, `cli`, ...).
 #[derive(Debug, Clone, Default)]

@@ -95,6 +95,85 @@ pub fn search(c: &mut Conn, q: &AuditQuery, more: &AuditSearch) -> Result<(Vec<A
     Ok((rows, total))
 }
 
+/// Entries the text search looks through at most: the newest this many at or before the end of
+/// the date range (a `LIKE '%…%'` cannot use an index; this bounds its cost whatever the log's
+/// size, and the page says so).
+pub const SEARCH_WINDOW: i64 = crate::AUDIT_SEARCH_WINDOW;
+
+/// A page of entries matching `q` (action, receipt) and `more`, newest first, from `cursor`
+/// (keyset on the id: no offset, no count of the whole log). Returns the rows and, when a text
+/// was searched, the lowest id the search looked at (older entries were not searched).
+pub fn search_page(
+    c: &mut Conn,
+    q: &AuditQuery,
+    more: &AuditSearch,
+    cursor: crate::models::ReceiptCursor,
+    limit: i64,
+) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
+    use crate::models::ReceiptCursor;
+    let pattern = more.text.as_deref().map(contains_pattern);
+    let floor = match &pattern {
+        None => None,
+        Some(_) => {
+            let mut top = audit_log::table
+                .select(diesel::dsl::max(audit_log::id))
+                .into_boxed();
+            if let Some(until) = more.until {
+                top = top.filter(audit_log::created_at.lt(until));
+            }
+            if let ReceiptCursor::Before(id) = cursor {
+                top = top.filter(audit_log::id.lt(id));
+            }
+            top.first::<Option<i64>>(c)?.map(|top| top - SEARCH_WINDOW)
+        }
+    };
+    let mut query = audit_log::table.into_boxed();
+    if let Some(action) = &q.action {
+        query = query.filter(audit_log::action.eq(action.clone()));
+    }
+    if let Some(receipt) = q.receipt_id {
+        query = query.filter(audit_log::receipt_id.eq(receipt));
+    }
+    if let Some(actor) = &more.actor {
+        query = query.filter(audit_log::actor.eq_any(actors_named(actor)));
+    }
+    if let Some(since) = more.since {
+        query = query.filter(audit_log::created_at.ge(since));
+    }
+    if let Some(until) = more.until {
+        query = query.filter(audit_log::created_at.lt(until));
+    }
+    if let Some(floor) = floor {
+        query = query.filter(audit_log::id.gt(floor));
+    }
+    if let Some(p) = &pattern {
+        query = query.filter(
+            lower(audit_log::actor)
+                .like(lower(p.clone()))
+                .escape('\\')
+                .or(lower(audit_log::subject).like(lower(p.clone())).escape('\\'))
+                .or(lower(audit_log::detail).like(lower(p.clone())).escape('\\')),
+        );
+    }
+    let query = query.limit(limit.max(1)).select(AuditRow::as_select());
+    let rows = match cursor {
+        ReceiptCursor::Newest => query.order(audit_log::id.desc()).load(c)?,
+        ReceiptCursor::Before(id) => query
+            .filter(audit_log::id.lt(id))
+            .order(audit_log::id.desc())
+            .load(c)?,
+        ReceiptCursor::After(id) => {
+            let mut rows: Vec<AuditRow> = query
+                .filter(audit_log::id.gt(id))
+                .order(audit_log::id.asc())
+                .load(c)?;
+            rows.reverse();
+            rows
+        }
+    };
+    Ok((rows, floor))
+}
+
 #[cfg(test)]
 mod tests {
     use super::actors_named;

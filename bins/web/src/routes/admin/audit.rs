@@ -4,26 +4,55 @@ use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use payments_app::audit;
 use payments_app::format::format_time_seconds;
-use payments_store::AuditQuery;
+use payments_store::{AuditQuery, ReceiptCursor};
 use serde::{Deserialize, Serialize};
 
 use super::require_admin;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::routes::filters::{page_from_text, text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE};
+use crate::routes::filters::{text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE};
 use crate::routes::page::{html, page_context};
 use crate::state::AppState;
 
 /// The audit log's filters, all read as text so that a bad value shows the page with a message.
 #[derive(Deserialize)]
 pub struct AuditParams {
-    page: Option<String>,
+    /// Older entries: below this entry's id (keyset paging).
+    before: Option<String>,
+    /// Newer entries: above this entry's id.
+    after: Option<String>,
     action: Option<String>,
     receipt: Option<String>,
     actor: Option<String>,
     from: Option<String>,
     to: Option<String>,
     q: Option<String>,
+}
+
+/// Where the page starts, from `before` / `after` (entry ids); a value that is not one is named
+/// in `problems` and the page starts with the newest.
+fn position(q: &AuditParams, problems: &mut Vec<String>) -> ReceiptCursor {
+    let read = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let id = |v: String, problems: &mut Vec<String>| match v.parse::<i64>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            problems.push(format!(
+                "{:?} is not a position in the log; showing the newest entries",
+                payments_app::logsafe::bounded(&v)
+            ));
+            None
+        }
+    };
+    match (read(&q.before), read(&q.after)) {
+        (Some(b), _) => id(b, problems).map_or(ReceiptCursor::Newest, ReceiptCursor::Before),
+        (None, Some(a)) => id(a, problems).map_or(ReceiptCursor::Newest, ReceiptCursor::After),
+        (None, None) => ReceiptCursor::Newest,
+    }
 }
 
 #[derive(Serialize)]
@@ -46,7 +75,7 @@ pub async fn admin_audit(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let mut problems = Vec::new();
-    let page = page_from_text(q.page.as_deref(), &mut problems);
+    let cursor = position(&q, &mut problems);
     let action =
         q.action
             .as_deref()
@@ -82,7 +111,7 @@ pub async fn admin_audit(
         action: action.clone(),
         receipt_id: receipt,
         limit: PAGE_SIZE,
-        offset: (page - 1) * PAGE_SIZE,
+        offset: 0,
     };
     let more = payments_store::AuditSearch {
         actor: actor.clone(),
@@ -90,10 +119,28 @@ pub async fn admin_audit(
         until: range.end,
         text: text.clone(),
     };
-    let (rows, total) = state.db(move |s| s.audit_search(&query, &more)).await?;
-    let link = |p: i64| {
+    // One page (one more to know whether there is another); no count of the whole log.
+    let (mut rows, floor) = state
+        .db(move |s| s.audit_page(&query, &more, cursor, PAGE_SIZE + 1))
+        .await?;
+    let extra = rows.len() as i64 > PAGE_SIZE;
+    if extra {
+        match cursor {
+            // Fetched upwards and turned newest first: the extra one is the newest.
+            ReceiptCursor::After(_) => {
+                rows.remove(0);
+            }
+            _ => rows.truncate(PAGE_SIZE as usize),
+        }
+    }
+    let (has_newer, has_older) = match cursor {
+        ReceiptCursor::Newest => (false, extra),
+        ReceiptCursor::Before(_) => (true, extra),
+        ReceiptCursor::After(_) => (extra, true),
+    };
+    let link = |key: &str, id: i64| {
         let mut params = form_urlencoded::Serializer::new(String::new());
-        params.append_pair("page", &p.to_string());
+        params.append_pair(key, &id.to_string());
         for (k, v) in [
             ("action", action.clone()),
             ("receipt", receipt.map(|r| r.to_string())),
@@ -128,7 +175,7 @@ pub async fn admin_audit(
         ctx.insert("error", &problems.join(" "));
     }
     ctx.insert("entries", &entries);
-    ctx.insert("total", &total);
+    ctx.insert("window", &floor.map(|_| payments_store::AUDIT_SEARCH_WINDOW));
     ctx.insert("actions", audit::ACTIONS);
     ctx.insert("action", &action.clone().unwrap_or_default());
     ctx.insert("receipt", &receipt);
@@ -136,7 +183,17 @@ pub async fn admin_audit(
     ctx.insert("text", &text.clone().unwrap_or_default());
     ctx.insert("range", &range);
     ctx.insert("max_text", &MAX_FILTER_TEXT);
-    ctx.insert("prev_page", &(page > 1).then(|| link(page - 1)));
-    ctx.insert("next_page", &(page * PAGE_SIZE < total).then(|| link(page + 1)));
+    ctx.insert(
+        "prev_page",
+        &has_newer
+            .then(|| rows.first().map(|e| link("after", e.id)))
+            .flatten(),
+    );
+    ctx.insert(
+        "next_page",
+        &has_older
+            .then(|| rows.last().map(|e| link("before", e.id)))
+            .flatten(),
+    );
     Ok(html(state.templates.render("admin_audit.html", &ctx)?))
 }
