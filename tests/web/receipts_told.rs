@@ -451,3 +451,79 @@ async fn the_audit_log_pages_by_position_and_says_where_its_text_search_looked()
     );
     assert_eq!(subjects(&searched).len(), 1, "{searched}");
 }
+
+/// A receipt of 1,200 lines shows them 500 at a time, in receipt order, with a link to the next
+/// ones; its PDF holds them all.
+#[actix_web::test]
+async fn a_long_receipt_shows_its_lines_a_page_at_a_time_and_its_pdf_all_of_them() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    let mut rows = String::new();
+    for i in 0..1_200 {
+        rows.push_str(&format!(
+            "alice,job-{i:05},task,60,0,2026-11-{:02}T12:00:00Z\n",
+            1 + i % 28
+        ));
+    }
+    server.import_usage_rows(&rows);
+    let alice = Browser::login(&server, "alice").await;
+    let resp = alice.submit("/receipts/all", &[("from", ""), ("to", "")]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let receipt_path = location(&resp);
+    let jobs = |page: &str| -> Vec<String> {
+        page.match_indices("<td class=\"id\">job-")
+            .map(|(i, m)| {
+                format!(
+                    "job-{}",
+                    page[i + m.len()..].split('<').next().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    let next = |page: &str| -> Option<String> {
+        let end = page.find("\" rel=\"next\"")?;
+        let start = page[..end].rfind("href=\"")? + 6;
+        Some(page[start..end].replace("&#x2F;", "/").replace("&amp;", "&"))
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut page = alice.get_text(&receipt_path).await;
+    assert!(
+        page.contains("500 of this receipt&#x27;s 1200 lines below")
+            || page.contains("500 of this receipt's 1200 lines below"),
+        "{page}"
+    );
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        let shown = jobs(&page);
+        assert!(shown.len() <= 500);
+        seen.extend(shown);
+        match next(&page) {
+            Some(link) => page = alice.get_text(&link).await,
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 1_200, "every line once");
+    let mut sorted = seen.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 1_200, "no line twice");
+    // In receipt order: by the day the job ended, then job id.
+    let day = |job: &str| 1 + job[4..].parse::<usize>().unwrap() % 28;
+    assert!(
+        seen.windows(2)
+            .all(|w| (day(&w[0]), &w[0]) <= (day(&w[1]), &w[1])),
+        "in order"
+    );
+    let pdf = alice
+        .get(&format!("{receipt_path}.pdf"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&pdf);
+    assert!(
+        body.contains("job-01199") && body.contains("job-00000"),
+        "the PDF has every line"
+    );
+}

@@ -467,6 +467,17 @@ impl Store {
         read!(self, |c| ops::usage::for_user(c, user_id))
     }
 
+    /// A page of a receipt's lines in receipt order after line `after`, and the number of its
+    /// lines.
+    pub fn receipt_lines(
+        &self,
+        receipt_id: i64,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<(Vec<UsageRow>, i64), StoreError> {
+        read!(self, |c| ops::usage::receipt_lines(c, receipt_id, after, limit))
+    }
+
     pub fn usage_for_receipt(&self, receipt_id: i64) -> Result<Vec<UsageRow>, StoreError> {
         read!(self, |c| ops::usage::for_receipt(c, receipt_id))
     }

@@ -1,2 +1,3 @@
+DROP INDEX usage_receipt_lines;
 DROP INDEX usage_billed;
 DROP INDEX usage_unbilled;

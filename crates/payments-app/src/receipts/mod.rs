@@ -13,4 +13,4 @@ pub use document::{
     RefundEntry,
 };
 pub use issuer::Issuer;
-pub use record::ReceiptRecord;
+pub use record::{Lines, ReceiptRecord};

@@ -7,6 +7,17 @@ use super::ReceiptDoc;
 use crate::settings::Settings;
 use crate::{App, Error};
 
+/// Which of a receipt's lines to read: all (the PDF), or a page of them (the receipt page).
+#[derive(Debug, Clone, Copy)]
+pub enum Lines {
+    All,
+    /// At most `limit` lines after the line with id `after` (from the first when `None`).
+    Page {
+        after: Option<i64>,
+        limit: i64,
+    },
+}
+
 /// What a receipt page or PDF is made of.
 #[derive(Debug, Clone)]
 pub struct ReceiptRecord {
@@ -14,6 +25,10 @@ pub struct ReceiptRecord {
     /// The owner's username.
     pub owner: String,
     pub usage: Vec<UsageRow>,
+    /// How many lines the receipt has (`usage` may hold a page of them).
+    pub line_count: i64,
+    /// With a page of lines: the id of its last line when more follow.
+    pub more_after: Option<i64>,
     pub payments: Vec<PaymentRow>,
     /// The newest `payment.intent` audit entry (for the page's "Pay now" problems).
     pub intents: Vec<AuditRow>,
@@ -28,7 +43,7 @@ pub struct ReceiptRecord {
 impl ReceiptRecord {
     /// Receipt `id` with everything shown on it, or `None` when there is no such receipt.
     /// Whoever asks must be checked against `receipt.user_id` by the caller.
-    pub async fn load(app: &App, id: i64) -> Result<Option<ReceiptRecord>, Error> {
+    pub async fn load(app: &App, id: i64, lines: Lines) -> Result<Option<ReceiptRecord>, Error> {
         app.db(move |s| {
             let Some(receipt) = s.receipt(id)? else {
                 return Ok(None);
@@ -58,10 +73,26 @@ impl ReceiptRecord {
             } else {
                 None
             };
+            let (usage, line_count, more_after) = match lines {
+                Lines::All => {
+                    let usage = s.usage_for_receipt(id)?;
+                    let count = usage.len() as i64;
+                    (usage, count, None)
+                }
+                Lines::Page { after, limit } => {
+                    let (mut usage, count) = s.receipt_lines(id, after, limit + 1)?;
+                    let more = usage.len() as i64 > limit;
+                    usage.truncate(limit.max(0) as usize);
+                    let last = usage.last().map(|u| u.id);
+                    (usage, count, last.filter(|_| more))
+                }
+            };
             Ok(Some(ReceiptRecord {
                 receipt,
                 owner,
-                usage: s.usage_for_receipt(id)?,
+                usage,
+                line_count,
+                more_after,
                 payments: s.payments_for_receipt(id)?,
                 intents,
                 refunds: s.refunds_for_receipt(id)?,

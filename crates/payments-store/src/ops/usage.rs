@@ -244,3 +244,44 @@ pub fn billed_recent(
         .select(UsageRow::as_select())
         .load(c)?)
 }
+
+/// A page of a receipt's lines in their order on the receipt (the date the job ended, then job
+/// id, then id), after the line with id `after` (from the first when `None`), at most `limit`,
+/// and how many lines the receipt has: through `usage_receipt_lines`, whatever its size.
+pub fn receipt_lines(
+    c: &mut Conn,
+    receipt_id: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<UsageRow>, i64), StoreError> {
+    use usage_records as u;
+    let mut q = u::table
+        .filter(u::receipt_id.eq(receipt_id))
+        .select(UsageRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        let at: Option<(i64, String)> = u::table
+            .filter(u::id.eq(after))
+            .filter(u::receipt_id.eq(receipt_id))
+            .select((u::ended_at, u::job_id))
+            .first(c)
+            .optional()?;
+        if let Some((e, j)) = at {
+            q = q.filter(
+                u::ended_at
+                    .gt(e)
+                    .or(u::ended_at.eq(e).and(u::job_id.gt(j.clone())))
+                    .or(u::ended_at.eq(e).and(u::job_id.eq(j)).and(u::id.gt(after))),
+            );
+        }
+    }
+    let rows = q
+        .order((u::ended_at, u::job_id, u::id))
+        .limit(limit.max(1))
+        .load(c)?;
+    let count = u::table
+        .filter(u::receipt_id.eq(receipt_id))
+        .count()
+        .get_result(c)?;
+    Ok((rows, count))
+}

@@ -26,12 +26,22 @@ pub struct ReceiptQuery {
     again: Option<String>,
     #[serde(rename = "ref")]
     reference: Option<String>,
+    /// The next page of lines: after the line with this id.
+    lines_after: Option<String>,
 }
+
+/// Lines shown on a receipt page at a time (the PDF has them all).
+const LINES_PER_PAGE: i64 = 500;
 
 /// Receipt `id` with everything shown on it, if `user` may see it (the owner or an admin;
 /// anyone else gets the same 404 as for a receipt that does not exist).
-async fn load_receipt(state: &AppState, user: &CurrentUser, id: i64) -> Result<ReceiptRecord, AppError> {
-    let data = ReceiptRecord::load(&state.app, id)
+async fn load_receipt(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    lines: payments_app::receipts::Lines,
+) -> Result<ReceiptRecord, AppError> {
+    let data = ReceiptRecord::load(&state.app, id, lines)
         .await?
         .ok_or(AppError::NotFound)?;
     user.may_access(data.receipt.user_id)?;
@@ -70,7 +80,16 @@ pub async fn receipt(
     path: web::Path<i64>,
     q: web::Query<ReceiptQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let data = load_receipt(&state, &user, path.into_inner()).await?;
+    let after = q
+        .lines_after
+        .as_deref()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|v| *v > 0);
+    let lines = payments_app::receipts::Lines::Page {
+        after,
+        limit: LINES_PER_PAGE,
+    };
+    let data = load_receipt(&state, &user, path.into_inner(), lines).await?;
     let doc = data.document(state.app.settings())?;
     let r = &data.receipt;
     // How the receipt can be paid: each enabled provider, offered or (for admins) why not; a
@@ -99,6 +118,14 @@ pub async fn receipt(
         })
         .collect();
     let mut ctx = page_context(&state, &session, Some(&user))?;
+    ctx.insert("line_count", &data.line_count);
+    ctx.insert(
+        "lines_later",
+        &data
+            .more_after
+            .map(|id| format!("/receipts/{}?lines_after={id}#lines", r.id)),
+    );
+    ctx.insert("lines_paged", &after.is_some());
     ctx.insert("receipt", &ReceiptView::from(r, &data.owner)?);
     ctx.insert("owner", &data.owner);
     ctx.insert("doc", &doc);
@@ -163,7 +190,13 @@ pub async fn receipt_pdf(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let data = load_receipt(&state, &user, path.into_inner()).await?;
+    let data = load_receipt(
+        &state,
+        &user,
+        path.into_inner(),
+        payments_app::receipts::Lines::All,
+    )
+    .await?;
     let doc = data.document(state.app.settings())?;
     let bytes = payments_app::receipts::pdf::receipt_pdf(&doc, SITE_NAME);
     Ok(HttpResponse::Ok()
