@@ -879,6 +879,30 @@ fn percentile(sorted: &[u64], pct: usize) -> u64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// How many of `checkouts`' receipts are not paid, and how many `payment.finalize` entries the
+/// audit log holds (one per payment finalized).
+fn paid_check(store: &Store, checkouts: &[Checkout]) -> Result<(usize, i64), Failure> {
+    let mut unpaid = 0;
+    for (receipt, _, _) in checkouts {
+        let status = store
+            .receipt(*receipt)
+            .map_err(|e| e.to_string())?
+            .and_then(|r| r.status().ok());
+        if status != Some(ReceiptStatus::Paid) {
+            unpaid += 1;
+        }
+    }
+    let finalize_entries = store
+        .audit_log(&AuditQuery {
+            action: Some("payment.finalize".into()),
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .map_err(|e| e.to_string())?
+        .1;
+    Ok((unpaid, finalize_entries))
+}
+
 /// Creates the scratch database of a configuration and fills its history (`prefill` paid
 /// payments, through the store's batch writes).
 fn prepare(args: &Args, durability: Durability, prefill: usize) -> Result<Scenario, Failure> {
@@ -1006,24 +1030,7 @@ fn measure_round(
     let store = Store::open(sc.scratch.url(), &PoolOptions::default()).map_err(|e| e.to_string())?;
 
     // Every receipt paid, exactly once.
-    let mut unpaid = 0usize;
-    for (receipt, _, _) in &checkouts {
-        let status = store
-            .receipt(*receipt)
-            .map_err(|e| e.to_string())?
-            .and_then(|r| r.status().ok());
-        if status != Some(ReceiptStatus::Paid) {
-            unpaid += 1;
-        }
-    }
-    let finalize_entries = store
-        .audit_log(&AuditQuery {
-            action: Some("payment.finalize".into()),
-            limit: 1,
-            ..AuditQuery::default()
-        })
-        .map_err(|e| e.to_string())?
-        .1;
+    let (unpaid, finalize_entries) = paid_check(&store, &checkouts)?;
     sc.finalized += raw_n + n;
     let expected_finalize = i64::try_from(sc.finalized).unwrap_or(i64::MAX);
     let expected_dups = (order.len() - n) as u64;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use payments_core::signature::StripeStyleScheme;
 use payments_core::unix_now;
-use payments_store::{AuditQuery, Durability, PoolOptions, ReceiptStatus, Store};
+use payments_store::{Durability, PoolOptions, Store};
 
 use super::WEBHOOK_SECRET;
 use super::{
@@ -155,25 +155,7 @@ pub(super) fn run(args: &Args, server_binary: &std::path::Path, secs: u64) -> Re
         );
         let report = server.stop()?;
         let store = Store::open(scratch.url(), &PoolOptions::default()).map_err(|e| e.to_string())?;
-        let unpaid = checkouts
-            .iter()
-            .filter(|(receipt, _, _)| {
-                store
-                    .receipt(*receipt)
-                    .ok()
-                    .flatten()
-                    .and_then(|r| r.status().ok())
-                    != Some(ReceiptStatus::Paid)
-            })
-            .count();
-        let finalize_entries = store
-            .audit_log(&AuditQuery {
-                action: Some("payment.finalize".into()),
-                limit: 1,
-                ..AuditQuery::default()
-            })
-            .map_err(|e| e.to_string())?
-            .1;
+        let (unpaid, finalize_entries) = super::paid_check(&store, &checkouts)?;
         let redelivered_ok = finals
             .iter()
             .filter(|s| matches!(s, Seen::Answered { status: 200, .. }))

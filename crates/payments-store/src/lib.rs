@@ -585,28 +585,10 @@ impl Store {
         read!(self, |c| ops::receipts::all(c, limit, offset))
     }
 
-    /// Per currency, over the receipts matching `filter` (from id `min_id` on): `(currency,
-    /// receipts, billed, received, refunded)` in minor units, counted and summed by the database.
-    pub fn receipt_totals(
-        &self,
-        filter: &ReceiptFilter,
-        min_id: Option<i64>,
-    ) -> Result<Vec<CurrencyTotal>, StoreError> {
-        read!(self, |c| ops::receipts::totals(c, filter, min_id))
-    }
-
-    /// Receipts matching an admin's filter, newest first, at most `limit`.
-    pub fn receipts_matching(
-        &self,
-        filter: &ReceiptFilter,
-        limit: i64,
-    ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
-        read!(self, |c| ops::receipts::matching(
-            c,
-            filter,
-            ReceiptCursor::Newest,
-            limit
-        ))
+    /// Per currency, over the receipts matching `filter`: how many, and what they billed,
+    /// received and had refunded, in minor units, counted and summed by the database.
+    pub fn receipt_totals(&self, filter: &ReceiptFilter) -> Result<Vec<CurrencyTotal>, StoreError> {
+        read!(self, |c| ops::receipts::totals(c, filter))
     }
 
     /// At most `limit` receipts matching `filter` from `cursor`, newest first: keyset paging
@@ -614,7 +596,7 @@ impl Store {
     pub fn receipts_page(
         &self,
         filter: &ReceiptFilter,
-        cursor: ReceiptCursor,
+        cursor: IdCursor,
         limit: i64,
     ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
         read!(self, |c| ops::receipts::matching(c, filter, cursor, limit))
@@ -1073,7 +1055,7 @@ impl Store {
         &self,
         query: &AuditQuery,
         more: &AuditSearch,
-        cursor: ReceiptCursor,
+        cursor: IdCursor,
         limit: i64,
     ) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
         read!(self, |c| ops::audit::search_page(c, query, more, cursor, limit))

@@ -212,7 +212,7 @@ pub struct CurrencyTotal {
 /// Where a page of receipts (newest first) starts: the newest, below an id (older ones) or
 /// above one (newer ones), keyset paging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReceiptCursor {
+pub enum IdCursor {
     Newest,
     Before(i64),
     After(i64),

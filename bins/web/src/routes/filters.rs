@@ -1,46 +1,14 @@
-//! What lists read from a query string: page numbers and the links between pages, date ranges,
-//! text filters and payment references. A bad value is reported on the page, not as a bare 400.
+//! What lists read from a query string: positions (keyset paging) and the pages read from them,
+//! date ranges, text filters and payment references. A bad value is reported on
+//! the page, not as a bare 400.
 
 use payments_core::{refuse_nul, NulText};
+use payments_store::IdCursor;
 
 pub use payments_app::checkout::payment_reference;
 pub use payments_app::period::{parse_day, DateRange};
 
-use crate::error::AppError;
-
 pub const PAGE_SIZE: i64 = 50;
-/// The highest page number a list accepts (5 million rows at 50 a page).
-pub const MAX_PAGE: i64 = 100_000;
-
-/// A page number from the query: 1 when absent, a clear 400 outside 1..=MAX_PAGE (so the
-/// offset never overflows, whatever the database).
-pub fn page_number(page: Option<i64>) -> Result<i64, AppError> {
-    match page {
-        None => Ok(1),
-        Some(p) if (1..=MAX_PAGE).contains(&p) => Ok(p),
-        Some(p) => Err(AppError::BadRequest(format!(
-            "Page {p} does not exist: pages are numbered from 1 to {MAX_PAGE}"
-        ))),
-    }
-}
-
-/// A page number given as text: 1 when absent; a message (and page 1) when it is not one.
-pub fn page_from_text(page: Option<&str>, problems: &mut Vec<String>) -> i64 {
-    match page.map(str::trim).filter(|p| !p.is_empty()) {
-        None => 1,
-        Some(p) => match p.parse::<i64>().ok().and_then(|n| page_number(Some(n)).ok()) {
-            Some(n) => n,
-            None => {
-                problems.push(format!(
-                    "Page {:?} does not exist: pages are numbered from 1 to {MAX_PAGE}; showing page 1",
-                    payments_app::logsafe::bounded(p)
-                ));
-                1
-            }
-        },
-    }
-}
-
 /// The longest actor or search text the audit filters accept.
 pub const MAX_FILTER_TEXT: usize = 100;
 
@@ -63,4 +31,90 @@ pub fn text_filter(
         return Ok(None);
     }
     Ok(Some(v.to_string()))
+}
+
+/// Which way a keyset page was read: from the start of its list, onwards (away from the start),
+/// or back towards it (read in reverse and turned round, so the extra row is the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Start,
+    Onwards,
+    Back,
+}
+
+/// A page read one row past `limit` in `direction`: the page, and whether there are rows
+/// towards the start of the list and onwards from it.
+pub fn keyset_page<T>(mut rows: Vec<T>, limit: i64, direction: Direction) -> (Vec<T>, bool, bool) {
+    let more = rows.len() as i64 > limit;
+    if more {
+        match direction {
+            Direction::Back => {
+                rows.remove(0);
+            }
+            _ => rows.truncate(usize::try_from(limit).unwrap_or(0)),
+        }
+    }
+    let (toward_start, onwards) = match direction {
+        Direction::Start => (false, more),
+        Direction::Onwards => (true, more),
+        Direction::Back => (more, true),
+    };
+    (rows, toward_start, onwards)
+}
+
+/// Where a newest-first list starts, from its `before` / `after` ids (`#42` or `42`); a value
+/// that is not one is named in `problems` (`"abc" {not_one}`) and the list starts with the
+/// newest.
+pub fn id_cursor(
+    before: Option<&str>,
+    after: Option<&str>,
+    not_one: &str,
+    problems: &mut Vec<String>,
+) -> IdCursor {
+    fn given(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|v| !v.is_empty())
+    }
+    let mut id = |v: &str| match v.trim_start_matches('#').parse::<i64>() {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            problems.push(format!("{:?} {not_one}", payments_app::logsafe::bounded(v)));
+            None
+        }
+    };
+    match (given(before), given(after)) {
+        (Some(b), _) => id(b).map_or(IdCursor::Newest, IdCursor::Before),
+        (None, Some(a)) => id(a).map_or(IdCursor::Newest, IdCursor::After),
+        (None, None) => IdCursor::Newest,
+    }
+}
+
+/// The way a newest-first list was read from `cursor`.
+pub fn id_direction(cursor: IdCursor) -> Direction {
+    match cursor {
+        IdCursor::Newest => Direction::Start,
+        IdCursor::Before(_) => Direction::Onwards,
+        IdCursor::After(_) => Direction::Back,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyset_page_drops_the_extra_row_at_its_far_end() {
+        assert_eq!(
+            keyset_page(vec![1, 2, 3], 2, Direction::Start),
+            (vec![1, 2], false, true)
+        );
+        assert_eq!(
+            keyset_page(vec![1, 2], 2, Direction::Onwards),
+            (vec![1, 2], true, false)
+        );
+        assert_eq!(
+            keyset_page(vec![0, 1, 2], 2, Direction::Back),
+            (vec![1, 2], true, true)
+        );
+        assert_eq!(keyset_page(vec![1], 2, Direction::Back), (vec![1], false, true));
+    }
 }

@@ -50,10 +50,7 @@ pub fn stream_csv(
     let mut before = None;
     let mut written = 0u64;
     loop {
-        let cursor = before.map_or(
-            payments_store::ReceiptCursor::Newest,
-            payments_store::ReceiptCursor::Before,
-        );
+        let cursor = before.map_or(payments_store::IdCursor::Newest, payments_store::IdCursor::Before);
         let rows = store.receipts_page(filter, cursor, chunk.max(1))?;
         let Some((last, _)) = rows.last() else {
             return Ok(written);

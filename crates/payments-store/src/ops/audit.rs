@@ -57,36 +57,8 @@ pub fn actors_named(filter: &str) -> Vec<String> {
 /// B-tree index on either backend, so nothing is lost by `lower()`.
 pub fn search(c: &mut Conn, q: &AuditQuery, more: &AuditSearch) -> Result<(Vec<AuditRow>, i64), StoreError> {
     let pattern = more.text.as_deref().map(contains_pattern);
-    let filtered = || {
-        let mut query = audit_log::table.into_boxed();
-        if let Some(action) = &q.action {
-            query = query.filter(audit_log::action.eq(action.clone()));
-        }
-        if let Some(receipt) = q.receipt_id {
-            query = query.filter(audit_log::receipt_id.eq(receipt));
-        }
-        if let Some(actor) = &more.actor {
-            query = query.filter(audit_log::actor.eq_any(actors_named(actor)));
-        }
-        if let Some(since) = more.since {
-            query = query.filter(audit_log::created_at.ge(since));
-        }
-        if let Some(until) = more.until {
-            query = query.filter(audit_log::created_at.lt(until));
-        }
-        if let Some(p) = &pattern {
-            query = query.filter(
-                lower(audit_log::actor)
-                    .like(lower(p.clone()))
-                    .escape('\\')
-                    .or(lower(audit_log::subject).like(lower(p.clone())).escape('\\'))
-                    .or(lower(audit_log::detail).like(lower(p.clone())).escape('\\')),
-            );
-        }
-        query
-    };
-    let total = filtered().count().get_result(c)?;
-    let rows = filtered()
+    let total = filtered(q, more, pattern.as_deref()).count().get_result(c)?;
+    let rows = filtered(q, more, pattern.as_deref())
         .order(audit_log::id.desc())
         .limit(q.limit.max(1))
         .offset(q.offset.max(0))
@@ -95,38 +67,13 @@ pub fn search(c: &mut Conn, q: &AuditQuery, more: &AuditSearch) -> Result<(Vec<A
     Ok((rows, total))
 }
 
-/// Entries the text search looks through at most: the newest this many at or before the end of
-/// the date range (a `LIKE '%…%'` cannot use an index; this bounds its cost whatever the log's
-/// size, and the page says so).
-pub const SEARCH_WINDOW: i64 = crate::AUDIT_SEARCH_WINDOW;
-
-/// A page of entries matching `q` (action, receipt) and `more`, newest first, from `cursor`
-/// (keyset on the id: no offset, no count of the whole log). Returns the rows and, when a text
-/// was searched, the lowest id the search looked at (older entries were not searched).
-pub fn search_page(
-    c: &mut Conn,
+/// The entries matching `q` (action, receipt) and `more` (actor, dates, and `pattern`: the text
+/// as a LIKE pattern, see [`contains_pattern`]).
+fn filtered<'a>(
     q: &AuditQuery,
     more: &AuditSearch,
-    cursor: crate::models::ReceiptCursor,
-    limit: i64,
-) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
-    use crate::models::ReceiptCursor;
-    let pattern = more.text.as_deref().map(contains_pattern);
-    let floor = match &pattern {
-        None => None,
-        Some(_) => {
-            let mut top = audit_log::table
-                .select(diesel::dsl::max(audit_log::id))
-                .into_boxed();
-            if let Some(until) = more.until {
-                top = top.filter(audit_log::created_at.lt(until));
-            }
-            if let ReceiptCursor::Before(id) = cursor {
-                top = top.filter(audit_log::id.lt(id));
-            }
-            top.first::<Option<i64>>(c)?.map(|top| top - SEARCH_WINDOW)
-        }
-    };
+    pattern: Option<&str>,
+) -> audit_log::BoxedQuery<'a, <Conn as diesel::Connection>::Backend> {
     let mut query = audit_log::table.into_boxed();
     if let Some(action) = &q.action {
         query = query.filter(audit_log::action.eq(action.clone()));
@@ -143,26 +90,62 @@ pub fn search_page(
     if let Some(until) = more.until {
         query = query.filter(audit_log::created_at.lt(until));
     }
+    if let Some(p) = pattern {
+        query = query.filter(
+            lower(audit_log::actor)
+                .like(lower(p.to_string()))
+                .escape('\\')
+                .or(lower(audit_log::subject).like(lower(p.to_string())).escape('\\'))
+                .or(lower(audit_log::detail).like(lower(p.to_string())).escape('\\')),
+        );
+    }
+    query
+}
+
+/// Entries the text search looks through at most: the newest this many at or before the end of
+/// the date range (a `LIKE '%…%'` cannot use an index; this bounds its cost whatever the log's
+/// size, and the page says so).
+pub const SEARCH_WINDOW: i64 = crate::AUDIT_SEARCH_WINDOW;
+
+/// A page of entries matching `q` (action, receipt) and `more`, newest first, from `cursor`
+/// (keyset on the id: no offset, no count of the whole log). Returns the rows and, when a text
+/// was searched, the lowest id the search looked at (older entries were not searched).
+pub fn search_page(
+    c: &mut Conn,
+    q: &AuditQuery,
+    more: &AuditSearch,
+    cursor: crate::models::IdCursor,
+    limit: i64,
+) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
+    use crate::models::IdCursor;
+    let pattern = more.text.as_deref().map(contains_pattern);
+    let floor = match &pattern {
+        None => None,
+        Some(_) => {
+            let mut top = audit_log::table
+                .select(diesel::dsl::max(audit_log::id))
+                .into_boxed();
+            if let Some(until) = more.until {
+                top = top.filter(audit_log::created_at.lt(until));
+            }
+            if let IdCursor::Before(id) = cursor {
+                top = top.filter(audit_log::id.lt(id));
+            }
+            top.first::<Option<i64>>(c)?.map(|top| top - SEARCH_WINDOW)
+        }
+    };
+    let mut query = filtered(q, more, pattern.as_deref());
     if let Some(floor) = floor {
         query = query.filter(audit_log::id.gt(floor));
     }
-    if let Some(p) = &pattern {
-        query = query.filter(
-            lower(audit_log::actor)
-                .like(lower(p.clone()))
-                .escape('\\')
-                .or(lower(audit_log::subject).like(lower(p.clone())).escape('\\'))
-                .or(lower(audit_log::detail).like(lower(p.clone())).escape('\\')),
-        );
-    }
     let query = query.limit(limit.max(1)).select(AuditRow::as_select());
     let rows = match cursor {
-        ReceiptCursor::Newest => query.order(audit_log::id.desc()).load(c)?,
-        ReceiptCursor::Before(id) => query
+        IdCursor::Newest => query.order(audit_log::id.desc()).load(c)?,
+        IdCursor::Before(id) => query
             .filter(audit_log::id.lt(id))
             .order(audit_log::id.desc())
             .load(c)?,
-        ReceiptCursor::After(id) => {
+        IdCursor::After(id) => {
             let mut rows: Vec<AuditRow> = query
                 .filter(audit_log::id.gt(id))
                 .order(audit_log::id.asc())

@@ -36,16 +36,7 @@ pub fn create_from_usage(c: &mut Conn, user_id: i64, record_ids: &[i64]) -> Resu
     }
     let total = MinorUnits::checked_sum(records.iter().map(|r| MinorUnits(r.cost_minor)))
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
-    let receipt: ReceiptRow = diesel::insert_into(receipts::table)
-        .values((
-            receipts::user_id.eq(user_id),
-            receipts::currency.eq(currency.code()),
-            receipts::total_minor.eq(total.get()),
-            receipts::status.eq(ReceiptStatus::Unpaid.as_str()),
-            receipts::created_at.eq(unix_now()),
-        ))
-        .returning(ReceiptRow::as_returning())
-        .get_result(c)?;
+    let receipt = insert_unpaid(c, user_id, currency, total.get())?;
     let billed = diesel::update(
         usage_records::table
             .filter(usage_records::id.eq_any(&ids))
@@ -57,6 +48,26 @@ pub fn create_from_usage(c: &mut Conn, user_id: i64, record_ids: &[i64]) -> Resu
         return Err(StoreError::Conflict("some records were billed meanwhile".into()));
     }
     Ok(receipt)
+}
+
+/// A new unpaid receipt of `user_id` for `total_minor` in `currency` (its records are billed on
+/// it by the caller, in the same transaction).
+fn insert_unpaid(
+    c: &mut Conn,
+    user_id: i64,
+    currency: Currency,
+    total_minor: i64,
+) -> Result<ReceiptRow, StoreError> {
+    Ok(diesel::insert_into(receipts::table)
+        .values((
+            receipts::user_id.eq(user_id),
+            receipts::currency.eq(currency.code()),
+            receipts::total_minor.eq(total_minor),
+            receipts::status.eq(ReceiptStatus::Unpaid.as_str()),
+            receipts::created_at.eq(unix_now()),
+        ))
+        .returning(ReceiptRow::as_returning())
+        .get_result(c)?)
 }
 
 pub fn by_id(c: &mut Conn, id: i64) -> Result<Option<ReceiptRow>, StoreError> {
@@ -90,21 +101,15 @@ pub fn for_user_newest(c: &mut Conn, user_id: i64, limit: i64) -> Result<(Vec<Re
     Ok((rows, count))
 }
 
-/// All receipts with their owner's name, newest first.
-/// Receipts matching `f`, newest first, at most `limit`.
-pub fn matching(
-    c: &mut Conn,
+/// The receipts matching `f` (joined with their owner), as one query to page, count or sum.
+fn filtered<'a>(
     f: &crate::models::ReceiptFilter,
-    cursor: crate::models::ReceiptCursor,
-    limit: i64,
-) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
-    use crate::models::ReceiptCursor;
+) -> diesel::dsl::IntoBoxed<
+    'a,
+    diesel::dsl::InnerJoin<receipts::table, users::table>,
+    <Conn as diesel::Connection>::Backend,
+> {
     let mut q = receipts::table.inner_join(users::table).into_boxed();
-    match cursor {
-        ReceiptCursor::Newest => {}
-        ReceiptCursor::Before(id) => q = q.filter(receipts::id.lt(id)),
-        ReceiptCursor::After(id) => q = q.filter(receipts::id.gt(id)),
-    }
     if let Some(status) = &f.status {
         q = q.filter(receipts::status.eq(status.clone()));
     }
@@ -135,12 +140,30 @@ pub fn matching(
             Err(_) => q.filter(like),
         };
     }
+    q
+}
+
+/// At most `limit` receipts matching `f` from `cursor` (keyset on the id), newest first, with
+/// their owner's name.
+pub fn matching(
+    c: &mut Conn,
+    f: &crate::models::ReceiptFilter,
+    cursor: crate::models::IdCursor,
+    limit: i64,
+) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
+    use crate::models::IdCursor;
+    let mut q = filtered(f);
+    match cursor {
+        IdCursor::Newest => {}
+        IdCursor::Before(id) => q = q.filter(receipts::id.lt(id)),
+        IdCursor::After(id) => q = q.filter(receipts::id.gt(id)),
+    }
     let q = q
         .limit(limit.max(1))
         .select((ReceiptRow::as_select(), users::username));
     Ok(match cursor {
         // Newer ones: the nearest above the position, shown newest first.
-        ReceiptCursor::After(_) => {
+        IdCursor::After(_) => {
             let mut rows: Vec<(ReceiptRow, String)> = q.order(receipts::id.asc()).load(c)?;
             rows.reverse();
             rows
@@ -226,16 +249,7 @@ pub fn create_for_unbilled(
         }
     };
     let currency = Currency::from_code(&sum.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let receipt: ReceiptRow = diesel::insert_into(receipts::table)
-        .values((
-            receipts::user_id.eq(user_id),
-            receipts::currency.eq(currency.code()),
-            receipts::total_minor.eq(sum.total),
-            receipts::status.eq(ReceiptStatus::Unpaid.as_str()),
-            receipts::created_at.eq(unix_now()),
-        ))
-        .returning(ReceiptRow::as_returning())
-        .get_result(c)?;
+    let receipt = insert_unpaid(c, user_id, currency, sum.total)?;
     let billed = diesel::update(
         usage_records::table
             .filter(usage_records::user_id.eq(user_id))
@@ -316,139 +330,52 @@ pub fn payment_providers(c: &mut Conn) -> Result<Vec<String>, StoreError> {
         .load(c)?)
 }
 
-#[derive(diesel::QueryableByName)]
-struct CurrencySums {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    currency: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    first: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    second: i64,
-}
-
-/// `SELECT {select} FROM receipts r JOIN users u ... {join} WHERE <f> GROUP BY r.currency` with
-/// `f`'s conditions as bound parameters (`$1`, `$2`, ... in order, which SQLite reads as named
-/// parameters numbered by first appearance), and receipts from id `min_id` on.
-fn sums(
-    c: &mut Conn,
-    select: &str,
-    join: &str,
-    f: &crate::models::ReceiptFilter,
-    min_id: Option<i64>,
-) -> Result<Vec<CurrencySums>, StoreError> {
-    use diesel::sql_types::{BigInt, Text};
-    type Backend = <Conn as diesel::Connection>::Backend;
-    let mut n = 0;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    let mut sql = format!("SELECT r.currency AS currency, {select} FROM receipts r JOIN users u ON u.id = r.user_id {join} WHERE 1 = 1");
-    let mut q = diesel::sql_query("").into_boxed::<Backend>();
-    // Each condition's text first (its placeholders numbered in order), then its binds.
-    let mut texts: Vec<String> = Vec::new();
-    if f.status.is_some() {
-        texts.push(format!(" AND r.status = {}", next()));
-    }
-    if f.username.is_some() {
-        texts.push(format!(" AND u.username = {}", next()));
-    }
-    if f.since.is_some() {
-        texts.push(format!(" AND r.created_at >= {}", next()));
-    }
-    if f.until.is_some() {
-        texts.push(format!(" AND r.created_at < {}", next()));
-    }
-    let search_id = f
-        .search
-        .as_deref()
-        .and_then(|t| t.trim_start_matches('#').parse::<i64>().ok());
-    if f.search.is_some() {
-        let like = next();
-        match search_id {
-            Some(_) => texts.push(format!(
-                " AND (u.username LIKE {like} ESCAPE '\\' OR r.id = {})",
-                next()
-            )),
-            None => texts.push(format!(" AND u.username LIKE {like} ESCAPE '\\'")),
-        }
-    }
-    if f.provider.is_some() {
-        texts.push(format!(
-            " AND r.id IN (SELECT receipt_id FROM payments WHERE provider = {})",
-            next()
-        ));
-    }
-    if min_id.is_some() {
-        texts.push(format!(" AND r.id >= {}", next()));
-    }
-    sql.push_str(&texts.concat());
-    sql.push_str(" GROUP BY r.currency ORDER BY r.currency");
-    q = q.sql(sql);
-    if let Some(s) = &f.status {
-        q = q.bind::<Text, _>(s.clone());
-    }
-    if let Some(u) = &f.username {
-        q = q.bind::<Text, _>(u.clone());
-    }
-    if let Some(s) = f.since {
-        q = q.bind::<BigInt, _>(s);
-    }
-    if let Some(u) = f.until {
-        q = q.bind::<BigInt, _>(u);
-    }
-    if let Some(text) = &f.search {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        q = q.bind::<Text, _>(format!("%{escaped}%"));
-        if let Some(id) = search_id {
-            q = q.bind::<BigInt, _>(id);
-        }
-    }
-    if let Some(p) = &f.provider {
-        q = q.bind::<Text, _>(p.clone());
-    }
-    if let Some(id) = min_id {
-        q = q.bind::<BigInt, _>(id);
-    }
-    Ok(q.load(c)?)
-}
-
-/// Per currency, over the receipts matching `f` (from id `min_id` on): `(currency, receipts,
-/// billed, received, refunded)` in minor units, summed by the database (checked: SQLite's SUM
-/// fails on overflow, PostgreSQL's cast to BIGINT does), never by loading the rows.
+/// Per currency, over the receipts matching `f`: how many, and what they billed, received and had
+/// refunded, in minor units, counted and summed by the database (checked: SQLite's SUM fails on
+/// overflow, PostgreSQL's cast to BIGINT does), never by loading the rows. The same filter as
+/// the list's ([`matching`]), as a subquery.
 pub fn totals(
     c: &mut Conn,
     f: &crate::models::ReceiptFilter,
-    min_id: Option<i64>,
 ) -> Result<Vec<crate::models::CurrencyTotal>, StoreError> {
-    let billed = sums(
-        c,
-        "CAST(SUM(r.total_minor) AS BIGINT) AS first, CAST(COUNT(*) AS BIGINT) AS second",
-        "",
-        f,
-        min_id,
-    )?;
-    let paid = sums(
-        c,
-        "CAST(SUM(p.amount_minor) AS BIGINT) AS first, CAST(SUM(p.refunded_minor) AS BIGINT) AS second",
-        "JOIN payments p ON p.receipt_id = r.id AND p.status IN ('succeeded', 'refunded')",
-        f,
-        min_id,
-    )?;
-    Ok(billed
+    use crate::schema::payments;
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let billed: Vec<(String, i64, i64)> = receipts::table
+        .filter(receipts::id.eq_any(filtered(f).select(receipts::id)))
+        .group_by(receipts::currency)
+        .select((
+            receipts::currency,
+            sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(receipts.total_minor) AS BIGINT)"),
+        ))
+        .load(c)?;
+    let paid: Vec<(String, i64, i64)> = payments::table
+        .filter(payments::status.eq_any(["succeeded", "refunded"]))
+        .filter(payments::receipt_id.eq_any(filtered(f).select(receipts::id)))
+        .group_by(payments::currency)
+        .select((
+            payments::currency,
+            sql::<BigInt>("CAST(SUM(payments.amount_minor) AS BIGINT)"),
+            sql::<BigInt>("CAST(SUM(payments.refunded_minor) AS BIGINT)"),
+        ))
+        .load(c)?;
+    let mut out: Vec<crate::models::CurrencyTotal> = billed
         .into_iter()
-        .map(|b| {
-            let (received, refunded) = paid
+        .map(|(currency, receipts, billed_minor)| {
+            let (received_minor, refunded_minor) = paid
                 .iter()
-                .find(|p| p.currency == b.currency)
-                .map_or((0, 0), |p| (p.first, p.second));
+                .find(|p| p.0 == currency)
+                .map_or((0, 0), |p| (p.1, p.2));
             crate::models::CurrencyTotal {
-                currency: b.currency,
-                receipts: b.second,
-                billed_minor: b.first,
-                received_minor: received,
-                refunded_minor: refunded,
+                currency,
+                receipts,
+                billed_minor,
+                received_minor,
+                refunded_minor,
             }
         })
-        .collect())
+        .collect();
+    out.sort_by(|a, b| a.currency.cmp(&b.currency));
+    Ok(out)
 }

@@ -4,13 +4,15 @@ use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use payments_app::audit;
 use payments_app::format::format_time_seconds;
-use payments_store::{AuditQuery, ReceiptCursor};
+use payments_store::AuditQuery;
 use serde::{Deserialize, Serialize};
 
 use super::require_admin;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::routes::filters::{text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE};
+use crate::routes::filters::{
+    id_cursor, id_direction, keyset_page, text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE,
+};
 use crate::routes::page::{html, page_context};
 use crate::state::AppState;
 
@@ -27,32 +29,6 @@ pub struct AuditParams {
     from: Option<String>,
     to: Option<String>,
     q: Option<String>,
-}
-
-/// Where the page starts, from `before` / `after` (entry ids); a value that is not one is named
-/// in `problems` and the page starts with the newest.
-fn position(q: &AuditParams, problems: &mut Vec<String>) -> ReceiptCursor {
-    let read = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    let id = |v: String, problems: &mut Vec<String>| match v.parse::<i64>() {
-        Ok(n) if n > 0 => Some(n),
-        _ => {
-            problems.push(format!(
-                "{:?} is not a position in the log; showing the newest entries",
-                payments_app::logsafe::bounded(&v)
-            ));
-            None
-        }
-    };
-    match (read(&q.before), read(&q.after)) {
-        (Some(b), _) => id(b, problems).map_or(ReceiptCursor::Newest, ReceiptCursor::Before),
-        (None, Some(a)) => id(a, problems).map_or(ReceiptCursor::Newest, ReceiptCursor::After),
-        (None, None) => ReceiptCursor::Newest,
-    }
 }
 
 #[derive(Serialize)]
@@ -75,7 +51,12 @@ pub async fn admin_audit(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let mut problems = Vec::new();
-    let cursor = position(&q, &mut problems);
+    let cursor = id_cursor(
+        q.before.as_deref(),
+        q.after.as_deref(),
+        "is not a position in the log; showing the newest entries",
+        &mut problems,
+    );
     let action =
         q.action
             .as_deref()
@@ -120,24 +101,10 @@ pub async fn admin_audit(
         text: text.clone(),
     };
     // One page (one more to know whether there is another); no count of the whole log.
-    let (mut rows, floor) = state
+    let (rows, floor) = state
         .db(move |s| s.audit_page(&query, &more, cursor, PAGE_SIZE + 1))
         .await?;
-    let extra = rows.len() as i64 > PAGE_SIZE;
-    if extra {
-        match cursor {
-            // Fetched upwards and turned newest first: the extra one is the newest.
-            ReceiptCursor::After(_) => {
-                rows.remove(0);
-            }
-            _ => rows.truncate(PAGE_SIZE as usize),
-        }
-    }
-    let (has_newer, has_older) = match cursor {
-        ReceiptCursor::Newest => (false, extra),
-        ReceiptCursor::Before(_) => (true, extra),
-        ReceiptCursor::After(_) => (extra, true),
-    };
+    let (rows, has_newer, has_older) = keyset_page(rows, PAGE_SIZE, id_direction(cursor));
     let link = |key: &str, id: i64| {
         let mut params = form_urlencoded::Serializer::new(String::new());
         params.append_pair(key, &id.to_string());

@@ -3,13 +3,14 @@
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use payments_app::receipts::export;
-use payments_store::ReceiptCursor;
 use serde::Deserialize;
 
 use super::require_admin;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::routes::filters::{text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE};
+use crate::routes::filters::{
+    id_cursor, id_direction, keyset_page, text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE,
+};
 use crate::routes::page::{html, page_context};
 use crate::routes::views::{views, ReceiptView};
 use crate::state::AppState;
@@ -39,32 +40,6 @@ fn provider_names(state: &AppState) -> Vec<String> {
         .all()
         .map(|p| p.provider.name().to_string())
         .collect()
-}
-
-/// Where the list starts, from `before` / `after` (receipt numbers); a value that is not one is
-/// named in `problems` and the list starts with the newest.
-fn receipt_cursor(q: &ReceiptParams, problems: &mut Vec<String>) -> ReceiptCursor {
-    let read = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    let number = |v: String, problems: &mut Vec<String>| match v.trim_start_matches('#').parse::<i64>() {
-        Ok(n) if n > 0 => Some(n),
-        _ => {
-            problems.push(format!(
-                "{:?} is not a receipt number; showing the newest receipts",
-                payments_app::logsafe::bounded(&v)
-            ));
-            None
-        }
-    };
-    match (read(&q.before), read(&q.after)) {
-        (Some(b), _) => number(b, problems).map_or(ReceiptCursor::Newest, ReceiptCursor::Before),
-        (None, Some(a)) => number(a, problems).map_or(ReceiptCursor::Newest, ReceiptCursor::After),
-        (None, None) => ReceiptCursor::Newest,
-    }
 }
 
 /// The filter of the list's query, with what was wrong in it noted in `problems`.
@@ -160,33 +135,19 @@ pub async fn admin_receipts(
     require_admin(&user)?;
     let mut problems = Vec::new();
     let (filter, range) = receipt_filter_and_range(&state, &q, &mut problems)?;
-    let cursor = receipt_cursor(&q, &mut problems);
+    let cursor = id_cursor(
+        q.before.as_deref(),
+        q.after.as_deref(),
+        "is not a receipt number; showing the newest receipts",
+        &mut problems,
+    );
     // One page (one more to know whether there is another), and the count and money of the
     // whole filtered set counted and summed by the database: no row beyond the page is loaded.
     let (f, g) = (filter.clone(), filter.clone());
-    let (mut shown, sums) = state
-        .db(move |s| {
-            Ok((
-                s.receipts_page(&f, cursor, PAGE_SIZE + 1)?,
-                s.receipt_totals(&g, None)?,
-            ))
-        })
+    let (shown, sums) = state
+        .db(move |s| Ok((s.receipts_page(&f, cursor, PAGE_SIZE + 1)?, s.receipt_totals(&g)?)))
         .await?;
-    let more = shown.len() as i64 > PAGE_SIZE;
-    if more {
-        match cursor {
-            // Fetched upwards and turned newest first: the extra one is the newest.
-            ReceiptCursor::After(_) => {
-                shown.remove(0);
-            }
-            _ => shown.truncate(PAGE_SIZE as usize),
-        }
-    }
-    let (has_newer, has_older) = match cursor {
-        ReceiptCursor::Newest => (false, more),
-        ReceiptCursor::Before(_) => (true, more),
-        ReceiptCursor::After(_) => (more, true),
-    };
+    let (shown, has_newer, has_older) = keyset_page(shown, PAGE_SIZE, id_direction(cursor));
     let count: i64 = sums.iter().map(|s| s.receipts).sum();
     let base = receipt_filter_params(&filter, &range).finish();
     let mut ctx = page_context(&state, &session, Some(&user))?;

@@ -44,12 +44,8 @@ pub async fn start(
     if receipt.status()? != ReceiptStatus::Unpaid {
         return Err(AppError::Conflict(format!("receipt {id} is {}", receipt.status)));
     }
-    let owner_id = receipt.user_id;
-    let owner = state
-        .db(move |s| s.user_by_id(owner_id))
-        .await?
-        .map(|u| u.username)
-        .unwrap_or_default();
+    // Only the owner gets here.
+    let owner = user.0.username.clone();
     // The provider the payer chose ("Pay with ..."); with one offered, that one.
     let offers = crate::routes::portal::receipt::offers_for(&state, &receipt)?;
     let offered: Vec<&str> = offers

@@ -14,14 +14,7 @@ use crate::state::AppState;
 pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let enabled = state.app.providers().enabled();
     if enabled.len() != 1 {
-        let urls: Vec<String> = enabled
-            .iter()
-            .map(|p| {
-                state
-                    .config
-                    .url(&format!("/payments/webhook/{}", p.provider.name()))
-            })
-            .collect();
+        let urls = webhook_urls(&state, enabled.iter());
         return HttpResponse::NotFound().json(serde_json::json!({
             "result": "not_found",
             "message": format!(
@@ -44,16 +37,7 @@ pub async fn receive_for(
 ) -> HttpResponse {
     let name = path.into_inner();
     let Some(provider) = state.app.providers().get(&name).map(|p| p.provider.clone()) else {
-        let known: Vec<String> = state
-            .app
-            .providers()
-            .all()
-            .map(|p| {
-                state
-                    .config
-                    .url(&format!("/payments/webhook/{}", p.provider.name()))
-            })
-            .collect();
+        let known = webhook_urls(&state, state.app.providers().all());
         return HttpResponse::NotFound().json(serde_json::json!({
             "result": "not_found",
             "message": format!(
@@ -64,6 +48,20 @@ pub async fn receive_for(
         }));
     };
     deliver(&state, provider, &req, body).await
+}
+
+/// Each provider's own webhook URL.
+fn webhook_urls<'a>(
+    state: &AppState,
+    providers: impl Iterator<Item = &'a payments_app::ActiveProvider>,
+) -> Vec<String> {
+    providers
+        .map(|p| {
+            state
+                .config
+                .url(&format!("/payments/webhook/{}", p.provider.name()))
+        })
+        .collect()
 }
 
 async fn deliver(

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use payments_store::UsageCursor;
 
-use super::filters::{payment_reference, DateRange, PAGE_SIZE};
+use super::filters::{keyset_page, payment_reference, DateRange, Direction, PAGE_SIZE};
 use super::page::{html, page_context, see_other};
 use super::views::{views, ReceiptView, UsageView};
 use crate::auth::{CsrfForm, CurrentUser};
@@ -46,28 +46,22 @@ fn cursor(q: &MeQuery, problems: &mut Vec<String>) -> UsageCursor {
         let (e, id) = v.split_once('.')?;
         Some((e.parse().ok()?, id.parse().ok()?))
     };
-    let text = |v: Option<&String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    match (text(q.after.as_ref()), text(q.before.as_ref())) {
-        (Some(a), _) => parse(&a)
-            .map(|(e, id)| UsageCursor::After(e, id))
-            .unwrap_or_else(|| {
-                problems.push(format!(
-                    "{:?} is not a position in this list; showing its beginning",
-                    payments_app::logsafe::bounded(&a)
-                ));
-                UsageCursor::First
-            }),
-        (None, Some(b)) => parse(&b)
-            .map(|(e, id)| UsageCursor::Before(e, id))
-            .unwrap_or_else(|| {
-                problems.push(format!(
-                    "{:?} is not a position in this list; showing its beginning",
-                    payments_app::logsafe::bounded(&b)
-                ));
-                UsageCursor::First
-            }),
-        (None, None) => UsageCursor::First,
+    fn given(v: Option<&String>) -> Option<&str> {
+        v.map(|s| s.trim()).filter(|s| !s.is_empty())
     }
+    let (text, at): (&str, fn(i64, i64) -> UsageCursor) =
+        match (given(q.after.as_ref()), given(q.before.as_ref())) {
+            (Some(a), _) => (a, UsageCursor::After),
+            (None, Some(b)) => (b, UsageCursor::Before),
+            (None, None) => return UsageCursor::First,
+        };
+    parse(text).map(|(e, id)| at(e, id)).unwrap_or_else(|| {
+        problems.push(format!(
+            "{:?} is not a position in this list; showing its beginning",
+            payments_app::logsafe::bounded(text)
+        ));
+        UsageCursor::First
+    })
 }
 
 pub async fn me(
@@ -96,7 +90,7 @@ async fn render_me(
     let (since, until) = (range.start, range.end);
     // One page of the unbilled records (one more to know whether there is another), their count
     // and total, the newest billed records and receipts: bounded reads, whatever the history.
-    let (mut shown, totals, billed, (receipts, receipt_count), cancelled) = state
+    let (shown, totals, billed, (receipts, receipt_count), cancelled) = state
         .db(move |s| {
             // Only the user's own payment, and only while its receipt is still unpaid.
             let cancelled = match cancelled {
@@ -118,21 +112,12 @@ async fn render_me(
             ))
         })
         .await?;
-    let more = shown.len() as i64 > PAGE_SIZE;
-    if more {
-        match at {
-            // Fetched backwards: the extra one is the earliest.
-            UsageCursor::Before(..) => {
-                shown.remove(0);
-            }
-            _ => shown.truncate(PAGE_SIZE as usize),
-        }
-    }
-    let (has_earlier, has_later) = match at {
-        UsageCursor::First => (false, more),
-        UsageCursor::After(..) => (true, more),
-        UsageCursor::Before(..) => (more, true),
+    let direction = match at {
+        UsageCursor::First => Direction::Start,
+        UsageCursor::After(..) => Direction::Onwards,
+        UsageCursor::Before(..) => Direction::Back,
     };
+    let (shown, has_earlier, has_later) = keyset_page(shown, PAGE_SIZE, direction);
     let count: i64 = totals.iter().map(|(_, _, n)| n).sum();
     let unbilled_total: Vec<String> = totals
         .iter()
