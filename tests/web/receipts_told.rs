@@ -446,7 +446,7 @@ async fn the_audit_log_pages_by_position_and_says_where_its_text_search_looked()
     assert_eq!(subjects(&back), subjects(&newest));
     let searched = root.get_text("/admin/audit?q=member07").await;
     assert!(
-        searched.contains("The text is searched in the newest 100000 entries"),
+        searched.contains("The text is searched in the newest 20000 entries"),
         "{searched}"
     );
     assert_eq!(subjects(&searched).len(), 1, "{searched}");
@@ -525,4 +525,65 @@ async fn a_long_receipt_shows_its_lines_a_page_at_a_time_and_its_pdf_all_of_them
         body.contains("job-01199") && body.contains("job-00000"),
         "the PDF has every line"
     );
+}
+
+/// All receipts counts and totals any number of receipts by user, status and dates from the kept
+/// sums; a provider or search filter over more than it adds up on a page says so instead.
+#[actix_web::test]
+async fn all_receipts_totals_come_from_kept_sums_and_a_wide_provider_filter_says_it_is_not_added_up() {
+    let server = TestServer::start().await;
+    server.add_user("alice", Role::User);
+    server.add_user("root", Role::Admin);
+    let alice = server.store().user_by_username("alice").unwrap().unwrap().id;
+    let n = payments_store::RECEIPT_TOTALS_BOUND + 1;
+    // Receipts and their succeeded payments written in bulk (the triggers keep the sums).
+    server
+        .store()
+        .execute_sql_for_tests(&format!(
+            "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < {n}) \
+             INSERT INTO receipts (user_id, currency, total_minor, status, created_at, paid_at) \
+             SELECT {alice}, 'THB', 100, 'paid', 1764547200 + x, 1764547200 + x FROM s; \
+             INSERT INTO payments (public_id, receipt_id, provider, external_id, idempotency_key, amount_minor, \
+             currency, status, created_at, updated_at, refunded_minor, second_payment) \
+             SELECT 'pay_' || id, id, 'dummy', 'ext_' || id, 'idem_' || id, 100, 'THB', 'succeeded', created_at, \
+             created_at, 0, FALSE FROM receipts"
+        ))
+        .unwrap();
+    let root = Browser::login(&server, "root").await;
+    let all = root.get_text("/admin/receipts").await;
+    assert!(all.contains(&format!("{n} receipts.")), "{all}");
+    let digits = n.to_string();
+    let grouped: Vec<String> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let received = format!(
+        "<td data-label=\"Received\" class=\"num received\">THB {}.00",
+        grouped.join(",")
+    );
+    assert!(all.contains(&received), "received in full: {all}");
+    let dated = root
+        .get_text("/admin/receipts?from=2025-12-01&to=2025-12-01&status=paid")
+        .await;
+    assert!(dated.contains(&format!("{n} receipts match.")), "{dated}");
+    for wide in ["/admin/receipts?provider=dummy", "/admin/receipts?q=alice"] {
+        let page = root.get_text(wide).await;
+        assert!(
+            page.contains(&format!(
+                "More than {} receipts match this provider or search",
+                payments_store::RECEIPT_TOTALS_BOUND
+            )),
+            "{wide}: {page}"
+        );
+        assert!(!page.contains("id=\"totals\""), "{wide}: no partial totals");
+    }
+    // One receipt fewer than the bound is added up.
+    server
+        .store()
+        .execute_sql_for_tests("DELETE FROM payments WHERE id = (SELECT MIN(id) FROM payments)")
+        .unwrap();
+    let narrow = root.get_text("/admin/receipts?provider=dummy").await;
+    assert!(narrow.contains(&format!("{} receipts match.", n - 1)), "{narrow}");
 }

@@ -55,7 +55,8 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
     let sessions = crate::sessions::DbSessionStore::new(state.store().clone());
     let data = web::Data::new(state);
     // Every 10 s: counted webhook refusals are audited once their minute is over, the login
-    // limiters forget idle keys; every minute, ended sessions are deleted.
+    // limiters forget idle keys, the receipts' pending sums are folded; every minute, ended
+    // sessions are deleted.
     let flusher = data.clone();
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(10));
@@ -63,6 +64,10 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
             tick.tick().await;
             payments_app::webhook::flush_refusals(&flusher.app).await;
             flusher.login_guard.tidy();
+            // PostgreSQL: the receipts' sums take in what the triggers left pending.
+            if let Err(e) = flusher.db(|s| s.fold_receipt_sums()).await {
+                tracing::warn!(error = %e, "could not fold the receipts' pending sums");
+            }
             if round % 6 != 0 {
                 continue;
             }

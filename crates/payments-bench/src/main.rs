@@ -4,6 +4,7 @@ mod import;
 #[cfg(feature = "postgres")]
 mod outage;
 mod portal;
+mod seed;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,8 +14,7 @@ use clap::{Parser, ValueEnum};
 use payments_core::signature::StripeStyleScheme;
 use payments_core::{unix_now, Currency, EventKind, Money};
 use payments_store::{
-    AuditQuery, Durability, EventOutcome, FinalizeOutcome, NewUsage, PoolOptions, ReceiptStatus, Role, Store,
-    VerifiedEvent,
+    AuditQuery, Durability, NewUsage, PoolOptions, ReceiptStatus, Role, Store, VerifiedEvent,
 };
 
 const SECRET_KEY: &str = "sk_test_bench_local_only_0123456789";
@@ -49,7 +49,7 @@ struct Args {
     /// Paid payments already in the database before the run (to see how the cost grows).
     #[arg(long, default_value_t = 0)]
     prefill: usize,
-    /// Bare finalize transactions, one commit each, to measure the backend's raw ceiling in the
+    /// Bare commits (a single-row update per transaction), to measure the backend's raw ceiling in the
     /// same run (0: skip). Default: min(deliveries, 2000).
     #[arg(long)]
     raw: Option<usize>,
@@ -99,14 +99,24 @@ struct Args {
     /// (21 users), timed, with the import process's peak memory.
     #[arg(long)]
     import_rows: Option<usize>,
-    /// Instead of the throughput run: My Usage for a payer with 1,000 records and for one
-    /// with this many (twelve months, eleven billed), each page's median time and the ratio.
+    /// Instead of the throughput run: every page of the portal on a database with 1,000 usage
+    /// records, receipts and audit entries and on one with `--usage-rows`, `--receipts` and
+    /// `--audit-entries` (seeded in bulk), each page's median time and the ratio.
     #[arg(long)]
-    portal_rows: Option<usize>,
-    /// Instead of the throughput run: All receipts and its CSV on a database of 1,000 receipts
-    /// and on one of this many, each page's median time and the ratio.
+    portal: bool,
+    /// With `--portal`: usage records in the large database (a tenth of them one payer's).
+    #[arg(long, default_value_t = 1_000_000)]
+    usage_rows: usize,
+    /// With `--portal`: receipts in the large database.
+    #[arg(long, default_value_t = 1_000_000)]
+    receipts: usize,
+    /// With `--portal`: audit entries in the large database.
+    #[arg(long, default_value_t = 10_000_000)]
+    audit_entries: usize,
+    /// With `--portal`: keep the scratch databases and print where they are (to look into a
+    /// query plan), instead of deleting them.
     #[arg(long)]
-    portal_receipts: Option<usize>,
+    keep_databases: bool,
 }
 
 type Failure = String;
@@ -132,11 +142,15 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     // Before any seeding: a missing server binary is said at once.
     let server = server_binary(args)?;
-    if let Some(n) = args.portal_receipts {
-        return portal::run_receipts(args, &server, n.max(1_000));
-    }
-    if let Some(rows) = args.portal_rows {
-        return portal::run(args, &server, rows.max(1_000));
+    if args.portal {
+        let usage = args.usage_rows.max(2_000);
+        let sizes = seed::Sizes {
+            usage: usage - usage / 10,
+            payer_usage: usage / 10,
+            receipts: args.receipts.max(1_000),
+            audit: args.audit_entries.max(1_000),
+        };
+        return portal::run(args, &server, sizes);
     }
     if let Some(rows) = args.import_rows {
         return import::run(args, &server, rows.max(1));
@@ -293,7 +307,7 @@ struct Scenario {
     scratch: Scratch,
     durability: Durability,
     prefill: usize,
-    /// Payments finalized in it so far (history, raw ceilings, earlier rounds).
+    /// Payments finalized in it so far (history, earlier rounds).
     finalized: usize,
     rounds: Vec<RunResult>,
 }
@@ -514,36 +528,30 @@ fn prefill_paid(store: &Store, checkouts: &[Checkout]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The raw ceiling: bare finalize transactions (verified event in, one commit each) on
-/// `threads` threads, straight on the store. Returns transactions per second.
+/// The raw ceiling: bare commits (one single-row update of a receipt per transaction, same
+/// database and durability as the server's writers) on `threads` threads, each holding one
+/// connection, straight on the store: the physical limit of the disk and the database server.
+/// Returns transactions per second.
 fn raw_ceiling(store: &Store, checkouts: &[Checkout], threads: usize) -> Result<u64, Failure> {
-    let amount = thb(RECEIPT_MINOR)?;
-    let next = AtomicUsize::new(0);
+    let ids: Vec<i64> = checkouts.iter().map(|(receipt, _, _)| *receipt).collect();
+    let per_thread = ids.len().div_ceil(threads.max(1)).max(1);
     let failures = AtomicUsize::new(0);
     let start = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((_, payment_ref, session)) = checkouts.get(i) else {
-                    break;
-                };
-                let event = paid_event("raw", payment_ref, session, amount);
-                if !matches!(
-                    store.handle_verified_event(&event),
-                    Ok(EventOutcome::Finalize(FinalizeOutcome::Finalized { .. }))
-                ) {
+        for part in ids.chunks(per_thread) {
+            let failures = &failures;
+            s.spawn(move || {
+                if store.bare_commits_for_bench(part).is_err() {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
     });
     let elapsed = start.elapsed();
-    let failed = failures.load(Ordering::Relaxed);
-    if failed > 0 {
-        return Err(format!("{failed} raw finalize transactions did not finalize"));
+    if failures.load(Ordering::Relaxed) > 0 {
+        return Err("a bare commit failed".into());
     }
-    Ok(per_second(checkouts.len() as u64, elapsed))
+    Ok(per_second(ids.len() as u64, elapsed))
 }
 
 /// The order deliveries are sent in: every event once, and `duplicates` percent of them again,
@@ -988,7 +996,7 @@ fn measure_round(
         seed_start.elapsed().as_millis()
     );
 
-    // The raw ceiling of this backend and durability, in the same run: one commit per finalize.
+    // The raw ceiling of this backend and durability, in the same run: bare commits.
     let raw_per_sec = if raw_n > 0 {
         let options = PoolOptions {
             durability,
@@ -1001,7 +1009,7 @@ fn measure_round(
             Backend::Postgres => 8,
         });
         let per_sec = raw_ceiling(&store, &raw_checkouts, threads)?;
-        println!("raw ceiling: {per_sec} finalize tx/s ({raw_n} transactions, one commit each, {threads} thread(s))");
+        println!("raw ceiling: {per_sec} bare commits/s ({raw_n} single-row updates, one transaction each, {threads} thread(s))");
         Some(per_sec)
     } else {
         None
@@ -1031,7 +1039,7 @@ fn measure_round(
 
     // Every receipt paid, exactly once.
     let (unpaid, finalize_entries) = paid_check(&store, &checkouts)?;
-    sc.finalized += raw_n + n;
+    sc.finalized += n;
     let expected_finalize = i64::try_from(sc.finalized).unwrap_or(i64::MAX);
     let expected_dups = (order.len() - n) as u64;
     let verified = unpaid == 0
@@ -1072,7 +1080,7 @@ fn measure_round(
     );
     if let Some(raw) = raw_per_sec {
         println!(
-            "server vs raw one-commit-per-transaction ceiling: {per_sec} / {raw} = {}",
+            "server vs raw bare-commit ceiling: {per_sec} / {raw} = {}",
             ratio(per_sec, raw)
         );
     }

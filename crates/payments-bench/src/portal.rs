@@ -1,31 +1,26 @@
-//! `--portal-rows N`: My Usage for a payer with a small history (1,000 records) and for one with
-//! N records, in the same database, through the real server: each page's median time over
-//! several requests, and the ratio. Each user's history spans twelve months; the first eleven
-//! are billed (one receipt a month, made through the store), the last month is unbilled.
+//! `--portal`: every page of the portal on a database with 1,000 usage records, receipts and
+//! audit entries and on one with a centre's history (by default 1,000,000 usage records, 100,000
+//! of them one payer's, 1,000,000 receipts and 10,000,000 audit entries), seeded in bulk (see
+//! [`super::seed`]), measured through the real server in the same run: each page's median over
+//! several requests, and the ratio.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use payments_store::{Durability, NewUsage, PoolOptions, Store};
+use payments_store::{Durability, PoolOptions, Store};
 
-use super::{ms, thb, Args, Failure, Scratch, ServerProcess};
+use super::seed::{self, Sizes, MONTH, START};
+use super::{ms, Args, Failure, Scratch, ServerProcess};
 
 const PASSWORD: &str = "bench-password-of-some-length-42";
 const SMALL: usize = 1_000;
 const REQUESTS: usize = 15;
-/// 2025-12-01 00:00 UTC: twelve months of 30 days from here.
-const START: i64 = 1_764_547_200;
-const MONTH: i64 = 30 * 86_400;
 
 fn err(e: impl std::fmt::Display) -> Failure {
     e.to_string()
 }
 
-/// Creates `name` through the server binary (`web user add --password-stdin`).
-fn add_user(binary: &std::path::Path, url: &str, dir: &std::path::Path, name: &str) -> Result<(), Failure> {
-    add_account(binary, url, dir, name, false)
-}
-
+/// Creates an account through the server binary (`web user add --password-stdin`).
 fn add_account(
     binary: &std::path::Path,
     url: &str,
@@ -58,33 +53,6 @@ fn add_account(
             "web user add {name}: {}",
             String::from_utf8_lossy(&out.stderr)
         ));
-    }
-    Ok(())
-}
-
-/// `rows` records for `user` over twelve months; the first eleven months billed, a receipt each.
-fn history(store: &Store, user: &str, rows: usize) -> Result<(), Failure> {
-    let cost = thb(100)?;
-    let owner = store.user_by_username(user).map_err(err)?.ok_or("no such user")?;
-    for start in (0..rows).step_by(50_000) {
-        let chunk: Vec<NewUsage> = (start..rows.min(start + 50_000))
-            .map(|i| NewUsage {
-                username: user.into(),
-                job_id: format!("{user}-job-{i:08}"),
-                description: "bench job".into(),
-                cpu_core_seconds: 360,
-                gpu_seconds: 0,
-                ended_at: START + (i as i64 * 12 * MONTH) / rows as i64,
-                cost,
-            })
-            .collect();
-        store.import_usage(&chunk, "bench").map_err(err)?;
-    }
-    for month in 0..11 {
-        let since = START + month * MONTH;
-        store
-            .create_receipt_for_unbilled(owner.id, Some(since), Some(since + MONTH), "bench")
-            .map_err(err)?;
     }
     Ok(())
 }
@@ -180,180 +148,172 @@ fn later_link(body: &str) -> Option<String> {
     Some(body[start..end].replace("&#x2F;", "/").replace("&amp;", "&"))
 }
 
-pub(super) fn run(args: &Args, server_binary: &std::path::Path, rows: usize) -> Result<(), Failure> {
-    let scratch = Scratch::create(args)?;
+/// One page measured on both databases.
+struct Figure {
+    label: String,
+    small_us: u64,
+    large_us: u64,
+}
+
+/// The pages measured, each on the database it is given, as `(label, median µs)`: a payer's
+/// My Usage and receipts, an admin's All receipts and audit log, with their filters and the
+/// pages their "older" links lead to; then the complete CSV, timed once.
+async fn measure(base: &str, receipts: (i64, i64)) -> Result<Vec<(String, u64)>, Failure> {
+    let payer = Session::login(base, "payer").await?;
+    let admin = Session::login(base, "root").await?;
+    let day = |t: i64| {
+        let d = time_day(t);
+        format!("{:04}-{:02}-{:02}", d.0, d.1, d.2)
+    };
+    let last_month = START + 11 * MONTH;
+    let mid = START + 6 * MONTH;
+    let mut out = Vec::new();
+    let payer_pages = [
+        ("My Usage", "/me".to_string()),
+        (
+            "My Usage, last month",
+            format!(
+                "/me?from={}&to={}",
+                day(last_month),
+                day(last_month + MONTH - 86_400)
+            ),
+        ),
+        (
+            "payer's receipt (1st page of lines)",
+            format!("/receipts/{}", receipts.0),
+        ),
+    ];
+    for (label, path) in payer_pages {
+        out.push((label.to_string(), payer.median_us(&path).await?));
+    }
+    let (first, _) = payer.get("/me").await?;
+    let later = later_link(&first).ok_or("My Usage has no \"later records\" link")?;
+    out.push(("My Usage, later records".into(), payer.median_us(&later).await?));
+
+    let admin_pages = [
+        ("All receipts", "/admin/receipts".to_string()),
+        (
+            "All receipts, user+status",
+            "/admin/receipts?user=p07&status=unpaid".into(),
+        ),
+        (
+            "All receipts, one month",
+            format!(
+                "/admin/receipts?from={}&to={}",
+                day(mid),
+                day(mid + MONTH - 86_400)
+            ),
+        ),
+        ("All receipts, provider", "/admin/receipts?provider=stripe".into()),
+        ("All receipts, search", "/admin/receipts?q=p13".into()),
+        ("a one-line receipt", format!("/receipts/{}", receipts.1)),
+        ("Audit log", "/admin/audit".into()),
+        ("Audit log, action", "/admin/audit?action=payment.finalize".into()),
+        ("Audit log, actor", "/admin/audit?actor=root".into()),
+        (
+            "Audit log, one day",
+            format!("/admin/audit?from={}&to={}", day(mid), day(mid)),
+        ),
+        (
+            "Audit log, receipt",
+            format!("/admin/audit?receipt={}", receipts.1),
+        ),
+        ("Audit log, text search", "/admin/audit?q=evt_bench_77".into()),
+    ];
+    for (label, path) in admin_pages {
+        out.push((label.to_string(), admin.median_us(&path).await?));
+    }
+    for (label, path) in [
+        ("All receipts, older", "/admin/receipts"),
+        ("Audit log, older", "/admin/audit"),
+    ] {
+        let (page, _) = admin.get(path).await?;
+        let older = later_link(&page).ok_or(format!("{path} has no link to older entries"))?;
+        out.push((label.to_string(), admin.median_us(&older).await?));
+    }
+    let (csv, took) = admin.get("/admin/receipts.csv").await?;
+    out.push((
+        format!("receipts CSV, whole ({} lines)", csv.lines().count()),
+        u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+    ));
+    Ok(out)
+}
+
+/// `--portal`: a database with 1,000 of each (usage records, receipts, audit entries) and one
+/// with `sizes`, seeded in bulk; every page's median on each through the real server, with the
+/// ratio, and each server's peak memory.
+pub(super) fn run(args: &Args, server_binary: &std::path::Path, sizes: Sizes) -> Result<(), Failure> {
     let dir = tempfile::tempdir().map_err(err)?;
-    for user in ["small", "large"] {
-        add_user(server_binary, scratch.url(), dir.path(), user)?;
-    }
-    let seeding = std::time::Instant::now();
-    {
-        let relaxed = PoolOptions {
-            durability: Durability::Relaxed,
-            ..PoolOptions::default()
-        };
-        let store = Store::open(scratch.url(), &relaxed).map_err(err)?;
-        history(&store, "small", SMALL)?;
-        history(&store, "large", rows)?;
-    }
-    println!(
-        "== My Usage: {SMALL} records vs {rows} records of one payer ({:?}, 11 of 12 months billed; seeded in {} ms)",
-        args.backend,
-        seeding.elapsed().as_millis()
-    );
-    let server = ServerProcess::start(server_binary, scratch.url(), Durability::Durable, dir.path())?;
+    let small_sizes = Sizes {
+        usage: SMALL,
+        payer_usage: SMALL,
+        receipts: SMALL,
+        audit: SMALL,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(err)?;
-    let last_month = {
-        let day = |t: i64| {
-            let d = time_day(t);
-            format!("{:04}-{:02}-{:02}", d.0, d.1, d.2)
+    let mut results: Vec<Vec<(String, u64)>> = Vec::new();
+    for s in [small_sizes, sizes] {
+        let scratch = Scratch::create(args)?;
+        add_account(server_binary, scratch.url(), dir.path(), "payer", false)?;
+        add_account(server_binary, scratch.url(), dir.path(), "root", true)?;
+        let seeding = Instant::now();
+        let receipts = {
+            let relaxed = PoolOptions {
+                durability: Durability::Relaxed,
+                ..PoolOptions::default()
+            };
+            let store = Store::open(scratch.url(), &relaxed).map_err(err)?;
+            seed::seed(&store, s)?
         };
-        let since = START + 11 * MONTH;
-        format!("/me?from={}&to={}", day(since), day(since + MONTH - 86_400))
-    };
-    let result: Result<(), Failure> = runtime.block_on(async {
-        let small = Session::login(&server.base, "small").await?;
-        let large = Session::login(&server.base, "large").await?;
-        let mut lines = Vec::new();
-        for (label, path) in [
-            ("first page", "/me".to_string()),
-            ("one-month filter", last_month.clone()),
-        ] {
-            lines.push((
-                label,
-                small.median_us(&path).await?,
-                large.median_us(&path).await?,
-            ));
-        }
-        let (small_first, _) = small.get("/me").await?;
-        let (large_first, _) = large.get("/me").await?;
-        match (later_link(&small_first), later_link(&large_first)) {
-            (Some(s), Some(l)) => lines.push((
-                "later records",
-                small.median_us(&s).await?,
-                large.median_us(&l).await?,
-            )),
-            _ => println!("(no \"later records\" link on the page: this server pages otherwise)"),
-        }
-        for (label, s, l) in lines {
-            println!(
-                "{label:<18} {SMALL} records {:>8} ms   {rows} records {:>8} ms   ratio {}",
-                ms(s),
-                ms(l),
-                super::ratio(l, s)
-            );
-        }
-        Ok(())
-    });
-    server.stop()?;
-    result
-}
-
-/// `n` receipts of one payer (one usage record each, made through the store, relaxed: a
-/// scratch database) and an admin.
-fn receipts_db(
-    args: &Args,
-    binary: &std::path::Path,
-    dir: &std::path::Path,
-    n: usize,
-) -> Result<Scratch, Failure> {
-    let scratch = Scratch::create(args)?;
-    add_account(binary, scratch.url(), dir, "payer", false)?;
-    add_account(binary, scratch.url(), dir, "root", true)?;
-    let relaxed = PoolOptions {
-        durability: Durability::Relaxed,
-        ..PoolOptions::default()
-    };
-    let store = Store::open(scratch.url(), &relaxed).map_err(err)?;
-    let owner = store.user_by_username("payer").map_err(err)?.ok_or("no payer")?;
-    let cost = thb(1_234)?;
-    for start in (0..n).step_by(50_000) {
-        let chunk: Vec<NewUsage> = (start..n.min(start + 50_000))
-            .map(|i| NewUsage {
-                username: "payer".into(),
-                job_id: format!("r-{i:09}"),
-                description: "bench job".into(),
-                cpu_core_seconds: 3_600,
-                gpu_seconds: 0,
-                ended_at: START + i as i64,
-                cost,
-            })
-            .collect();
-        store.import_usage(&chunk, "bench").map_err(err)?;
-    }
-    for i in 0..n {
-        let at = START + i as i64;
-        store
-            .create_receipt_for_unbilled(owner.id, Some(at), Some(at + 1), "bench")
-            .map_err(err)?;
-    }
-    Ok(scratch)
-}
-
-/// `--portal-receipts N`: All receipts and its CSV for an admin, on a database of 1,000
-/// receipts and on one of N: each page's median time, the ratio, and the CSV's size and time.
-pub(super) fn run_receipts(args: &Args, server_binary: &std::path::Path, n: usize) -> Result<(), Failure> {
-    let dir = tempfile::tempdir().map_err(err)?;
-    let seeding = Instant::now();
-    let small = receipts_db(args, server_binary, dir.path(), SMALL)?;
-    let large = receipts_db(args, server_binary, dir.path(), n)?;
-    println!(
-        "== All receipts: {SMALL} receipts vs {n} receipts ({:?}; seeded in {} ms)",
-        args.backend,
-        seeding.elapsed().as_millis()
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(err)?;
-    let mut figures: Vec<Vec<(String, u64)>> = Vec::new();
-    for scratch in [&small, &large] {
+        println!(
+            "seeded {:?}: {} usage records of one payer and {} of twenty others, {} receipts, {} audit entries in {} s",
+            args.backend,
+            s.payer_usage,
+            s.usage,
+            s.receipts,
+            s.audit,
+            seeding.elapsed().as_secs()
+        );
         let server = ServerProcess::start(server_binary, scratch.url(), Durability::Durable, dir.path())?;
-        let got: Result<Vec<(String, u64)>, Failure> = runtime.block_on(async {
-            let admin = Session::login(&server.base, "root").await?;
-            let mut out = Vec::new();
-            out.push((
-                "newest page".to_string(),
-                admin.median_us("/admin/receipts").await?,
-            ));
-            let (first, _) = admin.get("/admin/receipts").await?;
-            if let Some(older) = later_link(&first) {
-                out.push(("older page".to_string(), admin.median_us(&older).await?));
-            }
-            out.push((
-                "user filter".to_string(),
-                admin
-                    .median_us("/admin/receipts?user=payer&status=unpaid")
-                    .await?,
-            ));
-            let (csv, took) = admin.get("/admin/receipts.csv").await?;
-            out.push((
-                format!("CSV ({} lines)", csv.lines().count()),
-                u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            ));
-            Ok(out)
-        });
+        let got = runtime.block_on(measure(&server.base, receipts));
         let report = server.stop()?;
         if let Some(kib) = report.peak_rss_kib {
-            println!(
-                "peak RSS of the server with {} receipts: {} MB",
-                if figures.is_empty() { SMALL } else { n },
-                kib / 1024
-            );
+            println!("peak RSS of the server: {} MB", kib / 1024);
         }
-        figures.push(got?);
+        results.push(got?);
+        if args.keep_databases {
+            println!("kept: {}", scratch.url());
+            std::mem::forget(scratch);
+        }
     }
-    for (s, l) in figures[0].iter().zip(&figures[1]) {
+    println!(
+        "== {:?}: median of {REQUESTS} requests; small: 1,000 records of the payer, 1,000 of others, 1,000 receipts, \
+         1,000 audit entries; large: {} records of the payer, {} of others, {} receipts, {} audit entries",
+        args.backend, sizes.payer_usage, sizes.usage, sizes.receipts, sizes.audit
+    );
+    let figures: Vec<Figure> = results[0]
+        .iter()
+        .zip(&results[1])
+        .map(|(s, l)| Figure {
+            label: if s.0 == l.0 {
+                l.0.clone()
+            } else {
+                format!("{} / {}", s.0, l.0)
+            },
+            small_us: s.1,
+            large_us: l.1,
+        })
+        .collect();
+    for f in &figures {
         println!(
-            "{:<26} {SMALL} receipts {:>9} ms   {n} receipts {:>9} ms   ratio {}   [{}]",
-            s.0,
-            ms(s.1),
-            ms(l.1),
-            super::ratio(l.1, s.1),
-            l.0
+            "{:<48} small {:>9} ms   large {:>9} ms   ratio {}",
+            f.label,
+            ms(f.small_us),
+            ms(f.large_us),
+            super::ratio(f.large_us, f.small_us)
         );
     }
     Ok(())

@@ -28,7 +28,10 @@ pub use models::*;
 
 /// How many of the newest entries the audit log's text search looks through (see
 /// `Store::audit_page`).
-pub const AUDIT_SEARCH_WINDOW: i64 = 100_000;
+pub const AUDIT_SEARCH_WINDOW: i64 = 20_000;
+/// With a provider or search filter, receipt totals are added up over at most this many
+/// receipts (`Store::receipt_totals`).
+pub const RECEIPT_TOTALS_BOUND: i64 = 2_000;
 pub use outcomes::*;
 
 use payments_core::Money;
@@ -586,9 +589,28 @@ impl Store {
     }
 
     /// Per currency, over the receipts matching `filter`: how many, and what they billed,
-    /// received and had refunded, in minor units, counted and summed by the database.
-    pub fn receipt_totals(&self, filter: &ReceiptFilter) -> Result<Vec<CurrencyTotal>, StoreError> {
+    /// received and had refunded, in minor units. Read from the sums kept by the database for
+    /// any filter of user, status and whole days, whatever the number of receipts; with a
+    /// provider or a search, added up when at most [`RECEIPT_TOTALS_BOUND`] receipts match and
+    /// `None` beyond.
+    pub fn receipt_totals(&self, filter: &ReceiptFilter) -> Result<Option<Vec<CurrencyTotal>>, StoreError> {
         read!(self, |c| ops::receipts::totals(c, filter))
+    }
+
+    /// The same totals added up from the receipts themselves, whatever their number (to check
+    /// the kept sums against).
+    pub fn receipt_totals_added_up(&self, filter: &ReceiptFilter) -> Result<Vec<CurrencyTotal>, StoreError> {
+        read!(self, |c| ops::receipts::added_up(c, filter))
+    }
+
+    /// Folds the changes PostgreSQL's triggers left pending into the receipts' sums (every few
+    /// seconds, by the server; the totals are right without it, only slower to add up while
+    /// many changes are pending). A no-op on SQLite. How many sums it changed.
+    pub fn fold_receipt_sums(&self) -> Result<usize, StoreError> {
+        if self.backend() == "sqlite" {
+            return Ok(0);
+        }
+        write_tx!(self, |c| ops::receipts::fold_sums(c))
     }
 
     /// At most `limit` receipts matching `filter` from `cursor`, newest first: keyset paging
@@ -1047,10 +1069,10 @@ impl Store {
         read!(self, |c| ops::audit::list(c, query))
     }
 
-    /// A page of the audit log narrowed by `query` and `more`, newest first, from `cursor`
-    /// (keyset: no offset, no count of the whole log); with a text, the search looks through
-    /// the newest `ops::audit::SEARCH_WINDOW` entries from the range's end and returns the
-    /// lowest id it looked at.
+    /// A page of the audit log narrowed by `query` and `more`, newest first (by time, then id),
+    /// from `cursor` (keyset: no offset, no count of the whole log); with a text, the search
+    /// looks through the newest [`AUDIT_SEARCH_WINDOW`] entries from the range's end (or the
+    /// position) and returns the id of the oldest it looked at (0: the whole log).
     pub fn audit_page(
         &self,
         query: &AuditQuery,

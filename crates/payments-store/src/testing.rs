@@ -127,6 +127,34 @@ impl crate::Store {
         }
         Ok(())
     }
+
+    /// The physical ceiling of commits (the benchmark's yardstick): on one pooled connection
+    /// (same durability as the store's writers), one transaction per id, each a single-row
+    /// update of that receipt (`paid_at`) and a commit, sent as one round trip.
+    pub fn bare_commits_for_bench(&self, receipt_ids: &[i64]) -> Result<(), crate::StoreError> {
+        use diesel::connection::SimpleConnection;
+        let now = payments_core::unix_now();
+        let statement = |begin: &str, id: i64| {
+            format!("{begin}; UPDATE receipts SET paid_at = {now} WHERE id = {id}; COMMIT")
+        };
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            crate::DbPool::Sqlite(pool) => {
+                let mut c = pool.get()?;
+                for &id in receipt_ids {
+                    c.batch_execute(&statement("BEGIN IMMEDIATE", id))?;
+                }
+            }
+            #[cfg(feature = "postgres")]
+            crate::DbPool::Pg(pool) => {
+                let mut c = pool.get()?;
+                for &id in receipt_ids {
+                    c.batch_execute(&statement("BEGIN", id))?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// SQLite's write lock, held by a test until this is dropped (see

@@ -60,3 +60,21 @@ pub(crate) fn insert_usage(
     .load(c)?;
     Ok(written.into_iter().map(|w| (w.user_id, w.job_id)).collect())
 }
+
+/// Moves the pending changes of the receipts' sums into `receipt_sums` (see the migration
+/// `receipt_sums`): taken and deleted in one statement, added up per key, upserted in key order.
+pub(crate) fn fold_receipt_sums(c: &mut Conn) -> Result<usize, crate::StoreError> {
+    use diesel::RunQueryDsl;
+    Ok(diesel::sql_query(
+        "WITH moved AS (DELETE FROM receipt_sums_pending RETURNING *) \
+         INSERT INTO receipt_sums (user_id, day, status, currency, receipt_count, billed_minor, received_minor, refunded_minor) \
+         SELECT user_id, day, status, currency, SUM(receipt_count), SUM(billed_minor), SUM(received_minor), SUM(refunded_minor) \
+         FROM moved GROUP BY user_id, day, status, currency ORDER BY user_id, day, status, currency \
+         ON CONFLICT (user_id, day, status, currency) DO UPDATE SET \
+         receipt_count = receipt_sums.receipt_count + excluded.receipt_count, \
+         billed_minor = receipt_sums.billed_minor + excluded.billed_minor, \
+         received_minor = receipt_sums.received_minor + excluded.received_minor, \
+         refunded_minor = receipt_sums.refunded_minor + excluded.refunded_minor",
+    )
+    .execute(c)?)
+}

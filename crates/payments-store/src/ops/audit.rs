@@ -74,6 +74,17 @@ fn filtered<'a>(
     more: &AuditSearch,
     pattern: Option<&str>,
 ) -> audit_log::BoxedQuery<'a, <Conn as diesel::Connection>::Backend> {
+    let actors = more.actor.as_deref().map(actors_named);
+    filtered_by(q, more, actors, pattern)
+}
+
+/// [`filtered`] with the actor filter's names already chosen.
+fn filtered_by<'a>(
+    q: &AuditQuery,
+    more: &AuditSearch,
+    actors: Option<Vec<String>>,
+    pattern: Option<&str>,
+) -> audit_log::BoxedQuery<'a, <Conn as diesel::Connection>::Backend> {
     let mut query = audit_log::table.into_boxed();
     if let Some(action) = &q.action {
         query = query.filter(audit_log::action.eq(action.clone()));
@@ -81,8 +92,10 @@ fn filtered<'a>(
     if let Some(receipt) = q.receipt_id {
         query = query.filter(audit_log::receipt_id.eq(receipt));
     }
-    if let Some(actor) = &more.actor {
-        query = query.filter(audit_log::actor.eq_any(actors_named(actor)));
+    match actors.as_deref() {
+        None => {}
+        Some([one]) => query = query.filter(audit_log::actor.eq(one.clone())),
+        Some(names) => query = query.filter(audit_log::actor.eq_any(names.to_vec())),
     }
     if let Some(since) = more.since {
         query = query.filter(audit_log::created_at.ge(since));
@@ -107,9 +120,10 @@ fn filtered<'a>(
 /// size, and the page says so).
 pub const SEARCH_WINDOW: i64 = crate::AUDIT_SEARCH_WINDOW;
 
-/// A page of entries matching `q` (action, receipt) and `more`, newest first, from `cursor`
-/// (keyset on the id: no offset, no count of the whole log). Returns the rows and, when a text
-/// was searched, the lowest id the search looked at (older entries were not searched).
+/// A page of entries matching `q` (action, receipt) and `more`, newest first (by time, then id),
+/// from `cursor` (keyset on the entry's position: no offset, no count of the whole log).
+/// Returns the rows and, when a text was searched, the id of the oldest entry the search looked
+/// at (0: the whole log; older entries were not searched).
 pub fn search_page(
     c: &mut Conn,
     q: &AuditQuery,
@@ -118,43 +132,93 @@ pub fn search_page(
     limit: i64,
 ) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
     use crate::models::IdCursor;
+    // Newest first by time, then id: each filter (dates, action, receipt, actor) reads its own
+    // index in that order (see the migration `receipt_sums`), about a page whatever the log.
+    let at = |c: &mut Conn, id: i64| -> Result<Option<i64>, StoreError> {
+        Ok(audit_log::table
+            .filter(audit_log::id.eq(id))
+            .select(audit_log::created_at)
+            .first::<i64>(c)
+            .optional()?)
+    };
+    let position = match cursor {
+        IdCursor::Newest => None,
+        IdCursor::Before(id) | IdCursor::After(id) => at(c, id)?.map(|t| (t, id)),
+    };
     let pattern = more.text.as_deref().map(contains_pattern);
-    let floor = match &pattern {
+    // The search's window: the newest `SEARCH_WINDOW` entries by time up to the end of the
+    // dates (and below the position when paging older), found by counting along the time index.
+    let window: Option<Option<(i64, i64)>> = match &pattern {
         None => None,
         Some(_) => {
-            let mut top = audit_log::table
-                .select(diesel::dsl::max(audit_log::id))
+            let mut w = audit_log::table
+                .select((audit_log::created_at, audit_log::id))
                 .into_boxed();
             if let Some(until) = more.until {
-                top = top.filter(audit_log::created_at.lt(until));
+                w = w.filter(audit_log::created_at.lt(until));
             }
-            if let IdCursor::Before(id) = cursor {
-                top = top.filter(audit_log::id.lt(id));
+            if let (IdCursor::Before(_), Some((t, id))) = (cursor, position) {
+                w = w
+                    .filter(audit_log::created_at.le(t))
+                    .filter(audit_log::created_at.lt(t).or(audit_log::id.lt(id)));
             }
-            top.first::<Option<i64>>(c)?.map(|top| top - SEARCH_WINDOW)
+            Some(
+                w.order((audit_log::created_at.desc(), audit_log::id.desc()))
+                    .offset(SEARCH_WINDOW - 1)
+                    .limit(1)
+                    .first::<(i64, i64)>(c)
+                    .optional()?,
+            )
         }
     };
-    let mut query = filtered(q, more, pattern.as_deref());
-    if let Some(floor) = floor {
-        query = query.filter(audit_log::id.gt(floor));
+    // An actor filter standing for two names keeps only those in the log (one, mostly), so
+    // that it reads one range of `audit_log_actor` in order.
+    let actors = match more.actor.as_deref().map(actors_named) {
+        Some(names) if names.len() > 1 => {
+            let mut present = Vec::new();
+            for name in &names {
+                let found = audit_log::table
+                    .filter(audit_log::actor.eq(name))
+                    .select(audit_log::id)
+                    .first::<i64>(c)
+                    .optional()?;
+                if found.is_some() {
+                    present.push(name.clone());
+                }
+            }
+            Some(if present.is_empty() { names } else { present })
+        }
+        other => other,
+    };
+    let mut query = filtered_by(q, more, actors, pattern.as_deref());
+    if let Some(Some((t, id))) = window {
+        query = query
+            .filter(audit_log::created_at.ge(t))
+            .filter(audit_log::created_at.gt(t).or(audit_log::id.ge(id)));
     }
     let query = query.limit(limit.max(1)).select(AuditRow::as_select());
-    let rows = match cursor {
-        IdCursor::Newest => query.order(audit_log::id.desc()).load(c)?,
-        IdCursor::Before(id) => query
-            .filter(audit_log::id.lt(id))
-            .order(audit_log::id.desc())
-            .load(c)?,
-        IdCursor::After(id) => {
+    let rows = match (cursor, position) {
+        (IdCursor::After(_), Some((t, id))) => {
             let mut rows: Vec<AuditRow> = query
-                .filter(audit_log::id.gt(id))
-                .order(audit_log::id.asc())
+                .filter(audit_log::created_at.ge(t))
+                .filter(audit_log::created_at.gt(t).or(audit_log::id.gt(id)))
+                .order((audit_log::created_at.asc(), audit_log::id.asc()))
                 .load(c)?;
             rows.reverse();
             rows
         }
+        (IdCursor::Before(_), Some((t, id))) => query
+            .filter(audit_log::created_at.le(t))
+            .filter(audit_log::created_at.lt(t).or(audit_log::id.lt(id)))
+            .order((audit_log::created_at.desc(), audit_log::id.desc()))
+            .load(c)?,
+        // An unknown position: the newest.
+        _ => query
+            .order((audit_log::created_at.desc(), audit_log::id.desc()))
+            .load(c)?,
     };
-    Ok((rows, floor))
+    // When a text was searched: the oldest entry searched (0: the whole log was).
+    Ok((rows, window.map(|w| w.map_or(0, |(_, id)| id))))
 }
 
 #[cfg(test)]

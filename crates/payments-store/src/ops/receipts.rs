@@ -124,13 +124,12 @@ fn filtered<'a>(
     }
     if let Some(provider) = &f.provider {
         use crate::schema::payments;
-        q = q.filter(
-            receipts::id.eq_any(
-                payments::table
-                    .filter(payments::provider.eq(provider.clone()))
-                    .select(payments::receipt_id),
-            ),
-        );
+        // Correlated: read newest first, each receipt looked up in `payments_by_provider`.
+        q = q.filter(diesel::dsl::exists(
+            payments::table
+                .filter(payments::provider.eq(provider.clone()))
+                .filter(payments::receipt_id.eq(receipts::id)),
+        ));
     }
     if let Some(text) = &f.search {
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -153,10 +152,35 @@ pub fn matching(
 ) -> Result<Vec<(ReceiptRow, String)>, StoreError> {
     use crate::models::IdCursor;
     let mut q = filtered(f);
+    // Newest first by creation time, then number: each filter has an index in that order (see
+    // the migration `receipt_sums`), so a page reads about its own rows whatever the history.
+    let at = |c: &mut Conn, id: i64| -> Result<i64, StoreError> {
+        Ok(receipts::table
+            .filter(receipts::id.eq(id))
+            .select(receipts::created_at)
+            .first::<i64>(c)
+            .optional()?
+            .unwrap_or(if matches!(cursor, IdCursor::Before(_)) {
+                i64::MAX
+            } else {
+                i64::MIN
+            }))
+    };
     match cursor {
         IdCursor::Newest => {}
-        IdCursor::Before(id) => q = q.filter(receipts::id.lt(id)),
-        IdCursor::After(id) => q = q.filter(receipts::id.gt(id)),
+        IdCursor::Before(id) => {
+            let t = at(c, id)?;
+            // The first bound gives the index range; the second the exact position.
+            q = q
+                .filter(receipts::created_at.le(t))
+                .filter(receipts::created_at.lt(t).or(receipts::id.lt(id)));
+        }
+        IdCursor::After(id) => {
+            let t = at(c, id)?;
+            q = q
+                .filter(receipts::created_at.ge(t))
+                .filter(receipts::created_at.gt(t).or(receipts::id.gt(id)));
+        }
     }
     let q = q
         .limit(limit.max(1))
@@ -164,11 +188,15 @@ pub fn matching(
     Ok(match cursor {
         // Newer ones: the nearest above the position, shown newest first.
         IdCursor::After(_) => {
-            let mut rows: Vec<(ReceiptRow, String)> = q.order(receipts::id.asc()).load(c)?;
+            let mut rows: Vec<(ReceiptRow, String)> = q
+                .order((receipts::created_at.asc(), receipts::id.asc()))
+                .load(c)?;
             rows.reverse();
             rows
         }
-        _ => q.order(receipts::id.desc()).load(c)?,
+        _ => q
+            .order((receipts::created_at.desc(), receipts::id.desc()))
+            .load(c)?,
     })
 }
 
@@ -330,11 +358,110 @@ pub fn payment_providers(c: &mut Conn) -> Result<Vec<String>, StoreError> {
         .load(c)?)
 }
 
-/// Per currency, over the receipts matching `f`: how many, and what they billed, received and had
-/// refunded, in minor units, counted and summed by the database (checked: SQLite's SUM fails on
-/// overflow, PostgreSQL's cast to BIGINT does), never by loading the rows. The same filter as
-/// the list's ([`matching`]), as a subquery.
+/// Per currency, the count and money of the receipts matching `f`: from the sums the triggers
+/// keep (`receipt_sums`, see its migration) when the filter is one of user, status and whole
+/// UTC days, whatever the number of receipts; otherwise (a provider or a search) added up from
+/// the receipts themselves when at most [`crate::RECEIPT_TOTALS_BOUND`] match, and `None` beyond.
 pub fn totals(
+    c: &mut Conn,
+    f: &crate::models::ReceiptFilter,
+) -> Result<Option<Vec<crate::models::CurrencyTotal>>, StoreError> {
+    if let Some(kept) = kept_totals(c, f)? {
+        return Ok(Some(kept));
+    }
+    let beyond: Vec<i64> = filtered(f)
+        .select(receipts::id)
+        .offset(crate::RECEIPT_TOTALS_BOUND)
+        .limit(1)
+        .load(c)?;
+    if !beyond.is_empty() {
+        return Ok(None);
+    }
+    added_up(c, f).map(Some)
+}
+
+#[derive(diesel::QueryableByName)]
+struct KeptSum {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    receipts: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    billed: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    received: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    refunded: i64,
+}
+
+/// The totals from `receipt_sums` (and what is pending for it), when `f` is one they keep.
+fn kept_totals(
+    c: &mut Conn,
+    f: &crate::models::ReceiptFilter,
+) -> Result<Option<Vec<crate::models::CurrencyTotal>>, StoreError> {
+    use diesel::sql_types::{BigInt, Text};
+    const DAY: i64 = 86_400;
+    if f.provider.is_some() || f.search.is_some() {
+        return Ok(None);
+    }
+    let day = |t: Option<i64>, unbounded: i64| match t {
+        None => Some(unbounded),
+        Some(t) if t >= 0 && t % DAY == 0 => Some(t / DAY),
+        Some(_) => None,
+    };
+    let (Some(from), Some(to)) = (day(f.since, 0), day(f.until, i64::MAX / DAY)) else {
+        return Ok(None);
+    };
+    let user = match &f.username {
+        None => 0,
+        Some(name) => match users::table
+            .filter(users::username.eq(name))
+            .select(users::id)
+            .first::<i64>(c)
+            .optional()?
+        {
+            Some(id) => id,
+            None => return Ok(Some(Vec::new())),
+        },
+    };
+    let status = f.status.clone().unwrap_or_default();
+    let rows: Vec<KeptSum> = diesel::sql_query(
+        "SELECT currency, CAST(SUM(receipt_count) AS BIGINT) AS receipts, CAST(SUM(billed_minor) AS BIGINT) AS billed, \
+         CAST(SUM(received_minor) AS BIGINT) AS received, CAST(SUM(refunded_minor) AS BIGINT) AS refunded FROM ( \
+         SELECT currency, receipt_count, billed_minor, received_minor, refunded_minor FROM receipt_sums \
+         WHERE user_id = $1 AND day >= $2 AND day < $3 AND ($4 = '' OR status = $4) \
+         UNION ALL \
+         SELECT currency, receipt_count, billed_minor, received_minor, refunded_minor FROM receipt_sums_pending \
+         WHERE user_id = $1 AND day >= $2 AND day < $3 AND ($4 = '' OR status = $4) \
+         ) AS kept GROUP BY currency HAVING SUM(receipt_count) <> 0 ORDER BY currency",
+    )
+    .bind::<BigInt, _>(user)
+    .bind::<BigInt, _>(from)
+    .bind::<BigInt, _>(to)
+    .bind::<Text, _>(status)
+    .load(c)?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|r| crate::models::CurrencyTotal {
+                currency: r.currency,
+                receipts: r.receipts,
+                billed_minor: r.billed,
+                received_minor: r.received,
+                refunded_minor: r.refunded,
+            })
+            .collect(),
+    ))
+}
+
+/// Moves what PostgreSQL's triggers appended to `receipt_sums_pending` into `receipt_sums`, in
+/// one transaction, in key order (so that two instances folding at once never deadlock); how
+/// many pending changes it moved. SQLite's triggers write the sums directly: nothing to do.
+pub fn fold_sums(c: &mut Conn) -> Result<usize, StoreError> {
+    super::fold_receipt_sums(c)
+}
+
+/// The totals added up from the matching receipts and their payments.
+pub fn added_up(
     c: &mut Conn,
     f: &crate::models::ReceiptFilter,
 ) -> Result<Vec<crate::models::CurrencyTotal>, StoreError> {

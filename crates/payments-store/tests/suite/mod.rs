@@ -1,6 +1,7 @@
 use payments_core::{Currency, EventKind, Money};
 use payments_store::*;
 
+mod receipt_sums;
 mod refund_books;
 mod refunds;
 

@@ -148,7 +148,8 @@ pub async fn admin_receipts(
         .db(move |s| Ok((s.receipts_page(&f, cursor, PAGE_SIZE + 1)?, s.receipt_totals(&g)?)))
         .await?;
     let (shown, has_newer, has_older) = keyset_page(shown, PAGE_SIZE, id_direction(cursor));
-    let count: i64 = sums.iter().map(|s| s.receipts).sum();
+    // `None`: a provider or search filter matching more receipts than are added up on a page.
+    let count: Option<i64> = sums.as_ref().map(|sums| sums.iter().map(|s| s.receipts).sum());
     let base = receipt_filter_params(&filter, &range).finish();
     let mut ctx = page_context(&state, &session, Some(&user))?;
     if let Some(notice) = crate::routes::session::take_login_notice(&session) {
@@ -169,7 +170,11 @@ pub async fn admin_receipts(
         ctx.insert("older_href", &href("before", last.id));
     }
     ctx.insert("count", &count);
-    ctx.insert("totals", &export::money_totals(&sums)?);
+    ctx.insert("totals_bound", &payments_store::RECEIPT_TOTALS_BOUND);
+    ctx.insert(
+        "totals",
+        &export::money_totals(sums.as_deref().unwrap_or_default())?,
+    );
     ctx.insert(
         "csv_href",
         &if base.is_empty() {
