@@ -140,16 +140,20 @@ fn the_import_and_portal_modes_run() {
             ],
         ),
         (
-            vec!["--portal-rows", "3000"],
-            vec!["first page ", "one-month filter ", "later records "],
-        ),
-        (
-            vec!["--portal-receipts", "1000"],
             vec![
-                "newest page ",
-                "older page ",
-                "user filter ",
-                "[CSV (1001 lines)]",
+                "--portal",
+                "--usage-rows",
+                "10000",
+                "--receipts",
+                "2000",
+                "--audit-entries",
+                "5000",
+            ],
+            vec![
+                "My Usage, later records ",
+                "All receipts, older ",
+                "Audit log, text search ",
+                "receipts CSV, whole (1001 lines) / receipts CSV, whole (2001 lines)",
             ],
         ),
     ] {
