@@ -446,7 +446,7 @@ async fn the_audit_log_pages_by_position_and_says_where_its_text_search_looked()
     assert_eq!(subjects(&back), subjects(&newest));
     let searched = root.get_text("/admin/audit?q=member07").await;
     assert!(
-        searched.contains("The text is searched in the newest 20000 entries"),
+        searched.contains("The text is searched in the newest 5000 entries"),
         "{searched}"
     );
     assert_eq!(subjects(&searched).len(), 1, "{searched}");

@@ -28,7 +28,7 @@ pub use models::*;
 
 /// How many of the newest entries the audit log's text search looks through (see
 /// `Store::audit_page`).
-pub const AUDIT_SEARCH_WINDOW: i64 = 20_000;
+pub const AUDIT_SEARCH_WINDOW: i64 = 5_000;
 /// With a provider or search filter, receipt totals are added up over at most this many
 /// receipts (`Store::receipt_totals`).
 pub const RECEIPT_TOTALS_BOUND: i64 = 2_000;
