@@ -3,6 +3,7 @@
 mod import;
 #[cfg(feature = "postgres")]
 mod outage;
+mod pdf;
 mod portal;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -107,6 +108,10 @@ struct Args {
     /// and on one of this many, each page's median time and the ratio.
     #[arg(long)]
     portal_receipts: Option<usize>,
+    /// Instead of the throughput run: a receipt's PDF for a receipt of 1,000 lines and for one
+    /// of this many, each downloaded through the server: time, size and the server's peak RSS.
+    #[arg(long)]
+    pdf_lines: Option<usize>,
 }
 
 type Failure = String;
@@ -132,6 +137,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     // Before any seeding: a missing server binary is said at once.
     let server = server_binary(args)?;
+    if let Some(n) = args.pdf_lines {
+        return pdf::run(args, &server, n.max(1));
+    }
     if let Some(n) = args.portal_receipts {
         return portal::run_receipts(args, &server, n.max(1_000));
     }
