@@ -587,3 +587,103 @@ async fn all_receipts_totals_come_from_kept_sums_and_a_wide_provider_filter_says
     let narrow = root.get_text("/admin/receipts?provider=dummy").await;
     assert!(narrow.contains(&format!("{} receipts match.", n - 1)), "{narrow}");
 }
+
+/// A receipt of 12,000 lines: its PDF is streamed (no length known up front) and complete: the
+/// header, every object where the cross-reference table says, as many page objects as the page
+/// tree counts, each line once in receipt order from the first to the last, and the last
+/// page's footer.
+async fn a_receipt_of_12000_lines_streams_a_complete_pdf(db: Db) {
+    let server = TestServer::start_with(db, &[]).await;
+    server.add_user("alice", Role::User);
+    const LINES: usize = 12_000;
+    let mut rows = String::new();
+    for i in 0..LINES {
+        // A minute apart from 2025-12-01 (unix seconds), so receipt order is job id order.
+        rows.push_str(&format!(
+            "alice,job-{i:05},task,60,0,{}\n",
+            1_764_547_200 + 60 * i
+        ));
+    }
+    server.import_usage_rows(&rows);
+    let alice = Browser::login(&server, "alice").await;
+    let resp = alice.submit("/receipts/all", &[("from", ""), ("to", "")]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let receipt_path = location(&resp);
+    let receipt: i64 = receipt_path.rsplit('/').next().unwrap().parse().unwrap();
+
+    let resp = alice.get(&format!("{receipt_path}.pdf")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        format!("attachment; filename=\"receipt-{receipt}.pdf\"").as_str()
+    );
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert!(
+        resp.headers().get("content-length").is_none(),
+        "streamed as it is written, not built first"
+    );
+    let pdf = resp.bytes().await.unwrap();
+    assert!(pdf.len() > 1_000_000, "{} bytes", pdf.len());
+    assert!(pdf.starts_with(b"%PDF-1.7\n") && pdf.ends_with(b"\n%%EOF"));
+    assert_well_formed_pdf(&pdf);
+    let body = String::from_utf8_lossy(&pdf);
+    let page_objects = body.matches("/Type /Page\n").count();
+    let count: usize = body
+        .split("/Type /Pages\n")
+        .nth(1)
+        .and_then(|tree| tree.split("/Count ").nth(1))
+        .and_then(|c| c.split_whitespace().next())
+        .and_then(|c| c.parse().ok())
+        .expect("the page tree's /Count");
+    assert_eq!(count, page_objects, "the page tree counts every page");
+    assert!(count > LINES / 60, "{count} pages for {LINES} lines");
+    // Every line once, in receipt order (by the time the job ended: here the job id's order).
+    let jobs: Vec<&str> = body
+        .match_indices("(job-")
+        .map(|(i, _)| &body[i + 1..i + 10])
+        .collect();
+    assert_eq!(jobs.first(), Some(&"job-00000"));
+    assert_eq!(jobs.last(), Some(&"job-11999"));
+    assert!(shows(&pdf, "job-00000") && shows(&pdf, "job-11999"));
+    assert_eq!(jobs.len(), LINES, "every line once");
+    assert!(jobs.windows(2).all(|w| w[0] < w[1]), "in receipt order");
+    assert!(
+        shows(
+            &pdf,
+            &format!("HPC Usage Portal - Receipt {receipt} - page {count} of {count}")
+        ),
+        "the last page's footer"
+    );
+    let total = server.store().receipt(receipt).unwrap().unwrap().total().unwrap();
+    assert!(shows(&pdf, &total.to_string()), "the total, after the lines");
+
+    // The lines cannot be read once the PDF has started (the access check and the headers do not
+    // need them): the download fails rather than end as if the PDF were whole.
+    server
+        .store()
+        .execute_sql_for_tests("ALTER TABLE usage_records RENAME TO usage_records_gone;")
+        .unwrap();
+    // The connection is cut: after the head (a body that fails), or before it was flushed.
+    let sent = alice
+        .client
+        .get(server.url(&format!("{receipt_path}.pdf")))
+        .send()
+        .await;
+    if let Ok(resp) = sent {
+        assert_eq!(resp.status(), StatusCode::OK, "the answer had started");
+        let cut = resp.bytes().await;
+        assert!(
+            cut.is_err(),
+            "a failed download, not {} bytes",
+            cut.map_or(0, |b| b.len())
+        );
+    }
+}
+
+crate::on_both_backends! {
+    a_receipt_of_12000_lines_streams_a_complete_pdf:
+        a_receipt_of_12000_lines_streams_a_complete_pdf_sqlite,
+        a_receipt_of_12000_lines_streams_a_complete_pdf_postgres,
+        "pdf_12000_lines";
+}

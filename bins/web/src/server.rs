@@ -124,6 +124,9 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
     .client_disconnect_timeout(std::time::Duration::from_secs(1))
     .keep_alive(std::time::Duration::from_secs(15))
     .max_connections(max_connections)
+    // Bodies streamed in chunks (a receipt's PDF, the receipts CSV) end with a small write that
+    // Nagle's algorithm would hold back until the client's delayed ACK (40 ms on Linux).
+    .tcp_nodelay(true)
     .max_connection_rate(256)
     .backlog(2048)
     .listen(listener)?

@@ -3,6 +3,7 @@
 mod import;
 #[cfg(feature = "postgres")]
 mod outage;
+mod pdf;
 mod portal;
 mod seed;
 
@@ -117,6 +118,10 @@ struct Args {
     /// query plan), instead of deleting them.
     #[arg(long)]
     keep_databases: bool,
+    /// Instead of the throughput run: a receipt's PDF for a receipt of 1,000 lines and for one
+    /// of this many, each downloaded through the server: time, size and the server's peak RSS.
+    #[arg(long)]
+    pdf_lines: Option<usize>,
 }
 
 type Failure = String;
@@ -142,6 +147,9 @@ fn run(args: &Args) -> Result<(), Failure> {
     }
     // Before any seeding: a missing server binary is said at once.
     let server = server_binary(args)?;
+    if let Some(n) = args.pdf_lines {
+        return pdf::run(args, &server, n.max(1));
+    }
     if args.portal {
         let usage = args.usage_rows.max(2_000);
         let sizes = seed::Sizes {

@@ -16,11 +16,20 @@ const PASSWORD: &str = "bench-password-of-some-length-42";
 const SMALL: usize = 1_000;
 const REQUESTS: usize = 15;
 
-fn err(e: impl std::fmt::Display) -> Failure {
+pub(super) fn err(e: impl std::fmt::Display) -> Failure {
     e.to_string()
 }
 
-/// Creates an account through the server binary (`web user add --password-stdin`).
+/// Creates `name` through the server binary (`web user add --password-stdin`).
+pub(super) fn add_user(
+    binary: &std::path::Path,
+    url: &str,
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<(), Failure> {
+    add_account(binary, url, dir, name, false)
+}
+
 fn add_account(
     binary: &std::path::Path,
     url: &str,
@@ -58,7 +67,7 @@ fn add_account(
 }
 
 /// A logged-in client: the session cookie sent by hand (the benchmark's HTTP client keeps none).
-struct Session {
+pub(super) struct Session {
     client: reqwest::Client,
     base: String,
     cookie: String,
@@ -75,7 +84,7 @@ fn cookies(resp: &reqwest::Response) -> Vec<String> {
 }
 
 impl Session {
-    async fn login(base: &str, user: &str) -> Result<Session, Failure> {
+    pub(super) async fn login(base: &str, user: &str) -> Result<Session, Failure> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -113,7 +122,7 @@ impl Session {
     }
 
     /// The page's body and how long it took.
-    async fn get(&self, path: &str) -> Result<(String, Duration), Failure> {
+    pub(super) async fn get(&self, path: &str) -> Result<(String, Duration), Failure> {
         let started = Instant::now();
         let resp = self
             .client
@@ -127,6 +136,28 @@ impl Session {
         }
         let body = resp.text().await.map_err(err)?;
         Ok((body, started.elapsed()))
+    }
+
+    /// The body of `path` as bytes, the time to its first chunk and to its end.
+    pub(super) async fn get_bytes(&self, path: &str) -> Result<(Vec<u8>, Duration, Duration), Failure> {
+        let started = Instant::now();
+        let mut resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .send()
+            .await
+            .map_err(err)?;
+        if !resp.status().is_success() {
+            return Err(format!("GET {path}: {}", resp.status()));
+        }
+        let mut body = Vec::new();
+        let mut first = None;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| format!("GET {path}: {e}"))? {
+            first.get_or_insert_with(|| started.elapsed());
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, first.unwrap_or_default(), started.elapsed()))
     }
 
     /// Median microseconds of `REQUESTS` requests for `path` (after one unmeasured).

@@ -156,6 +156,14 @@ fn the_import_and_portal_modes_run() {
                 "receipts CSV, whole (1001 lines) / receipts CSV, whole (2001 lines)",
             ],
         ),
+        (
+            vec!["--pdf-lines", "2000"],
+            vec![
+                "   1000 lines: ",
+                "   2000 lines: ",
+                "verified: every PDF complete, every line once and in order",
+            ],
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let output: Output = Command::new(env!("CARGO_BIN_EXE_payments-bench"))

@@ -481,6 +481,24 @@ impl Store {
         read!(self, |c| ops::usage::receipt_lines(c, receipt_id, after, limit))
     }
 
+    /// The page of [`Store::receipt_lines`] without the number of lines (for a reader going
+    /// through all of them, who asks [`Store::receipt_line_count`] once).
+    pub fn receipt_lines_after(
+        &self,
+        receipt_id: i64,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        read!(self, |c| ops::usage::receipt_lines_after(
+            c, receipt_id, after, limit
+        ))
+    }
+
+    /// How many lines receipt `receipt_id` has.
+    pub fn receipt_line_count(&self, receipt_id: i64) -> Result<i64, StoreError> {
+        read!(self, |c| ops::usage::receipt_line_count(c, receipt_id))
+    }
+
     pub fn usage_for_receipt(&self, receipt_id: i64) -> Result<Vec<UsageRow>, StoreError> {
         read!(self, |c| ops::usage::for_receipt(c, receipt_id))
     }

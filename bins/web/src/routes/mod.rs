@@ -8,6 +8,7 @@ use crate::error::AppError;
 
 pub mod admin;
 pub mod assets;
+pub mod body;
 pub mod error_pages;
 pub mod filters;
 pub mod health;

@@ -127,6 +127,38 @@ pub struct LineItem {
     pub amount: String,
 }
 
+impl LineItem {
+    /// The line of usage record `u`: its quantities, the rates of `rates` it was priced at, and
+    /// its stored amount. Priced at rates that have changed since (its stored cost is not what
+    /// `rates` give), it shows no rate.
+    pub fn from_usage(u: &UsageRow, rates: &RateCard) -> Result<LineItem, Error> {
+        let per_hour = |minor: i64| format!("{}/h", Money::new(minor, rates.currency));
+        let cost = u.cost()?;
+        let mut quantities = Vec::new();
+        let mut line_rates = Vec::new();
+        if u.cpu_core_seconds > 0 || u.gpu_seconds == 0 {
+            quantities.push(format!("CPU {}", format_duration(u.cpu_core_seconds)));
+            line_rates.push(per_hour(rates.cpu_core_hour));
+        }
+        if u.gpu_seconds > 0 {
+            quantities.push(format!("GPU {}", format_duration(u.gpu_seconds)));
+            line_rates.push(per_hour(rates.gpu_hour));
+        }
+        // The rates shown must be the ones the stored amount was priced at.
+        if rates.cost(u.cpu_core_seconds, u.gpu_seconds).ok() != Some(cost) {
+            line_rates.clear();
+        }
+        Ok(LineItem {
+            ended: format_time(u.ended_at),
+            job_id: u.job_id.clone(),
+            description: u.description.clone(),
+            quantities,
+            rates: line_rates,
+            amount: cost.to_string(),
+        })
+    }
+}
+
 /// One payment attempt: who took it, how it stands, when it started and last changed.
 #[derive(Debug, Clone, Serialize)]
 pub struct PaymentEntry {
@@ -177,37 +209,11 @@ impl ReceiptDoc {
         // Line items by the date the job ended, then job id (as on a statement).
         let mut usage: Vec<&UsageRow> = usage.iter().collect();
         usage.sort_by(|a, b| (a.ended_at, &a.job_id, a.id).cmp(&(b.ended_at, &b.job_id, b.id)));
-        let per_hour = |minor: i64| format!("{}/h", Money::new(minor, rates.currency));
-        let mut earlier_rates = false;
         let lines = usage
             .iter()
-            .map(|u| {
-                let cost = u.cost()?;
-                let mut quantities = Vec::new();
-                let mut line_rates = Vec::new();
-                if u.cpu_core_seconds > 0 || u.gpu_seconds == 0 {
-                    quantities.push(format!("CPU {}", format_duration(u.cpu_core_seconds)));
-                    line_rates.push(per_hour(rates.cpu_core_hour));
-                }
-                if u.gpu_seconds > 0 {
-                    quantities.push(format!("GPU {}", format_duration(u.gpu_seconds)));
-                    line_rates.push(per_hour(rates.gpu_hour));
-                }
-                // The rates shown must be the ones the stored amount was priced at.
-                if rates.cost(u.cpu_core_seconds, u.gpu_seconds).ok() != Some(cost) {
-                    earlier_rates = true;
-                    line_rates.clear();
-                }
-                Ok(LineItem {
-                    ended: format_time(u.ended_at),
-                    job_id: u.job_id.clone(),
-                    description: u.description.clone(),
-                    quantities,
-                    rates: line_rates,
-                    amount: cost.to_string(),
-                })
-            })
+            .map(|u| LineItem::from_usage(u, rates))
             .collect::<Result<Vec<_>, Error>>()?;
+        let earlier_rates = lines.iter().any(|l| l.rates.is_empty());
         let mut payments: Vec<&PaymentRow> = payments.iter().collect();
         payments.sort_by_key(|p| (p.created_at, p.id));
         let payments = payments

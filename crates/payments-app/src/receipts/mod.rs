@@ -13,4 +13,4 @@ pub use document::{
     RefundEntry,
 };
 pub use issuer::Issuer;
-pub use record::{Lines, ReceiptRecord};
+pub use record::{Lines, ReceiptLines, ReceiptRecord, LINES_PER_READ};

@@ -1,21 +1,22 @@
-//! A receipt with everything that is shown about it, read in one go: its line items, payments,
-//! the newest "Pay now" attempt, refunds and disputes.
+//! A receipt with everything that is shown about it, read in one go: its line items (or a page
+//! of them), payments, the newest "Pay now" attempt, refunds and disputes; and all its line
+//! items read a page at a time as they are used ([`ReceiptLines`], for the PDF).
 
-use payments_store::{AuditQuery, AuditRow, DisputeRow, PaymentRow, ReceiptRow, RefundRow, UsageRow};
+use payments_store::{AuditQuery, AuditRow, DisputeRow, PaymentRow, ReceiptRow, RefundRow, Store, UsageRow};
 
-use super::ReceiptDoc;
+use super::{LineItem, ReceiptDoc};
 use crate::settings::Settings;
+use crate::usage::RateCard;
 use crate::{App, Error};
 
-/// Which of a receipt's lines to read: all (the PDF), or a page of them (the receipt page).
+/// Which of a receipt's lines to read with it: none (the PDF reads them as it writes, through
+/// [`ReceiptLines`]), or a page of them (the receipt page).
 #[derive(Debug, Clone, Copy)]
 pub enum Lines {
-    All,
+    /// No lines (`line_count` is then 0).
+    None,
     /// At most `limit` lines after the line with id `after` (from the first when `None`).
-    Page {
-        after: Option<i64>,
-        limit: i64,
-    },
+    Page { after: Option<i64>, limit: i64 },
 }
 
 /// What a receipt page or PDF is made of.
@@ -74,11 +75,7 @@ impl ReceiptRecord {
                 None
             };
             let (usage, line_count, more_after) = match lines {
-                Lines::All => {
-                    let usage = s.usage_for_receipt(id)?;
-                    let count = usage.len() as i64;
-                    (usage, count, None)
-                }
+                Lines::None => (Vec::new(), 0, None),
                 Lines::Page { after, limit } => {
                     let (mut usage, count) = s.receipt_lines(id, after, limit + 1)?;
                     let more = usage.len() as i64 > limit;
@@ -145,5 +142,89 @@ impl ReceiptRecord {
         let error = detail.get("error")?.as_str()?.to_string();
         let refused = error.strip_prefix("amount refused: ").map(str::to_string);
         Some((refused, error))
+    }
+}
+
+/// Lines read from the store at a time by [`ReceiptLines`] (as many as the receipt page shows).
+pub const LINES_PER_READ: i64 = 500;
+
+/// All line items of a receipt in receipt order (the date the job ended, then job id), read from
+/// the store [`LINES_PER_READ`] at a time (keyset paging) as they are pulled, so that only one
+/// read's worth is held at once. Blocking: use it on a blocking thread. A read that fails, or
+/// lines that changed on the way (the receipt was voided meanwhile: its number of lines before
+/// the first read, after the last and the number read differ), is an error, after which it
+/// ends; the error comes before the last lines are handed out.
+pub struct ReceiptLines<'a> {
+    store: &'a Store,
+    receipt: i64,
+    rates: RateCard,
+    /// The lines read and not yet pulled.
+    read: std::vec::IntoIter<UsageRow>,
+    /// The id of the last line read.
+    after: Option<i64>,
+    /// No line follows those in `read` (the last read was short, or failed).
+    done: bool,
+    /// How many lines the receipt had before the first read.
+    count: Option<i64>,
+    /// How many lines were read.
+    seen: i64,
+}
+
+impl<'a> ReceiptLines<'a> {
+    /// The lines of receipt `receipt`, each shown against `rates` (see [`LineItem::from_usage`]).
+    pub fn new(store: &'a Store, receipt: i64, rates: RateCard) -> ReceiptLines<'a> {
+        ReceiptLines {
+            store,
+            receipt,
+            rates,
+            read: Vec::new().into_iter(),
+            after: None,
+            done: false,
+            count: None,
+            seen: 0,
+        }
+    }
+}
+
+impl ReceiptLines<'_> {
+    /// The next lines into `read`: the count before the first read and after the last (two
+    /// counts, not one per read: each reads the whole index).
+    fn read_more(&mut self) -> Result<(), Error> {
+        if self.count.is_none() {
+            self.count = Some(self.store.receipt_line_count(self.receipt)?);
+        }
+        let rows = self
+            .store
+            .receipt_lines_after(self.receipt, self.after, LINES_PER_READ)?;
+        self.done = (rows.len() as i64) < LINES_PER_READ;
+        self.after = rows.last().map(|u| u.id).or(self.after);
+        self.seen += rows.len() as i64;
+        self.read = rows.into_iter();
+        // Lines are fixed once billed, unless the receipt is voided on the way: a PDF of some
+        // of its lines must not pass for the whole.
+        if self.done
+            && Some(self.store.receipt_line_count(self.receipt)?) != self.count.filter(|c| *c == self.seen)
+        {
+            return Err(Error::Conflict(
+                "the receipt's lines changed while they were read".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for ReceiptLines<'_> {
+    type Item = Result<LineItem, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.read.len() == 0 && !self.done {
+            if let Err(e) = self.read_more() {
+                self.done = true;
+                self.read = Vec::new().into_iter();
+                return Some(Err(e));
+            }
+        }
+        let u = self.read.next()?;
+        Some(LineItem::from_usage(&u, &self.rates))
     }
 }

@@ -254,6 +254,18 @@ pub fn receipt_lines(
     after: Option<i64>,
     limit: i64,
 ) -> Result<(Vec<UsageRow>, i64), StoreError> {
+    let rows = receipt_lines_after(c, receipt_id, after, limit)?;
+    Ok((rows, receipt_line_count(c, receipt_id)?))
+}
+
+/// The page of [`receipt_lines`] without the count (which reads the whole index: a reader
+/// going through every line asks for it once, not with each page).
+pub fn receipt_lines_after(
+    c: &mut Conn,
+    receipt_id: i64,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<UsageRow>, StoreError> {
     use usage_records as u;
     let mut q = u::table
         .filter(u::receipt_id.eq(receipt_id))
@@ -267,21 +279,28 @@ pub fn receipt_lines(
             .first(c)
             .optional()?;
         if let Some((e, j)) = at {
+            // `ended_at >= e` first, so that the index is entered at the cursor (with only the
+            // alternatives, SQLite walks the receipt's index from its first line every time).
             q = q.filter(
-                u::ended_at
-                    .gt(e)
-                    .or(u::ended_at.eq(e).and(u::job_id.gt(j.clone())))
-                    .or(u::ended_at.eq(e).and(u::job_id.eq(j)).and(u::id.gt(after))),
+                u::ended_at.ge(e).and(
+                    u::ended_at
+                        .gt(e)
+                        .or(u::job_id.gt(j.clone()))
+                        .or(u::job_id.eq(j).and(u::id.gt(after))),
+                ),
             );
         }
     }
-    let rows = q
-        .order((u::ended_at, u::job_id, u::id))
+    Ok(q.order((u::ended_at, u::job_id, u::id))
         .limit(limit.max(1))
-        .load(c)?;
-    let count = u::table
+        .load(c)?)
+}
+
+/// How many lines receipt `receipt_id` has.
+pub fn receipt_line_count(c: &mut Conn, receipt_id: i64) -> Result<i64, StoreError> {
+    use usage_records as u;
+    Ok(u::table
         .filter(u::receipt_id.eq(receipt_id))
         .count()
-        .get_result(c)?;
-    Ok((rows, count))
+        .get_result(c)?)
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::require_admin;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::routes::body::ChannelBody;
 use crate::routes::filters::{
     id_cursor, id_direction, keyset_page, text_filter, DateRange, MAX_FILTER_TEXT, PAGE_SIZE,
 };
@@ -249,20 +250,6 @@ pub async fn admin_receipts_csv(
 
 /// Receipts per chunk of the streamed CSV.
 const CSV_CHUNK: i64 = 1_000;
-
-/// A response body fed by a channel.
-struct ChannelBody(tokio::sync::mpsc::Receiver<Result<web::Bytes, std::io::Error>>);
-
-impl futures_core::Stream for ChannelBody {
-    type Item = Result<web::Bytes, std::io::Error>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
-}
 
 /// `POST /admin/receipts/{id}/void`: voids an unpaid receipt with the admin's reason (audited
 /// `receipt.void`); its usage becomes unbilled again.

@@ -3,13 +3,15 @@
 
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
-use payments_app::receipts::ReceiptRecord;
+use payments_app::receipts::pdf::{self, PdfError};
+use payments_app::receipts::{ReceiptLines, ReceiptRecord};
 use payments_app::refunds::RetryOffer;
 use payments_store::{PaymentRow, RefundRow};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::routes::body::ChunkWriter;
 use crate::routes::filters::payment_reference;
 use crate::routes::page::{html, page_context};
 use crate::routes::views::{views, DisputeView, ReceiptView, RefundView};
@@ -30,8 +32,8 @@ pub struct ReceiptQuery {
     lines_after: Option<String>,
 }
 
-/// Lines shown on a receipt page at a time (the PDF has them all).
-const LINES_PER_PAGE: i64 = 500;
+/// Lines shown on a receipt page at a time (the PDF has them all, read as many at a time).
+const LINES_PER_PAGE: i64 = payments_app::receipts::LINES_PER_READ;
 
 /// Receipt `id` with everything shown on it, if `user` may see it (the owner or an admin;
 /// anyone else gets the same 404 as for a receipt that does not exist).
@@ -185,6 +187,11 @@ pub async fn receipt(
 }
 
 /// `GET /receipts/{id}.pdf`: the receipt as a PDF, for the same people as the page.
+///
+/// Access is checked and the receipt read (without its lines) before anything is sent; then the
+/// PDF is written by a blocking task as the client reads it, its lines read a page at a time
+/// (`ReceiptLines`), through a bounded channel of chunks: memory stays a few pages whatever the
+/// number of lines. A database failure on the way is logged and cuts the download short.
 pub async fn receipt_pdf(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -194,20 +201,43 @@ pub async fn receipt_pdf(
         &state,
         &user,
         path.into_inner(),
-        payments_app::receipts::Lines::All,
+        payments_app::receipts::Lines::None,
     )
     .await?;
     let doc = data.document(state.app.settings())?;
-    let bytes = payments_app::receipts::pdf::receipt_pdf(&doc, SITE_NAME);
+    let number = doc.number;
+    let store = state.store().clone();
+    let rates = state.app.settings().rates;
+    let (sink, body) = ChunkWriter::channel(PDF_CHUNK, PDF_CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let lines = ReceiptLines::new(&store, doc.number, rates);
+        let written =
+            pdf::write_receipt_pdf(&doc, lines, SITE_NAME, sink).and_then(|sink| Ok(sink.finish()?));
+        // Unless `finish` was reached, the body ends with an error: a failed download, never a
+        // truncated file that looks whole.
+        match written {
+            Ok(()) => {}
+            Err(PdfError::Write(e)) => {
+                tracing::info!(receipt = doc.number, error = %e, "the receipt PDF was not read to its end");
+            }
+            Err(e @ PdfError::Lines(_)) => {
+                tracing::error!(receipt = doc.number, error = %e, "the receipt PDF stopped early");
+            }
+        }
+    });
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"receipt-{}.pdf\"", doc.number),
+            format!("attachment; filename=\"receipt-{number}.pdf\""),
         ))
         .insert_header(("Cache-Control", "no-store"))
-        .body(bytes))
+        .streaming(body))
 }
+
+/// Bytes per chunk of a streamed PDF, and chunks written ahead of the client at most.
+const PDF_CHUNK: usize = 64 * 1024;
+const PDF_CHUNKS_AHEAD: usize = 4;
 
 /// A payment that succeeded after another had paid the receipt (or after it was voided).
 #[derive(Serialize)]

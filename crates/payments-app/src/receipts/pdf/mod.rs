@@ -1,20 +1,43 @@
 //! The receipt as a PDF, written with `pdf-writer`: A4, the standard Helvetica fonts (nothing
 //! embedded) with WinAnsi encoding, uncompressed content streams.
 //!
+//! The PDF is written to a sink as it is drawn ([`write_receipt_pdf`]): each page (its object
+//! and its content stream) as soon as it is full, the line items pulled one at a time from an
+//! iterator (which reads them from the database a page at a time), so that a receipt of 100,000
+//! lines needs no more memory than one of ten. The footer ("page 3 of 12") is each page's second
+//! content stream, written at the end when the number of pages is known; the page tree, the
+//! fonts, the catalog and the cross-reference table come last (their ids are reserved first).
+//!
 //! Text outside WinAnsi (Thai, Cyrillic, CJK, emoji, ...) cannot be drawn with the standard
 //! fonts: it is transliterated to Latin letters (`deunicode`), or written `?` when there is no
 //! transliteration, and the PDF then says so at its end. Layout works in integer tenths of a
 //! point (the page is scaled by 0.1 once), measured with Helvetica's own glyph widths, so no
 //! float arithmetic is needed.
 
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use std::io::Write;
 
-use super::ReceiptDoc;
+use pdf_writer::writers::{Catalog, DocumentInfo};
+use pdf_writer::{Content, Name, Rect, Ref, Str, TextStr};
 
+use super::{LineItem, ReceiptDoc};
+
+mod out;
 mod text;
 
+use out::Out;
 pub use text::encode;
 use text::{width, wrap, Font};
+
+/// Why a PDF could not be written to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// A line item could not be read (the database failed): what was written is incomplete.
+    #[error("reading the receipt's lines: {0}")]
+    Lines(#[from] crate::Error),
+    /// The sink refused the bytes (the reader went away).
+    #[error("writing the PDF: {0}")]
+    Write(#[from] std::io::Error),
+}
 
 /// A4 in tenths of a point.
 const PAGE_W: i32 = 5950;
@@ -76,38 +99,95 @@ fn style(font: Font, size: i32) -> Style {
     }
 }
 
-struct Writer {
-    pages: Vec<Content>,
+/// The objects every receipt has, their ids reserved before any page is written.
+#[derive(Clone, Copy)]
+struct Ids {
+    catalog: Ref,
+    tree: Ref,
+    regular: Ref,
+    bold: Ref,
+    info: Ref,
+}
+
+/// A page's content stream as it starts: tenths of a point from here on.
+fn new_content() -> Content {
+    let mut c = Content::new();
+    c.transform([0.1, 0.0, 0.0, 0.1, 0.0, 0.0]);
+    c
+}
+
+struct Writer<W: Write> {
+    out: Out<W>,
+    ids: Ids,
+    /// The page being drawn.
+    content: Content,
+    /// Each written page's object and the id of its footer (a content stream written at the
+    /// end, when the number of pages is known).
+    pages: Vec<(Ref, Ref)>,
     /// The top of the next thing to draw.
     y: i32,
     lossy: bool,
 }
 
-impl Writer {
-    fn new() -> Writer {
-        let mut w = Writer {
+impl<W: Write> Writer<W> {
+    fn new(sink: W) -> Writer<W> {
+        let mut out = Out::new(sink);
+        let ids = Ids {
+            catalog: out.reserve(),
+            tree: out.reserve(),
+            regular: out.reserve(),
+            bold: out.reserve(),
+            info: out.reserve(),
+        };
+        Writer {
+            out,
+            ids,
+            content: new_content(),
             pages: Vec::new(),
             y: TOP,
             lossy: false,
-        };
-        w.new_page();
-        w
+        }
     }
 
+    /// Writes the page drawn so far (its object and content stream) and starts the next.
     fn new_page(&mut self) {
-        let mut c = Content::new();
-        // Tenths of a point from here on.
-        c.transform([0.1, 0.0, 0.0, 0.1, 0.0, 0.0]);
-        self.pages.push(c);
+        self.write_page();
+        self.content = new_content();
         self.y = TOP;
     }
 
+    fn write_page(&mut self) {
+        let content = std::mem::replace(&mut self.content, Content::new());
+        // The footer stream follows this one: a reader joins them as one, so the line break
+        // `finish` drops at the end is put back between them.
+        let mut bytes = content.finish().into_vec();
+        bytes.push(b'\n');
+        let page_id = self.out.reserve();
+        let content_id = self.out.reserve();
+        let footer_id = self.out.reserve();
+        let Ids {
+            tree, regular, bold, ..
+        } = self.ids;
+        self.out.object(page_id, |chunk| {
+            let mut page = chunk.page(page_id);
+            page.media_box(Rect::new(0.0, 0.0, 595.0, 842.0));
+            page.parent(tree);
+            page.insert(Name(b"Contents"))
+                .array()
+                .items([content_id, footer_id]);
+            page.resources()
+                .fonts()
+                .pair(Font::Regular.name(), regular)
+                .pair(Font::Bold.name(), bold);
+        });
+        self.out.object(content_id, |chunk| {
+            chunk.stream(content_id, &bytes);
+        });
+        self.pages.push((page_id, footer_id));
+    }
+
     fn page(&mut self) -> &mut Content {
-        if self.pages.is_empty() {
-            self.new_page();
-        }
-        let last = self.pages.len() - 1;
-        &mut self.pages[last]
+        &mut self.content
     }
 
     /// Makes room for `height` below the cursor, on a new page if need be; true if it turned one.
@@ -225,15 +305,25 @@ impl Row {
     }
 }
 
-fn table_header(w: &mut Writer, cols: &[Column], header: &Row) {
+fn table_header<W: Write>(w: &mut Writer<W>, cols: &[Column], header: &Row) {
     w.need(600);
     w.row(cols, &header.cells, header.font, header.size, None);
     w.rule(w.y + 18, 5);
 }
 
-/// The PDF of a receipt: the same content as the printed page.
-pub fn receipt_pdf(doc: &ReceiptDoc, site_name: &str) -> Vec<u8> {
-    let mut w = Writer::new();
+/// Writes the PDF of receipt `doc` (the same content as the printed page) to `sink` as it is
+/// drawn, and returns the sink. The line items are `lines` (in receipt order; `doc.lines` is not
+/// used), pulled one at a time as the table is drawn: memory stays that of one page and the
+/// ids and byte offsets of the objects, whatever the number of lines.
+///
+/// A line that cannot be read ends the writing with [`PdfError::Lines`], the sink's first error
+/// (checked after each line) with [`PdfError::Write`]: the sink then holds an incomplete PDF.
+pub fn write_receipt_pdf<W, I>(doc: &ReceiptDoc, lines: I, site_name: &str, sink: W) -> Result<W, PdfError>
+where
+    W: Write,
+    I: IntoIterator<Item = Result<LineItem, crate::Error>>,
+{
+    let mut w = Writer::new(sink);
     let issuer_name = doc.issuer.name.clone().unwrap_or_else(|| site_name.to_string());
 
     // Issuer on the left, the receipt's number, date and status on the right.
@@ -287,19 +377,26 @@ pub fn receipt_pdf(doc: &ReceiptDoc, site_name: &str) -> Vec<u8> {
     let cols = columns(&[620, 950, 1200, 900, 680, 600], 4);
     let header = Row::header(&["Date", "Job", "Description", "Quantity", "Rate", "Amount"]);
     table_header(&mut w, &cols, &header);
-    for line in &doc.lines {
+    // A line priced at rates that have changed since shows none (see `ReceiptDoc::build`).
+    let mut earlier_rates = doc.earlier_rates;
+    for line in lines {
+        if w.out.failed() {
+            break;
+        }
+        let line = line?;
+        earlier_rates |= line.rates.is_empty();
         let rates = if line.rates.is_empty() {
             vec!["earlier rate *".to_string()]
         } else {
-            line.rates.clone()
+            line.rates
         };
         let cells = vec![
-            vec![line.ended.clone()],
-            vec![line.job_id.clone()],
-            vec![line.description.clone()],
-            line.quantities.clone(),
+            vec![line.ended],
+            vec![line.job_id],
+            vec![line.description],
+            line.quantities,
             rates,
-            vec![line.amount.clone()],
+            vec![line.amount],
         ];
         w.row(&cols, &cells, Font::Regular, 85, Some(&header));
     }
@@ -317,7 +414,7 @@ pub fn receipt_pdf(doc: &ReceiptDoc, site_name: &str) -> Vec<u8> {
     for rate in &doc.rates {
         w.paragraph(LEFT, 4950, Font::Regular, 90, rate, false);
     }
-    if doc.earlier_rates {
+    if earlier_rates {
         w.paragraph(
             LEFT,
             4950,
@@ -427,76 +524,428 @@ pub fn receipt_pdf(doc: &ReceiptDoc, site_name: &str) -> Vec<u8> {
         );
     }
 
-    // Footer on every page.
-    let pages = w.pages.len();
-    let mut lossy = w.lossy;
-    let footer_name = encode(&issuer_name, &mut lossy);
-    for (i, page) in w.pages.iter_mut().enumerate() {
-        let mut text = footer_name.clone();
-        text.extend_from_slice(format!(" - Receipt {} - page {} of {pages}", doc.number, i + 1).as_bytes());
-        page.begin_text();
-        page.set_fill_gray(0.35);
-        page.set_font(Font::Regular.name(), at(80));
-        page.next_line(at(LEFT), at(BOTTOM - 300));
-        page.show(Str(&text));
-        page.end_text();
-    }
-
-    assemble(w.pages, &format!("Receipt {}", doc.number), &issuer_name)
+    w.finish(doc.number, &issuer_name)
 }
 
-/// The document around the pages' contents: catalog, page tree, the two fonts, info.
-fn assemble(pages: Vec<Content>, title: &str, author: &str) -> Vec<u8> {
-    let mut pdf = Pdf::new();
-    let catalog = Ref::new(1);
-    let tree = Ref::new(2);
-    let regular = Ref::new(3);
-    let bold = Ref::new(4);
-    let info = Ref::new(5);
-    let mut next = 6;
-    let mut page_ids = Vec::new();
-    let mut content_ids = Vec::new();
-    for _ in &pages {
-        page_ids.push(Ref::new(next));
-        content_ids.push(Ref::new(next + 1));
-        next += 2;
+impl<W: Write> Writer<W> {
+    /// Writes the last page, every page's footer (now that their number is known), the fonts,
+    /// the document information, the page tree, the catalog and the cross-reference table.
+    fn finish(mut self, number: i64, issuer_name: &str) -> Result<W, PdfError> {
+        self.write_page();
+        let pages = self.pages.len();
+        let mut lossy = self.lossy;
+        let footer_name = encode(issuer_name, &mut lossy);
+        let Ids {
+            catalog,
+            tree,
+            regular,
+            bold,
+            info,
+        } = self.ids;
+        for (i, &(_, footer)) in self.pages.iter().enumerate() {
+            let mut text = footer_name.clone();
+            text.extend_from_slice(format!(" - Receipt {number} - page {} of {pages}", i + 1).as_bytes());
+            let mut page = Content::new();
+            page.begin_text();
+            page.set_fill_gray(0.35);
+            page.set_font(Font::Regular.name(), at(80));
+            page.next_line(at(LEFT), at(BOTTOM - 300));
+            page.show(Str(&text));
+            page.end_text();
+            let bytes = page.finish();
+            self.out.object(footer, |chunk| {
+                chunk.stream(footer, &bytes);
+            });
+        }
+        for (id, base) in [(regular, Name(b"Helvetica")), (bold, Name(b"Helvetica-Bold"))] {
+            self.out.object(id, |chunk| {
+                chunk
+                    .type1_font(id)
+                    .base_font(base)
+                    .encoding_predefined(Name(b"WinAnsiEncoding"));
+            });
+        }
+        // The info dictionary takes Unicode text as it is (UTF-16 where needed).
+        self.out.object(info, |chunk| {
+            chunk
+                .indirect(info)
+                .start::<DocumentInfo>()
+                .title(TextStr(&format!("Receipt {number}")))
+                .author(TextStr(issuer_name))
+                .creator(TextStr("HPC Usage Portal"));
+        });
+        let kids: Vec<Ref> = self.pages.iter().map(|&(page, _)| page).collect();
+        self.out.object(tree, |chunk| {
+            chunk
+                .pages(tree)
+                .kids(kids)
+                .count(i32::try_from(pages).unwrap_or(i32::MAX));
+        });
+        self.out.object(catalog, |chunk| {
+            chunk.indirect(catalog).start::<Catalog>().pages(tree);
+        });
+        Ok(self.out.finish(catalog, info)?)
     }
-    pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree)
-        .kids(page_ids.iter().copied())
-        .count(i32::try_from(page_ids.len()).unwrap_or(i32::MAX));
-    for (&page_id, &content_id) in page_ids.iter().zip(&content_ids) {
-        let mut page = pdf.page(page_id);
-        page.media_box(Rect::new(0.0, 0.0, 595.0, 842.0));
-        page.parent(tree);
-        page.contents(content_id);
-        let mut resources = page.resources();
-        resources
-            .fonts()
-            .pair(Font::Regular.name(), regular)
-            .pair(Font::Bold.name(), bold);
-        resources.finish();
-        page.finish();
-    }
-    for (id, base) in [(regular, Name(b"Helvetica")), (bold, Name(b"Helvetica-Bold"))] {
-        pdf.type1_font(id)
-            .base_font(base)
-            .encoding_predefined(Name(b"WinAnsiEncoding"));
-    }
-    // The info dictionary takes Unicode text as it is (UTF-16 where needed).
-    pdf.document_info(info)
-        .title(TextStr(title))
-        .author(TextStr(author))
-        .creator(TextStr("HPC Usage Portal"));
-    for (content, id) in pages.into_iter().zip(content_ids) {
-        pdf.stream(id, &content.finish());
-    }
-    pdf.finish()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    /// A receipt of three pages: a line table across a page break (its header drawn again),
+    /// payments, refunds, disputes, a line at earlier rates and text outside WinAnsi.
+    pub(crate) fn sample_doc() -> ReceiptDoc {
+        use super::super::{DisputeEntry, Issuer, LineItem, PaymentEntry, RefundEntry};
+        let lines = (0..70)
+            .map(|i| LineItem {
+                ended: format!("2026-11-{:02} 12:00 UTC", 1 + i % 28),
+                job_id: format!("job-2026110278-xx{i:05}-0123456789abcdef"),
+                description: if i == 3 {
+                    "Łódź run (retry) \\ 東京".to_string()
+                } else {
+                    format!("training run {i}")
+                },
+                quantities: if i % 3 == 0 {
+                    vec!["CPU 1h 30m 00s".to_string(), "GPU 30m 00s".to_string()]
+                } else {
+                    vec!["CPU 0h 01m 00s".to_string()]
+                },
+                rates: match i % 3 {
+                    0 => vec!["THB 1.00/h".to_string(), "THB 50.00/h".to_string()],
+                    1 => vec!["THB 1.00/h".to_string()],
+                    _ if i == 5 => Vec::new(),
+                    _ => vec!["THB 1.00/h".to_string()],
+                },
+                amount: format!("THB {}.{:02}", 26 + i, i % 100),
+            })
+            .collect();
+        ReceiptDoc {
+            number: 4711,
+            issuer: Issuer {
+                name: Some("Zürich HPC Centre".to_string()),
+                address: vec![
+                    "1 Science Road".to_string(),
+                    "Pathum Wan, Bangkok 10330".to_string(),
+                ],
+                tax_id: Some("0105551234567".to_string()),
+            },
+            customer: "alice".to_string(),
+            created: "2026-11-26 15:40 UTC".to_string(),
+            status: "partially_refunded".to_string(),
+            status_text: "Partially refunded, THB 20.00 back".to_string(),
+            paid: Some("2026-11-26 15:45 UTC".to_string()),
+            lines,
+            total: "THB 4,270.35".to_string(),
+            rates: vec![
+                "CPU core time: THB 1.00 per core-hour".to_string(),
+                "GPU time: THB 50.00 per GPU-hour".to_string(),
+            ],
+            rounding: "Each line's amount is rounded up once, to the next THB 0.01.".to_string(),
+            earlier_rates: true,
+            payments: vec![PaymentEntry {
+                public_id: "pay_0123456789abcdef0123456789abcdef".to_string(),
+                provider: "stripe".to_string(),
+                external_id: "cs_test_1".to_string(),
+                status: "succeeded".to_string(),
+                state: "partially refunded (THB 20.00)".to_string(),
+                started: "2026-11-26 15:41:02 UTC".to_string(),
+                updated: "2026-11-26 15:45:09 UTC".to_string(),
+                amount: "THB 4,270.35".to_string(),
+            }],
+            refunds: vec![RefundEntry {
+                number: 1,
+                id: 9,
+                date: "2026-11-27 09:00 UTC".to_string(),
+                amount: "THB 20.00".to_string(),
+                status: "succeeded".to_string(),
+                state: "refunded".to_string(),
+                note: "A job that failed (node fault)".to_string(),
+            }],
+            disputes: vec![DisputeEntry {
+                date: "2026-11-28 10:00 UTC".to_string(),
+                amount: "THB 4,270.35".to_string(),
+                event: "charge.dispute.created".to_string(),
+            }],
+            refunded: Some("THB 20.00".to_string()),
+        }
+    }
+
+    /// The objects of `pdf` by id, found through its cross-reference table (which must point at
+    /// each): `(dictionary, stream data)`.
+    fn objects(pdf: &[u8]) -> BTreeMap<i32, (String, Vec<u8>)> {
+        let text = String::from_utf8_lossy(pdf);
+        assert!(pdf.starts_with(b"%PDF-1.7\n") && pdf.ends_with(b"\n%%EOF"));
+        let tail = &text[text.rfind("startxref\n").expect("startxref")..];
+        let xref: usize = tail.lines().nth(1).unwrap().parse().unwrap();
+        assert!(
+            pdf[xref..].starts_with(b"xref\n0 "),
+            "startxref points at the table"
+        );
+        let table = String::from_utf8_lossy(&pdf[xref..]).into_owned();
+        let mut lines = table.lines().skip(1);
+        let size: usize = lines.next().unwrap()[2..].parse().unwrap();
+        assert_eq!(lines.next(), Some("0000000000 65535 f"));
+        let mut objects = BTreeMap::new();
+        for id in 1..i32::try_from(size).unwrap() {
+            let entry = lines.next().expect("an entry per object");
+            assert!(
+                entry.len() == 18 && entry.ends_with(" 00000 n"),
+                "object {id} in use: {entry:?}"
+            );
+            let offset: usize = entry[..10].parse().unwrap();
+            let head = format!("{id} 0 obj\n");
+            assert!(
+                pdf[offset..].starts_with(head.as_bytes()),
+                "object {id} is where the table says"
+            );
+            let body = &pdf[offset + head.len()..];
+            let dict_end = find(body, b"\n>>\n").expect("a dictionary") + 4;
+            let dict = String::from_utf8_lossy(&body[..dict_end]).into_owned();
+            let data = if body[dict_end..].starts_with(b"stream\n") {
+                let length: usize = dict
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("/Length "))
+                    .expect("a stream's length")
+                    .parse()
+                    .unwrap();
+                let start = dict_end + 7;
+                assert!(body[start + length..].starts_with(b"\nendstream\nendobj"));
+                body[start..start + length].to_vec()
+            } else {
+                assert!(body[dict_end..].starts_with(b"endobj"));
+                Vec::new()
+            };
+            objects.insert(id, (dict, data));
+        }
+        assert_eq!(lines.next(), Some("trailer"));
+        objects
+    }
+
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        haystack.windows(needle.len()).position(|w| w == needle)
+    }
+
+    /// The ids a dictionary line refers to (`/Kids [6 0 R 9 0 R]`, `/Contents 7 0 R`).
+    fn refs(line: &str) -> Vec<i32> {
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
+            .filter(|w| !w.is_empty())
+            .collect();
+        words
+            .windows(3)
+            .filter(|w| w[1] == "0" && w[2] == "R")
+            .filter_map(|w| w[0].parse().ok())
+            .collect()
+    }
+
+    fn entry<'a>(dict: &'a str, key: &str) -> &'a str {
+        dict.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in {dict}"))
+    }
+
+    /// What a reader sees of `pdf`: the catalog, each page in order (its dictionary without
+    /// `/Contents`, and its content streams joined), the page count, the fonts and the
+    /// document information.
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        catalog: String,
+        count: String,
+        pages: Vec<(String, Vec<u8>)>,
+        fonts: Vec<String>,
+        info: String,
+    }
+
+    fn seen(pdf: &[u8]) -> Seen {
+        let objects = objects(pdf);
+        let text = String::from_utf8_lossy(pdf);
+        let trailer = &text[text.rfind("trailer\n").unwrap()..];
+        let root = refs(entry(trailer, "/Root"))[0];
+        let info = refs(entry(trailer, "/Info"))[0];
+        let catalog = &objects[&root].0;
+        let tree = &objects[&refs(entry(catalog, "/Pages"))[0]].0;
+        let kids = refs(entry(tree, "/Kids"));
+        let pages: Vec<(String, Vec<u8>)> = kids
+            .iter()
+            .map(|id| {
+                let dict = &objects[id].0;
+                let content = refs(entry(dict, "/Contents"))
+                    .iter()
+                    .flat_map(|c| objects[c].1.clone())
+                    .collect();
+                let without: Vec<&str> = dict.lines().filter(|l| !l.contains("/Contents")).collect();
+                (without.join("\n"), content)
+            })
+            .collect();
+        assert!(
+            objects
+                .values()
+                .filter(|(d, _)| d.contains("/Type /Page\n"))
+                .count()
+                == kids.len(),
+            "every page object is in the page tree"
+        );
+        let fonts = refs(entry(&pages[0].0, "/Font"))
+            .iter()
+            .map(|id| objects[id].0.clone())
+            .collect();
+        Seen {
+            catalog: catalog.clone(),
+            count: entry(tree, "/Count").to_string(),
+            pages,
+            fonts,
+            info: objects[&info].0.clone(),
+        }
+    }
+
+    /// Writes `doc` with its lines pulled from an iterator, as the server does.
+    fn streamed(doc: &ReceiptDoc) -> Vec<u8> {
+        let lines = doc.lines.clone().into_iter().map(Ok);
+        write_receipt_pdf(doc, lines, "HPC Usage Portal", Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn the_streamed_pdf_shows_what_the_whole_document_pdf_showed() {
+        // `testdata/before.pdf`: this document as the writer that built the whole PDF in memory
+        // (one content stream per page, the footer in it) wrote it.
+        let before = seen(include_bytes!("testdata/before.pdf"));
+        let doc = sample_doc();
+        let after = seen(&streamed(&doc));
+        assert_eq!(before.pages.len(), 5, "the sample spans pages");
+        assert_eq!(after.count, "/Count 5");
+        for (i, (b, a)) in before.pages.iter().zip(&after.pages).enumerate() {
+            assert_eq!(b.0, a.0, "page {} dictionary", i + 1);
+            assert!(
+                b.1 == a.1,
+                "page {} content:\n{}\n---\n{}",
+                i + 1,
+                String::from_utf8_lossy(&b.1),
+                String::from_utf8_lossy(&a.1)
+            );
+        }
+        assert_eq!(before, after);
+        // The earlier-rate note comes from the lines themselves, not from the document's flag.
+        let mut plain = doc.clone();
+        plain.earlier_rates = false;
+        assert_eq!(seen(&streamed(&plain)), after);
+        for line in &mut plain.lines {
+            if line.rates.is_empty() {
+                line.rates = vec!["THB 1.00/h".to_string()];
+            }
+        }
+        let body = streamed(&plain);
+        assert!(find(&body, b"earlier rate *").is_none() && find(&body, b"Priced when").is_none());
+    }
+
+    /// A sink shared with the test, to see what was written while lines are still pulled.
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn line(i: usize) -> LineItem {
+        LineItem {
+            ended: "2026-11-02 08:00 UTC".to_string(),
+            job_id: format!("job-{i:06}"),
+            description: "task".to_string(),
+            quantities: vec!["CPU 0h 01m 00s".to_string()],
+            rates: vec!["THB 1.00/h".to_string()],
+            amount: "THB 0.02".to_string(),
+        }
+    }
+
+    #[test]
+    fn pages_reach_the_sink_while_lines_are_still_read() {
+        let mut doc = sample_doc();
+        doc.lines.clear();
+        doc.issuer.name = None;
+        let sink = Shared::default();
+        let seen_at_half = std::cell::Cell::new(0);
+        let lines = (0..3_000).map(|i| {
+            if i == 1_500 {
+                seen_at_half.set(sink.0.borrow().len());
+            }
+            Ok(line(i))
+        });
+        write_receipt_pdf(&doc, lines, "HPC Usage Portal", sink.clone()).unwrap();
+        let pdf = sink.0.borrow().clone();
+        assert!(
+            seen_at_half.get() > pdf.len() / 3,
+            "{} of {} bytes written when half the lines were read",
+            seen_at_half.get(),
+            pdf.len()
+        );
+        let seen = seen(&pdf);
+        assert_eq!(seen.count, format!("/Count {}", seen.pages.len()));
+        assert!(seen.pages.len() > 50, "{} pages", seen.pages.len());
+        let last = seen.pages.len();
+        let footer = format!("(HPC Usage Portal - Receipt 4711 - page {last} of {last}) Tj");
+        assert!(
+            find(&seen.pages[last - 1].1, footer.as_bytes()).is_some(),
+            "{footer}"
+        );
+        for job in ["(job-000000) Tj", "(job-002999) Tj"] {
+            assert!(find(&pdf, job.as_bytes()).is_some(), "{job}");
+        }
+    }
+
+    #[test]
+    fn a_failed_read_or_sink_ends_the_pdf_with_its_error() {
+        let doc = sample_doc();
+        let lines = (0..100).map(|i| {
+            if i == 60 {
+                Err(crate::Error::internal("the database went away"))
+            } else {
+                Ok(line(i))
+            }
+        });
+        let err = write_receipt_pdf(&doc, lines, "x", Vec::new()).unwrap_err();
+        assert!(matches!(err, PdfError::Lines(_)), "{err}");
+
+        /// Takes `left` bytes, then fails.
+        #[derive(Debug)]
+        struct Closed {
+            left: usize,
+        }
+        impl Write for Closed {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.left < buf.len() {
+                    return Err(std::io::ErrorKind::BrokenPipe.into());
+                }
+                self.left -= buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let pulled = std::cell::Cell::new(0);
+        let lines = (0..10_000).map(|i| {
+            pulled.set(i);
+            Ok(line(i))
+        });
+        let err = write_receipt_pdf(&doc, lines, "x", Closed { left: 20_000 }).unwrap_err();
+        assert!(
+            matches!(&err, PdfError::Write(e) if e.kind() == std::io::ErrorKind::BrokenPipe),
+            "{err}"
+        );
+        assert!(
+            pulled.get() < 500,
+            "stopped reading once the reader was gone: {}",
+            pulled.get()
+        );
+    }
 
     #[test]
     fn text_outside_win_ansi_is_transliterated_and_flagged() {
