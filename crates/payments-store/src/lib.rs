@@ -434,7 +434,8 @@ impl Store {
     }
 
     /// `(currency, total minor units, records)` of `user_id`'s unbilled records in `[since,
-    /// until)`, one entry per currency.
+    /// until)`, one entry per currency: from the sums kept per user and UTC day when the bounds
+    /// are whole days (or open), whatever the number of records.
     pub fn unbilled_totals(
         &self,
         user_id: i64,
@@ -443,6 +444,18 @@ impl Store {
     ) -> Result<Vec<(String, i64, i64)>, StoreError> {
         let range = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
         read!(self, |c| ops::usage::unbilled_totals(c, user_id, range))
+    }
+
+    /// [`Store::unbilled_totals`] counted from the records themselves, whatever their number (to
+    /// check the kept sums against).
+    pub fn unbilled_totals_counted(
+        &self,
+        user_id: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let range = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        read!(self, |c| ops::usage::unbilled_totals_counted(c, user_id, range))
     }
 
     /// `user_id`'s newest billed records that ended in `[since, until)`, at most `limit`.

@@ -47,6 +47,11 @@ pub fn create_from_usage(c: &mut Conn, user_id: i64, record_ids: &[i64]) -> Resu
     if billed != ids.len() {
         return Err(StoreError::Conflict("some records were billed meanwhile".into()));
     }
+    let mut billed = super::usage::UnbilledDeltas::default();
+    for r in &records {
+        billed.add(r.user_id, r.ended_at, &r.currency, -1, -r.cost_minor);
+    }
+    billed.write(c)?;
     Ok(receipt)
 }
 
@@ -229,6 +234,7 @@ pub fn void(c: &mut Conn, id: i64) -> Result<(ReceiptRow, usize), StoreError> {
             receipt.status
         )));
     }
+    super::usage::UnbilledDeltas::of_receipt(c, id, 1)?.write(c)?;
     let freed = diesel::update(usage_records::table.filter(usage_records::receipt_id.eq(id)))
         .set(usage_records::receipt_id.eq(None::<i64>))
         .execute(c)?;
@@ -292,6 +298,7 @@ pub fn create_for_unbilled(
             "usage was billed or imported meanwhile; try again".into(),
         ));
     }
+    super::usage::UnbilledDeltas::of_receipt(c, receipt.id, -1)?.write(c)?;
     Ok((receipt, sum.records))
 }
 

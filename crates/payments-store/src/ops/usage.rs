@@ -32,6 +32,9 @@ pub fn import_lines(
         .first::<Option<i64>>(c)?
         .unwrap_or(0);
     let now = unix_now();
+    // What the written rows add to the kept unbilled sums, per (user, day, currency): as many
+    // keys as users and days, whatever the number of rows; written once at the end.
+    let mut added = UnbilledDeltas::default();
     let mut chunk: Vec<(i64, ImportLine)> = Vec::with_capacity(super::USAGE_CHUNK);
     let mut read: u64 = 0;
     loop {
@@ -89,6 +92,30 @@ pub fn import_lines(
         // earlier in this file) is left out and named below. The common case is one round trip.
         let written = super::insert_usage(c, &columns)?;
         outcome.imported += written.len() as u64;
+        if written.len() == candidates.len() {
+            for (user_id, line) in &candidates {
+                added.add(
+                    *user_id,
+                    line.row.ended_at,
+                    line.row.cost.currency.code(),
+                    1,
+                    line.row.cost.amount.get(),
+                );
+            }
+        } else {
+            let stored: HashSet<(i64, &str)> = written.iter().map(|(u, j)| (*u, j.as_str())).collect();
+            for (user_id, line) in &candidates {
+                if stored.contains(&(*user_id, line.row.job_id.as_str())) {
+                    added.add(
+                        *user_id,
+                        line.row.ended_at,
+                        line.row.cost.currency.code(),
+                        1,
+                        line.row.cost.amount.get(),
+                    );
+                }
+            }
+        }
         if written.len() < candidates.len() {
             let written: HashSet<(i64, &str)> = written.iter().map(|(u, j)| (*u, j.as_str())).collect();
             let refused: Vec<&(i64, ImportLine)> = candidates
@@ -133,6 +160,7 @@ pub fn import_lines(
         progress(read);
     }
     outcome.read = read;
+    added.write(c)?;
     // A chunk's look-up problems are found after its rows' own: listed by line.
     outcome.problems.sort_by_key(|p| {
         p.strip_prefix("line ")
@@ -205,8 +233,37 @@ struct UnbilledTotal {
 }
 
 /// Count and total (checked: SQLite's SUM fails on overflow, PostgreSQL's cast does) of a user's
-/// unbilled records in `[since, until)`, per currency, read from the covering index.
+/// unbilled records in `[since, until)`, per currency: from the kept sums (`usage_unbilled_sums`,
+/// a row per user, UTC day and currency) when the bounds are whole days or open, reading at most
+/// a row per day whatever the number of records; otherwise from the covering index.
 pub fn unbilled_totals(
+    c: &mut Conn,
+    user_id: i64,
+    (since, until): (i64, i64),
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    use diesel::sql_types::BigInt;
+    let whole = |t: i64, open: i64| t == open || (t > 0 && t % DAY == 0);
+    if !(whole(since, i64::MIN) && whole(until, i64::MAX)) {
+        return unbilled_totals_counted(c, user_id, (since, until));
+    }
+    let day = |t: i64, open: i64| if t == open { open } else { t / DAY };
+    let rows: Vec<UnbilledTotal> = diesel::sql_query(
+        "SELECT currency, CAST(SUM(cost_minor) AS BIGINT) AS total, CAST(SUM(records) AS BIGINT) AS records \
+         FROM usage_unbilled_sums WHERE user_id = $1 AND day >= $2 AND day < $3 \
+         GROUP BY currency HAVING SUM(records) <> 0 ORDER BY currency",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<BigInt, _>(day(since, i64::MIN))
+    .bind::<BigInt, _>(day(until, i64::MAX))
+    .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.currency, r.total, r.records))
+        .collect())
+}
+
+/// The same, always from the records themselves (to check the kept sums against).
+pub fn unbilled_totals_counted(
     c: &mut Conn,
     user_id: i64,
     (since, until): (i64, i64),
@@ -224,6 +281,70 @@ pub fn unbilled_totals(
         .into_iter()
         .map(|r| (r.currency, r.total, r.records))
         .collect())
+}
+
+const DAY: i64 = 86_400;
+
+/// Changes to the kept unbilled sums, per (user, UTC day of the job's end, currency), added up
+/// in memory and written in a few statements. Days are `ended_at / 86400` (truncated, as SQL's
+/// integer division is on both backends).
+#[derive(Default)]
+pub struct UnbilledDeltas(std::collections::BTreeMap<(i64, i64, String), (i64, i64)>);
+
+impl UnbilledDeltas {
+    pub fn add(&mut self, user_id: i64, ended_at: i64, currency: &str, records: i64, cost_minor: i64) {
+        let e = self
+            .0
+            .entry((user_id, ended_at / DAY, currency.to_string()))
+            .or_insert((0, 0));
+        e.0 += records;
+        e.1 += cost_minor;
+    }
+
+    /// The records billed on `receipt_id`, taken away (`sign` -1) or given back (+1, a void).
+    pub fn of_receipt(c: &mut Conn, receipt_id: i64, sign: i64) -> Result<UnbilledDeltas, StoreError> {
+        let rows: Vec<(i64, i64, String, i64)> = usage_records::table
+            .filter(usage_records::receipt_id.eq(receipt_id))
+            .select((
+                usage_records::user_id,
+                usage_records::ended_at,
+                usage_records::currency,
+                usage_records::cost_minor,
+            ))
+            .load(c)?;
+        let mut out = UnbilledDeltas::default();
+        for (user, ended, currency, cost) in rows {
+            out.add(user, ended, &currency, sign, sign * cost);
+        }
+        Ok(out)
+    }
+
+    /// Upserts the changes, in key order (so that concurrent writers lock the rows in the same
+    /// order), 500 rows per statement.
+    pub fn write(&self, c: &mut Conn) -> Result<(), StoreError> {
+        let rows: Vec<_> = self.0.iter().filter(|(_, v)| **v != (0, 0)).collect();
+        for chunk in rows.chunks(500) {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|((user, day, currency), (records, cost))| {
+                    // Currency codes are checked ISO 4217 codes; quoted all the same.
+                    format!(
+                        "({user}, {day}, '{}', {records}, {cost})",
+                        currency.replace('\'', "''")
+                    )
+                })
+                .collect();
+            diesel::sql_query(format!(
+                "INSERT INTO usage_unbilled_sums (user_id, day, currency, records, cost_minor) VALUES {} \
+                 ON CONFLICT (user_id, day, currency) DO UPDATE SET \
+                 records = usage_unbilled_sums.records + excluded.records, \
+                 cost_minor = usage_unbilled_sums.cost_minor + excluded.cost_minor",
+                values.join(", ")
+            ))
+            .execute(c)?;
+        }
+        Ok(())
+    }
 }
 
 /// A user's newest billed records that ended in `[since, until)`, at most `limit`.

@@ -1,6 +1,7 @@
-//! The receipts' kept sums (`receipt_sums`, maintained by triggers) against the same totals
-//! added up from the receipts and their payments, after every kind of change a receipt goes
-//! through, for every filter they serve, before and after the pending changes are folded.
+//! The kept sums against the same figures counted from the rows: the receipts' sums
+//! (`receipt_sums`, kept by triggers) after every kind of change a receipt goes through, for
+//! every filter they serve, before and after the pending changes are folded; My Usage's unbilled
+//! sums (`usage_unbilled_sums`, kept by the store) after imports, billing and voids.
 
 use payments_core::{EventKind, MinorUnits};
 use payments_store::*;
@@ -140,4 +141,84 @@ fn receipt_sums_follow_every_change(store: &Store) {
     );
 }
 
-crate::store_tests!(receipt_sums_follow_every_change);
+fn unbilled_kept_equal_counted(store: &Store, when: &str) {
+    let day = 86_400;
+    let ranges = [
+        (None, None),
+        (Some(1_700_000_000 / day * day), None),
+        (None, Some(1_700_000_000 / day * day + day)),
+        (
+            Some(1_700_000_000 / day * day - day),
+            Some(1_700_000_000 / day * day + 2 * day),
+        ),
+        (Some(day), Some(2 * day)),
+        (Some(1_699_999_999), Some(1_700_000_001)),
+        (None, Some(day)),
+    ];
+    for name in ["alice", "bob"] {
+        let user = store.user_by_username(name).unwrap().unwrap();
+        for (since, until) in ranges {
+            assert_eq!(
+                store.unbilled_totals(user.id, since, until).unwrap(),
+                store.unbilled_totals_counted(user.id, since, until).unwrap(),
+                "{when}: {name} {since:?}..{until:?}"
+            );
+        }
+    }
+}
+
+/// My Usage's kept unbilled sums follow imports (also one refused as a whole), billing chosen
+/// records and all in some dates, and voiding.
+fn unbilled_sums_follow_imports_billing_and_voids(store: &Store) {
+    store.create_user("alice", "h", Role::User).unwrap();
+    store.create_user("bob", "h", Role::User).unwrap();
+    let mut rows = Vec::new();
+    for i in 0..30 {
+        let mut row = usage(
+            if i % 3 == 0 { "bob" } else { "alice" },
+            &format!("j{i}"),
+            100 + i,
+        );
+        // Around one day, and a few before 1970.
+        row.ended_at = if i % 10 == 9 {
+            -90_000 - i
+        } else {
+            1_700_000_000 - 50_000 + i * 3_000
+        };
+        rows.push(row);
+    }
+    store.import_usage(&rows, "test").unwrap();
+    unbilled_kept_equal_counted(store, "imported");
+    // A file with a repeated job is refused whole: the sums are as they were.
+    assert!(store
+        .import_usage(&[usage("alice", "new", 5), usage("alice", "j1", 5)], "test")
+        .is_err());
+    unbilled_kept_equal_counted(store, "refused import");
+    let alice = store.user_by_username("alice").unwrap().unwrap();
+    let mine: Vec<i64> = store
+        .usage_for_user(alice.id)
+        .unwrap()
+        .iter()
+        .take(4)
+        .map(|u| u.id)
+        .collect();
+    let chosen = store.create_receipt_from_usage(alice.id, &mine, "test").unwrap();
+    unbilled_kept_equal_counted(store, "billed chosen");
+    let day = 1_700_000_000 / 86_400 * 86_400;
+    let (dated, _) = store
+        .create_receipt_for_unbilled(alice.id, Some(day), Some(day + 86_400), "test")
+        .unwrap();
+    unbilled_kept_equal_counted(store, "billed a day");
+    store.void_receipt(chosen.id, "wrong records", "admin").unwrap();
+    unbilled_kept_equal_counted(store, "voided");
+    store.void_receipt(dated.id, "wrong day", "admin").unwrap();
+    unbilled_kept_equal_counted(store, "voided again");
+    let all = store.unbilled_totals(alice.id, None, None).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].2, 20, "all of alice's records are unbilled again: {all:?}");
+}
+
+crate::store_tests!(
+    receipt_sums_follow_every_change,
+    unbilled_sums_follow_imports_billing_and_voids
+);
