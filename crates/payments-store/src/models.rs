@@ -171,8 +171,8 @@ pub struct ImportLine {
     pub row: NewUsage,
 }
 
-/// A chunk of usage rows to insert, column by column (PostgreSQL binds each column as one
-/// array; SQLite writes them as one multi-row statement).
+/// A chunk of usage rows to insert, column by column (PostgreSQL copies them into the import's
+/// staging table; SQLite writes them as one multi-row statement).
 #[derive(Debug, Default)]
 pub(crate) struct UsageColumns<'a> {
     pub user_id: Vec<i64>,

@@ -14,6 +14,11 @@ pub(crate) fn lock_payment(_: &mut Conn, _: i64) -> Result<(), diesel::result::E
 /// Usage rows per insert: nine values each stays under SQLite's limit of 32,766 bound values.
 pub(crate) const USAGE_CHUNK: usize = 1_000;
 
+/// Nothing to prepare: each chunk is one multi-row insert.
+pub(crate) fn begin_usage_import(_: &mut Conn) -> Result<(), diesel::result::Error> {
+    Ok(())
+}
+
 /// Inserts a chunk of usage rows in one statement, leaving out any the unique index
 /// `(user_id, job_id)` already holds; returns the `(user_id, job_id)` written.
 pub(crate) fn insert_usage(

@@ -2,7 +2,9 @@
 //! once per backend (this file is included as `sqlite::ops` and `pg::ops`). Every function here
 //! runs inside the transaction its caller in `Store` opened.
 
-pub(crate) use super::{fold_receipt_sums, insert_usage, lock_payment, Conn, USAGE_CHUNK};
+pub(crate) use super::{
+    begin_usage_import, fold_receipt_sums, insert_usage, lock_payment, Conn, USAGE_CHUNK,
+};
 
 pub mod audit;
 pub mod events;

@@ -35,6 +35,7 @@ pub fn import_lines(
     // What the written rows add to the kept unbilled sums, per (user, day, currency): as many
     // keys as users and days, whatever the number of rows; written once at the end.
     let mut added = UnbilledDeltas::default();
+    super::begin_usage_import(c)?;
     let mut chunk: Vec<(i64, ImportLine)> = Vec::with_capacity(super::USAGE_CHUNK);
     let mut read: u64 = 0;
     loop {
@@ -88,8 +89,8 @@ pub fn import_lines(
             columns.cost_minor.push(row.cost.amount.get());
             columns.currency.push(row.cost.currency.code());
         }
-        // One statement for the chunk; a row the unique index already holds (stored before, or
-        // earlier in this file) is left out and named below. The common case is one round trip.
+        // One insert for the chunk (PostgreSQL: through its staging table); a row the unique index
+        // already holds (stored before, or earlier in this file) is left out and named below.
         let written = super::insert_usage(c, &columns)?;
         outcome.imported += written.len() as u64;
         if written.len() == candidates.len() {

@@ -116,6 +116,79 @@ fn import_is_all_or_nothing(store: &Store) {
     assert_eq!(store.usage_for_user(alice.id).unwrap().len(), 1);
 }
 
+/// A file of several chunks on either backend (1,000 rows per chunk on SQLite, 20,000 through the
+/// staging table on PostgreSQL): a job repeated in a later chunk, a job stored by an earlier
+/// import and an unknown user after thousands of good rows are each named, and nothing is kept;
+/// a dry run of a clean file writes nothing; the clean file then imports whole, and again on the
+/// same connections (the staging table goes with each transaction).
+fn import_across_chunks_refuses_any_problem(store: &Store) {
+    store.create_user("alice", "h", Role::User).unwrap();
+    store.create_user("bob", "h", Role::User).unwrap();
+    assert_eq!(
+        store
+            .import_usage(&[usage("alice", "old-1", 1), usage("bob", "old-2", 2)], "test")
+            .unwrap(),
+        2
+    );
+    let clean: Vec<NewUsage> = (0..50_000)
+        .map(|i| usage(if i % 3 == 0 { "bob" } else { "alice" }, &format!("j{i}"), i))
+        .collect();
+    let run = |rows: &[NewUsage], dry_run: bool| {
+        let mut lines = rows.iter().enumerate().map(|(i, row)| {
+            Ok(ImportLine {
+                line: i as u64 + 2,
+                row: row.clone(),
+            })
+        });
+        let mut reads = Vec::new();
+        let outcome = store
+            .import_usage_lines(&mut lines, "test", dry_run, &mut |read| reads.push(read))
+            .unwrap();
+        assert_eq!(reads.last().copied(), Some(rows.len() as u64), "{reads:?}");
+        outcome
+    };
+    let mut bad = clean.clone();
+    bad[41_001] = usage("alice", "j1", 1); // j1 (line 3) again, two chunks later on either backend
+    bad[30_000] = usage("bob", "old-2", 1); // stored before this import
+    bad[48_500] = usage("mallory", "m1", 1); // after 48,000 good rows
+    let outcome = run(&bad, false);
+    assert!(!outcome.committed);
+    assert_eq!(outcome.read, 50_000);
+    assert_eq!(outcome.problem_count, 3, "{:?}", outcome.problems);
+    assert_eq!(
+        outcome.problems,
+        vec![
+            "line 30002: job \"old-2\" of bob was already imported".to_string(),
+            "line 41003: job \"j1\" of alice appears twice in this file".to_string(),
+            "line 48502: unknown user \"mallory\"".to_string(),
+        ]
+    );
+    let alice = store.user_by_username("alice").unwrap().unwrap();
+    let bob = store.user_by_username("bob").unwrap().unwrap();
+    let stored =
+        |s: &Store| s.usage_for_user(alice.id).unwrap().len() + s.usage_for_user(bob.id).unwrap().len();
+    assert_eq!(stored(store), 2, "nothing of the refused file kept");
+
+    let dry = run(&clean, true);
+    assert!(!dry.committed);
+    assert_eq!((dry.imported, dry.problem_count), (50_000, 0));
+    assert_eq!(stored(store), 2, "a dry run keeps nothing");
+
+    let outcome = run(&clean, false);
+    assert!(outcome.committed, "{:?}", outcome.problems);
+    assert_eq!(outcome.imported, 50_000);
+    assert_eq!(stored(store), 50_002);
+    let again = run(&clean, false);
+    assert!(!again.committed);
+    assert_eq!(again.problem_count, 50_000);
+    assert_eq!(again.problems.len(), 100);
+    assert_eq!(
+        again.problems[0],
+        "line 2: job \"j0\" of bob was already imported"
+    );
+    assert_eq!(stored(store), 50_002);
+}
+
 fn receipts_bill_each_record_once(store: &Store) {
     store.create_user("alice", "h", Role::User).unwrap();
     store.create_user("eve", "h", Role::User).unwrap();
@@ -1184,6 +1257,7 @@ crate::store_tests!(
     commits_are_durable_on_every_pooled_connection,
     users_are_unique,
     import_is_all_or_nothing,
+    import_across_chunks_refuses_any_problem,
     receipts_bill_each_record_once,
     intents_are_reused_and_paid_receipts_refused,
     finalize_requires_exact_amount_and_currency,
