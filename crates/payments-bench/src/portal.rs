@@ -123,19 +123,9 @@ impl Session {
 
     /// The page's body and how long it took.
     pub(super) async fn get(&self, path: &str) -> Result<(String, Duration), Failure> {
-        let started = Instant::now();
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie)
-            .send()
-            .await
-            .map_err(err)?;
-        if !resp.status().is_success() {
-            return Err(format!("GET {path}: {}", resp.status()));
-        }
-        let body = resp.text().await.map_err(err)?;
-        Ok((body, started.elapsed()))
+        let (body, _, took) = self.get_bytes(path).await?;
+        let body = String::from_utf8(body).map_err(|e| format!("GET {path}: not UTF-8: {e}"))?;
+        Ok((body, took))
     }
 
     /// The body of `path` as bytes, the time to its first chunk and to its end.

@@ -104,16 +104,26 @@ fn filtered_by<'a>(
         query = query.filter(audit_log::created_at.lt(until));
     }
     if let Some(p) = pattern {
+        // The three columns joined by a separator no text holds (U+001F), folded once: a third of
+        // the `lower()` calls of three separate tests, and the same matches (the search text
+        // would have to hold the separator to match across two columns).
         query = query.filter(
-            lower(audit_log::actor)
-                .like(lower(p.to_string()))
-                .escape('\\')
-                .or(lower(audit_log::subject).like(lower(p.to_string())).escape('\\'))
-                .or(lower(audit_log::detail).like(lower(p.to_string())).escape('\\')),
+            lower(
+                audit_log::actor
+                    .concat(FIELD_SEPARATOR)
+                    .concat(audit_log::subject)
+                    .concat(FIELD_SEPARATOR)
+                    .concat(audit_log::detail),
+            )
+            .like(lower(p.to_string()))
+            .escape('\\'),
         );
     }
     query
 }
+
+/// Between the columns the text search looks through (see [`filtered_by`]).
+const FIELD_SEPARATOR: &str = "\u{1f}";
 
 /// Entries the text search looks through at most: the newest this many at or before the end of
 /// the date range (a `LIKE '%…%'` cannot use an index; this bounds its cost whatever the log's
