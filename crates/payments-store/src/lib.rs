@@ -1103,14 +1103,14 @@ impl Store {
     /// A page of the audit log narrowed by `query` and `more`, newest first (by time, then id),
     /// from `cursor` (keyset: no offset, no count of the whole log); with a text, the search
     /// looks through the newest [`AUDIT_SEARCH_WINDOW`] entries from the range's end (or the
-    /// position) and returns the id of the oldest it looked at (0: the whole log).
+    /// position), and says so (`true`).
     pub fn audit_page(
         &self,
         query: &AuditQuery,
         more: &AuditSearch,
         cursor: IdCursor,
         limit: i64,
-    ) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
+    ) -> Result<(Vec<AuditRow>, bool), StoreError> {
         read!(self, |c| ops::audit::search_page(c, query, more, cursor, limit))
     }
 }

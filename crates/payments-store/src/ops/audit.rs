@@ -132,15 +132,15 @@ pub const SEARCH_WINDOW: i64 = crate::AUDIT_SEARCH_WINDOW;
 
 /// A page of entries matching `q` (action, receipt) and `more`, newest first (by time, then id),
 /// from `cursor` (keyset on the entry's position: no offset, no count of the whole log).
-/// Returns the rows and, when a text was searched, the id of the oldest entry the search looked
-/// at (0: the whole log; older entries were not searched).
+/// Returns the rows and whether a text was searched (in the window only: older entries were
+/// not searched).
 pub fn search_page(
     c: &mut Conn,
     q: &AuditQuery,
     more: &AuditSearch,
     cursor: crate::models::IdCursor,
     limit: i64,
-) -> Result<(Vec<AuditRow>, Option<i64>), StoreError> {
+) -> Result<(Vec<AuditRow>, bool), StoreError> {
     use crate::models::IdCursor;
     // Newest first by time, then id: each filter (dates, action, receipt, actor) reads its own
     // index in that order (see the migration `receipt_sums`), about a page whatever the log.
@@ -156,31 +156,6 @@ pub fn search_page(
         IdCursor::Before(id) | IdCursor::After(id) => at(c, id)?.map(|t| (t, id)),
     };
     let pattern = more.text.as_deref().map(contains_pattern);
-    // The search's window: the newest `SEARCH_WINDOW` entries by time up to the end of the
-    // dates (and below the position when paging older), found by counting along the time index.
-    let window: Option<Option<(i64, i64)>> = match &pattern {
-        None => None,
-        Some(_) => {
-            let mut w = audit_log::table
-                .select((audit_log::created_at, audit_log::id))
-                .into_boxed();
-            if let Some(until) = more.until {
-                w = w.filter(audit_log::created_at.lt(until));
-            }
-            if let (IdCursor::Before(_), Some((t, id))) = (cursor, position) {
-                w = w
-                    .filter(audit_log::created_at.le(t))
-                    .filter(audit_log::created_at.lt(t).or(audit_log::id.lt(id)));
-            }
-            Some(
-                w.order((audit_log::created_at.desc(), audit_log::id.desc()))
-                    .offset(SEARCH_WINDOW - 1)
-                    .limit(1)
-                    .first::<(i64, i64)>(c)
-                    .optional()?,
-            )
-        }
-    };
     // An actor filter standing for two names keeps only those in the log (one, mostly), so
     // that it reads one range of `audit_log_actor` in order.
     let actors = match more.actor.as_deref().map(actors_named) {
@@ -201,10 +176,26 @@ pub fn search_page(
         other => other,
     };
     let mut query = filtered_by(q, more, actors, pattern.as_deref());
-    if let Some(Some((t, id))) = window {
-        query = query
-            .filter(audit_log::created_at.ge(t))
-            .filter(audit_log::created_at.gt(t).or(audit_log::id.ge(id)));
+    if pattern.is_some() {
+        // The search's window: the newest `SEARCH_WINDOW` entries by time up to the end of the
+        // dates (and below the position when paging older), read first through the time index
+        // as a subquery of its own, so that the search costs that many entries on any plan.
+        let mut window = audit_log::table.select(audit_log::id).into_boxed();
+        if let Some(until) = more.until {
+            window = window.filter(audit_log::created_at.lt(until));
+        }
+        if let (IdCursor::Before(_), Some((t, id))) = (cursor, position) {
+            window = window
+                .filter(audit_log::created_at.le(t))
+                .filter(audit_log::created_at.lt(t).or(audit_log::id.lt(id)));
+        }
+        query = query.filter(
+            audit_log::id.eq_any(
+                window
+                    .order((audit_log::created_at.desc(), audit_log::id.desc()))
+                    .limit(SEARCH_WINDOW),
+            ),
+        );
     }
     let query = query.limit(limit.max(1)).select(AuditRow::as_select());
     let rows = match (cursor, position) {
@@ -227,8 +218,7 @@ pub fn search_page(
             .order((audit_log::created_at.desc(), audit_log::id.desc()))
             .load(c)?,
     };
-    // When a text was searched: the oldest entry searched (0: the whole log was).
-    Ok((rows, window.map(|w| w.map_or(0, |(_, id)| id))))
+    Ok((rows, pattern.is_some()))
 }
 
 #[cfg(test)]

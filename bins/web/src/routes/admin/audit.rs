@@ -101,7 +101,7 @@ pub async fn admin_audit(
         text: text.clone(),
     };
     // One page (one more to know whether there is another); no count of the whole log.
-    let (rows, floor) = state
+    let (rows, searched) = state
         .db(move |s| s.audit_page(&query, &more, cursor, PAGE_SIZE + 1))
         .await?;
     let (rows, has_newer, has_older) = keyset_page(rows, PAGE_SIZE, id_direction(cursor));
@@ -142,7 +142,7 @@ pub async fn admin_audit(
         ctx.insert("error", &problems.join(" "));
     }
     ctx.insert("entries", &entries);
-    ctx.insert("window", &floor.map(|_| payments_store::AUDIT_SEARCH_WINDOW));
+    ctx.insert("window", &searched.then_some(payments_store::AUDIT_SEARCH_WINDOW));
     ctx.insert("actions", audit::ACTIONS);
     ctx.insert("action", &action.clone().unwrap_or_default());
     ctx.insert("receipt", &receipt);
