@@ -1340,6 +1340,37 @@ async fn money_in_view(viewport: Viewport) {
         "{name}: {refunds}"
     );
     problems.extend(chrome.check_page("money-in-view-receipt-refunded").await);
+
+    // A provider filter over more receipts than a page adds up: the sentence that says so, in
+    // view at both sizes (receipts of December 2025 and their payments written in bulk).
+    let n = payments_store::RECEIPT_TOTALS_BOUND + 1;
+    let alice_id = server.store().user_by_username("alice").unwrap().unwrap().id;
+    server
+        .store()
+        .execute_sql_for_tests(&format!(
+            "WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < {n}) \
+             INSERT INTO receipts (user_id, currency, total_minor, status, created_at, paid_at) \
+             SELECT {alice_id}, 'THB', 100, 'paid', 1764547200 + x, 1764547200 + x FROM s; \
+             INSERT INTO payments (public_id, receipt_id, provider, external_id, idempotency_key, amount_minor, \
+             currency, status, created_at, updated_at, refunded_minor, second_payment) \
+             SELECT 'bulk_' || id, id, 'dummy', 'bulk_ext_' || id, 'bulk_idem_' || id, 100, 'THB', 'succeeded', \
+             created_at, created_at, 0, FALSE FROM receipts WHERE created_at < 1767225600"
+        ))
+        .unwrap();
+    chrome.log_out().await;
+    chrome.log_in("root").await;
+    chrome.open("/admin/receipts?provider=dummy").await;
+    let bounded = chrome
+        .wait_for("#totals-bounded")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        bounded.contains("More than 2000 receipts match this provider or search"),
+        "{name}: {bounded}"
+    );
+    problems.extend(chrome.check_page("money-in-view-admin-receipts-bounded").await);
     chrome.quit().await;
     assert_no_problems(&problems, name);
 }
