@@ -641,7 +641,7 @@ impl Store {
         if self.backend() == "sqlite" {
             return Ok(0);
         }
-        write_tx!(self, |c| ops::receipts::fold_sums(c))
+        write_tx!(self, |c| ops::fold_receipt_sums(c))
     }
 
     /// At most `limit` receipts matching `filter` from `cursor`, newest first: keyset paging

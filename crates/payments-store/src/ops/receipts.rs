@@ -241,16 +241,6 @@ pub fn void(c: &mut Conn, id: i64) -> Result<(ReceiptRow, usize), StoreError> {
     Ok((receipt, freed))
 }
 
-#[derive(diesel::QueryableByName)]
-struct UnbilledSum {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    currency: String,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    total: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    records: i64,
-}
-
 /// Bills every unbilled record of one user that ended in `[since, until)` (either end open) on
 /// one new receipt, in one statement whatever their number. Refused when there is none, or
 /// when they are in more than one currency. Returns the receipt and how many records it holds.
@@ -260,20 +250,12 @@ pub fn create_for_unbilled(
     since: Option<i64>,
     until: Option<i64>,
 ) -> Result<(ReceiptRow, i64), StoreError> {
-    use diesel::sql_types::BigInt;
     let (since, until) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
-    // The sum is checked: SQLite's SUM fails on overflow, PostgreSQL's numeric does not fit the
-    // cast to BIGINT.
-    let sums: Vec<UnbilledSum> = diesel::sql_query(
-        "SELECT currency, CAST(SUM(cost_minor) AS BIGINT) AS total, COUNT(*) AS records \
-         FROM usage_records WHERE user_id = $1 AND receipt_id IS NULL AND ended_at >= $2 AND ended_at < $3 \
-         GROUP BY currency",
-    )
-    .bind::<BigInt, _>(user_id)
-    .bind::<BigInt, _>(since)
-    .bind::<BigInt, _>(until)
-    .load(c)?;
-    let sum = match &sums[..] {
+    // Counted from the records (checked: SQLite's SUM fails on overflow, PostgreSQL's numeric
+    // does not fit the cast to BIGINT), not the kept sums: this count is compared with the
+    // update's below.
+    let sums = super::usage::unbilled_totals_counted(c, user_id, (since, until))?;
+    let (currency, total, records) = match &sums[..] {
         [] => return Err(StoreError::Invalid("there is no unbilled usage in these dates".into())),
         [one] => one,
         _ => {
@@ -282,8 +264,8 @@ pub fn create_for_unbilled(
             ))
         }
     };
-    let currency = Currency::from_code(&sum.currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let receipt = insert_unpaid(c, user_id, currency, sum.total)?;
+    let currency = Currency::from_code(currency).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let receipt = insert_unpaid(c, user_id, currency, *total)?;
     let billed = diesel::update(
         usage_records::table
             .filter(usage_records::user_id.eq(user_id))
@@ -293,13 +275,13 @@ pub fn create_for_unbilled(
     )
     .set(usage_records::receipt_id.eq(receipt.id))
     .execute(c)?;
-    if billed as i64 != sum.records {
+    if billed as i64 != *records {
         return Err(StoreError::Conflict(
             "usage was billed or imported meanwhile; try again".into(),
         ));
     }
     super::usage::UnbilledDeltas::of_receipt(c, receipt.id, -1)?.write(c)?;
-    Ok((receipt, sum.records))
+    Ok((receipt, *records))
 }
 
 /// [`ReceiptMoney`] of each of `receipt_ids` that has a payment, read in chunks (so that any
@@ -458,13 +440,6 @@ fn kept_totals(
             })
             .collect(),
     ))
-}
-
-/// Moves what PostgreSQL's triggers appended to `receipt_sums_pending` into `receipt_sums`, in
-/// one transaction, in key order (so that two instances folding at once never deadlock); how
-/// many pending changes it moved. SQLite's triggers write the sums directly: nothing to do.
-pub fn fold_sums(c: &mut Conn) -> Result<usize, StoreError> {
-    super::fold_receipt_sums(c)
 }
 
 /// The totals added up from the matching receipts and their payments.

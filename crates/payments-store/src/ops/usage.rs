@@ -93,35 +93,29 @@ pub fn import_lines(
         // already holds (stored before, or earlier in this file) is left out and named below.
         let written = super::insert_usage(c, &columns)?;
         outcome.imported += written.len() as u64;
-        if written.len() == candidates.len() {
-            for (user_id, line) in &candidates {
-                added.add(
-                    *user_id,
-                    line.row.ended_at,
-                    line.row.cost.currency.code(),
-                    1,
-                    line.row.cost.amount.get(),
-                );
-            }
-        } else {
-            let stored: HashSet<(i64, &str)> = written.iter().map(|(u, j)| (*u, j.as_str())).collect();
-            for (user_id, line) in &candidates {
-                if stored.contains(&(*user_id, line.row.job_id.as_str())) {
-                    added.add(
-                        *user_id,
-                        line.row.ended_at,
-                        line.row.cost.currency.code(),
-                        1,
-                        line.row.cost.amount.get(),
-                    );
-                }
-            }
+        // Every candidate written (the common case), or the set of those that were.
+        let all_written = written.len() == candidates.len();
+        let stored: HashSet<(i64, &str)> = match all_written {
+            true => HashSet::new(),
+            false => written.iter().map(|(u, j)| (*u, j.as_str())).collect(),
+        };
+        let is_written = |user_id: i64, line: &ImportLine| {
+            all_written || stored.contains(&(user_id, line.row.job_id.as_str()))
+        };
+        for (user_id, line) in candidates.iter().filter(|(u, l)| is_written(*u, l)) {
+            added.add(
+                *user_id,
+                line.row.ended_at,
+                line.row.cost.currency.code(),
+                1,
+                line.row.cost.amount.get(),
+            );
         }
-        if written.len() < candidates.len() {
-            let written: HashSet<(i64, &str)> = written.iter().map(|(u, j)| (*u, j.as_str())).collect();
+        if !all_written {
             let refused: Vec<&(i64, ImportLine)> = candidates
-                .into_iter()
-                .filter(|(user_id, line)| !written.contains(&(*user_id, line.row.job_id.as_str())))
+                .iter()
+                .copied()
+                .filter(|(user_id, line)| !is_written(*user_id, line))
                 .collect();
             // Where each is stored, per user through the unique index.
             let mut by_user: HashMap<i64, Vec<&str>> = HashMap::new();
@@ -302,22 +296,35 @@ impl UnbilledDeltas {
         e.1 += cost_minor;
     }
 
-    /// The records billed on `receipt_id`, taken away (`sign` -1) or given back (+1, a void).
+    /// The records billed on `receipt_id`, taken away (`sign` -1) or given back (+1, a void),
+    /// added up per key by the database (a receipt can hold any number of records).
     pub fn of_receipt(c: &mut Conn, receipt_id: i64, sign: i64) -> Result<UnbilledDeltas, StoreError> {
-        let rows: Vec<(i64, i64, String, i64)> = usage_records::table
-            .filter(usage_records::receipt_id.eq(receipt_id))
-            .select((
-                usage_records::user_id,
-                usage_records::ended_at,
-                usage_records::currency,
-                usage_records::cost_minor,
-            ))
-            .load(c)?;
-        let mut out = UnbilledDeltas::default();
-        for (user, ended, currency, cost) in rows {
-            out.add(user, ended, &currency, sign, sign * cost);
+        use diesel::sql_types::{BigInt, Text};
+        #[derive(diesel::QueryableByName)]
+        struct Key {
+            #[diesel(sql_type = BigInt)]
+            user_id: i64,
+            #[diesel(sql_type = BigInt)]
+            day: i64,
+            #[diesel(sql_type = Text)]
+            currency: String,
+            #[diesel(sql_type = BigInt)]
+            records: i64,
+            #[diesel(sql_type = BigInt)]
+            cost: i64,
         }
-        Ok(out)
+        let keys: Vec<Key> = diesel::sql_query(
+            "SELECT user_id, ended_at / 86400 AS day, currency, COUNT(*) AS records, \
+             CAST(SUM(cost_minor) AS BIGINT) AS cost FROM usage_records WHERE receipt_id = $1 \
+             GROUP BY user_id, ended_at / 86400, currency",
+        )
+        .bind::<BigInt, _>(receipt_id)
+        .load(c)?;
+        Ok(UnbilledDeltas(
+            keys.into_iter()
+                .map(|k| ((k.user_id, k.day, k.currency), (sign * k.records, sign * k.cost)))
+                .collect(),
+        ))
     }
 
     /// Upserts the changes, in key order (so that concurrent writers lock the rows in the same
