@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod cpu;
 mod import;
 #[cfg(feature = "postgres")]
 mod outage;
@@ -1031,6 +1032,7 @@ fn measure_round(
         .build()
         .map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let cpu_before = cpu::CpuSample::take(server.child.id());
     let start = Instant::now();
     let sent = runtime.block_on(send_all(
         &server.base,
@@ -1040,6 +1042,7 @@ fn measure_round(
         deadline,
     ));
     let elapsed = start.elapsed();
+    let cpu_spent = cpu_before.spent_until(&cpu::CpuSample::take(server.child.id()));
     let report = server.stop()?;
     let mut tally = sent?;
     let (batches, events, largest) = (report.batches, report.events, report.largest);
@@ -1085,6 +1088,10 @@ fn measure_round(
         tally.duplicate,
         tally.other.len(),
         tally.retried_503
+    );
+    println!(
+        "{}",
+        cpu_spent.per_delivery_line(sent, args.backend == Backend::Postgres)
     );
     if let Some(raw) = raw_per_sec {
         println!(

@@ -157,6 +157,30 @@ impl crate::Store {
     }
 }
 
+#[cfg(feature = "sqlite")]
+#[derive(diesel::QueryableByName)]
+struct PragmaValue {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    value: i64,
+}
+
+#[cfg(feature = "sqlite")]
+impl crate::Store {
+    /// The value of SQLite's `PRAGMA name` on a pooled connection (`None` on PostgreSQL).
+    pub fn sqlite_pragma_for_tests(&self, name: &str) -> Result<Option<i64>, crate::StoreError> {
+        use diesel::RunQueryDsl;
+        match &self.pool {
+            crate::DbPool::Sqlite(pool) => {
+                let sql = format!("SELECT {name} AS value FROM pragma_{name}()");
+                let row: PragmaValue = diesel::sql_query(sql).get_result(&mut *pool.get()?)?;
+                Ok(Some(row.value))
+            }
+            #[cfg(feature = "postgres")]
+            crate::DbPool::Pg(_) => Ok(None),
+        }
+    }
+}
+
 /// SQLite's write lock, held by a test until this is dropped (see
 /// [`crate::Store::hold_write_lock_for_tests`]).
 #[cfg(feature = "sqlite")]

@@ -97,9 +97,16 @@ impl Prefetched {
         Ok(pre)
     }
 
+    /// Whether `ev` (its provider and event id) was stored before the batch.
+    pub(crate) fn stored(&self, ev: &VerifiedEvent) -> bool {
+        self.events
+            .get(&ev.provider)
+            .is_some_and(|e| e.contains_key(&ev.event_id))
+    }
+
     /// The payment `ev` names by a recorded reference (the oldest recorded first, as
     /// [`super::payments::lookup`] does), and which of its ids are recorded.
-    fn payment(&self, ev: &VerifiedEvent) -> (Option<&PaymentRow>, Vec<String>) {
+    pub(crate) fn payment(&self, ev: &VerifiedEvent) -> (Option<&PaymentRow>, Vec<String>) {
         let mut best: Option<&(i64, PaymentRow)> = None;
         let mut best_ref = "";
         let mut known = Vec::new();
@@ -119,7 +126,7 @@ impl Prefetched {
 }
 
 /// The provider ids an event names (its checkout or payment id, then any further references).
-fn provider_ids(ev: &VerifiedEvent) -> impl Iterator<Item = &str> {
+pub(crate) fn provider_ids(ev: &VerifiedEvent) -> impl Iterator<Item = &str> {
     ev.external_payment_id
         .iter()
         .chain(ev.references.iter())

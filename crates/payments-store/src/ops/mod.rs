@@ -13,5 +13,6 @@ pub mod payments;
 pub mod receipts;
 pub mod refunds;
 pub mod sessions;
+pub mod set_based;
 pub mod usage;
 pub mod users;

@@ -388,22 +388,25 @@ pub fn finalize_success(
     if flipped != 1 {
         return Err(corrupt());
     }
-    audits.push(
-        NewAudit::new(
-            actor,
-            "payment.finalize",
-            subject,
-            json!({"result": "finalized", "source": source, "amount": expected.to_string()}),
-        )
-        .receipt(payment.receipt_id)
-        .payment(payment.id),
-    );
+    audits.push(finalized_audit(actor, &payment, expected, source));
     // Refunds recorded while it was open here (an early event) apply to the receipt now.
     super::refunds::after_finalize(c, &payment, actor)?;
     Ok(FinalizeOutcome::Finalized {
         payment_id: payment.id,
         receipt_id: payment.receipt_id,
     })
+}
+
+/// The audit entry of a payment finalized: its receipt is paid.
+pub(crate) fn finalized_audit(actor: &str, payment: &PaymentRow, expected: Money, source: &str) -> NewAudit {
+    NewAudit::new(
+        actor,
+        "payment.finalize",
+        format!("payment {}", payment.public_id),
+        json!({"result": "finalized", "source": source, "amount": expected.to_string()}),
+    )
+    .receipt(payment.receipt_id)
+    .payment(payment.id)
 }
 
 pub fn webhook_audit(ev: &VerifiedEvent, payment: Option<&PaymentRow>, outcome: &str) -> NewAudit {

@@ -4,6 +4,7 @@ use payments_store::*;
 mod receipt_sums;
 mod refund_books;
 mod refunds;
+mod set_based;
 
 fn thb(amount: i64) -> Money {
     Money::new(amount, Currency::from_code("THB").unwrap())
