@@ -40,35 +40,7 @@ use payments_core::Money;
 /// inside one write transaction (`BEGIN IMMEDIATE` on SQLite, so writers queue on the busy
 /// timeout instead of failing on a lock upgrade).
 macro_rules! write_tx {
-    ($store:expr, |$c:ident| $body:expr) => {
-        match &$store.pool {
-            #[cfg(feature = "sqlite")]
-            DbPool::Sqlite(pool) => {
-                #[allow(unused_imports)]
-                use crate::sqlite::ops;
-                let mut conn = pool.get()?;
-                conn.immediate_transaction(|$c| $body)
-            }
-            #[cfg(feature = "postgres")]
-            DbPool::Pg(pool) => {
-                #[allow(unused_imports)]
-                use crate::pg::ops;
-                let mut conn = pool.get()?;
-                diesel::Connection::transaction(&mut *conn, |$c| $body)
-            }
-        }
-    };
-}
-
-/// Like `write_tx!`, for the webhook writer's batches (one savepoint per event). On SQLite the
-/// transaction keeps its savepoints' journal (the sub-journal: the pages each savepoint may have to
-/// restore) in memory: by default SQLite spills it past 64 KiB to a temporary file, created, written
-/// and deleted again in every batch, which cost the single writer about an eighth of its time. The
-/// sub-journal holds at most the pages one batch changes (bounded by the batch's size); the
-/// connection goes back to the default (temporary files on disk, for large sorts and temporary
-/// tables) before it returns to the pool.
-macro_rules! batch_tx {
-    ($store:expr, |$c:ident| $body:expr) => {
+    (@in $store:expr, $subjournal_in_memory:expr, |$c:ident| $body:expr) => {
         match &$store.pool {
             #[cfg(feature = "sqlite")]
             DbPool::Sqlite(pool) => {
@@ -76,11 +48,15 @@ macro_rules! batch_tx {
                 use crate::sqlite::ops;
                 use diesel::connection::SimpleConnection;
                 let mut conn = pool.get()?;
-                conn.batch_execute("PRAGMA temp_store = MEMORY")?;
+                if $subjournal_in_memory {
+                    conn.batch_execute("PRAGMA temp_store = MEMORY")?;
+                }
                 let written = conn.immediate_transaction(|$c| $body);
                 // What was written stays written (and is answered so) even if this fails.
-                if let Err(e) = conn.batch_execute("PRAGMA temp_store = DEFAULT") {
-                    tracing::warn!(error = %e, "a pooled SQLite connection keeps its temporary storage in memory");
+                if $subjournal_in_memory {
+                    if let Err(e) = conn.batch_execute("PRAGMA temp_store = DEFAULT") {
+                        tracing::warn!(error = %e, "a pooled SQLite connection keeps its temporary storage in memory");
+                    }
                 }
                 written
             }
@@ -92,6 +68,19 @@ macro_rules! batch_tx {
                 diesel::Connection::transaction(&mut *conn, |$c| $body)
             }
         }
+    };
+    // The webhook writer's batches (one savepoint per event). On SQLite the transaction keeps its
+    // savepoints' journal (the sub-journal: the pages each savepoint may have to restore) in
+    // memory: by default SQLite spills it past 64 KiB to a temporary file, created, written and
+    // deleted again in every batch, which cost the single writer about an eighth of its time.
+    // The sub-journal holds at most the pages one batch changes (bounded by the batch's size);
+    // the connection goes back to the default (temporary files on disk, for large sorts and
+    // temporary tables) before it returns to the pool.
+    (batch $store:expr, |$c:ident| $body:expr) => {
+        write_tx!(@in $store, true, |$c| $body)
+    };
+    ($store:expr, |$c:ident| $body:expr) => {
+        write_tx!(@in $store, false, |$c| $body)
     };
 }
 
@@ -835,7 +824,7 @@ impl Store {
         events: &[VerifiedEvent],
         defer_audit: bool,
     ) -> Result<Vec<Result<EventOutcome, StoreError>>, StoreError> {
-        batch_tx!(self, |c| {
+        write_tx!(batch self, |c| {
             use diesel::connection::SimpleConnection;
             // What the batch's success events need is read first, once for all of them
             // (see `ops::ingest`).
