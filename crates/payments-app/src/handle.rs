@@ -101,11 +101,17 @@ impl App {
     /// The counters in the Prometheus text format, with the pool's and the writers' figures.
     pub fn metrics_text(&self) -> String {
         let stats = self.inner.ingest.stats();
-        self.inner.metrics.render(
-            self.inner.store.pool_state(),
-            (stats.batches(), stats.events(), stats.largest_batch()),
-            self.inner.ingest.database_up(),
-        )
+        let store = &self.inner.store;
+        let writers = crate::metrics::WriterFigures {
+            batches: stats.batches(),
+            events: stats.events(),
+            largest: stats.largest_batch(),
+            set_based: store.set_based_batches(),
+            set_based_undone: store.set_based_batches_undone(),
+        };
+        self.inner
+            .metrics
+            .render(store.pool_state(), &writers, self.inner.ingest.database_up())
     }
 
     /// Runs a blocking store operation on the runtime's blocking pool.

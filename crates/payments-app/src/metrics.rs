@@ -70,8 +70,8 @@ impl Metrics {
     }
 
     /// The text exposition, with the database pool's open and idle connections and the webhook
-    /// writers' figures (batches, events, largest batch).
-    pub fn render(&self, pool: (u32, u32), writers: (u64, u64, u64), database_up: bool) -> String {
+    /// writers' figures.
+    pub fn render(&self, pool: (u32, u32), writers: &WriterFigures, database_up: bool) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP payments_webhooks_total Webhooks answered, by provider, result and HTTP status.\n",
@@ -126,7 +126,13 @@ impl Metrics {
         out.push_str("# TYPE payments_db_pool_connections gauge\n");
         let _ = writeln!(out, "payments_db_pool_connections{{state=\"open\"}} {}", pool.0);
         let _ = writeln!(out, "payments_db_pool_connections{{state=\"idle\"}} {}", pool.1);
-        let (batches, events, largest) = writers;
+        let WriterFigures {
+            batches,
+            events,
+            largest,
+            set_based,
+            set_based_undone,
+        } = *writers;
         out.push_str("# HELP payments_webhook_batches_total Webhook batches committed by the writers.\n");
         out.push_str("# TYPE payments_webhook_batches_total counter\n");
         let _ = writeln!(out, "payments_webhook_batches_total {batches}");
@@ -141,12 +147,37 @@ impl Metrics {
         out.push_str("# TYPE payments_webhook_largest_batch gauge\n");
         let _ = writeln!(out, "payments_webhook_largest_batch {largest}");
         out.push_str(
+            "# HELP payments_webhook_set_based_batches_total Batches of plain payment successes written with one statement per kind of write.\n",
+        );
+        out.push_str("# TYPE payments_webhook_set_based_batches_total counter\n");
+        let _ = writeln!(out, "payments_webhook_set_based_batches_total {set_based}");
+        out.push_str(
+            "# HELP payments_webhook_set_based_undone_total Batches tried set-based and undone (read out of date), then written event by event.\n",
+        );
+        out.push_str("# TYPE payments_webhook_set_based_undone_total counter\n");
+        let _ = writeln!(out, "payments_webhook_set_based_undone_total {set_based_undone}");
+        out.push_str(
             "# HELP payments_database_up 1 while the database answers, 0 while webhooks are answered 503 for want of it.\n",
         );
         out.push_str("# TYPE payments_database_up gauge\n");
         let _ = writeln!(out, "payments_database_up {}", u8::from(database_up));
         out
     }
+}
+
+/// The webhook writers' figures since start, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterFigures {
+    /// Batches committed (one transaction, one sync each).
+    pub batches: u64,
+    /// Events written in them.
+    pub events: u64,
+    /// The most events in one batch.
+    pub largest: u64,
+    /// Batches written set-based (see `Store::set_based_batches`).
+    pub set_based: u64,
+    /// Batches tried set-based and undone.
+    pub set_based_undone: u64,
 }
 
 #[cfg(test)]
@@ -160,7 +191,14 @@ mod tests {
         m.webhook("dummy", "refused", 400, Duration::from_millis(300));
         m.refused("dummy", "bad_signature");
         m.login("ok");
-        let text = m.render((3, 2), (4, 9, 3), false);
+        let writers = WriterFigures {
+            batches: 4,
+            events: 9,
+            largest: 3,
+            set_based: 2,
+            set_based_undone: 1,
+        };
+        let text = m.render((3, 2), &writers, false);
         assert!(text
             .contains("payments_webhooks_total{provider=\"dummy\",result=\"finalized\",status=\"200\"} 1"));
         assert!(text.contains("payments_webhook_duration_seconds_bucket{le=\"0.01\"} 1"));
@@ -173,6 +211,8 @@ mod tests {
         assert!(text.contains("payments_webhook_batches_total 4\n"));
         assert!(text.contains("payments_webhook_batched_events_total 9\n"));
         assert!(text.contains("payments_webhook_largest_batch 3\n"));
+        assert!(text.contains("payments_webhook_set_based_batches_total 2\n"));
+        assert!(text.contains("payments_webhook_set_based_undone_total 1\n"));
         assert!(text.contains("payments_database_up 0\n"));
     }
 }

@@ -591,8 +591,13 @@ struct ServerProcess {
     metrics_token: String,
 }
 
+/// Batches, events, the largest batch, and the set-based batches written and undone.
+type WriterFigures = (u64, u64, u64, Option<(u64, u64)>);
+
 /// What the server process did, read just before it is stopped.
 struct ServerReport {
+    /// Batches written set-based and batches tried so but undone (`None`: an older server).
+    set_based: Option<(u64, u64)>,
     batches: u64,
     events: u64,
     largest: u64,
@@ -737,8 +742,9 @@ impl ServerProcess {
         if !status.success() {
             return Err(format!("the server process ended badly ({status})"));
         }
-        let (batches, events, largest) = figures?;
+        let (batches, events, largest, set_based) = figures?;
         Ok(ServerReport {
+            set_based,
             batches,
             events,
             largest,
@@ -747,7 +753,7 @@ impl ServerProcess {
     }
 
     /// `payments_webhook_batches_total`, `..._batched_events_total`, `..._largest_batch`.
-    fn writer_figures(&self) -> Result<(u64, u64, u64), Failure> {
+    fn writer_figures(&self) -> Result<WriterFigures, Failure> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -774,10 +780,15 @@ impl ServerProcess {
                 })
                 .ok_or_else(|| format!("the server's /metrics has no {name}"))
         };
+        // Not in the figures of a server older than set-based batches.
+        let set_based = value("payments_webhook_set_based_batches_total")
+            .ok()
+            .zip(value("payments_webhook_set_based_undone_total").ok());
         Ok((
             value("payments_webhook_batches_total")?,
             value("payments_webhook_batched_events_total")?,
             value("payments_webhook_largest_batch")?,
+            set_based,
         ))
     }
 }
@@ -1082,6 +1093,9 @@ fn measure_round(
             None => "0".to_string(),
         }
     );
+    if let Some((written, undone)) = report.set_based {
+        println!("set-based batches: {written} of {batches} ({undone} tried and undone)");
+    }
     println!(
         "answers: {} finalized, {} duplicates, {} other, {} retried after 503",
         tally.finalized,

@@ -121,8 +121,14 @@ pub struct Store {
     /// SQLite: checkpoints the WAL off the commit path (see [`checkpoint`]).
     #[cfg(feature = "sqlite")]
     _checkpointer: Option<checkpoint::Checkpointer>,
-    /// Webhook batches written set-based (see [`Store::set_based_batches`]).
-    set_based_batches: std::sync::atomic::AtomicU64,
+    /// Webhook batches written set-based, and tried but undone (see [`Store::set_based_batches`]).
+    set_based: SetBasedCounts,
+}
+
+#[derive(Debug, Default)]
+struct SetBasedCounts {
+    written: std::sync::atomic::AtomicU64,
+    undone: std::sync::atomic::AtomicU64,
 }
 
 struct HiddenTarget(Target);
@@ -169,7 +175,7 @@ impl Store {
             target: HiddenTarget(target),
             #[cfg(feature = "sqlite")]
             _checkpointer: checkpointer,
-            set_based_batches: std::sync::atomic::AtomicU64::new(0),
+            set_based: SetBasedCounts::default(),
         })
     }
 
@@ -177,7 +183,14 @@ impl Store {
     /// the whole batch (batches of nothing but plain payment successes, see
     /// [`Store::handle_verified_events`]); the others were written event by event.
     pub fn set_based_batches(&self) -> u64 {
-        self.set_based_batches.load(std::sync::atomic::Ordering::Relaxed)
+        self.set_based.written.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many webhook batches were tried set-based and undone, because what they read first
+    /// was out of date by the time they wrote (another writer, a change meanwhile): those were
+    /// then written event by event.
+    pub fn set_based_batches_undone(&self) -> u64 {
+        self.set_based.undone.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What the pool was opened with.
@@ -834,11 +847,16 @@ impl Store {
             // in its own savepoint (the second attempt, after the audit insert failed).
             if defer_audit {
                 let mut audits = Vec::new();
-                if let Some(outcomes) = ops::set_based::apply_successes(c, events, &pre, &mut audits)? {
-                    ops::audit::append_all(c, &audits)?;
-                    self.set_based_batches
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(outcomes.into_iter().map(Ok).collect());
+                match ops::set_based::apply_successes(c, events, &pre, &mut audits)? {
+                    ops::set_based::SetBased::Written(outcomes) => {
+                        ops::audit::append_all(c, &audits)?;
+                        self.set_based.written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return Ok(outcomes.into_iter().map(Ok).collect());
+                    }
+                    ops::set_based::SetBased::Undone => {
+                        self.set_based.undone.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    ops::set_based::SetBased::NotApplicable => {}
                 }
             }
             // Each event in a savepoint of its own, kept by hand rather than by nesting diesel

@@ -103,18 +103,29 @@ fn plan<'a>(
     Ok(Some(planned))
 }
 
-/// Writes the whole batch set-based when every event qualifies (see the module): the outcome of
-/// each event, in order, with their audit entries appended to `audits`. `None` when it does not
-/// apply, or when what the batch read first turned out to be out of date: then nothing was
-/// written (rolled back to this path's savepoint) and the caller handles the events one by one.
+/// What [`apply_successes`] did with a batch.
+#[derive(Debug)]
+pub enum SetBased {
+    /// Written: each event's outcome, in order (their audit entries are in `audits`).
+    Written(Vec<EventOutcome>),
+    /// Not every event qualifies: nothing was tried.
+    NotApplicable,
+    /// Tried, but what the batch read first was out of date (or a statement was refused):
+    /// everything was rolled back to this path's savepoint.
+    Undone,
+}
+
+/// Writes the whole batch set-based when every event qualifies (see the module), with their
+/// audit entries appended to `audits`. Otherwise nothing is written, and the caller handles the
+/// events one by one.
 pub fn apply_successes(
     c: &mut Conn,
     events: &[VerifiedEvent],
     pre: &Prefetched,
     audits: &mut Vec<NewAudit>,
-) -> Result<Option<Vec<EventOutcome>>, StoreError> {
+) -> Result<SetBased, StoreError> {
     let Some(planned) = plan(events, pre)? else {
-        return Ok(None);
+        return Ok(SetBased::NotApplicable);
     };
     c.batch_execute("SAVEPOINT batch_set")?;
     let written = write(c, &planned);
@@ -126,7 +137,7 @@ pub fn apply_successes(
                 tracing::debug!(error = %e, "a set-based webhook batch was refused; handling its events one by one");
             }
             c.batch_execute("ROLLBACK TO SAVEPOINT batch_set; RELEASE SAVEPOINT batch_set")?;
-            return Ok(None);
+            return Ok(SetBased::Undone);
         }
     }
     let mut outcomes = Vec::with_capacity(planned.len());
@@ -141,7 +152,7 @@ pub fn apply_successes(
         audits.push(webhook_audit(p.ev, Some(p.payment), &outcome.label()));
         outcomes.push(outcome);
     }
-    Ok(Some(outcomes))
+    Ok(SetBased::Written(outcomes))
 }
 
 /// The batch's statements; `false` as soon as one of them finds what was read first out of date.

@@ -2,10 +2,11 @@
 //! of write): checked against the same events written one by one, and for falling back to event
 //! by event when what the batch read first is out of date.
 
-use payments_core::EventKind;
+use payments_core::{EventKind, RefundState};
 use payments_store::*;
 
-use super::{audit_for, event, payment_state, receipt_status, receipts_with_checkouts, thb};
+use super::refunds::refund_event_in;
+use super::{audit_for, event, payment_state, receipt_status, receipts_with_checkouts, thb, usage};
 
 /// What a finalized event left, with its own ids taken out: comparable across receipts.
 fn footprint(store: &Store, receipt: &ReceiptRow, payment: &PaymentRow, event_id: &str) -> Vec<String> {
@@ -138,9 +139,13 @@ fn a_set_based_batch_out_of_date_is_written_event_by_event(store: &Store) {
             rows[1].0.id
         ))
         .unwrap();
-    let before = store.set_based_batches();
+    let before = (store.set_based_batches(), store.set_based_batches_undone());
     let out = store.handle_verified_events(&events).unwrap();
-    assert_eq!(store.set_based_batches(), before, "undone, then event by event");
+    assert_eq!(
+        (store.set_based_batches(), store.set_based_batches_undone()),
+        (before.0, before.1 + 1),
+        "tried, undone, then event by event"
+    );
     let out: Vec<EventOutcome> = out.into_iter().map(Result::unwrap).collect();
     assert!(matches!(
         out[0],
@@ -165,11 +170,15 @@ fn a_set_based_batch_out_of_date_is_written_event_by_event(store: &Store) {
     }
 }
 
-/// Not set-based: a single event, a mismatch, two events of one payment.
+/// Not set-based, not even tried: a single event, a mismatch, two events of one payment, a
+/// failure among successes, a redelivery.
 fn only_batches_of_plain_successes_are_written_set_based(store: &Store) {
-    let rows = receipts_with_checkouts(store, &["no_1", "no_2", "no_3"]);
+    let rows = receipts_with_checkouts(
+        store,
+        &["no_1", "no_2", "no_3", "no_4", "no_5", "no_6", "no_7", "no_9"],
+    );
     let amount = Some(thb(100_000));
-    let before = store.set_based_batches();
+    let before = (store.set_based_batches(), store.set_based_batches_undone());
     let one = event("evt_no_1", EventKind::PaymentSucceeded, "no_1", amount);
     store.handle_verified_events(std::slice::from_ref(&one)).unwrap();
     let mismatch = vec![
@@ -190,10 +199,120 @@ fn only_batches_of_plain_successes_are_written_set_based(store: &Store) {
         out[1],
         Ok(EventOutcome::Finalize(FinalizeOutcome::AlreadyFinalized { .. }))
     ));
-    assert_eq!(store.set_based_batches(), before);
-    for (receipt, _) in &rows {
-        assert_eq!(receipt_status(store, receipt), ReceiptStatus::Paid);
+    // A failure reported with the full amount is not a success.
+    let failed = vec![
+        event("evt_no_4", EventKind::PaymentSucceeded, "no_4", amount),
+        event("evt_no_5", EventKind::PaymentFailed, "no_5", amount),
+    ];
+    let out = store.handle_verified_events(&failed).unwrap();
+    assert!(!matches!(out[1], Ok(EventOutcome::Finalize(_))), "{:?}", out[1]);
+    // A redelivery of an event stored before, with a new one (no_5's payment, paid after all).
+    let redelivered = vec![
+        event("evt_no_2", EventKind::PaymentSucceeded, "no_2", amount),
+        event("evt_no_5b", EventKind::PaymentSucceeded, "no_5", amount),
+    ];
+    let out = store.handle_verified_events(&redelivered).unwrap();
+    assert!(
+        matches!(out[0], Ok(EventOutcome::Duplicate { .. })),
+        "{:?}",
+        out[0]
+    );
+    // One event id naming two payments (the second delivery is a duplicate of the first).
+    let reused = vec![
+        event("evt_no_6", EventKind::PaymentSucceeded, "no_6", amount),
+        event("evt_no_6", EventKind::PaymentSucceeded, "no_7", amount),
+    ];
+    let out = store.handle_verified_events(&reused).unwrap();
+    assert!(
+        matches!(out[1], Ok(EventOutcome::Duplicate { .. })),
+        "{:?}",
+        out[1]
+    );
+    // An event stored before but kept open (it came before its checkout was attached), delivered
+    // again once it is: the event-by-event way processes it again.
+    let bob = store.user_by_username("bob").unwrap().unwrap();
+    store
+        .import_usage(&[usage("bob", "job-no_8", 100_000)], "test")
+        .unwrap();
+    let record = (store.usage_for_user(bob.id).unwrap().into_iter())
+        .find(|u| u.job_id == "job-no_8")
+        .unwrap();
+    let receipt_8 = store
+        .create_receipt_from_usage(bob.id, &[record.id], "test")
+        .unwrap();
+    let early = event("evt_no_8", EventKind::PaymentSucceeded, "no_8", amount);
+    assert_eq!(
+        store.handle_verified_event(&early).unwrap(),
+        EventOutcome::UnknownPayment
+    );
+    let intent = store.create_payment_for_receipt(receipt_8.id, "dummy").unwrap();
+    store
+        .attach_provider_checkout(intent.payment().id, "no_8", "http://127.0.0.1/pay", "user:bob")
+        .unwrap();
+    let again = vec![
+        early,
+        event("evt_no_9", EventKind::PaymentSucceeded, "no_9", amount),
+    ];
+    let out = store.handle_verified_events(&again).unwrap();
+    assert!(
+        matches!(
+            out[0],
+            Ok(EventOutcome::Finalize(FinalizeOutcome::Finalized { .. }))
+        ),
+        "{:?}",
+        out[0]
+    );
+    assert_eq!(
+        (store.set_based_batches(), store.set_based_batches_undone()),
+        before,
+        "none of them was tried set-based"
+    );
+    assert_eq!(receipt_status(store, &receipt_8), ReceiptStatus::Paid);
+    for (i, (receipt, _)) in rows.iter().enumerate() {
+        let expected = if i == 6 {
+            ReceiptStatus::Unpaid
+        } else {
+            ReceiptStatus::Paid
+        };
+        assert_eq!(receipt_status(store, receipt), expected, "no_{}", i + 1);
     }
+}
+
+/// A refund the provider reported while a payment was still open here applies to its receipt
+/// when the payment is finalized (event by event, `after_finalize`): a batch with such a payment
+/// is undone and written event by event, and its receipt ends partly refunded.
+fn a_payment_refunded_while_open_is_settled_in_a_batch(store: &Store) {
+    let rows = receipts_with_checkouts(store, &["early_1", "early_2"]);
+    store
+        .handle_verified_event(&refund_event_in(
+            "evt_early_refund",
+            "early_1",
+            None,
+            Some(("re_early_1", 1_000, RefundState::Succeeded)),
+        ))
+        .unwrap();
+    let amount = Some(thb(100_000));
+    let events = vec![
+        event("evt_early_1", EventKind::PaymentSucceeded, "early_1", amount),
+        event("evt_early_2", EventKind::PaymentSucceeded, "early_2", amount),
+    ];
+    let before = (store.set_based_batches(), store.set_based_batches_undone());
+    let out = store.handle_verified_events(&events).unwrap();
+    for outcome in out {
+        assert!(matches!(
+            outcome,
+            Ok(EventOutcome::Finalize(FinalizeOutcome::Finalized { .. }))
+        ));
+    }
+    assert_eq!(
+        receipt_status(store, &rows[0].0),
+        ReceiptStatus::PartiallyRefunded
+    );
+    assert_eq!(receipt_status(store, &rows[1].0), ReceiptStatus::Paid);
+    assert_eq!(
+        (store.set_based_batches(), store.set_based_batches_undone()),
+        (before.0, before.1 + 1)
+    );
 }
 
 /// The batch keeps its savepoints' journal in memory on SQLite, and gives the connection back to
@@ -221,6 +340,7 @@ fn a_batch_gives_its_sqlite_connection_back_with_temporary_storage_on_disk() {
         .collect();
     assert_eq!(store.sqlite_pragma_for_tests("temp_store").unwrap(), Some(0));
     store.handle_verified_events(&events).unwrap();
+    assert_eq!(store.set_based_batches(), 1, "two events are a batch");
     assert_eq!(receipt_status(&store, &rows[1].0), ReceiptStatus::Paid);
     assert_eq!(store.sqlite_pragma_for_tests("temp_store").unwrap(), Some(0));
 }
@@ -229,4 +349,5 @@ crate::store_tests!(
     a_batch_of_plain_successes_is_written_set_based_as_event_by_event,
     a_set_based_batch_out_of_date_is_written_event_by_event,
     only_batches_of_plain_successes_are_written_set_based,
+    a_payment_refunded_while_open_is_settled_in_a_batch,
 );
