@@ -133,34 +133,47 @@ impl Metrics {
             set_based,
             set_based_undone,
         } = *writers;
-        out.push_str("# HELP payments_webhook_batches_total Webhook batches committed by the writers.\n");
-        out.push_str("# TYPE payments_webhook_batches_total counter\n");
-        let _ = writeln!(out, "payments_webhook_batches_total {batches}");
-        out.push_str(
-            "# HELP payments_webhook_batched_events_total Webhook events written in those batches.\n",
-        );
-        out.push_str("# TYPE payments_webhook_batched_events_total counter\n");
-        let _ = writeln!(out, "payments_webhook_batched_events_total {events}");
-        out.push_str(
-            "# HELP payments_webhook_largest_batch Most events committed in one batch since start.\n",
-        );
-        out.push_str("# TYPE payments_webhook_largest_batch gauge\n");
-        let _ = writeln!(out, "payments_webhook_largest_batch {largest}");
-        out.push_str(
-            "# HELP payments_webhook_set_based_batches_total Batches of plain payment successes written with one statement per kind of write.\n",
-        );
-        out.push_str("# TYPE payments_webhook_set_based_batches_total counter\n");
-        let _ = writeln!(out, "payments_webhook_set_based_batches_total {set_based}");
-        out.push_str(
-            "# HELP payments_webhook_set_based_undone_total Batches tried set-based and undone (read out of date), then written event by event.\n",
-        );
-        out.push_str("# TYPE payments_webhook_set_based_undone_total counter\n");
-        let _ = writeln!(out, "payments_webhook_set_based_undone_total {set_based_undone}");
-        out.push_str(
-            "# HELP payments_database_up 1 while the database answers, 0 while webhooks are answered 503 for want of it.\n",
-        );
-        out.push_str("# TYPE payments_database_up gauge\n");
-        let _ = writeln!(out, "payments_database_up {}", u8::from(database_up));
+        let scalars: [(&str, &str, &str, u64); 6] = [
+            (
+                "payments_webhook_batches_total",
+                "counter",
+                "Webhook batches committed by the writers.",
+                batches,
+            ),
+            (
+                "payments_webhook_batched_events_total",
+                "counter",
+                "Webhook events written in those batches.",
+                events,
+            ),
+            (
+                "payments_webhook_largest_batch",
+                "gauge",
+                "Most events committed in one batch since start.",
+                largest,
+            ),
+            (
+                "payments_webhook_set_based_batches_total",
+                "counter",
+                "Batches of plain payment successes written with one statement per kind of write.",
+                set_based,
+            ),
+            (
+                "payments_webhook_set_based_undone_total",
+                "counter",
+                "Batches tried set-based and undone (read out of date), then written event by event.",
+                set_based_undone,
+            ),
+            (
+                "payments_database_up",
+                "gauge",
+                "1 while the database answers, 0 while webhooks are answered 503 for want of it.",
+                u64::from(database_up),
+            ),
+        ];
+        for (name, kind, help, value) in scalars {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
         out
     }
 }
