@@ -752,7 +752,8 @@ impl ServerProcess {
         })
     }
 
-    /// `payments_webhook_batches_total`, `..._batched_events_total`, `..._largest_batch`.
+    /// `payments_webhook_batches_total`, `..._batched_events_total`, `..._largest_batch`, and the
+    /// set-based batches written and undone when the server reports them.
     fn writer_figures(&self) -> Result<WriterFigures, Failure> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

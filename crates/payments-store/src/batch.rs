@@ -2,7 +2,8 @@
 //!
 //! A writer ([`run_writer`], on a thread of its own) takes what is queued, up to `max_batch`
 //! events, and writes them with [`Store::handle_verified_events`]: one transaction, each event in
-//! its own savepoint, one commit (one sync to stable storage) for the whole batch. Each event's
+//! its own savepoint (or, for a batch of nothing but plain payment successes, one statement per
+//! kind of write for all of them), one commit (one sync to stable storage) for the whole batch. Each event's
 //! outcome goes back on its own channel only after that commit returned. If the batch cannot be
 //! committed, nothing of it was written, and each event is written again on its own, so every
 //! sender still gets its own outcome (or its own error) — unless the database could not be

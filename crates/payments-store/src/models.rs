@@ -406,6 +406,45 @@ pub struct AuditRow {
     pub detail: String,
 }
 
+/// A verified event stored together with what handling it did (its payment, its outcome, and
+/// `processed_at` unless it stays open for a redelivery).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = payment_events, treat_none_as_null = true)]
+pub(crate) struct HandledEvent<'a> {
+    provider: &'a str,
+    external_event_id: &'a str,
+    payment_id: Option<i64>,
+    event_type: &'a str,
+    kind: &'a str,
+    signature: String,
+    raw_payload: &'a str,
+    outcome: &'a str,
+    received_at: i64,
+    processed_at: Option<i64>,
+}
+
+impl<'a> HandledEvent<'a> {
+    pub(crate) fn new(
+        ev: &'a crate::outcomes::VerifiedEvent,
+        payment_id: Option<i64>,
+        outcome: &'a str,
+        processed_at: Option<i64>,
+    ) -> Self {
+        HandledEvent {
+            provider: &ev.provider,
+            external_event_id: &ev.event_id,
+            payment_id,
+            event_type: &ev.raw_type,
+            kind: ev.kind.label(),
+            signature: format!("verified ({})", ev.verified_by),
+            raw_payload: &ev.raw_payload,
+            outcome,
+            received_at: ev.received_at,
+            processed_at,
+        }
+    }
+}
+
 /// An audit entry to append.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = audit_log)]

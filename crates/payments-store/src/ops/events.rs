@@ -2,6 +2,7 @@ use diesel::prelude::*;
 use payments_core::unix_now;
 
 use super::Conn;
+use crate::models::HandledEvent;
 use crate::outcomes::{RecordOutcome, VerifiedEvent};
 use crate::schema::payment_events;
 use crate::StoreError;
@@ -53,17 +54,11 @@ pub fn insert_handled(
     processed: bool,
 ) -> Result<Option<i64>, StoreError> {
     Ok(diesel::insert_into(payment_events::table)
-        .values((
-            payment_events::provider.eq(&ev.provider),
-            payment_events::external_event_id.eq(&ev.event_id),
-            payment_events::payment_id.eq(payment_id),
-            payment_events::event_type.eq(&ev.raw_type),
-            payment_events::kind.eq(ev.kind.label()),
-            payment_events::signature.eq(format!("verified ({})", ev.verified_by)),
-            payment_events::raw_payload.eq(&ev.raw_payload),
-            payment_events::outcome.eq(outcome),
-            payment_events::received_at.eq(ev.received_at),
-            payment_events::processed_at.eq(processed.then(unix_now)),
+        .values(HandledEvent::new(
+            ev,
+            payment_id,
+            outcome,
+            processed.then(unix_now),
         ))
         .on_conflict_do_nothing()
         .returning(payment_events::id)

@@ -26,7 +26,7 @@ use payments_core::{unix_now, EventKind, Money};
 use super::ingest::{provider_ids, Prefetched};
 use super::payments::{finalized_audit, webhook_audit};
 use super::Conn;
-use crate::models::{NewAudit, PaymentRow, PaymentState, ReceiptStatus};
+use crate::models::{HandledEvent, NewAudit, PaymentRow, PaymentState, ReceiptStatus};
 use crate::outcomes::{EventOutcome, FinalizeOutcome, VerifiedEvent};
 use crate::schema::{payment_events, payment_references, payments, receipts};
 use crate::StoreError;
@@ -128,12 +128,11 @@ pub fn apply_successes(
         return Ok(SetBased::NotApplicable);
     };
     c.batch_execute("SAVEPOINT batch_set")?;
-    let written = write(c, &planned);
-    match written {
+    match write(c, &planned) {
         Ok(true) => c.batch_execute("RELEASE SAVEPOINT batch_set")?,
         // Out of date, or refused (a constraint, a lost deadlock): undone; one by one instead.
-        Ok(false) | Err(_) => {
-            if let Err(e) = &written {
+        undone => {
+            if let Err(e) = undone {
                 tracing::debug!(error = %e, "a set-based webhook batch was refused; handling its events one by one");
             }
             c.batch_execute("ROLLBACK TO SAVEPOINT batch_set; RELEASE SAVEPOINT batch_set")?;
@@ -162,7 +161,7 @@ fn write(c: &mut Conn, planned: &[Planned<'_>]) -> Result<bool, StoreError> {
     // Receipts first, as event by event: the conditional update takes their row locks and
     // decides every race for them.
     let receipt_ids: Vec<i64> = planned.iter().map(|p| p.payment.receipt_id).collect();
-    let paid: Vec<i64> = diesel::update(
+    let paid = diesel::update(
         receipts::table
             .filter(receipts::id.eq_any(&receipt_ids))
             .filter(receipts::status.eq(ReceiptStatus::Unpaid.as_str())),
@@ -171,9 +170,8 @@ fn write(c: &mut Conn, planned: &[Planned<'_>]) -> Result<bool, StoreError> {
         receipts::status.eq(ReceiptStatus::Paid.as_str()),
         receipts::paid_at.eq(now),
     ))
-    .returning(receipts::id)
-    .get_results(c)?;
-    if paid.len() != n {
+    .execute(c)?;
+    if paid != n {
         return Ok(false);
     }
     let payment_ids: Vec<i64> = planned.iter().map(|p| p.payment.id).collect();
@@ -195,20 +193,7 @@ fn write(c: &mut Conn, planned: &[Planned<'_>]) -> Result<bool, StoreError> {
     }
     let rows: Vec<_> = planned
         .iter()
-        .map(|p| {
-            (
-                payment_events::provider.eq(p.ev.provider.as_str()),
-                payment_events::external_event_id.eq(p.ev.event_id.as_str()),
-                payment_events::payment_id.eq(Some(p.payment.id)),
-                payment_events::event_type.eq(p.ev.raw_type.as_str()),
-                payment_events::kind.eq(p.ev.kind.label()),
-                payment_events::signature.eq(format!("verified ({})", p.ev.verified_by)),
-                payment_events::raw_payload.eq(p.ev.raw_payload.as_str()),
-                payment_events::outcome.eq("finalized"),
-                payment_events::received_at.eq(p.ev.received_at),
-                payment_events::processed_at.eq(Some(now)),
-            )
-        })
+        .map(|p| HandledEvent::new(p.ev, Some(p.payment.id), "finalized", Some(now)))
         .collect();
     let stored: Vec<i64> = diesel::insert_into(payment_events::table)
         .values(&rows)
